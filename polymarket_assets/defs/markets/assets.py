@@ -1,0 +1,116 @@
+"""`markets`: discovery of every open market through Gamma, with its history, current state and tiers."""
+
+
+import time
+from datetime import timedelta
+
+import dagster as dg
+import pyarrow as pa
+
+from polymarket_assets.defs.markets.schema import MARKET_CURRENT_SCHEMA, MARKET_STATE_SCHEMA, TIER_TRANSITION_SCHEMA
+from polymarket_assets.defs.partitions import hourly_partitions, partition_parts
+from polymarket_assets.defs.policies import API_POOL, API_RETRY_POLICY, ONE_PARTITION_PER_RUN
+from polymarket_assets.defs.resources import ClockResource, LakeResource, PolymarketApiResource
+from polymarket_assets.lib.discovery import OPEN, market_state_row, merge_current, tier_transitions
+from polymarket_assets.lib.errors import ParseError
+from polymarket_assets.lib.labels import FINAL_LABELS
+from polymarket_assets.lib.parse_gamma import parse_gamma_market
+from polymarket_assets.lib.raw_archive import RawArchive
+
+# Discovery observes the present: a run may start a little after its hour ends (queue, retries), no later.
+LATE_GRACE = timedelta(minutes=15)
+
+
+def _rows(table: pa.Table | None) -> list[dict]:
+    return table.to_pylist() if table is not None else []
+
+
+def final_condition_ids(lake) -> set[str]:
+    table = lake.read("resolutions", columns=["condition_id", "outcome"])
+    if table is None:
+        return set()
+    return {r["condition_id"] for r in table.to_pylist() if r["outcome"] in FINAL_LABELS}
+
+
+@dg.asset(
+    partitions_def=hourly_partitions,
+    group_name="markets",
+    kinds={"python", "parquet"},
+    pool=API_POOL,
+    retry_policy=API_RETRY_POLICY,
+    backfill_policy=ONE_PARTITION_PER_RUN,
+    tags={"domain": "markets"},
+)
+def markets(
+    context: dg.AssetExecutionContext,
+    polymarket: PolymarketApiResource,
+    lake: LakeResource,
+    clock: ClockResource,
+) -> dg.MaterializeResult:
+    """Every open Polymarket market, discovered through Gamma `/markets/keyset` (offset paging as fallback).
+
+    Writes the market state observed this hour to `market_states` (hourly partitions), replaces the
+    `markets_current` table, records every tier change in `tier_transitions`, and archives the raw pages.
+    """
+    now = clock.clock().now()
+    window = context.partition_time_window
+    if not (window.start <= now < window.end + LATE_GRACE):
+        raise dg.Failure(
+            f"discovery records the present; partition {context.partition_key} does not contain now ({now.isoformat()})"
+        )
+    store = lake.lake()
+    quarantine = lake.quarantine("gamma_markets")
+    raw = RawArchive(store.data_dir, "gamma_markets")
+    started = time.monotonic()
+
+    observed: dict[str, dict] = {}
+    pages = 0
+    for page in polymarket.gamma.iter_open_markets():
+        pages += 1
+        raw.add(now, "/markets/keyset", {"page": pages}, page)
+        for obj in page:
+            try:
+                market = parse_gamma_market(obj)
+            except ParseError as exc:
+                quarantine.add(str(exc), obj, {"page": pages})
+                continue
+            if not market.condition_id:
+                quarantine.add("market without conditionId", obj, {"page": pages})
+                continue
+            observed[market.condition_id] = market_state_row(market, now)
+    observed_rows = list(observed.values())
+
+    previous = _rows(store.read("markets_current"))
+    for row in previous:
+        row.pop("date", None), row.pop("hour", None)
+    current, new_ids, gone_ids = merge_current(previous, observed_rows, now, final_condition_ids(store))
+    transitions = tier_transitions(previous, observed_rows, now)
+
+    parts = partition_parts(context.partition_key)
+    store.replace_partition("market_states", pa.Table.from_pylist(observed_rows, schema=MARKET_STATE_SCHEMA), parts)
+    store.replace_partition("tier_transitions", pa.Table.from_pylist(transitions, schema=TIER_TRANSITION_SCHEMA), parts)
+    store.replace_partition("markets_current", pa.Table.from_pylist(current, schema=MARKET_CURRENT_SCHEMA), {})
+    raw.flush(parts, f"pages-{int(now.timestamp())}")
+    quarantine.flush(now)
+
+    tiers: dict[str, int] = {}
+    for row in observed_rows:
+        tiers[row["tier"]] = tiers.get(row["tier"], 0) + 1
+    api = polymarket.stats()
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(observed_rows),
+            "open_markets": len(observed_rows),
+            "new_markets": len(new_ids),
+            "closed_markets": len(gone_ids),
+            "tracked_markets": sum(1 for r in current if r["discovery_status"] == OPEN),
+            "tier_transitions": len(transitions),
+            "pages": pages,
+            "quarantined": quarantine.count,
+            "api_requests": int(api.get("requests", 0)),
+            "api_retries": int(api.get("retries", 0)),
+            "duration_s": round(time.monotonic() - started, 3),
+            "observed_at": now.isoformat(),
+            **{f"tier_{name}": count for name, count in sorted(tiers.items())},
+        }
+    )

@@ -1,0 +1,113 @@
+"""Resources shared by every collection domain: the Polymarket APIs, the lake, and the clock.
+
+All settings come from the environment through `dg.EnvVar` when a run starts (the configuration contract
+of DESIGN.md); nothing reads the environment at import time. `.env.example` lists every variable with
+its production default.
+"""
+
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from polymarket_assets.lib.clob import ClobClient
+from polymarket_assets.lib.clock import SimClock, SystemClock
+from polymarket_assets.lib.data_api import DataApiClient
+from polymarket_assets.lib.gamma import GammaClient
+from polymarket_assets.lib.parquet_store import Lake
+from polymarket_assets.lib.quarantine import Quarantine
+
+
+class PolymarketApiResource(dg.ConfigurableResource):
+    """One rate-limited, retrying client per Polymarket API (Gamma, CLOB, Data API) for the whole run."""
+
+    gamma_url: str
+    clob_url: str
+    data_api_url: str
+    connect_timeout_s: float = 3.05
+    read_timeout_s: float = 10.0
+    max_retries: int = 6
+    books_batch_size: int = 100
+    max_workers: int = 4
+
+    _gamma: GammaClient | None = PrivateAttr(default=None)
+    _clob: ClobClient | None = PrivateAttr(default=None)
+    _data: DataApiClient | None = PrivateAttr(default=None)
+
+    def _common(self) -> dict:
+        return {
+            "connect_timeout": self.connect_timeout_s,
+            "read_timeout": self.read_timeout_s,
+            "max_retries": self.max_retries,
+        }
+
+    @property
+    def gamma(self) -> GammaClient:
+        if self._gamma is None:
+            self._gamma = GammaClient(self.gamma_url, **self._common())
+        return self._gamma
+
+    @property
+    def clob(self) -> ClobClient:
+        if self._clob is None:
+            self._clob = ClobClient(self.clob_url, **self._common())
+        return self._clob
+
+    @property
+    def data_api(self) -> DataApiClient:
+        if self._data is None:
+            self._data = DataApiClient(self.data_api_url, **self._common())
+        return self._data
+
+    def stats(self) -> dict[str, int | float]:
+        """Requests, retries, throttle waits and failures summed over the clients this run used."""
+        total: dict[str, int | float] = {}
+        for client in (self._gamma, self._clob, self._data):
+            if client is None:
+                continue
+            for key, value in client.stats.as_dict().items():
+                if isinstance(value, (int, float)):
+                    total[key] = total.get(key, 0) + value
+        return total
+
+
+class LakeResource(dg.ConfigurableResource):
+    """`PM_DATA_DIR`: the lake, raw archive, quarantine and `warehouse.duckdb` live under it."""
+
+    data_dir: str
+
+    def lake(self) -> Lake:
+        return Lake(self.data_dir)
+
+    def quarantine(self, source: str) -> Quarantine:
+        return Quarantine(self.data_dir, source)
+
+
+class ClockResource(dg.ConfigurableResource):
+    """`PM_CLOCK=system` in production; `sim` reads the simulator's clock at `PM_SIM_CONTROL_URL`."""
+
+    source: str = "system"
+    sim_control_url: str = ""
+
+    def clock(self) -> SystemClock | SimClock:
+        if self.source == "system":
+            return SystemClock()
+        if self.source == "sim":
+            if not self.sim_control_url:
+                raise dg.Failure("PM_CLOCK=sim needs PM_SIM_CONTROL_URL (the simulator's /control base URL)")
+            return SimClock(self.sim_control_url)
+        raise dg.Failure(f"PM_CLOCK must be 'system' or 'sim', not {self.source!r}")
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(
+        resources={
+            "polymarket": PolymarketApiResource(
+                gamma_url=dg.EnvVar("PM_GAMMA_URL"),
+                clob_url=dg.EnvVar("PM_CLOB_URL"),
+                data_api_url=dg.EnvVar("PM_DATA_API_URL"),
+            ),
+            "lake": LakeResource(data_dir=dg.EnvVar("PM_DATA_DIR")),
+            "clock": ClockResource(source=dg.EnvVar("PM_CLOCK"), sim_control_url=dg.EnvVar("PM_SIM_CONTROL_URL")),
+        }
+    )

@@ -1,0 +1,91 @@
+"""One schedule per tier, built on the tier's partitioned job, plus the hourly re-assembly of finished hours.
+
+Each tick launches the run for the *next* slot, one minute ahead, so launch latency never makes the first
+instant late: the run waits on the clock for each of its instants.
+"""
+
+
+from datetime import datetime, timedelta, timezone
+
+import dagster as dg
+
+from polymarket_assets.defs.partitions import hourly_partitions
+from polymarket_assets.defs.snapshots.assets import asset_name
+from polymarket_assets.lib.tiers import DEFAULT_PLAN, TierSpec
+
+LEAD = timedelta(minutes=1)
+
+# Ticks fire one minute before each slot starts.
+TIER_CRONS = {
+    "T0": "59 * * * *",
+    "T1": "4-59/5 * * * *",
+    "T2": "* * * * *",
+    "T3": "* * * * *",
+    "T4": "* * * * *",
+    "STALE": "59 * * * *",
+}
+
+
+def slot_for_tick(tick: datetime) -> datetime:
+    tick = tick.astimezone(timezone.utc).replace(second=0, microsecond=0)
+    return tick + LEAD
+
+
+def snapshot_run_request(tier: TierSpec, tick: datetime) -> dg.RunRequest:
+    slot = slot_for_tick(tick)
+    name = asset_name(tier)
+    return dg.RunRequest(
+        run_key=f"{name}:{slot:%Y-%m-%dT%H:%M}",
+        partition_key=hourly_partitions.get_partition_key_for_timestamp(slot.timestamp()),
+        run_config={"ops": {name: {"config": {"slot_start": slot.isoformat()}}}},
+        tags={"tier": tier.name, "slot": slot.isoformat()},
+    )
+
+
+def build_tier_job(tier: TierSpec):
+    return dg.define_asset_job(
+        f"{asset_name(tier)}_job",
+        selection=[asset_name(tier)],
+        partitions_def=hourly_partitions,
+        tags={"tier": tier.name},
+    )
+
+
+def build_tier_schedule(tier: TierSpec, job) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name=f"{asset_name(tier)}_schedule",
+        cron_schedule=TIER_CRONS[tier.name],
+        job=job,
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"Captures each {tier.slot_s} s slot of tier {tier.name}, launched {LEAD} ahead.",
+    )
+    def _schedule(context: dg.ScheduleEvaluationContext):
+        return snapshot_run_request(tier, context.scheduled_execution_time)
+
+    return _schedule
+
+
+tier_jobs = [build_tier_job(tier) for tier in DEFAULT_PLAN.tiers]
+tier_schedules = [build_tier_schedule(tier, job) for tier, job in zip(DEFAULT_PLAN.tiers, tier_jobs)]
+
+snapshots_reassembly_job = dg.define_asset_job(
+    "snapshots_reassembly_job",
+    selection=[asset_name(t) for t in DEFAULT_PLAN.tiers],
+    partitions_def=hourly_partitions,
+    tags={"purpose": "reassembly"},
+)
+
+
+@dg.schedule(
+    cron_schedule="15 * * * *",
+    job=snapshots_reassembly_job,
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def snapshots_reassembly_schedule(context: dg.ScheduleEvaluationContext):
+    """Merges the previous hour's per-instant files of every tier into one file per partition."""
+    previous_hour = context.scheduled_execution_time.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    key = hourly_partitions.get_partition_key_for_timestamp(previous_hour.timestamp())
+    return dg.RunRequest(run_key=f"reassembly:{key}", partition_key=key)
+

@@ -1,0 +1,72 @@
+"""The views of DESIGN.md's storage contract, each a query over one lake table (`src`)."""
+
+import pyarrow as pa
+
+from polymarket_assets.defs.markets.schema import MARKET_CURRENT_SCHEMA, MARKET_STATE_SCHEMA, TIER_TRANSITION_SCHEMA
+from polymarket_assets.defs.quality.assets import COVERAGE_SCHEMA
+from polymarket_assets.defs.resolutions.assets import RESOLUTION_SCHEMA
+from polymarket_assets.defs.snapshots.schema import ORDERBOOK_SCHEMA, SNAPSHOT_SCHEMA, SWEEP_SCHEMA
+from polymarket_assets.lib.warehouse import ViewSpec
+
+HIVE_COLUMNS = "EXCLUDE (date, hour)"
+
+
+def _with_hive(schema: pa.Schema, *names: str) -> pa.Schema:
+    for name in names:
+        if name not in schema.names:
+            schema = schema.append(pa.field(name, pa.string()))
+    return schema
+
+
+VIEWS = [
+    ViewSpec("markets", "markets_current", MARKET_CURRENT_SCHEMA, hive=False),
+    ViewSpec(
+        "market_states",
+        "market_states",
+        _with_hive(MARKET_STATE_SCHEMA, "date", "hour"),
+        f"SELECT * {HIVE_COLUMNS} FROM src",
+    ),
+    ViewSpec(
+        "snapshots",
+        "snapshots",
+        _with_hive(SNAPSHOT_SCHEMA, "date", "hour"),
+        f"SELECT * {HIVE_COLUMNS} FROM src",
+    ),
+    ViewSpec(
+        "orderbooks",
+        "orderbooks",
+        _with_hive(ORDERBOOK_SCHEMA, "date", "hour"),
+        f"SELECT * {HIVE_COLUMNS} FROM src",
+    ),
+    ViewSpec(
+        "sweeps",
+        "sweeps",
+        _with_hive(SWEEP_SCHEMA, "date", "hour"),
+        f"SELECT * {HIVE_COLUMNS} FROM src",
+    ),
+    ViewSpec(
+        "tier_transitions",
+        "tier_transitions",
+        _with_hive(TIER_TRANSITION_SCHEMA, "date", "hour"),
+        f"SELECT * {HIVE_COLUMNS} FROM src",
+    ),
+    # A market's label is its latest check, except that a final label is never replaced by a later UNKNOWN.
+    ViewSpec(
+        "resolutions",
+        "resolutions",
+        _with_hive(RESOLUTION_SCHEMA, "date", "hour"),
+        f"""SELECT * {HIVE_COLUMNS} FROM src
+            QUALIFY row_number() OVER (
+                PARTITION BY condition_id
+                ORDER BY (outcome IN ('YES', 'NO', 'INVALID')) DESC, checked_at DESC) = 1""",
+    ),
+    # The file column is `hour_start` because `hour` is also the hive partition key.
+    ViewSpec(
+        "coverage",
+        "coverage",
+        _with_hive(COVERAGE_SCHEMA, "date", "hour"),
+        """SELECT tier, hour_start AS hour, expected, captured, coverage, instants, instants_with_misses, computed_at
+           FROM src
+           QUALIFY row_number() OVER (PARTITION BY tier, hour_start ORDER BY computed_at DESC) = 1""",
+    ),
+]
