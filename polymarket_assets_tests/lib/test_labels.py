@@ -1,0 +1,68 @@
+"""Strict resolution labels, on the real resolved samples and on the traps of polymarket_api.md §1.4."""
+
+import json
+
+import pytest
+
+from polymarket_assets.lib.labels import INVALID, NO, UNKNOWN, YES, combine, label_from_clob, label_from_gamma
+from polymarket_assets_tests.lib.conftest import load_sample
+
+
+def _gamma_label(obj):
+    return label_from_gamma(obj["closed"], json.loads(obj["outcomePrices"]))
+
+
+def test_real_resolved_no_sample_is_no():
+    obj = load_sample("gamma_market_closed_resolved_no_katana_fdv.json")
+    assert _gamma_label(obj).outcome == NO
+
+
+def test_real_resolved_yes_sample_is_yes_even_while_accepting_orders():
+    obj = load_sample("gamma_market_closed_resolved_yes_ukraine_ceasefire.json")
+    assert obj["acceptingOrders"] is True
+    label = _gamma_label(obj)
+    assert (label.outcome, label.winner_index) == (YES, 0)
+
+
+def test_real_open_market_is_unknown():
+    assert _gamma_label(load_sample("gamma_market_negrisk_active_newsom_2028.json")).outcome == UNKNOWN
+
+
+def test_real_clob_winner_sample_agrees_with_gamma():
+    clob = load_sample("clob_market_closed_winner_no_katana_fdv.json")
+    gamma = load_sample("gamma_market_closed_resolved_no_katana_fdv.json")
+    yes_token, no_token = json.loads(gamma["clobTokenIds"])
+    label = label_from_clob(clob["closed"], clob["tokens"], yes_token, no_token)
+    assert label.outcome == NO
+    assert combine(_gamma_label(gamma), label).outcome == NO
+
+
+@pytest.mark.parametrize(
+    ("closed", "prices", "expected"),
+    [
+        (True, ["1", "0"], YES),
+        (True, ["0", "1"], NO),
+        (True, ["1.0", "0.00"], YES),
+        (True, ["0", "0"], INVALID),
+        (False, ["1", "0"], UNKNOWN),  # one-hot but still open
+        (True, ["0.9995", "0.0005"], UNKNOWN),  # near one is not one
+        (True, ["0.5", "0.5"], UNKNOWN),  # closed alone is not enough
+        (True, ["1", "1"], UNKNOWN),
+        (True, ["1", "0", "0"], UNKNOWN),
+        (True, ["x", "0"], UNKNOWN),
+        (None, None, UNKNOWN),
+    ],
+)
+def test_only_strict_one_hot_is_final(closed, prices, expected):
+    assert label_from_gamma(closed, prices).outcome == expected
+
+
+def test_clob_needs_exactly_one_winner():
+    tokens = [{"token_id": "1", "winner": True}, {"token_id": "2", "winner": True}]
+    assert label_from_clob(True, tokens, "1", "2").outcome == UNKNOWN
+    assert label_from_clob(True, [{"token_id": "1", "winner": False}, {"token_id": "2", "winner": False}], "1", "2").outcome == UNKNOWN
+    assert label_from_clob(False, [{"token_id": "1", "winner": True}], "1", "2").outcome == UNKNOWN
+
+
+def test_contradicting_sources_stay_unknown():
+    assert combine(label_from_gamma(True, ["1", "0"]), label_from_clob(True, [{"token_id": "2", "winner": True}], "1", "2")).outcome == UNKNOWN
