@@ -1,0 +1,40 @@
+"""Fixtures for the lib tests: the real payload samples and a scripted HTTP stub server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from polymarket_assets_tests.lib.stub_server import StubServer
+
+# The shared/ folder sits beside the repository root.
+SAMPLES_DIR = (Path(__file__).resolve().parents[2] / ".." / "shared" / "polymarket_samples").resolve()
+
+
+def load_sample(name: str):
+    return json.loads((SAMPLES_DIR / name).read_text(encoding="utf-8"))
+
+
+def sample_text(name: str) -> str:
+    return (SAMPLES_DIR / name).read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    assert SAMPLES_DIR.is_dir(), f"real payload samples not found at {SAMPLES_DIR}"
+    return SAMPLES_DIR
+
+
+@pytest.fixture
+def stub():
+    server = StubServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# Clients under test retry fast: the behaviour is the same, the suite stays quick.
+FAST = dict(backoff_base_s=0.01, backoff_cap_s=0.05, read_timeout=2.0, connect_timeout=1.0)
