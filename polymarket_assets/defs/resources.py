@@ -26,6 +26,8 @@ class PolymarketApiResource(dg.ConfigurableResource):
     connect_timeout_s: float = 3.05
     read_timeout_s: float = 10.0
     max_retries: int = 6
+    backoff_base_s: float = 0.2
+    backoff_cap_s: float = 10.0
     books_batch_size: int = 100
     max_workers: int = 4
 
@@ -38,6 +40,8 @@ class PolymarketApiResource(dg.ConfigurableResource):
             "connect_timeout": self.connect_timeout_s,
             "read_timeout": self.read_timeout_s,
             "max_retries": self.max_retries,
+            "backoff_base_s": self.backoff_base_s,
+            "backoff_cap_s": self.backoff_cap_s,
         }
 
     @property

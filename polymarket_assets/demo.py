@@ -1,0 +1,258 @@
+"""`make demo`: the main collection job end to end, offline, against the local simulator.
+
+It starts `polymarket_sim` (light faults) with its clock accelerated, points the code location at it through
+the configuration contract (`PM_*` variables, `PM_CLOCK=sim`), and then drives the real schedules: at every
+simulated minute it evaluates each schedule for that tick and executes the run requests it returns, as
+partitioned job runs on a SQLite-backed Dagster instance in a temporary `DAGSTER_HOME`. Nothing inside the
+assets knows it is a demo. The last line printed is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_MARKER = ".demo-data"
+
+
+def log(message: str) -> None:
+    print(f"[demo] {message}", flush=True)
+
+
+def prepare_data_dir(path: Path) -> None:
+    """The demo owns its data dir: it wipes one it created before, and refuses to touch any other."""
+    if path.exists() and any(path.iterdir()):
+        if not (path / DEMO_MARKER).exists() and any((path / sub).exists() for sub in ("lake", "raw")):
+            raise SystemExit(f"{path} holds data the demo did not write; set PM_DATA_DIR to another folder")
+        for sub in ("lake", "raw", "quarantine", "incoming", "models"):
+            shutil.rmtree(path / sub, ignore_errors=True)
+        (path / "warehouse.duckdb").unlink(missing_ok=True)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / DEMO_MARKER).write_text("written by `make demo`; safe to delete\n")
+
+
+def prepare_dagster_home() -> Path:
+    home = Path(tempfile.mkdtemp(prefix="pm-demo-dagster-home-"))
+    dev_yaml = REPO / "deploy" / "dagster.dev.yaml"
+    if dev_yaml.exists():
+        shutil.copy(dev_yaml, home / "dagster.yaml")
+    else:
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
+class Driver:
+    """Evaluates schedules at simulated ticks and executes their run requests in worker threads."""
+
+    def __init__(self, defs, instance, run_config_overrides: dict, workers: int):
+        import dagster as dg
+
+        self.dg = dg
+        self.defs = defs
+        self.instance = instance
+        self.overrides = run_config_overrides
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="demo-run")
+        self.futures: list[Future] = []
+        self.results: list[tuple[str, str, bool]] = []
+        self.lock = threading.Lock()
+
+    def schedule(self, name: str):
+        return self.defs.resolve_schedule_def(name) if hasattr(self.defs, "resolve_schedule_def") else self.defs.get_schedule_def(name)
+
+    def requests_for_tick(self, schedule_name: str, tick: datetime):
+        schedule = self.schedule(schedule_name)
+        context = self.dg.build_schedule_context(instance=self.instance, scheduled_execution_time=tick)
+        data = schedule.evaluate_tick(context)
+        return schedule.job_name, list(data.run_requests or [])
+
+    def _execute(self, job_name: str, request) -> bool:
+        job = self.defs.resolve_job_def(job_name)
+        run_config = _merge(dict(request.run_config or {}), self.overrides)
+        result = job.execute_in_process(
+            run_config=run_config,
+            partition_key=request.partition_key,
+            tags=dict(request.tags or {}),
+            instance=self.instance,
+            raise_on_error=False,
+        )
+        with self.lock:
+            self.results.append((job_name, request.partition_key, result.success))
+        return result.success
+
+    def submit_tick(self, schedule_name: str, tick: datetime) -> int:
+        job_name, requests = self.requests_for_tick(schedule_name, tick)
+        for request in requests:
+            self.futures.append(self.pool.submit(self._execute, job_name, request))
+        return len(requests)
+
+    def run_now(self, schedule_name: str, tick: datetime) -> bool:
+        job_name, requests = self.requests_for_tick(schedule_name, tick)
+        return all(self._execute(job_name, request) for request in requests)
+
+    def wait(self) -> None:
+        for future in self.futures:
+            future.result()
+        self.futures = []
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merge(out.get(key, {}), value) if isinstance(value, dict) else value
+    return out
+
+
+def summarize(data_dir: Path, driver: Driver) -> dict:
+    import duckdb
+
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    q = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
+    by_tier = {
+        tier: round(captured / expected, 6)
+        for tier, expected, captured in con.execute(
+            "SELECT tier, sum(expected), sum(captured) FROM coverage GROUP BY tier HAVING sum(expected) > 0 ORDER BY tier"
+        ).fetchall()
+    }
+    expected = q("SELECT coalesce(sum(expected), 0) FROM coverage")
+    captured = q("SELECT coalesce(sum(captured), 0) FROM coverage")
+    quarantined = sum(1 for _ in (data_dir / "quarantine").rglob("*.parquet")) if (data_dir / "quarantine").exists() else 0
+    quarantined_rows = 0
+    if quarantined:
+        quarantined_rows = duckdb.sql(
+            f"SELECT count(*) FROM read_parquet('{data_dir}/quarantine/**/*.parquet', hive_partitioning=true)"
+        ).fetchone()[0]
+    runs_ok = sum(1 for _, _, ok in driver.results if ok)
+    return {
+        "markets": q("SELECT count(*) FROM markets"),
+        "snapshots": q("SELECT count(*) FROM snapshots"),
+        "orderbooks": q("SELECT count(*) FROM orderbooks"),
+        "coverage": round(captured / expected, 6) if expected else None,
+        "coverage_by_tier": by_tier,
+        "resolved": q("SELECT count(*) FROM resolutions WHERE outcome IN ('YES', 'NO', 'INVALID')"),
+        "quarantined": quarantined_rows,
+        "runs": len(driver.results),
+        "runs_succeeded": runs_ok,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--markets", type=int, default=400)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--speed", type=float, default=20.0, help="simulated seconds per wall second")
+    parser.add_argument("--minutes", type=int, default=60, help="simulated minutes of slot schedules")
+    parser.add_argument("--faults", default="light")
+    parser.add_argument("--workers", type=int, default=8)
+    args = parser.parse_args(argv)
+
+    wall_start = time.monotonic()
+    data_dir = Path(os.environ.get("PM_DATA_DIR", REPO / "data")).resolve()
+    prepare_data_dir(data_dir)
+    home = prepare_dagster_home()
+    # Hours entirely in the past, so every hourly partition the demo touches already exists.
+    hour0 = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=8)
+    sim_start = hour0 - timedelta(minutes=2)
+
+    from polymarket_sim import run_sim
+
+    log(f"starting polymarket_sim: {args.markets} markets, seed {args.seed}, faults={args.faults}, speed x{args.speed}")
+    with run_sim(markets=args.markets, seed=args.seed, speed=0.0, faults=args.faults, start=sim_start.isoformat()) as sim:
+        os.environ.update(sim.env)
+        os.environ.update({"PM_CLOCK": "sim", "PM_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(home)})
+        import dagster as dg
+
+        from polymarket_assets.definitions import defs as lazy_defs
+
+        defs = lazy_defs() if callable(lazy_defs) else lazy_defs
+        instance = dg.DagsterInstance.get()
+        # Wall-clock timeouts shrink with the simulated clock's speed, so one hung request costs the same
+        # simulated time as it would in production.
+        scale = max(args.speed, 1.0)
+        overrides = {
+            "resources": {
+                "polymarket": {
+                    "config": {
+                        "connect_timeout_s": max(0.2, 3.05 / scale),
+                        "read_timeout_s": max(0.3, 10.0 / scale),
+                        "backoff_base_s": 0.02,
+                        "backoff_cap_s": max(0.1, 10.0 / scale),
+                    }
+                }
+            }
+        }
+        driver = Driver(defs, instance, overrides, workers=args.workers)
+
+        log(f"simulated clock at {sim_start.isoformat()}; discovering markets")
+        ok = driver.run_now("markets_schedule", hour0 - timedelta(hours=1))
+        log(f"discovery {'succeeded' if ok else 'FAILED'}")
+        sim.control.set_speed(args.speed)
+
+        tick = hour0 - timedelta(minutes=1)
+        last_tick = hour0 + timedelta(minutes=args.minutes - 2)
+        slot_schedules = [s.name for s in defs.schedules if s.name.startswith("snapshots_t") or s.name == "snapshots_stale_schedule"]
+        while tick <= last_tick:
+            # Launch each tick's runs as the simulated clock reaches it; they wait for their own instants.
+            while sim.control.now() < tick.timestamp():
+                time.sleep(0.02)
+            launched = 0
+            for name in slot_schedules:
+                schedule = driver.schedule(name)
+                if _cron_matches(schedule.cron_schedule, tick):
+                    launched += driver.submit_tick(name, tick)
+            if tick.minute % 10 == 0:
+                log(f"sim {tick:%H:%M} UTC: launched {launched} slot runs ({len(driver.results)} finished so far)")
+            tick += timedelta(minutes=1)
+        driver.wait()
+        log(f"slot runs finished: {sum(1 for *_, ok in driver.results if ok)}/{len(driver.results)} succeeded")
+
+        # After the hour: let the world move on so markets that ended resolve, then label, score and publish.
+        sim.control.set_speed(0.0)
+        later = hour0 + timedelta(hours=4, minutes=30)
+        sim.control.set_time(later.timestamp())
+        driver.run_now("markets_schedule", later.replace(minute=0))
+        driver.run_now("resolutions_schedule", later)
+        sim.control.set_time((hour0 + timedelta(hours=5, minutes=20)).timestamp())
+        driver.run_now("coverage_schedule", hour0 + timedelta(hours=1, minutes=20))
+        driver.run_now("snapshots_reassembly_schedule", hour0 + timedelta(hours=1, minutes=15))
+        dg.materialize([_asset(defs, "warehouse")], instance=instance, resources=_resources(defs))
+
+        summary = summarize(data_dir, driver)
+        summary["api_requests"] = int(sim.control.stats().get("requests_total", 0))
+        summary["sim_hour"] = hour0.isoformat()
+        summary["wall_s"] = round(time.monotonic() - wall_start, 1)
+    log(f"coverage {summary['coverage']} over {summary['snapshots']} snapshot rows; warehouse at {data_dir / 'warehouse.duckdb'}")
+    print(json.dumps(summary), flush=True)
+    return 0
+
+
+def _asset(defs, key: str):
+    for assets_def in defs.assets:
+        if key in {k.to_user_string() for k in assets_def.keys}:
+            return assets_def
+    raise KeyError(key)
+
+
+def _resources(defs) -> dict:
+    return dict(defs.resources or {})
+
+
+def _cron_matches(cron: str, tick: datetime) -> bool:
+    from dagster._utils.schedules import cron_string_iterator
+
+    previous = tick - timedelta(seconds=1)
+    upcoming = next(cron_string_iterator(previous.timestamp(), cron, "UTC"))
+    return upcoming.timestamp() == tick.timestamp()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
