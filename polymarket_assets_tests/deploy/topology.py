@@ -1,0 +1,457 @@
+"""Run the production topology on 127.0.0.1 for tests: fresh Postgres databases, the user-code gRPC
+server, `dagster-daemon run` and `dagster-webserver`, each a separate process group started from the
+committed `dagster.yaml` and `workspace.yaml`, plus GraphQL and socket helpers.
+
+Later tests (schedule tick -> run against the simulator, sensor runs, daemon kill -9 and run
+monitoring) reuse `running_topology`, `Topology.graphql` and `ManagedProcess.kill9`/`restart`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import requests
+from psycopg import sql
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BIN_DIR = Path(sys.executable).parent
+LOCATION_NAME = "polymarket_assets"
+CODE_MODULE = "polymarket_assets.definitions"
+
+# The Postgres server the suite uses (trust auth on CI); tests create and drop their own databases in it.
+PG_HOST = os.environ.get("PM_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("PM_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("PM_TEST_PG_USER", "postgres")
+PG_ADMIN_DB = os.environ.get("PM_TEST_PG_ADMIN_DB", "test")
+
+# Variables a developer's shell may carry that would point the processes somewhere else.
+_INHERITED_PREFIXES = ("DAGSTER_", "PM_")
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ProcessDied(RuntimeError):
+    """A process we are waiting on has exited: waiting longer cannot help."""
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.25, what: str) -> Any:
+    """Poll `predicate` until it returns a truthy value; raise with `what` (and the last error) on timeout.
+
+    Any exception from `predicate` counts as "not yet", except `ProcessDied`, which ends the wait at once.
+    """
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except ProcessDied:
+            raise
+        except Exception as exc:  # the thing we wait for is allowed to fail until it is up
+            last_error = exc
+        else:
+            if value:
+                return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}; last error: {last_error!r}")
+
+
+@dataclass(frozen=True)
+class PgDatabase:
+    host: str
+    port: int
+    user: str
+    name: str
+
+    def connect(self) -> psycopg.Connection:
+        return psycopg.connect(host=self.host, port=self.port, user=self.user, dbname=self.name, autocommit=True)
+
+    def dagster_env(self, password: str) -> dict[str, str]:
+        """The DAGSTER_PG_* variables dagster.yaml reads. Trust auth ignores the password, but processes
+        still receive it, so tests can check that it never reaches a log."""
+        return {
+            "DAGSTER_PG_HOST": self.host,
+            "DAGSTER_PG_PORT": str(self.port),
+            "DAGSTER_PG_USER": self.user,
+            "DAGSTER_PG_PASSWORD": password,
+            "DAGSTER_PG_DB": self.name,
+        }
+
+
+def _admin_connection() -> psycopg.Connection:
+    return psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_ADMIN_DB, autocommit=True)
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(prefix: str = "pm_deploy") -> Iterator[PgDatabase]:
+    """Create an empty database with a random name and drop it afterwards, even if connections remain."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    with _admin_connection() as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield PgDatabase(PG_HOST, PG_PORT, PG_USER, name)
+    finally:
+        with _admin_connection() as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def prepare_dagster_home(home: Path, instance_yaml: Path = REPO_ROOT / "dagster.yaml") -> Path:
+    """A DAGSTER_HOME holding an unmodified copy of the given instance config."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(instance_yaml, home / "dagster.yaml")
+    return home
+
+
+def base_env(overrides: Mapping[str, str]) -> dict[str, str]:
+    """The parent environment without inherited DAGSTER_*/PM_* settings, with the venv first on PATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED_PREFIXES)}
+    env["PATH"] = f"{BIN_DIR}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(overrides)
+    return env
+
+
+class ManagedProcess:
+    """One child in its own process group (its own session), output captured to a log file."""
+
+    def __init__(self, name: str, argv: list[str], env: Mapping[str, str], log_dir: Path, cwd: Path = REPO_ROOT):
+        self.name = name
+        self.argv = argv
+        self.env = dict(env)
+        self.cwd = cwd
+        self.log_path = log_dir / f"{name}.log"
+        self.popen: subprocess.Popen | None = None
+        self._starts = 0
+
+    def start(self) -> ManagedProcess:
+        self._starts += 1
+        with open(self.log_path, "ab") as log:
+            log.write(f"--- start #{self._starts}: {' '.join(self.argv)}\n".encode())
+            log.flush()
+            self.popen = subprocess.Popen(
+                self.argv,
+                cwd=self.cwd,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None, f"{self.name} was never started"
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def group_pids(self) -> list[int]:
+        """Every live process in this child's process group (the child and what it spawned)."""
+        if self.popen is None:
+            return []
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # Fields after the parenthesised command name: state ppid pgrp ...
+            fields = stat.rsplit(")", 1)[1].split()
+            if fields[0] != "Z" and int(fields[2]) == self.pid:
+                pids.append(int(entry.name))
+        return pids
+
+    def kill9(self) -> None:
+        """SIGKILL the process itself (not its group), as a crash would."""
+        if self.alive():
+            os.kill(self.pid, signal.SIGKILL)
+            self.popen.wait(timeout=10)
+
+    def stop(self, timeout: float = 15) -> None:
+        """SIGTERM the whole group, then SIGKILL whatever is left; reap the child."""
+        if self.popen is None:
+            return
+        self._signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.group_pids():
+            self.popen.poll()
+            time.sleep(0.1)
+        self._signal_group(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout=5)
+
+    def restart(self) -> ManagedProcess:
+        self.stop()
+        return self.start()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+
+def listening_tcp_sockets(pids: list[int]) -> list[tuple[str, int]]:
+    """(address, port) of every listening TCP socket owned by the given processes, read from /proc."""
+    inodes: set[str] = set()
+    for pid in pids:
+        fd_dir = Path(f"/proc/{pid}/fd")
+        try:
+            fds = list(fd_dir.iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[len("socket:[") : -1])
+    found = []
+    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+        with contextlib.suppress(FileNotFoundError), open(table) as f:
+            next(f)
+            for line in f:
+                cols = line.split()
+                local, state, inode = cols[1], cols[3], cols[9]
+                if state != "0A" or inode not in inodes:  # 0A = LISTEN
+                    continue
+                hex_addr, hex_port = local.split(":")
+                raw = bytes.fromhex(hex_addr)
+                # /proc prints the address as host-order 32-bit words.
+                raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+                found.append((socket.inet_ntop(family, raw), int(hex_port, 16)))
+    return found
+
+
+def is_loopback(address: str) -> bool:
+    return address.startswith("127.") or address in ("::1", "::ffff:127.0.0.1")
+
+
+LOCATION_QUERY = """
+query Locations {
+  workspaceOrError {
+    __typename
+    ... on Workspace {
+      locationEntries {
+        name
+        loadStatus
+        locationOrLoadError {
+          __typename
+          ... on PythonError { message stack }
+          ... on RepositoryLocation { name repositories { name } }
+        }
+      }
+    }
+    ... on PythonError { message stack }
+  }
+}
+"""
+
+ASSET_NODES_QUERY = """
+query AssetNodes {
+  assetNodes {
+    assetKey { path }
+    groupName
+    dependencyKeys { path }
+    repository { name location { name } }
+  }
+}
+"""
+
+INSTANCE_QUERY = """
+query Instance {
+  instance {
+    runLauncher { name }
+    runQueuingSupported
+    runQueueConfig { maxConcurrentRuns tagConcurrencyLimitsYaml }
+    supportsConcurrencyLimits
+    poolConfig { poolGranularity defaultPoolLimit }
+    daemonHealth { allDaemonStatuses { daemonType required healthy } }
+  }
+}
+"""
+
+
+@dataclass
+class Topology:
+    """The three Dagster processes of the production deployment, talking to one Postgres database."""
+
+    home: Path
+    database: PgDatabase
+    pg_password: str
+    env: dict[str, str]
+    grpc_port: int
+    webserver_port: int
+    processes: dict[str, ManagedProcess] = field(default_factory=dict)
+
+    @property
+    def webserver_url(self) -> str:
+        return f"http://127.0.0.1:{self.webserver_port}"
+
+    def graphql(self, query: str, variables: Mapping[str, Any] | None = None, timeout: float = 30) -> dict:
+        response = requests.post(
+            f"{self.webserver_url}/graphql", json={"query": query, "variables": dict(variables or {})}, timeout=timeout
+        )
+        response.raise_for_status()
+        payload = response.json()
+        if payload.get("errors"):
+            raise AssertionError(f"GraphQL errors: {payload['errors']}")
+        return payload["data"]
+
+    def location_entry(self) -> dict:
+        workspace = self.graphql(LOCATION_QUERY)["workspaceOrError"]
+        assert workspace["__typename"] == "Workspace", workspace
+        entries = {e["name"]: e for e in workspace["locationEntries"]}
+        return entries[LOCATION_NAME]
+
+    def daemon_statuses(self) -> dict[str, dict]:
+        statuses = self.graphql(INSTANCE_QUERY)["instance"]["daemonHealth"]["allDaemonStatuses"]
+        return {s["daemonType"]: s for s in statuses}
+
+    def all_pids(self) -> list[int]:
+        return [pid for p in self.processes.values() for pid in p.group_pids()]
+
+    def listening_sockets(self) -> dict[str, list[tuple[str, int]]]:
+        return {name: listening_tcp_sockets(p.group_pids()) for name, p in self.processes.items()}
+
+    def captured_text(self) -> dict[str, str]:
+        """Everything the processes wrote: their logs and any text file under DAGSTER_HOME."""
+        texts = {name: p.log_text() for name, p in self.processes.items()}
+        for path in self.home.rglob("*"):
+            if path.is_file() and path.stat().st_size < 5_000_000:
+                texts[str(path)] = path.read_text(errors="replace")
+        return texts
+
+    def logs_tail(self, chars: int = 4000) -> str:
+        return "\n".join(f"===== {name} =====\n{p.log_text()[-chars:]}" for name, p in self.processes.items())
+
+    def stop(self) -> None:
+        # Reverse start order: the webserver and daemon go before the code server they talk to.
+        for process in reversed(list(self.processes.values())):
+            process.stop()
+
+
+def start_topology(
+    tmp_path: Path,
+    database: PgDatabase,
+    *,
+    extra_env: Mapping[str, str] | None = None,
+    instance_yaml: Path = REPO_ROOT / "dagster.yaml",
+    workspace_yaml: Path = REPO_ROOT / "workspace.yaml",
+    startup_timeout: float = 120,
+) -> Topology:
+    """Start gRPC server, then daemon and webserver (as compose orders them), and wait until all are healthy.
+
+    On failure everything already started is stopped before the error propagates.
+    """
+    home = prepare_dagster_home(tmp_path / "dagster_home", instance_yaml)
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir(exist_ok=True)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(exist_ok=True)
+    password = "pw-" + secrets.token_urlsafe(18)
+    grpc_port, webserver_port = free_port(), free_port()
+    env = base_env(
+        {
+            "DAGSTER_HOME": str(home),
+            "DAGSTER_GRPC_HOST": "127.0.0.1",
+            "DAGSTER_GRPC_PORT": str(grpc_port),
+            "PM_DATA_DIR": str(data_dir),
+            **database.dagster_env(password),
+            **(extra_env or {}),
+        }
+    )
+    topology = Topology(home, database, password, env, grpc_port, webserver_port)
+    processes = {
+        "user_code": [
+            sys.executable, "-m", "dagster", "api", "grpc",
+            "-m", CODE_MODULE, "-h", "127.0.0.1", "-p", str(grpc_port), "--location-name", LOCATION_NAME,
+        ],
+        "daemon": [str(BIN_DIR / "dagster-daemon"), "run", "-w", str(workspace_yaml)],
+        "webserver": [
+            str(BIN_DIR / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(webserver_port), "-w", str(workspace_yaml),
+        ],
+    }  # fmt: skip
+    for name, argv in processes.items():
+        topology.processes[name] = ManagedProcess(name, argv, env, log_dir)
+    try:
+        topology.processes["user_code"].start()
+        wait_for_grpc(topology, timeout=startup_timeout)
+        topology.processes["daemon"].start()
+        topology.processes["webserver"].start()
+        wait_for_webserver(topology, timeout=startup_timeout)
+        wait_for_daemons(topology, timeout=startup_timeout)
+    except BaseException as exc:
+        logs = topology.logs_tail()
+        topology.stop()
+        if isinstance(exc, Exception):
+            raise RuntimeError(f"topology did not come up: {exc}\n{logs}") from exc
+        raise
+    return topology
+
+
+def _require_alive(topology: Topology, *names: str) -> None:
+    for name in names:
+        process = topology.processes[name]
+        if process.popen is not None and not process.alive():
+            raise ProcessDied(f"{name} exited with code {process.popen.returncode}")
+
+
+def wait_for_grpc(topology: Topology, timeout: float) -> None:
+    from dagster._grpc.client import DagsterGrpcClient
+
+    client = DagsterGrpcClient(port=topology.grpc_port, host="127.0.0.1")
+
+    def serving() -> bool:
+        _require_alive(topology, "user_code")
+        return client.health_check_query() == "SERVING"
+
+    wait_until(serving, timeout=timeout, what="the user-code gRPC server to serve")
+
+
+def wait_for_webserver(topology: Topology, timeout: float) -> None:
+    def location_loaded() -> bool:
+        _require_alive(topology, "webserver", "daemon")
+        return topology.location_entry()["loadStatus"] == "LOADED"
+
+    wait_until(location_loaded, timeout=timeout, what="the webserver to load the code location")
+
+
+def wait_for_daemons(topology: Topology, timeout: float) -> None:
+    def required_healthy() -> bool:
+        _require_alive(topology, "webserver", "daemon")
+        statuses = topology.daemon_statuses().values()
+        return all(s["healthy"] for s in statuses if s["required"])
+
+    wait_until(required_healthy, timeout=timeout, interval=0.5, what="every required daemon to report healthy")
+
+
+@contextlib.contextmanager
+def running_topology(tmp_path: Path, database: PgDatabase, **kwargs: Any) -> Iterator[Topology]:
+    """`start_topology` as a context manager that always tears every process group down."""
+    topology = start_topology(tmp_path, database, **kwargs)
+    try:
+        yield topology
+    finally:
+        topology.stop()
