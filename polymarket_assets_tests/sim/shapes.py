@@ -1,0 +1,81 @@
+"""Programmatic shape comparison against the real payloads in shared/polymarket_samples.
+
+Rules, per object kind:
+  1. every key the simulator sends appears in at least one real sample of that kind;
+  2. every key present in *all* real samples of that kind is sent by the simulator;
+  3. a key's JSON type (string / number / bool / null / array / object) is one seen in the samples.
+Deliberate exceptions live in ALLOWED_DIFFERENCES, each with its reason; nothing else is tolerated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+SAMPLES = Path(os.environ.get("PM_SAMPLES_DIR", Path(__file__).resolve().parents[3] / "shared" / "polymarket_samples"))
+
+# (kind, key) -> why the simulator differs from the real samples on purpose.
+ALLOWED_DIFFERENCES: dict[tuple[str, str], str] = {
+    ("gamma_market", "feeSchedule"): "present in the real negRisk sample only when feesEnabled; we send it for "
+                                     "every fee-enabled market, so some sim objects carry it where no sample does",
+    ("gamma_event", "tags"): "the samples' events carry tags[]; embedded events in market objects do not, and the "
+                             "comparison pools both",
+    ("ws_book", "tick_size"): "2026 real captures add tick_size to WS book (polymarket_api.md §4.3); the 2024 "
+                              "sample predates it",
+    ("ws_book", "last_trade_price"): "2026 real captures add last_trade_price to WS book (§4.3); the 2024 sample "
+                                     "predates it",
+    ("gamma_event", "closedTime"): "closed events carry closedTime (\"2024-11-06T20:40:10Z\", polymarket_api.md §0, "
+                                   "from a resolved-event capture not shipped in the samples); every shipped event "
+                                   "sample is open",
+}
+
+
+def json_type(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    return "object"
+
+
+def load(name: str):
+    with open(SAMPLES / name) as fh:
+        return json.load(fh)
+
+
+def census(samples: list[dict]) -> tuple[set, set, dict]:
+    union: set = set()
+    inter: set | None = None
+    types: dict = {}
+    for s in samples:
+        keys = set(s)
+        union |= keys
+        inter = keys if inter is None else inter & keys
+        for k, v in s.items():
+            types.setdefault(k, set()).add(json_type(v))
+    return union, inter or set(), types
+
+
+def compare(kind: str, sim_objects: list[dict], samples: list[dict]) -> list[str]:
+    """Return a list of human-readable problems (empty = shapes agree)."""
+    union, inter, types = census(samples)
+    problems = []
+    for i, obj in enumerate(sim_objects):
+        for k, v in obj.items():
+            if (kind, k) in ALLOWED_DIFFERENCES:
+                continue
+            if k not in union:
+                problems.append(f"{kind}[{i}]: extra key {k!r}")
+            elif json_type(v) not in types[k]:
+                problems.append(f"{kind}[{i}]: {k!r} is {json_type(v)}, real samples have {sorted(types[k])}")
+        for k in inter:
+            if k not in obj and (kind, k) not in ALLOWED_DIFFERENCES:
+                problems.append(f"{kind}[{i}]: missing key {k!r} present in every real sample")
+    return problems

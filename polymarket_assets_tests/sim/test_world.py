@@ -1,0 +1,136 @@
+"""The world model: clock control, price motion, lifecycles, determinism, tiers and the REST/truth agreement."""
+
+from __future__ import annotations
+
+import collections
+import json
+
+import requests
+
+from polymarket_sim import run_sim
+from polymarket_sim.world import World
+
+from .conftest import START, START_TS
+
+
+def test_clock_set_advance_speed(sim):
+    c = sim.control.clock()
+    assert c["speed"] == 0 and abs(c["now"] - START_TS) < 1e6
+    t0 = sim.control.now()
+    sim.control.advance(30)
+    assert abs(sim.control.now() - (t0 + 30)) < 1e-3
+    sim.control.set_time(t0)
+    assert abs(sim.control.now() - t0) < 1e-3
+    assert sim.control.set_time("2026-11-25T00:00:00Z")["now"] == START_TS
+    r = requests.post(sim.urls["PM_SIM_CONTROL_URL"] + "/clock", json={"advance": "x"}, timeout=10)
+    assert r.status_code == 400
+
+
+def test_books_move_with_clock_and_truth_book_matches_rest(sim):
+    sim.control.set_time(START_TS)
+    toks = [json.loads(m["clobTokenIds"])[0] for m in sim.gamma("/markets", limit=10)]
+    before = {t: sim.clob("/book", token_id=t)["hash"] for t in toks}
+    truth = {t: sim.control.truth_book(t)["hash"] for t in toks}
+    assert before == truth
+    sim.control.advance(120)
+    after = {t: sim.clob("/book", token_id=t)["hash"] for t in toks}
+    assert all(before[t] != after[t] for t in toks)
+    # The truth endpoint can look back in time and agrees with what REST served then.
+    assert {t: sim.control.truth_book(t, ts=START_TS)["hash"] for t in toks} == before
+    served = sim.control.served_books(toks[0])
+    assert {e["hash"] for e in served["entries"]} >= {before[toks[0]], after[toks[0]]}
+    sim.control.set_time(START_TS)
+
+
+def test_markets_resolve_as_the_clock_passes(sim):
+    sim.control.set_time(START_TS)
+    pending = [m for m in sim.control.markets() if m["state"] in ("proposed", "closed_pending")]
+    assert pending
+    m = min(pending, key=lambda x: x["resolves_at"])
+    g = sim.gamma(f"/markets/{m['gamma_id']}")
+    assert g["closed"] is False
+    sim.control.set_time(m["resolves_at"] + 1)
+    g = sim.gamma(f"/markets/{m['gamma_id']}")
+    assert g["closed"] is True
+    expect = {"YES": ["1", "0"], "NO": ["0", "1"], "INVALID": ["0", "0"]}[m["outcome"]]
+    assert json.loads(g["outcomePrices"]) == expect
+    r = sim.get("PM_CLOB_URL", "/book", token_id=m["yes_token_id"])
+    assert r.status_code == 404
+    row = next(x for x in sim.control.markets() if x["gamma_id"] == m["gamma_id"])
+    assert row["state"] == "resolved" and row["resolved_at"] == m["resolves_at"]
+    sim.control.set_time(START_TS)
+
+
+def test_determinism_across_two_processes():
+    snaps = []
+    for _ in range(2):
+        with run_sim(markets=120, seed=5, speed=0, start=START, rate_limit="off") as h:
+            s = requests.Session()
+            h.control.advance(600)
+            page = s.get(h.urls["PM_GAMMA_URL"] + "/markets", params={"limit": 50}, timeout=30).json()
+            toks = [json.loads(m["clobTokenIds"])[0] for m in page]
+            books = s.post(h.urls["PM_CLOB_URL"] + "/books", json=[{"token_id": t} for t in toks], timeout=30).json()
+            trades = h.control.truth_trades(start=START_TS, end=START_TS + 600)
+            snaps.append((json.dumps([{k: v for k, v in m.items() if k != "updatedAt"} for m in page], sort_keys=True),
+                          [b["hash"] for b in books], json.dumps(trades, sort_keys=True)))
+    assert snaps[0] == snaps[1]
+    assert len(json.loads(snaps[0][2])) > 0
+
+
+def test_different_seed_gives_a_different_world():
+    a = World(1, 50, START_TS, 0, 0.0)
+    b = World(2, 50, START_TS, 0, 0.0)
+    assert [m.condition_id for m in a.catalog.markets] != [m.condition_id for m in b.catalog.markets]
+
+
+def test_every_tier_is_populated_across_a_day():
+    w = World(9, 200, START_TS, 0, 0.0)
+    for hour in range(0, 25, 3):
+        t = START_TS + hour * 3600
+        w.catalog.ensure(t)
+        n = w.catalog.visible(t)
+        tiers = collections.Counter()
+        for m in w.catalog.markets[:n]:
+            st = m.state(t)
+            if st == "resolved":
+                continue
+            hrs = (m.end_date - t) / 3600
+            if st == "stale":
+                tiers["stale"] += 1
+            elif hrs < 1:
+                tiers["T4"] += 1
+            elif hrs < 4:
+                tiers["T3"] += 1
+            elif hrs < 12:
+                tiers["T2"] += 1
+            elif hrs < 48:
+                tiers["T1"] += 1
+            else:
+                tiers["T0"] += 1
+        assert all(tiers[k] > 0 for k in ("T0", "T1", "T2", "T3", "T4")), (hour, tiers)
+        # Slots between a resolution and their next market's creation (a 1-30 min gap) hold no open market.
+        assert 190 <= sum(tiers.values()) <= 200
+
+
+def test_prices_drift_towards_outcome():
+    from polymarket_sim.pricing import fair_yes
+
+    w = World(4, 400, START_TS, 0, 0.0)
+    right = total = 0
+    for m in w.catalog.markets:
+        if m.outcome == "INVALID":
+            continue
+        p = fair_yes(w.seed, m, m.end_date - 60)
+        total += 1
+        right += (p > 0.5) == (m.outcome == "YES")
+    assert right / total > 0.97
+
+
+def test_lifecycle_oddities_exist():
+    w = World(8, 2000, START_TS, 0, 0.0)
+    ms = w.catalog.markets
+    assert any(m.outcome == "INVALID" for m in ms)
+    assert any(m.accepting_after_close for m in ms)
+    assert any(m.no_uma_status for m in ms)
+    assert any(m.stale for m in ms)
+    assert sum(m.resolved_at < START_TS for m in ms) > 100

@@ -1,0 +1,155 @@
+"""Fault injection for /gamma, /clob, /data and /ws (never /control): profiles, rates and the HTTP middleware.
+
+Each HTTP request draws once against the cumulative rates of the HTTP fault kinds, so rates are per-request
+probabilities and at most one fault hits a request. WS fault rates are read by the WS hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from aiohttp import web
+
+from .http_util import dumps
+
+HTTP_KINDS = ("delay", "http429", "http5xx", "hang", "cloudflare403", "error200", "malformed")
+
+PROFILES: dict[str, dict] = {
+    "none": {},
+    # Survivable by a client that retries with backoff: about 1 request in 25 is affected.
+    "light": {
+        "delay_rate": 0.02, "http429_rate": 0.008, "http5xx_rate": 0.008, "hang_rate": 0.001,
+        "cloudflare403_rate": 0.002, "error200_rate": 0.004, "malformed_rate": 0.004,
+        "ws_disconnect_per_min": 0.1, "ws_freeze_per_min": 0.05, "ws_malformed_rate": 0.001,
+    },
+    # Hard but survivable: about 1 request in 5 is affected; sockets drop about once a minute.
+    "heavy": {
+        "delay_rate": 0.06, "http429_rate": 0.04, "http5xx_rate": 0.04, "hang_rate": 0.01,
+        "cloudflare403_rate": 0.015, "error200_rate": 0.02, "malformed_rate": 0.02,
+        "ws_disconnect_per_min": 1.0, "ws_freeze_per_min": 0.3, "ws_malformed_rate": 0.01,
+    },
+}
+
+DEFAULTS = {
+    "delay_rate": 0.0, "delay_min_s": 0.2, "delay_max_s": 1.5,
+    "http429_rate": 0.0, "retry_after_s": 1,
+    "http5xx_rate": 0.0,
+    "hang_rate": 0.0, "hang_s": 20.0,
+    "cloudflare403_rate": 0.0,
+    "error200_rate": 0.0,
+    "malformed_rate": 0.0,
+    "ws_disconnect_per_min": 0.0, "ws_freeze_per_min": 0.0, "ws_freeze_s": 15.0, "ws_malformed_rate": 0.0,
+    "rate_limit_mode": "throttle",
+}
+
+CLOUDFLARE_HTML = """<!DOCTYPE html>
+<!--[if lt IE 7]> <html class="no-js ie6 oldie" lang="en-US"> <![endif]-->
+<html lang="en-US">
+<head>
+<title>Attention Required! | Cloudflare</title>
+<meta charset="UTF-8" />
+<meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
+</head>
+<body>
+<div id="cf-wrapper">
+  <div id="cf-error-details" class="cf-error-details-wrapper">
+    <h1 data-translate="block_headline">Sorry, you have been blocked</h1>
+    <h2 class="cf-subheadline">You are unable to access polymarket.com</h2>
+    <p>This website is using a security service to protect itself from online attacks.</p>
+    <span class="cf-footer-item">Cloudflare Ray ID: <strong>8c1f2b3a4d5e6f70</strong></span>
+  </div>
+</div>
+</body>
+</html>
+"""
+
+
+class FaultConfig:
+    def __init__(self, profile: str = "none", seed: int = 0, **overrides) -> None:
+        self.rng = random.Random(seed * 1_000_003 + 17)
+        self.profile = "none"
+        self.values = dict(DEFAULTS)
+        self.update({"profile": profile, **overrides})
+
+    def update(self, body: dict) -> None:
+        """Apply a profile (resetting all rates to it) and/or individual values."""
+        body = dict(body)
+        profile = body.pop("profile", None)
+        if profile is not None:
+            if profile not in PROFILES:
+                raise ValueError(f"unknown fault profile {profile!r}; choose one of {sorted(PROFILES)}")
+            self.values = {**DEFAULTS, **PROFILES[profile], "rate_limit_mode": self.values["rate_limit_mode"]}
+            self.profile = profile
+        for key, value in body.items():
+            if key not in DEFAULTS:
+                raise KeyError(f"unknown fault setting {key!r}")
+            if key == "rate_limit_mode":
+                if value not in ("throttle", "429", "off"):
+                    raise ValueError("rate_limit_mode must be throttle, 429 or off")
+                self.values[key] = value
+            else:
+                self.values[key] = float(value)
+                if key.endswith("_rate") and not 0.0 <= self.values[key] <= 1.0:
+                    raise ValueError(f"{key} must be within [0, 1]")
+            if key != "rate_limit_mode":
+                self.profile = "custom" if profile is None else self.profile
+
+    def as_dict(self) -> dict:
+        return {"profile": self.profile, **self.values}
+
+    def draw_http(self) -> str | None:
+        r = self.rng.random()
+        for kind in HTTP_KINDS:
+            r -= self.values[kind + "_rate"]
+            if r < 0:
+                return kind
+        return None
+
+    def __getitem__(self, key: str):
+        return self.values[key]
+
+
+def truncate(body: bytes, rng: random.Random) -> bytes:
+    """A malformed body: either cut off mid-document or with a stray byte spliced in."""
+    if len(body) < 4 or rng.random() < 0.7:
+        return body[: max(1, len(body) // 2)]
+    i = rng.randrange(1, len(body) - 1)
+    return body[:i] + b"}{" + body[i:]
+
+
+def middleware(faults: FaultConfig, stats):
+    @web.middleware
+    async def fault_middleware(request: web.Request, handler):
+        path = request.path
+        if path.startswith("/control") or path.startswith("/ws"):
+            return await handler(request)
+        kind = faults.draw_http()
+        if kind is None:
+            return await handler(request)
+        stats.faults[kind] += 1
+        if kind == "delay":
+            await asyncio.sleep(faults.rng.uniform(faults["delay_min_s"], faults["delay_max_s"]))
+            return await handler(request)
+        if kind == "http429":
+            return web.Response(status=429, text=dumps({"error": "Too Many Requests"}), content_type="application/json",
+                                headers={"Retry-After": str(int(faults["retry_after_s"]))})
+        if kind == "http5xx":
+            status = faults.rng.choice([500, 502, 503, 504])
+            return web.Response(status=status, text=dumps({"error": "internal server error"}),
+                                content_type="application/json")
+        if kind == "hang":
+            # Hold the request past any sane client timeout, then answer normally (if anyone still listens).
+            await asyncio.sleep(faults["hang_s"])
+            return await handler(request)
+        if kind == "cloudflare403":
+            return web.Response(status=403, text=CLOUDFLARE_HTML, content_type="text/html")
+        if kind == "error200":
+            return web.Response(status=200, text=dumps({"error": "Too Many Requests"}), content_type="application/json")
+        resp = await handler(request)
+        body = resp.body if isinstance(resp, web.Response) and resp.body is not None else b"{}"
+        if isinstance(body, str):
+            body = body.encode()
+        return web.Response(status=resp.status, body=truncate(bytes(body), faults.rng), content_type="application/json")
+
+    return fault_middleware

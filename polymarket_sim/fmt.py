@@ -1,0 +1,64 @@
+"""Wire formatting shared by every surface: decimal strings, ISO dates, Polymarket's odd date variants.
+
+Prices are held as integer thousandths ("milli") and sizes as integer millionths ("micro") so book arithmetic
+is exact and the JSON strings look like the real ones ("0.45", "0.999", "192.3", "1000").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def fmt_milli(p: int) -> str:
+    """Thousandths -> shortest decimal string: 450 -> "0.45", 999 -> "0.999", 1000 -> "1"."""
+    whole, frac = divmod(p, 1000)
+    if frac == 0:
+        return str(whole)
+    return f"{whole}.{frac:03d}".rstrip("0")
+
+
+def fmt_micro(s: int) -> str:
+    """Millionths -> shortest decimal string: 192_300_000 -> "192.3"."""
+    whole, frac = divmod(s, 1_000_000)
+    if frac == 0:
+        return str(whole)
+    return f"{whole}.{frac:06d}".rstrip("0")
+
+
+def iso(ts: float, micros: bool = False) -> str:
+    """Epoch seconds -> "2026-03-12T09:25:00Z" (or with microseconds, as Gamma sometimes sends)."""
+    d = datetime.fromtimestamp(ts, tz=timezone.utc)
+    if micros:
+        return d.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return d.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def closed_time(ts: float) -> str:
+    """Gamma market closedTime: "YYYY-MM-DD HH:MM:SS+00"."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S+00")
+
+
+def date_only(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d")
+
+
+def parse_time(value) -> float:
+    """Epoch seconds (number or numeric string), RFC3339, or YYYY-MM-DD -> epoch seconds."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if len(text) == 10:
+        text += "T00:00:00Z"
+    text = text.replace(" ", "T")
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    if text.endswith("+00") and not text.endswith(":00+00"):
+        text += ":00"
+    d = datetime.fromisoformat(text)
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=timezone.utc)
+    return d.timestamp()

@@ -1,0 +1,322 @@
+"""Book states and trades: the market microstructure, derived per (market, book tick) from seeded streams.
+
+Each market has a fixed book tick (5-60 s) and phase. At the start of tick k the YES book is regenerated
+around the fair price (the "base" book). Trades in tick k are a Poisson draw with times inside the tick; each
+takes the best level on its side at that instant and removes its size from that level (a level emptied by a
+trade disappears). The NO book is always the mirror of the YES book (NO bids = 1 - YES asks), because
+Polymarket matches complementary orders in one book. So the state of both books at any instant is a pure
+function of (seed, informed_flow, market, tick, time within tick), cached per tick.
+
+Prices are int thousandths, sizes int millionths. Lists are in wire order: bids ascending, asks descending,
+so the best level of each side is the last element.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import math
+from collections import OrderedDict
+from statistics import NormalDist
+
+from .fmt import fmt_micro, fmt_milli
+from .pricing import fair_yes
+from .rng import T_BOOK, T_TRADE, T_TRADE_ANY, Stream, u01
+
+WHALE_USD = 1000.0
+N_WHALE_WALLETS = 200
+N_RETAIL_WALLETS = 20000
+
+
+class Trade:
+    __slots__ = ("market", "token_index", "side", "price", "size", "t_ms", "k", "seq", "wallet", "tx_hash", "whale")
+
+    @property
+    def asset_id(self) -> str:
+        return self.market.yes_token if self.token_index == 0 else self.market.no_token
+
+    @property
+    def notional(self) -> float:
+        return self.price * self.size / 1e9
+
+
+class BookState:
+    """Both token books of a market at one instant (YES levels; NO derived on demand)."""
+
+    __slots__ = ("market", "ts_ms", "tick", "bids", "asks", "_cache")
+
+    def __init__(self, market, ts_ms: int, tick: int, bids: list, asks: list) -> None:
+        self.market = market
+        self.ts_ms = ts_ms
+        self.tick = tick
+        self.bids = bids
+        self.asks = asks
+        self._cache: dict = {}
+
+    def levels(self, idx: int) -> tuple[list, list]:
+        """(bids ascending, asks descending) of token idx as [price_milli, size_micro] pairs."""
+        if idx == 0:
+            return self.bids, self.asks
+        hit = self._cache.get("no")
+        if hit is None:
+            hit = ([(1000 - p, s) for p, s in self.asks], [(1000 - p, s) for p, s in self.bids])
+            self._cache["no"] = hit
+        return hit
+
+    def best(self, idx: int) -> tuple[int | None, int | None]:
+        bids, asks = self.levels(idx)
+        return (bids[-1][0] if bids else None, asks[-1][0] if asks else None)
+
+    def token(self, idx: int) -> str:
+        return self.market.yes_token if idx == 0 else self.market.no_token
+
+    def hash(self, idx: int) -> str:
+        key = ("hash", idx)
+        hit = self._cache.get(key)
+        if hit is None:
+            bids, asks = self.levels(idx)
+            text = f"{self.token(idx)}|{self.ts_ms}|{bids}|{asks}"
+            hit = hashlib.sha1(text.encode()).hexdigest()
+            self._cache[key] = hit
+        return hit
+
+    def wire_levels(self, idx: int) -> tuple[list, list]:
+        key = ("wire", idx)
+        hit = self._cache.get(key)
+        if hit is None:
+            bids, asks = self.levels(idx)
+            hit = ([{"price": fmt_milli(p), "size": fmt_micro(s)} for p, s in bids],
+                   [{"price": fmt_milli(p), "size": fmt_micro(s)} for p, s in asks])
+            self._cache[key] = hit
+        return hit
+
+    def mid_milli2(self, idx: int) -> int | None:
+        """Twice the midpoint in thousandths (exact); a missing side counts as 0 / 1000."""
+        bb, ba = self.best(idx)
+        if bb is None and ba is None:
+            return None
+        return (bb or 0) + (ba if ba is not None else 1000)
+
+
+class TickState:
+    __slots__ = ("k", "t_ms", "tick", "trades", "trade_times", "states")
+
+
+def tick_of(m, t_ms: int) -> int:
+    return (t_ms - m.phase_ms) // m.tick_ms
+
+
+def tick_start(m, k: int) -> int:
+    return m.phase_ms + k * m.tick_ms
+
+
+class MicroModel:
+    """Computes and caches per-tick states. One instance per world."""
+
+    def __init__(self, seed: int, informed_flow: float, cache_size: int = 60000) -> None:
+        self.seed = seed
+        self.informed_flow = informed_flow
+        self._cache: OrderedDict = OrderedDict()
+        self._cache_size = cache_size
+        self._last_trade: dict[int, tuple[int, Trade | None]] = {}
+
+    # -- base book ------------------------------------------------------------------------------------------
+
+    def _base_book(self, m, k: int, t_ms: int) -> tuple[int, list, list]:
+        rs = Stream(self.seed, T_BOOK, m.key, k)
+        p = fair_yes(self.seed, m, t_ms / 1000.0) + 0.002 * rs.gauss()
+        pm = min(998.5, max(1.5, p * 1000.0))
+        tick = 1 if (pm > 960.0 or pm < 40.0) else 10
+        r = rs.next64()
+        spread = (_SPREAD_COARSE if tick == 10 else _SPREAD_FINE)[r & 63]
+        bb = int(math.floor((pm - spread * tick / 2.0) / tick)) * tick
+        bb = max(tick, bb)
+        ba = bb + spread * tick
+        if ba > 1000 - tick:
+            ba = 1000 - tick
+            bb = max(tick, min(bb, ba - tick))
+        depth = m.depth
+        n_bids = 3 + (r >> 6) % 10
+        n_asks = 3 + (r >> 10) % 10
+        bids: list = []
+        price = bb
+        for i in range(n_bids):
+            if price < tick:
+                break
+            x = rs.next64()
+            bids.append((price, _size(depth, i, x)))
+            price -= tick * _STEP[(x >> 12) & 15]
+        if bids and bids[-1][0] > tick and (r >> 14) & 7 < 3:
+            floor_p = 10 if bids[-1][0] > 10 else tick
+            bids.append((floor_p, _size(depth * 5, 0, r >> 17)))
+        asks: list = []
+        price = ba
+        for i in range(n_asks):
+            if price > 1000 - tick:
+                break
+            x = rs.next64()
+            asks.append((price, _size(depth, i, x)))
+            price += tick * _STEP[(x >> 12) & 15]
+        if asks and asks[-1][0] < 1000 - tick and (r >> 30) & 7 < 3:
+            cap = 990 if asks[-1][0] < 990 else 1000 - tick
+            asks.append((cap, _size(depth * 5, 0, r >> 33)))
+        if m.thin_side:
+            if pm < 40.0:
+                bids = []
+            elif pm > 960.0:
+                asks = []
+        bids.reverse()
+        asks.reverse()
+        return tick, bids, asks
+
+    # -- trades ---------------------------------------------------------------------------------------------
+
+    def _trade_count(self, m, k: int, t_ms: int) -> int:
+        """Poisson number of trades in tick k, by inverse CDF on one hashed uniform (cheap to scan)."""
+        t = t_ms / 1000.0
+        if t < m.end_date:
+            hours_left = (m.end_date - t) / 3600.0
+            activity = 3.0 if hours_left < 4 else (1.6 if hours_left < 24 else 1.0)
+        else:
+            activity = 0.3
+        lam = m.lam * activity * m.tick_ms / 1000.0
+        u = u01(self.seed, T_TRADE_ANY, m.key, k)
+        p = math.exp(-lam)
+        cdf = p
+        n = 0
+        while u >= cdf and n < 50:
+            n += 1
+            p *= lam / n
+            cdf += p
+        return n
+
+    def tick_state(self, m, k: int) -> TickState:
+        ck = (m.gid, k)
+        hit = self._cache.get(ck)
+        if hit is not None:
+            self._cache.move_to_end(ck)
+            return hit
+        t0 = tick_start(m, k)
+        tick, bids, asks = self._base_book(m, k, t0)
+        ts = TickState()
+        ts.k, ts.t_ms, ts.tick = k, t0, tick
+        ts.trades = []
+        ts.trade_times = []
+        ts.states = [BookState(m, t0, tick, bids, asks)]
+        n = self._trade_count(m, k, t0)
+        if n:
+            rs = Stream(self.seed, T_TRADE, m.key, k)
+            times = sorted(t0 + rs.randint(0, m.tick_ms - 1) for _ in range(n))
+            bids, asks = list(bids), list(asks)
+            for seq, t_ms in enumerate(times):
+                tr = self._draw_trade(m, rs, bids, asks)
+                if tr is None:
+                    continue
+                tr.t_ms, tr.k, tr.seq = t_ms, k, seq
+                tr.tx_hash = "0x" + rs.hexstr(64)
+                ts.trades.append(tr)
+                ts.trade_times.append(t_ms)
+                ts.states.append(BookState(m, t_ms, tick, list(bids), list(asks)))
+        self._cache[ck] = ts
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return ts
+
+    def _draw_trade(self, m, rs: Stream, bids: list, asks: list) -> Trade | None:
+        whale = rs.random() < 0.05
+        if whale:
+            notional = min(250_000.0, WHALE_USD * rs.random() ** (-1.0 / 1.15))
+        else:
+            notional = min(999.0, math.exp(math.log(25.0) + 1.3 * rs.gauss()))
+        token = rs.randint(0, 1)
+        if whale and m.outcome != "INVALID" and rs.random() < self.informed_flow:
+            # Informed whales buy the token that will win, or sell the one that will lose.
+            winner = 0 if m.outcome == "YES" else 1
+            side = "BUY" if token == winner else "SELL"
+        else:
+            side = "BUY" if rs.random() < 0.5 else "SELL"
+        # Which YES-book side the trade consumes, and the token price it pays.
+        takes_ask = (token == 0) == (side == "BUY")
+        levels = asks if takes_ask else bids
+        if not levels:
+            return None
+        yes_price, level_size = levels[-1]
+        price = yes_price if token == 0 else 1000 - yes_price
+        size = max(10_000, int(notional / (price / 1000.0) * 1e6) // 100 * 100)
+        if size >= level_size:
+            levels.pop()
+        else:
+            levels[-1] = (yes_price, level_size - size)
+        tr = Trade()
+        tr.market, tr.token_index, tr.side, tr.price, tr.size, tr.whale = m, token, side, price, size, whale
+        tr.wallet = rs.randint(0, N_WHALE_WALLETS - 1) if whale else N_WHALE_WALLETS + rs.randint(0, N_RETAIL_WALLETS - 1)
+        return tr
+
+    # -- queries --------------------------------------------------------------------------------------------
+
+    def state_at(self, m, t_ms: int) -> BookState:
+        """Book state of market m at t_ms (assumes the market is live then)."""
+        ts = self.tick_state(m, tick_of(m, t_ms))
+        i = bisect.bisect_right(ts.trade_times, t_ms)
+        return ts.states[i]
+
+    def trades_between(self, m, start_ms: int, end_ms: int) -> list[Trade]:
+        """Trades with start_ms <= t < end_ms, oldest first, limited to the market's live window."""
+        lo = max(start_ms, int(m.created_at * 1000))
+        hi = min(end_ms, int(m.resolved_at * 1000))
+        out: list[Trade] = []
+        if hi <= lo:
+            return out
+        for k in range(tick_of(m, lo), tick_of(m, hi - 1) + 1):
+            if not self._trade_count(m, k, tick_start(m, k)):
+                continue
+            for tr in self.tick_state(m, k).trades:
+                if lo <= tr.t_ms < hi:
+                    out.append(tr)
+        return out
+
+    def last_trade(self, m, t_ms: int, max_ticks: int = 4000) -> Trade | None:
+        """The latest trade at or before t_ms, scanning back tick by tick (memoised per market)."""
+        k = tick_of(m, t_ms)
+        cur = self.tick_state(m, k)
+        i = bisect.bisect_right(cur.trade_times, t_ms)
+        if i:
+            return cur.trades[i - 1]
+        k_first = tick_of(m, int(m.created_at * 1000))
+        memo = self._last_trade.get(m.gid)
+        stop = max(k_first, k - max_ticks)
+        if memo is not None and memo[0] <= k - 1:
+            stop = max(stop, memo[0] + 1)
+        found = None
+        kk = k - 1
+        while kk >= stop:
+            if self._trade_count(m, kk, tick_start(m, kk)):
+                trs = self.tick_state(m, kk).trades
+                if trs:
+                    found = trs[-1]
+                    break
+            kk -= 1
+        if found is None and memo is not None and memo[0] <= k - 1:
+            found = memo[1]
+        self._last_trade[m.gid] = (k - 1, found)
+        return found
+
+
+def _lognormal_table(n: int = 1024, sigma: float = 0.9) -> list[float]:
+    nd = NormalDist()
+    return [math.exp(sigma * nd.inv_cdf((i + 0.5) / n)) for i in range(n)]
+
+
+# Lookup tables keep book generation to one 64-bit draw per level.
+_LOGN = _lognormal_table()
+_STEP = [1] * 8 + [2] * 4 + [3] * 2 + [5] * 2
+_SPREAD_COARSE = [1] * 35 + [2] * 16 + [3] * 8 + [4] * 5
+_SPREAD_FINE = [1] * 19 + [2] * 16 + [3] * 13 + [5] * 10 + [8] * 6
+
+
+def _size(depth: float, level: int, x: int) -> int:
+    """A level size in millionths: lognormal around depth, growing away from the touch, >= 5 shares, 2 dp."""
+    shares = depth * _LOGN[x & 1023] * (1.0 + 0.35 * level)
+    if shares < 5.0:
+        shares = 5.0
+    return int(shares * 100) * 10_000
