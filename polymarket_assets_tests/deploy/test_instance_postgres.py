@@ -2,12 +2,14 @@
 instance whose runs, events, asset keys and pool slots land in Postgres, and that the webserver's
 connection mode can read back (the SQLAlchemy 2.1 / psycopg driver trap of STYLE.md §15)."""
 
+import secrets
+
 import dagster as dg
 from dagster._core.instance.ref import InstanceRef
 
 from polymarket_assets_tests.deploy.topology import PgDatabase, prepare_dagster_home
 
-PASSWORD = "instance-test-password"  # trust auth ignores it; the storage still builds its URL with it
+PASSWORD = secrets.token_urlsafe(12)  # trust auth ignores it; the storage still builds its URL with it
 
 
 @dg.asset(pool="polymarket_api", group_name="deploy_probe", kinds={"python"})

@@ -48,21 +48,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class ProcessDied(RuntimeError):
-    """A process we are waiting on has exited: waiting longer cannot help."""
+class StopWaiting(RuntimeError):
+    """An error that waiting longer cannot fix."""
+
+
+class ProcessDied(StopWaiting):
+    """A process we are waiting on has exited."""
+
+
+class GraphQLError(StopWaiting):
+    """The webserver answered a GraphQL request with errors."""
 
 
 def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.25, what: str) -> Any:
     """Poll `predicate` until it returns a truthy value; raise with `what` (and the last error) on timeout.
 
-    Any exception from `predicate` counts as "not yet", except `ProcessDied`, which ends the wait at once.
+    Any exception from `predicate` counts as "not yet", except `StopWaiting`, which ends the wait at once.
     """
     deadline = time.monotonic() + timeout
     last_error: BaseException | None = None
     while time.monotonic() < deadline:
         try:
             value = predicate()
-        except ProcessDied:
+        except StopWaiting:
             raise
         except Exception as exc:  # the thing we wait for is allowed to fail until it is up
             last_error = exc
@@ -313,10 +321,15 @@ class Topology:
         response = requests.post(
             f"{self.webserver_url}/graphql", json={"query": query, "variables": dict(variables or {})}, timeout=timeout
         )
-        response.raise_for_status()
-        payload = response.json()
+        try:
+            payload = response.json()
+        except ValueError:
+            response.raise_for_status()
+            raise
         if payload.get("errors"):
-            raise AssertionError(f"GraphQL errors: {payload['errors']}")
+            messages = "; ".join(e.get("message", str(e)) for e in payload["errors"])
+            raise GraphQLError(f"GraphQL errors (HTTP {response.status_code}): {messages}")
+        response.raise_for_status()
         return payload["data"]
 
     def location_entry(self) -> dict:
@@ -359,7 +372,7 @@ def start_topology(
     extra_env: Mapping[str, str] | None = None,
     instance_yaml: Path = REPO_ROOT / "dagster.yaml",
     workspace_yaml: Path = REPO_ROOT / "workspace.yaml",
-    startup_timeout: float = 120,
+    startup_timeout: float = 90,
 ) -> Topology:
     """Start gRPC server, then daemon and webserver (as compose orders them), and wait until all are healthy.
 
@@ -370,7 +383,7 @@ def start_topology(
     log_dir.mkdir(exist_ok=True)
     data_dir = tmp_path / "data"
     data_dir.mkdir(exist_ok=True)
-    password = "pw-" + secrets.token_urlsafe(18)
+    password = secrets.token_urlsafe(18)
     grpc_port, webserver_port = free_port(), free_port()
     env = base_env(
         {
@@ -423,11 +436,15 @@ def wait_for_grpc(topology: Topology, timeout: float) -> None:
 
     client = DagsterGrpcClient(port=topology.grpc_port, host="127.0.0.1")
 
-    def serving() -> bool:
+    def answering() -> bool:
         _require_alive(topology, "user_code")
-        return client.health_check_query() == "SERVING"
+        return client.ping("up")["echo"] == "up"
 
-    wait_until(serving, timeout=timeout, what="the user-code gRPC server to serve")
+    wait_until(answering, timeout=timeout, what="the user-code gRPC server to answer")
+    # What `dagster api grpc-health-check` (compose's healthcheck) asks.
+    status = client.health_check_query()
+    if status != "SERVING":
+        raise RuntimeError(f"the user-code gRPC server answers but reports {status}")
 
 
 def wait_for_webserver(topology: Topology, timeout: float) -> None:
