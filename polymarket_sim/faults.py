@@ -41,6 +41,8 @@ DEFAULTS = {
     "malformed_rate": 0.0,
     "ws_disconnect_per_min": 0.0, "ws_freeze_per_min": 0.0, "ws_freeze_s": 15.0, "ws_malformed_rate": 0.0,
     "rate_limit_mode": "throttle",
+    # Test knobs: every limit is multiplied by the scale, and the 10 s window can be shortened.
+    "rate_limit_scale": 1.0, "rate_limit_window_s": 10.0,
 }
 
 CLOUDFLARE_HTML = """<!DOCTYPE html>
@@ -79,7 +81,8 @@ class FaultConfig:
         if profile is not None:
             if profile not in PROFILES:
                 raise ValueError(f"unknown fault profile {profile!r}; choose one of {sorted(PROFILES)}")
-            self.values = {**DEFAULTS, **PROFILES[profile], "rate_limit_mode": self.values["rate_limit_mode"]}
+            keep = {k: self.values[k] for k in ("rate_limit_mode", "rate_limit_scale", "rate_limit_window_s")}
+            self.values = {**DEFAULTS, **PROFILES[profile], **keep}
             self.profile = profile
         for key, value in body.items():
             if key not in DEFAULTS:
@@ -92,8 +95,8 @@ class FaultConfig:
                 self.values[key] = float(value)
                 if key.endswith("_rate") and not 0.0 <= self.values[key] <= 1.0:
                     raise ValueError(f"{key} must be within [0, 1]")
-            if key != "rate_limit_mode":
-                self.profile = "custom" if profile is None else self.profile
+            if not key.startswith("rate_limit") and profile is None:
+                self.profile = "custom"
 
     def as_dict(self) -> dict:
         return {"profile": self.profile, **self.values}

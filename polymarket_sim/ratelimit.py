@@ -47,17 +47,18 @@ class RateLimiter:
                 return rules + [GENERAL]
         return [GENERAL]
 
-    def reserve(self, path: str, mode: str) -> tuple[float, float | None]:
+    def reserve(self, path: str, mode: str, scale: float = 1.0, window: float = WINDOW_S) -> tuple[float, float | None]:
         """(delay to wait before serving, retry_after if rejected in 429 mode)."""
         now = time.monotonic()
         slot = now
         rules = self.buckets(path)
         for name, limit in rules:
+            limit = max(1, int(limit * scale))
             dq = self._windows[name]
-            while dq and dq[0] <= now - WINDOW_S:
+            while dq and dq[0] <= now - window:
                 dq.popleft()
             if len(dq) >= limit:
-                slot = max(slot, dq[-limit] + WINDOW_S)
+                slot = max(slot, dq[-limit] + window)
         if slot > now and mode == "429":
             return 0.0, max(1.0, math.ceil(slot - now))
         for name, _ in rules:
@@ -73,7 +74,7 @@ def middleware(limiter: RateLimiter, faults, stats):
             return await handler(request)
         mode = faults["rate_limit_mode"]
         if mode != "off":
-            delay, retry_after = limiter.reserve(path, mode)
+            delay, retry_after = limiter.reserve(path, mode, faults["rate_limit_scale"], faults["rate_limit_window_s"])
             if retry_after is not None:
                 stats.faults["rate_limit_429"] += 1
                 return web.Response(status=429, text=dumps({"error": "Too Many Requests"}),
