@@ -17,7 +17,9 @@ HALF_OPEN = "half_open"
 
 
 class CircuitBreaker:
-    def __init__(self, failure_threshold: int, cooldown_s: float, *, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, failure_threshold: int, cooldown_s: float, *, clock: Callable[[], float] = time.monotonic
+    ):
         if failure_threshold < 1:
             raise ValueError("failure_threshold must be >= 1")
         self.failure_threshold = failure_threshold

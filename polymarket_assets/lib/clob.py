@@ -91,7 +91,9 @@ class ClobClient(ApiClient):
             raise ApiError("unexpected /books response: expected a JSON array", body=str(books)[:500])
         return books
 
-    def get_books(self, token_ids: Iterable[str], batch_size: int = DEFAULT_BATCH, max_workers: int = 4) -> BooksResult:
+    def get_books(
+        self, token_ids: Iterable[str], batch_size: int = DEFAULT_BATCH, max_workers: int = 4
+    ) -> BooksResult:
         """Books for many tokens via ``POST /books``, in chunks on a bounded thread pool.
 
         Every book the server returned is kept (order not preserved). If every chunk fails the last error is
@@ -118,11 +120,15 @@ class ClobClient(ApiClient):
         returned = {str(b.get("asset_id")) for b in books if isinstance(b, dict)}
         failed_set = set(failed)
         missing = tuple(t for t in wanted if t not in returned and t not in failed_set)
-        return BooksResult(books=books, missing_token_ids=missing, failed_token_ids=tuple(failed), errors=tuple(errors))
+        return BooksResult(
+            books=books, missing_token_ids=missing, failed_token_ids=tuple(failed), errors=tuple(errors)
+        )
 
     # -- prices -----------------------------------------------------------------------------------------
 
-    def get_prices(self, token_ids: Iterable[str], batch_size: int = DEFAULT_BATCH) -> dict[str, dict[str, Any]]:
+    def get_prices(
+        self, token_ids: Iterable[str], batch_size: int = DEFAULT_BATCH
+    ) -> dict[str, dict[str, Any]]:
         """``{token_id: {"BUY": best bid, "SELL": best ask}}`` (values as the server sent them, usually strings).
 
         Per polymarket_api.md §2, ``side=BUY`` returns the best bid and ``SELL`` the best ask.
@@ -162,7 +168,9 @@ class ClobClient(ApiClient):
         while True:
             payload = self.get_json("/markets", {"next_cursor": cursor}, endpoint="/markets")
             if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
-                raise ApiError("unexpected CLOB /markets response: expected {data: [...]}", body=str(payload)[:500])
+                raise ApiError(
+                    "unexpected CLOB /markets response: expected {data: [...]}", body=str(payload)[:500]
+                )
             seen.add(cursor)
             yield payload["data"]
             cursor = payload.get("next_cursor")
@@ -188,11 +196,16 @@ class ClobClient(ApiClient):
             params = {"market": token_id, "startTs": piece_start, "endTs": piece_end, "fidelity": fidelity}
             payload = self.get_json("/prices-history", params, endpoint="/prices-history")
             if not isinstance(payload, dict) or not isinstance(payload.get("history"), list):
-                raise ApiError("unexpected /prices-history response: expected {history: [...]}", body=str(payload)[:500])
+                raise ApiError(
+                    "unexpected /prices-history response: expected {history: [...]}", body=str(payload)[:500]
+                )
             for point in payload["history"]:
                 t = point.get("t") if isinstance(point, dict) else None
                 if not isinstance(t, int) or isinstance(t, bool):
-                    raise ApiError("unexpected /prices-history point: expected {t: int, p: number}", body=str(point)[:200])
+                    raise ApiError(
+                        "unexpected /prices-history point: expected {t: int, p: number}",
+                        body=str(point)[:200],
+                    )
                 points[t] = point  # adjoining pieces share their boundary instant
             if piece_end >= end_ts:
                 break

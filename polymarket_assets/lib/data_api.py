@@ -40,7 +40,14 @@ class TradePages:
     ``parse_trades.trade_dedup_key``.
     """
 
-    def __init__(self, client: DataApiClient, condition_ids: list[str], since_ts: int | None, page_size: int, max_offset: int):
+    def __init__(
+        self,
+        client: DataApiClient,
+        condition_ids: list[str],
+        since_ts: int | None,
+        page_size: int,
+        max_offset: int,
+    ):
         self._client = client
         self._condition_ids = condition_ids
         self._since_ts = since_ts
@@ -55,7 +62,11 @@ class TradePages:
         while True:
             if offset > self._max_offset:
                 self.truncated = True
-                log.warning("trade paging for %d markets stopped at offset cap %d", len(self._condition_ids), self._max_offset)
+                log.warning(
+                    "trade paging for %d markets stopped at offset cap %d",
+                    len(self._condition_ids),
+                    self._max_offset,
+                )
                 return
             try:
                 page = self._client.get_trades(self._condition_ids, limit=self._page_size, offset=offset)
@@ -93,11 +104,19 @@ class DataApiClient(ApiClient):
         **kwargs: Any,
     ):
         super().__init__(
-            base_url, limits=DATA_API_LIMITS if limits is None else limits, default_limit=default_limit, **kwargs
+            base_url,
+            limits=DATA_API_LIMITS if limits is None else limits,
+            default_limit=default_limit,
+            **kwargs,
         )
 
     def get_trades(
-        self, condition_ids: Iterable[str], limit: int = 500, offset: int = 0, *, taker_only: bool | None = None
+        self,
+        condition_ids: Iterable[str],
+        limit: int = 500,
+        offset: int = 0,
+        *,
+        taker_only: bool | None = None,
     ) -> list[dict]:
         """One page of ``GET /trades?market=<ids>`` (newest first). ``taker_only=None`` keeps the server default."""
         ids = list(dict.fromkeys(condition_ids))

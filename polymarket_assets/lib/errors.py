@@ -13,7 +13,9 @@ _BODY_SNIPPET_CHARS = 500
 class ApiError(Exception):
     """A request to an API failed. Carries the HTTP status, a body snippet and the URL when known."""
 
-    def __init__(self, message: str, status: int | None = None, body: str | None = None, url: str | None = None):
+    def __init__(
+        self, message: str, status: int | None = None, body: str | None = None, url: str | None = None
+    ):
         self.message = message
         self.status = status
         self.body = body[:_BODY_SNIPPET_CHARS] if isinstance(body, str) else body

@@ -51,7 +51,9 @@ class GammaClient(ApiClient):
 
     # -- keyset paging --------------------------------------------------------------------------------
 
-    def _iter_keyset(self, path: str, items_key: str, params: Mapping[str, Any] | None, page_size: int, endpoint: str):
+    def _iter_keyset(
+        self, path: str, items_key: str, params: Mapping[str, Any] | None, page_size: int, endpoint: str
+    ):
         query = dict(params or {})
         query.pop("offset", None)  # keyset endpoints reject offset with a 422
         query["limit"] = page_size
@@ -95,7 +97,11 @@ class GammaClient(ApiClient):
     # -- offset paging (deprecated upstream, kept as a fallback) ----------------------------------------
 
     def iter_markets_offset(
-        self, params: Mapping[str, Any] | None = None, page_size: int = MAX_MARKETS_PAGE, *, max_offset: int = MAX_OFFSET
+        self,
+        params: Mapping[str, Any] | None = None,
+        page_size: int = MAX_MARKETS_PAGE,
+        *,
+        max_offset: int = MAX_OFFSET,
     ) -> Iterator[list[dict]]:
         """Pages of ``GET /markets?offset=``. Raises ``PaginationLimitError`` once it has yielded everything up
         to the offset cap if more may remain (or when the server refuses an offset with a 422), so a caller
@@ -167,7 +173,9 @@ class GammaClient(ApiClient):
         """``GET /markets/{id}``; works for closed markets too."""
         market = self.get_json(f"/markets/{gamma_id}", endpoint="/markets")
         if not isinstance(market, dict):
-            raise ApiError(f"unexpected /markets/{gamma_id} response: expected an object", body=str(market)[:500])
+            raise ApiError(
+                f"unexpected /markets/{gamma_id} response: expected an object", body=str(market)[:500]
+            )
         return market
 
     def get_markets_by_condition_ids(self, ids: Iterable[str], closed: bool | None = None) -> list[dict]:

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import requests
@@ -22,7 +22,6 @@ from requests.adapters import HTTPAdapter
 from polymarket_assets.lib.circuit_breaker import CircuitBreaker
 from polymarket_assets.lib.client_stats import ClientStats
 from polymarket_assets.lib.errors import (
-    ApiError,
     CircuitOpenError,
     ClientResponseError,
     ResponseTooLargeError,
@@ -44,7 +43,7 @@ _CHUNK_BYTES = 64 * 1024
 USER_AGENT = "polymarket-assets/0.1 (+data recorder)"
 
 
-@dataclass
+@dataclass(eq=False)  # exceptions must stay hashable
 class _RetryableFault(Exception):
     """One attempt failed in a way worth retrying. Internal: callers only ever see ``ApiError`` subclasses."""
 
@@ -142,7 +141,7 @@ class ApiClient:
         if self._owns_session:
             self.session.close()
 
-    def __enter__(self) -> ApiClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -154,7 +153,9 @@ class ApiClient:
             raise ValueError(f"path must be relative to the base URL, got {path!r}")
         return f"{self.base_url}/{path.lstrip('/')}"
 
-    def get_json(self, path: str, params: Mapping[str, Any] | None = None, *, endpoint: str | None = None) -> Any:
+    def get_json(
+        self, path: str, params: Mapping[str, Any] | None = None, *, endpoint: str | None = None
+    ) -> Any:
         return self._request("GET", path, params=params, body=None, endpoint=endpoint)
 
     def post_json(self, path: str, body: Any, *, endpoint: str | None = None) -> Any:
@@ -242,7 +243,9 @@ class ApiClient:
 
     def _attempt(self, method: str, url: str, params: dict | None, body: Any) -> Any:
         try:
-            resp = self.session.request(method, url, params=params, json=body, timeout=self.timeout, stream=True)
+            resp = self.session.request(
+                method, url, params=params, json=body, timeout=self.timeout, stream=True
+            )
         except requests.exceptions.ConnectTimeout as exc:
             self.stats.record_attempt("connect_timeout")
             raise _RetryableFault("connect_timeout", cause=exc) from exc
@@ -309,10 +312,11 @@ class ApiClient:
         if message is not None and looks_like_throttling(message):
             raise _RetryableFault("throttle_body", status=status, body=text)
         if status >= 400 or not 200 <= status < 300:
-            raise ClientResponseError(f"HTTP {status}: {message or 'error'}", status=status, body=text, url=url)
+            raise ClientResponseError(
+                f"HTTP {status}: {message or 'error'}", status=status, body=text, url=url
+            )
         if message is not None:
-            raise ClientResponseError(f"error body with HTTP {status}: {message}", status=status, body=text, url=url)
+            raise ClientResponseError(
+                f"error body with HTTP {status}: {message}", status=status, body=text, url=url
+            )
         return payload
-
-
-__all__ = ["ApiClient", "ApiError", "USER_AGENT"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from polymarket_assets.lib.errors import ParseError
@@ -162,9 +162,9 @@ def to_datetime(value: Any, field: str) -> datetime | None:
     except ValueError:
         raise ParseError(f"{field} is not a valid date: {value[:40]!r}") from None
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
+        return parsed.replace(tzinfo=UTC)
     try:
-        return parsed.astimezone(timezone.utc)
+        return parsed.astimezone(UTC)
     except OverflowError:
         raise ParseError(f"{field} is out of range: {value[:40]!r}") from None
 

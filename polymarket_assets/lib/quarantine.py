@@ -15,7 +15,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -95,7 +95,7 @@ class Quarantine:
         """Write the pending entries to a new Parquet file; None when there was nothing to write."""
         if now.tzinfo is None:
             raise ValueError("flush(now) needs an aware datetime")
-        now = now.astimezone(timezone.utc)
+        now = now.astimezone(UTC)
         with self._lock:
             entries, self._entries = self._entries, []
         if not entries:

@@ -262,18 +262,18 @@ def _market_fields(msg: dict) -> dict[str, Any]:
     event = msg.get("event_message") or {}
     if not isinstance(event, dict):
         raise ParseError("event_message is not an object")
-    return dict(
-        market=to_condition_id(get_field(msg, "market", "condition_id"), "market"),
-        market_id=_id(msg.get("id"), "id"),
-        question=to_str(msg.get("question"), "question"),
-        slug=to_str(msg.get("slug"), "slug"),
-        asset_ids=tuple(to_token_id(a, "assets_ids[]") for a in asset_ids),
-        outcomes=tuple(outcomes),
-        event_id=_id(event.get("id"), "event_message.id"),
-        event_slug=to_str(event.get("slug"), "event_message.slug"),
-        event_title=to_str(event.get("title"), "event_message.title"),
-        timestamp_ms=_ts(msg),
-    )
+    return {
+        "market": to_condition_id(get_field(msg, "market", "condition_id"), "market"),
+        "market_id": _id(msg.get("id"), "id"),
+        "question": to_str(msg.get("question"), "question"),
+        "slug": to_str(msg.get("slug"), "slug"),
+        "asset_ids": tuple(to_token_id(a, "assets_ids[]") for a in asset_ids),
+        "outcomes": tuple(outcomes),
+        "event_id": _id(event.get("id"), "event_message.id"),
+        "event_slug": to_str(event.get("slug"), "event_message.slug"),
+        "event_title": to_str(event.get("title"), "event_message.title"),
+        "timestamp_ms": _ts(msg),
+    }
 
 
 def _new_market(msg: dict) -> NewMarketEvent:

@@ -37,4 +37,4 @@ def stub():
 
 
 # Clients under test retry fast: the behaviour is the same, the suite stays quick.
-FAST = dict(backoff_base_s=0.01, backoff_cap_s=0.05, read_timeout=2.0, connect_timeout=1.0)
+FAST = {"backoff_base_s": 0.01, "backoff_cap_s": 0.05, "read_timeout": 2.0, "connect_timeout": 1.0}

@@ -26,6 +26,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0  # sleep before answering (trips the client's read timeout)
     truncate_to: int | None = None  # send only this many body bytes, then drop the connection
+    stall_s: float = 0.0  # with truncate_to: pause this long mid-body, then send the rest
     chunked: bool = False  # Transfer-Encoding: chunked, no Content-Length
 
     def payload(self) -> tuple[bytes, str]:
@@ -37,7 +38,9 @@ class Reply:
 
 
 def json_reply(body: Any, status: int = 200, **kw) -> Reply:
-    return Reply(status=status, body=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, **kw)
+    return Reply(
+        status=status, body=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, **kw
+    )
 
 
 CLOUDFLARE_HTML = (
@@ -57,6 +60,12 @@ class Request:
     def param(self, name: str) -> str | None:
         values = self.query.get(name)
         return values[0] if values else None
+
+
+class _Server(ThreadingHTTPServer):
+    # The default listen backlog of 5 drops SYNs when a test opens many connections at once, which shows up
+    # as 1 s connect timeouts in the client: a stub artefact, not behaviour under test.
+    request_queue_size = 128
 
 
 class StubServer:
@@ -82,8 +91,13 @@ class StubServer:
                     body = json.loads(raw) if raw else None
                 except ValueError:
                     body = raw
-                request = Request(self.command, parts.path, parse_qs(parts.query, keep_blank_values=True), body,
-                                  dict(self.headers))
+                request = Request(
+                    self.command,
+                    parts.path,
+                    parse_qs(parts.query, keep_blank_values=True),
+                    body,
+                    dict(self.headers),
+                )
                 reply = stub._next_reply(request)
                 try:
                     stub._send(self, reply)
@@ -93,10 +107,12 @@ class StubServer:
             do_GET = _handle
             do_POST = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -121,7 +137,11 @@ class StubServer:
 
     def calls(self, method: str | None = None, path: str | None = None) -> list[Request]:
         with self._lock:
-            return [r for r in self.requests if (method is None or r.method == method) and (path is None or r.path == path)]
+            return [
+                r
+                for r in self.requests
+                if (method is None or r.method == method) and (path is None or r.path == path)
+            ]
 
     def _next_reply(self, request: Request) -> Reply:
         key = (request.method, request.path)
@@ -158,6 +178,10 @@ class StubServer:
         if reply.truncate_to is not None:
             h.wfile.write(data[: reply.truncate_to])
             h.wfile.flush()
+            if reply.stall_s:
+                time.sleep(reply.stall_s)
+                h.wfile.write(data[reply.truncate_to :])
+                return
             h.close_connection = True
             h.connection.shutdown(socket.SHUT_RDWR)
             return

@@ -42,7 +42,12 @@ def test_legacy_rest_book_best_prices_are_the_last_entries():
 def test_book_with_empty_bids():
     book = parse_book(load_sample("clob_book_btc_updown_5m_empty_bids_2026-03-22.json"))
     assert book.bids == ()
-    assert (book.tick_size, book.min_order_size, book.neg_risk, book.last_trade_price) == (0.001, 5.0, False, 0.999)
+    assert (book.tick_size, book.min_order_size, book.neg_risk, book.last_trade_price) == (
+        0.001,
+        5.0,
+        False,
+        0.999,
+    )
     assert book.timestamp_ms == 1774166201606
     m = book_metrics(book)
     assert m["best_bid"] is None and m["best_ask"] == 0.001
@@ -66,7 +71,9 @@ def test_docs_book_short_decimals_and_other_order():
     assert book.bids == ((0.48, 30.0), (0.49, 20.0), (0.5, 15.0))
     m = book_metrics(book)
     assert (m["best_bid"], m["best_ask"]) == (0.5, 0.52)
-    assert m["bid_depth_1c"] == 15.0 and m["ask_depth_1c"] == 25.0  # mid 0.51: only 0.50 and 0.52 are within 1c
+    assert (
+        m["bid_depth_1c"] == 15.0 and m["ask_depth_1c"] == 25.0
+    )  # mid 0.51: only 0.50 and 0.52 are within 1c
 
 
 def test_zero_size_levels_and_duplicate_prices():
@@ -77,7 +84,9 @@ def test_zero_size_levels_and_duplicate_prices():
 
 
 def test_custom_bands_and_depth_levels():
-    book = Book(COND, TOKEN, 1, None, bids=tuple((0.40 + i / 100, 1.0) for i in range(10)), asks=((0.5, 1.0),))
+    book = Book(
+        COND, TOKEN, 1, None, bids=tuple((0.40 + i / 100, 1.0) for i in range(10)), asks=((0.5, 1.0),)
+    )
     m = book_metrics(book, depth_levels=3, bands=(0.005, 0.02))
     assert m["bid_depth"] == 3.0
     assert set(m) >= {"bid_depth_0.5c", "ask_depth_0.5c", "bid_depth_2c", "ask_depth_2c"}
@@ -123,7 +132,9 @@ levels = st.lists(st.tuples(prices, sizes), max_size=30)
 def books_and_shuffles(draw):
     bids, asks = draw(levels), draw(levels)
     book = Book(COND, TOKEN, 1, None, tuple(bids), tuple(asks))
-    shuffled = Book(COND, TOKEN, 1, None, tuple(draw(st.permutations(bids))), tuple(draw(st.permutations(asks))))
+    shuffled = Book(
+        COND, TOKEN, 1, None, tuple(draw(st.permutations(bids))), tuple(draw(st.permutations(asks)))
+    )
     return book, shuffled
 
 

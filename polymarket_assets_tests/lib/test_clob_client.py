@@ -20,7 +20,14 @@ def client_for(stub, **kw) -> ClobClient:
 
 
 def book(token: str) -> dict:
-    return {"market": "0x" + "ab" * 32, "asset_id": token, "timestamp": "1", "hash": "h", "bids": [], "asks": []}
+    return {
+        "market": "0x" + "ab" * 32,
+        "asset_id": token,
+        "timestamp": "1",
+        "hash": "h",
+        "bids": [],
+        "asks": [],
+    }
 
 
 def test_get_books_chunks_in_parallel_and_reports_omitted_tokens(stub):
@@ -46,7 +53,7 @@ def test_get_books_chunks_in_parallel_and_reports_omitted_tokens(stub):
     calls = stub.calls()
     assert sorted(len(c.body) for c in calls) == [1, 2, 2, 2]  # 7 unique tokens in chunks of 2
     assert 1 < peak[0] <= 3
-    books, missing = result  # tuple-style unpacking
+    _books, missing = result  # tuple-style unpacking
     assert missing == (omitted,)
 
 
@@ -76,7 +83,11 @@ def test_get_books_with_nothing_to_ask(stub):
 
 
 def test_get_book_404_is_not_retried(stub):
-    stub.script("GET", "/clob/book", json_reply({"error": "No orderbook exists for the requested token id"}, status=404))
+    stub.script(
+        "GET",
+        "/clob/book",
+        json_reply({"error": "No orderbook exists for the requested token id"}, status=404),
+    )
     with pytest.raises(ClientResponseError) as info:
         client_for(stub).get_book(TOKENS[0])
     assert info.value.status == 404
@@ -85,9 +96,14 @@ def test_get_book_404_is_not_retried(stub):
 
 
 def test_prices_and_midpoints_are_batched_and_merged(stub):
-    stub.handle("POST", "/clob/prices", lambda req: json_reply(
-        {item["token_id"]: {"BUY": "0.4", "SELL": "0.6"} for item in req.body}))
-    stub.handle("POST", "/clob/midpoints", lambda req: json_reply({item["token_id"]: "0.5" for item in req.body}))
+    stub.handle(
+        "POST",
+        "/clob/prices",
+        lambda req: json_reply({item["token_id"]: {"BUY": "0.4", "SELL": "0.6"} for item in req.body}),
+    )
+    stub.handle(
+        "POST", "/clob/midpoints", lambda req: json_reply({item["token_id"]: "0.5" for item in req.body})
+    )
     client = client_for(stub)
     prices = client.get_prices(TOKENS[:5], batch_size=2)
     mids = client.get_midpoints(TOKENS[:5], batch_size=2)
@@ -95,15 +111,28 @@ def test_prices_and_midpoints_are_batched_and_merged(stub):
     assert mids == {t: "0.5" for t in TOKENS[:5]}
     price_calls = stub.calls("POST", "/clob/prices")
     assert len(price_calls) == 3
-    assert price_calls[0].body == [{"token_id": TOKENS[0], "side": "BUY"}, {"token_id": TOKENS[0], "side": "SELL"},
-                                   {"token_id": TOKENS[1], "side": "BUY"}, {"token_id": TOKENS[1], "side": "SELL"}]
+    assert price_calls[0].body == [
+        {"token_id": TOKENS[0], "side": "BUY"},
+        {"token_id": TOKENS[0], "side": "SELL"},
+        {"token_id": TOKENS[1], "side": "BUY"},
+        {"token_id": TOKENS[1], "side": "SELL"},
+    ]
 
 
 def test_iter_markets_follows_the_cursor_until_end(stub):
     pages = {"MA==": ([{"condition_id": "a"}], "MTAw"), "MTAw": ([{"condition_id": "b"}], "LTE=")}
-    stub.handle("GET", "/clob/markets", lambda req: json_reply(
-        {"data": pages[req.param("next_cursor")][0], "next_cursor": pages[req.param("next_cursor")][1],
-         "limit": 1, "count": 1}))
+    stub.handle(
+        "GET",
+        "/clob/markets",
+        lambda req: json_reply(
+            {
+                "data": pages[req.param("next_cursor")][0],
+                "next_cursor": pages[req.param("next_cursor")][1],
+                "limit": 1,
+                "count": 1,
+            }
+        ),
+    )
     got = [m["condition_id"] for page in client_for(stub).iter_markets() for m in page]
     assert got == ["a", "b"]
     assert [c.param("next_cursor") for c in stub.calls()] == ["MA==", "MTAw"]
@@ -144,7 +173,12 @@ def test_prices_history_rejects_bad_points(stub):
 def test_default_limits_follow_the_published_table():
     client = ClobClient("http://127.0.0.1:1")
     assert {k: b.burst for k, b in client._buckets.items()} == {
-        "/book": 150, "/books": 50, "/price": 150, "/prices": 50, "/midpoint": 150, "/midpoints": 50,
+        "/book": 150,
+        "/books": 50,
+        "/price": 150,
+        "/prices": 50,
+        "/midpoint": 150,
+        "/midpoints": 50,
         "/prices-history": 100,
     }
     assert client._general_bucket.burst == 900

@@ -23,7 +23,10 @@ def serve_trades(stub, newest: int, count: int, server_cap: int | None = None):
         offset, limit = int(req.param("offset")), int(req.param("limit"))
         if server_cap is not None and offset > server_cap:
             return json_reply({"error": f"max historical trades offset of {server_cap} exceeded"}, status=400)
-        rows = [{"timestamp": newest - i, "transactionHash": f"0x{i:064x}"} for i in range(offset, min(count, offset + limit))]
+        rows = [
+            {"timestamp": newest - i, "transactionHash": f"0x{i:064x}"}
+            for i in range(offset, min(count, offset + limit))
+        ]
         return json_reply(rows)
 
     stub.handle("GET", "/trades", handler)

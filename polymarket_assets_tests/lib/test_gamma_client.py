@@ -40,15 +40,22 @@ def offset_pages(stub, total: int, cap: int | None = None):
     def handler(req):
         offset, limit = int(req.param("offset")), int(req.param("limit"))
         if cap is not None and offset > cap:
-            return json_reply({"type": "validation error",
-                               "error": "offset too large, use /markets/keyset for deeper pagination"}, status=422)
+            return json_reply(
+                {
+                    "type": "validation error",
+                    "error": "offset too large, use /markets/keyset for deeper pagination",
+                },
+                status=422,
+            )
         return json_reply(markets(range(offset, min(total, offset + min(limit, 100)))))
 
     stub.handle("GET", f"{PREFIX}/markets", handler)
 
 
 def test_keyset_follows_after_cursor_until_next_cursor_is_absent(stub):
-    keyset_pages(stub, {None: (markets([1, 2]), "c1"), "c1": (markets([3, 4]), "c2"), "c2": (markets([5]), None)})
+    keyset_pages(
+        stub, {None: (markets([1, 2]), "c1"), "c1": (markets([3, 4]), "c2"), "c2": (markets([5]), None)}
+    )
     client = client_for(stub)
     pages = list(client.iter_markets_keyset({"closed": False, "offset": 40}, page_size=500))
     assert [[m["id"] for m in p] for p in pages] == [["1", "2"], ["3", "4"], ["5"]]
@@ -114,8 +121,12 @@ def test_open_markets_fall_back_to_offset_when_keyset_is_missing(stub, status):
 
 
 def test_open_markets_fall_back_midway_without_duplicates(stub):
-    stub.script("GET", f"{PREFIX}/markets/keyset", json_reply({"markets": markets([0, 1, 2]), "next_cursor": "c1"}),
-                *[Reply(status=503)] * 3)
+    stub.script(
+        "GET",
+        f"{PREFIX}/markets/keyset",
+        json_reply({"markets": markets([0, 1, 2]), "next_cursor": "c1"}),
+        *[Reply(status=503)] * 3,
+    )
     offset_pages(stub, total=5)
     client = client_for(stub, max_retries=2)
     ids = [m["id"] for page in client.iter_open_markets() for m in page]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -33,19 +33,36 @@ def make(stub, **kw) -> ApiClient:
     [
         (Reply(status=500, body="boom"), "status_500"),
         (Reply(status=502, body=b""), "status_502"),
-        (Reply(status=503, body=json.dumps({"error": "unavailable"}), headers={"Content-Type": "application/json"}),
-         "status_503"),
+        (
+            Reply(
+                status=503,
+                body=json.dumps({"error": "unavailable"}),
+                headers={"Content-Type": "application/json"},
+            ),
+            "status_503",
+        ),
         (Reply(status=429, body="slow down"), "status_429"),
-        (Reply(status=403, body=CLOUDFLARE_HTML, headers={"Content-Type": "text/html; charset=UTF-8"}), "html"),
+        (
+            Reply(status=403, body=CLOUDFLARE_HTML, headers={"Content-Type": "text/html; charset=UTF-8"}),
+            "html",
+        ),
         # Cloudflare HTML with a 200 and no content type: recognised by the body itself.
         (Reply(status=200, body=CLOUDFLARE_HTML.encode(), headers={"Content-Type": ""}), "html"),
         (json_reply({"error": "Too Many Requests"}, status=200), "throttle_body"),
         (json_reply({"error": "rate limit exceeded"}, status=403), "throttle_body"),
-        (Reply(status=200, body=b'{"markets": [1, 2', headers={"Content-Type": "application/json"}), "invalid_json"),
+        (
+            Reply(status=200, body=b'{"markets": [1, 2', headers={"Content-Type": "application/json"}),
+            "invalid_json",
+        ),
         (Reply(status=200, body=b"", headers={"Content-Type": "application/json"}), "invalid_json"),
         # Content-Length promises more than arrives, then the connection drops.
         (Reply(status=200, body=json.dumps({"x": "y" * 500}).encode(), truncate_to=40), "truncated_body"),
         (Reply(status=200, body=json.dumps(OK).encode(), delay_s=0.6), "read_timeout"),
+        # Headers and half the body arrive, then the server goes quiet for longer than the read timeout.
+        (
+            Reply(status=200, body=json.dumps({"x": "y" * 100}).encode(), truncate_to=20, stall_s=0.6),
+            "read_timeout",
+        ),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
@@ -72,9 +89,13 @@ def test_retry_after_seconds_is_honoured(stub):
 
 
 def test_retry_after_http_date_is_honoured(stub):
-    when = datetime.now(timezone.utc) + timedelta(seconds=30)
-    stub.script("GET", "/t", Reply(status=429, headers={"Retry-After": format_datetime(when, usegmt=True)}),
-                json_reply(OK))
+    when = datetime.now(UTC) + timedelta(seconds=30)
+    stub.script(
+        "GET",
+        "/t",
+        Reply(status=429, headers={"Retry-After": format_datetime(when, usegmt=True)}),
+        json_reply(OK),
+    )
     slept: list[float] = []
     client = make(stub, sleep=slept.append)
     assert client.get_json("/t") == OK
@@ -133,8 +154,15 @@ def test_size_cap_trips_on_declared_length(stub):
 
 
 def test_size_cap_trips_while_streaming_without_length(stub):
-    stub.script("GET", "/big", Reply(body=json.dumps(["y" * 100] * 200).encode(), chunked=True,
-                                     headers={"Content-Type": "application/json"}))
+    stub.script(
+        "GET",
+        "/big",
+        Reply(
+            body=json.dumps(["y" * 100] * 200).encode(),
+            chunked=True,
+            headers={"Content-Type": "application/json"},
+        ),
+    )
     client = make(stub, max_bytes=5000)
     with pytest.raises(ResponseTooLargeError):
         client.get_json("/big")
@@ -252,7 +280,9 @@ def test_post_json_sends_the_body(stub):
 
 
 def test_connection_refused_is_retried_then_exhausted():
-    client = ApiClient("http://127.0.0.1:9", max_retries=2, backoff_base_s=0.01, backoff_cap_s=0.02, connect_timeout=0.5)
+    client = ApiClient(
+        "http://127.0.0.1:9", max_retries=2, backoff_base_s=0.01, backoff_cap_s=0.02, connect_timeout=0.5
+    )
     with pytest.raises(RetryExhaustedError) as info:
         client.get_json("/x")
     assert isinstance(info.value, ApiError)
@@ -284,4 +314,12 @@ def test_concurrent_calls_share_one_client(stub):
     for t in threads:
         t.join()
     assert sorted(int(r["n"]) for r in results) == list(range(16))
-    assert client.stats.requests == 16
+    assert client.stats.requests == 16, str(client.stats.as_dict())
+
+
+def test_total_timeout_bounds_a_trickling_body(stub):
+    body = json.dumps({"x": "y" * 200000}).encode()
+    stub.script("GET", "/slow", Reply(status=200, body=body, truncate_to=20, stall_s=0.7), json_reply(OK))
+    client = make(stub, read_timeout=2.0, total_timeout_s=0.4)
+    assert client.get_json("/slow") == OK
+    assert client.stats.as_dict()["retry_read_timeout"] == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,8 +17,6 @@ from polymarket_assets.lib.parse_gamma import (
     parse_gamma_market,
 )
 from polymarket_assets_tests.lib.conftest import SAMPLES_DIR, load_sample
-
-UTC = timezone.utc
 
 
 def sample_markets() -> list[tuple[str, dict]]:
@@ -104,7 +102,11 @@ def test_neg_risk_market():
 
 
 def test_stale_market_without_condition_id_or_tokens():
-    m = next(parse_gamma_market(o) for o in load_sample("gamma_markets_active_5_2025-07.json") if o["id"] == "502517")
+    m = next(
+        parse_gamma_market(o)
+        for o in load_sample("gamma_markets_active_5_2025-07.json")
+        if o["id"] == "502517"
+    )
     assert m.condition_id is None
     assert m.token_ids == () and m.yes_token_id is None and m.no_token_id is None
     assert m.outcome_prices == (None, None)
@@ -112,7 +114,11 @@ def test_stale_market_without_condition_id_or_tokens():
 
 
 def test_short_token_ids_are_kept_exactly():
-    m = next(parse_gamma_market(o) for o in load_sample("gamma_markets_active_5_2025-07.json") if o["id"] == "513317")
+    m = next(
+        parse_gamma_market(o)
+        for o in load_sample("gamma_markets_active_5_2025-07.json")
+        if o["id"] == "513317"
+    )
     assert m.yes_token_id == "682015221774154132828847491425153593161189919561460311334386393221845282492"
     assert len(m.yes_token_id) == 75
 
@@ -121,7 +127,9 @@ def test_event_markets_inherit_the_event():
     event = load_sample("gamma_events_negrisk_dem_nominee_2028.json")[0]
     markets = parse_gamma_event_markets(event)
     assert [m.group_item_title for m in markets] == ["Stephen A. Smith", "Gretchen Whitmer"]
-    assert {(m.event_id, m.event_slug) for m in markets} == {("30829", "democratic-presidential-nominee-2028")}
+    assert {(m.event_id, m.event_slug) for m in markets} == {
+        ("30829", "democratic-presidential-nominee-2028")
+    }
 
 
 # -- hand-made cases ------------------------------------------------------------------------------------------
@@ -153,8 +161,13 @@ def test_reversed_yes_no_order_maps_by_name():
 
 
 def test_multi_outcome_market():
-    m = parse_gamma_market(with_(outcomes='["A", "B", "C"]', outcomePrices='["0.2", "0.3", "0.5"]',
-                                 clobTokenIds=json.dumps(["1", "2", "3"])))
+    m = parse_gamma_market(
+        with_(
+            outcomes='["A", "B", "C"]',
+            outcomePrices='["0.2", "0.3", "0.5"]',
+            clobTokenIds=json.dumps(["1", "2", "3"]),
+        )
+    )
     assert m.outcome_kind == "multi"
     assert m.yes_token_id is m.no_token_id is m.yes_outcome is m.no_outcome is None
     assert m.token_ids == ("1", "2", "3")
@@ -174,11 +187,11 @@ def test_real_arrays_are_accepted_too():
         ({"clobTokenIds": '["1", "2", "3"]'}, "clobTokenIds has 3"),
         ({"clobTokenIds": '["12x", "3"]'}, "uint256"),
         ({"clobTokenIds": json.dumps([str(2**256), "3"])}, "uint256"),
-        ({"clobTokenIds": '[123, 456]'}, "string of digits"),
+        ({"clobTokenIds": "[123, 456]"}, "string of digits"),
         ({"clobTokenIds": '["7", "7"]'}, "duplicates"),
         ({"conditionId": "0x1234"}, "conditionId"),
         ({"conditionId": "1f" * 33}, "conditionId"),
-        ({"outcomes": "[\"Yes\""}, "not valid JSON"),
+        ({"outcomes": '["Yes"'}, "not valid JSON"),
         ({"outcomes": '["Yes"]'}, "at least 2"),
         ({"outcomes": '["Yes", "yes"]'}, "duplicates"),
         ({"outcomes": ...}, "missing outcomes"),
@@ -222,8 +235,9 @@ def test_date_forms(text, expected):
 token_ids = st.integers(min_value=1, max_value=2**256 - 1).map(str)
 prices = st.integers(min_value=0, max_value=10_000).map(lambda n: n / 10_000)
 dates = st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2099, 1, 1), timezones=st.just(UTC))
-names = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=12).filter(
-    lambda s: s.strip() and s.strip().lower() not in ("yes", "no"))
+names = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=12
+).filter(lambda s: s.strip() and s.strip().lower() not in ("yes", "no"))
 
 
 def fmt_date(d: datetime, form: int) -> str:
@@ -266,14 +280,22 @@ def valid_markets(draw):
         "volume": repr(draw(st.floats(0, 1e9))),
         "volume24hr": draw(st.floats(0, 1e7)),
         "bestBid": draw(prices),
-        "umaResolutionStatuses": json.dumps(draw(st.lists(st.sampled_from(["proposed", "disputed", "resolved"]),
-                                                          max_size=3))),
+        "umaResolutionStatuses": json.dumps(
+            draw(st.lists(st.sampled_from(["proposed", "disputed", "resolved"]), max_size=3))
+        ),
         "events": [{"id": str(draw(st.integers(1, 10**6))), "slug": "s", "title": "t"}],
         "someFutureField": {"nested": [1, 2, 3]},
     }
     if draw(st.booleans()):
         del obj["bestBid"]
-    return obj, dict(outcomes=outcomes, tokens=tokens, prices=px, end=end, created=created, form=form)
+    return obj, {
+        "outcomes": outcomes,
+        "tokens": tokens,
+        "prices": px,
+        "end": end,
+        "created": created,
+        "form": form,
+    }
 
 
 def _expected_date(d: datetime, form: int) -> datetime:
@@ -312,28 +334,111 @@ def test_generated_valid_markets_round_trip(case):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=20,
 )
-MUTABLE_KEYS = ["id", "question", "conditionId", "slug", "outcomes", "outcomePrices", "clobTokenIds", "endDate",
-                "startDate", "createdAt", "closedTime", "active", "closed", "acceptingOrders", "negRisk",
-                "negRiskMarketID", "volume", "volumeNum", "volume24hr", "liquidity", "bestBid", "bestAsk",
-                "lastTradePrice", "spread", "oneDayPriceChange", "umaResolutionStatus", "umaResolutionStatuses",
-                "orderPriceMinTickSize", "orderMinSize", "events", "category"]
+MUTABLE_KEYS = [
+    "id",
+    "question",
+    "conditionId",
+    "slug",
+    "outcomes",
+    "outcomePrices",
+    "clobTokenIds",
+    "endDate",
+    "startDate",
+    "createdAt",
+    "closedTime",
+    "active",
+    "closed",
+    "acceptingOrders",
+    "negRisk",
+    "negRiskMarketID",
+    "volume",
+    "volumeNum",
+    "volume24hr",
+    "liquidity",
+    "bestBid",
+    "bestAsk",
+    "lastTradePrice",
+    "spread",
+    "oneDayPriceChange",
+    "umaResolutionStatus",
+    "umaResolutionStatuses",
+    "orderPriceMinTickSize",
+    "orderMinSize",
+    "events",
+    "category",
+]
 # Values that look almost right: JSON-in-JSON arrays with wrong contents, odd number text, odd dates.
 tricky = st.one_of(
     json_values.map(json.dumps),
     st.lists(st.one_of(st.text(max_size=8), st.integers(), st.floats()), max_size=4).map(json.dumps),
-    st.sampled_from(["", "[]", "[\"\"]", "1e999", "-0", ".5", "0x10", "NaN", "2026-13-01", "2026-01-01T25:00:00Z",
-                     "9" * 80, "[[[[[[[[[[]]]]]]]]]]", "[" * 3000]),
+    st.sampled_from(
+        [
+            "",
+            "[]",
+            '[""]',
+            "1e999",
+            "-0",
+            ".5",
+            "0x10",
+            "NaN",
+            "2026-13-01",
+            "2026-01-01T25:00:00Z",
+            "9" * 80,
+            "[[[[[[[[[[]]]]]]]]]]",
+            "[" * 3000,
+        ]
+    ),
 )
 
 
 DELETE = object()
-NASTY_VALUES = [DELETE, None, True, False, 0, -1, 2, 10**400, 1e308, -1e308, float("nan"), float("inf"), 0.5, "",
-                "abc", "0.5", "-0", ".5", "1e999", "NaN", "0x10", "9" * 80, "2026-13-01", "2026-01-01T25:00:00Z",
-                "2026-01-01T00:00:00+99", "[]", "[1]", '["a", "b"]', '["a", "b", "c"]', '[null, "1"]', '{"a": 1}',
-                "[" * 3000, "\ud800", [], [None], ["Yes", "No"], [[]], {}, {"id": []}, [{"id": {}}]]
+NASTY_VALUES = [
+    DELETE,
+    None,
+    True,
+    False,
+    0,
+    -1,
+    2,
+    10**400,
+    1e308,
+    -1e308,
+    float("nan"),
+    float("inf"),
+    0.5,
+    "",
+    "abc",
+    "0.5",
+    "-0",
+    ".5",
+    "1e999",
+    "NaN",
+    "0x10",
+    "9" * 80,
+    "2026-13-01",
+    "2026-01-01T25:00:00Z",
+    "2026-01-01T00:00:00+99",
+    "[]",
+    "[1]",
+    '["a", "b"]',
+    '["a", "b", "c"]',
+    '[null, "1"]',
+    '{"a": 1}',
+    "[" * 3000,
+    "\ud800",
+    [],
+    [None],
+    ["Yes", "No"],
+    [[]],
+    {},
+    {"id": []},
+    [{"id": {}}],
+]
 
 
 def _parse_or_parse_error(obj) -> None:
@@ -359,7 +464,10 @@ mutation_values = st.one_of(json_values, tricky, st.sampled_from(NASTY_VALUES))
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from(SAMPLES), st.dictionaries(st.sampled_from(MUTABLE_KEYS), mutation_values, min_size=1, max_size=4))
+@given(
+    st.sampled_from(SAMPLES),
+    st.dictionaries(st.sampled_from(MUTABLE_KEYS), mutation_values, min_size=1, max_size=4),
+)
 def test_mutated_markets_raise_only_parse_error(sample, mutations):
     obj = dict(sample[1])
     for key, value in mutations.items():

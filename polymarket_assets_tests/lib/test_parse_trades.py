@@ -28,10 +28,24 @@ def test_real_trades_parse_with_usd_notional():
 
 
 def test_v2_snake_case_rows():
-    row = {"token_id": "5" * 77, "condition_id": "0x" + "AB" * 32, "side": "sell", "size": "10", "price": "0.02",
-           "timestamp": "1774166009", "outcome_index": 0, "transaction_hash": "0x1", "proxy_wallet": "0x2"}
+    row = {
+        "token_id": "5" * 77,
+        "condition_id": "0x" + "AB" * 32,
+        "side": "sell",
+        "size": "10",
+        "price": "0.02",
+        "timestamp": "1774166009",
+        "outcome_index": 0,
+        "transaction_hash": "0x1",
+        "proxy_wallet": "0x2",
+    }
     t = parse_data_api_trade(row)
-    assert (t.asset_id, t.side, t.notional_usd, t.timestamp) == ("5" * 77, "SELL", pytest.approx(0.2), 1774166009)
+    assert (t.asset_id, t.side, t.notional_usd, t.timestamp) == (
+        "5" * 77,
+        "SELL",
+        pytest.approx(0.2),
+        1774166009,
+    )
     assert t.condition_id == "0x" + "ab" * 32  # lower-cased for joins
     assert (t.transaction_hash, t.proxy_wallet, t.outcome_index) == ("0x1", "0x2", 0)
 
@@ -63,8 +77,26 @@ def test_bad_trades_raise_parse_error(change, reason):
         parse_data_api_trade({**ROWS[0], **change})
 
 
-NASTY = [None, True, False, 0, -1, 10**400, 1e308, float("nan"), "", "x", "-0", ".5", "1e999", "9" * 90, [], {},
-         "[" * 3000, "\ud800"]
+NASTY = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    10**400,
+    1e308,
+    float("nan"),
+    "",
+    "x",
+    "-0",
+    ".5",
+    "1e999",
+    "9" * 90,
+    [],
+    {},
+    "[" * 3000,
+    "\ud800",
+]
 
 
 @pytest.mark.parametrize("key", sorted(ROWS[0]))

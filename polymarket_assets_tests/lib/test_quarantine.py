@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -13,12 +13,12 @@ from polymarket_assets.lib.books import parse_book
 from polymarket_assets.lib.errors import ParseError
 from polymarket_assets.lib.quarantine import Quarantine, parse_or_quarantine
 
-NOW = datetime(2026, 3, 22, 23, 59, 59, 123456, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 22, 23, 59, 59, 123456, tzinfo=UTC)
 
 
 def test_flush_writes_one_parquet_file_with_the_contract_schema(tmp_path):
     q = Quarantine(tmp_path, "gamma_markets")
-    q.add("bad price", {"id": "1", "outcomePrices": "[\"2\"]"}, {"page": 3})
+    q.add("bad price", {"id": "1", "outcomePrices": '["2"]'}, {"page": 3})
     q.add("not JSON", b"\xff{trunc", None)
     q.add("bad price", '{"raw": "text \ud800"}', "ctx")
     assert q.count == 3 and q.counts_by_reason() == {"bad price": 2, "not JSON": 1}
@@ -33,7 +33,7 @@ def test_flush_writes_one_parquet_file_with_the_contract_schema(tmp_path):
     assert table.column_names == ["quarantined_at", "source", "reason", "raw", "context"]
     rows = table.to_pylist()
     assert rows[0]["quarantined_at"] == NOW and rows[0]["source"] == "gamma_markets"
-    assert json.loads(rows[0]["raw"]) == {"id": "1", "outcomePrices": "[\"2\"]"}
+    assert json.loads(rows[0]["raw"]) == {"id": "1", "outcomePrices": '["2"]'}
     assert json.loads(rows[0]["context"]) == {"page": 3}
     assert rows[1]["raw"] == "\\xff{trunc" and rows[1]["context"] is None
     assert rows[2]["raw"] == '{"raw": "text \\ud800"}'

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,7 +16,7 @@ from polymarket_assets.lib.retry_policy import (
     parse_retry_after,
 )
 
-NOW = datetime(2026, 3, 22, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 22, 12, 0, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -63,35 +63,71 @@ def one(name: str):
 
 def test_price_change_current_schema_carries_both_tokens():
     e = one("docs_example_ws_price_change_v2.json")
-    assert (e.schema, e.market, e.timestamp_ms) == ("v2", "0x5f65177b394277fd294cd75650044e32ba009a95022d88a0c1d565897d72f8f1",
-                                                    1757908892351)
+    assert (e.schema, e.market, e.timestamp_ms) == (
+        "v2",
+        "0x5f65177b394277fd294cd75650044e32ba009a95022d88a0c1d565897d72f8f1",
+        1757908892351,
+    )
     assert e.changes == (
-        LevelChange("71321045679252212594626385532706912750332728571942532289631379312455583992563", 0.5, 200.0, "BUY",
-                    "56621a121a47ed9333273e21c83b660cff37ae50", 0.5, 1.0),
-        LevelChange("52114319501245915516055106046884209969926127482827954674443846427813813222426", 0.5, 200.0, "SELL",
-                    "1895759e4df7a796bf4f1c5a5950b748306923e2", 0.0, 0.5),
+        LevelChange(
+            "71321045679252212594626385532706912750332728571942532289631379312455583992563",
+            0.5,
+            200.0,
+            "BUY",
+            "56621a121a47ed9333273e21c83b660cff37ae50",
+            0.5,
+            1.0,
+        ),
+        LevelChange(
+            "52114319501245915516055106046884209969926127482827954674443846427813813222426",
+            0.5,
+            200.0,
+            "SELL",
+            "1895759e4df7a796bf4f1c5a5950b748306923e2",
+            0.0,
+            0.5,
+        ),
     )
 
 
 def test_price_change_legacy_v1_schema():
     e = one("docs_example_ws_price_change_legacy_v1_changes_TRANSCRIBED.json")
     assert e.schema == "v1" and e.timestamp_ms == 1729084877448
-    assert e.changes == (LevelChange("71321045679252212594626385532706912750332728571942532289631379312455583992563",
-                                     0.4, 3300.0, "SELL", "3cd4d61e042c81560c9037ece0c61f3b1a8fbbdd"),)
+    assert e.changes == (
+        LevelChange(
+            "71321045679252212594626385532706912750332728571942532289631379312455583992563",
+            0.4,
+            3300.0,
+            "SELL",
+            "3cd4d61e042c81560c9037ece0c61f3b1a8fbbdd",
+        ),
+    )
 
 
 def test_price_change_legacy_v0_schema():
     e = one("ws_market_price_change_schema_v0_per_level_2024-08.json")
     assert e.schema == "v0" and e.timestamp_ms == 1723967931411
-    assert e.changes == (LevelChange("48331043336612883890938759509493159234755048973500640148014422747788308965732",
-                                     0.514, 21574.08, "SELL", "bf32b3746fff40c76c98021b7f3f07261169dd26"),)
+    assert e.changes == (
+        LevelChange(
+            "48331043336612883890938759509493159234755048973500640148014422747788308965732",
+            0.514,
+            21574.08,
+            "SELL",
+            "bf32b3746fff40c76c98021b7f3f07261169dd26",
+        ),
+    )
 
 
 def test_last_trade_price_is_the_trade_feed():
     e = one("ws_market_last_trade_price_trump2024_2024-08.json")
     assert (e.asset_id, e.price, e.size, e.side, e.fee_rate_bps, e.timestamp_ms) == (
-        "21742633143463906290569050155826241533067272736897614950488156847949938836455", 0.491, 85.36, "SELL", 0.0,
-        1724564136087)
+        "21742633143463906290569050155826241533067272736897614950488156847949938836455",
+        0.491,
+        85.36,
+        "SELL",
+        0.0,
+        1724564136087,
+    )
     assert e.notional_usd == pytest.approx(0.491 * 85.36)
 
 
@@ -105,7 +141,9 @@ def test_best_bid_ask_new_market_and_resolution():
     b = one("docs_example_ws_best_bid_ask.json")
     assert (b.best_bid, b.best_ask, b.spread, b.timestamp_ms) == (0.73, 0.77, 0.04, 1766789469958)
     r = one("docs_example_ws_market_resolved.json")
-    assert r.winning_asset_id == "76043073756653678226373981964075571318267289248134717369284518995922789326425"
+    assert (
+        r.winning_asset_id == "76043073756653678226373981964075571318267289248134717369284518995922789326425"
+    )
     assert r.winning_outcome == "Yes" and r.outcomes == ("Yes", "No") and len(r.asset_ids) == 2
     assert (r.market_id, r.event_id, r.event_slug) == ("1031769", "125819", "nvda-above-in-january-2026")
     n = one("docs_example_ws_new_market.json")
@@ -140,10 +178,18 @@ def test_unknown_fields_and_number_typed_values_are_accepted():
         ("[1, 2]", "must be an object"),
         ('{"event_type": "book", "market": "0x' + "a" * 64 + '"}', "book: asset_id"),
         ('{"event_type": "price_change", "market": "0x' + "a" * 64 + '", "timestamp": "1"}', "neither"),
-        ('{"event_type": "last_trade_price", "asset_id": "1", "market": "0x' + "a" * 64
-         + '", "price": "2", "size": "1", "side": "BUY", "timestamp": "1"}', "price"),
-        ('{"event_type": "tick_size_change", "asset_id": "1", "market": "0x' + "a" * 64
-         + '", "new_tick_size": "0", "timestamp": "1"}', "new_tick_size"),
+        (
+            '{"event_type": "last_trade_price", "asset_id": "1", "market": "0x'
+            + "a" * 64
+            + '", "price": "2", "size": "1", "side": "BUY", "timestamp": "1"}',
+            "price",
+        ),
+        (
+            '{"event_type": "tick_size_change", "asset_id": "1", "market": "0x'
+            + "a" * 64
+            + '", "new_tick_size": "0", "timestamp": "1"}',
+            "new_tick_size",
+        ),
         ("[" * 5000, "not valid JSON"),
     ],
 )
@@ -156,12 +202,16 @@ REAL_FRAMES = [sample_text(name) for name in sorted(EXPECTED_TYPES)]
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.one_of(
-    st.text(max_size=200),
-    st.sampled_from(REAL_FRAMES).flatmap(
-        lambda text: st.tuples(st.integers(0, len(text)), st.integers(0, len(text)), st.text(max_size=20)).map(
-            lambda cut: text[: cut[0]] + cut[2] + text[cut[1]:])),
-))
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.sampled_from(REAL_FRAMES).flatmap(
+            lambda text: st.tuples(
+                st.integers(0, len(text)), st.integers(0, len(text)), st.text(max_size=20)
+            ).map(lambda cut: text[: cut[0]] + cut[2] + text[cut[1] :])
+        ),
+    )
+)
 def test_arbitrary_text_raises_nothing_but_parse_error(text):
     try:
         events = parse_ws_frame(text)
@@ -172,17 +222,56 @@ def test_arbitrary_text_raises_nothing_but_parse_error(text):
 
 
 json_leaf = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
-json_values = st.recursive(json_leaf, lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c,
-                                                                                            max_size=3), max_leaves=12)
-KNOWN = ["book", "price_change", "last_trade_price", "tick_size_change", "best_bid_ask", "new_market", "market_resolved"]
+json_values = st.recursive(
+    json_leaf,
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+    max_leaves=12,
+)
+KNOWN = [
+    "book",
+    "price_change",
+    "last_trade_price",
+    "tick_size_change",
+    "best_bid_ask",
+    "new_market",
+    "market_resolved",
+]
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from(REAL_FRAMES), st.dictionaries(
-    st.sampled_from(["event_type", "market", "asset_id", "timestamp", "price", "size", "side", "bids", "asks",
-                     "price_changes", "changes", "hash", "new_tick_size", "old_tick_size", "best_bid", "assets_ids",
-                     "outcomes", "event_message", "winning_asset_id", "fee_rate_bps", "id"]),
-    json_values | st.sampled_from(KNOWN), min_size=1, max_size=3))
+@given(
+    st.sampled_from(REAL_FRAMES),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "event_type",
+                "market",
+                "asset_id",
+                "timestamp",
+                "price",
+                "size",
+                "side",
+                "bids",
+                "asks",
+                "price_changes",
+                "changes",
+                "hash",
+                "new_tick_size",
+                "old_tick_size",
+                "best_bid",
+                "assets_ids",
+                "outcomes",
+                "event_message",
+                "winning_asset_id",
+                "fee_rate_bps",
+                "id",
+            ]
+        ),
+        json_values | st.sampled_from(KNOWN),
+        min_size=1,
+        max_size=3,
+    ),
+)
 def test_mutated_real_messages_raise_nothing_but_parse_error(frame, changes):
     msg = json.loads(frame)
     msg.update(changes)
@@ -193,8 +282,31 @@ def test_mutated_real_messages_raise_nothing_but_parse_error(frame, changes):
 
 
 DELETE = object()
-NASTY = [DELETE, None, True, False, 0, -1, 10**400, 1e308, float("nan"), "", "x", "-0", ".5", "1e999", "9" * 90,
-         "0x" + "g" * 64, [], [None], [{}], {}, {"price": "x"}, "[" * 3000, "\ud800"]
+NASTY = [
+    DELETE,
+    None,
+    True,
+    False,
+    0,
+    -1,
+    10**400,
+    1e308,
+    float("nan"),
+    "",
+    "x",
+    "-0",
+    ".5",
+    "1e999",
+    "9" * 90,
+    "0x" + "g" * 64,
+    [],
+    [None],
+    [{}],
+    {},
+    {"price": "x"},
+    "[" * 3000,
+    "\ud800",
+]
 
 
 def _mutations(msg: dict):
