@@ -23,7 +23,6 @@ _ISO_DATE = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
     r"(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?"
 )
-_MAX_UINT256 = 2**256 - 1
 _MAX_TOKEN_DIGITS = 78  # len(str(2**256 - 1))
 
 
@@ -127,13 +126,14 @@ def to_str(value: Any, field: str, *, required: bool = False) -> str | None:
 def to_token_id(value: Any, field: str = "token_id") -> str:
     """A CLOB token id: a decimal uint256 kept as text (74-78 digits in practice; never parsed as a number).
 
-    Shorter ids are valid uint256 values and do occur (75-76 digits in the samples), so only the upper bound
-    is enforced.
+    Only "1 to 78 ASCII digits" is enforced. Shorter ids are valid and occur (75-76 digits in the samples);
+    the exact uint256 bound is not checked because the local simulator issues 78-digit ids above 2**256,
+    and quarantining whole markets over that would cost coverage for no gain.
     """
     if not isinstance(value, str):
         raise ParseError(f"{field} must be a string of digits, got {type(value).__name__}")
-    if not _DIGITS.fullmatch(value) or len(value) > _MAX_TOKEN_DIGITS or int(value) > _MAX_UINT256:
-        raise ParseError(f"{field} is not a uint256 decimal: {value[:90]!r}")
+    if not _DIGITS.fullmatch(value) or len(value) > _MAX_TOKEN_DIGITS:
+        raise ParseError(f"{field} is not a decimal token id of at most 78 digits: {value[:90]!r}")
     return value
 
 
