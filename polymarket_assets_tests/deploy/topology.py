@@ -178,16 +178,9 @@ class ManagedProcess:
             return []
         pids = []
         for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            # Fields after the parenthesised command name: state ppid pgrp ...
-            fields = stat.rsplit(")", 1)[1].split()
-            if fields[0] != "Z" and int(fields[2]) == self.pid:
-                pids.append(int(entry.name))
+            if entry.name.isdigit() and (fields := _proc_stat_fields(entry.name)):
+                if fields[0] != "Z" and int(fields[2]) == self.pid:
+                    pids.append(int(entry.name))
         return pids
 
     def kill9(self) -> None:
@@ -219,6 +212,40 @@ class ManagedProcess:
     def _signal_group(self, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, sig)
+
+
+def _proc_stat_fields(pid: str) -> list[str] | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields after the parenthesised command name: state ppid pgrp ...
+    return stat.rsplit(")", 1)[1].split()
+
+
+def descendants(root_pid: int) -> set[int]:
+    """Every live (non-zombie) process below `root_pid`, whatever process group or session it moved to."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _proc_stat_fields(entry.name)) and fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: set[int] = set()
+    frontier = [root_pid]
+    while frontier:
+        for child in children.get(frontier.pop(), []):
+            if child not in found:
+                found.add(child)
+                frontier.append(child)
+    return found
+
+
+def process_environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item)
+
+
+def process_cmdline(pid: int) -> list[str]:
+    return [part for part in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0") if part]
 
 
 def listening_tcp_sockets(pids: list[int]) -> list[tuple[str, int]]:
