@@ -240,6 +240,8 @@ class Catalog:
             m.noise_period = max(900.0, plan.lifetime / 30.0)
             m.tick_ms = int(ms.weighted([5000, 10000, 15000, 20000, 30000, 60000], [2, 4, 3, 3, 2, 1]))
             m.phase_ms = ms.randint(0, m.tick_ms - 1)
+            if ev.neg_risk and j > 0:
+                m.tick_ms, m.phase_ms = ev.markets[0].tick_ms, ev.markets[0].phase_ms
             m.lam = _log_uniform(ms, 1 / 900.0, 1 / 20.0)
             m.depth = _log_uniform(ms, 40.0, 4000.0)
             m.thin_side = ms.random() < 0.35

@@ -44,13 +44,25 @@ def logit(seed: int, m, t: float) -> float:
     return base + m.sigma * env * noise
 
 
+_GROUP_CACHE: dict = {}
+
+
 def fair_yes(seed: int, m, t: float) -> float:
     """The fair probability of the market's index-0 outcome at time t."""
     if m.neg_risk:
-        xs = [logit(seed, sib, t) for sib in m.event.markets]
-        top = max(xs)
-        total = sum(math.exp(x - top) for x in xs)
-        p = math.exp(xs[m.member] - top) / total
+        # Siblings share one book-tick schedule, so one softmax serves the whole group at a tick.
+        key = (seed, m.event.id, t)
+        probs = _GROUP_CACHE.get(key)
+        if probs is None:
+            xs = [logit(seed, sib, t) for sib in m.event.markets]
+            top = max(xs)
+            es = [math.exp(x - top) for x in xs]
+            total = sum(es)
+            probs = [e / total for e in es]
+            if len(_GROUP_CACHE) > 50_000:
+                _GROUP_CACHE.clear()
+            _GROUP_CACHE[key] = probs
+        p = probs[m.member]
     else:
         x = logit(seed, m, t)
         p = 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0

@@ -13,6 +13,7 @@ import math
 MASK = (1 << 64) - 1
 _GOLDEN = 0x9E3779B97F4A7C15
 _INV53 = 2.0**-53
+_INV32 = 2.0**-32
 
 
 def mix64(z: int) -> int:
@@ -35,8 +36,9 @@ def u01(*keys: int) -> float:
 def gauss(*keys: int) -> float:
     """A standard normal variate from integer keys (Box-Muller on two derived uniforms)."""
     z = h(*keys)
-    u1 = ((z >> 11) + 1) * _INV53
-    u2 = (mix64(z) >> 11) * _INV53
+    # Two 32-bit uniforms from one 64-bit hash are plenty for smooth price noise.
+    u1 = ((z >> 32) + 1) * _INV32
+    u2 = (z & 0xFFFFFFFF) * _INV32
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(6.283185307179586 * u2)
 
 

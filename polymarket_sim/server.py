@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from aiohttp import web
 
 from . import clob_routes, control_routes, data_routes, faults, gamma_routes, ratelimit
@@ -18,7 +20,12 @@ def build_app(world: World, fault_profile: str = "none", books_batch_max: int = 
         route = request.match_info.route
         name = route.name or (route.resource.canonical if route.resource else request.path)
         world.stats.requests[name] += 1
-        return await handler(request)
+        t0 = time.perf_counter()
+        resp = await handler(request)
+        if isinstance(resp, web.Response):
+            # Server-Timing lets benchmarks separate server time from client and network time.
+            resp.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - t0) * 1000:.2f}"
+        return resp
 
     # Order matters: count every request, then rate-limit it, then maybe inject a fault.
     app = web.Application(middlewares=[count_requests, ratelimit.middleware(limiter, fault_cfg, world.stats),

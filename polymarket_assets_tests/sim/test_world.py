@@ -134,3 +134,24 @@ def test_lifecycle_oddities_exist():
     assert any(m.no_uma_status for m in ms)
     assert any(m.stale for m in ms)
     assert sum(m.resolved_at < START_TS for m in ms) > 100
+
+
+def test_cli_prints_one_json_line_and_exits_cleanly_on_sigterm():
+    import signal
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-m", "polymarket_sim", "--port", "0", "--markets", "30", "--speed", "0",
+                          "--seed", "1", "--faults", "light"], stdout=subprocess.PIPE, text=True)
+    try:
+        urls = json.loads(p.stdout.readline())
+        assert set(urls) == {"PM_GAMMA_URL", "PM_CLOB_URL", "PM_DATA_API_URL", "PM_WS_URL", "PM_SIM_CONTROL_URL"}
+        assert urls["PM_GAMMA_URL"].startswith("http://127.0.0.1:") and urls["PM_GAMMA_URL"].endswith("/gamma")
+        assert urls["PM_WS_URL"].startswith("ws://127.0.0.1:") and urls["PM_WS_URL"].endswith("/ws/market")
+        assert requests.get(urls["PM_SIM_CONTROL_URL"] + "/faults", timeout=10).json()["profile"] == "light"
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(10) == 0
+        assert p.stdout.read() == ""
+    finally:
+        if p.poll() is None:
+            p.kill()
