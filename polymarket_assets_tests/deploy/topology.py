@@ -328,6 +328,32 @@ query Instance {
 """
 
 
+LAUNCH_RUN_MUTATION = """
+mutation LaunchRun($executionParams: ExecutionParams!) {
+  launchRun(executionParams: $executionParams) {
+    __typename
+    ... on LaunchRunSuccess { run { runId status } }
+    ... on PythonError { message stack }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on InvalidSubsetError { message }
+    ... on PipelineNotFoundError { message }
+  }
+}
+"""
+
+RUN_QUERY = """
+query Run($runId: ID!) {
+  runOrError(runId: $runId) {
+    __typename
+    ... on Run { runId status startTime endTime tags { key value } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+TERMINAL_RUN_STATUSES = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
+
+
 @dataclass
 class Topology:
     """The three Dagster processes of the production deployment, talking to one Postgres database."""
@@ -369,6 +395,43 @@ class Topology:
         statuses = self.graphql(INSTANCE_QUERY)["instance"]["daemonHealth"]["allDaemonStatuses"]
         return {s["daemonType"]: s for s in statuses}
 
+    def launch_run(
+        self,
+        job_name: str,
+        *,
+        tags: Mapping[str, str] | None = None,
+        run_config: Mapping[str, Any] | None = None,
+        location_name: str = LOCATION_NAME,
+    ) -> str:
+        """Submit a run through the webserver, as the UI's Launch button does; it enters the run queue."""
+        params = {
+            "selector": {
+                "repositoryLocationName": location_name,
+                "repositoryName": "__repository__",
+                "jobName": job_name,
+            },
+            "runConfigData": dict(run_config or {}),
+            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in (tags or {}).items()]},
+        }
+        result = self.graphql(LAUNCH_RUN_MUTATION, {"executionParams": params})["launchRun"]
+        assert result["__typename"] == "LaunchRunSuccess", result
+        return result["run"]["runId"]
+
+    def run(self, run_id: str) -> dict:
+        found = self.graphql(RUN_QUERY, {"runId": run_id})["runOrError"]
+        assert found["__typename"] == "Run", found
+        return found
+
+    def wait_for_run(self, run_id: str, timeout: float = 120) -> dict:
+        """Poll until the run reaches SUCCESS, FAILURE or CANCELED; return its GraphQL record."""
+
+        def finished() -> dict | None:
+            _require_alive(self, *self.processes)
+            run = self.run(run_id)
+            return run if run["status"] in TERMINAL_RUN_STATUSES else None
+
+        return wait_until(finished, timeout=timeout, interval=0.5, what=f"run {run_id} to finish")
+
     def all_pids(self) -> list[int]:
         return [pid for p in self.processes.values() for pid in p.group_pids()]
 
@@ -399,9 +462,13 @@ def start_topology(
     extra_env: Mapping[str, str] | None = None,
     instance_yaml: Path = REPO_ROOT / "dagster.yaml",
     workspace_yaml: Path = REPO_ROOT / "workspace.yaml",
+    code_module: str = CODE_MODULE,
     startup_timeout: float = 90,
 ) -> Topology:
     """Start gRPC server, then daemon and webserver (as compose orders them), and wait until all are healthy.
+
+    `code_module` is what the gRPC server serves under the production location name; tests that need a
+    job they control pass `polymarket_assets_tests.deploy.probe_location`.
 
     On failure everything already started is stopped before the error propagates.
     """
@@ -426,7 +493,7 @@ def start_topology(
     processes = {
         "user_code": [
             sys.executable, "-m", "dagster", "api", "grpc",
-            "-m", CODE_MODULE, "-h", "127.0.0.1", "-p", str(grpc_port), "--location-name", LOCATION_NAME,
+            "-m", code_module, "-h", "127.0.0.1", "-p", str(grpc_port), "--location-name", LOCATION_NAME,
         ],
         "daemon": [str(BIN_DIR / "dagster-daemon"), "run", "-w", str(workspace_yaml)],
         "webserver": [
