@@ -189,7 +189,9 @@ def parse_dockerfile(path: Path = DOCKERFILE) -> dict[str, Stage]:
 
 def dockerignore_patterns(path: Path = DOCKERIGNORE) -> list[str]:
     return [
-        line.strip() for line in path.read_text().splitlines() if line.strip() and not line.strip().startswith("#")
+        line.strip()
+        for line in path.read_text().splitlines()
+        if line.strip() and not line.strip().startswith("#")
     ]
 
 

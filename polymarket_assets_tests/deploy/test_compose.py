@@ -3,6 +3,7 @@ workspace.yaml, and with the code in the repository, without a Docker engine: ev
 module or file the service's image really contains, published ports are loopback-only, every
 variable the instance config reads reaches the services that load it, and no password is committed."""
 
+import itertools
 import json
 import re
 import subprocess
@@ -75,6 +76,7 @@ def _module_spec_in(replica: Path, module: str, *, runnable: bool) -> None:
     app = replica / "opt/dagster/app"
     result = subprocess.run(
         [sys.executable, "-c", probe, module],
+        check=False,
         cwd=app,
         env={"PYTHONPATH": str(app), "PATH": "/usr/bin:/bin"},
         capture_output=True,
@@ -105,7 +107,7 @@ def _check_argv(service_name: str, argv: list[str], replicas: dict[str, Path]) -
         assert installed is None or df.canonical(distribution) in installed, (
             f"{service_name}: {program} comes from {distribution}, which the {stage.name} image does not install"
         )
-    for flag, value in zip(argv, argv[1:]):
+    for flag, value in itertools.pairwise(argv):
         if flag == "-m" and program not in ("python", "python3"):
             _module_spec_in(replica, value, runnable=False)
     for arg in argv:
@@ -151,7 +153,9 @@ def test_image_file_set_loads_the_code_location(image_replicas):
             if path.is_file() and "__pycache__" not in rel and not rel.endswith(".pyc"):
                 assert df.in_build_context(rel, patterns), f"{rel} is copied but the .dockerignore drops it"
     for secret_or_bulk in (".env", "data/lake/x.parquet", ".dagster_home/dagster.yaml", ".venv/bin/python"):
-        assert not df.in_build_context(secret_or_bulk, patterns), f"{secret_or_bulk} would enter the build context"
+        assert not df.in_build_context(secret_or_bulk, patterns), (
+            f"{secret_or_bulk} would enter the build context"
+        )
 
     app = image_replicas["user_code"] / "opt/dagster/app"
     probe = (
@@ -161,26 +165,41 @@ def test_image_file_set_loads_the_code_location(image_replicas):
         "print(json.dumps({'file': m.__file__, 'keys': keys}))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=app, env={"PYTHONPATH": str(app), "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+        [sys.executable, "-c", probe],
+        check=False,
+        cwd=app,
+        env={"PYTHONPATH": str(app), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded["file"].startswith(str(app))
     from polymarket_assets.definitions import defs
 
     working_tree = defs() if callable(defs) else defs
-    assert loaded["keys"] == sorted(k.to_user_string() for k in working_tree.resolve_asset_graph().get_all_asset_keys())
+    assert loaded["keys"] == sorted(
+        k.to_user_string() for k in working_tree.resolve_asset_graph().get_all_asset_keys()
+    )
 
 
 def test_both_images_install_one_dagster_release_from_pyproject():
     assert _installed_in(STAGES["dagster"]) == {"dagster", "dagster-webserver", "dagster-postgres"}
     assert _installed_in(STAGES["user_code"]) is None  # every dependency, Dagster pins included
     printed = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "deploy/requirements.py"), str(REPO_ROOT / "pyproject.toml"),
-         "dagster", "dagster-webserver", "dagster-postgres"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
+        [
+            sys.executable,
+            str(REPO_ROOT / "deploy/requirements.py"),
+            str(REPO_ROOT / "pyproject.toml"),
+            "dagster",
+            "dagster-webserver",
+            "dagster-postgres",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert printed == [
         f"dagster=={metadata.version('dagster')}",
         f"dagster-webserver=={metadata.version('dagster-webserver')}",
@@ -212,7 +231,9 @@ def test_every_instance_and_workspace_variable_reaches_the_services_that_load_th
         missing = set(CONFIG_CONTRACT) - set(df.service_environment(SERVICES[name]))
         assert not missing, f"{name} is not given {sorted(missing)}"
     sidecar_env = df.service_environment(SERVICES["ws_sidecar"])
-    assert not any(k.startswith("DAGSTER_PG") for k in sidecar_env), "the sidecar needs no database credentials"
+    assert not any(k.startswith("DAGSTER_PG") for k in sidecar_env), (
+        "the sidecar needs no database credentials"
+    )
     postgres_env = df.service_environment(SERVICES["postgres"])
     dagster_env = df.service_environment(SERVICES["daemon"])
     for pg_name, dagster_name in (
@@ -220,7 +241,9 @@ def test_every_instance_and_workspace_variable_reaches_the_services_that_load_th
         ("POSTGRES_PASSWORD", "DAGSTER_PG_PASSWORD"),
         ("POSTGRES_DB", "DAGSTER_PG_DB"),
     ):
-        assert postgres_env[pg_name] == dagster_env[dagster_name], "postgres and Dagster read different settings"
+        assert postgres_env[pg_name] == dagster_env[dagster_name], (
+            "postgres and Dagster read different settings"
+        )
     assert dagster_env["DAGSTER_PG_HOST"] == "postgres"
 
 
@@ -268,14 +291,22 @@ def test_start_order_health_and_restart_policies():
     assert SERVICES["user_code"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     daemon = SERVICES["daemon"]
     assert daemon["restart"] == "on-failure"
-    assert daemon.get("mem_limit") or daemon.get("deploy", {}).get("resources", {}).get("limits", {}).get("memory")
+    assert daemon.get("mem_limit") or daemon.get("deploy", {}).get("resources", {}).get("limits", {}).get(
+        "memory"
+    )
 
 
 def _repository_files() -> list[Path]:
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO_ROOT, capture_output=True, check=True,
-    ).stdout.decode().split("\0")  # fmt: skip
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     return [REPO_ROOT / name for name in listed if name and (REPO_ROOT / name).is_file()]
 
 
@@ -289,7 +320,11 @@ def _yaml_literal_passwords(node, path=()) -> list[str]:
     found = []
     if isinstance(node, dict):
         for key, value in node.items():
-            if "pass" in str(key).lower() and isinstance(value, str | int) and not str(value).startswith("${"):
+            if (
+                "pass" in str(key).lower()
+                and isinstance(value, str | int)
+                and not str(value).startswith("${")
+            ):
                 found.append(".".join(map(str, (*path, key))))
             found += _yaml_literal_passwords(value, (*path, key))
     elif isinstance(node, list):
@@ -313,7 +348,9 @@ def test_no_literal_password_in_repository_files():
             offenders.append(f"{rel}: contains the .env.example placeholder password")
         for pattern in (_QUOTED_PASSWORD, _ENV_PASSWORD):
             offenders += [f"{rel}: {m.group(0)}" for m in pattern.finditer(text)]
-        offenders += [f"{rel}: {m.group(0)}" for m in _URL_CREDENTIALS.finditer(text) if not m.group(1).startswith("$")]
+        offenders += [
+            f"{rel}: {m.group(0)}" for m in _URL_CREDENTIALS.finditer(text) if not m.group(1).startswith("$")
+        ]
         if path.suffix in _YAML_SUFFIXES:
             for document in yaml.safe_load_all(text):
                 offenders += [f"{rel}: literal value at {key}" for key in _yaml_literal_passwords(document)]
@@ -321,5 +358,5 @@ def test_no_literal_password_in_repository_files():
 
 
 def test_env_file_is_ignored_by_git():
-    result = subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=REPO_ROOT)
+    result = subprocess.run(["git", "check-ignore", "-q", ".env"], check=False, cwd=REPO_ROOT)
     assert result.returncode == 0, ".env (the real credentials) is not git-ignored"

@@ -11,8 +11,8 @@ import sys
 import requests
 
 from polymarket_assets_tests.deploy.topology import (
-    LOCATION_QUERY,
     LOCATION_NAME,
+    LOCATION_QUERY,
     REPO_ROOT,
     base_env,
     descendants,
@@ -53,21 +53,32 @@ def test_dev_script_runs_against_the_simulator_and_stops_cleanly_on_ctrl_c(tmp_p
     )
     with open(log_path, "wb") as log:
         script = subprocess.Popen(
-            ["bash", "scripts/dev.sh"], cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            ["bash", "scripts/dev.sh"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     started: set[int] = set()
     try:
 
         def location_loaded() -> bool:
             assert script.poll() is None, f"dev.sh exited with {script.returncode}"
-            response = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": LOCATION_QUERY}, timeout=10)
+            response = requests.post(
+                f"http://127.0.0.1:{port}/graphql", json={"query": LOCATION_QUERY}, timeout=10
+            )
             entries = response.json()["data"]["workspaceOrError"]["locationEntries"]
             (entry,) = [e for e in entries if e["name"] == LOCATION_NAME]
             return entry["loadStatus"] == "LOADED" and entry
 
-        entry = wait_until(location_loaded, timeout=150, interval=0.5, what="the dev webserver to load the code")
-        assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry["locationOrLoadError"]
+        entry = wait_until(
+            location_loaded, timeout=150, interval=0.5, what="the dev webserver to load the code"
+        )
+        assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry[
+            "locationOrLoadError"
+        ]
 
         started = descendants(script.pid)
         webserver, daemon = _find(started, "dagster-webserver"), _find(started, "dagster-daemon")
@@ -94,6 +105,7 @@ def test_dev_script_runs_against_the_simulator_and_stops_cleanly_on_ctrl_c(tmp_p
         # Ctrl-C: the terminal sends SIGINT to the foreground process group, which is dev.sh's.
         os.killpg(script.pid, signal.SIGINT)
         assert script.wait(timeout=60) == 130
+
         # Grandchildren killed in the last step of the shutdown may take a moment to finish dying.
         def all_gone() -> bool:
             return not {pid for pid in started if not _is_zombie(pid)}

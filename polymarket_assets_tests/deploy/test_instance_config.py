@@ -14,8 +14,16 @@ from polymarket_assets_tests.deploy.topology import REPO_ROOT, prepare_dagster_h
 PRODUCTION = REPO_ROOT / "dagster.yaml"
 DEV = REPO_ROOT / "deploy" / "dagster.dev.yaml"
 # Sections that decide how runs are queued, limited, watched and retried: identical in dev and production.
-SHARED_SECTIONS = ("run_launcher", "run_coordinator", "concurrency", "run_monitoring", "run_retries",
-                   "schedules", "sensors", "telemetry")  # fmt: skip
+SHARED_SECTIONS = (
+    "run_launcher",
+    "run_coordinator",
+    "concurrency",
+    "run_monitoring",
+    "run_retries",
+    "schedules",
+    "sensors",
+    "telemetry",
+)
 
 
 @pytest.mark.parametrize("config", [PRODUCTION, DEV], ids=["production", "dev"])
@@ -73,5 +81,7 @@ def test_tier_limit_holds_a_second_run_of_the_same_tier_only(tmp_path):
     counter.update_counters_with_launched_item(_run({"tier": "T4"}))
     assert counter.is_blocked(_run({"tier": "T4"}))
     # Backfills are capped as a whole, so they cannot take every slot from live collection.
-    backfills = TagConcurrencyLimitsCounter(limits, [_run({"dagster/backfill": "a"}), _run({"dagster/backfill": "b"})])
+    backfills = TagConcurrencyLimitsCounter(
+        limits, [_run({"dagster/backfill": "a"}), _run({"dagster/backfill": "b"})]
+    )
     assert backfills.is_blocked(_run({"dagster/backfill": "c"}))

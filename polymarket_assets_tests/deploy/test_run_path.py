@@ -18,7 +18,9 @@ def test_queued_runs_execute_in_the_user_code_server_one_per_tier(tmp_path, pg_d
         assert [r["status"] for r in runs] == ["SUCCESS", "SUCCESS"], topology.logs_tail()
         user_code_pid = topology.processes["user_code"].pid
 
-        records = [json.loads((tmp_path / "data" / "probe" / f"{run_id}.json").read_text()) for run_id in run_ids]
+        records = [
+            json.loads((tmp_path / "data" / "probe" / f"{run_id}.json").read_text()) for run_id in run_ids
+        ]
         for record in records:
             # DefaultRunLauncher: the run worker is a child of the user-code server, with its environment.
             assert user_code_pid in record["ancestors"], record

@@ -76,7 +76,10 @@ def test_production_topology_serves_the_code_location(tmp_path, pg_database):
         assert instance["runQueuingSupported"]
         runs = production["concurrency"]["runs"]
         assert instance["runQueueConfig"]["maxConcurrentRuns"] == runs["max_concurrent_runs"]
-        assert yaml.safe_load(instance["runQueueConfig"]["tagConcurrencyLimitsYaml"]) == runs["tag_concurrency_limits"]
+        assert (
+            yaml.safe_load(instance["runQueueConfig"]["tagConcurrencyLimitsYaml"])
+            == runs["tag_concurrency_limits"]
+        )
         assert instance["supportsConcurrencyLimits"]
         assert instance["poolConfig"] == {
             "poolGranularity": production["concurrency"]["pools"]["granularity"],
@@ -87,7 +90,9 @@ def test_production_topology_serves_the_code_location(tmp_path, pg_database):
 
         # The daemon heartbeats into the fresh database named by DAGSTER_PG_DB, nowhere else.
         with pg_database.connect() as conn:
-            heartbeats = {row[0] for row in conn.execute("SELECT daemon_type FROM daemon_heartbeats").fetchall()}
+            heartbeats = {
+                row[0] for row in conn.execute("SELECT daemon_type FROM daemon_heartbeats").fetchall()
+            }
         assert REQUIRED_DAEMONS <= heartbeats
 
         # docker-compose.yml's healthchecks pass against the real processes.
@@ -97,12 +102,16 @@ def test_production_topology_serves_the_code_location(tmp_path, pg_database):
             "daemon": _healthcheck("daemon"),
         }
         pending = {
-            name: subprocess.Popen(argv, env=topology.env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            name: subprocess.Popen(
+                argv, env=topology.env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
             for name, argv in checks.items()
         }
         for name, process in pending.items():
             output, _ = process.communicate(timeout=120)
-            assert process.returncode == 0, f"{name} healthcheck {checks[name]} failed:\n{output.decode()[-2000:]}"
+            assert process.returncode == 0, (
+                f"{name} healthcheck {checks[name]} failed:\n{output.decode()[-2000:]}"
+            )
 
         # Nothing listens beyond loopback; the gRPC server and webserver listen where we expect.
         sockets = topology.listening_sockets()

@@ -3,7 +3,8 @@ server, `dagster-daemon run` and `dagster-webserver`, each a separate process gr
 committed `dagster.yaml` and `workspace.yaml`, plus GraphQL and socket helpers.
 
 Later tests (schedule tick -> run against the simulator, sensor runs, daemon kill -9 and run
-monitoring) reuse `running_topology`, `Topology.graphql` and `ManagedProcess.kill9`/`restart`.
+monitoring) reuse `running_topology(..., extra_env=sim_urls)`, `Topology.graphql`, `launch_run`,
+`wait_for_run`, and `topology.processes[name].kill9()` / `.restart()`.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float 
             value = predicate()
         except StopWaiting:
             raise
-        except Exception as exc:  # the thing we wait for is allowed to fail until it is up
+        except Exception as exc:  # noqa: BLE001 - the thing we wait for may fail in any way until it is up
             last_error = exc
         else:
             if value:
@@ -89,7 +90,9 @@ class PgDatabase:
     name: str
 
     def connect(self) -> psycopg.Connection:
-        return psycopg.connect(host=self.host, port=self.port, user=self.user, dbname=self.name, autocommit=True)
+        return psycopg.connect(
+            host=self.host, port=self.port, user=self.user, dbname=self.name, autocommit=True
+        )
 
     def dagster_env(self, password: str) -> dict[str, str]:
         """The DAGSTER_PG_* variables dagster.yaml reads. Trust auth ignores the password, but processes
@@ -139,7 +142,9 @@ def base_env(overrides: Mapping[str, str]) -> dict[str, str]:
 class ManagedProcess:
     """One child in its own process group (its own session), output captured to a log file."""
 
-    def __init__(self, name: str, argv: list[str], env: Mapping[str, str], log_dir: Path, cwd: Path = REPO_ROOT):
+    def __init__(
+        self, name: str, argv: list[str], env: Mapping[str, str], log_dir: Path, cwd: Path = REPO_ROOT
+    ):
         self.name = name
         self.argv = argv
         self.env = dict(env)
@@ -178,9 +183,9 @@ class ManagedProcess:
             return []
         pids = []
         for entry in Path("/proc").iterdir():
-            if entry.name.isdigit() and (fields := _proc_stat_fields(entry.name)):
-                if fields[0] != "Z" and int(fields[2]) == self.pid:
-                    pids.append(int(entry.name))
+            fields = _proc_stat_fields(entry.name) if entry.name.isdigit() else None
+            if fields and fields[0] != "Z" and int(fields[2]) == self.pid:
+                pids.append(int(entry.name))
         return pids
 
     def kill9(self) -> None:
@@ -245,7 +250,11 @@ def process_environ(pid: int) -> dict[str, str]:
 
 
 def process_cmdline(pid: int) -> list[str]:
-    return [part for part in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0") if part]
+    return [
+        part
+        for part in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        if part
+    ]
 
 
 def listening_tcp_sockets(pids: list[int]) -> list[tuple[str, int]]:
@@ -372,7 +381,9 @@ class Topology:
 
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None, timeout: float = 30) -> dict:
         response = requests.post(
-            f"{self.webserver_url}/graphql", json={"query": query, "variables": dict(variables or {})}, timeout=timeout
+            f"{self.webserver_url}/graphql",
+            json={"query": query, "variables": dict(variables or {})},
+            timeout=timeout,
         )
         try:
             payload = response.json()
@@ -492,14 +503,31 @@ def start_topology(
     topology = Topology(home, database, password, env, grpc_port, webserver_port)
     processes = {
         "user_code": [
-            sys.executable, "-m", "dagster", "api", "grpc",
-            "-m", code_module, "-h", "127.0.0.1", "-p", str(grpc_port), "--location-name", LOCATION_NAME,
+            sys.executable,
+            "-m",
+            "dagster",
+            "api",
+            "grpc",
+            "-m",
+            code_module,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(grpc_port),
+            "--location-name",
+            LOCATION_NAME,
         ],
         "daemon": [str(BIN_DIR / "dagster-daemon"), "run", "-w", str(workspace_yaml)],
         "webserver": [
-            str(BIN_DIR / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(webserver_port), "-w", str(workspace_yaml),
+            str(BIN_DIR / "dagster-webserver"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(webserver_port),
+            "-w",
+            str(workspace_yaml),
         ],
-    }  # fmt: skip
+    }
     for name, argv in processes.items():
         topology.processes[name] = ManagedProcess(name, argv, env, log_dir)
     try:
@@ -509,11 +537,12 @@ def start_topology(
         topology.processes["webserver"].start()
         wait_for_webserver(topology, timeout=startup_timeout)
         wait_for_daemons(topology, timeout=startup_timeout)
-    except BaseException as exc:
+    except Exception as exc:
         logs = topology.logs_tail()
         topology.stop()
-        if isinstance(exc, Exception):
-            raise RuntimeError(f"topology did not come up: {exc}\n{logs}") from exc
+        raise RuntimeError(f"topology did not come up: {exc}\n{logs}") from exc
+    except BaseException:
+        topology.stop()
         raise
     return topology
 
@@ -555,7 +584,9 @@ def wait_for_daemons(topology: Topology, timeout: float) -> None:
         statuses = topology.daemon_statuses().values()
         return all(s["healthy"] for s in statuses if s["required"])
 
-    wait_until(required_healthy, timeout=timeout, interval=0.5, what="every required daemon to report healthy")
+    wait_until(
+        required_healthy, timeout=timeout, interval=0.5, what="every required daemon to report healthy"
+    )
 
 
 @contextlib.contextmanager
