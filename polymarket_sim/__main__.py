@@ -33,6 +33,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--books-batch-max", type=int, default=500)
     p.add_argument("--rate-limit", default="throttle", choices=["throttle", "429", "off"])
     p.add_argument("--ws-idle-timeout", type=float, default=30.0, help="drop a WS client silent this long (s)")
+    p.add_argument("--ws-max-assets", type=int, default=500,
+                   help="a socket subscribed to more assets silently gets nothing (0 = no cap)")
     p.add_argument("--hang-seconds", type=float, default=None, help="length of a 'hang' fault")
     return p.parse_args(argv)
 
@@ -43,7 +45,8 @@ async def _serve(args: argparse.Namespace) -> None:
         raise SystemExit("--informed-flow must be within [0, 1]")
     world = World(args.seed, args.markets, start, args.speed, args.informed_flow)
     overrides = {"hang_s": args.hang_seconds} if args.hang_seconds is not None else {}
-    app = build_app(world, args.faults, args.books_batch_max, args.rate_limit, args.ws_idle_timeout, **overrides)
+    app = build_app(world, args.faults, args.books_batch_max, args.rate_limit, args.ws_idle_timeout,
+                    args.ws_max_assets, **overrides)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

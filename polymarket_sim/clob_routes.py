@@ -58,13 +58,11 @@ def clob_market_object(world, m, t: float) -> dict:
         prices = (1, 0) if m.outcome == YES else ((0, 0) if m.outcome == INVALID else (0, 1))
         winners = (m.outcome == YES, m.outcome not in (YES, INVALID))
     else:
-        st = world.state(m, t)
-        mid2 = st.mid_milli2(0) if st else 1000
-        p = round(mid2 / 2000.0, 4)
+        tick_m, bb, ba = world.micro.quote_at(m, int(t * 1000))
+        p = round(((bb or 0) + (ba if ba is not None else 1000)) / 2000.0, 4)
         prices = (p, round(1 - p, 4))
         winners = (False, False)
-    st_tick = world.state(m, t) if not resolved else None
-    tick = (st_tick.tick / 1000.0) if st_tick else 0.001
+    tick = (tick_m / 1000.0) if not resolved else 0.001
     has_rewards = m.has_rewards
     return {
         "enable_order_book": not resolved,

@@ -25,12 +25,27 @@ def fmt_micro(s: int) -> str:
     return f"{whole}.{frac:06d}".rstrip("0")
 
 
+_DAY_CACHE: dict[int, str] = {}
+
+
+def _day(days: int) -> str:
+    hit = _DAY_CACHE.get(days)
+    if hit is None:
+        hit = _DAY_CACHE[days] = datetime.fromtimestamp(days * 86400, tz=timezone.utc).strftime("%Y-%m-%d")
+    return hit
+
+
 def iso(ts: float, micros: bool = False) -> str:
     """Epoch seconds -> "2026-03-12T09:25:00Z" (or with microseconds, as Gamma sometimes sends)."""
-    d = datetime.fromtimestamp(ts, tz=timezone.utc)
+    # Hand-rolled (with a per-day cache) because Gamma pages format thousands of dates per request.
+    us = int(round(ts * 1_000_000))
+    secs, frac = divmod(us, 1_000_000)
+    days, rem = divmod(secs, 86400)
+    hh, rem = divmod(rem, 3600)
+    mm, ss = divmod(rem, 60)
     if micros:
-        return d.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return d.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"{_day(days)}T{hh:02d}:{mm:02d}:{ss:02d}.{frac:06d}Z"
+    return f"{_day(days)}T{hh:02d}:{mm:02d}:{ss:02d}Z"
 
 
 def closed_time(ts: float) -> str:
@@ -39,7 +54,7 @@ def closed_time(ts: float) -> str:
 
 
 def date_only(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d")
+    return _day(int(ts // 86400))
 
 
 def parse_time(value) -> float:

@@ -123,29 +123,29 @@ def market_static(m) -> dict:
 
 
 def _quote_fields(world, m, t: float) -> dict:
-    """bestBid/bestAsk/spread/lastTradePrice/outcomePrices/tick from the live (or final) book."""
+    """bestBid/bestAsk/spread/lastTradePrice/outcomePrices/tick from the live (or final) top of book."""
     live = t < m.resolved_at
-    st = world.micro.state_at(m, int((t if live else m.resolved_at - 0.001) * 1000))
-    bb, ba = st.best(0)
-    lt = world.micro.last_trade(m, st.ts_ms)
+    t_ms = int((t if live else m.resolved_at - 0.001) * 1000)
+    tick, bb, ba = world.micro.quote_at(m, t_ms)
+    lt = world.micro.last_trade(m, t_ms)
     out: dict = {}
     last = (lt.price if lt.token_index == 0 else 1000 - lt.price) / 1000.0 if lt else 0
     out["lastTradePrice"] = last
     # Resolved markets often lose bestBid on Gamma (see the Katana sample); live ones lose it with an empty side.
     if bb is not None and (live or h(m.key, 81) % 2):
         out["bestBid"] = bb / 1000.0
-    out["bestAsk"] = (ba if ba is not None else 1000) / 1000.0
-    spread = ((ba if ba is not None else 1000) - (bb or 0)) / 1000.0
+    ask = ba if ba is not None else 1000
+    out["bestAsk"] = ask / 1000.0
+    spread = (ask - (bb or 0)) / 1000.0
     out["spread"] = round(spread, 4)
-    out["orderPriceMinTickSize"] = st.tick / 1000.0
+    out["orderPriceMinTickSize"] = tick / 1000.0
     if live:
-        mid2 = st.mid_milli2(0)
         # Polymarket shows the midpoint, or the last trade when the spread is wider than 10 cents.
-        p = (mid2 / 2000.0) if spread <= 0.10 or not lt else last
+        p = ((bb or 0) + ask) / 2000.0 if spread <= 0.10 or not lt else last
         p = round(p, 4)
         out["outcomePrices"] = json.dumps([_dec(p), _dec(round(1 - p, 4))])
-        depth = sum(pp * s for pp, s in st.bids) + sum(pp * s for pp, s in st.asks)
-        out["liquidity_usd"] = depth / 1e9
+        # Resting liquidity follows the market's book-depth scale (levels x size x price), not a level sum.
+        out["liquidity_usd"] = m.depth * 14.0 * (0.75 + 0.5 * ((h(m.key, int(t) // 3600) >> 11) * 2.0**-53))
     else:
         if m.outcome == YES:
             out["outcomePrices"] = json.dumps(["1", "0"])

@@ -99,7 +99,72 @@ class BookState:
 
 
 class TickState:
+    """Full book states of one tick: states[0] is the base book, states[i + 1] the book after trades[i]."""
+
     __slots__ = ("k", "t_ms", "tick", "trades", "trade_times", "states")
+
+
+class TickTrades:
+    """The trades of one tick and the best prices after each, computed with lazily generated levels."""
+
+    __slots__ = ("k", "t_ms", "tick", "trades", "trade_times", "bests")
+
+
+class _Side:
+    """One side of the YES book, best level first, generated level by level only as far as it is needed.
+
+    The full book and the lazy quote path both consume levels through this class, so a trade sees the same
+    levels whichever path computed it.
+    """
+
+    __slots__ = ("levels", "head", "_rs", "_price", "_left", "_tick", "_depth", "_step", "_bound", "_floor")
+
+    def __init__(self, rs: Stream, best: int, n: int, tick: int, depth: float, step: int, bound: int, floor) -> None:
+        self.levels: list = []
+        self.head = 0
+        self._rs, self._price, self._left, self._tick = rs, best, n, tick
+        self._depth, self._step, self._bound, self._floor = depth, step, bound, floor
+
+    def _grow(self) -> bool:
+        """Append the next level (away from the touch); False when the side is exhausted."""
+        if self._left > 0:
+            price = self._price
+            inside = price >= self._bound if self._step < 0 else price <= self._bound
+            if inside:
+                x = self._rs.next64()
+                self.levels.append((price, _size(self._depth, len(self.levels), x)))
+                self._price = price + self._step * _STEP[(x >> 12) & 15]
+                self._left -= 1
+                return True
+            self._left = 0
+        if self._floor is not None:
+            fp, fs = self._floor
+            self._floor = None
+            if not self.levels or (fp < self.levels[-1][0] if self._step < 0 else fp > self.levels[-1][0]):
+                self.levels.append((fp, fs))
+                return True
+        return False
+
+    def best(self):
+        while self.head >= len(self.levels):
+            if not self._grow():
+                return None
+        return self.levels[self.head]
+
+    def consume(self, size: int) -> None:
+        price, have = self.levels[self.head]
+        if size >= have:
+            self.head += 1
+        else:
+            self.levels[self.head] = (price, have - size)
+
+    def fill(self) -> None:
+        while self._grow():
+            pass
+
+    def wire(self) -> list:
+        """Remaining levels in wire order: worst first, best last."""
+        return self.levels[self.head:][::-1]
 
 
 def tick_of(m, t_ms: int) -> int:
@@ -117,14 +182,17 @@ class MicroModel:
         self.seed = seed
         self.informed_flow = informed_flow
         self._cache: OrderedDict = OrderedDict()
+        self._lazy: OrderedDict = OrderedDict()
         self._cache_size = cache_size
         self._last_trade: dict[int, tuple[int, Trade | None]] = {}
 
     # -- base book ------------------------------------------------------------------------------------------
 
-    def _base_book(self, m, k: int, t_ms: int) -> tuple[int, list, list]:
-        rs = Stream(self.seed, T_BOOK, m.key, k)
-        p = fair_yes(self.seed, m, t_ms / 1000.0) + 0.002 * rs.gauss()
+    def _sides(self, m, k: int, t_ms: int) -> tuple[int, _Side, _Side]:
+        """Tick size and the two (lazy) sides of the base YES book of tick k."""
+        seed, key = self.seed, m.key
+        rs = Stream(seed, T_BOOK, key, k)
+        p = fair_yes(seed, m, t_ms / 1000.0) + 0.002 * rs.gauss()
         pm = min(998.5, max(1.5, p * 1000.0))
         tick = 1 if (pm > 960.0 or pm < 40.0) else 10
         r = rs.next64()
@@ -138,35 +206,15 @@ class MicroModel:
         depth = m.depth
         n_bids = 3 + (r >> 6) % 10
         n_asks = 3 + (r >> 10) % 10
-        bids: list = []
-        price = bb
-        for i in range(n_bids):
-            if price < tick:
-                break
-            x = rs.next64()
-            bids.append((price, _size(depth, i, x)))
-            price -= tick * _STEP[(x >> 12) & 15]
-        if bids and bids[-1][0] > tick and (r >> 14) & 7 < 3:
-            floor_p = 10 if bids[-1][0] > 10 else tick
-            bids.append((floor_p, _size(depth * 5, 0, r >> 17)))
-        asks: list = []
-        price = ba
-        for i in range(n_asks):
-            if price > 1000 - tick:
-                break
-            x = rs.next64()
-            asks.append((price, _size(depth, i, x)))
-            price += tick * _STEP[(x >> 12) & 15]
-        if asks and asks[-1][0] < 1000 - tick and (r >> 30) & 7 < 3:
-            cap = 990 if asks[-1][0] < 990 else 1000 - tick
-            asks.append((cap, _size(depth * 5, 0, r >> 33)))
-        if m.thin_side:
-            if pm < 40.0:
-                bids = []
-            elif pm > 960.0:
-                asks = []
-        bids.reverse()
-        asks.reverse()
+        if m.thin_side and pm < 40.0:
+            n_bids = 0
+        if m.thin_side and pm > 960.0:
+            n_asks = 0
+        # A deep resting order at 0.01 / 0.99 (or the extreme tick) behind the ladder, as real books often have.
+        bid_floor = ((10 if bb > 10 else tick), _size(depth * 5, 0, r >> 17)) if n_bids and (r >> 14) & 7 < 3 else None
+        ask_cap = ((990 if ba < 990 else 1000 - tick), _size(depth * 5, 0, r >> 33)) if n_asks and (r >> 30) & 7 < 3 else None
+        bids = _Side(Stream(seed, T_BOOK, key, k, 0), bb, n_bids, tick, depth, -tick, tick, bid_floor)
+        asks = _Side(Stream(seed, T_BOOK, key, k, 1), ba, n_asks, tick, depth, tick, 1000 - tick, ask_cap)
         return tick, bids, asks
 
     # -- trades ---------------------------------------------------------------------------------------------
@@ -190,39 +238,26 @@ class MicroModel:
             cdf += p
         return n
 
-    def tick_state(self, m, k: int) -> TickState:
-        ck = (m.gid, k)
-        hit = self._cache.get(ck)
-        if hit is not None:
-            self._cache.move_to_end(ck)
-            return hit
-        t0 = tick_start(m, k)
-        tick, bids, asks = self._base_book(m, k, t0)
-        ts = TickState()
-        ts.k, ts.t_ms, ts.tick = k, t0, tick
-        ts.trades = []
-        ts.trade_times = []
-        ts.states = [BookState(m, t0, tick, bids, asks)]
+    def _run_trades(self, m, k: int, t0: int, bids: _Side, asks: _Side, on_trade) -> tuple[list, list]:
+        trades: list = []
+        times: list = []
         n = self._trade_count(m, k, t0)
-        if n:
-            rs = Stream(self.seed, T_TRADE, m.key, k)
-            times = sorted(t0 + rs.randint(0, m.tick_ms - 1) for _ in range(n))
-            bids, asks = list(bids), list(asks)
-            for seq, t_ms in enumerate(times):
-                tr = self._draw_trade(m, rs, bids, asks)
-                if tr is None:
-                    continue
-                tr.t_ms, tr.k, tr.seq = t_ms, k, seq
-                tr.tx_hash = "0x" + rs.hexstr(64)
-                ts.trades.append(tr)
-                ts.trade_times.append(t_ms)
-                ts.states.append(BookState(m, t_ms, tick, list(bids), list(asks)))
-        self._cache[ck] = ts
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return ts
+        if not n:
+            return trades, times
+        rs = Stream(self.seed, T_TRADE, m.key, k)
+        stamps = sorted(t0 + rs.randint(0, m.tick_ms - 1) for _ in range(n))
+        for seq, t_ms in enumerate(stamps):
+            tr = self._draw_trade(m, rs, bids, asks)
+            if tr is None:
+                continue
+            tr.t_ms, tr.k, tr.seq = t_ms, k, seq
+            tr.tx_hash = "0x" + rs.hexstr(64)
+            trades.append(tr)
+            times.append(t_ms)
+            on_trade()
+        return trades, times
 
-    def _draw_trade(self, m, rs: Stream, bids: list, asks: list) -> Trade | None:
+    def _draw_trade(self, m, rs: Stream, bids: _Side, asks: _Side) -> Trade | None:
         whale = rs.random() < 0.05
         if whale:
             notional = min(250_000.0, WHALE_USD * rs.random() ** (-1.0 / 1.15))
@@ -235,22 +270,72 @@ class MicroModel:
             side = "BUY" if token == winner else "SELL"
         else:
             side = "BUY" if rs.random() < 0.5 else "SELL"
-        # Which YES-book side the trade consumes, and the token price it pays.
-        takes_ask = (token == 0) == (side == "BUY")
-        levels = asks if takes_ask else bids
-        if not levels:
+        # Buying YES or selling NO takes a YES ask; selling YES or buying NO hits a YES bid.
+        book_side = asks if (token == 0) == (side == "BUY") else bids
+        top = book_side.best()
+        if top is None:
             return None
-        yes_price, level_size = levels[-1]
+        yes_price = top[0]
         price = yes_price if token == 0 else 1000 - yes_price
         size = max(10_000, int(notional / (price / 1000.0) * 1e6) // 100 * 100)
-        if size >= level_size:
-            levels.pop()
-        else:
-            levels[-1] = (yes_price, level_size - size)
+        book_side.consume(size)
         tr = Trade()
         tr.market, tr.token_index, tr.side, tr.price, tr.size, tr.whale = m, token, side, price, size, whale
         tr.wallet = rs.randint(0, N_WHALE_WALLETS - 1) if whale else N_WHALE_WALLETS + rs.randint(0, N_RETAIL_WALLETS - 1)
         return tr
+
+    def tick_state(self, m, k: int) -> TickState:
+        ck = (m.gid, k)
+        hit = self._cache.get(ck)
+        if hit is not None:
+            self._cache.move_to_end(ck)
+            return hit
+        t0 = tick_start(m, k)
+        tick, bids, asks = self._sides(m, k, t0)
+        bids.fill()
+        asks.fill()
+        ts = TickState()
+        ts.k, ts.t_ms, ts.tick = k, t0, tick
+        ts.states = [BookState(m, t0, tick, bids.wire(), asks.wire())]
+
+        # The snapshot after each trade is stamped with that trade's time once the times are known.
+        trades, times = self._run_trades(m, k, t0, bids, asks, lambda: ts.states.append(
+            BookState(m, 0, tick, bids.wire(), asks.wire())))
+        for st, t_ms in zip(ts.states[1:], times):
+            st.ts_ms = t_ms
+        ts.trades, ts.trade_times = trades, times
+        self._cache[ck] = ts
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return ts
+
+    def tick_trades(self, m, k: int) -> TickTrades:
+        """Trades and best prices of tick k without generating the whole book (cheap; used for scans)."""
+        ck = (m.gid, k)
+        hit = self._lazy.get(ck)
+        if hit is not None:
+            return hit
+        full = self._cache.get(ck)
+        tt = TickTrades()
+        t0 = tick_start(m, k)
+        tt.k, tt.t_ms = k, t0
+        if full is not None:
+            tt.tick, tt.trades, tt.trade_times = full.tick, full.trades, full.trade_times
+            tt.bests = [st.best(0) for st in full.states]
+        else:
+            tick, bids, asks = self._sides(m, k, t0)
+            tt.tick = tick
+
+            def best_pair():
+                b, a = bids.best(), asks.best()
+                return (b[0] if b else None, a[0] if a else None)
+
+            tt.bests = [best_pair()]
+            tt.trades, tt.trade_times = self._run_trades(m, k, t0, bids, asks, lambda: tt.bests.append(best_pair()))
+        self._lazy[ck] = tt
+        if len(self._lazy) > self._cache_size:
+            self._lazy.popitem(last=False)
+        return tt
 
     # -- queries --------------------------------------------------------------------------------------------
 
@@ -259,6 +344,13 @@ class MicroModel:
         ts = self.tick_state(m, tick_of(m, t_ms))
         i = bisect.bisect_right(ts.trade_times, t_ms)
         return ts.states[i]
+
+    def quote_at(self, m, t_ms: int) -> tuple[int, int | None, int | None]:
+        """(tick size, best YES bid, best YES ask) at t_ms, in thousandths, without building the full book."""
+        tt = self.tick_trades(m, tick_of(m, t_ms))
+        i = bisect.bisect_right(tt.trade_times, t_ms)
+        bb, ba = tt.bests[i]
+        return tt.tick, bb, ba
 
     def trades_between(self, m, start_ms: int, end_ms: int) -> list[Trade]:
         """Trades with start_ms <= t < end_ms, oldest first, limited to the market's live window."""
@@ -270,15 +362,25 @@ class MicroModel:
         for k in range(tick_of(m, lo), tick_of(m, hi - 1) + 1):
             if not self._trade_count(m, k, tick_start(m, k)):
                 continue
-            for tr in self.tick_state(m, k).trades:
+            for tr in self.tick_trades(m, k).trades:
                 if lo <= tr.t_ms < hi:
                     out.append(tr)
         return out
 
+    def _any_trade_threshold(self, m, t_ms: int) -> float:
+        """u01 above this value means tick starting at t_ms has at least one trade (P(N = 0) = exp(-lam))."""
+        t = t_ms / 1000.0
+        if t < m.end_date:
+            hours_left = (m.end_date - t) / 3600.0
+            activity = 3.0 if hours_left < 4 else (1.6 if hours_left < 24 else 1.0)
+        else:
+            activity = 0.3
+        return math.exp(-m.lam * activity * m.tick_ms / 1000.0)
+
     def last_trade(self, m, t_ms: int, max_ticks: int = 4000) -> Trade | None:
         """The latest trade at or before t_ms, scanning back tick by tick (memoised per market)."""
         k = tick_of(m, t_ms)
-        cur = self.tick_state(m, k)
+        cur = self.tick_trades(m, k)
         i = bisect.bisect_right(cur.trade_times, t_ms)
         if i:
             return cur.trades[i - 1]
@@ -289,9 +391,18 @@ class MicroModel:
             stop = max(stop, memo[0] + 1)
         found = None
         kk = k - 1
+        seed, key, tick_ms, phase = self.seed, m.key, m.tick_ms, m.phase_ms
+        # The trade rate only changes at 24 h / 4 h before endDate and at endDate: refresh the threshold
+        # when the scan crosses one of those instants rather than on every tick.
+        next_change = None
+        threshold = 1.0
         while kk >= stop:
-            if self._trade_count(m, kk, tick_start(m, kk)):
-                trs = self.tick_state(m, kk).trades
+            t0 = phase + kk * tick_ms
+            if next_change is None or t0 < next_change:
+                threshold = self._any_trade_threshold(m, t0)
+                next_change = _regime_start(m, t0)
+            if u01(seed, T_TRADE_ANY, key, kk) >= threshold:
+                trs = self.tick_trades(m, kk).trades
                 if trs:
                     found = trs[-1]
                     break
@@ -300,6 +411,15 @@ class MicroModel:
             found = memo[1]
         self._last_trade[m.gid] = (k - 1, found)
         return found
+
+
+def _regime_start(m, t_ms: int) -> float:
+    """Start (ms) of the trade-rate regime containing t_ms: the rate is constant from there up to t_ms."""
+    end = m.end_date * 1000
+    for edge in (end, end - 4 * 3600_000, end - 24 * 3600_000):
+        if t_ms >= edge:
+            return edge
+    return -math.inf
 
 
 def _lognormal_table(n: int = 1024, sigma: float = 0.9) -> list[float]:

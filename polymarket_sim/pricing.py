@@ -16,11 +16,25 @@ from .rng import T_NOISE, gauss
 P_MIN, P_MAX = 0.0015, 0.9985
 
 
+_KNOTS: dict = {}
+
+
+def _knot(seed: int, key: int, octave: int, i: int) -> float:
+    # Neighbouring times (a book tick, the last trade's tick, the price a day ago) share noise knots.
+    k = (seed, key, octave, i)
+    v = _KNOTS.get(k)
+    if v is None:
+        if len(_KNOTS) > 200_000:
+            _KNOTS.clear()
+        v = _KNOTS[k] = gauss(seed, T_NOISE, key, octave, i)
+    return v
+
+
 def _value_noise(seed: int, key: int, octave: int, s: float) -> float:
     i = math.floor(s)
     f = s - i
-    g0 = gauss(seed, T_NOISE, key, octave, i)
-    g1 = gauss(seed, T_NOISE, key, octave, i + 1)
+    g0 = _knot(seed, key, octave, i)
+    g1 = _knot(seed, key, octave, i + 1)
     f = f * f * (3.0 - 2.0 * f)
     return g0 + (g1 - g0) * f
 

@@ -6,12 +6,13 @@ import time
 
 from aiohttp import web
 
-from . import clob_routes, control_routes, data_routes, faults, gamma_routes, ratelimit
+from . import clob_routes, control_routes, data_routes, faults, gamma_routes, ratelimit, ws_hub
 from .world import World
 
 
 def build_app(world: World, fault_profile: str = "none", books_batch_max: int = 500,
-              rate_limit_mode: str = "throttle", ws_idle_timeout: float = 30.0, **fault_overrides) -> web.Application:
+              rate_limit_mode: str = "throttle", ws_idle_timeout: float = 30.0, ws_max_assets: int = 500,
+              **fault_overrides) -> web.Application:
     fault_cfg = faults.FaultConfig(fault_profile, seed=world.seed, rate_limit_mode=rate_limit_mode, **fault_overrides)
     limiter = ratelimit.RateLimiter()
 
@@ -37,9 +38,5 @@ def build_app(world: World, fault_profile: str = "none", books_batch_max: int = 
     clob_routes.setup(app, world, books_batch_max=books_batch_max)
     data_routes.setup(app, world)
     control_routes.setup(app, world)
-    try:
-        from . import ws_hub
-    except ImportError:
-        return app
-    ws_hub.setup(app, world, fault_cfg, idle_timeout=ws_idle_timeout)
+    ws_hub.setup(app, world, fault_cfg, idle_timeout=ws_idle_timeout, max_assets=ws_max_assets)
     return app

@@ -41,10 +41,12 @@ class Connection:
 
 
 class Hub:
-    def __init__(self, world, faults, idle_timeout: float) -> None:
+    def __init__(self, world, faults, idle_timeout: float, max_assets: int = 500) -> None:
         self.world = world
         self.faults = faults
         self.idle_timeout = idle_timeout
+        # Real sockets with more than ~500 assets silently stop receiving (polymarket_api.md §4.1).
+        self.max_assets = max_assets
         self.conns: set[Connection] = set()
         self.by_token: dict[str, set[Connection]] = {}
         self.emitted_ms = int(world.now() * 1000)
@@ -304,6 +306,9 @@ class Hub:
     def _enqueue(self, c: Connection, text: str, n_messages: int) -> None:
         if c.closed:
             return
+        if self.max_assets and len(c.assets) > self.max_assets:
+            self.world.stats.faults["ws_over_asset_cap_dropped"] += n_messages
+            return
         now = time.monotonic()
         if now < self.frozen_until or now < c.frozen_until:
             self.world.stats.faults["ws_frozen_dropped"] += n_messages
@@ -406,8 +411,8 @@ class Hub:
             stats.ws_messages_sent += n
 
 
-def setup(app: web.Application, world, faults, idle_timeout: float = 30.0) -> None:
-    hub = Hub(world, faults, idle_timeout)
+def setup(app: web.Application, world, faults, idle_timeout: float = 30.0, max_assets: int = 500) -> None:
+    hub = Hub(world, faults, idle_timeout, max_assets)
     app["ws_hub"] = hub
     app.router.add_get("/ws/market", hub.handle, name="ws_market")
     app.on_startup.append(hub.start)

@@ -239,3 +239,24 @@ def test_updates_flow_on_their_own_when_the_clock_runs():
             assert stamps == sorted(stamps), "events are emitted in time order"
         finally:
             c.close()
+
+
+def test_socket_over_the_asset_cap_silently_gets_nothing():
+    with run_sim(markets=400, seed=2, speed=0, start=START, rate_limit="off", ws_max_assets=20) as h:
+        import requests
+
+        page = requests.get(h.urls["PM_GAMMA_URL"] + "/markets", params={"limit": 11}, timeout=10).json()
+        pairs = [json.loads(m["clobTokenIds"]) for m in page]
+        under, over = WSClient(h.urls["PM_WS_URL"]), WSClient(h.urls["PM_WS_URL"])
+        try:
+            under.subscribe([t for p in pairs[:10] for t in p])
+            over.subscribe([t for p in pairs[:11] for t in p])
+            under.recv_frame()
+            h.control.advance(300)
+            assert under.drain(quiet=0.5) > 0
+            assert over.drain(quiet=0.5) == 0
+            over.send("PING")
+            assert over.recv_frame() == "PONG"
+        finally:
+            under.close()
+            over.close()
