@@ -14,6 +14,7 @@ from polymarket_assets_tests.deploy.topology import (
     LOCATION_NAME,
     LOCATION_QUERY,
     REPO_ROOT,
+    ProcessDied,
     base_env,
     descendants,
     free_port,
@@ -65,7 +66,8 @@ def test_dev_script_runs_against_the_simulator_and_stops_cleanly_on_ctrl_c(tmp_p
     try:
 
         def location_loaded() -> bool:
-            assert script.poll() is None, f"dev.sh exited with {script.returncode}"
+            if script.poll() is not None:
+                raise ProcessDied(f"dev.sh exited with {script.returncode}")
             response = requests.post(
                 f"http://127.0.0.1:{port}/graphql", json={"query": LOCATION_QUERY}, timeout=10
             )
@@ -115,9 +117,16 @@ def test_dev_script_runs_against_the_simulator_and_stops_cleanly_on_ctrl_c(tmp_p
         print(log_path.read_text(errors="replace")[-6000:])
         raise
     finally:
+        # On failure, let dev.sh's own trap stop its children first (they sit in process groups of their
+        # own, so killing the script's group would orphan them), then kill whatever is left.
+        started |= descendants(script.pid)
         if script.poll() is None:
-            os.killpg(script.pid, signal.SIGKILL)
-            script.wait(timeout=10)
+            os.killpg(script.pid, signal.SIGTERM)
+            try:
+                script.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                os.killpg(script.pid, signal.SIGKILL)
+                script.wait(timeout=10)
         for pid in started:
             if not _is_zombie(pid):
                 os.kill(pid, signal.SIGKILL)
