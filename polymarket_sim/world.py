@@ -27,6 +27,7 @@ class Stats:
         self.ws_connections_open = 0
         self.ws_messages_sent = 0
         self.ws_frames_sent = 0
+        self.internal_errors = 0
         self.started = time.time()
 
     def as_dict(self) -> dict:
@@ -37,6 +38,7 @@ class Stats:
             "ws_connections_open": self.ws_connections_open,
             "ws_messages_sent": self.ws_messages_sent,
             "ws_frames_sent": self.ws_frames_sent,
+            "internal_errors": self.internal_errors,
             "uptime_s": time.time() - self.started,
         }
 

@@ -22,6 +22,7 @@ from .orderbook import tick_of, tick_start
 
 LOOP_INTERVAL_S = 0.05
 MAX_QUEUE = 200_000
+CATCH_UP_SLICE_MS = 300_000
 
 
 class Connection:
@@ -191,28 +192,31 @@ class Hub:
             return
         if t1 == t0:
             return
-        out: dict[Connection, list] = {}
-        glob = self._global_events(t0, t1) if any(c.custom for c in self.conns) else []
+        # Replay in slices of simulated time so a long clock jump never holds every message in memory at once.
+        glob_all = self._global_events(t0, t1) if any(c.custom for c in self.conns) else []
         gi = 0
         heap = self.heap
         cat = self.world.catalog
-        while heap and heap[0][0] <= t1:
-            t_ms, gid, k, idx = heapq.heappop(heap)
-            while gi < len(glob) and glob[gi][0] <= t_ms:
-                self._dispatch_custom(out, glob[gi][1])
+        slice_end = t0
+        while slice_end < t1:
+            slice_end = min(t1, slice_end + CATCH_UP_SLICE_MS)
+            out: dict[Connection, list] = {}
+            while heap and heap[0][0] <= slice_end:
+                t_ms, gid, k, idx = heapq.heappop(heap)
+                while gi < len(glob_all) and glob_all[gi][0] <= t_ms:
+                    self._dispatch_custom(out, glob_all[gi][1])
+                    gi += 1
+                m = cat.by_id[gid]
+                if not self._tracked_wanted(m) or t_ms >= m.resolved_at * 1000:
+                    self.last_state.pop(gid, None)
+                    continue
+                self._market_event(out, m, t_ms, k, idx)
+            while gi < len(glob_all) and glob_all[gi][0] <= slice_end:
+                self._dispatch_custom(out, glob_all[gi][1])
                 gi += 1
-            m = cat.by_id[gid]
-            if not self._tracked_wanted(m) or t_ms >= m.resolved_at * 1000:
-                self.last_state.pop(gid, None)
-                continue
-            self._market_event(out, m, t_ms, k, idx)
-        while gi < len(glob):
-            self._dispatch_custom(out, glob[gi][1])
-            gi += 1
-        self.emitted_ms = t1
-        # New markets whose tokens somebody subscribed to before they existed start now.
-        for c, items in out.items():
-            self._flush(c, items)
+            self.emitted_ms = slice_end
+            for c, items in out.items():
+                self._flush(c, items)
 
     def _global_events(self, t0: int, t1: int) -> list:
         cat = self.world.catalog

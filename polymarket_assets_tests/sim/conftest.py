@@ -42,3 +42,4 @@ def sim():
     """300 markets, paused clock, no faults, rate limits off: the workhorse for shape and protocol tests."""
     with run_sim(markets=300, seed=11, speed=0, start=START, rate_limit="off") as handle:
         yield Client(handle)
+        assert handle.control.stats()["internal_errors"] == 0

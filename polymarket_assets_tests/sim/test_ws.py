@@ -40,6 +40,9 @@ def test_subscribe_gets_book_array_then_updates_that_keep_books_equal_to_rest(at
             assert m["hash"] == sim.clob("/book", token_id=m["asset_id"])["hash"]
         sim.control.advance(300)
         c.drain()
+        # (The dump's book timestamps are when each state began; updates after it must come in time order.)
+        stamps = [int(m["timestamp"]) for m in c.messages[len(assets):]]
+        assert stamps == sorted(stamps), "events between the old and the new time arrive in time order"
         kinds = {m["event_type"] for m in c.messages}
         assert {"price_change", "book"} <= kinds
         for m in c.messages:
