@@ -148,6 +148,9 @@ def setup(app: web.Application, world, prefix: str = "/control") -> None:
         tok = request.query.get("token_id")
         rows = [{"token_id": a, "ts_ms": b, "hash": c, "source": d, "served_at_wall": e}
                 for a, b, c, d, e in list(world.served) if tok is None or a == tok]
+        limit = request.query.get("limit")
+        if limit:
+            rows = rows[-int(limit):]
         return jresp({"ring_size": world.served.maxlen, "entries": rows})
 
     async def stats(request: web.Request) -> web.Response:

@@ -261,8 +261,17 @@ def event_static(ev) -> dict:
         d["gmpChartMode"] = "default"
         d["startTime"] = iso(ev.end_date)
     if ev.kind == "updown":
+        series_slug = ev.slug.rsplit("-", 1)[0].replace("-updown", "-up-or-down")
         d["startTime"] = iso(ev.end_date - 300)
-        d["seriesSlug"] = ev.slug.rsplit("-", 1)[0] + "-5m"
+        d["seriesSlug"] = series_slug
+        d["series"] = [{
+            "id": str(10_000 + h(len(series_slug), ord(series_slug[0]), ord(series_slug[1])) % 900),
+            "ticker": series_slug, "slug": series_slug, "title": ev.title.split(" - ")[0],
+            "seriesType": "single", "recurrence": "daily", "image": "", "icon": "", "active": True,
+            "closed": False, "archived": False, "featured": False, "restricted": True,
+            "createdAt": "2025-11-21T21:46:22.201627Z", "updatedAt": iso(ev.created_at, micros=True),
+            "volume24hr": 0.0, "volume": 0.0, "liquidity": 0.0, "commentCount": 0, "requiresTranslation": False,
+        }]
     ev.static = d
     return d
 

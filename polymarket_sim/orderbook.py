@@ -377,8 +377,12 @@ class MicroModel:
             activity = 0.3
         return math.exp(-m.lam * activity * m.tick_ms / 1000.0)
 
-    def last_trade(self, m, t_ms: int, max_ticks: int = 4000) -> Trade | None:
-        """The latest trade at or before t_ms, scanning back tick by tick (memoised per market)."""
+    def last_trade(self, m, t_ms: int) -> Trade | None:
+        """The latest trade at or before t_ms, scanning back tick by tick to the market's creation.
+
+        Memoised per market (the scan stops where the previous one began), and exact either way: the answer
+        never depends on which queries came before.
+        """
         k = tick_of(m, t_ms)
         cur = self.tick_trades(m, k)
         i = bisect.bisect_right(cur.trade_times, t_ms)
@@ -386,7 +390,7 @@ class MicroModel:
             return cur.trades[i - 1]
         k_first = tick_of(m, int(m.created_at * 1000))
         memo = self._last_trade.get(m.gid)
-        stop = max(k_first, k - max_ticks)
+        stop = k_first
         if memo is not None and memo[0] <= k - 1:
             stop = max(stop, memo[0] + 1)
         found = None
