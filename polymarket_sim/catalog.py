@@ -38,7 +38,8 @@ class Market:
                  "end_date", "proposed_at", "resolved_at", "outcome", "stale", "accepting_after_close",
                  "no_uma_status", "neg_risk", "group_item_title", "group_threshold", "neg_risk_request_id",
                  "a0", "target", "sigma", "noise_period", "tick_ms", "phase_ms", "lam", "depth", "thin_side",
-                 "volume_scale", "fees_enabled", "has_rewards", "description", "image", "tags", "static", "umabond",
+                 "volume_scale", "fees_enabled", "has_rewards", "ladder_ticks", "density", "refresh_ticks",
+                 "has_floor", "has_cap", "description", "image", "tags", "static", "umabond",
                  "micros_start")
 
     def __init__(self) -> None:
@@ -248,6 +249,11 @@ class Catalog:
             m.volume_scale = _log_uniform(ms, 2_000.0, 3_000_000.0)
             m.fees_enabled = kind == "updown" or ms.random() < 0.2
             m.has_rewards = ms.random() < 0.5
+            m.ladder_ticks = ms.randint(6, 25)
+            m.density = ms.uniform(0.35, 0.8)
+            m.refresh_ticks = ms.randint(3, 12)
+            m.has_floor = ms.random() < 0.4
+            m.has_cap = ms.random() < 0.4
             m.umabond = ms.choice(["500", "750", "1500", "25000"])
             m.description = ev.description
             m.image = ev.image

@@ -21,7 +21,9 @@ from statistics import NormalDist
 
 from .fmt import fmt_micro, fmt_milli
 from .pricing import fair_yes
-from .rng import T_BOOK, T_TRADE, T_TRADE_ANY, Stream, u01
+from .rng import T_LEVEL, T_SPREAD, T_TRADE, T_TRADE_ANY, Stream, h, u01
+
+_INV53 = 2.0**-53
 
 WHALE_USD = 1000.0
 N_WHALE_WALLETS = 200
@@ -75,7 +77,9 @@ class BookState:
         hit = self._cache.get(key)
         if hit is None:
             bids, asks = self.levels(idx)
-            text = f"{self.token(idx)}|{self.ts_ms}|{bids}|{asks}"
+            # The hash covers the token and its levels (not the time): a tick that changes no level keeps the
+            # hash, so a WS client that received no price_change still agrees with REST.
+            text = f"{self.token(idx)}|{bids}|{asks}"
             hit = hashlib.sha1(text.encode()).hexdigest()
             self._cache[key] = hit
         return hit
@@ -113,30 +117,29 @@ class TickTrades:
 class _Side:
     """One side of the YES book, best level first, generated level by level only as far as it is needed.
 
-    The full book and the lazy quote path both consume levels through this class, so a trade sees the same
-    levels whichever path computed it.
+    Candidate prices run from the touch outwards, one tick apart, up to the ladder's width; each holds a
+    level or not according to `level_at`. The full book and the lazy quote path both consume levels through
+    this class, so a trade sees the same levels whichever path computed it.
     """
 
-    __slots__ = ("levels", "head", "_rs", "_price", "_left", "_tick", "_depth", "_step", "_bound", "_floor")
+    __slots__ = ("levels", "head", "_next", "_step", "_stop", "_level_at", "_floor")
 
-    def __init__(self, rs: Stream, best: int, n: int, tick: int, depth: float, step: int, bound: int, floor) -> None:
+    def __init__(self, touch: int | None, step: int, stop: int, level_at, floor) -> None:
         self.levels: list = []
         self.head = 0
-        self._rs, self._price, self._left, self._tick = rs, best, n, tick
-        self._depth, self._step, self._bound, self._floor = depth, step, bound, floor
+        self._next = touch
+        self._step, self._stop, self._level_at, self._floor = step, stop, level_at, floor
 
     def _grow(self) -> bool:
         """Append the next level (away from the touch); False when the side is exhausted."""
-        if self._left > 0:
-            price = self._price
-            inside = price >= self._bound if self._step < 0 else price <= self._bound
-            if inside:
-                x = self._rs.next64()
-                self.levels.append((price, _size(self._depth, len(self.levels), x)))
-                self._price = price + self._step * _STEP[(x >> 12) & 15]
-                self._left -= 1
+        while self._next is not None:
+            price = self._next
+            nxt = price + self._step
+            self._next = nxt if (nxt >= self._stop if self._step < 0 else nxt <= self._stop) else None
+            size = self._level_at(price)
+            if size:
+                self.levels.append((price, size))
                 return True
-            self._left = 0
         if self._floor is not None:
             fp, fs = self._floor
             self._floor = None
@@ -189,13 +192,17 @@ class MicroModel:
     # -- base book ------------------------------------------------------------------------------------------
 
     def _sides(self, m, k: int, t_ms: int) -> tuple[int, _Side, _Side]:
-        """Tick size and the two (lazy) sides of the base YES book of tick k."""
+        """Tick size and the two (lazy) sides of the base YES book of tick k.
+
+        Books persist between ticks like real ones: the touch follows the fair price, the spread is redrawn
+        every 6 ticks, and each price level keeps its size for `refresh_ticks` ticks (staggered by price), so
+        consecutive books differ in a few levels and a price_change carries a handful of entries.
+        """
         seed, key = self.seed, m.key
-        rs = Stream(seed, T_BOOK, key, k)
-        p = fair_yes(seed, m, t_ms / 1000.0) + 0.002 * rs.gauss()
-        pm = min(998.5, max(1.5, p * 1000.0))
+        pm = fair_yes(seed, m, t_ms / 1000.0) * 1000.0
+        pm = min(998.5, max(1.5, pm))
         tick = 1 if (pm > 960.0 or pm < 40.0) else 10
-        r = rs.next64()
+        r = h(seed, T_SPREAD, key, (k + key % 6) // 6)
         spread = (_SPREAD_COARSE if tick == 10 else _SPREAD_FINE)[r & 63]
         bb = int(math.floor((pm - spread * tick / 2.0) / tick)) * tick
         bb = max(tick, bb)
@@ -203,18 +210,25 @@ class MicroModel:
         if ba > 1000 - tick:
             ba = 1000 - tick
             bb = max(tick, min(bb, ba - tick))
-        depth = m.depth
-        n_bids = 3 + (r >> 6) % 10
-        n_asks = 3 + (r >> 10) % 10
-        if m.thin_side and pm < 40.0:
-            n_bids = 0
-        if m.thin_side and pm > 960.0:
-            n_asks = 0
-        # A deep resting order at 0.01 / 0.99 (or the extreme tick) behind the ladder, as real books often have.
-        bid_floor = ((10 if bb > 10 else tick), _size(depth * 5, 0, r >> 17)) if n_bids and (r >> 14) & 7 < 3 else None
-        ask_cap = ((990 if ba < 990 else 1000 - tick), _size(depth * 5, 0, r >> 33)) if n_asks and (r >> 30) & 7 < 3 else None
-        bids = _Side(Stream(seed, T_BOOK, key, k, 0), bb, n_bids, tick, depth, -tick, tick, bid_floor)
-        asks = _Side(Stream(seed, T_BOOK, key, k, 1), ba, n_asks, tick, depth, tick, 1000 - tick, ask_cap)
+        depth, density, refresh = m.depth, m.density, m.refresh_ticks
+        width = m.ladder_ticks * tick
+
+        def level_at(price: int, touch_bid=bb, touch_ask=ba) -> int:
+            epoch = (k + (price * 2654435761) % refresh) // refresh
+            z = h(seed, T_LEVEL, key, price, epoch)
+            if price != touch_bid and price != touch_ask and (z >> 11) * _INV53 >= density:
+                return 0
+            return _size(depth, 0, z >> 24)
+
+        no_bids = m.thin_side and pm < 40.0
+        no_asks = m.thin_side and pm > 960.0
+        bid_stop = max(tick, bb - width)
+        ask_stop = min(1000 - tick, ba + width)
+        # A deep resting order at 0.01 / 0.99 behind the ladder, as real books often have.
+        bid_floor = (10, level_at(10) or _size(depth * 5, 0, key)) if m.has_floor and bid_stop > 10 else None
+        ask_cap = (990, level_at(990) or _size(depth * 5, 0, key >> 7)) if m.has_cap and ask_stop < 990 else None
+        bids = _Side(None if no_bids else bb, -tick, bid_stop, level_at, None if no_bids else bid_floor)
+        asks = _Side(None if no_asks else ba, tick, ask_stop, level_at, None if no_asks else ask_cap)
         return tick, bids, asks
 
     # -- trades ---------------------------------------------------------------------------------------------
@@ -433,7 +447,6 @@ def _lognormal_table(n: int = 1024, sigma: float = 0.9) -> list[float]:
 
 # Lookup tables keep book generation to one 64-bit draw per level.
 _LOGN = _lognormal_table()
-_STEP = [1] * 8 + [2] * 4 + [3] * 2 + [5] * 2
 _SPREAD_COARSE = [1] * 35 + [2] * 16 + [3] * 8 + [4] * 5
 _SPREAD_FINE = [1] * 19 + [2] * 16 + [3] * 13 + [5] * 10 + [8] * 6
 
