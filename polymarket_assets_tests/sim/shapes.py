@@ -17,10 +17,6 @@ SAMPLES = Path(os.environ.get("PM_SAMPLES_DIR", Path(__file__).resolve().parents
 
 # (kind, key) -> why the simulator differs from the real samples on purpose.
 ALLOWED_DIFFERENCES: dict[tuple[str, str], str] = {
-    ("gamma_market", "feeSchedule"): "present in the real negRisk sample only when feesEnabled; we send it for "
-                                     "every fee-enabled market, so some sim objects carry it where no sample does",
-    ("gamma_event", "tags"): "the samples' events carry tags[]; embedded events in market objects do not, and the "
-                             "comparison pools both",
     ("ws_book", "tick_size"): "2026 real captures add tick_size to WS book (polymarket_api.md §4.3); the 2024 "
                               "sample predates it",
     ("ws_book", "last_trade_price"): "2026 real captures add last_trade_price to WS book (§4.3); the 2024 sample "
@@ -63,6 +59,9 @@ def census(samples: list[dict]) -> tuple[set, set, dict]:
     return union, inter or set(), types
 
 
+USED_ALLOWANCES: set = set()
+
+
 def compare(kind: str, sim_objects: list[dict], samples: list[dict]) -> list[str]:
     """Return a list of human-readable problems (empty = shapes agree)."""
     union, inter, types = census(samples)
@@ -70,6 +69,8 @@ def compare(kind: str, sim_objects: list[dict], samples: list[dict]) -> list[str
     for i, obj in enumerate(sim_objects):
         for k, v in obj.items():
             if (kind, k) in ALLOWED_DIFFERENCES:
+                if k not in union:
+                    USED_ALLOWANCES.add((kind, k))
                 continue
             if k not in union:
                 problems.append(f"{kind}[{i}]: extra key {k!r}")

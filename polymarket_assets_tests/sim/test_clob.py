@@ -89,6 +89,7 @@ def test_unknown_and_resolved_tokens(sim):
 def test_clob_markets_cursor_and_winners(sim):
     first = sim.clob("/markets")
     assert set(first) == {"data", "next_cursor", "limit", "count"}
+    assert sim.clob("/markets", next_cursor="MA==") == first
     cursor, total = first["next_cursor"], len(first["data"])
     while cursor != "LTE=":
         page = sim.clob("/markets", next_cursor=cursor)
@@ -105,3 +106,13 @@ def test_clob_markets_cursor_and_winners(sim):
             assert winners == expected
     one = sim.clob(f"/markets/{first['data'][0]['condition_id']}")
     assert one["condition_id"] == first["data"][0]["condition_id"]
+
+
+def test_some_books_have_an_empty_side(sim):
+    truth = [m for m in sim.control.markets() if m["state"] != "resolved"]
+    toks = [t for m in truth for t in (m["yes_token_id"], m["no_token_id"])]
+    empty = 0
+    for i in range(0, len(toks), 100):
+        for b in sim.post("PM_CLOB_URL", "/books", [{"token_id": t} for t in toks[i:i + 100]]).json():
+            empty += (not b["bids"]) or (not b["asks"])
+    assert empty > 0

@@ -125,6 +125,8 @@ def test_keyset_paging_5000_markets_exactly_once_while_new_markets_appear():
         # ...and markets created while paging (higher ids) were picked up at the end.
         assert set(seen) - before, "the test should see new markets appear while paging"
         assert pages >= 40
+        evs = s.get(base + "/events/keyset", params={"limit": 1000}, timeout=60).json()
+        assert len(evs["events"]) == 500 and "next_cursor" in evs
 
 
 def test_negrisk_events_embed_mutually_exclusive_markets(sim):

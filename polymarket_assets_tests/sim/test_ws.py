@@ -263,3 +263,21 @@ def test_socket_over_the_asset_cap_silently_gets_nothing():
         finally:
             under.close()
             over.close()
+
+
+def test_every_shape_allowance_is_needed(sim):
+    """Each entry of ALLOWED_DIFFERENCES must excuse a real difference, or it should be deleted."""
+    from .shapes import ALLOWED_DIFFERENCES, USED_ALLOWANCES, compare, load
+
+    sim.control.set_time(START_TS)
+    yes, no = json.loads(sim.gamma("/markets", limit=1)[0]["clobTokenIds"])
+    c = WSClient(sim.urls["PM_WS_URL"])
+    try:
+        c.subscribe([yes, no])
+        books = c.recv_frame()
+    finally:
+        c.close()
+    compare("ws_book", books, [load("ws_market_book_trump2024_no_token_2024-10.json")])
+    closed_events = [e for m in sim.gamma("/markets", closed="true", limit=20) for e in m["events"]]
+    compare("gamma_event", closed_events, [load("gamma_events_negrisk_dem_nominee_2028.json")[0]])
+    assert USED_ALLOWANCES == set(ALLOWED_DIFFERENCES)
