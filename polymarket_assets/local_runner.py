@@ -1,0 +1,85 @@
+"""Execute run requests in forked worker processes against the instance in `DAGSTER_HOME`.
+
+Used by the demo and the tests to run many partitioned runs at once without a daemon. Dagster's in-process
+executor is not safe to call from several threads of one process (its log capture takes process-wide
+locks), so each run gets a forked worker with its own instance handle, as the daemon's launcher would.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+_DEFS = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    job_name: str
+    partition_key: str | None
+    run_id: str
+    success: bool
+    checks: dict[str, bool] = field(default_factory=dict)
+    error: str | None = None
+
+
+def _definitions():
+    global _DEFS
+    if _DEFS is None:
+        from polymarket_assets.definitions import defs
+
+        _DEFS = defs() if callable(defs) else defs
+    return _DEFS
+
+
+def execute_run(job_name: str, partition_key: str | None, run_config: dict | None, tags: dict | None) -> RunOutcome:
+    import dagster as dg
+
+    instance = dg.DagsterInstance.get()
+    try:
+        job = _definitions().resolve_job_def(job_name)
+        result = job.execute_in_process(
+            run_config=run_config or {},
+            partition_key=partition_key,
+            tags=tags or {},
+            instance=instance,
+            raise_on_error=False,
+        )
+        checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+        error = None
+        if not result.success:
+            failures = [ev for ev in result.all_events if ev.is_failure]
+            error = str(failures[0].event_specific_data)[:2000] if failures else "run failed"
+        return RunOutcome(job_name, partition_key, result.run_id, result.success, checks, error)
+    finally:
+        instance.dispose()
+
+
+class LocalRunPool:
+    def __init__(self, workers: int = 4):
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+
+    def submit(self, job_name: str, partition_key: str | None = None, run_config: dict | None = None,
+               tags: dict | None = None) -> Future:
+        return self._pool.submit(execute_run, job_name, partition_key, run_config, tags)
+
+    def submit_request(self, job_name: str, request, overrides: dict | None = None) -> Future:
+        config = merge_config(dict(request.run_config or {}), overrides or {})
+        return self.submit(job_name, request.partition_key, config, dict(request.tags or {}))
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> LocalRunPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+
+
+def merge_config(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = merge_config(out.get(key, {}), value) if isinstance(value, dict) else value
+    return out
