@@ -72,7 +72,9 @@ class Hub:
             await asyncio.sleep(LOOP_INTERVAL_S)
             try:
                 if self.world.clock.speed > 0:
-                    self.catch_up_sync()
+                    # A bounded chunk per wake-up: if the feed falls behind a fast clock it lags (complete and
+                    # in order) instead of starving the HTTP handlers.
+                    self.catch_up_sync(budget_s=0.2)
             except Exception as exc:  # never let one bad event stop the feed
                 print(f"polymarket_sim ws hub error: {exc!r}", flush=True)
 
@@ -123,7 +125,8 @@ class Hub:
         self.world.stats.ws_connections_open = len(self.conns)
 
     def subscribe(self, c: Connection, assets: list[str], dump: bool) -> None:
-        self.catch_up_sync()
+        # The dump is taken at the hub's cursor, so it is consistent with the updates that follow it.
+        self.catch_up_sync(budget_s=0.2)
         t = self.emitted_ms
         books = []
         for tok in assets:
@@ -175,9 +178,13 @@ class Hub:
     # -- emission -------------------------------------------------------------------------------------------
 
     async def catch_up(self) -> None:
-        self.catch_up_sync()
+        """Emit everything up to now, yielding to other requests between 200 ms chunks of work."""
+        while not self.catch_up_sync(budget_s=0.2):
+            await asyncio.sleep(0)
 
-    def catch_up_sync(self) -> None:
+    def catch_up_sync(self, budget_s: float | None = None) -> bool:
+        """Emit events up to now; with a wall-time budget, stop early (at a slice edge) and return False."""
+        deadline = None if budget_s is None else time.perf_counter() + budget_s
         t1 = int(self.world.now() * 1000)
         t0 = self.emitted_ms
         if t1 < t0:
@@ -189,9 +196,9 @@ class Hub:
                 hit = self.world.catalog.market_by_token(tok, t1 / 1000.0)
                 if hit:
                     self._ensure_tracked(hit[0])
-            return
+            return True
         if t1 == t0:
-            return
+            return True
         # Replay in slices of simulated time so a long clock jump never holds every message in memory at once.
         glob_all = self._global_events(t0, t1) if any(c.custom for c in self.conns) else []
         gi = 0
@@ -217,6 +224,9 @@ class Hub:
             self.emitted_ms = slice_end
             for c, items in out.items():
                 self._flush(c, items)
+            if deadline is not None and slice_end < t1 and time.perf_counter() > deadline:
+                return False
+        return True
 
     def _global_events(self, t0: int, t1: int) -> list:
         cat = self.world.catalog
@@ -339,7 +349,7 @@ class Hub:
 
     async def burst(self, n: int) -> dict:
         """Send n price_change messages (re-stating current levels, so state is unchanged) as fast as possible."""
-        self.catch_up_sync()
+        await self.catch_up()
         markets = [self.world.catalog.by_id[g] for g in list(self.last_state)]
         if not markets:
             return {"sent_messages": 0, "connections": 0, "seconds": 0.0}
