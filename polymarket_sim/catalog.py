@@ -24,23 +24,86 @@ YES, NO, INVALID = "YES", "NO", "INVALID"
 
 
 class Event:
-    __slots__ = ("id", "slot", "gen", "kind", "title", "slug", "ticker", "description", "image", "created_at",
-                 "start_date", "end_date", "markets", "neg_risk", "neg_risk_market_id", "tags", "resolved_at",
-                 "comment_count", "gap", "static")
+    __slots__ = (
+        "comment_count",
+        "created_at",
+        "description",
+        "end_date",
+        "gap",
+        "gen",
+        "id",
+        "image",
+        "kind",
+        "markets",
+        "neg_risk",
+        "neg_risk_market_id",
+        "resolved_at",
+        "slot",
+        "slug",
+        "start_date",
+        "static",
+        "tags",
+        "ticker",
+        "title",
+    )
 
     def __init__(self) -> None:
         self.static = None
 
 
 class Market:
-    __slots__ = ("gid", "slot", "gen", "member", "key", "event", "kind", "question", "slug", "outcomes",
-                 "yes_token", "no_token", "condition_id", "question_id", "created_at", "start_date",
-                 "end_date", "proposed_at", "resolved_at", "outcome", "stale", "accepting_after_close",
-                 "no_uma_status", "neg_risk", "group_item_title", "group_threshold", "neg_risk_request_id",
-                 "a0", "target", "sigma", "noise_period", "tick_ms", "phase_ms", "lam", "depth", "thin_side",
-                 "volume_scale", "fees_enabled", "has_rewards", "ladder_ticks", "density", "refresh_ticks",
-                 "has_floor", "has_cap", "description", "image", "tags", "static", "umabond",
-                 "micros_start")
+    __slots__ = (
+        "a0",
+        "accepting_after_close",
+        "condition_id",
+        "created_at",
+        "density",
+        "depth",
+        "description",
+        "end_date",
+        "event",
+        "fees_enabled",
+        "gen",
+        "gid",
+        "group_item_title",
+        "group_threshold",
+        "has_cap",
+        "has_floor",
+        "has_rewards",
+        "image",
+        "key",
+        "kind",
+        "ladder_ticks",
+        "lam",
+        "member",
+        "micros_start",
+        "neg_risk",
+        "neg_risk_request_id",
+        "no_token",
+        "no_uma_status",
+        "noise_period",
+        "outcome",
+        "outcomes",
+        "phase_ms",
+        "proposed_at",
+        "question",
+        "question_id",
+        "refresh_ticks",
+        "resolved_at",
+        "sigma",
+        "slot",
+        "slug",
+        "stale",
+        "start_date",
+        "static",
+        "tags",
+        "target",
+        "thin_side",
+        "tick_ms",
+        "umabond",
+        "volume_scale",
+        "yes_token",
+    )
 
     def __init__(self) -> None:
         self.static = None
@@ -96,7 +159,7 @@ def _token_id(rs: Stream) -> str:
 class _GenPlan:
     """Durations of one slot generation, drawn before its creation time is known."""
 
-    __slots__ = ("lifetime", "propose_delay", "liveness", "gap", "stale", "rs")
+    __slots__ = ("gap", "lifetime", "liveness", "propose_delay", "rs", "stale")
 
     def __init__(self, seed: int, slot: int, gen: int, kind: str) -> None:
         rs = Stream(seed, T_SLOT, slot, gen)

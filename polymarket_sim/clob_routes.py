@@ -147,7 +147,7 @@ def setup(app: web.Application, world, prefix: str = "/clob", books_batch_max: i
         for item in body:
             tok = item.get("token_id") if isinstance(item, dict) else None
             try:
-                m, idx, st = resolve_token(world, tok, t)
+                _m, idx, st = resolve_token(world, tok, t)
             except TokenError as exc:
                 if exc.status == 400:
                     return error(400, exc.message)
@@ -182,7 +182,7 @@ def setup(app: web.Application, world, prefix: str = "/clob", books_batch_max: i
             if side not in ("BUY", "SELL"):
                 return error(400, "Invalid side")
             try:
-                m, idx, st = resolve_token(world, item.get("token_id"), t)
+                _m, idx, st = resolve_token(world, item.get("token_id"), t)
             except TokenError:
                 continue
             out.setdefault(item["token_id"], {})[side] = _side_price(st, idx, side)
@@ -204,7 +204,7 @@ def setup(app: web.Application, world, prefix: str = "/clob", books_batch_max: i
         out = {}
         for item in body:
             try:
-                m, idx, st = resolve_token(world, item.get("token_id") if isinstance(item, dict) else None, t)
+                _m, idx, st = resolve_token(world, item.get("token_id") if isinstance(item, dict) else None, t)
             except TokenError:
                 continue
             out[item["token_id"]] = _mid(st, idx)
@@ -225,7 +225,7 @@ def setup(app: web.Application, world, prefix: str = "/clob", books_batch_max: i
         out = {}
         for item in body:
             try:
-                m, idx, st = resolve_token(world, item.get("token_id") if isinstance(item, dict) else None, t)
+                _m, idx, st = resolve_token(world, item.get("token_id") if isinstance(item, dict) else None, t)
             except TokenError:
                 continue
             out[item["token_id"]] = _spread(st, idx)

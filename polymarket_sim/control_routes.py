@@ -139,7 +139,7 @@ def setup(app: web.Application, world, prefix: str = "/control") -> None:
         ts = request.query.get("ts")
         at = parse_time(ts) if ts else t
         try:
-            m, idx, st = resolve_token(world, request.query.get("token_id"), at)
+            _m, idx, st = resolve_token(world, request.query.get("token_id"), at)
         except TokenError as exc:
             return error(exc.status, exc.message)
         return jresp(world.book_payload(st, idx, None))

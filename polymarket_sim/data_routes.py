@@ -77,9 +77,7 @@ def setup(app: web.Application, world, prefix: str = "/data") -> None:
                 return False
             if ftype == "CASH" and tr.notional < amount:
                 return False
-            if ftype == "TOKENS" and tr.size / 1e6 < amount:
-                return False
-            return True
+            return not (ftype == "TOKENS" and tr.size / 1e6 < amount)
 
         found = newest_trades(world, markets, t, offset + limit, keep) if markets else []
         return jresp([data_api_row(tr, world.seed) for tr in found[offset:offset + limit]])

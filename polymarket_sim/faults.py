@@ -125,7 +125,7 @@ def middleware(faults: FaultConfig, stats):
     @web.middleware
     async def fault_middleware(request: web.Request, handler):
         path = request.path
-        if path.startswith("/control") or path.startswith("/ws"):
+        if path.startswith(("/control", "/ws")):
             return await handler(request)
         kind = faults.draw_http()
         if kind is None:

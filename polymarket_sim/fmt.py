@@ -6,7 +6,7 @@ is exact and the JSON strings look like the real ones ("0.45", "0.999", "192.3",
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def fmt_milli(p: int) -> str:
@@ -31,7 +31,7 @@ _DAY_CACHE: dict[int, str] = {}
 def _day(days: int) -> str:
     hit = _DAY_CACHE.get(days)
     if hit is None:
-        hit = _DAY_CACHE[days] = datetime.fromtimestamp(days * 86400, tz=timezone.utc).strftime("%Y-%m-%d")
+        hit = _DAY_CACHE[days] = datetime.fromtimestamp(days * 86400, tz=UTC).strftime("%Y-%m-%d")
     return hit
 
 
@@ -50,7 +50,7 @@ def iso(ts: float, micros: bool = False) -> str:
 
 def closed_time(ts: float) -> str:
     """Gamma market closedTime: "YYYY-MM-DD HH:MM:SS+00"."""
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S+00")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%S+00")
 
 
 def date_only(ts: float) -> str:
@@ -75,5 +75,5 @@ def parse_time(value) -> float:
         text += ":00"
     d = datetime.fromisoformat(text)
     if d.tzinfo is None:
-        d = d.replace(tzinfo=timezone.utc)
+        d = d.replace(tzinfo=UTC)
     return d.timestamp()

@@ -8,7 +8,6 @@ simulated trade tape (documented in README as a deliberate difference); prices c
 from __future__ import annotations
 
 import json
-import math
 
 from .catalog import INVALID, YES
 from .fmt import closed_time, date_only, iso

@@ -8,6 +8,7 @@ limit clamps, and the 422 beyond offset 2000.
 from __future__ import annotations
 
 import base64
+import binascii
 import bisect
 import json
 
@@ -15,7 +16,7 @@ from aiohttp import web
 
 from .fmt import parse_time
 from .gamma_render import _volume, event_object, market_object
-from .http_util import boolean, error, integer, jresp, multi
+from .http_util import boolean, integer, jresp, multi
 
 MAX_OFFSET = 2000
 MARKETS_MAX_LIMIT = 100
@@ -236,7 +237,7 @@ def setup(app: web.Application, world, prefix: str = "/gamma") -> None:
             start_after = tuple(_decode_cursor(cur)) if cur else None
         except (ValueError, TypeError) as exc:
             return _validation(str(exc))
-        except Exception:
+        except (binascii.Error, UnicodeDecodeError, IndexError):
             return _validation("invalid after_cursor")
         page, more = _select(q, world.catalog, t, start_after, limit)
         body: dict = {"markets": [market_object(world, m, t) for m in page]}
@@ -314,7 +315,7 @@ def setup(app: web.Application, world, prefix: str = "/gamma") -> None:
             after = _decode_cursor(cur)[1] if cur else None
         except (ValueError, TypeError) as exc:
             return _validation(str(exc))
-        except Exception:
+        except (binascii.Error, UnicodeDecodeError, IndexError):
             return _validation("invalid after_cursor")
         out, more = [], False
         for ev in evs[:end]:

@@ -6,6 +6,7 @@ All choices come from a seeded Stream, so the same seed gives the same questions
 from __future__ import annotations
 
 import re
+from datetime import UTC
 
 from .rng import Stream
 
@@ -40,9 +41,9 @@ def slugify(text: str) -> str:
 
 
 def _date_words(end_ts: float) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    d = datetime.fromtimestamp(end_ts, tz=timezone.utc)
+    d = datetime.fromtimestamp(end_ts, tz=UTC)
     return f"{d.strftime('%B')} {d.day}"
 
 

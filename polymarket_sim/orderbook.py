@@ -31,7 +31,7 @@ N_RETAIL_WALLETS = 20000
 
 
 class Trade:
-    __slots__ = ("market", "token_index", "side", "price", "size", "t_ms", "k", "seq", "wallet", "tx_hash", "whale")
+    __slots__ = ("k", "market", "price", "seq", "side", "size", "t_ms", "token_index", "tx_hash", "wallet", "whale")
 
     @property
     def asset_id(self) -> str:
@@ -45,7 +45,7 @@ class Trade:
 class BookState:
     """Both token books of a market at one instant (YES levels; NO derived on demand)."""
 
-    __slots__ = ("market", "ts_ms", "tick", "bids", "asks", "_cache")
+    __slots__ = ("_cache", "asks", "bids", "market", "tick", "ts_ms")
 
     def __init__(self, market, ts_ms: int, tick: int, bids: list, asks: list) -> None:
         self.market = market
@@ -105,13 +105,13 @@ class BookState:
 class TickState:
     """Full book states of one tick: states[0] is the base book, states[i + 1] the book after trades[i]."""
 
-    __slots__ = ("k", "t_ms", "tick", "trades", "trade_times", "states")
+    __slots__ = ("k", "states", "t_ms", "tick", "trade_times", "trades")
 
 
 class TickTrades:
     """The trades of one tick and the best prices after each, computed with lazily generated levels."""
 
-    __slots__ = ("k", "t_ms", "tick", "trades", "trade_times", "bests")
+    __slots__ = ("bests", "k", "t_ms", "tick", "trade_times", "trades")
 
 
 class _Side:
@@ -122,7 +122,7 @@ class _Side:
     this class, so a trade sees the same levels whichever path computed it.
     """
 
-    __slots__ = ("levels", "head", "_next", "_step", "_stop", "_level_at", "_floor")
+    __slots__ = ("_floor", "_level_at", "_next", "_step", "_stop", "head", "levels")
 
     def __init__(self, touch: int | None, step: int, stop: int, level_at, floor) -> None:
         self.levels: list = []
@@ -454,6 +454,5 @@ _SPREAD_FINE = [1] * 19 + [2] * 16 + [3] * 13 + [5] * 10 + [8] * 6
 def _size(depth: float, level: int, x: int) -> int:
     """A level size in millionths: lognormal around depth, growing away from the touch, >= 5 shares, 2 dp."""
     shares = depth * _LOGN[x & 1023] * (1.0 + 0.35 * level)
-    if shares < 5.0:
-        shares = 5.0
+    shares = max(shares, 5.0)
     return int(shares * 100) * 10_000

@@ -42,8 +42,7 @@ def _value_noise(seed: int, key: int, octave: int, s: float) -> float:
 def logit(seed: int, m, t: float) -> float:
     life = m.end_date - m.created_at
     tau = (t - m.created_at) / life if life > 0 else 1.0
-    if tau < 0.0:
-        tau = 0.0
+    tau = max(tau, 0.0)
     if tau >= 1.0:
         w = 1.0
         firm = min(1.0, (t - m.end_date) / 3600.0) * 0.9

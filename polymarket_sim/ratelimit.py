@@ -70,7 +70,7 @@ def middleware(limiter: RateLimiter, faults, stats):
     @web.middleware
     async def rate_limit_middleware(request: web.Request, handler):
         path = request.path
-        if path.startswith("/control") or path.startswith("/ws"):
+        if path.startswith(("/control", "/ws")):
             return await handler(request)
         mode = faults["rate_limit_mode"]
         if mode != "off":

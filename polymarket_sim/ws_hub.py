@@ -75,7 +75,7 @@ class Hub:
                     # A bounded chunk per wake-up: if the feed falls behind a fast clock it lags (complete and
                     # in order) instead of starving the HTTP handlers.
                     self.catch_up_sync(budget_s=0.2)
-            except Exception as exc:  # never let one bad event stop the feed
+            except Exception as exc:  # noqa: BLE001 - never let one bad event stop the feed
                 print(f"polymarket_sim ws hub error: {exc!r}", flush=True)
 
     async def _housekeeping(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .fmt import fmt_milli, fmt_micro
+from .fmt import fmt_micro, fmt_milli
 
 
 def _best_str(v, default: str) -> str:

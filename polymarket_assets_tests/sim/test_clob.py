@@ -6,8 +6,6 @@ import json
 import re
 from decimal import Decimal
 
-from .conftest import START_TS
-
 
 def _tokens(sim, n=20):
     return [json.loads(m["clobTokenIds"]) for m in sim.gamma("/markets", limit=n)]

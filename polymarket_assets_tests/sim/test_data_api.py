@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import requests
@@ -59,7 +60,7 @@ def test_trades_multi_market_limit_offset_and_cap(sim):
 
 def test_last_trade_price_matches_truth(sim):
     sim.control.set_time(START_TS)
-    cid, truth = _busy_market(sim)
+    _cid, truth = _busy_market(sim)
     last = max(truth, key=lambda t: (t["timestamp_ms"]))
     got = sim.clob("/last-trade-price", token_id=last["asset_id"])
     assert got == {"price": last["price"], "side": last["side"]}
@@ -90,7 +91,7 @@ def test_prices_history_rules(sim):
     assert sim.clob("/prices-history", market=closed["yes_token_id"], interval="max")["history"] == []
     coarse = sim.clob("/prices-history", market=closed["yes_token_id"], startTs=int(closed["resolves_at"]) - 5 * 86400,
                       endTs=int(closed["resolves_at"]), fidelity=1)["history"]
-    assert all(b["t"] - a["t"] >= 12 * 3600 for a, b in zip(coarse, coarse[1:]))
+    assert all(b["t"] - a["t"] >= 12 * 3600 for a, b in itertools.pairwise(coarse))
 
 
 def test_other_clob_endpoints(sim):

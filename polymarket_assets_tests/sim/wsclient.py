@@ -72,8 +72,8 @@ class WSClient:
     def close(self) -> None:
         try:
             self.ws.close()
-        except Exception:
-            pass
+        except (OSError, websocket.WebSocketException):
+            pass  # already closed by the server (several tests make it do exactly that)
 
 
 def rest_levels(book: dict) -> dict:
