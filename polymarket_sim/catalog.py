@@ -151,9 +151,17 @@ def _log_uniform(rs: Stream, lo: float, hi: float) -> float:
     return math.exp(rs.uniform(math.log(lo), math.log(hi)))
 
 
+_UINT256 = 1 << 256
+_TOKEN_FLOOR = 10**73
+
+
 def _token_id(rs: Stream) -> str:
-    n = rs.weighted([74, 75, 76, 77, 78], [4, 10, 16, 55, 15])
-    return rs.digits(n)
+    """A CLOB token id: a uniform uint256 (as the real ERC-1155 position ids are), so 77 digits are most common,
+    78-digit ids start with 10/11 (below 2**256), and shorter ones thin out; the floor keeps ids at 74+ digits."""
+    big = 0
+    for _ in range(5):
+        big = (big << 64) | rs.next64()
+    return str(_TOKEN_FLOOR + big % (_UINT256 - _TOKEN_FLOOR))
 
 
 class _GenPlan:

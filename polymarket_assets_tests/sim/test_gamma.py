@@ -162,6 +162,7 @@ def test_market_identity_formats(sim):
         toks = json.loads(m["clobTokenIds"])
         for t in toks:
             assert re.fullmatch(r"[1-9]\d{73,77}", t)
+            assert int(t) < 2**256, "token ids are uint256"
             lengths.add(len(t))
         assert re.fullmatch(r"\d{4}-\d\d-\d\d", m["endDateIso"])
         names.add(tuple(json.loads(m["outcomes"])))
