@@ -114,11 +114,12 @@ class FaultConfig:
 
 
 def truncate(body: bytes, rng: random.Random) -> bytes:
-    """A malformed body: either cut off mid-document or with a stray byte spliced in."""
+    """A malformed body that no JSON parser accepts: cut off mid-document, or with a NUL byte spliced in
+    (a raw control character is invalid both inside and outside JSON strings)."""
     if len(body) < 4 or rng.random() < 0.7:
         return body[: max(1, len(body) // 2)]
     i = rng.randrange(1, len(body) - 1)
-    return body[:i] + b"}{" + body[i:]
+    return body[:i] + b"\x00" + body[i:]
 
 
 def middleware(faults: FaultConfig, stats):

@@ -212,3 +212,15 @@ def test_rate_limit_throttles_by_default_and_429s_on_request(clean):
         assert codes[0].status_code == 200
     finally:
         clean.control.set_faults(rate_limit_mode="off", rate_limit_scale=1.0, rate_limit_window_s=10.0)
+
+
+def test_malformed_bodies_are_never_valid_json():
+    import random
+
+    from polymarket_sim.faults import truncate
+
+    rng = random.Random(3)
+    body = json.dumps([{"description": "a long string " * 20, "n": i} for i in range(30)]).encode()
+    for _ in range(300):
+        with pytest.raises(ValueError):
+            json.loads(truncate(body, rng))
