@@ -204,7 +204,7 @@ def test_silent_client_is_dropped_and_pinging_client_is_kept():
     with run_sim(markets=50, seed=2, speed=0, start=START, rate_limit="off", ws_idle_timeout=1) as h:
         silent = WSClient(h.urls["PM_WS_URL"])
         pinger = WSClient(h.urls["PM_WS_URL"])
-        end = time.time() + 2.5
+        end = time.time() + 3.2
         while time.time() < end:
             pinger.send("PING")
             assert pinger.recv_frame() == "PONG"
