@@ -314,7 +314,8 @@ class Catalog:
             m.phase_ms = ms.randint(0, m.tick_ms - 1)
             if ev.neg_risk and j > 0:
                 m.tick_ms, m.phase_ms = ev.markets[0].tick_ms, ev.markets[0].phase_ms
-            m.lam = _log_uniform(ms, 1 / 900.0, 1 / 20.0)
+            # Trades per second: log-uniform from 1 per 2 h to 2 per minute (median about 8 per hour).
+            m.lam = _log_uniform(ms, 1 / 7200.0, 1 / 30.0)
             m.depth = _log_uniform(ms, 40.0, 4000.0)
             m.thin_side = ms.random() < 0.35
             m.volume_scale = _log_uniform(ms, 2_000.0, 3_000_000.0)

@@ -186,6 +186,7 @@ class MicroModel:
         self.informed_flow = informed_flow
         self._cache: OrderedDict = OrderedDict()
         self._lazy: OrderedDict = OrderedDict()
+        self._blocks: dict = {}
         self._cache_size = cache_size
         self._last_trade: dict[int, tuple[int, Trade | None]] = {}
 
@@ -233,20 +234,63 @@ class MicroModel:
 
     # -- trades ---------------------------------------------------------------------------------------------
 
-    def _trade_count(self, m, k: int, t_ms: int) -> int:
-        """Poisson number of trades in tick k, by inverse CDF on one hashed uniform (cheap to scan)."""
+    @staticmethod
+    def _tick_lambda(m, t_ms: int) -> float:
+        """Expected trades in the tick starting at t_ms: the market's rate times its activity then."""
         t = t_ms / 1000.0
         if t < m.end_date:
             hours_left = (m.end_date - t) / 3600.0
             activity = 3.0 if hours_left < 4 else (1.6 if hours_left < 24 else 1.0)
         else:
             activity = 0.3
-        lam = m.lam * activity * m.tick_ms / 1000.0
-        u = u01(self.seed, T_TRADE_ANY, m.key, k)
+        return m.lam * activity * m.tick_ms / 1000.0
+
+    def _block_size(self, m) -> tuple[int, float]:
+        """(ticks per trade block, highest per-tick trade probability): about four candidates per block."""
+        p_max = min(0.999, 1.0 - math.exp(-3.0 * m.lam * m.tick_ms / 1000.0))
+        return max(8, min(1024, int(4.0 / p_max))), p_max
+
+    def _trading_ticks(self, m, b: int) -> list[int]:
+        """The ticks of block b that hold at least one trade, ascending.
+
+        Each tick trades with probability 1 - exp(-lambda(t)). Drawn as a Bernoulli process at the highest
+        rate with geometric gaps, then thinned to the rate in force at each tick, so a quiet block costs a
+        couple of draws instead of one per tick; a scan for the last trade skips whole blocks.
+        """
+        ck = (m.gid, b)
+        hit = self._blocks.get(ck)
+        if hit is not None:
+            return hit
+        size, p_max = self._block_size(m)
+        rs = Stream(self.seed, T_TRADE_ANY, m.key, b)
+        ln_q = math.log(1.0 - p_max)
+        k = b * size - 1
+        end = (b + 1) * size
+        out: list[int] = []
+        while True:
+            k += int(math.log(1.0 - rs.random()) / ln_q) + 1
+            if k >= end:
+                break
+            p_k = 1.0 - math.exp(-self._tick_lambda(m, tick_start(m, k)))
+            if rs.random() * p_max < p_k:
+                out.append(k)
+        self._blocks[ck] = out
+        if len(self._blocks) > 4 * self._cache_size:
+            self._blocks.clear()
+        return out
+
+    def _trade_count(self, m, k: int, t_ms: int) -> int:
+        """Trades in tick k: 0 unless k is a trading tick, else a zero-truncated Poisson draw."""
+        size, _ = self._block_size(m)
+        ticks = self._trading_ticks(m, k // size)
+        i = bisect.bisect_left(ticks, k)
+        if i == len(ticks) or ticks[i] != k:
+            return 0
+        lam = self._tick_lambda(m, t_ms)
         p = math.exp(-lam)
-        cdf = p
-        n = 0
-        while u >= cdf and n < 50:
+        target = p + u01(self.seed, T_TRADE, m.key, k, 1) * (1.0 - p)
+        cdf, n = p, 0
+        while (cdf < target or n == 0) and n < 50:
             n += 1
             p *= lam / n
             cdf += p
@@ -366,6 +410,14 @@ class MicroModel:
         bb, ba = tt.bests[i]
         return tt.tick, bb, ba
 
+    def _ticks_with_trades(self, m, k_lo: int, k_hi: int):
+        """Trading ticks in [k_lo, k_hi], ascending."""
+        size, _ = self._block_size(m)
+        for b in range(k_lo // size, k_hi // size + 1):
+            for k in self._trading_ticks(m, b):
+                if k_lo <= k <= k_hi:
+                    yield k
+
     def trades_between(self, m, start_ms: int, end_ms: int) -> list[Trade]:
         """Trades with start_ms <= t < end_ms, oldest first, limited to the market's live window."""
         lo = max(start_ms, int(m.created_at * 1000))
@@ -373,26 +425,14 @@ class MicroModel:
         out: list[Trade] = []
         if hi <= lo:
             return out
-        for k in range(tick_of(m, lo), tick_of(m, hi - 1) + 1):
-            if not self._trade_count(m, k, tick_start(m, k)):
-                continue
+        for k in self._ticks_with_trades(m, tick_of(m, lo), tick_of(m, hi - 1)):
             for tr in self.tick_trades(m, k).trades:
                 if lo <= tr.t_ms < hi:
                     out.append(tr)
         return out
 
-    def _any_trade_threshold(self, m, t_ms: int) -> float:
-        """u01 above this value means tick starting at t_ms has at least one trade (P(N = 0) = exp(-lam))."""
-        t = t_ms / 1000.0
-        if t < m.end_date:
-            hours_left = (m.end_date - t) / 3600.0
-            activity = 3.0 if hours_left < 4 else (1.6 if hours_left < 24 else 1.0)
-        else:
-            activity = 0.3
-        return math.exp(-m.lam * activity * m.tick_ms / 1000.0)
-
     def last_trade(self, m, t_ms: int) -> Trade | None:
-        """The latest trade at or before t_ms, scanning back tick by tick to the market's creation.
+        """The latest trade at or before t_ms, scanning back block by block to the market's creation.
 
         Memoised per market (the scan stops where the previous one began), and exact either way: the answer
         never depends on which queries came before.
@@ -402,42 +442,26 @@ class MicroModel:
         i = bisect.bisect_right(cur.trade_times, t_ms)
         if i:
             return cur.trades[i - 1]
-        k_first = tick_of(m, int(m.created_at * 1000))
+        stop = tick_of(m, int(m.created_at * 1000))
         memo = self._last_trade.get(m.gid)
-        stop = k_first
         if memo is not None and memo[0] <= k - 1:
             stop = max(stop, memo[0] + 1)
         found = None
-        kk = k - 1
-        seed, key, tick_ms, phase = self.seed, m.key, m.tick_ms, m.phase_ms
-        # The trade rate only changes at 24 h / 4 h before endDate and at endDate: refresh the threshold
-        # when the scan crosses one of those instants rather than on every tick.
-        next_change = None
-        threshold = 1.0
-        while kk >= stop:
-            t0 = phase + kk * tick_ms
-            if next_change is None or t0 < next_change:
-                threshold = self._any_trade_threshold(m, t0)
-                next_change = _regime_start(m, t0)
-            if u01(seed, T_TRADE_ANY, key, kk) >= threshold:
+        size, _ = self._block_size(m)
+        b = (k - 1) // size
+        while found is None and (b + 1) * size > stop:
+            for kk in reversed(self._trading_ticks(m, b)):
+                if kk > k - 1 or kk < stop:
+                    continue
                 trs = self.tick_trades(m, kk).trades
                 if trs:
                     found = trs[-1]
                     break
-            kk -= 1
+            b -= 1
         if found is None and memo is not None and memo[0] <= k - 1:
             found = memo[1]
         self._last_trade[m.gid] = (k - 1, found)
         return found
-
-
-def _regime_start(m, t_ms: int) -> float:
-    """Start (ms) of the trade-rate regime containing t_ms: the rate is constant from there up to t_ms."""
-    end = m.end_date * 1000
-    for edge in (end, end - 4 * 3600_000, end - 24 * 3600_000):
-        if t_ms >= edge:
-            return edge
-    return -math.inf
 
 
 def _lognormal_table(n: int = 1024, sigma: float = 0.9) -> list[float]:
