@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo bench dev clean
+.PHONY: setup test demo bench dev dev-sim clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,5 +26,8 @@ bench: setup
 dev: setup
 	bash scripts/dev.sh
 
+dev-sim: setup
+	PM_SOURCE=sim bash scripts/dev.sh
+
 clean:
-	rm -rf $(VENV) .dagster_home data/lake data/raw data/incoming data/quarantine data/warehouse.duckdb
+	rm -rf $(VENV) .dagster_home data/lake data/raw data/incoming data/quarantine data/warehouse.duckdb data/sim

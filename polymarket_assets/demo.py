@@ -15,11 +15,12 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+from polymarket_assets.local_runner import LocalRunPool, RunOutcome
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_MARKER = ".demo-data"
@@ -52,64 +53,55 @@ def prepare_dagster_home() -> Path:
 
 
 class Driver:
-    """Evaluates schedules at simulated ticks and executes their run requests in worker threads."""
+    """Evaluates schedules at simulated ticks and executes their run requests in forked workers."""
 
     def __init__(self, defs, instance, run_config_overrides: dict, workers: int):
-        import dagster as dg
-
-        self.dg = dg
         self.defs = defs
         self.instance = instance
         self.overrides = run_config_overrides
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="demo-run")
+        self.pool = LocalRunPool(workers=workers)
         self.futures: list[Future] = []
-        self.results: list[tuple[str, str, bool]] = []
-        self.lock = threading.Lock()
+        self.outcomes: list[RunOutcome] = []
+        self.repository = defs.get_repository_def()
 
     def schedule(self, name: str):
-        return self.defs.resolve_schedule_def(name) if hasattr(self.defs, "resolve_schedule_def") else self.defs.get_schedule_def(name)
+        return self.defs.resolve_schedule_def(name)
 
     def requests_for_tick(self, schedule_name: str, tick: datetime):
+        import dagster as dg
+
         schedule = self.schedule(schedule_name)
-        context = self.dg.build_schedule_context(instance=self.instance, scheduled_execution_time=tick)
+        context = dg.build_schedule_context(
+            instance=self.instance, scheduled_execution_time=tick, repository_def=self.repository
+        )
         data = schedule.evaluate_tick(context)
         return schedule.job_name, list(data.run_requests or [])
-
-    def _execute(self, job_name: str, request) -> bool:
-        job = self.defs.resolve_job_def(job_name)
-        run_config = _merge(dict(request.run_config or {}), self.overrides)
-        result = job.execute_in_process(
-            run_config=run_config,
-            partition_key=request.partition_key,
-            tags=dict(request.tags or {}),
-            instance=self.instance,
-            raise_on_error=False,
-        )
-        with self.lock:
-            self.results.append((job_name, request.partition_key, result.success))
-        return result.success
 
     def submit_tick(self, schedule_name: str, tick: datetime) -> int:
         job_name, requests = self.requests_for_tick(schedule_name, tick)
         for request in requests:
-            self.futures.append(self.pool.submit(self._execute, job_name, request))
+            self.futures.append(self.pool.submit_request(job_name, request, self.overrides))
         return len(requests)
 
     def run_now(self, schedule_name: str, tick: datetime) -> bool:
         job_name, requests = self.requests_for_tick(schedule_name, tick)
-        return all(self._execute(job_name, request) for request in requests)
+        outcomes = [self.pool.submit_request(job_name, r, self.overrides).result() for r in requests]
+        self.outcomes.extend(outcomes)
+        for outcome in outcomes:
+            if not outcome.success:
+                log(f"run {outcome.job_name} {outcome.partition_key} failed: {outcome.error}")
+        return all(o.success for o in outcomes)
 
     def wait(self) -> None:
         for future in self.futures:
-            future.result()
+            outcome = future.result()
+            self.outcomes.append(outcome)
+            if not outcome.success:
+                log(f"run {outcome.job_name} {outcome.partition_key} failed: {outcome.error}")
         self.futures = []
 
-
-def _merge(base: dict, extra: dict) -> dict:
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = _merge(out.get(key, {}), value) if isinstance(value, dict) else value
-    return out
+    def finished(self) -> int:
+        return len(self.outcomes) + sum(1 for f in self.futures if f.done())
 
 
 def summarize(data_dir: Path, driver: Driver) -> dict:
@@ -131,7 +123,7 @@ def summarize(data_dir: Path, driver: Driver) -> dict:
         quarantined_rows = duckdb.sql(
             f"SELECT count(*) FROM read_parquet('{data_dir}/quarantine/**/*.parquet', hive_partitioning=true)"
         ).fetchone()[0]
-    runs_ok = sum(1 for _, _, ok in driver.results if ok)
+    runs_ok = sum(1 for o in driver.outcomes if o.success)
     return {
         "markets": q("SELECT count(*) FROM markets"),
         "snapshots": q("SELECT count(*) FROM snapshots"),
@@ -140,7 +132,7 @@ def summarize(data_dir: Path, driver: Driver) -> dict:
         "coverage_by_tier": by_tier,
         "resolved": q("SELECT count(*) FROM resolutions WHERE outcome IN ('YES', 'NO', 'INVALID')"),
         "quarantined": quarantined_rows,
-        "runs": len(driver.results),
+        "runs": len(driver.outcomes),
         "runs_succeeded": runs_ok,
     }
 
@@ -182,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
             "resources": {
                 "polymarket": {
                     "config": {
+                        # Overriding a resource's config in run config replaces all of it: keep the env bindings.
+                        "gamma_url": {"env": "PM_GAMMA_URL"},
+                        "clob_url": {"env": "PM_CLOB_URL"},
+                        "data_api_url": {"env": "PM_DATA_API_URL"},
                         "connect_timeout_s": max(0.2, 3.05 / scale),
                         "read_timeout_s": max(0.3, 10.0 / scale),
                         "backoff_base_s": 0.02,
@@ -210,10 +206,10 @@ def main(argv: list[str] | None = None) -> int:
                 if _cron_matches(schedule.cron_schedule, tick):
                     launched += driver.submit_tick(name, tick)
             if tick.minute % 10 == 0:
-                log(f"sim {tick:%H:%M} UTC: launched {launched} slot runs ({len(driver.results)} finished so far)")
+                log(f"sim {tick:%H:%M} UTC: launched {launched} slot runs ({driver.finished()} finished so far)")
             tick += timedelta(minutes=1)
         driver.wait()
-        log(f"slot runs finished: {sum(1 for *_, ok in driver.results if ok)}/{len(driver.results)} succeeded")
+        log(f"slot runs finished: {sum(1 for o in driver.outcomes if o.success)}/{len(driver.outcomes)} succeeded")
 
         # After the hour: let the world move on so markets that ended resolve, then label, score and publish.
         sim.control.set_speed(0.0)
@@ -227,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         dg.materialize([_asset(defs, "warehouse")], instance=instance, resources=_resources(defs))
 
         summary = summarize(data_dir, driver)
-        summary["api_requests"] = int(sim.control.stats().get("requests_total", 0))
+        sim_stats = sim.control.stats()
+        summary["api_requests"] = sum(sim_stats.get("requests", {}).values())
+        summary["faults_injected"] = sum(sim_stats.get("faults", {}).values())
         summary["sim_hour"] = hour0.isoformat()
         summary["wall_s"] = round(time.monotonic() - wall_start, 1)
     log(f"coverage {summary['coverage']} over {summary['snapshots']} snapshot rows; warehouse at {data_dir / 'warehouse.duckdb'}")

@@ -52,6 +52,8 @@ def execute_run(job_name: str, partition_key: str | None, run_config: dict | Non
             failures = [ev for ev in result.all_events if ev.is_failure]
             error = str(failures[0].event_specific_data)[:2000] if failures else "run failed"
         return RunOutcome(job_name, partition_key, result.run_id, result.success, checks, error)
+    except Exception as exc:  # noqa: BLE001 - Dagster's exceptions do not survive pickling back to the parent
+        return RunOutcome(job_name, partition_key, "", False, {}, f"{type(exc).__name__}: {exc}"[:4000])
     finally:
         instance.dispose()
 

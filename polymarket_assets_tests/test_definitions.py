@@ -1,5 +1,6 @@
 """The code location loads, validates with Dagster's own CLI, and its Dagster family is one release."""
 
+import os
 import subprocess
 import sys
 from importlib.metadata import requires, version
@@ -9,17 +10,33 @@ import dagster as dg
 from polymarket_assets.definitions import defs
 
 
-def test_definitions_load():
-    loaded = defs() if callable(defs) else defs
-    assert isinstance(loaded, dg.Definitions) or hasattr(loaded, "get_repository_def")
+EXPECTED_ASSETS = {
+    "markets", "snapshots_t0", "snapshots_t1", "snapshots_t2", "snapshots_t3", "snapshots_t4", "snapshots_stale",
+    "resolutions", "coverage", "warehouse",
+}
 
 
-def test_dagster_definitions_validate_passes():
+def test_definitions_load_with_every_domain():
+    loaded = defs()
+    assert isinstance(loaded, dg.Definitions)
+    keys = {k.to_user_string() for k in loaded.resolve_asset_graph().get_all_asset_keys()}
+    assert EXPECTED_ASSETS <= keys
+    schedules = {s.name for s in loaded.schedules}
+    assert {f"snapshots_{t}_schedule" for t in ("t0", "t1", "t2", "t3", "t4", "stale")} <= schedules
+    assert {"markets_schedule", "resolutions_schedule", "coverage_schedule"} <= schedules
+    assert set(loaded.resources) == {"polymarket", "lake", "clock"}
+    for asset in loaded.assets:
+        for key in asset.keys:
+            assert asset.group_names_by_key[key] != "default", key
+
+
+def test_dagster_definitions_validate_passes(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "polymarket_assets.definitions"],
         capture_output=True,
         text=True,
         timeout=180,
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr

@@ -33,6 +33,13 @@ esac
 export DAGSTER_HOME=${PM_DEV_HOME:-$repo/$home_default}
 export PM_DATA_DIR=${PM_DATA_DIR:-$repo/$data_default}
 mkdir -p "$DAGSTER_HOME" "$PM_DATA_DIR"
+# The configuration contract (README): real Polymarket and the system clock unless told otherwise.
+export PM_GAMMA_URL=${PM_GAMMA_URL:-https://gamma-api.polymarket.com}
+export PM_CLOB_URL=${PM_CLOB_URL:-https://clob.polymarket.com}
+export PM_DATA_API_URL=${PM_DATA_API_URL:-https://data-api.polymarket.com}
+export PM_WS_URL=${PM_WS_URL:-wss://ws-subscriptions-clob.polymarket.com/ws/market}
+export PM_CLOCK=${PM_CLOCK:-system}
+export PM_SIM_CONTROL_URL=${PM_SIM_CONTROL_URL:-}
 # The instance config in git is the source of truth; a hand-edited copy is replaced.
 cp deploy/dagster.dev.yaml "$DAGSTER_HOME/dagster.yaml"
 

@@ -89,7 +89,9 @@ def _levels(levels) -> list[dict]:
 
 
 def sweep_books(clob, markets: list[dict], tier: TierSpec, slot_ts: datetime, captured_at: datetime, quarantine,
-                batch_size: int = 100, max_workers: int = 4) -> SweepResult:
+                batch_size: int = 100, max_workers: int = 4, known_without_book: set[str] | None = None) -> SweepResult:
+    """One books sweep. `known_without_book` (shared by the sweeps of one run) remembers tokens whose book is
+    confirmed gone, so each is confirmed with a single `GET /book` per run rather than per sweep."""
     result = SweepResult()
     if not markets:
         return result
@@ -104,8 +106,11 @@ def sweep_books(clob, markets: list[dict], tier: TierSpec, slot_ts: datetime, ca
             quarantine.add(str(exc), obj, {"endpoint": "/books", "slot_ts": slot_ts.isoformat()})
             continue
         books[book.asset_id] = book
-    no_book: set[str] = set()
+    known = known_without_book if known_without_book is not None else set()
+    no_book: set[str] = {t for t in answer.missing_token_ids if t in known}
     for token in answer.missing_token_ids:
+        if token in no_book:
+            continue
         # Asked and answered, but no book: confirm one by one (a closed market has no order book any more).
         try:
             obj = clob.get_book(token)
@@ -115,6 +120,7 @@ def sweep_books(clob, markets: list[dict], tier: TierSpec, slot_ts: datetime, ca
         except ApiError as exc:
             if getattr(exc, "status", None) in (400, 404) or "orderbook" in str(exc).lower():
                 no_book.add(token)
+                known.add(token)
             else:
                 result.errors.append(f"/book {token}: {exc}")
     failed = set(answer.failed_token_ids)

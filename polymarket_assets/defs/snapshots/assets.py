@@ -8,6 +8,7 @@ on (condition_id, slot_ts). Either way, materializing a partition twice never du
 
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import dagster as dg
@@ -117,21 +118,17 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
     store = lake.lake()
     clk = clock.clock()
     quarantine = lake.quarantine(f"snapshots_{tier.name.lower()}")
-    raw = RawArchive(store.data_dir, "clob_books" if use_books else "clob_prices")
     current = store.read("markets_current")
     current_rows = current.to_pylist() if current is not None else []
     parts = {"tier": tier.name, **partition_parts(context.partition_key)}
 
-    written: list[pa.Table] = []
-    sweeps: list[dict] = []
-    for instant in slot_instants(tier, slot):
-        clk.sleep_until(instant)
-        started = clk.now()
+    def sweep_at(instant: datetime, started: datetime) -> tuple[dict, pa.Table | None]:
         lag = (started - instant).total_seconds()
         markets = select_markets(current_rows, tier.name, instant, DEFAULT_PLAN)
         sweep = {"tier": tier.name, "slot_ts": instant, "started_at": started, "lag_s": lag, "expected": len(markets),
-                 "captured": 0, "duration_s": 0.0, "run_id": context.run.run_id, "error": None}
+                 "captured": 0, "duration_s": 0.0, "run_id": context.run.run_id, "error": None, "status": "captured"}
         stem = f"slot-{instant:%Y%m%dT%H%M%S}"
+        table = None
         if lag > tier.tolerance_s:
             # Never backdate: a late sweep would claim prices from an instant it did not see.
             sweep["status"] = "missed"
@@ -141,7 +138,8 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
             try:
                 if use_books:
                     result = sweep_books(polymarket.clob, markets, tier, instant, started, quarantine,
-                                         batch_size=polymarket.books_batch_size, max_workers=polymarket.max_workers)
+                                         batch_size=polymarket.books_batch_size, max_workers=polymarket.max_workers,
+                                         known_without_book=no_book_tokens)
                 else:
                     result = sweep_prices(polymarket.clob, markets, tier, instant, started, batch_size=polymarket.books_batch_size)
             except ApiError as exc:
@@ -152,21 +150,31 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
                 store.write("snapshots", table, parts, stem)
                 if result.orderbooks:
                     store.write("orderbooks", pa.Table.from_pylist(result.orderbooks, schema=ORDERBOOK_SCHEMA), parts, stem)
+                raw = RawArchive(store.data_dir, "clob_books" if use_books else "clob_prices")
                 for endpoint, request, body in result.raw:
                     raw.add(started, endpoint, request, body)
                 raw.flush(parts, stem)
-                written.append(table)
                 sweep.update(
                     status="captured" if not result.failed_condition_ids else "partial",
                     captured=table.num_rows,
                     duration_s=time.monotonic() - t0,
                     error="; ".join(result.errors)[:500] or None,
                 )
-        else:
-            sweep["status"] = "captured"
-        sweeps.append(sweep)
         # One sweep-log file per attempt: a retry that misses an instant must not hide the earlier capture.
         store.write("sweeps", pa.Table.from_pylist([sweep], schema=SWEEP_SCHEMA), parts, f"{stem}-{context.run.run_id[:8]}")
+        return sweep, table
+
+    # Each sweep starts at its own instant on its own thread, so a slow sweep never makes the next one late.
+    no_book_tokens: set[str] = set()
+    instants = slot_instants(tier, slot)
+    with ThreadPoolExecutor(max_workers=len(instants), thread_name_prefix=f"sweep-{tier.name}") as pool:
+        futures = []
+        for instant in instants:
+            clk.sleep_until(instant)
+            futures.append(pool.submit(sweep_at, instant, clk.now()))
+        outcomes = [f.result() for f in futures]
+    sweeps = [sweep for sweep, _ in outcomes]
+    written = [table for _, table in outcomes if table is not None]
 
     quarantine.flush(clk.now())
     table = pa.concat_tables(written) if written else SNAPSHOT_SCHEMA.empty_table()
@@ -215,7 +223,6 @@ def reassemble_hour(context, tier: TierSpec, lake, clock) -> dg.MaterializeResul
         )
     store = lake.lake()
     parts = {"tier": tier.name, **partition_parts(context.partition_key)}
-    hive = {"tier", "date", "hour"}
     counts = {}
     snapshots = SNAPSHOT_SCHEMA.empty_table()
     for table_name, schema, keys in (
@@ -227,7 +234,7 @@ def reassemble_hour(context, tier: TierSpec, lake, clock) -> dg.MaterializeResul
         if existing is None:
             counts[table_name] = 0
             continue
-        existing = existing.select([c for c in existing.column_names if c not in hive]).cast(schema)
+        existing = existing.select(schema.names).cast(schema)
         merged = _dedupe_latest(existing, keys) if table_name != "sweeps" else _dedupe_sweeps(existing)
         store.replace_partition(table_name, merged, parts)
         counts[table_name] = merged.num_rows
