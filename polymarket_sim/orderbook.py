@@ -1,11 +1,12 @@
-"""Book states and trades: the market microstructure, derived per (market, book tick) from seeded streams.
+"""Book states and trades: the market microstructure, derived per (market, book tick) from seeded hashes.
 
-Each market has a fixed book tick (5-60 s) and phase. At the start of tick k the YES book is regenerated
-around the fair price (the "base" book). Trades in tick k are a Poisson draw with times inside the tick; each
-takes the best level on its side at that instant and removes its size from that level (a level emptied by a
-trade disappears). The NO book is always the mirror of the YES book (NO bids = 1 - YES asks), because
-Polymarket matches complementary orders in one book. So the state of both books at any instant is a pure
-function of (seed, informed_flow, market, tick, time within tick), cached per tick.
+Each market has a fixed book tick (5-60 s) and phase. At the start of tick k the YES book is rebuilt around
+the fair price from a persistent ladder (each price level keeps its size for several ticks), which is the
+"base" book of the tick. Trades in tick k are a Poisson draw with times inside the tick; each takes the best
+level on its side at that instant and removes its size from that level (a level emptied by a trade
+disappears). The NO book is always the mirror of the YES book (NO bids = 1 - YES asks), because Polymarket
+matches complementary orders in one book. So the state of both books at any instant is a pure function of
+(seed, informed_flow, market, tick, time within tick), cached per tick.
 
 Prices are int thousandths, sizes int millionths. Lists are in wire order: bids ascending, asks descending,
 so the best level of each side is the last element.
@@ -219,15 +220,15 @@ class MicroModel:
             z = h(seed, T_LEVEL, key, price, epoch)
             if price != touch_bid and price != touch_ask and (z >> 11) * _INV53 >= density:
                 return 0
-            return _size(depth, 0, z >> 24)
+            return _size(depth, z >> 24)
 
         no_bids = m.thin_side and pm < 40.0
         no_asks = m.thin_side and pm > 960.0
         bid_stop = max(tick, bb - width)
         ask_stop = min(1000 - tick, ba + width)
         # A deep resting order at 0.01 / 0.99 behind the ladder, as real books often have.
-        bid_floor = (10, level_at(10) or _size(depth * 5, 0, key)) if m.has_floor and bid_stop > 10 else None
-        ask_cap = (990, level_at(990) or _size(depth * 5, 0, key >> 7)) if m.has_cap and ask_stop < 990 else None
+        bid_floor = (10, level_at(10) or _size(depth * 5, key)) if m.has_floor and bid_stop > 10 else None
+        ask_cap = (990, level_at(990) or _size(depth * 5, key >> 7)) if m.has_cap and ask_stop < 990 else None
         bids = _Side(None if no_bids else bb, -tick, bid_stop, level_at, None if no_bids else bid_floor)
         asks = _Side(None if no_asks else ba, tick, ask_stop, level_at, None if no_asks else ask_cap)
         return tick, bids, asks
@@ -469,14 +470,14 @@ def _lognormal_table(n: int = 1024, sigma: float = 0.9) -> list[float]:
     return [math.exp(sigma * nd.inv_cdf((i + 0.5) / n)) for i in range(n)]
 
 
-# Lookup tables keep book generation to one 64-bit draw per level.
+# A lookup table keeps a level's size to one 64-bit draw.
 _LOGN = _lognormal_table()
 _SPREAD_COARSE = [1] * 35 + [2] * 16 + [3] * 8 + [4] * 5
 _SPREAD_FINE = [1] * 19 + [2] * 16 + [3] * 13 + [5] * 10 + [8] * 6
 
 
-def _size(depth: float, level: int, x: int) -> int:
-    """A level size in millionths: lognormal around depth, growing away from the touch, >= 5 shares, 2 dp."""
-    shares = depth * _LOGN[x & 1023] * (1.0 + 0.35 * level)
+def _size(depth: float, x: int) -> int:
+    """A level size in millionths from 64 random bits: lognormal around depth, >= 5 shares, 2 dp."""
+    shares = depth * _LOGN[x & 1023]
     shares = max(shares, 5.0)
     return int(shares * 100) * 10_000

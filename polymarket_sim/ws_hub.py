@@ -19,6 +19,7 @@ from aiohttp import WSMsgType, web
 
 from . import ws_messages as msgs
 from .orderbook import tick_of, tick_start
+from .trade_render import ws_last_trade
 
 LOOP_INTERVAL_S = 0.05
 MAX_QUEUE = 200_000
@@ -276,8 +277,6 @@ class Hub:
                         self.world.served.append((toks[i], cur.ts_ms, cur.hash(i), "ws_price_change", time.time()))
         else:
             tr = ts.trades[idx]
-            from .trade_render import ws_last_trade
-
             self._to_asset(out, tr.asset_id, t_ms, ws_last_trade(tr))
             # "book" is sent when a trade affects the book; the trade moved both tokens' books.
             for i, tok in enumerate(toks):
