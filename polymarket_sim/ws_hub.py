@@ -13,6 +13,7 @@ import asyncio
 import bisect
 import heapq
 import json
+import sys
 import time
 
 from aiohttp import WSMsgType, web
@@ -77,7 +78,9 @@ class Hub:
                     # in order) instead of starving the HTTP handlers.
                     self.catch_up_sync(budget_s=0.2)
             except Exception as exc:  # noqa: BLE001 - never let one bad event stop the feed
-                print(f"polymarket_sim ws hub error: {exc!r}", flush=True)
+                # stdout carries only the startup line; diagnostics go to stderr.
+                print(f"polymarket_sim ws hub error: {exc!r}", file=sys.stderr, flush=True)
+                self.world.stats.internal_errors += 1
 
     async def _housekeeping(self) -> None:
         """Once a second: drop silent clients and roll the per-connection WS faults."""
