@@ -202,6 +202,7 @@ class Catalog:
         self.gids: list[int] = []
         self.events: list[Event] = []
         self.event_created: list[float] = []
+        self.event_ids: list[int] = []
         self.by_id: dict[int, Market] = {}
         self.by_condition: dict[str, Market] = {}
         self.by_token: dict[str, tuple[Market, int]] = {}
@@ -339,6 +340,7 @@ class Catalog:
         self._next_event_id += 1 + h(self.seed, T_EVENT, ev.slot, ev.gen) % 5
         self.events.append(ev)
         self.event_created.append(ev.created_at)
+        self.event_ids.append(ev.id)
         self.events_by_id[ev.id] = ev
         self.events_by_slug.setdefault(ev.slug, ev)
         for m in ev.markets:

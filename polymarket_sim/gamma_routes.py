@@ -262,29 +262,26 @@ def setup(app: web.Application, world, prefix: str = "/gamma") -> None:
             return jresp({"type": "not found error", "error": "market not found"}, status=404)
         return jresp(market_object(world, m, t))
 
-    def _events_page(request, t, keyset: bool):
+    def _event_candidates(request, t):
+        """(events in id order, how many of them to consider, wanted closed state, whether ids are indexable)."""
         closed = boolean(request, "closed")
         want_closed = False if closed is None else closed
         ids = {int(x) for x in multi(request, "id")}
         slugs = set(multi(request, "slug"))
         cat = world.catalog
-        n = cat.visible_events(t)
         if ids or slugs:
-            evs = sorted({e.id: e for e in ([cat.events_by_id[i] for i in ids if i in cat.events_by_id]
-                                          + [cat.events_by_slug[s] for s in slugs if s in cat.events_by_slug])}.items())
-            evs = [e for _, e in evs if e.created_at <= t]
-            start = 0
-        else:
-            evs = cat.events
-            start = 0
-        return evs, n if not (ids or slugs) else len(evs), want_closed, start
+            found = {cat.events_by_id[i].id: cat.events_by_id[i] for i in ids if i in cat.events_by_id}
+            found.update({cat.events_by_slug[s].id: cat.events_by_slug[s] for s in slugs if s in cat.events_by_slug})
+            evs = [found[i] for i in sorted(found) if found[i].created_at <= t]
+            return evs, len(evs), want_closed, False
+        return cat.events, cat.visible_events(t), want_closed, True
 
     async def events(request: web.Request) -> web.Response:
         t = world.now()
         try:
             limit = _limit(request, DEFAULT_LIMIT, EVENTS_MAX_LIMIT)
             offset = integer(request, "offset", 0)
-            evs, end, want_closed, _ = _events_page(request, t, False)
+            evs, end, want_closed, _ = _event_candidates(request, t)
         except (ValueError, TypeError) as exc:
             return _validation(str(exc))
         if offset < 0:
@@ -293,7 +290,8 @@ def setup(app: web.Application, world, prefix: str = "/gamma") -> None:
             return jresp({"type": "validation error",
                           "error": "offset too large, use /events/keyset for deeper pagination"}, status=422)
         out, skipped = [], 0
-        for ev in evs[:end]:
+        for i in range(end):
+            ev = evs[i]
             if (t >= ev.resolved_at) != want_closed:
                 continue
             if skipped < offset:
@@ -310,18 +308,21 @@ def setup(app: web.Application, world, prefix: str = "/gamma") -> None:
             return _validation("offset is not supported on keyset endpoints, use after_cursor")
         try:
             limit = _limit(request, DEFAULT_LIMIT, EVENTS_KEYSET_MAX_LIMIT)
-            evs, end, want_closed, _ = _events_page(request, t, True)
+            evs, end, want_closed, indexed = _event_candidates(request, t)
             cur = request.query.get("after_cursor")
             after = _decode_cursor(cur)[1] if cur else None
         except (ValueError, TypeError) as exc:
             return _validation(str(exc))
         except (binascii.Error, UnicodeDecodeError, IndexError):
             return _validation("invalid after_cursor")
+        i = 0
+        if after is not None and indexed:
+            i = bisect.bisect_right(world.catalog.event_ids, after, 0, end)
         out, more = [], False
-        for ev in evs[:end]:
-            if after is not None and ev.id <= after:
-                continue
-            if (t >= ev.resolved_at) != want_closed:
+        while i < end:
+            ev = evs[i]
+            i += 1
+            if (after is not None and ev.id <= after) or (t >= ev.resolved_at) != want_closed:
                 continue
             if len(out) == limit:
                 more = True

@@ -171,3 +171,20 @@ def test_market_identity_formats(sim):
     assert any("bestBid" not in m for m in ms)
     assert any("umaResolutionStatus" not in m for m in ms if m["closed"])
     assert any(m.get("umaResolutionStatus") == "resolved" for m in ms if m["closed"])
+
+
+def test_events_keyset_returns_each_open_event_once(sim):
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 25}
+        if cursor:
+            params["after_cursor"] = cursor
+        body = sim.gamma("/events/keyset", **params)
+        seen.extend(e["id"] for e in body["events"])
+        cursor = body.get("next_cursor")
+        if not cursor:
+            break
+    truth = {m["event_id"] for m in sim.control.markets() if m["state"] != "resolved"}
+    assert len(seen) == len(set(seen)) and set(seen) == truth
+    offset_ids = [e["id"] for off in range(0, len(seen) + 100, 100) for e in sim.gamma("/events", limit=100, offset=off)]
+    assert offset_ids == seen
