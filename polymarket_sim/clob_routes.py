@@ -277,23 +277,8 @@ def setup(app: web.Application, world, prefix: str = "/clob", books_batch_max: i
     async def ok(request: web.Request) -> web.Response:
         return jresp("OK")
 
-    async def prices_history(request: web.Request) -> web.Response:
-        t = world.now()
-        q = request.query
-        tok = q.get("market")
-        if not tok:
-            return error(400, "invalid filters: 'market' is required")
-        hit = world.catalog.market_by_token(tok, t)
-        if hit is None:
-            return error(400, "invalid filters: market not found")
-        m, idx = hit
-        try:
-            fidelity = int(q.get("fidelity", "1"))
-            start_ts = int(q["startTs"]) if q.get("startTs") else None
-            end_ts = int(q["endTs"]) if q.get("endTs") else None
-        except ValueError:
-            return error(400, "invalid filters: startTs, endTs and fidelity must be integers")
-        interval = q.get("interval")
+    def _history_window(m, t: float, start_ts, end_ts, interval, fidelity):
+        """Validate a history query: (start, end, fidelity) or an error Response; None window = empty answer."""
         if fidelity < 1:
             return error(400, "invalid filters: 'fidelity' must be positive")
         resolved = t >= m.resolved_at
@@ -313,7 +298,7 @@ def setup(app: web.Application, world, prefix: str = "/clob", books_batch_max: i
                                   f"{MIN_FIDELITY[interval]}")
             if resolved:
                 # Interval queries return nothing for resolved markets (polymarket_api.md §2).
-                return jresp({"history": []})
+                return None
             end_ts = int(t)
             start_ts = end_ts - INTERVALS[interval]
         else:
@@ -321,18 +306,70 @@ def setup(app: web.Application, world, prefix: str = "/clob", books_batch_max: i
         if resolved:
             # Resolved markets keep only coarse history (12 h), as on the real API.
             fidelity = max(fidelity, 720)
+        return start_ts, end_ts, fidelity
+
+    def _history_points(m, idx: int, t: float, window) -> list:
+        """{t, p} every fidelity minutes: p is the token's book midpoint at t (a missing side counts 0 / 1)."""
+        if window is None:
+            return []
+        start_ts, end_ts, fidelity = window
         step = fidelity * 60
         lo = max(start_ts, int(math.ceil(m.created_at)))
         hi = min(end_ts, int(t), int(m.resolved_at) - 1)
-        history = []
+        out = []
         if hi >= lo:
-            first = ((lo + step - 1) // step) * step
-            for ts_ in range(first, hi + 1, step):
-                st = world.micro.state_at(m, ts_ * 1000)
-                history.append({"t": ts_, "p": st.mid_milli2(idx) / 2000.0})
-                if len(history) >= 20000:
+            for ts_ in range(((lo + step - 1) // step) * step, hi + 1, step):
+                _, bb, ba = world.micro.quote_at(m, ts_ * 1000)
+                mid2 = (bb or 0) + (ba if ba is not None else 1000)
+                out.append({"t": ts_, "p": (mid2 if idx == 0 else 2000 - mid2) / 2000.0})
+                if len(out) >= 20000:
                     break
-        return jresp({"history": history})
+        return out
+
+    async def prices_history(request: web.Request) -> web.Response:
+        t = world.now()
+        q = request.query
+        tok = q.get("market")
+        if not tok:
+            return error(400, "invalid filters: 'market' is required")
+        hit = world.catalog.market_by_token(tok, t)
+        if hit is None:
+            return error(400, "invalid filters: market not found")
+        m, idx = hit
+        try:
+            fidelity = int(q.get("fidelity", "1"))
+            start_ts = int(q["startTs"]) if q.get("startTs") else None
+            end_ts = int(q["endTs"]) if q.get("endTs") else None
+        except ValueError:
+            return error(400, "invalid filters: startTs, endTs and fidelity must be integers")
+        window = _history_window(m, t, start_ts, end_ts, q.get("interval"), fidelity)
+        if isinstance(window, web.Response):
+            return window
+        return jresp({"history": _history_points(m, idx, t, window)})
+
+    async def batch_prices_history(request: web.Request) -> web.Response:
+        t = world.now()
+        body = await _json_body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("markets"), list):
+            return error(400, "invalid payload: expected {\"markets\": [token ids], ...}")
+        if len(body["markets"]) > 20:
+            return error(400, "invalid filters: at most 20 markets per request")
+        try:
+            fidelity = int(body.get("fidelity", 1))
+            start_ts = int(body["start_ts"]) if body.get("start_ts") is not None else None
+            end_ts = int(body["end_ts"]) if body.get("end_ts") is not None else None
+        except (TypeError, ValueError):
+            return error(400, "invalid filters: start_ts, end_ts and fidelity must be integers")
+        out = {}
+        for tok in body["markets"]:
+            hit = world.catalog.market_by_token(str(tok), t)
+            if hit is None:
+                return error(400, "invalid filters: market not found")
+            window = _history_window(hit[0], t, start_ts, end_ts, body.get("interval"), fidelity)
+            if isinstance(window, web.Response):
+                return window
+            out[str(tok)] = _history_points(hit[0], hit[1], t, window)
+        return jresp({"history": out})
 
     def _markets_page(request, simplified: bool, sampling: bool):
         """The cursor is base64 of an offset, from "MA==" to the end marker "LTE=" (polymarket_api.md §2)."""
@@ -396,6 +433,7 @@ def setup(app: web.Application, world, prefix: str = "/clob", books_batch_max: i
     r.add_get(prefix + "/neg-risk", neg_risk, name="clob_neg_risk")
     r.add_get(prefix + "/fee-rate", fee_rate, name="clob_fee_rate")
     r.add_get(prefix + "/prices-history", prices_history, name="clob_prices_history")
+    r.add_post(prefix + "/batch-prices-history", batch_prices_history, name="clob_batch_prices_history")
     r.add_get(prefix + "/markets", markets, name="clob_markets")
     r.add_get(prefix + "/simplified-markets", simplified_markets, name="clob_simplified_markets")
     r.add_get(prefix + "/sampling-markets", sampling_markets, name="clob_sampling_markets")

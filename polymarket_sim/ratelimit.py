@@ -25,6 +25,7 @@ RULES: list[tuple[str, list[tuple[str, int]]]] = [
     ("/clob/books", [("clob /books", 500), ("clob general", 9000)]),
     ("/clob/book", [("clob /book", 1500), ("clob general", 9000)]),
     ("/clob/prices-history", [("clob /prices-history", 1000), ("clob general", 9000)]),
+    ("/clob/batch-prices-history", [("clob /prices-history", 1000), ("clob general", 9000)]),
     ("/clob/prices", [("clob /prices", 500), ("clob general", 9000)]),
     ("/clob/price", [("clob /price", 1500), ("clob general", 9000)]),
     ("/clob/midpoints", [("clob /midpoints", 500), ("clob general", 9000)]),

@@ -133,3 +133,19 @@ def test_heavy_tailed_sizes_and_informed_flow():
     assert {tr.side for tr in uninformed} == {"BUY", "SELL"} and {tr.token_index for tr in uninformed} == {0, 1}
     assert 0.35 < _towards_outcome(uninformed) < 0.65
     assert _towards_outcome(informed) > 0.95
+
+
+def test_batch_prices_history_matches_single(sim):
+    sim.control.set_time(START_TS)
+    page = sim.gamma("/markets", limit=3)
+    toks = [json.loads(m["clobTokenIds"])[i] for m in page for i in (0, 1)]
+    body = {"markets": toks, "start_ts": int(START_TS) - 6 * 3600, "end_ts": int(START_TS), "fidelity": 30}
+    got = sim.post("PM_CLOB_URL", "/batch-prices-history", body).json()["history"]
+    assert set(got) == set(toks)
+    for tok in toks:
+        single = sim.clob("/prices-history", market=tok, startTs=body["start_ts"], endTs=body["end_ts"], fidelity=30)
+        assert got[tok] == single["history"] and got[tok]
+    yes, no = toks[0], toks[1]
+    assert all(abs(a["p"] + b["p"] - 1) < 1e-9 for a, b in zip(got[yes], got[no]))
+    r = sim.post("PM_CLOB_URL", "/batch-prices-history", {"markets": toks * 4, "start_ts": 1, "end_ts": 2})
+    assert r.status_code == 400
