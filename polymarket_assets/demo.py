@@ -188,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         driver = Driver(defs, instance, overrides, workers=args.workers)
 
+        log(f"starting {driver.pool.warm_up()} run workers")
         log(f"simulated clock at {sim_start.isoformat()}; discovering markets")
         ok = driver.run_now("markets_schedule", hour0 - timedelta(hours=1))
         log(f"discovery {'succeeded' if ok else 'FAILED'}")

@@ -58,9 +58,24 @@ def execute_run(job_name: str, partition_key: str | None, run_config: dict | Non
         instance.dispose()
 
 
+def _warm(hold_s: float) -> int:
+    import os
+    import time
+
+    _definitions()
+    time.sleep(hold_s)  # keep this worker busy so the next warm-up task lands on another one
+    return os.getpid()
+
+
 class LocalRunPool:
     def __init__(self, workers: int = 4):
+        self.workers = workers
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+
+    def warm_up(self) -> int:
+        """Start every worker and load the definitions in it, so the first runs are not late."""
+        pids = {f.result() for f in [self._pool.submit(_warm, 0.5) for _ in range(self.workers)]}
+        return len(pids)
 
     def submit(self, job_name: str, partition_key: str | None = None, run_config: dict | None = None,
                tags: dict | None = None) -> Future:

@@ -58,7 +58,7 @@ def run_slots(sim, lake: Lake, slot: datetime, tiers: list[str], overrides: dict
             while not all(sweep_logged(lake, t, instant) for t in due):
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"sweeps {due} for {instant} did not finish")
-                if any(f.done() for _, f in futures):
-                    break
+                if any(f.done() for t, f in futures if t in due):
+                    break  # a run that ended before logging its sweep failed; its result says why
                 time.sleep(0.02)
         return [(tier, f.result()) for tier, f in futures]
