@@ -7,13 +7,14 @@ probabilities and at most one fault hits a request. WS fault rates are read by t
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 
 from aiohttp import web
 
 from .http_util import dumps
 
-HTTP_KINDS = ("delay", "http429", "http5xx", "hang", "cloudflare403", "error200", "malformed")
+HTTP_KINDS = ("delay", "http429", "http5xx", "hang", "cloudflare403", "error200", "malformed", "bad_record")
 
 PROFILES: dict[str, dict] = {
     "none": {},
@@ -39,6 +40,8 @@ DEFAULTS = {
     "cloudflare403_rate": 0.0,
     "error200_rate": 0.0,
     "malformed_rate": 0.0,
+    # Valid JSON in which one record carries an impossible value (a price of 1.7, mismatched outcome arrays).
+    "bad_record_rate": 0.0,
     "ws_disconnect_per_min": 0.0, "ws_freeze_per_min": 0.0, "ws_freeze_s": 15.0, "ws_malformed_rate": 0.0,
     "rate_limit_mode": "throttle",
     # Test knobs: every limit is multiplied by the scale, and the 10 s window can be shortened.
@@ -122,6 +125,40 @@ def truncate(body: bytes, rng: random.Random) -> bytes:
     return body[:i] + b"\x00" + body[i:]
 
 
+def _records(doc):
+    if isinstance(doc, list):
+        return doc
+    if isinstance(doc, dict) and isinstance(doc.get("markets"), list):
+        return doc["markets"]
+    return None
+
+
+def corrupt_one_record(body: bytes, rng: random.Random) -> bytes | None:
+    """Give one record of a list response an impossible value, keeping the JSON valid; None if there is none.
+
+    Books get a price above 1, Gamma markets a `clobTokenIds` shorter than `outcomes`, Data API trades a
+    negative price: what a parser must quarantine rather than store or crash on.
+    """
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    records = [r for r in (_records(doc) or []) if isinstance(r, dict)]
+    if not records:
+        return None
+    record = rng.choice(records)
+    if "bids" in record and "asks" in record:
+        record["bids"] = list(record["bids"]) + [{"price": "1.7", "size": "10"}]
+    elif "clobTokenIds" in record:
+        ids = json.loads(record["clobTokenIds"]) if isinstance(record["clobTokenIds"], str) else record["clobTokenIds"]
+        record["clobTokenIds"] = json.dumps(list(ids)[:1])
+    elif "transactionHash" in record:
+        record["price"] = -0.5
+    else:
+        return None
+    return dumps(doc).encode()
+
+
 def middleware(faults: FaultConfig, stats):
     @web.middleware
     async def fault_middleware(request: web.Request, handler):
@@ -154,6 +191,12 @@ def middleware(faults: FaultConfig, stats):
         body = resp.body if isinstance(resp, web.Response) and resp.body is not None else b"{}"
         if isinstance(body, str):
             body = body.encode()
+        if kind == "bad_record":
+            corrupted = corrupt_one_record(bytes(body), faults.rng)
+            if corrupted is None:
+                stats.faults[kind] -= 1  # nothing in this response can carry a bad record
+                return resp
+            return web.Response(status=resp.status, body=corrupted, content_type="application/json")
         return web.Response(status=resp.status, body=truncate(bytes(body), faults.rng), content_type="application/json")
 
     return fault_middleware

@@ -74,9 +74,15 @@ def merge_current(
     observed: list[dict],
     observed_at: datetime,
     final_condition_ids: set[str] | None = None,
+    unparsed_condition_ids: set[str] | None = None,
 ) -> tuple[list[dict], list[str], list[str]]:
-    """The new current table, the condition ids first seen now, and those that left the open listing now."""
+    """The new current table, the condition ids first seen now, and those that left the open listing now.
+
+    A market listed this time but quarantined (`unparsed_condition_ids`) keeps its previous row: bad input
+    for one market must not make it look closed.
+    """
     final_condition_ids = final_condition_ids or set()
+    unparsed = unparsed_condition_ids or set()
     prev_by_id = {row["condition_id"]: row for row in previous}
     current: list[dict] = []
     new_ids: list[str] = []
@@ -99,6 +105,9 @@ def merge_current(
     for cid, before in prev_by_id.items():
         if cid in seen:
             continue
+        if cid in unparsed:
+            current.append(dict(before))
+            continue
         if before["discovery_status"] == OPEN:
             gone_ids.append(cid)
         last_seen = before["last_seen_open_at"]
@@ -109,7 +118,11 @@ def merge_current(
 
 
 def tier_transitions(
-    previous: list[dict], observed: list[dict], observed_at: datetime, plan: TierPlan = DEFAULT_PLAN
+    previous: list[dict],
+    observed: list[dict],
+    observed_at: datetime,
+    plan: TierPlan = DEFAULT_PLAN,
+    unparsed_condition_ids: set[str] | None = None,
 ) -> list[dict]:
     """Every tier change since the previous discovery, at the exact instant it happened.
 
@@ -129,7 +142,7 @@ def tier_transitions(
         for instant, old, new, hours in transitions_between(row["end_date"], before["observed_at"], observed_at, plan):
             out.append(_transition(cid, old, new, instant, hours, observed_at))
     for cid, before in prev_by_id.items():
-        if cid not in seen:
+        if cid not in seen and cid not in (unparsed_condition_ids or set()):
             hours = hours_to_close(before["end_date"], observed_at)
             last_tier = assign_tier(before["end_date"], observed_at, plan)
             out.append(_transition(cid, last_tier, "CLOSED", observed_at, hours, observed_at))

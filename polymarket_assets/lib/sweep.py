@@ -99,17 +99,21 @@ def sweep_books(clob, markets: list[dict], tier: TierSpec, slot_ts: datetime, ca
     answer = clob.get_books(tokens, batch_size=batch_size, max_workers=max_workers)
     result.raw.append(("/books", {"tokens": len(tokens)}, answer.books))
     books: dict[str, object] = {}
+    refetch: list[str] = list(answer.missing_token_ids)
     for obj in answer.books:
         try:
             book = parse_book(obj)
         except ParseError as exc:
             quarantine.add(str(exc), obj, {"endpoint": "/books", "slot_ts": slot_ts.isoformat()})
+            # The bad record is kept in quarantine; the token gets one more chance on its own.
+            if isinstance(obj, dict) and obj.get("asset_id"):
+                refetch.append(str(obj["asset_id"]))
             continue
         books[book.asset_id] = book
     known = known_without_book if known_without_book is not None else set()
     no_book: set[str] = {t for t in answer.missing_token_ids if t in known}
-    for token in answer.missing_token_ids:
-        if token in no_book:
+    for token in refetch:
+        if token in no_book or token in books:
             continue
         # Asked and answered, but no book: confirm one by one (a closed market has no order book any more).
         try:

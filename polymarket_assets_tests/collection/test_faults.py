@@ -61,3 +61,58 @@ def test_no_snapshot_lost(faulty):
     assert len(sweeps) == 1 + 1 + 1 + 2 + 4
     for tier, status, expected, captured, *_ in sweeps:
         assert status == "captured" and captured == expected and expected > 0, (tier, status, expected, captured)
+
+
+@pytest.fixture(scope="module")
+def bad_records(faulty, collection_env):
+    """A second discovery and slot where responses carry records with impossible values."""
+    env = collection_env
+    sim, lake = env["sim"], faulty["lake"]
+    defs = load_defs()
+    sim.control.set_time((HOUR0 + timedelta(minutes=59, seconds=50)).timestamp())
+    before = {r["condition_id"] for r in lake.read("markets_current").to_pylist() if r["discovery_status"] == "open"}
+    # Every discovery page carries one bad market; most book responses carry a bad book.
+    sim.control.set_faults(profile="none", bad_record_rate=1.0)
+    discovery = run_job(defs, env["instance"], "markets_job", partition_of(HOUR0), CLIENT)
+    sim.control.set_faults(profile="none", bad_record_rate=0.6)
+    outcomes = run_slots(sim, lake, HOUR0 + timedelta(hours=1), ["T2", "T4"], overrides=CLIENT, timeout_s=120)
+    stats = sim.control.stats()
+    sim.control.set_faults(profile="none")
+    return {"discovery": discovery, "outcomes": outcomes, "before": before, "stats": stats, "lake": lake,
+            "data_dir": env["data_dir"], "sim_markets": sim.control.markets()}
+
+
+def test_bad_records_are_quarantined_with_a_reason(bad_records):
+    assert bad_records["discovery"].success
+    injected = bad_records["stats"]["faults"].get("bad_record", 0)
+    assert injected > 0, bad_records["stats"]
+    rows = duckdb.sql(
+        f"SELECT source, reason, raw FROM read_parquet('{bad_records['data_dir']}/quarantine/**/*.parquet', hive_partitioning=true)"
+    ).fetchall()
+    sources = {source for source, _, _ in rows}
+    assert {"gamma_markets"} <= sources and any(s.startswith("snapshots_") for s in sources), sources
+    assert all(reason for _, reason, _ in rows)
+    assert any("1.7" in raw for _, _, raw in rows)
+
+
+def test_a_quarantined_market_is_not_mistaken_for_a_closed_one(bad_records):
+    lake = bad_records["lake"]
+    current = {r["condition_id"]: r for r in lake.read("markets_current").to_pylist()}
+    gone_now = {cid for cid in bad_records["before"] if current[cid]["discovery_status"] != "open"}
+    truth = {m["condition_id"]: m for m in bad_records["sim_markets"]}
+    # Only markets the simulator really closed may leave the open listing.
+    assert all(truth[cid]["state"] != "open" for cid in gone_now), gone_now
+
+
+def test_bad_book_records_cost_no_snapshot(bad_records):
+    for tier, outcome in bad_records["outcomes"]:
+        assert outcome.success, (tier, outcome.error)
+    hour1 = HOUR0 + timedelta(hours=1)
+    sweeps = duckdb.sql(
+        f"SELECT tier, status, expected, captured FROM read_parquet('{bad_records['data_dir']}/lake/sweeps/**/*.parquet', hive_partitioning=true) "
+        f"WHERE slot_ts >= '{hour1.isoformat()}'"
+    ).fetchall()
+    assert len(sweeps) == 5
+    for tier, status, expected, captured in sweeps:
+        assert status == "captured" and captured == expected, (tier, status, expected, captured)
+

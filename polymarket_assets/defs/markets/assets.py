@@ -52,7 +52,8 @@ def markets(
     Writes the market state observed this hour to `market_states` (hourly partitions), replaces the
     `markets_current` table, records every tier change in `tier_transitions`, and archives the raw pages.
     """
-    now = clock.clock().now()
+    clk = clock.clock()
+    now = clk.now()
     window = context.partition_time_window
     if not (window.start <= now < window.end + LATE_GRACE):
         raise dg.Failure(
@@ -63,7 +64,8 @@ def markets(
     raw = RawArchive(store.data_dir, "gamma_markets")
     started = time.monotonic()
 
-    observed: dict[str, dict] = {}
+    observed: dict[str, object] = {}
+    unparsed: set[str] = set()
     pages = 0
     for page in polymarket.gamma.iter_open_markets():
         pages += 1
@@ -73,25 +75,30 @@ def markets(
                 market = parse_gamma_market(obj)
             except ParseError as exc:
                 quarantine.add(str(exc), obj, {"page": pages})
+                if isinstance(obj, dict) and obj.get("conditionId"):
+                    unparsed.add(str(obj["conditionId"]))
                 continue
             if not market.condition_id:
                 quarantine.add("market without conditionId", obj, {"page": pages})
                 continue
-            observed[market.condition_id] = market_state_row(market, now)
-    observed_rows = list(observed.values())
+            observed[market.condition_id] = market
+    # Stamped when the listing is complete: a sweep reading the current table after this instant sees it.
+    observed_at = clk.now()
+    observed_rows = [market_state_row(market, observed_at) for market in observed.values()]
 
     previous = _rows(store.read("markets_current"))
     for row in previous:
         row.pop("date", None), row.pop("hour", None)
-    current, new_ids, gone_ids = merge_current(previous, observed_rows, now, final_condition_ids(store))
-    transitions = tier_transitions(previous, observed_rows, now)
+    unparsed -= set(observed)
+    current, new_ids, gone_ids = merge_current(previous, observed_rows, observed_at, final_condition_ids(store), unparsed)
+    transitions = tier_transitions(previous, observed_rows, observed_at, unparsed_condition_ids=unparsed)
 
     parts = partition_parts(context.partition_key)
     store.replace_partition("market_states", pa.Table.from_pylist(observed_rows, schema=MARKET_STATE_SCHEMA), parts)
     store.replace_partition("tier_transitions", pa.Table.from_pylist(transitions, schema=TIER_TRANSITION_SCHEMA), parts)
     store.replace_partition("markets_current", pa.Table.from_pylist(current, schema=MARKET_CURRENT_SCHEMA), {})
     raw.flush(parts, f"pages-{int(now.timestamp())}")
-    quarantine.flush(now)
+    quarantine.flush(observed_at)
 
     tiers: dict[str, int] = {}
     for row in observed_rows:
@@ -110,7 +117,7 @@ def markets(
             "api_requests": int(api.get("requests", 0)),
             "api_retries": int(api.get("retries", 0)),
             "duration_s": round(time.monotonic() - started, 3),
-            "observed_at": now.isoformat(),
+            "observed_at": observed_at.isoformat(),
             **{f"tier_{name}": count for name, count in sorted(tiers.items())},
         }
     )
