@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
 
     log(f"starting polymarket_sim: {args.markets} markets, seed {args.seed}, faults={args.faults}, speed x{args.speed}")
     with run_sim(markets=args.markets, seed=args.seed, speed=0.0, faults=args.faults, start=sim_start.isoformat()) as sim:
+        # Light faults, plus the occasional record with an impossible value, so quarantine has work to show.
+        sim.control.set_faults(profile=args.faults, bad_record_rate=0.002)
         os.environ.update(sim.env)
         os.environ.update({"PM_CLOCK": "sim", "PM_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(home)})
         import dagster as dg
