@@ -1,0 +1,454 @@
+"""The recorder process: universe refresh, connections, writer, backfill, status and restart handling.
+
+Threads: one per connection (``Connection``), the ``Writer``, the ``Backfiller``, the simulator clock's
+refresher (under ``PM_CLOCK=sim``), and the main thread, which refreshes the universe, supervises the
+connections and writes the status file. Nothing here uses asyncio.
+
+Start-up: take the data directory's lock (one recorder per data directory), read the previous run's
+``state.json``, delete its half-written temporary files, open a ``restart`` gap from its ``durable_through``
+(closed when every connection of this run has received data), reload recently recorded trades for
+reconciliation, and resume the audit from ``audited_through``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from datetime import UTC, datetime
+
+import pyarrow.parquet as pq
+
+from polymarket_assets.lib.clob import ClobClient
+from polymarket_assets.lib.data_api import DataApiClient
+from polymarket_assets.lib.quarantine import Quarantine
+from ws_sidecar import files
+from ws_sidecar.backfill import Backfiller
+from ws_sidecar.clock import make_clock
+from ws_sidecar.config import SidecarConfig
+from ws_sidecar.connection import Connection, State
+from ws_sidecar.processor import FrameProcessor
+from ws_sidecar.reconcile import TradeIndex
+from ws_sidecar.state import read_json, remove_stale_temporaries, write_json_atomic
+from ws_sidecar.universe import Market, ShardPlan, load_markets, select
+from ws_sidecar.writer import Writer
+
+log = logging.getLogger(__name__)
+
+RESTART_GAP_TIMEOUT_S = 60.0  # wall seconds; a connection silent this long after start-up no longer holds it open
+
+
+class AlreadyRunning(RuntimeError):
+    pass
+
+
+def _iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat() if ts is not None else None
+
+
+class Recorder:
+    def __init__(self, cfg: SidecarConfig):
+        self.cfg = cfg
+        self.run_id = secrets.token_hex(4)
+        self.stop_event = threading.Event()
+        self.clock = None
+        self.index = TradeIndex()
+        self.quarantine = Quarantine(cfg.data_dir, "ws_market")
+        self.plan = ShardPlan(cfg.assets_per_connection)
+        self.connections: dict[int, Connection] = {}
+        self.processors: dict[int, FrameProcessor] = {}
+        self._lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._resolved: set[str] = set()
+        self._ws_new: dict[str, Market] = {}
+        self._dropped_at: dict[str, float] = {}
+        self._prev_tracked: list[str] = []
+        self._gap_seq = 0
+        self._gaps: deque = deque(maxlen=10_000)  # (end_s, start_s, reason, connection_id)
+        self._refresh_now = threading.Event()
+        self.markets_source = "none"
+        self.started_wall = time.time()
+        self.state: dict = {}
+        self.restart_gap: dict | None = None
+        self._lock_fd: int | None = None
+        self._last_status = (time.monotonic(), 0)
+        self.msgs_per_s = 0.0
+
+    # -- start-up -----------------------------------------------------------------------------------------
+
+    def _take_lock(self) -> None:
+        self.cfg.sidecar_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.cfg.sidecar_dir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise AlreadyRunning(f"another ws_sidecar holds {self.cfg.sidecar_dir / 'lock'}") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def _start(self) -> None:
+        cfg = self.cfg
+        self._take_lock()
+        self.clock = make_clock(cfg.clock, cfg.sim_control_url)
+        now = self.clock.now()
+        remove_stale_temporaries(cfg.sidecar_dir)
+        removed = files.remove_temporaries(cfg.data_dir)
+        if removed:
+            log.warning("removed %d partial files left by a previous run", removed)
+        prev = read_json(cfg.state_path) or {}
+        audited = prev.get("audited_through")
+        self._prev_tracked = list(prev.get("tracked") or [])
+        if prev:
+            outage_start = prev.get("stopped_at") if prev.get("clean_shutdown") else prev.get("durable_through")
+            outage_start = outage_start or prev.get("started_at") or now
+            self.restart_gap = {
+                "start_us": int(min(outage_start, now) * 1e6),
+                "detail": "clean restart" if prev.get("clean_shutdown") else f"previous run {prev.get('run_id')} died",
+                "opened_mono": time.monotonic(),
+            }
+        self.state = {
+            "run_id": self.run_id,
+            "pid": os.getpid(),
+            "started_at": now,
+            "durable_through": now,
+            "audited_through": audited if audited is not None else now,
+            "last_file_ms": int(prev.get("last_file_ms") or 0),
+            "tracked": self._prev_tracked,
+            "clean_shutdown": False,
+            "stopped_at": None,
+            "previous_run_id": prev.get("run_id"),
+            # The first start of this data directory: audits never import trades from before it.
+            "recording_since": prev.get("recording_since") or now,
+        }
+        self._save_state()
+        self._load_index(self.state["audited_through"] - cfg.audit_overlap_s - cfg.match_tolerance_s - 60)
+
+        self.writer = Writer(
+            cfg.data_dir,
+            self.run_id,
+            self.clock,
+            interval_s=cfg.flush_interval_s,
+            max_rows=cfg.flush_max_rows,
+            first_key_ms=self.state["last_file_ms"] + 1,
+            on_flushed=self._on_flushed,
+            quarantine=self.quarantine,
+            debug_delay_s=cfg.debug_write_delay_s,
+        )
+        self.writer.start()
+        self.data_api = DataApiClient(cfg.data_api_url)
+        self.backfiller = Backfiller(
+            cfg,
+            self.clock,
+            self.index,
+            self.writer,
+            self.data_api,
+            self.run_id,
+            audited_through=self.state["audited_through"],
+            audit_floor=self.state["recording_since"],
+            tracked=self._tracked_since,
+            horizon_limit=self._lagging_watermark,
+            on_audited=self._on_audited,
+            quarantine=self.quarantine,
+        )
+        self.backfiller.start()
+
+    def _load_index(self, since_s: float) -> None:
+        """Trades this data directory already holds from ``since_s`` on, so a restart never re-adds them."""
+        since_hour = files.hour_of_epoch_s(since_s)
+        loaded = 0
+        for f in files.list_incoming(self.cfg.data_dir, ("trades",)):
+            if f.hour < since_hour:
+                continue
+            try:
+                table = pq.read_table(
+                    f.path, columns=["trade_uid", "source", "asset_id", "condition_id", "side", "price", "size", "exchange_ts"]
+                )
+            except (OSError, ValueError) as exc:
+                log.warning("cannot read %s for the trade index: %s", f.path, exc)
+                continue
+            for r in table.to_pylist():
+                ts = r["exchange_ts"]
+                ts_ms = int(ts.timestamp() * 1000) if hasattr(ts, "timestamp") else int(ts)
+                self.index.add(r["condition_id"], ts_ms, r["asset_id"], r["side"], r["size"], r["price"], r["trade_uid"], r["source"])
+                loaded += 1
+        log.info("trade index: %d recorded trades since %s", loaded, _iso(since_s))
+
+    # -- callbacks from other threads ---------------------------------------------------------------------
+
+    def _save_state(self) -> None:
+        with self._state_lock:
+            write_json_atomic(self.cfg.state_path, self.state)
+
+    def _on_flushed(self, cut_us: int, last_ms: int) -> None:
+        with self._state_lock:
+            if cut_us:
+                self.state["durable_through"] = cut_us / 1e6
+            self.state["last_file_ms"] = last_ms
+        self._save_state()
+
+    def _on_audited(self, through: float) -> None:
+        with self._state_lock:
+            self.state["audited_through"] = through
+        self._save_state()
+
+    def _on_market_event(self, event) -> None:
+        with self._lock:
+            if event.event_type == "market_resolved":
+                if event.market not in self._resolved:
+                    self._resolved.add(event.market)
+                    self._refresh_now.set()
+            elif event.event_type == "new_market" and len(event.asset_ids) == 2 and event.market not in self._ws_new:
+                self._ws_new[event.market] = Market(event.market, event.asset_ids[0], event.asset_ids[1], None, "T0")
+                self._refresh_now.set()
+
+    def record_gap(self, *, connection_id: str, start_us: int, end_us: int, reason: str, detail: str,
+                   n_assets: int, condition_ids: list[str]) -> None:
+        with self._lock:
+            self._gap_seq += 1
+            gap_id = f"{self.run_id}-{self._gap_seq}"
+        row = (
+            gap_id,
+            self.run_id,
+            connection_id,
+            start_us // 1000,
+            end_us // 1000,
+            reason,
+            detail,
+            n_assets,
+            condition_ids[0] if reason == "resync" and len(condition_ids) == 1 else None,
+            self.clock.now_us(),
+        )
+        self.writer.add_rows("ws_gaps", [row], urgent=True)
+        self._gaps.append((end_us / 1e6, start_us / 1e6, reason, connection_id))
+        self.backfiller.schedule(condition_ids, start_us / 1e6, end_us / 1e6, reason)
+        log.info("gap %s on %s: %s (%s), %.3f s, %d assets", gap_id, connection_id, reason, detail,
+                 (end_us - start_us) / 1e6, n_assets)
+
+    def _tracked_since(self, start_s: float) -> list[str]:
+        with self._lock:
+            cids = set(self.plan.assignment)
+            cids |= {c for c, at in self._dropped_at.items() if at >= start_s}
+            if self.state.get("started_at", 0) >= start_s or self.restart_gap is not None:
+                cids |= set(self._prev_tracked)
+        return sorted(cids)
+
+    def _lagging_watermark(self) -> float | None:
+        """The oldest stream position among live connections that are behind the clock, if any."""
+        now_ms = self.clock.now_us() // 1000
+        lag = None
+        for conn in list(self.connections.values()):
+            wm = conn.processor.watermark_ms
+            if conn.state is State.LIVE and wm and now_ms - wm < 300_000:
+                lag = wm if lag is None else min(lag, wm)
+        return lag / 1000 if lag is not None else None
+
+    # -- the main loop ------------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        cfg = self.cfg
+        now = self.clock.now()
+        markets = load_markets(cfg.data_dir, datetime.fromtimestamp(now, tz=UTC))
+        self.markets_source = "lake" if markets is not None else "none"
+        markets = markets or []
+        known = {m.condition_id for m in markets}
+        with self._lock:
+            extra = [m for cid, m in self._ws_new.items() if cid not in known]
+            resolved = set(self._resolved)
+            before = set(self.plan.assignment)
+        selected = select(
+            markets + extra,
+            always_tiers=cfg.always_tiers,
+            capacity_markets=cfg.max_connections * (cfg.assets_per_connection // 2),
+            fill_budget=cfg.fill_budget,
+            exclude=resolved,
+        )
+        with self._lock:
+            shards = self.plan.update(selected)
+            for cid in before - set(self.plan.assignment):
+                self._dropped_at[cid] = now
+            for cid in [c for c, at in self._dropped_at.items() if at < now - 2 * cfg.audit_overlap_s - cfg.audit_interval_s]:
+                del self._dropped_at[cid]
+            with self._state_lock:
+                self.state["tracked"] = sorted(self.plan.assignment)
+        for shard, mkts in shards.items():
+            conn = self.connections.get(shard)
+            if conn is None or (not conn.is_alive() and not self.stop_event.is_set()):
+                conn = self._new_connection(shard)
+            conn.set_assets({tok: cid for cid, m in mkts.items() for tok in m.tokens})
+        for shard in [s for s in self.connections if s not in shards]:
+            conn = self.connections.pop(shard)
+            conn.set_assets({})
+            conn.stop()
+            conn.join(timeout=5)
+            self.writer.remove_source(conn.processor)
+            self.processors.pop(shard, None)
+
+    def _new_connection(self, shard: int) -> Connection:
+        cid = f"c{shard:02d}"
+        processor = self.processors.get(shard)
+        if processor is None:
+            processor = FrameProcessor(
+                self.run_id,
+                cid,
+                on_trade=self._on_ws_trade,
+                on_market_event=self._on_market_event,
+                quarantine=self.quarantine,
+            )
+            self.processors[shard] = processor
+            self.writer.add_source(processor)
+        conn = Connection(
+            cid,
+            self.cfg,
+            self.clock,
+            processor,
+            ClobClient(self.cfg.clob_url),
+            on_gap=self.record_gap,
+            quarantine=self.quarantine,
+        )
+        self.connections[shard] = conn
+        conn.start()
+        return conn
+
+    def _on_ws_trade(self, cid: str, ts_ms: int, asset: str, side: str, size: float, price: float, uid: str) -> None:
+        self.index.add(cid, ts_ms, asset, side, size, price, uid, "ws")
+
+    def _maybe_close_restart_gap(self) -> None:
+        gap = self.restart_gap
+        if gap is None:
+            return
+        conns = list(self.connections.values())
+        timed_out = time.monotonic() - gap["opened_mono"] > RESTART_GAP_TIMEOUT_S
+        if self.markets_source == "none" or all(c.ever_live for c in conns) or timed_out:
+            self.restart_gap = None
+            end = self.clock.now_us()
+            self.record_gap(
+                connection_id="recorder",
+                start_us=min(gap["start_us"], end),
+                end_us=end,
+                reason="restart",
+                detail=gap["detail"] + (" (a connection stayed silent)" if timed_out else ""),
+                n_assets=sum(len(c.subscribed) for c in conns),
+                condition_ids=sorted(set(self.plan.assignment) | set(self._prev_tracked)),
+            )
+
+    def run(self) -> int:
+        self._start()
+        last_refresh = -1e18
+        last_status = -1e18
+        try:
+            while not self.stop_event.is_set():
+                mono = time.monotonic()
+                if mono - last_refresh >= self.cfg.refresh_s or self._refresh_now.is_set():
+                    self._refresh_now.clear()
+                    try:
+                        self.refresh()
+                    except Exception:  # noqa: BLE001 - keep recording what we have; retry at the next refresh
+                        log.exception("universe refresh failed")
+                    last_refresh = mono
+                self._maybe_close_restart_gap()
+                if mono - last_status >= self.cfg.status_interval_s:
+                    self.write_status()
+                    last_status = mono
+                self.stop_event.wait(0.2)
+        finally:
+            self._shutdown()
+        return 0
+
+    def request_stop(self) -> None:
+        self.stop_event.set()
+
+    def _shutdown(self) -> None:
+        for conn in list(self.connections.values()):
+            conn.stop()
+        for conn in list(self.connections.values()):
+            conn.join(timeout=5)
+        self.backfiller.stop()
+        self.backfiller.join(timeout=15)
+        self.writer.stop()
+        self.writer.join(timeout=30)
+        try:
+            self.writer.flush()
+        except Exception:  # noqa: BLE001 - report, and still leave a truthful state file
+            log.exception("final flush failed")
+        now = self.clock.now()
+        with self._state_lock:
+            self.state["clean_shutdown"] = self.writer.pending_rows() == 0
+            self.state["stopped_at"] = now
+        self._save_state()
+        self.write_status(final=True)
+        self.clock.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+
+    # -- status -------------------------------------------------------------------------------------------
+
+    def write_status(self, final: bool = False) -> dict:
+        now = self.clock.now()
+        conns = [c.snapshot() for c in self.connections.values()]
+        messages = sum(p.messages for p in self.processors.values())
+        mono = time.monotonic()
+        last_mono, last_messages = self._last_status
+        if mono > last_mono:
+            self.msgs_per_s = max(0.0, (messages - last_messages) / (mono - last_mono))
+        self._last_status = (mono, messages)
+        ages = [c["last_message_age_s"] for c in conns if c["last_message_age_s"] is not None]
+        hour_ago = now - 3600
+        recent = [g for g in list(self._gaps) if g[0] >= hour_ago]
+        unknown: dict[str, int] = {}
+        for p in self.processors.values():
+            for k, v in p.unknown.items():
+                unknown[k] = unknown.get(k, 0) + v
+        status = {
+            "state": "stopped" if final else "running",
+            "pid": os.getpid(),
+            "run_id": self.run_id,
+            "clock": self.cfg.clock,
+            "started_at": _iso(self.state.get("started_at")),
+            "updated_at": _iso(now),
+            "updated_at_epoch": now,
+            "updated_at_wall": time.time(),
+            "markets_source": self.markets_source,
+            "connections": conns,
+            "connections_total": len(conns),
+            "connections_live": sum(1 for c in conns if c["state"] == "live" and not c["in_outage"]),
+            "subscribed_assets": sum(c["assets"] for c in conns),
+            "subscribed_markets": len(self.plan.assignment),
+            "messages_total": messages,
+            "msgs_per_s": round(self.msgs_per_s, 1),
+            "last_message_age_s": min(ages) if ages else None,
+            "oldest_connection_message_age_s": max(ages) if ages else None,
+            "gaps_last_hour": len(recent),
+            "gaps_last_hour_by_reason": {r: sum(1 for g in recent if g[2] == r) for r in sorted({g[2] for g in recent})},
+            "gap_seconds_last_hour": round(sum(min(g[0], now) - max(g[1], hour_ago) for g in recent if g[2] != "resync"), 3),
+            "restart_gap_open": self.restart_gap is not None,
+            "files_written": dict(self.writer.files_written),
+            "rows_written": dict(self.writer.rows_written),
+            "last_file": self.writer.last_file_key,
+            "last_flush_age_s": round(time.time() - self.writer.last_flush_wall, 3),
+            "pending_rows": self.writer.pending_rows(),
+            "writer_errors": self.writer.errors,
+            "quarantined": self.quarantine.count,
+            "unknown_events": unknown,
+            "book_checks": sum(c["book_checks"] for c in conns),
+            "book_mismatches": sum(c["book_mismatches"] for c in conns),
+            "book_resyncs": sum(c.resynced_assets for c in self.connections.values()),
+            "backfill": {
+                **{k: int(v) for k, v in self.backfiller.stats.items()},
+                "audited_through": _iso(self.backfiller.audited_through),
+                "audited_through_epoch": self.backfiller.audited_through,
+                "pending_jobs": len(self.backfiller.pending()),
+                "last_error": self.backfiller.last_error,
+            },
+            "durable_through": _iso(self.state.get("durable_through")),
+            "durable_through_epoch": self.state.get("durable_through"),
+            "trade_index_size": len(self.index),
+            "cpu_seconds": round(time.process_time(), 3),
+        }
+        write_json_atomic(self.cfg.status_path, status)
+        return status

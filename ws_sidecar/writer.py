@@ -1,0 +1,182 @@
+"""The only thread that writes incoming files: it drains every buffer every N seconds or M rows.
+
+Each flush takes the rows of every connection (and the gap and backfill rows), splits them by hour, and
+writes one closed Parquet file per (kind, hour) through ``files.write_atomic``. File keys are assigned here,
+in rename order, so the sensor's key order is the order files appeared. After a flush the recorder's state
+records ``durable_through``: every row received before that instant is on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ws_sidecar import files
+
+log = logging.getLogger(__name__)
+
+
+class Writer(threading.Thread):
+    def __init__(
+        self,
+        data_dir,
+        run_id: str,
+        clock,
+        *,
+        interval_s: float = 10.0,
+        max_rows: int = 200_000,
+        first_key_ms: int = 0,
+        on_flushed: Callable[[int, int], None] | None = None,
+        quarantine=None,
+        debug_delay_s: float = 0.0,
+    ):
+        super().__init__(name="writer", daemon=True)
+        self.data_dir = data_dir
+        self.run_id = run_id
+        self.clock = clock
+        self.interval_s = interval_s
+        self.max_rows = max_rows
+        self.on_flushed = on_flushed
+        self.quarantine = quarantine
+        self.debug_delay_s = debug_delay_s
+        self._sources: list = []  # FrameProcessor-like objects with take() and pending_rows()
+        self._extra: dict[str, list[tuple]] = {kind: [] for kind in files.KINDS}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._urgent: set[str] = set()
+        self._halt = threading.Event()
+        self._flush_lock = threading.Lock()  # one flush at a time (the thread, or a caller of flush_now)
+        self._last_ms = first_key_ms
+        self._seq = 0
+        self.files_written: Counter[str] = Counter()
+        self.rows_written: Counter[str] = Counter()
+        self.last_file_key = ""
+        self.last_flush_wall = time.time()
+        self.flush_seconds = 0.0
+        self.errors = 0
+
+    # -- sources ------------------------------------------------------------------------------------------
+
+    def add_source(self, source) -> None:
+        with self._lock:
+            self._sources.append(source)
+
+    def remove_source(self, source) -> None:
+        """Stop polling a source; its remaining rows go out with the next flush."""
+        trades, books, raw = source.take()
+        with self._lock:
+            if source in self._sources:
+                self._sources.remove(source)
+            self._extra["trades"].extend(trades)
+            self._extra["book_updates"].extend(books)
+            self._extra["raw_frames"].extend(raw)
+
+    def add_rows(self, kind: str, rows: list[tuple], *, urgent: bool = False) -> None:
+        """Queue rows; ``urgent`` ones (gap rows) are written within a quarter of a second, on their own."""
+        with self._lock:
+            self._extra[kind].extend(rows)
+            if urgent:
+                self._urgent.add(kind)
+        if urgent or len(rows) >= self.max_rows:
+            self._wake.set()
+
+    def pending_rows(self) -> int:
+        with self._lock:
+            return sum(len(v) for v in self._extra.values()) + sum(s.pending_rows() for s in self._sources)
+
+    # -- the thread ---------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        next_flush = time.monotonic() + self.interval_s
+        while not self._halt.is_set():
+            self._wake.wait(0.25)
+            self._wake.clear()
+            with self._lock:
+                urgent, self._urgent = tuple(self._urgent), set()
+            if urgent:
+                try:
+                    self.flush(kinds=urgent)
+                except Exception:  # noqa: BLE001 - the rows stay queued for the regular flush
+                    self.errors += 1
+                    log.exception("urgent flush failed")
+            if time.monotonic() >= next_flush or self.pending_rows() >= self.max_rows:
+                try:
+                    self.flush()
+                except Exception:  # noqa: BLE001 - a failed flush keeps its rows; retry next round
+                    self.errors += 1
+                    log.exception("flush failed; rows kept for the next attempt")
+                next_flush = time.monotonic() + self.interval_s
+
+    def stop(self) -> None:
+        self._halt.set()
+        self._wake.set()
+
+    def flush(self, kinds: tuple[str, ...] | None = None) -> list:
+        """Write everything pending (or only ``kinds`` from the extra buffers, sources untouched)."""
+        with self._flush_lock:
+            cut_us = self.clock.now_us()
+            batches: dict[str, list[tuple]] = {kind: [] for kind in files.KINDS}
+            with self._lock:
+                for kind in files.KINDS:
+                    if kinds is None or kind in kinds:
+                        batches[kind], self._extra[kind] = self._extra[kind], []
+                sources = list(self._sources) if kinds is None else []
+            for source in sources:
+                for kind, rows in zip(("trades", "book_updates", "raw_frames"), source.take()):
+                    batches[kind].extend(rows)
+            started = time.perf_counter()
+            written = []
+            try:
+                for kind in files.KINDS:
+                    if batches[kind]:
+                        written.extend(self._write_kind(kind, batches[kind]))
+                        batches[kind] = []
+            except BaseException:
+                with self._lock:  # nothing is lost: unwritten rows go back in front of the queue
+                    for kind, rows in batches.items():
+                        if rows:
+                            self._extra[kind] = rows + self._extra[kind]
+                raise
+            if self.quarantine is not None and kinds is None:
+                self.quarantine.flush(_utc(cut_us))
+            self.flush_seconds += time.perf_counter() - started
+            self.last_flush_wall = time.time()
+            if self.on_flushed is not None:
+                self.on_flushed(cut_us if kinds is None else 0, self._last_ms)
+            return written
+
+    def _next_key(self) -> tuple[int, int]:
+        now_ms = time.time_ns() // 1_000_000
+        self._last_ms = max(now_ms, self._last_ms)
+        self._seq += 1
+        return self._last_ms, self._seq
+
+    def _write_kind(self, kind: str, rows: list[tuple]) -> list:
+        table = files.table_from_rows(kind, rows)
+        column = files.HOUR_COLUMN[kind]
+        per_hour = files.HOUR_UNIT[kind] * 3600
+        hours = pc.divide(pc.cast(table.column(column), pa.int64()), per_hour)
+        unique = hours.unique().to_pylist()
+        written = []
+        for hour in sorted(unique):
+            part = table if len(unique) == 1 else table.filter(pc.equal(hours, hour))
+            ms, seq = self._next_key()
+            name = files.file_name(kind, files.hour_of_epoch_s(hour * 3600), ms, seq, self.run_id)
+            path = files.incoming_root(self.data_dir) / kind / f"day={files.day_of_ms(ms)}" / name
+            files.write_atomic(part, path, debug_delay_s=self.debug_delay_s)
+            self.files_written[kind] += 1
+            self.rows_written[kind] += part.num_rows
+            self.last_file_key = name
+            written.append(path)
+        return written
+
+
+def _utc(us: int) -> datetime:
+    return datetime.fromtimestamp(us / 1e6, tz=UTC)
