@@ -107,14 +107,15 @@ def _cli_args(markets, seed, speed, faults, informed_flow, start, extra: dict) -
 
 @contextlib.contextmanager
 def run_sim(markets: int = 200, seed: int = 7, speed: float = 1.0, faults: str = "none",
-            informed_flow: float = 0.0, start=None, startup_timeout: float = 60.0, **extra):
+            informed_flow: float = 0.0, start=None, startup_timeout: float = 60.0, stderr=None, **extra):
     """Run `python -m polymarket_sim` in a subprocess; yield a SimHandle; terminate it on exit.
 
-    Extra keyword arguments become CLI flags (books_batch_max=100 -> --books-batch-max 100).
+    Extra keyword arguments become CLI flags (books_batch_max=100 -> --books-batch-max 100). `stderr` (a file
+    object) receives the server's log; by default it is inherited.
     """
     cmd = [sys.executable, "-m", "polymarket_sim"] + _cli_args(markets, seed, speed, faults, informed_flow, start,
                                                                 dict(extra))
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=None, text=True,
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True,
                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     try:
         line_box: list[str] = []
