@@ -25,6 +25,7 @@ from typing import Any
 
 import psycopg
 import requests
+import yaml
 from psycopg import sql
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -130,6 +131,24 @@ def prepare_dagster_home(home: Path, instance_yaml: Path = REPO_ROOT / "dagster.
     return home
 
 
+def instance_yaml_with(path: Path, overrides: Mapping[str, Mapping[str, Any]]) -> Path:
+    """A copy of the production dagster.yaml at `path` with some values of existing sections changed.
+
+    Only values the production file already has may change (a test must not pass thanks to a key
+    production lacks), so monitoring can be made faster without drifting from the real config.
+    """
+    config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    for section, values in overrides.items():
+        missing = set(values) - set(config.get(section) or {})
+        if missing:
+            raise KeyError(
+                f"dagster.yaml has no {section}.{sorted(missing)}; tests only shorten existing keys"
+            )
+        config[section] = {**config[section], **values}
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
 def base_env(overrides: Mapping[str, str]) -> dict[str, str]:
     """The parent environment without inherited DAGSTER_*/PM_* settings, with the venv first on PATH."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED_PREFIXES)}
@@ -193,6 +212,17 @@ class ManagedProcess:
         if self.alive():
             os.kill(self.pid, signal.SIGKILL)
             self.popen.wait(timeout=10)
+
+    def kill9_group(self) -> None:
+        """SIGKILL the process and everything in its group at once, as the death of its container would
+        (for the user-code server: the server and every run worker it started)."""
+        if self.popen is None:
+            return
+        self._signal_group(signal.SIGKILL)
+        self.popen.wait(timeout=10)
+        wait_until(
+            lambda: not self.group_pids(), timeout=10, interval=0.1, what=f"{self.name}'s group to die"
+        )
 
     def stop(self, timeout: float = 15) -> None:
         """SIGTERM the whole group, then SIGKILL whatever is left; reap the child."""
@@ -362,6 +392,106 @@ query Run($runId: ID!) {
 
 TERMINAL_RUN_STATUSES = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
 
+_REPOSITORY_SELECTOR = {"repositoryLocationName": LOCATION_NAME, "repositoryName": "__repository__"}
+
+INSTIGATORS_QUERY = """
+query Instigators($repositorySelector: RepositorySelector!) {
+  schedulesOrError(repositorySelector: $repositorySelector) {
+    __typename
+    ... on Schedules { results { name scheduleState { id status } } }
+    ... on PythonError { message }
+  }
+  sensorsOrError(repositorySelector: $repositorySelector) {
+    __typename
+    ... on Sensors { results { name sensorState { id status } } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+START_SCHEDULE_MUTATION = """
+mutation StartSchedule($scheduleSelector: ScheduleSelector!) {
+  startSchedule(scheduleSelector: $scheduleSelector) {
+    __typename
+    ... on ScheduleStateResult { scheduleState { status } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+STOP_SCHEDULE_MUTATION = """
+mutation StopSchedule($id: String!) {
+  stopRunningSchedule(id: $id) {
+    __typename
+    ... on ScheduleStateResult { scheduleState { status } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+STOP_SENSOR_MUTATION = """
+mutation StopSensor($id: String!) {
+  stopSensor(id: $id) {
+    __typename
+    ... on StopSensorMutationResult { instigationState { status } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+SCHEDULE_TICKS_QUERY = """
+query ScheduleTicks($scheduleSelector: ScheduleSelector!) {
+  scheduleOrError(scheduleSelector: $scheduleSelector) {
+    __typename
+    ... on Schedule {
+      scheduleState { status ticks(limit: 20) { tickId status timestamp runIds runKeys error { message } } }
+    }
+    ... on PythonError { message }
+  }
+}
+"""
+
+SENSOR_TICKS_QUERY = """
+query SensorTicks($sensorSelector: SensorSelector!) {
+  sensorOrError(sensorSelector: $sensorSelector) {
+    __typename
+    ... on Sensor {
+      sensorState { status ticks(limit: 20) { tickId status timestamp runIds runKeys error { message } } }
+    }
+    ... on PythonError { message }
+  }
+}
+"""
+
+ASSET_CHECKS_QUERY = """
+query AssetChecks($assetKey: AssetKeyInput!) {
+  assetNodeOrError(assetKey: $assetKey) {
+    __typename
+    ... on AssetNode {
+      assetChecksOrError {
+        __typename
+        ... on AssetChecks {
+          checks {
+            name
+            executionForLatestMaterialization { runId status evaluation { success } }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+RUNS_QUERY = """
+query Runs($filter: RunsFilter) {
+  runsOrError(filter: $filter) {
+    __typename
+    ... on Runs { results { runId jobName status startTime endTime tags { key value } } }
+    ... on PythonError { message }
+  }
+}
+"""
+
 
 @dataclass
 class Topology:
@@ -443,6 +573,73 @@ class Topology:
 
         return wait_until(finished, timeout=timeout, interval=0.5, what=f"run {run_id} to finish")
 
+    def instigators(self) -> dict[str, dict[str, dict]]:
+        """{"schedules": {name: state}, "sensors": {name: state}} with each state's `id` and `status`."""
+        data = self.graphql(INSTIGATORS_QUERY, {"repositorySelector": _REPOSITORY_SELECTOR})
+        schedules, sensors = data["schedulesOrError"], data["sensorsOrError"]
+        assert schedules["__typename"] == "Schedules", schedules
+        assert sensors["__typename"] == "Sensors", sensors
+        return {
+            "schedules": {s["name"]: s["scheduleState"] for s in schedules["results"]},
+            "sensors": {s["name"]: s["sensorState"] for s in sensors["results"]},
+        }
+
+    def stop_instigators_except(self, keep: set[str] = frozenset()) -> list[str]:
+        """Stop every running schedule and sensor not named in `keep`, as the UI's toggles do; return
+        the names stopped. Collection schedules are RUNNING by default, so a test that wants to know
+        which ticks happen stops the others before the daemon starts."""
+        stopped = []
+        found = self.instigators()
+        for kind, mutation, result_field in (
+            ("schedules", STOP_SCHEDULE_MUTATION, "stopRunningSchedule"),
+            ("sensors", STOP_SENSOR_MUTATION, "stopSensor"),
+        ):
+            for name, state in found[kind].items():
+                if name in keep or state["status"] != "RUNNING":
+                    continue
+                result = self.graphql(mutation, {"id": state["id"]})[result_field]
+                assert result["__typename"] in ("ScheduleStateResult", "StopSensorMutationResult"), result
+                stopped.append(name)
+        return stopped
+
+    def start_schedule(self, name: str) -> None:
+        selector = {**_REPOSITORY_SELECTOR, "scheduleName": name}
+        result = self.graphql(START_SCHEDULE_MUTATION, {"scheduleSelector": selector})["startSchedule"]
+        assert result["__typename"] == "ScheduleStateResult", result
+        assert result["scheduleState"]["status"] == "RUNNING", result
+
+    def stop_schedule(self, name: str) -> None:
+        state = self.instigators()["schedules"][name]
+        if state["status"] == "RUNNING":
+            result = self.graphql(STOP_SCHEDULE_MUTATION, {"id": state["id"]})["stopRunningSchedule"]
+            assert result["__typename"] == "ScheduleStateResult", result
+
+    def schedule_ticks(self, name: str) -> list[dict]:
+        selector = {**_REPOSITORY_SELECTOR, "scheduleName": name}
+        found = self.graphql(SCHEDULE_TICKS_QUERY, {"scheduleSelector": selector})["scheduleOrError"]
+        assert found["__typename"] == "Schedule", found
+        return found["scheduleState"]["ticks"]
+
+    def sensor_ticks(self, name: str) -> list[dict]:
+        selector = {**_REPOSITORY_SELECTOR, "sensorName": name}
+        found = self.graphql(SENSOR_TICKS_QUERY, {"sensorSelector": selector})["sensorOrError"]
+        assert found["__typename"] == "Sensor", found
+        return found["sensorState"]["ticks"]
+
+    def asset_checks(self, asset: str) -> dict[str, dict | None]:
+        """{check name: execution for the asset's latest materialization (runId, status, evaluation)}."""
+        node = self.graphql(ASSET_CHECKS_QUERY, {"assetKey": {"path": [asset]}})["assetNodeOrError"]
+        assert node["__typename"] == "AssetNode", node
+        checks = node["assetChecksOrError"]
+        assert checks["__typename"] == "AssetChecks", checks
+        return {c["name"]: c["executionForLatestMaterialization"] for c in checks["checks"]}
+
+    def runs(self, **run_filter: Any) -> list[dict]:
+        """Runs matching a GraphQL RunsFilter (e.g. `tags=[{"key": ..., "value": ...}]`), newest first."""
+        found = self.graphql(RUNS_QUERY, {"filter": run_filter})["runsOrError"]
+        assert found["__typename"] == "Runs", found
+        return found["results"]
+
     def all_pids(self) -> list[int]:
         return [pid for p in self.processes.values() for pid in p.group_pids()]
 
@@ -475,11 +672,16 @@ def start_topology(
     workspace_yaml: Path = REPO_ROOT / "workspace.yaml",
     code_module: str = CODE_MODULE,
     startup_timeout: float = 90,
+    before_daemon: Callable[[Topology], None] | None = None,
 ) -> Topology:
     """Start gRPC server, then daemon and webserver (as compose orders them), and wait until all are healthy.
 
     `code_module` is what the gRPC server serves under the production location name; tests that need a
     job they control pass `polymarket_assets_tests.deploy.probe_location`.
+
+    `before_daemon(topology)` runs once the webserver has loaded the code location and before the daemon
+    starts (e.g. to stop default-running schedules through GraphQL before any of them can tick); the
+    daemon then starts after the webserver instead of beside it.
 
     On failure everything already started is stopped before the error propagates.
     """
@@ -533,9 +735,13 @@ def start_topology(
     try:
         topology.processes["user_code"].start()
         wait_for_grpc(topology, timeout=startup_timeout)
-        topology.processes["daemon"].start()
+        if before_daemon is None:
+            topology.processes["daemon"].start()
         topology.processes["webserver"].start()
         wait_for_webserver(topology, timeout=startup_timeout)
+        if before_daemon is not None:
+            before_daemon(topology)
+            topology.processes["daemon"].start()
         wait_for_daemons(topology, timeout=startup_timeout)
     except Exception as exc:
         logs = topology.logs_tail()
