@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         import dagster as dg
 
         from polymarket_assets.definitions import defs as lazy_defs
+        from polymarket_assets.defs.resources import polymarket_run_config
 
         defs = lazy_defs() if callable(lazy_defs) else lazy_defs
         instance = dg.DagsterInstance.get()
@@ -177,20 +178,12 @@ def main(argv: list[str] | None = None) -> int:
         # simulated time as it would in production.
         scale = max(args.speed, 1.0)
         overrides = {
-            "resources": {
-                "polymarket": {
-                    "config": {
-                        # Overriding a resource's config in run config replaces all of it: keep the env bindings.
-                        "gamma_url": {"env": "PM_GAMMA_URL"},
-                        "clob_url": {"env": "PM_CLOB_URL"},
-                        "data_api_url": {"env": "PM_DATA_API_URL"},
-                        "connect_timeout_s": max(0.2, 3.05 / scale),
-                        "read_timeout_s": max(0.3, 10.0 / scale),
-                        "backoff_base_s": 0.02,
-                        "backoff_cap_s": max(0.1, 10.0 / scale),
-                    }
-                }
-            },
+            **polymarket_run_config(
+                connect_timeout_s=max(0.2, 3.05 / scale),
+                read_timeout_s=max(0.3, 10.0 / scale),
+                backoff_base_s=0.02,
+                backoff_cap_s=max(0.1, 10.0 / scale),
+            ),
             "loggers": {"console": {"config": {"log_level": "WARNING"}}},
         }
         driver = Driver(defs, instance, overrides, workers=args.workers)
@@ -228,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         sim.control.set_time((hour0 + timedelta(hours=5, minutes=20)).timestamp())
         driver.run_now("coverage_schedule", hour0 + timedelta(hours=1, minutes=20))
         driver.run_now("snapshots_reassembly_schedule", hour0 + timedelta(hours=1, minutes=15))
-        dg.materialize([_asset(defs, "warehouse")], instance=instance, resources=_resources(defs))
+        dg.materialize([_asset(defs, "warehouse")], instance=instance, resources=_resources(defs),
+                       run_config={"loggers": overrides["loggers"]})
 
         driver.pool.shutdown()
         summary = summarize(data_dir, driver)

@@ -2,9 +2,11 @@
 
 All settings come from the environment through `dg.EnvVar` when a run starts (the configuration contract
 of DESIGN.md); nothing reads the environment at import time. `.env.example` lists every variable with
-its production default.
+its production default. The optional object-store settings (`PM_WAREHOUSE_PATH`, the `AWS_*` variables)
+are read when a run opens the lake, because a `dg.EnvVar` field cannot fall back to a default.
 """
 
+import os
 
 import dagster as dg
 from pydantic import PrivateAttr
@@ -15,6 +17,7 @@ from polymarket_assets.lib.data_api import DataApiClient
 from polymarket_assets.lib.gamma import GammaClient
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.quarantine import Quarantine
+from polymarket_assets.lib.warehouse import warehouse_path
 
 
 class PolymarketApiResource(dg.ConfigurableResource):
@@ -75,9 +78,14 @@ class PolymarketApiResource(dg.ConfigurableResource):
 
 
 class LakeResource(dg.ConfigurableResource):
-    """`PM_DATA_DIR`: the lake, raw archive, quarantine and `warehouse.duckdb` live under it."""
+    """`PM_DATA_DIR`: the lake, raw archive, quarantine and `warehouse.duckdb` live under it. It may be an
+    object store (`s3://bucket/prefix`, endpoint and credentials from the standard `AWS_*` variables);
+    `warehouse.duckdb` then lives at the local path `PM_WAREHOUSE_PATH`."""
 
     data_dir: str
+
+    def warehouse_path(self) -> str:
+        return str(warehouse_path(self.data_dir, os.environ.get("PM_WAREHOUSE_PATH") or None))
 
     def lake(self) -> Lake:
         return Lake(self.data_dir)
@@ -100,6 +108,16 @@ class ClockResource(dg.ConfigurableResource):
                 raise dg.Failure("PM_CLOCK=sim needs PM_SIM_CONTROL_URL (the simulator's /control base URL)")
             return SimClock(self.sim_control_url)
         raise dg.Failure(f"PM_CLOCK must be 'system' or 'sim', not {self.source!r}")
+
+
+def polymarket_run_config(**settings) -> dict:
+    """Run config that changes some `polymarket` resource settings (timeouts, retries) for one run.
+
+    Overriding a resource's config in run config replaces all of it, so the URL bindings to the environment
+    are restated here rather than by every caller.
+    """
+    env = {"gamma_url": {"env": "PM_GAMMA_URL"}, "clob_url": {"env": "PM_CLOB_URL"}, "data_api_url": {"env": "PM_DATA_API_URL"}}
+    return {"resources": {"polymarket": {"config": {**env, **settings}}}}
 
 
 @dg.definitions

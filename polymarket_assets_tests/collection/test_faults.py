@@ -5,6 +5,7 @@ from datetime import timedelta
 import duckdb
 import pytest
 
+from polymarket_assets.defs.resources import polymarket_run_config
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets_tests.collection.conftest import HOUR0
 from polymarket_assets_tests.collection.harness import load_defs, partition_of, run_job, run_slots
@@ -13,22 +14,7 @@ FAULTS = {
     "http429_rate": 0.08, "retry_after_s": 0, "http5xx_rate": 0.08, "hang_rate": 0.04, "hang_s": 2.0,
     "cloudflare403_rate": 0.04, "error200_rate": 0.05, "malformed_rate": 0.05,
 }
-# Overriding a resource's config in run config replaces all of it, so the env bindings are restated.
-CLIENT = {
-    "resources": {
-        "polymarket": {
-            "config": {
-                "gamma_url": {"env": "PM_GAMMA_URL"},
-                "clob_url": {"env": "PM_CLOB_URL"},
-                "data_api_url": {"env": "PM_DATA_API_URL"},
-                "read_timeout_s": 0.5,
-                "max_retries": 12,
-                "backoff_base_s": 0.01,
-                "backoff_cap_s": 0.1,
-            }
-        }
-    }
-}
+CLIENT = polymarket_run_config(read_timeout_s=0.5, max_retries=12, backoff_base_s=0.01, backoff_cap_s=0.1)
 
 
 @pytest.fixture(scope="module")
