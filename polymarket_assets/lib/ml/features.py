@@ -1,0 +1,254 @@
+"""Point-in-time features: one row per (market, snapshot instant), built in DuckDB over the lake.
+
+A row's instant `ts` is the snapshot's `captured_at`, the moment its prices were observed. Every value in the
+row uses only data observed at or before `ts`:
+
+- market metadata (end date, negRisk, event, category) comes from `market_states` **as of** `ts` (the last
+  discovery with `observed_at <= ts`), never from `markets_current`, which already knows the future;
+- lagged prices for momentum are the last snapshot at or before `ts - h` (and no staler than `ts - 2h`);
+- a trade counts from the moment it was observed, `avail_ts = max(exchange_ts, received_at)`: a trade the
+  Data API backfilled hours later is not part of the features of the instants before it arrived. Which
+  token is YES comes from the market's state as of that moment. Trade and whale flow are differences of
+  per-market cumulative sums taken as of `ts` and `ts - window`;
+- the negRisk consistency feature sums the latest YES price (at or before `ts`, at most 6 h old) of every
+  market that belonged to the same negRisk event as of its own snapshot.
+
+Every lookback is bounded (48 h of snapshots, 7 days of trades), and the lake is read from a fixed distance
+before the output window, so a row's features do not depend on which window it was built in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import duckdb
+import pyarrow as pa
+
+from polymarket_assets.lib.ml.sources import MARKET_STATES, SNAPSHOTS, TRADES, relation_sql
+
+WHALE_USD = 1_000.0  # the lowest `whale_events` tier: a whale is classified on USD notional, never on shares
+SNAPSHOT_LOOKBACK = timedelta(hours=49)  # 24 h momentum may look back to ts - 48 h
+TRADE_LOOKBACK = timedelta(days=7, hours=1)
+EVENT_STALENESS_H = 6
+WHALE_CAP_H = 168.0  # "hours since the last whale" when there was none in the last 7 days
+
+ID_TYPES = {
+    "condition_id": "VARCHAR", "ts": "TIMESTAMPTZ", "slot_ts": "TIMESTAMPTZ", "tier": "VARCHAR",
+    "end_date": "TIMESTAMPTZ", "event_key": "VARCHAR", "category": "VARCHAR", "yes_token_id": "VARCHAR",
+}
+ID_COLUMNS = list(ID_TYPES)
+
+# The model's inputs, in a fixed order (the artifact stores this list). `category_code` is added at training.
+FEATURE_COLUMNS = [
+    "price", "mid", "best_bid", "best_ask", "spread", "last_trade_price",
+    "bid_depth", "ask_depth", "bid_depth_1c", "ask_depth_1c", "bid_depth_5c", "ask_depth_5c", "imbalance",
+    "bid_wall_size", "bid_wall_distance", "ask_wall_size", "ask_wall_distance",
+    "momentum_1h", "momentum_6h", "momentum_24h",
+    "volume_24h", "liquidity", "one_day_price_change", "one_week_price_change",
+    "trade_count_1h", "buy_usd_1h", "sell_usd_1h", "net_flow_usd_1h", "vwap_1h",
+    "whale_count_24h", "whale_net_usd_24h", "whale_net_count_24h",
+    "whale_count_7d", "whale_net_usd_7d", "whale_net_count_7d", "hours_since_whale",
+    "hours_to_close", "hour_of_day", "day_of_week", "market_age_h",
+    "neg_risk", "event_yes_sum", "event_n_markets",
+]
+
+_SNAPSHOT_COLUMNS = [name for name, _ in SNAPSHOTS.columns if name not in ("captured_at",)]
+
+
+def feature_sql(snapshots: str, market_states: str, trades: str, whale_usd: float = WHALE_USD) -> str:
+    """The feature query over three relations (SQL text), with parameters $start, $end, $read_lo, $trade_lo."""
+    snap_cols = ", ".join(f"s.{c}" for c in _SNAPSHOT_COLUMNS)
+    whale = float(whale_usd)
+    return f"""
+WITH
+snap AS (
+    SELECT *, coalesce(mid, last_trade_price) AS price
+    FROM {snapshots}
+    WHERE captured_at >= $read_lo AND captured_at < $end AND coalesce(mid, last_trade_price) IS NOT NULL
+    -- a slot written twice (a retried run) counts once, as first observed
+    QUALIFY row_number() OVER (PARTITION BY condition_id, slot_ts ORDER BY captured_at) = 1
+),
+states AS (
+    SELECT condition_id, observed_at, end_date, created_at, yes_token_id, no_token_id,
+           coalesce(neg_risk, false) AS neg_risk,
+           CASE WHEN coalesce(neg_risk, false) THEN coalesce(neg_risk_market_id, event_id) END AS event_key,
+           category
+    FROM {market_states}
+    WHERE observed_at < $end AND condition_id IS NOT NULL
+),
+base AS (
+    SELECT {snap_cols}, s.price, s.captured_at AS ts,
+           st.end_date, st.created_at, coalesce(st.neg_risk, false) AS neg_risk, st.event_key, st.category
+    FROM snap s ASOF LEFT JOIN states st
+      ON s.condition_id = st.condition_id AND s.captured_at >= st.observed_at
+),
+rows_out AS (
+    SELECT *,
+           ts - INTERVAL 1 HOUR AS ts_1h, ts - INTERVAL 6 HOUR AS ts_6h,
+           ts - INTERVAL 24 HOUR AS ts_24h, ts - INTERVAL 7 DAY AS ts_7d
+    FROM base WHERE ts >= $start AND ts < $end
+),
+lagsrc AS (SELECT condition_id, ts AS lag_ts, price AS lag_price FROM base),
+momentum AS (
+    SELECT r.condition_id, r.ts,
+           CASE WHEN l1.lag_ts >= r.ts - INTERVAL 2 HOUR THEN r.price - l1.lag_price END AS momentum_1h,
+           CASE WHEN l6.lag_ts >= r.ts - INTERVAL 12 HOUR THEN r.price - l6.lag_price END AS momentum_6h,
+           CASE WHEN l24.lag_ts >= r.ts - INTERVAL 48 HOUR THEN r.price - l24.lag_price END AS momentum_24h
+    FROM rows_out r
+    ASOF LEFT JOIN lagsrc l1 ON r.condition_id = l1.condition_id AND r.ts_1h >= l1.lag_ts
+    ASOF LEFT JOIN lagsrc l6 ON r.condition_id = l6.condition_id AND r.ts_6h >= l6.lag_ts
+    ASOF LEFT JOIN lagsrc l24 ON r.condition_id = l24.condition_id AND r.ts_24h >= l24.lag_ts
+),
+trade_rows AS (
+    SELECT condition_id, asset_id, upper(side) AS side, price, size,
+           coalesce(notional_usd, size * price) AS notional,
+           greatest(exchange_ts, coalesce(received_at, exchange_ts)) AS avail_ts
+    FROM {trades}
+    WHERE exchange_ts IS NOT NULL AND price IS NOT NULL AND size IS NOT NULL
+),
+trade_window AS (
+    SELECT * FROM trade_rows WHERE avail_ts >= $trade_lo AND avail_ts < $end
+),
+trade_tokens AS (
+    SELECT t.*, (t.asset_id = st.yes_token_id) AS is_yes
+    FROM trade_window t ASOF JOIN states st
+      ON t.condition_id = st.condition_id AND t.avail_ts >= st.observed_at
+    WHERE t.asset_id = st.yes_token_id OR t.asset_id = st.no_token_id
+),
+trade_signed AS (
+    SELECT condition_id, avail_ts, notional,
+           CASE WHEN is_yes = (side = 'BUY') THEN 1 ELSE -1 END AS dir,
+           CASE WHEN is_yes THEN price ELSE 1 - price END AS yes_price,
+           size, notional >= {whale} AS whale
+    FROM trade_tokens
+),
+trade_instants AS (
+    SELECT condition_id, avail_ts,
+           count(*) AS n,
+           sum(CASE WHEN dir = 1 THEN notional ELSE 0 END) AS buy_usd,
+           sum(CASE WHEN dir = -1 THEN notional ELSE 0 END) AS sell_usd,
+           sum(yes_price * size) AS px_size,
+           sum(size) AS size,
+           sum(CASE WHEN whale THEN 1 ELSE 0 END) AS whales,
+           sum(CASE WHEN whale THEN dir * notional ELSE 0 END) AS whale_net_usd,
+           sum(CASE WHEN whale THEN dir ELSE 0 END) AS whale_net_count
+    FROM trade_signed GROUP BY condition_id, avail_ts
+),
+trade_cum AS (
+    SELECT condition_id, avail_ts,
+           sum(n) OVER w AS c_n, sum(buy_usd) OVER w AS c_buy, sum(sell_usd) OVER w AS c_sell,
+           sum(px_size) OVER w AS c_pxs, sum(size) OVER w AS c_size,
+           sum(whales) OVER w AS c_whales, sum(whale_net_usd) OVER w AS c_wnet, sum(whale_net_count) OVER w AS c_wdir,
+           max(CASE WHEN whales > 0 THEN avail_ts END) OVER w AS last_whale
+    FROM trade_instants
+    WINDOW w AS (PARTITION BY condition_id ORDER BY avail_ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+),
+flow AS (
+    SELECT r.condition_id, r.ts,
+           coalesce(c0.c_n, 0) - coalesce(c1.c_n, 0) AS trade_count_1h,
+           coalesce(c0.c_buy, 0) - coalesce(c1.c_buy, 0) AS buy_usd_1h,
+           coalesce(c0.c_sell, 0) - coalesce(c1.c_sell, 0) AS sell_usd_1h,
+           coalesce(c0.c_pxs, 0) - coalesce(c1.c_pxs, 0) AS pxs_1h,
+           coalesce(c0.c_size, 0) - coalesce(c1.c_size, 0) AS size_1h,
+           coalesce(c0.c_whales, 0) - coalesce(c24.c_whales, 0) AS whale_count_24h,
+           coalesce(c0.c_wnet, 0) - coalesce(c24.c_wnet, 0) AS whale_net_usd_24h,
+           coalesce(c0.c_wdir, 0) - coalesce(c24.c_wdir, 0) AS whale_net_count_24h,
+           coalesce(c0.c_whales, 0) - coalesce(c7.c_whales, 0) AS whale_count_7d,
+           coalesce(c0.c_wnet, 0) - coalesce(c7.c_wnet, 0) AS whale_net_usd_7d,
+           coalesce(c0.c_wdir, 0) - coalesce(c7.c_wdir, 0) AS whale_net_count_7d,
+           c0.last_whale
+    FROM rows_out r
+    ASOF LEFT JOIN trade_cum c0 ON r.condition_id = c0.condition_id AND r.ts >= c0.avail_ts
+    ASOF LEFT JOIN trade_cum c1 ON r.condition_id = c1.condition_id AND r.ts_1h >= c1.avail_ts
+    ASOF LEFT JOIN trade_cum c24 ON r.condition_id = c24.condition_id AND r.ts_24h >= c24.avail_ts
+    ASOF LEFT JOIN trade_cum c7 ON r.condition_id = c7.condition_id AND r.ts_7d >= c7.avail_ts
+),
+siblings AS (
+    SELECT DISTINCT event_key, condition_id AS sibling_id FROM base WHERE event_key IS NOT NULL
+),
+sibling_probe AS (
+    SELECT r.condition_id, r.ts, r.event_key, s.sibling_id
+    FROM rows_out r JOIN siblings s ON r.event_key = s.event_key
+),
+sibling_prices AS (
+    SELECT p.condition_id, p.ts, b.price AS sibling_price
+    FROM sibling_probe p
+    ASOF JOIN (SELECT condition_id, ts AS sibling_ts, price, event_key FROM base) b
+      ON p.sibling_id = b.condition_id AND p.ts >= b.sibling_ts
+    -- the sibling counts only if it was in this event as of its own snapshot, and that snapshot is recent
+    WHERE b.event_key = p.event_key AND b.sibling_ts >= p.ts - INTERVAL {EVENT_STALENESS_H} HOUR
+),
+event_sums AS (
+    SELECT condition_id, ts, sum(sibling_price) AS event_yes_sum, count(*) AS event_n_markets
+    FROM sibling_prices GROUP BY condition_id, ts
+)
+SELECT
+    r.condition_id, r.ts, r.slot_ts, r.tier, r.end_date, r.event_key, r.category, r.yes_token_id,
+    r.price, r.mid, r.best_bid, r.best_ask, r.spread, r.last_trade_price,
+    r.bid_depth, r.ask_depth, r.bid_depth_1c, r.ask_depth_1c, r.bid_depth_5c, r.ask_depth_5c, r.imbalance,
+    r.bid_wall_size, r.bid_wall_distance, r.ask_wall_size, r.ask_wall_distance,
+    m.momentum_1h, m.momentum_6h, m.momentum_24h,
+    r.volume_24h, r.liquidity, r.one_day_price_change, r.one_week_price_change,
+    CAST(f.trade_count_1h AS DOUBLE) AS trade_count_1h,
+    CAST(f.buy_usd_1h AS DOUBLE) AS buy_usd_1h,
+    CAST(f.sell_usd_1h AS DOUBLE) AS sell_usd_1h,
+    CAST(f.buy_usd_1h - f.sell_usd_1h AS DOUBLE) AS net_flow_usd_1h,
+    CAST(CASE WHEN f.trade_count_1h > 0 AND f.size_1h > 0 THEN f.pxs_1h / f.size_1h ELSE r.price END AS DOUBLE) AS vwap_1h,
+    CAST(f.whale_count_24h AS DOUBLE) AS whale_count_24h,
+    CAST(f.whale_net_usd_24h AS DOUBLE) AS whale_net_usd_24h,
+    CAST(f.whale_net_count_24h AS DOUBLE) AS whale_net_count_24h,
+    CAST(f.whale_count_7d AS DOUBLE) AS whale_count_7d,
+    CAST(f.whale_net_usd_7d AS DOUBLE) AS whale_net_usd_7d,
+    CAST(f.whale_net_count_7d AS DOUBLE) AS whale_net_count_7d,
+    CAST(least({WHALE_CAP_H}, coalesce(epoch(r.ts - f.last_whale) / 3600.0, {WHALE_CAP_H})) AS DOUBLE) AS hours_since_whale,
+    epoch(r.end_date - r.ts) / 3600.0 AS hours_to_close,
+    CAST(hour(r.ts) AS DOUBLE) AS hour_of_day,
+    CAST(isodow(r.ts) AS DOUBLE) AS day_of_week,
+    epoch(r.ts - r.created_at) / 3600.0 AS market_age_h,
+    CAST(CASE WHEN r.neg_risk THEN 1 ELSE 0 END AS DOUBLE) AS neg_risk,
+    CASE WHEN r.event_key IS NULL THEN r.price ELSE e.event_yes_sum END AS event_yes_sum,
+    CAST(CASE WHEN r.event_key IS NULL THEN 1 ELSE e.event_n_markets END AS DOUBLE) AS event_n_markets
+FROM rows_out r
+LEFT JOIN momentum m ON r.condition_id = m.condition_id AND r.ts = m.ts
+LEFT JOIN flow f ON r.condition_id = f.condition_id AND r.ts = f.ts
+LEFT JOIN event_sums e ON r.condition_id = e.condition_id AND r.ts = e.ts
+"""
+
+
+def window_params(start: datetime, end: datetime) -> dict:
+    return {
+        "start": start,
+        "end": end,
+        "read_lo": start - SNAPSHOT_LOOKBACK,
+        "trade_lo": start - TRADE_LOOKBACK,
+    }
+
+
+def lake_feature_sql(lake_root, whale_usd: float = WHALE_USD) -> str:
+    return feature_sql(
+        relation_sql(lake_root, SNAPSHOTS),
+        relation_sql(lake_root, MARKET_STATES),
+        relation_sql(lake_root, TRADES),
+        whale_usd,
+    )
+
+
+def build_features(
+    con: duckdb.DuckDBPyConnection, lake_root, start: datetime, end: datetime, whale_usd: float = WHALE_USD
+) -> pa.Table:
+    """Feature rows with `start <= ts < end`, ordered by (condition_id, ts), as an Arrow table."""
+    sql = lake_feature_sql(lake_root, whale_usd) + " ORDER BY r.condition_id, r.ts"
+    return con.sql(sql, params=window_params(start, end)).to_arrow_table()
+
+
+def copy_features(
+    con: duckdb.DuckDBPyConnection, lake_root, start: datetime, end: datetime, path: str, whale_usd: float = WHALE_USD
+) -> int:
+    """Stream the feature rows of a window straight into one Parquet file (no Arrow copy in Python)."""
+    sql = lake_feature_sql(lake_root, whale_usd)
+    escaped = str(path).replace("'", "''")
+    con.execute(
+        f"COPY ({sql}) TO '{escaped}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
+        window_params(start, end),
+    )
+    return con.execute(f"SELECT count(*) FROM read_parquet('{escaped}')").fetchone()[0]
