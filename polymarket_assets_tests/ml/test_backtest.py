@@ -8,7 +8,9 @@ from polymarket_assets.lib.ml.backtest import BacktestConfig, Quote, fee_per_sha
 from polymarket_assets_tests.ml.lakefixtures import T0
 
 S = timedelta(seconds=1)
-CONFIG = BacktestConfig(edge_threshold=0.03, fee_rate=0.02, latency_s=30, max_wait_s=600, stake_usd=100, depth_share=0.1)
+CONFIG = BacktestConfig(
+    edge_threshold=0.03, fee_rate=0.02, latency_s=30, max_wait_s=600, stake_usd=100, depth_share=0.1
+)
 
 
 def q(ts, bid, ask, bid_depth=10_000.0, ask_depth=10_000.0):
@@ -39,7 +41,9 @@ def test_selling_yes_is_buying_no_at_one_minus_the_bid_and_loses_when_yes_wins()
 def test_no_bet_below_the_threshold_after_fees():
     # edge before fees 0.035, fee per share 0.02 * 0.5 = 0.01: 0.025 is under 0.03
     quotes = {"a": [q(T0, 0.45, 0.50), q(T0 + 30 * S, 0.45, 0.50)]}
-    assert run_backtest({"a": [(T0, 0.535)]}, quotes, {"a": (1, T0 + timedelta(days=1))}, CONFIG).num_rows == 0
+    assert (
+        run_backtest({"a": [(T0, 0.535)]}, quotes, {"a": (1, T0 + timedelta(days=1))}, CONFIG).num_rows == 0
+    )
     assert fee_per_share(0.5, 0.02) == pytest.approx(0.01)
 
 
@@ -49,16 +53,25 @@ def test_no_fill_when_the_price_moved_away_during_the_latency():
 
 
 def test_size_is_limited_by_visible_depth_and_unknown_depth_is_never_traded():
-    quotes = {"a": [q(T0, 0.40, 0.42), q(T0 + 30 * S, 0.40, 0.42, ask_depth=50.0)],
-              "b": [q(T0, 0.40, 0.42, None, None), q(T0 + 30 * S, 0.40, 0.42, None, None)]}
-    bets = run_backtest({"a": [(T0, 0.6)], "b": [(T0, 0.6)]}, quotes,
-                        {"a": (0, T0 + timedelta(days=1)), "b": (0, T0 + timedelta(days=1))}, CONFIG).to_pylist()
+    quotes = {
+        "a": [q(T0, 0.40, 0.42), q(T0 + 30 * S, 0.40, 0.42, ask_depth=50.0)],
+        "b": [q(T0, 0.40, 0.42, None, None), q(T0 + 30 * S, 0.40, 0.42, None, None)],
+    }
+    bets = run_backtest(
+        {"a": [(T0, 0.6)], "b": [(T0, 0.6)]},
+        quotes,
+        {"a": (0, T0 + timedelta(days=1)), "b": (0, T0 + timedelta(days=1))},
+        CONFIG,
+    ).to_pylist()
     assert [b["condition_id"] for b in bets] == ["a"]
     assert bets[0]["shares"] == pytest.approx(5.0)  # 10 % of 50 shares, under the $100 stake
 
 
 def test_one_position_per_market_and_none_after_settlement_or_without_a_label():
-    quotes = {"a": [q(T0 + i * 60 * S, 0.40, 0.42) for i in range(10)], "b": [q(T0, 0.4, 0.42), q(T0 + 60 * S, 0.4, 0.42)]}
+    quotes = {
+        "a": [q(T0 + i * 60 * S, 0.40, 0.42) for i in range(10)],
+        "b": [q(T0, 0.4, 0.42), q(T0 + 60 * S, 0.4, 0.42)],
+    }
     decisions = {"a": [(T0 + i * 60 * S, 0.7) for i in range(10)], "b": [(T0, 0.7)], "c": [(T0, 0.9)]}
     bets = run_backtest(decisions, quotes, {"a": (1, T0 + timedelta(days=1)), "b": (1, T0 + 30 * S)}, CONFIG)
     assert bets.column("condition_id").to_pylist() == ["a"]
@@ -66,8 +79,12 @@ def test_one_position_per_market_and_none_after_settlement_or_without_a_label():
 
 def test_summary_pnl_hit_rate_sharpe_and_drawdown():
     quotes = {c: [q(T0, 0.48, 0.50), q(T0 + 30 * S, 0.48, 0.50)] for c in "abcd"}
-    outcomes = {"a": (1, T0 + timedelta(days=1)), "b": (0, T0 + timedelta(days=2)),
-                "c": (0, T0 + timedelta(days=3)), "d": (1, T0 + timedelta(days=4))}
+    outcomes = {
+        "a": (1, T0 + timedelta(days=1)),
+        "b": (0, T0 + timedelta(days=2)),
+        "c": (0, T0 + timedelta(days=3)),
+        "d": (1, T0 + timedelta(days=4)),
+    }
     bets = run_backtest({c: [(T0, 0.7)] for c in "abcd"}, quotes, outcomes, CONFIG)
     summary = summarize(bets)
     pnl = bets.column("pnl_usd").to_pylist()

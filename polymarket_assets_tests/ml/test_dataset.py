@@ -8,7 +8,13 @@ import pytest
 from polymarket_assets.defs.resolutions.assets import obj_outcome_prices
 from polymarket_assets.lib.labels import combine, label_from_gamma
 from polymarket_assets.lib.ml.dataset import build_training_set
-from polymarket_assets.lib.ml.sources import MARKET_STATES, RESOLUTIONS, connect, features_source, relation_sql
+from polymarket_assets.lib.ml.sources import (
+    MARKET_STATES,
+    RESOLUTIONS,
+    connect,
+    features_source,
+    relation_sql,
+)
 from polymarket_assets.lib.ml.store import write_features_partition
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.parse_gamma import parse_gamma_market
@@ -68,7 +74,11 @@ def test_horizon_rows_are_the_latest_at_or_before_close_minus_h_within_tolerance
     assert rows[("a", 1.0)]["ts"] == T0 + timedelta(days=1, hours=23)
     assert rows[("a", 1.0)]["target_ts"] == close - H
     # b's last rows before 23:40 and 20:40 are at 21:00 and 18:00, older than the tolerance; 00:00 is fine
-    assert ("b", 1.0) not in rows and ("b", 4.0) not in rows and rows[("b", 24.0)]["ts"] == T0 + timedelta(days=1)
+    assert (
+        ("b", 1.0) not in rows
+        and ("b", 4.0) not in rows
+        and rows[("b", 24.0)]["ts"] == T0 + timedelta(days=1)
+    )
     assert all(r["ts"] <= r["target_ts"] for r in rows.values())
     tight = _build(lake, 3, horizons={1.0: 0.5, 4.0: 0.5})
     assert {(r["condition_id"], r["horizon_h"]) for r in tight.table.to_pylist()} == set()
@@ -144,7 +154,9 @@ def test_split_is_by_time_and_keeps_markets_and_events_whole(tmp_path):
         assert split_of_cluster.setdefault(r["cluster"], r["split"]) == r["split"]
     assert {r["cluster"] for r in rows if r["condition_id"] in ("m00", "m01", "m02")} == {"E0"}
     closes = {s: [r["close_ts"] for r in rows if r["split"] == s] for s in ("train", "validation", "test")}
-    assert max(closes["train"]) <= min(closes["validation"]) and max(closes["validation"]) <= min(closes["test"])
+    assert max(closes["train"]) <= min(closes["validation"]) and max(closes["validation"]) <= min(
+        closes["test"]
+    )
     clusters = {s: {r["cluster"] for r in rows if r["split"] == s} for s in closes}
     assert len(clusters["train"]) == pytest.approx(0.6 * 22, abs=1)  # 4 events + 18 single markets
     assert ts.boundaries["train_last_close"] <= ts.boundaries["test_first_close"]

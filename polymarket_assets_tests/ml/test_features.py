@@ -32,8 +32,13 @@ def lake(tmp_path):
 
 def test_market_metadata_is_taken_as_of_the_instant_not_from_the_latest_state(lake):
     end1, end2 = T0 + timedelta(days=2), T0 + timedelta(days=4)
-    write_states(lake, [market_state("a", T0, end1, category="Sports"),
-                        market_state("a", T0 + 10 * H, end2, category="Crypto", neg_risk=True, neg_risk_market_id="E")])
+    write_states(
+        lake,
+        [
+            market_state("a", T0, end1, category="Sports"),
+            market_state("a", T0 + 10 * H, end2, category="Crypto", neg_risk=True, neg_risk_market_id="E"),
+        ],
+    )
     write_snapshots(lake, [snapshot("a", T0 + 5 * H, 0.4), snapshot("a", T0 + 11 * H, 0.45)])
     rows = _rows(lake)
     early, late = rows[("a", T0 + 5 * H)], rows[("a", T0 + 11 * H)]
@@ -69,14 +74,19 @@ def test_trade_flow_counts_trades_from_the_moment_they_were_observed(lake):
     write_states(lake, [market_state("a", T0, T0 + timedelta(days=3))])
     t = T0 + 10 * H
     write_snapshots(lake, [snapshot("a", t, 0.5), snapshot("a", t + H, 0.5)])
-    write_trades(lake, [
-        trade("a", t - timedelta(minutes=30), "yes", "BUY", 0.5, 100.0),
-        trade("a", t - timedelta(minutes=20), "no", "BUY", 0.4, 60.0),  # buying NO is selling YES
-        trade("a", t - timedelta(minutes=10), "no", "SELL", 0.4, 40.0),  # selling NO is buying YES
-        trade("a", t - 2 * H, "yes", "BUY", 0.5, 70.0),  # older than the hour
-        # traded before t but recorded after it (a Data API backfill): not known at t
-        trade("a", t - timedelta(minutes=5), "yes", "SELL", 0.5, 30.0, received_at=t + timedelta(minutes=2)),
-    ])
+    write_trades(
+        lake,
+        [
+            trade("a", t - timedelta(minutes=30), "yes", "BUY", 0.5, 100.0),
+            trade("a", t - timedelta(minutes=20), "no", "BUY", 0.4, 60.0),  # buying NO is selling YES
+            trade("a", t - timedelta(minutes=10), "no", "SELL", 0.4, 40.0),  # selling NO is buying YES
+            trade("a", t - 2 * H, "yes", "BUY", 0.5, 70.0),  # older than the hour
+            # traded before t but recorded after it (a Data API backfill): not known at t
+            trade(
+                "a", t - timedelta(minutes=5), "yes", "SELL", 0.5, 30.0, received_at=t + timedelta(minutes=2)
+            ),
+        ],
+    )
     row = _rows(lake)[("a", t)]
     assert row["trade_count_1h"] == 3
     assert row["buy_usd_1h"] == pytest.approx(140.0)
@@ -104,13 +114,16 @@ def test_whales_are_classified_on_usd_notional_and_signed_towards_yes(lake):
     write_states(lake, [market_state("a", T0, T0 + timedelta(days=9))])
     t = T0 + timedelta(days=2)
     write_snapshots(lake, [snapshot("a", t, 0.5)])
-    write_trades(lake, [
-        trade("a", t - 2 * H, "yes", "BUY", 0.5, 1500.0),
-        trade("a", t - 3 * H, "no", "SELL", 0.3, 5000.0),  # selling NO: towards YES
-        trade("a", t - 30 * H, "no", "BUY", 0.3, 2000.0),  # towards NO, outside 24 h, inside 7 days
-        trade("a", t - 4 * H, "yes", "BUY", 0.02, 40.0),  # 2,000 shares but $40: not a whale
-        trade("a", t - 5 * H, "yes", "SELL", 0.5, 999.0),  # just under the threshold
-    ])
+    write_trades(
+        lake,
+        [
+            trade("a", t - 2 * H, "yes", "BUY", 0.5, 1500.0),
+            trade("a", t - 3 * H, "no", "SELL", 0.3, 5000.0),  # selling NO: towards YES
+            trade("a", t - 30 * H, "no", "BUY", 0.3, 2000.0),  # towards NO, outside 24 h, inside 7 days
+            trade("a", t - 4 * H, "yes", "BUY", 0.02, 40.0),  # 2,000 shares but $40: not a whale
+            trade("a", t - 5 * H, "yes", "SELL", 0.5, 999.0),  # just under the threshold
+        ],
+    )
     row = _rows(lake)[("a", t)]
     assert row["whale_count_24h"] == 2 and row["whale_net_usd_24h"] == pytest.approx(6500.0)
     assert row["whale_net_count_24h"] == 2
@@ -122,18 +135,32 @@ def test_whales_are_classified_on_usd_notional_and_signed_towards_yes(lake):
 def test_neg_risk_sum_uses_recent_prices_of_markets_in_the_event_as_of_each_snapshot(lake):
     end = T0 + timedelta(days=5)
     ev = {"neg_risk": True, "neg_risk_market_id": "E"}
-    write_states(lake, [
-        market_state("a", T0, end, **ev), market_state("b", T0, end, **ev), market_state("c", T0, end, **ev),
-        # d joins the event only at 12 h; before that it is a plain market
-        market_state("d", T0, end), market_state("d", T0 + 12 * H, end, **ev),
-        market_state("x", T0, end),
-    ])
+    write_states(
+        lake,
+        [
+            market_state("a", T0, end, **ev),
+            market_state("b", T0, end, **ev),
+            market_state("c", T0, end, **ev),
+            # d joins the event only at 12 h; before that it is a plain market
+            market_state("d", T0, end),
+            market_state("d", T0 + 12 * H, end, **ev),
+            market_state("x", T0, end),
+        ],
+    )
     t = T0 + 10 * H
-    write_snapshots(lake, [
-        snapshot("a", t, 0.5), snapshot("b", t, 0.3), snapshot("c", t - 7 * H, 0.15),  # c is 7 h stale at t
-        snapshot("d", t, 0.1), snapshot("x", t, 0.7),
-        snapshot("a", T0 + 13 * H, 0.5), snapshot("d", T0 + 13 * H, 0.2), snapshot("c", T0 + 13 * H, 0.1),
-    ])
+    write_snapshots(
+        lake,
+        [
+            snapshot("a", t, 0.5),
+            snapshot("b", t, 0.3),
+            snapshot("c", t - 7 * H, 0.15),  # c is 7 h stale at t
+            snapshot("d", t, 0.1),
+            snapshot("x", t, 0.7),
+            snapshot("a", T0 + 13 * H, 0.5),
+            snapshot("d", T0 + 13 * H, 0.2),
+            snapshot("c", T0 + 13 * H, 0.1),
+        ],
+    )
     rows = _rows(lake)
     at_t = rows[("a", t)]
     assert at_t["event_yes_sum"] == pytest.approx(0.8) and at_t["event_n_markets"] == 2
@@ -146,12 +173,36 @@ def test_neg_risk_sum_uses_recent_prices_of_markets_in_the_event_as_of_each_snap
 
 def test_a_row_does_not_depend_on_the_window_it_was_built_in(lake):
     end = T0 + timedelta(days=6)
-    write_states(lake, [market_state(c, T0 + h * H, end, neg_risk=True, neg_risk_market_id="E")
-                        for c in ("a", "b") for h in range(0, 96, 6)])
-    write_snapshots(lake, [snapshot(c, T0 + h * H, 0.3 + 0.002 * h + (0.1 if c == "b" else 0))
-                           for c in ("a", "b") for h in range(96)])
-    write_trades(lake, [trade("a", T0 + h * H + timedelta(minutes=7), "yes" if h % 3 else "no",
-                              "BUY" if h % 2 else "SELL", 0.4, 300.0 * (h % 7 + 1)) for h in range(96)])
+    write_states(
+        lake,
+        [
+            market_state(c, T0 + h * H, end, neg_risk=True, neg_risk_market_id="E")
+            for c in ("a", "b")
+            for h in range(0, 96, 6)
+        ],
+    )
+    write_snapshots(
+        lake,
+        [
+            snapshot(c, T0 + h * H, 0.3 + 0.002 * h + (0.1 if c == "b" else 0))
+            for c in ("a", "b")
+            for h in range(96)
+        ],
+    )
+    write_trades(
+        lake,
+        [
+            trade(
+                "a",
+                T0 + h * H + timedelta(minutes=7),
+                "yes" if h % 3 else "no",
+                "BUY" if h % 2 else "SELL",
+                0.4,
+                300.0 * (h % 7 + 1),
+            )
+            for h in range(96)
+        ],
+    )
     day3 = T0 + timedelta(days=3)
     narrow = _rows(lake, day3, day3 + timedelta(days=1))
     wide = _rows(lake, T0, day3 + timedelta(days=1))

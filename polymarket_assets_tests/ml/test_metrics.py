@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from sklearn.metrics import brier_score_loss, log_loss as sk_log_loss, roc_auc_score
+from sklearn.metrics import brier_score_loss, roc_auc_score
+from sklearn.metrics import log_loss as sk_log_loss
 
 from polymarket_assets.lib.ml.bootstrap import paired_delta_brier
 from polymarket_assets.lib.ml.calibration import PriceCalibrator
@@ -26,7 +27,9 @@ def test_scores_match_scikit_learn(sample):
 
 def test_auc_counts_ties_as_half_and_needs_both_classes():
     assert auc([0.5, 0.5, 0.5, 0.5], [0, 1, 0, 1]) == pytest.approx(0.5)
-    assert auc([0.2, 0.4, 0.4, 0.9], [0, 0, 1, 1]) == pytest.approx(roc_auc_score([0, 0, 1, 1], [0.2, 0.4, 0.4, 0.9]))
+    assert auc([0.2, 0.4, 0.4, 0.9], [0, 0, 1, 1]) == pytest.approx(
+        roc_auc_score([0, 0, 1, 1], [0.2, 0.4, 0.4, 0.9])
+    )
     assert np.isnan(auc([0.1, 0.2], [1, 1]))
 
 
@@ -53,7 +56,9 @@ def test_bootstrap_ci_is_paired_and_clustered():
     assert ci.high < 0 and ci.low < ci.delta < ci.high
     assert ci.n_clusters == 200 and ci.n_rows == 600
     same = paired_delta_brier(base, base, y, clusters, replicates=200)
-    assert same.delta == 0 and same.low == 0 and same.high == 0  # paired: identical forecasts differ by exactly 0
+    assert (
+        same.delta == 0 and same.low == 0 and same.high == 0
+    )  # paired: identical forecasts differ by exactly 0
 
 
 def test_bootstrap_widens_when_rows_are_copies_of_one_cluster():
@@ -81,7 +86,7 @@ def test_isotonic_baseline_is_monotone_and_fixes_a_biased_price():
     rng = np.random.default_rng(2)
     truth = rng.uniform(0.05, 0.95, 4000)
     y = (rng.uniform(size=truth.size) < truth).astype(float)
-    biased = truth ** 2  # the market underprices YES everywhere
+    biased = truth**2  # the market underprices YES everywhere
     calibrator = PriceCalibrator().fit(biased[:2000], y[:2000])
     fixed = calibrator.predict(biased[2000:])
     assert brier(fixed, y[2000:]) < brier(biased[2000:], y[2000:]) - 0.01

@@ -128,11 +128,20 @@ def run_backtest(
             pnl = shares * (1.0 if won else 0.0) - shares * price - fee
             rows.append(
                 {
-                    "condition_id": cid, "decision_ts": ts, "entry_ts": entry.ts, "settle_ts": settle_ts,
-                    "side": side, "p_model": p,
+                    "condition_id": cid,
+                    "decision_ts": ts,
+                    "entry_ts": entry.ts,
+                    "settle_ts": settle_ts,
+                    "side": side,
+                    "p_model": p,
                     "decision_price": current.ask if side == "YES" else 1.0 - current.bid,
-                    "entry_price": price, "shares": shares, "cost_usd": shares * price, "fee_usd": fee,
-                    "edge_at_entry": edge, "outcome": label, "pnl_usd": pnl,
+                    "entry_price": price,
+                    "shares": shares,
+                    "cost_usd": shares * price,
+                    "fee_usd": fee,
+                    "edge_at_entry": edge,
+                    "outcome": label,
+                    "pnl_usd": pnl,
                 }
             )
             break  # one position per market, held to resolution
@@ -166,8 +175,17 @@ def summarize(bets: pa.Table) -> dict:
     """PnL, hit rate, return on cost, daily Sharpe (annualised), max drawdown and the number of bets."""
     n = bets.num_rows
     if n == 0:
-        return {"bets": 0, "pnl_usd": 0.0, "hit_rate": None, "return_on_cost": None, "sharpe": None,
-                "max_drawdown_usd": 0.0, "cost_usd": 0.0, "fees_usd": 0.0, "days": 0}
+        return {
+            "bets": 0,
+            "pnl_usd": 0.0,
+            "hit_rate": None,
+            "return_on_cost": None,
+            "sharpe": None,
+            "max_drawdown_usd": 0.0,
+            "cost_usd": 0.0,
+            "fees_usd": 0.0,
+            "days": 0,
+        }
     pnl = np.asarray(bets.column("pnl_usd").to_pylist(), dtype=float)
     cost = float(np.sum(bets.column("cost_usd").to_pylist()))
     settle = bets.column("settle_ts").to_pylist()

@@ -23,8 +23,14 @@ class DeltaCI:
     replicates: int
 
     def as_dict(self) -> dict:
-        return {"delta": self.delta, "ci_low": self.low, "ci_high": self.high, "n_rows": self.n_rows,
-                "n_clusters": self.n_clusters, "replicates": self.replicates}
+        return {
+            "delta": self.delta,
+            "ci_low": self.low,
+            "ci_high": self.high,
+            "n_rows": self.n_rows,
+            "n_clusters": self.n_clusters,
+            "replicates": self.replicates,
+        }
 
 
 def cluster_sums(values: np.ndarray, clusters) -> tuple[np.ndarray, np.ndarray]:
@@ -35,8 +41,9 @@ def cluster_sums(values: np.ndarray, clusters) -> tuple[np.ndarray, np.ndarray]:
     return sums, counts
 
 
-def paired_delta_brier(p_model, p_base, y, clusters, replicates: int = 2000, seed: int = 0,
-                       level: float = 0.95) -> DeltaCI:
+def paired_delta_brier(
+    p_model, p_base, y, clusters, replicates: int = 2000, seed: int = 0, level: float = 0.95
+) -> DeltaCI:
     p_model = np.asarray(p_model, dtype=float)
     p_base = np.asarray(p_base, dtype=float)
     y = np.asarray(y, dtype=float)

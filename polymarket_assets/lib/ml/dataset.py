@@ -125,7 +125,7 @@ def time_split(table: pa.Table, fractions: tuple[float, float, float]) -> tuple[
     ordered = sorted(last_close, key=lambda c: (last_close[c], c))
     n = len(ordered)
     cuts = np.cumsum(np.asarray(fractions, dtype=float) / float(sum(fractions))) * n
-    n_train, n_val = int(round(cuts[0])), int(round(cuts[1]))
+    n_train, n_val = round(float(cuts[0])), round(float(cuts[1]))
     if n >= 3:
         n_train = min(max(n_train, 1), n - 2)
         n_val = min(max(n_val, n_train + 1), n - 1)

@@ -31,8 +31,9 @@ def forecasts(model: Model, training_set: pa.Table, rows: pa.Table) -> dict[str,
     return {"model": model.predict(rows), "market": price, "market_isotonic": calibrator.predict(price)}
 
 
-def evaluate(model: Model, training_set: pa.Table, split: str = "test", replicates: int = 2000,
-             seed: int = 0) -> dict:
+def evaluate(
+    model: Model, training_set: pa.Table, split: str = "test", replicates: int = 2000, seed: int = 0
+) -> dict:
     """{"overall": {...}, "by_horizon": {h: {...}}} with scores per forecaster and ΔBrier CIs."""
     rows = split_rows(training_set, split)
     preds = forecasts(model, training_set, rows)
@@ -41,13 +42,22 @@ def evaluate(model: Model, training_set: pa.Table, split: str = "test", replicat
     horizons = np.asarray(column_array(rows, "horizon_h"))
 
     def block(mask: np.ndarray) -> dict:
-        out = {"rows": int(mask.sum()), "markets": len(set(np.asarray(rows.column("condition_id").to_pylist())[mask])),
-               "clusters": len(set(clusters[mask])), "yes_share": float(y[mask].mean()) if mask.any() else None}
+        out = {
+            "rows": int(mask.sum()),
+            "markets": len(set(np.asarray(rows.column("condition_id").to_pylist())[mask])),
+            "clusters": len(set(clusters[mask])),
+            "yes_share": float(y[mask].mean()) if mask.any() else None,
+        }
         for name, p in preds.items():
             out[name] = scores(p[mask], y[mask])
         for base in BASELINES:
             out[f"delta_brier_vs_{base}"] = paired_delta_brier(
-                preds["model"][mask], preds[base][mask], y[mask], clusters[mask], replicates=replicates, seed=seed
+                preds["model"][mask],
+                preds[base][mask],
+                y[mask],
+                clusters[mask],
+                replicates=replicates,
+                seed=seed,
             ).as_dict()
         return out
 
@@ -69,9 +79,17 @@ def evaluation_rows(result: dict, version: str, evaluated_at) -> list[dict]:
             delta = block.get(f"delta_brier_vs_{name}") if name != "model" else None
             rows.append(
                 {
-                    "model_version": version, "evaluated_at": evaluated_at, "split": result["split"],
-                    "horizon": horizon, "forecaster": name, "rows": block["rows"], "clusters": block["clusters"],
-                    "brier": s["brier"], "log_loss": s["log_loss"], "auc": s["auc"], "ece": s["ece"],
+                    "model_version": version,
+                    "evaluated_at": evaluated_at,
+                    "split": result["split"],
+                    "horizon": horizon,
+                    "forecaster": name,
+                    "rows": block["rows"],
+                    "clusters": block["clusters"],
+                    "brier": s["brier"],
+                    "log_loss": s["log_loss"],
+                    "auc": s["auc"],
+                    "ece": s["ece"],
                     "delta_brier_model_minus_this": delta["delta"] if delta else None,
                     "delta_ci_low": delta["ci_low"] if delta else None,
                     "delta_ci_high": delta["ci_high"] if delta else None,

@@ -33,23 +33,62 @@ EVENT_STALENESS_H = 6
 WHALE_CAP_H = 168.0  # "hours since the last whale" when there was none in the last 7 days
 
 ID_TYPES = {
-    "condition_id": "VARCHAR", "ts": "TIMESTAMPTZ", "slot_ts": "TIMESTAMPTZ", "tier": "VARCHAR",
-    "end_date": "TIMESTAMPTZ", "event_key": "VARCHAR", "category": "VARCHAR", "yes_token_id": "VARCHAR",
+    "condition_id": "VARCHAR",
+    "ts": "TIMESTAMPTZ",
+    "slot_ts": "TIMESTAMPTZ",
+    "tier": "VARCHAR",
+    "end_date": "TIMESTAMPTZ",
+    "event_key": "VARCHAR",
+    "category": "VARCHAR",
+    "yes_token_id": "VARCHAR",
 }
 ID_COLUMNS = list(ID_TYPES)
 
 # The model's inputs, in a fixed order (the artifact stores this list). `category_code` is added at training.
 FEATURE_COLUMNS = [
-    "price", "mid", "best_bid", "best_ask", "spread", "last_trade_price",
-    "bid_depth", "ask_depth", "bid_depth_1c", "ask_depth_1c", "bid_depth_5c", "ask_depth_5c", "imbalance",
-    "bid_wall_size", "bid_wall_distance", "ask_wall_size", "ask_wall_distance",
-    "momentum_1h", "momentum_6h", "momentum_24h",
-    "volume_24h", "liquidity", "one_day_price_change", "one_week_price_change",
-    "trade_count_1h", "buy_usd_1h", "sell_usd_1h", "net_flow_usd_1h", "vwap_1h",
-    "whale_count_24h", "whale_net_usd_24h", "whale_net_count_24h",
-    "whale_count_7d", "whale_net_usd_7d", "whale_net_count_7d", "hours_since_whale",
-    "hours_to_close", "hour_of_day", "day_of_week", "market_age_h",
-    "neg_risk", "event_yes_sum", "event_n_markets",
+    "price",
+    "mid",
+    "best_bid",
+    "best_ask",
+    "spread",
+    "last_trade_price",
+    "bid_depth",
+    "ask_depth",
+    "bid_depth_1c",
+    "ask_depth_1c",
+    "bid_depth_5c",
+    "ask_depth_5c",
+    "imbalance",
+    "bid_wall_size",
+    "bid_wall_distance",
+    "ask_wall_size",
+    "ask_wall_distance",
+    "momentum_1h",
+    "momentum_6h",
+    "momentum_24h",
+    "volume_24h",
+    "liquidity",
+    "one_day_price_change",
+    "one_week_price_change",
+    "trade_count_1h",
+    "buy_usd_1h",
+    "sell_usd_1h",
+    "net_flow_usd_1h",
+    "vwap_1h",
+    "whale_count_24h",
+    "whale_net_usd_24h",
+    "whale_net_count_24h",
+    "whale_count_7d",
+    "whale_net_usd_7d",
+    "whale_net_count_7d",
+    "hours_since_whale",
+    "hours_to_close",
+    "hour_of_day",
+    "day_of_week",
+    "market_age_h",
+    "neg_risk",
+    "event_yes_sum",
+    "event_n_markets",
 ]
 
 _SNAPSHOT_COLUMNS = [name for name, _ in SNAPSHOTS.columns if name not in ("captured_at",)]
@@ -242,7 +281,12 @@ def build_features(
 
 
 def copy_features(
-    con: duckdb.DuckDBPyConnection, lake_root, start: datetime, end: datetime, path: str, whale_usd: float = WHALE_USD
+    con: duckdb.DuckDBPyConnection,
+    lake_root,
+    start: datetime,
+    end: datetime,
+    path: str,
+    whale_usd: float = WHALE_USD,
 ) -> int:
     """Stream the feature rows of a window straight into one Parquet file (no Arrow copy in Python)."""
     sql = lake_feature_sql(lake_root, whale_usd)

@@ -82,4 +82,10 @@ def ece(p, y, bins: int = 10) -> float:
 
 
 def scores(p, y) -> dict[str, float]:
-    return {"brier": brier(p, y), "log_loss": log_loss(p, y), "auc": auc(p, y), "ece": ece(p, y), "n": int(np.size(y))}
+    return {
+        "brier": brier(p, y),
+        "log_loss": log_loss(p, y),
+        "auc": auc(p, y),
+        "ece": ece(p, y),
+        "n": int(np.size(y)),
+    }

@@ -21,7 +21,7 @@ import os
 import shutil
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +70,9 @@ class Model:
     def matrix(self, table: pa.Table) -> xgb.DMatrix:
         x = feature_matrix(table, self.features, self.category_vocab)
         margin = price_margin(column_array(table, "price")) if self.use_market_margin else None
-        return xgb.DMatrix(x, base_margin=margin, feature_names=[*self.features, "category_code"], missing=np.nan)
+        return xgb.DMatrix(
+            x, base_margin=margin, feature_names=[*self.features, "category_code"], missing=np.nan
+        )
 
     def predict(self, table: pa.Table) -> np.ndarray:
         if table.num_rows == 0:
@@ -86,7 +88,9 @@ class Model:
 def column_array(table: pa.Table, name: str) -> np.ndarray:
     import pyarrow.compute as pc
 
-    return pc.fill_null(pc.cast(table.column(name), pa.float64()), float("nan")).to_numpy(zero_copy_only=False)
+    return pc.fill_null(pc.cast(table.column(name), pa.float64()), float("nan")).to_numpy(
+        zero_copy_only=False
+    )
 
 
 def category_vocabulary(table: pa.Table) -> list[str]:
@@ -121,8 +125,12 @@ def train(
     best = int(getattr(booster, "best_iteration", num_boost_round - 1))
     proto.booster = booster
     proto.best_iteration = best
-    proto.meta = {"params": params, "num_boost_round": num_boost_round, "early_stopping_rounds": early_stopping_rounds,
-                  "best_score_validation_logloss": float(getattr(booster, "best_score", float("nan")))}
+    proto.meta = {
+        "params": params,
+        "num_boost_round": num_boost_round,
+        "early_stopping_rounds": early_stopping_rounds,
+        "best_score_validation_logloss": float(getattr(booster, "best_score", float("nan"))),
+    }
     return proto
 
 
@@ -135,7 +143,7 @@ def data_fingerprint(table: pa.Table) -> str:
 
 
 def new_version(now: datetime, fingerprint: str) -> str:
-    return f"xgb-{now.astimezone(timezone.utc):%Y%m%dT%H%M%S}-{fingerprint}"
+    return f"xgb-{now.astimezone(UTC):%Y%m%dT%H%M%S}-{fingerprint}"
 
 
 def models_dir(data_dir: str | os.PathLike) -> Path:
@@ -200,5 +208,11 @@ def load(data_dir: str | os.PathLike, version: str | None = None) -> Model:
     meta = json.loads((directory / "meta.json").read_text())
     booster = xgb.Booster()
     booster.load_model(str(directory / "model.json"))
-    return Model(booster, list(meta["features"]), list(meta["category_vocab"]), int(meta["best_iteration"]),
-                 bool(meta.get("use_market_margin", True)), meta)
+    return Model(
+        booster,
+        list(meta["features"]),
+        list(meta["category_vocab"]),
+        int(meta["best_iteration"]),
+        bool(meta.get("use_market_margin", True)),
+        meta,
+    )

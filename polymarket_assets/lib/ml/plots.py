@@ -8,14 +8,18 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from polymarket_assets.lib.ml.metrics import reliability  # noqa: E402
+from polymarket_assets.lib.ml.metrics import reliability
 
 
-def reliability_png(curves: dict[str, tuple], bins: int = 10, title: str = "Reliability on the test split") -> bytes:
+def reliability_png(
+    curves: dict[str, tuple], bins: int = 10, title: str = "Reliability on the test split"
+) -> bytes:
     """One reliability line per forecaster (`name -> (p, y)`), with bin counts under it."""
-    fig, (ax, hist) = plt.subplots(2, 1, figsize=(5.5, 6.5), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
+    fig, (ax, hist) = plt.subplots(
+        2, 1, figsize=(5.5, 6.5), gridspec_kw={"height_ratios": [3, 1]}, sharex=True
+    )
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="perfect")
     for name, (p, y) in curves.items():
         rows = [r for r in reliability(p, y, bins) if r["n"]]

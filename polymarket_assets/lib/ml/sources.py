@@ -29,30 +29,60 @@ TS = "TIMESTAMPTZ"
 SNAPSHOTS = Source(
     "snapshots",
     (
-        ("condition_id", "VARCHAR"), ("tier", "VARCHAR"), ("slot_ts", TS), ("captured_at", TS),
-        ("yes_token_id", "VARCHAR"), ("best_bid", "DOUBLE"), ("best_ask", "DOUBLE"), ("mid", "DOUBLE"),
-        ("spread", "DOUBLE"), ("last_trade_price", "DOUBLE"), ("bid_depth", "DOUBLE"), ("ask_depth", "DOUBLE"),
-        ("bid_depth_1c", "DOUBLE"), ("ask_depth_1c", "DOUBLE"), ("bid_depth_5c", "DOUBLE"), ("ask_depth_5c", "DOUBLE"),
-        ("imbalance", "DOUBLE"), ("bid_wall_size", "DOUBLE"), ("bid_wall_distance", "DOUBLE"),
-        ("ask_wall_size", "DOUBLE"), ("ask_wall_distance", "DOUBLE"), ("volume_24h", "DOUBLE"),
-        ("liquidity", "DOUBLE"), ("one_day_price_change", "DOUBLE"), ("one_week_price_change", "DOUBLE"),
+        ("condition_id", "VARCHAR"),
+        ("tier", "VARCHAR"),
+        ("slot_ts", TS),
+        ("captured_at", TS),
+        ("yes_token_id", "VARCHAR"),
+        ("best_bid", "DOUBLE"),
+        ("best_ask", "DOUBLE"),
+        ("mid", "DOUBLE"),
+        ("spread", "DOUBLE"),
+        ("last_trade_price", "DOUBLE"),
+        ("bid_depth", "DOUBLE"),
+        ("ask_depth", "DOUBLE"),
+        ("bid_depth_1c", "DOUBLE"),
+        ("ask_depth_1c", "DOUBLE"),
+        ("bid_depth_5c", "DOUBLE"),
+        ("ask_depth_5c", "DOUBLE"),
+        ("imbalance", "DOUBLE"),
+        ("bid_wall_size", "DOUBLE"),
+        ("bid_wall_distance", "DOUBLE"),
+        ("ask_wall_size", "DOUBLE"),
+        ("ask_wall_distance", "DOUBLE"),
+        ("volume_24h", "DOUBLE"),
+        ("liquidity", "DOUBLE"),
+        ("one_day_price_change", "DOUBLE"),
+        ("one_week_price_change", "DOUBLE"),
     ),
 )
 
 MARKET_STATES = Source(
     "market_states",
     (
-        ("observed_at", TS), ("condition_id", "VARCHAR"), ("yes_token_id", "VARCHAR"), ("no_token_id", "VARCHAR"),
-        ("end_date", TS), ("created_at", TS), ("neg_risk", "BOOLEAN"), ("neg_risk_market_id", "VARCHAR"),
-        ("event_id", "VARCHAR"), ("category", "VARCHAR"),
+        ("observed_at", TS),
+        ("condition_id", "VARCHAR"),
+        ("yes_token_id", "VARCHAR"),
+        ("no_token_id", "VARCHAR"),
+        ("end_date", TS),
+        ("created_at", TS),
+        ("neg_risk", "BOOLEAN"),
+        ("neg_risk_market_id", "VARCHAR"),
+        ("event_id", "VARCHAR"),
+        ("category", "VARCHAR"),
     ),
 )
 
 MARKETS_CURRENT = Source(
     "markets_current",
     (
-        ("condition_id", "VARCHAR"), ("end_date", TS), ("neg_risk", "BOOLEAN"), ("neg_risk_market_id", "VARCHAR"),
-        ("event_id", "VARCHAR"), ("discovery_status", "VARCHAR"), ("question", "VARCHAR"),
+        ("condition_id", "VARCHAR"),
+        ("end_date", TS),
+        ("neg_risk", "BOOLEAN"),
+        ("neg_risk_market_id", "VARCHAR"),
+        ("event_id", "VARCHAR"),
+        ("discovery_status", "VARCHAR"),
+        ("question", "VARCHAR"),
     ),
     hive=False,
 )
@@ -60,8 +90,14 @@ MARKETS_CURRENT = Source(
 TRADES = Source(
     "trades",
     (
-        ("asset_id", "VARCHAR"), ("condition_id", "VARCHAR"), ("side", "VARCHAR"), ("price", "DOUBLE"),
-        ("size", "DOUBLE"), ("notional_usd", "DOUBLE"), ("exchange_ts", TS), ("received_at", TS),
+        ("asset_id", "VARCHAR"),
+        ("condition_id", "VARCHAR"),
+        ("side", "VARCHAR"),
+        ("price", "DOUBLE"),
+        ("size", "DOUBLE"),
+        ("notional_usd", "DOUBLE"),
+        ("exchange_ts", TS),
+        ("received_at", TS),
     ),
 )
 
@@ -104,7 +140,9 @@ def _columns_of(scan: str) -> set[str]:
         con.close()
 
 
-def connect(memory_limit: str = "2GB", threads: int = 2, temp_directory: str | None = None) -> duckdb.DuckDBPyConnection:
+def connect(
+    memory_limit: str = "2GB", threads: int = 2, temp_directory: str | None = None
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with bounded memory (it spills to `temp_directory` beyond the limit), in UTC."""
     con = duckdb.connect()
     con.execute(f"SET memory_limit = '{memory_limit}'")
@@ -120,4 +158,6 @@ def features_source() -> Source:
     """The `features` lake table (written by the `features` asset), one row per (market, instant)."""
     from polymarket_assets.lib.ml.features import FEATURE_COLUMNS, ID_TYPES
 
-    return Source(FEATURES_TABLE, tuple(ID_TYPES.items()) + tuple((name, "DOUBLE") for name in FEATURE_COLUMNS))
+    return Source(
+        FEATURES_TABLE, tuple(ID_TYPES.items()) + tuple((name, "DOUBLE") for name in FEATURE_COLUMNS)
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import duckdb
@@ -16,12 +16,15 @@ from polymarket_assets.lib.parquet_store import partition_path
 
 
 def day_window(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(0), tzinfo=timezone.utc)
+    start = datetime.combine(day, time(0), tzinfo=UTC)
     return start, start + timedelta(days=1)
 
 
 def write_features_partition(
-    data_dir: str | os.PathLike, day: date, whale_usd: float = WHALE_USD, con: duckdb.DuckDBPyConnection | None = None
+    data_dir: str | os.PathLike,
+    day: date,
+    whale_usd: float = WHALE_USD,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> tuple[int, Path]:
     """Build one day of features straight into `lake/features/date=<day>/` and make it the partition's only file."""
     lake_root = Path(data_dir) / "lake"
