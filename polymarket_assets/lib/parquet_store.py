@@ -1,35 +1,130 @@
 """The lake: Parquet tables in hive partitions under `<data_dir>/lake/`, written atomically.
 
-Owns path layout, atomic writes (temporary name, then rename), partition replacement and reading a table
-back. Everything goes through a pyarrow filesystem so the same code can later point at object storage.
+Owns path layout, atomic writes, partition replacement and reading a table back. `data_dir` is a local
+directory or an object-store URI (`s3://bucket/prefix`); everything goes through a pyarrow filesystem
+(`DataLocation`), so the lake, the raw archive and the quarantine work the same on both:
+
+- local: write to a temporary name in the same directory, fsync, rename (readers never see a partial file);
+- S3: write the final key directly. A PUT (or a completed multipart upload) is atomic: the object appears
+  whole or not at all, and S3 has no rename to build on. The endpoint, region and credentials come from the
+  standard AWS variables (`AWS_ENDPOINT_URL` for a non-AWS server such as MinIO, `AWS_REGION`,
+  `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`), read when a location is opened, never at import.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import posixpath
 import uuid
 from collections.abc import Iterable, Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 PARQUET_COMPRESSION = "zstd"
+OBJECT_STORE_SCHEMES = ("s3://",)
+
+
+def is_object_store(data_dir: str | os.PathLike[str]) -> bool:
+    return str(data_dir).startswith(OBJECT_STORE_SCHEMES)
+
+
+def s3_options_from_env() -> dict[str, str]:
+    """S3FileSystem options from the standard AWS variables (the SDK reads the credentials itself)."""
+    options = {}
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        options["endpoint_override"] = endpoint
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        options["region"] = region
+    return options
+
+
+@functools.lru_cache(maxsize=8)
+def _s3_filesystem(options: tuple[tuple[str, str], ...]) -> pafs.S3FileSystem:
+    # One client per configuration and process: creating one resolves credentials and opens a pool.
+    return pafs.S3FileSystem(**dict(options))
+
+
+class DataLocation:
+    """`PM_DATA_DIR` as a pyarrow filesystem plus a base path in it; paths below are '/'-joined strings."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]):
+        text = str(data_dir)
+        if is_object_store(text):
+            bucket_and_prefix = text[len("s3://") :].strip("/")
+            if not bucket_and_prefix:
+                raise ValueError(f"{text!r} names no bucket")
+            self.uri = f"s3://{bucket_and_prefix}"
+            self.fs: pafs.FileSystem = _s3_filesystem(tuple(sorted(s3_options_from_env().items())))
+            self.base = bucket_and_prefix
+            self.is_local = False
+        else:
+            path = Path(os.path.abspath(text))
+            self.uri = str(path)
+            self.fs = pafs.LocalFileSystem()
+            self.base = str(path)
+            self.is_local = True
+
+    def path(self, *parts: str) -> str:
+        return posixpath.join(self.base, *parts)
+
+    def uri_of(self, path: str) -> str:
+        """What a reader outside pyarrow (DuckDB, a person) calls `path`: a local path or an s3:// URI."""
+        return path if self.is_local else f"s3://{path}"
+
+    def public(self, path: str) -> Path | PurePosixPath:
+        """A path object for callers: a real `Path` locally, the bucket-relative key on S3 (`.name` works)."""
+        return Path(path) if self.is_local else PurePosixPath(path)
+
+    def write_parquet(self, table: pa.Table, path: str, compression: str = PARQUET_COMPRESSION) -> str:
+        """Write one Parquet file so that readers see all of it or nothing (see the module docstring)."""
+        if self.is_local:
+            write_parquet_atomic(table, Path(path), compression=compression)
+        else:
+            pq.write_table(table, path, filesystem=self.fs, compression=compression)
+        return path
+
+    def parquet_files(self, directory: str) -> list[str]:
+        """Every visible `*.parquet` below `directory` (recursively), sorted; temporaries (dot names) skipped."""
+        selector = pafs.FileSelector(directory, recursive=True, allow_not_found=True)
+        found = []
+        for info in self.fs.get_file_info(selector):
+            if info.type != pafs.FileType.File or not info.base_name.endswith(".parquet"):
+                continue
+            if any(part.startswith(".") for part in info.path[len(directory) :].split("/")):
+                continue
+            found.append(info.path)
+        return sorted(found)
+
+    def delete(self, path: str) -> None:
+        try:
+            self.fs.delete_file(path)
+        except FileNotFoundError:
+            pass
 
 
 def partition_path(root: Path, table: str, parts: Mapping[str, str]) -> Path:
     """`root/table/k1=v1/k2=v2`, in the order the mapping gives."""
-    path = root / table
+    return Path(partition_relpath(str(root), table, parts))
+
+
+def partition_relpath(root: str, table: str, parts: Mapping[str, str]) -> str:
+    segments = [table]
     for key, value in parts.items():
         if "/" in str(value) or str(value) in ("", ".", ".."):
             raise ValueError(f"unsafe partition value {key}={value!r}")
-        path = path / f"{key}={value}"
-    return path
+        segments.append(f"{key}={value}")
+    return posixpath.join(root, *segments)
 
 
-def write_parquet_atomic(table: pa.Table, path: Path) -> Path:
-    """Write `table` to `path` through a temporary file in the same directory, fsync it, then rename.
+def write_parquet_atomic(table: pa.Table, path: Path, compression: str = PARQUET_COMPRESSION) -> Path:
+    """Write `table` to local `path` through a temporary file in the same directory, fsync it, then rename.
 
     Readers (and the DuckDB views) never see a partial file, and a crash leaves at most a `.tmp-*` file,
     which no glob of `*.parquet` matches.
@@ -37,7 +132,7 @@ def write_parquet_atomic(table: pa.Table, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}.partial")
     try:
-        pq.write_table(table, tmp, compression=PARQUET_COMPRESSION)
+        pq.write_table(table, tmp, compression=compression)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -57,44 +152,55 @@ def _fsync_dir(directory: Path) -> None:
 
 
 class Lake:
-    """The store of record: `<data_dir>/lake/<table>/<hive partitions>/<file>.parquet`."""
+    """The store of record: `<data_dir>/lake/<table>/<hive partitions>/<file>.parquet`.
+
+    `data_dir` and `root` are `Path`s for a local lake (as before) and URI strings for an object store.
+    """
 
     def __init__(self, data_dir: str | os.PathLike[str]):
-        self.data_dir = Path(data_dir)
-        self.root = self.data_dir / "lake"
+        self.location = DataLocation(data_dir)
+        if self.location.is_local:
+            self.data_dir: Path | str = Path(data_dir)
+            self.root: Path | str = self.data_dir / "lake"
+        else:
+            self.data_dir = self.location.uri
+            self.root = f"{self.location.uri}/lake"
+        self._root = self.location.path("lake")
 
     def table_dir(self, table: str) -> Path:
-        return self.root / table
+        """The local directory of a table. An object-store lake has none (write through `write` instead)."""
+        if not self.location.is_local:
+            raise ValueError(f"{self.data_dir} is an object store: table {table!r} has no local directory")
+        return Path(self._root) / table
 
-    def write(self, table_name: str, table: pa.Table, parts: Mapping[str, str], file_stem: str) -> Path:
+    def write(self, table_name: str, table: pa.Table, parts: Mapping[str, str], file_stem: str) -> Path | PurePosixPath:
         """Write one file into a partition; writing the same stem again replaces that file only."""
-        path = partition_path(self.root, table_name, parts) / f"{file_stem}.parquet"
-        return write_parquet_atomic(table, path)
+        path = posixpath.join(partition_relpath(self._root, table_name, parts), f"{file_stem}.parquet")
+        return self.location.public(self.location.write_parquet(table, path))
 
-    def replace_partition(self, table_name: str, table: pa.Table, parts: Mapping[str, str]) -> Path:
+    def replace_partition(self, table_name: str, table: pa.Table, parts: Mapping[str, str]) -> Path | PurePosixPath:
         """Make `table` the whole content of one partition: write it, then remove every other file there."""
-        directory = partition_path(self.root, table_name, parts)
-        path = self.write(table_name, table, parts, f"part-{uuid.uuid4().hex[:12]}")
-        for other in directory.glob("*.parquet"):
-            if other != path:
-                other.unlink(missing_ok=True)
-        return path
+        directory = partition_relpath(self._root, table_name, parts)
+        written = self.write(table_name, table, parts, f"part-{uuid.uuid4().hex[:12]}")
+        for other in self.location.parquet_files(directory):
+            if posixpath.dirname(other) == directory and other != str(written):
+                self.location.delete(other)
+        return written
 
-    def files(self, table_name: str, parts: Mapping[str, str] | None = None) -> list[Path]:
-        directory = partition_path(self.root, table_name, parts or {})
-        if not directory.exists():
-            return []
-        return sorted(directory.rglob("*.parquet"))
+    def files(self, table_name: str, parts: Mapping[str, str] | None = None) -> list[Path | PurePosixPath]:
+        directory = partition_relpath(self._root, table_name, parts or {})
+        return [self.location.public(p) for p in self.location.parquet_files(directory)]
 
     def read(self, table_name: str, parts: Mapping[str, str] | None = None, columns: Iterable[str] | None = None) -> pa.Table | None:
         """Read a whole table (or one partition) with its hive columns; None when nothing was written yet."""
-        files = self.files(table_name, parts)
+        files = self.location.parquet_files(partition_relpath(self._root, table_name, parts or {}))
         if not files:
             return None
         dataset = ds.dataset(
-            [str(f) for f in files],
+            files,
+            filesystem=self.location.fs,
             format="parquet",
             partitioning=ds.HivePartitioning.discover(infer_dictionary=False),
-            partition_base_dir=str(self.root / table_name),
+            partition_base_dir=posixpath.join(self._root, table_name),
         )
         return dataset.to_table(columns=list(columns) if columns else None)

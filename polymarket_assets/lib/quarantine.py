@@ -2,8 +2,8 @@
 
 Layout (DESIGN.md storage contract): ``<data_dir>/quarantine/source=<source>/date=YYYY-MM-DD/part-<uuid>.parquet``
 with columns ``quarantined_at`` (timestamp[us, UTC]), ``source``, ``reason``, ``raw``, ``context``. Each flush
-writes one new file under a hidden temporary name and renames it into place, so readers never see a partial file
-and two runs never write the same file.
+writes one new file under a hidden temporary name and renames it into place (on an object store, one PUT of the
+final key, which is atomic), so readers never see a partial file and two runs never write the same file.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from polymarket_assets.lib.errors import ParseError
+from polymarket_assets.lib.parquet_store import DataLocation
 
 T = TypeVar("T")
 
@@ -64,7 +65,8 @@ class Quarantine:
     def __init__(self, data_dir: str | os.PathLike, source: str):
         if not _SOURCE.fullmatch(source) or source in (".", ".."):
             raise ValueError(f"quarantine source must match {_SOURCE.pattern}, got {source!r}")
-        self.data_dir = Path(data_dir)
+        self.location = DataLocation(data_dir)
+        self.data_dir = Path(data_dir) if self.location.is_local else self.location.uri
         self.source = source
         self._lock = threading.Lock()
         self._entries: list[tuple[str, str | None, str | None]] = []
@@ -91,7 +93,7 @@ class Quarantine:
         with self._lock:
             return dict(self._counts)
 
-    def flush(self, now: datetime) -> Path | None:
+    def flush(self, now: datetime) -> Path | PurePosixPath | None:
         """Write the pending entries to a new Parquet file; None when there was nothing to write."""
         if now.tzinfo is None:
             raise ValueError("flush(now) needs an aware datetime")
@@ -108,9 +110,7 @@ class Quarantine:
                 self._entries = entries + self._entries
             raise
 
-    def _write(self, entries: list[tuple[str, str | None, str | None]], now: datetime) -> Path:
-        directory = self.data_dir / "quarantine" / f"source={self.source}" / f"date={now:%Y-%m-%d}"
-        directory.mkdir(parents=True, exist_ok=True)
+    def _write(self, entries: list[tuple[str, str | None, str | None]], now: datetime) -> Path | PurePosixPath:
         table = pa.table(
             {
                 "quarantined_at": pa.array([now] * len(entries), type=pa.timestamp("us", tz="UTC")),
@@ -122,8 +122,14 @@ class Quarantine:
             schema=SCHEMA,
         )
         name = f"part-{uuid.uuid4().hex}.parquet"
-        final = directory / name
-        tmp = directory / f".{name}.tmp"  # hidden: readers globbing *.parquet skip it
+        relative = ("quarantine", f"source={self.source}", f"date={now:%Y-%m-%d}", name)
+        if not self.location.is_local:
+            path = self.location.path(*relative)
+            pq.write_table(table, path, filesystem=self.location.fs)
+            return PurePosixPath(path)
+        final = Path(self.location.path(*relative))
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{name}.tmp")  # hidden: readers globbing *.parquet skip it
         try:
             pq.write_table(table, tmp)
             os.replace(tmp, final)

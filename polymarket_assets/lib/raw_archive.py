@@ -1,18 +1,19 @@
 """The raw archive: API payloads and WS frames kept as compressed Parquet under `<data_dir>/raw/`.
 
 Derived columns can be wrong; the raw payload lets them be recomputed. One file per run (or per sweep),
-zstd-compressed, written atomically like the lake.
+zstd-compressed, written atomically like the lake, locally or on an object store (`DataLocation`).
 """
 
 from __future__ import annotations
 
 import json
+import posixpath
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
 
-from polymarket_assets.lib.parquet_store import partition_path, write_parquet_atomic
+from polymarket_assets.lib.parquet_store import DataLocation, partition_relpath
 
 RAW_SCHEMA = pa.schema(
     [
@@ -26,7 +27,8 @@ RAW_SCHEMA = pa.schema(
 
 class RawArchive:
     def __init__(self, data_dir: str | Path, kind: str):
-        self.root = Path(data_dir) / "raw"
+        self.location = DataLocation(data_dir)
+        self.root = self.location.path("raw")
         self.kind = kind
         self._rows: list[dict] = []
 
@@ -43,10 +45,11 @@ class RawArchive:
     def __len__(self) -> int:
         return len(self._rows)
 
-    def flush(self, parts: dict[str, str], stem: str) -> Path | None:
+    def flush(self, parts: dict[str, str], stem: str) -> Path | PurePosixPath | None:
         if not self._rows:
             return None
         table = pa.Table.from_pylist(self._rows, schema=RAW_SCHEMA)
-        path = write_parquet_atomic(table, partition_path(self.root, self.kind, parts) / f"{stem}.parquet")
+        path = posixpath.join(partition_relpath(self.root, self.kind, parts), f"{stem}.parquet")
+        self.location.write_parquet(table, path)
         self._rows = []
-        return path
+        return self.location.public(path)

@@ -21,7 +21,6 @@ real launch path without waiting out the lead.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -86,7 +85,7 @@ def _hour_key(ts: datetime) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory, chromium_install):
     tmp = tmp_path_factory.mktemp("topology_runs")
     start = datetime.now(UTC) + timedelta(seconds=SIM_LEAD_S)
     instance_yaml = instance_yaml_with(
@@ -275,9 +274,8 @@ def test_crash_mid_run_is_resolved_by_monitoring_and_the_retry_succeeds_without_
     assert len(first_files) == 1
 
 
-def test_asset_graph_page_renders_in_headless_chromium(stack):
-    chromium = shutil.which("chromium")
-    assert chromium, "chromium is missing: apt-get install -y chromium (see the README's Tests section)"
+def test_asset_graph_page_renders_in_headless_chromium(stack, chromium_install):
+    chromium = chromium_install.result(timeout=600)
     topology = stack.topology
     # After the crash the webserver reconnects to the new user-code server on its own; wait until it has.
     wait_until(lambda: topology.location_entry()["loadStatus"] == "LOADED", timeout=60, what="the location")

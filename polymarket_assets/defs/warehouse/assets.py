@@ -15,12 +15,13 @@ from polymarket_assets.lib.warehouse import build_warehouse
 )
 def warehouse(lake: LakeResource) -> dg.MaterializeResult:
     """Views only (no copies of data) over every lake table, swapped in atomically; open it read-only."""
-    counts = build_warehouse(lake.data_dir, VIEWS)
+    path = lake.warehouse_path()
+    counts = build_warehouse(lake.data_dir, VIEWS, path)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": sum(counts.values()),
             "views": len(counts),
             **{f"rows_{name}": count for name, count in counts.items()},
-            "path": dg.MetadataValue.path(f"{lake.data_dir}/warehouse.duckdb"),
+            "path": dg.MetadataValue.path(path),
         }
     )
