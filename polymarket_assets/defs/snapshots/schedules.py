@@ -15,15 +15,17 @@ from polymarket_assets.lib.tiers import DEFAULT_PLAN, TierSpec
 
 LEAD = timedelta(minutes=1)
 
-# Ticks fire one minute before each slot starts.
-TIER_CRONS = {
-    "T0": "59 * * * *",
-    "T1": "4-59/5 * * * *",
-    "T2": "* * * * *",
-    "T3": "* * * * *",
-    "T4": "* * * * *",
-    "STALE": "59 * * * *",
-}
+def tier_cron(tier: TierSpec) -> str:
+    """A cron that ticks one minute before each of the tier's slots starts (slots are whole minutes that
+    divide an hour, or one hour)."""
+    minutes = tier.slot_s // 60
+    if tier.slot_s % 60 or not (minutes == 60 or (minutes >= 1 and 60 % minutes == 0)):
+        raise ValueError(f"tier {tier.name}: slot_s must be a whole number of minutes dividing an hour")
+    if minutes == 1:
+        return "* * * * *"
+    if minutes == 60:
+        return "59 * * * *"
+    return f"{minutes - 1}-59/{minutes} * * * *"
 
 
 def slot_for_tick(tick: datetime) -> datetime:
@@ -54,7 +56,7 @@ def build_tier_job(tier: TierSpec):
 def build_tier_schedule(tier: TierSpec, job) -> dg.ScheduleDefinition:
     @dg.schedule(
         name=f"{asset_name(tier)}_schedule",
-        cron_schedule=TIER_CRONS[tier.name],
+        cron_schedule=tier_cron(tier),
         job=job,
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.RUNNING,
