@@ -105,7 +105,7 @@ class Backfiller(threading.Thread):
         while not self._halt.wait(0.5):
             try:
                 self.step()
-            except Exception as exc:  # noqa: BLE001 - keep auditing; the failure is counted and shown in status
+            except Exception as exc:
                 self.stats["errors"] += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"[:300]
                 log.exception("backfill step failed")
@@ -154,7 +154,7 @@ class Backfiller(threading.Thread):
             return 0
         tol = self.cfg.match_tolerance_s
         start_ms, end_ms = int(start_s * 1000), int(end_s * 1000)
-        since = int(math.floor(start_s - tol - 1))
+        since = math.floor(start_s - tol - 1)
         upto = end_s + tol + 1
         rows: list[tuple] = []
         pending = [list(c) for c in _chunks(sorted(condition_ids), self.cfg.backfill_chunk)]

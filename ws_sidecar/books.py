@@ -12,16 +12,16 @@ _EPS = 1e-9
 
 class LocalBook:
     __slots__ = (
-        "asset_id",
-        "market",
-        "bids",
         "asks",
-        "hash",
-        "ts_ms",
-        "rest_ts_ms",
-        "tick_size",
+        "asset_id",
+        "bids",
         "checked_us",
+        "hash",
+        "market",
+        "rest_ts_ms",
         "synced",
+        "tick_size",
+        "ts_ms",
     )
 
     def __init__(self, asset_id: str, market: str | None = None):
@@ -66,11 +66,8 @@ class LocalBook:
 
     def agrees_with(self, best_bid: float | None, best_ask: float | None) -> bool:
         bid, ask = self.top()
-        if best_bid is not None and abs(bid - best_bid) > _EPS:
-            return False
-        if best_ask is not None and abs(ask - best_ask) > _EPS:
-            return False
-        return True
+        bid_ok = best_bid is None or abs(bid - best_bid) <= _EPS
+        return bid_ok and (best_ask is None or abs(ask - best_ask) <= _EPS)
 
     def levels(self) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
         """(bids best first, asks best first)."""

@@ -67,8 +67,7 @@ class SimClock:
     def now_us(self) -> int:
         with self._lock:
             value = int((self._anchor_sim + (time.monotonic() - self._anchor_mono) * self._speed) * 1e6)
-            if value < self._last_us:
-                value = self._last_us
+            value = max(value, self._last_us)
             self._last_us = value
             return value
 

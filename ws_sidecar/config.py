@@ -140,4 +140,4 @@ def describe() -> list[tuple[str, str]]:
     return out
 
 
-__all__ = ["SidecarConfig", "load_config", "describe", "env_name"]
+__all__ = ["SidecarConfig", "describe", "env_name", "load_config"]

@@ -173,8 +173,7 @@ class FrameProcessor:
                     self._tick_size(event, received_us)
                 elif kind is NewMarketEvent or kind is MarketResolvedEvent:
                     self.events[event.event_type] += 1
-                    if event.timestamp_ms > self.watermark_ms:
-                        self.watermark_ms = event.timestamp_ms
+                    self.watermark_ms = max(self.watermark_ms, event.timestamp_ms)
                     if self.on_market_event is not None:
                         self.on_market_event(event)
                 elif kind is UnknownEvent:
@@ -206,8 +205,7 @@ class FrameProcessor:
     def _price_change(self, event: PriceChangeEvent, received_us: int, previous_us: int) -> None:
         self.events["price_change"] += 1
         ts = event.timestamp_ms
-        if ts > self.watermark_ms:
-            self.watermark_ms = ts
+        self.watermark_ms = max(self.watermark_ms, ts)
         last_entry: dict[str, object] = {}
         rows = self.book_rows
         books = self.books
@@ -260,8 +258,7 @@ class FrameProcessor:
     def _book(self, event: BookEvent, received_us: int) -> None:
         self.events["book"] += 1
         book = event.book
-        if book.timestamp_ms > self.watermark_ms:
-            self.watermark_ms = book.timestamp_ms
+        self.watermark_ms = max(self.watermark_ms, book.timestamp_ms)
         local = self.books.get(book.asset_id)
         if local is None:
             return
@@ -273,8 +270,7 @@ class FrameProcessor:
     def _trade(self, event: LastTradePriceEvent, received_us: int) -> None:
         self.events["last_trade_price"] += 1
         ts = event.timestamp_ms
-        if ts > self.watermark_ms:
-            self.watermark_ms = ts
+        self.watermark_ms = max(self.watermark_ms, ts)
         uid = f"ws-{self.run_id}-{next(ROW_SEQ)}"
         self.trades.append(
             (

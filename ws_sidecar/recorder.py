@@ -103,6 +103,10 @@ class Recorder:
             log.warning("removed %d partial files left by a previous run", removed)
         prev = read_json(cfg.state_path) or {}
         audited = prev.get("audited_through")
+        if audited is not None and prev.get("durable_through") is not None:
+            # The previous audit counted trades it held in memory; those not yet in a closed file died with
+            # it, so the audit resumes from the last point both were true.
+            audited = min(audited, prev["durable_through"])
         self._prev_tracked = list(prev.get("tracked") or [])
         if prev:
             outage_start = prev.get("stopped_at") if prev.get("clean_shutdown") else prev.get("durable_through")
@@ -274,8 +278,12 @@ class Recorder:
                 self._dropped_at[cid] = now
             for cid in [c for c, at in self._dropped_at.items() if at < now - 2 * cfg.audit_overlap_s - cfg.audit_interval_s]:
                 del self._dropped_at[cid]
+            tracked = sorted(self.plan.assignment)
+            changed = tracked != self.state.get("tracked")
             with self._state_lock:
-                self.state["tracked"] = sorted(self.plan.assignment)
+                self.state["tracked"] = tracked
+        if changed:
+            self._save_state()
         for shard, mkts in shards.items():
             conn = self.connections.get(shard)
             if conn is None or (not conn.is_alive() and not self.stop_event.is_set()):
@@ -348,7 +356,7 @@ class Recorder:
                     self._refresh_now.clear()
                     try:
                         self.refresh()
-                    except Exception:  # noqa: BLE001 - keep recording what we have; retry at the next refresh
+                    except Exception:
                         log.exception("universe refresh failed")
                     last_refresh = mono
                 self._maybe_close_restart_gap()
@@ -374,7 +382,7 @@ class Recorder:
         self.writer.join(timeout=30)
         try:
             self.writer.flush()
-        except Exception:  # noqa: BLE001 - report, and still leave a truthful state file
+        except Exception:
             log.exception("final flush failed")
         now = self.clock.now()
         with self._state_lock:

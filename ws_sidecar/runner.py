@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import subprocess
@@ -64,8 +65,7 @@ class SidecarProcess:
         if self.process is not None and self.process.poll() is None:
             raise RuntimeError("ws_sidecar is already running")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
-        try:
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "ws_sidecar"],
                 env=self.env,
@@ -73,8 +73,6 @@ class SidecarProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        finally:
-            log.close()
         self.starts += 1
         self.wait_for(lambda s: s.get("pid") == self.process.pid, timeout_s, what="first status")
 
@@ -213,6 +211,28 @@ def capture_stats(recorded: Iterable[tuple], truth: Iterable[tuple]) -> dict:
     }
 
 
+def compare_with_truth(recorded: Iterable[tuple], control, condition_ids: Iterable[str], start: float, end: float) -> dict:
+    """``capture_stats`` of recorded trades against the simulator's ground truth, on whole seconds.
+
+    ``recorded``: (asset_id, side, size, price, exchange_ts_ms, condition_id) tuples. Backfilled trades only
+    know their second, so the comparison covers the seconds in [ceil(start), floor(end)) on both sides.
+    """
+    first, stop = math.ceil(start), math.floor(end)
+    cids = set(condition_ids)
+    rec = [
+        match_key(a, s, z, p, ms // 1000)
+        for a, s, z, p, ms, cid in recorded
+        if cid in cids and first <= ms // 1000 < stop
+    ]
+    truth = control.truth_trades(condition_ids=sorted(cids), start=first, end=stop) if cids and stop > first else []
+    tru = [
+        match_key(t["asset_id"], t["side"], t["size_num"], t["price_num"], t["timestamp"])
+        for t in truth
+        if first <= t["timestamp"] < stop
+    ]
+    return {**capture_stats(rec, tru), "start": first, "end": stop}
+
+
 def _lake_rows(data_dir: Path, table: str, sql: str) -> list[tuple]:
     import duckdb
 
@@ -272,12 +292,7 @@ def demo_figures(data_dir: str | os.PathLike, control=None, start: float | None 
         start = min(t[4] for t in trades) / 1000
     if end is None:
         end = state.get("audited_through") or control.now()
-    truth = control.truth_trades(condition_ids=sorted(cids), start=start, end=end) if cids else []
-    truth_keys = [match_key(t["asset_id"], t["side"], t["size_num"], t["price_num"], t["timestamp"]) for t in truth]
-    rec_keys = [
-        match_key(a, s, z, p, ms // 1000) for a, s, z, p, ms, cid in trades if cid in cids and start * 1000 <= ms <= end * 1000
-    ]
-    stats = capture_stats(rec_keys, truth_keys)
+    stats = compare_with_truth(trades, control, cids, start, end)
     figures["trade_capture_ratio"] = round(stats["capture_ratio"], 6) if stats["capture_ratio"] is not None else None
     figures["capture"] = stats
     return figures

@@ -103,13 +103,13 @@ class Writer(threading.Thread):
             if urgent:
                 try:
                     self.flush(kinds=urgent)
-                except Exception:  # noqa: BLE001 - the rows stay queued for the regular flush
+                except Exception:
                     self.errors += 1
                     log.exception("urgent flush failed")
             if time.monotonic() >= next_flush or self.pending_rows() >= self.max_rows:
                 try:
                     self.flush()
-                except Exception:  # noqa: BLE001 - a failed flush keeps its rows; retry next round
+                except Exception:
                     self.errors += 1
                     log.exception("flush failed; rows kept for the next attempt")
                 next_flush = time.monotonic() + self.interval_s

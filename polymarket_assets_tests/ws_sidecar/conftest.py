@@ -12,14 +12,14 @@ import pytest
 
 from polymarket_sim import run_sim
 from ws_sidecar import files
-from ws_sidecar.runner import capture_stats, match_key, seed_markets_from_sim
+from ws_sidecar.runner import compare_with_truth, seed_markets_from_sim
 
 START = "2026-11-25T06:00:00Z"
 
 # Fast settings so a test sees flushes, audits and the watchdog within seconds (times on the simulated clock
 # where the setting is a clock time: settle and audit interval).
-FAST = dict(flush_interval_s=1, status_interval_s=0.2, refresh_s=2, settle_s=10, audit_interval_s=20,
-            audit_overlap_s=60, hash_check_interval_s=3)
+FAST = {"flush_interval_s": 1, "status_interval_s": 0.2, "refresh_s": 2, "settle_s": 10, "audit_interval_s": 20,
+        "audit_overlap_s": 60, "hash_check_interval_s": 3}
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +30,9 @@ def live_sim():
         assert sim.control.stats()["internal_errors"] == 0
 
 
-def seeded_dir(tmp_path: Path, sim) -> tuple[Path, list[dict]]:
+def seeded_dir(tmp_path: Path, sim, condition_ids=None) -> tuple[Path, list[dict]]:
     data_dir = tmp_path / "data"
-    rows = seed_markets_from_sim(data_dir, sim.control)
+    rows = seed_markets_from_sim(data_dir, sim.control, condition_ids)
     return data_dir, [r for r in rows if r["discovery_status"] == "open"]
 
 
@@ -54,17 +54,11 @@ def wait(predicate, timeout_s: float, what: str, poll_s: float = 0.1):
 
 def capture(data_dir: Path, sim, cids, start: float, end: float) -> dict:
     """Recorded trades (incoming files) against the simulator's ground truth over [start, end]."""
-    cids = set(cids)
     recorded = [
-        match_key(r["asset_id"], r["side"], r["size"], r["price"], int(r["exchange_ts"].timestamp()))
+        (r["asset_id"], r["side"], r["size"], r["price"], int(r["exchange_ts"].timestamp() * 1000), r["condition_id"])
         for r in read_kind(data_dir, "trades")
-        if r["condition_id"] in cids and start <= r["exchange_ts"].timestamp() <= end
     ]
-    truth = [
-        match_key(t["asset_id"], t["side"], t["size_num"], t["price_num"], t["timestamp"])
-        for t in sim.control.truth_trades(condition_ids=sorted(cids), start=start, end=end)
-    ]
-    return capture_stats(recorded, truth)
+    return compare_with_truth(recorded, sim.control, cids, start, end)
 
 
 def rebuild_books(rows: list[dict]) -> dict[str, dict]:

@@ -10,7 +10,8 @@ from polymarket_assets.lib.warehouse import build_warehouse
 @dg.asset(
     group_name="warehouse",
     kinds={"duckdb"},
-    deps=["markets", "resolutions", "coverage", *[f"snapshots_{t}" for t in ("t0", "t1", "t2", "t3", "t4", "stale")]],
+    deps=["markets", "resolutions", "coverage", *[f"snapshots_{t}" for t in ("t0", "t1", "t2", "t3", "t4", "stale")],
+          "trades", "book_updates", "ws_gaps", "whale_events"],
     automation_condition=dg.AutomationCondition.on_cron("*/10 * * * *"),
 )
 def warehouse(lake: LakeResource) -> dg.MaterializeResult:

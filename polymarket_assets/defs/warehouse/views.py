@@ -70,3 +70,7 @@ VIEWS = [
            QUALIFY row_number() OVER (PARTITION BY tier, hour_start ORDER BY computed_at DESC) = 1""",
     ),
 ]
+
+from polymarket_assets.defs.trades.views import TRADE_VIEWS  # noqa: E402 - appended by the trades domain
+
+VIEWS.extend(TRADE_VIEWS)

@@ -1,0 +1,217 @@
+"""Ingestion of what ws_sidecar records: `trades`, `book_updates`, `ws_raw_frames`, `ws_gaps`, and `whale_events`.
+
+The first four are launched by `incoming_files_sensor` with the files to take in (run config); run by hand
+with no files, each rebuilds its hourly partition from every incoming file of that hour. All are idempotent:
+the same file twice gives the same rows.
+"""
+
+import time
+from datetime import timedelta
+
+import dagster as dg
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pydantic import Field
+
+from polymarket_assets.defs.partitions import hourly_partitions, partition_parts
+from polymarket_assets.defs.policies import ONE_PARTITION_PER_RUN
+from polymarket_assets.defs.resources import ClockResource, LakeResource
+from polymarket_assets.defs.trades.ingest import (
+    files_for_partition,
+    link_into,
+    merge_gaps,
+    merge_trades,
+    partition_lock,
+    read_incoming,
+)
+from polymarket_assets.defs.trades.schema import TRADES_SCHEMA, WS_GAPS_SCHEMA
+from polymarket_assets.defs.trades.whales import DEFAULT_THRESHOLDS, whale_events_for_window
+
+
+class IncomingFilesConfig(dg.Config):
+    files: list[str] = Field(default_factory=list)
+    """Incoming file identities (`<kind>/day=.../<name>`) to take in; empty = every file of the partition's hour."""
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _rejected(context: dg.AssetExecutionContext, rejected: list[str]) -> None:
+    if rejected:
+        context.log.warning(f"ignored {len(rejected)} file identities that are not this asset's incoming files: {rejected[:5]}")
+
+
+@dg.asset(
+    partitions_def=hourly_partitions,
+    group_name="trades",
+    kinds={"python", "parquet", "duckdb"},
+    backfill_policy=ONE_PARTITION_PER_RUN,
+    check_specs=[dg.AssetCheckSpec("trades_unique_and_priced", asset="trades")],
+)
+def trades(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource) -> dg.MaterializeResult:
+    """Every trade Polymarket printed in the hour: the WS `last_trade_price` feed plus the Data API fills of
+    its outages, one row per trade (`trade_uid`), with `notional_usd = size × price` and the outcome name."""
+    store = lake.lake()
+    parts = partition_parts(context.partition_key)
+    chosen, rejected = files_for_partition(lake.data_dir, "trades", context.partition_key, config.files)
+    _rejected(context, rejected)
+    incoming = read_incoming(chosen, TRADES_SCHEMA)
+    with partition_lock(lake.data_dir, "trades", context.partition_key):
+        # Given files are merged into what the partition holds; a run without files recomputes it from all of them.
+        existing = store.read("trades", parts) if config.files else None
+        if existing is not None:
+            existing = existing.select(TRADES_SCHEMA.names)
+        table, counts = merge_trades(existing, incoming, store.read("markets_current"), time.time_ns() // 1000)
+        store.replace_partition("trades", table, parts)
+    uids = table.column("trade_uid")
+    unique = pc.count_distinct(uids).as_py() == table.num_rows
+    priced = table.num_rows == 0 or pc.min(table.column("notional_usd")).as_py() >= 0
+    ws_rows = [r for r in incoming.select(["source", "exchange_ts", "received_at"]).to_pylist() if r["source"] == "ws"]
+    lags = [(r["received_at"] - r["exchange_ts"]).total_seconds() for r in ws_rows]
+    sources = pc.value_counts(table.column("source")).to_pylist() if table.num_rows else []
+    newest = pc.max(table.column("exchange_ts")).as_py() if table.num_rows else None
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": table.num_rows,
+            "files": len(chosen),
+            "files_rejected": len(rejected),
+            **{k: v for k, v in counts.items() if k != "rows"},
+            **{f"rows_{s['values']}": s["counts"] for s in sources},
+            "notional_usd": round(pc.sum(table.column("notional_usd")).as_py() or 0.0, 2),
+            "receive_lag_p50_s": _percentile(lags, 0.5),
+            "receive_lag_p95_s": _percentile(lags, 0.95),
+            "newest_trade": newest.isoformat() if newest else None,
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="trades_unique_and_priced",
+                passed=bool(unique and priced),
+                metadata={"rows": table.num_rows, "unique_uids": unique, "notional_non_negative": bool(priced)},
+            )
+        ],
+    )
+
+
+@dg.asset(
+    partitions_def=hourly_partitions,
+    group_name="trades",
+    kinds={"python", "parquet"},
+    backfill_policy=ONE_PARTITION_PER_RUN,
+)
+def book_updates(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource) -> dg.MaterializeResult:
+    """Every book snapshot (WS and REST reseeds) and level change the recorder applied, by exchange hour.
+
+    Incoming files already have the lake layout and never change, so each is hard-linked into the partition
+    (no copy, and linking the same file again is a no-op)."""
+    chosen, rejected = files_for_partition(lake.data_dir, "book_updates", context.partition_key, config.files)
+    _rejected(context, rejected)
+    directory = lake.lake().table_dir("book_updates")
+    for key, value in partition_parts(context.partition_key).items():
+        directory = directory / f"{key}={value}"
+    added = sum(link_into(f, directory) for f in chosen)
+    rows = sum(pq.read_metadata(p).num_rows for p in directory.glob("*.parquet"))
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": rows, "files": len(chosen), "files_added": added, "files_rejected": len(rejected)}
+    )
+
+
+@dg.asset(
+    partitions_def=hourly_partitions,
+    group_name="trades",
+    kinds={"python", "parquet"},
+    backfill_policy=ONE_PARTITION_PER_RUN,
+)
+def ws_raw_frames(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource) -> dg.MaterializeResult:
+    """The raw archive of every websocket frame received (zstd Parquet), by receive hour, under
+    `raw/ws_market/`: what every derived WS row can be recomputed from. Hard links, like `book_updates`."""
+    chosen, rejected = files_for_partition(lake.data_dir, "raw_frames", context.partition_key, config.files)
+    _rejected(context, rejected)
+    directory = lake.lake().data_dir / "raw" / "ws_market"
+    for key, value in partition_parts(context.partition_key).items():
+        directory = directory / f"{key}={value}"
+    added = sum(link_into(f, directory) for f in chosen)
+    rows = sum(pq.read_metadata(p).num_rows for p in directory.glob("*.parquet"))
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": rows, "files": len(chosen), "files_added": added, "files_rejected": len(rejected),
+                  "path": dg.MetadataValue.path(str(directory))}
+    )
+
+
+@dg.asset(
+    partitions_def=hourly_partitions,
+    group_name="trades",
+    kinds={"python", "parquet"},
+    backfill_policy=ONE_PARTITION_PER_RUN,
+)
+def ws_gaps(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource) -> dg.MaterializeResult:
+    """Every interruption of the recording, by start hour: connection, start, end and reason (`disconnect`,
+    `freeze`, `resync` of some books, or the recorder's own `restart`)."""
+    store = lake.lake()
+    parts = partition_parts(context.partition_key)
+    chosen, rejected = files_for_partition(lake.data_dir, "ws_gaps", context.partition_key, config.files)
+    _rejected(context, rejected)
+    incoming = read_incoming(chosen, WS_GAPS_SCHEMA)
+    with partition_lock(lake.data_dir, "ws_gaps", context.partition_key):
+        existing = store.read("ws_gaps", parts) if config.files else None
+        table = merge_gaps(existing, incoming)
+        store.replace_partition("ws_gaps", table, parts)
+    rows = table.to_pylist()
+    outages = [r for r in rows if r["reason"] != "resync"]
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": table.num_rows,
+            "files": len(chosen),
+            "outages": len(outages),
+            "resyncs": len(rows) - len(outages),
+            "outage_seconds": round(sum((r["end_ts"] - r["start_ts"]).total_seconds() for r in outages), 3),
+            **{f"gaps_{reason}": sum(1 for r in rows if r["reason"] == reason) for reason in sorted({r["reason"] for r in rows})},
+        }
+    )
+
+
+class WhaleConfig(dg.Config):
+    thresholds_usd: list[float] = Field(default_factory=lambda: list(DEFAULT_THRESHOLDS))
+    """USD notional (size × price) tiers; a trade at or above the lowest one is a whale event."""
+    market_percentile: float = 0.99
+    """`market_outlier` is set when a trade's notional ranks at or above this among its market's trailing trades."""
+    lookback_hours: int = 24
+    """Trailing window for that per-market rank."""
+
+
+@dg.asset(
+    partitions_def=hourly_partitions,
+    group_name="trades",
+    kinds={"python", "parquet", "duckdb"},
+    backfill_policy=ONE_PARTITION_PER_RUN,
+    deps=["trades", "book_updates"],
+)
+def whale_events(context: dg.AssetExecutionContext, config: WhaleConfig, lake: LakeResource, clock: ClockResource) -> dg.MaterializeResult:
+    """Trades of the hour whose USD notional (size × price, never the share count) reaches a whale tier, with a
+    per-market percentile flag and the price impact 1 and 5 minutes later from the recorded books and trades."""
+    window = context.partition_time_window
+    now = clock.clock().now()
+    table, stats = whale_events_for_window(
+        lake.data_dir,
+        window.start,
+        window.end,
+        thresholds=sorted(config.thresholds_usd),
+        market_percentile=config.market_percentile,
+        lookback=timedelta(hours=config.lookback_hours),
+        computed_at=now,
+    )
+    lake.lake().replace_partition("whale_events", table, partition_parts(context.partition_key))
+    incomplete = stats.get("impact_5m_missing", 0)
+    if window.end + timedelta(minutes=5) > now:
+        context.log.info("the hour ended less than 5 minutes ago: 5-minute impacts of its last trades are not known yet")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": table.num_rows,
+            **stats,
+            "impact_5m_missing": incomplete,
+            "computed_at": now.isoformat(),
+        }
+    )
