@@ -11,10 +11,12 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 from polymarket_assets.lib.errors import ParseError
 from polymarket_assets.lib.parse_common import (
+    _DECIMAL,
     to_bool,
     to_condition_id,
     to_epoch_ms,
@@ -44,11 +46,38 @@ class Book:
     last_trade_price: float | None = None
 
 
+def _levels_fast(raw: list) -> tuple[Level, ...] | None:
+    """The bulk case, with the per-level work done by C loops: every level an object whose price and size are
+    plain decimal strings, prices within [0, 1], sizes finite and non-negative. None for anything else, which
+    ``_levels`` then parses level by level (numbers, padded strings) or rejects with the precise reason."""
+    if not all(map(isinstance, raw, repeat(dict))):
+        return None
+    try:
+        prices = [level["price"] for level in raw]
+        sizes = [level["size"] for level in raw]
+    except KeyError:
+        return None
+    if set(map(type, prices)) != {str} or set(map(type, sizes)) != {str}:
+        return None
+    if not all(map(_DECIMAL.fullmatch, prices)) or not all(map(_DECIMAL.fullmatch, sizes)):
+        return None
+    price_values = list(map(float, prices))
+    size_values = list(map(float, sizes))
+    if min(price_values) < 0.0 or max(price_values) > 1.0 or min(size_values) < 0.0 or max(size_values) == math.inf:
+        return None
+    return tuple(zip(price_values, size_values))
+
+
 def _levels(raw: Any, side: str) -> tuple[Level, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
         raise ParseError(f"{side} is not a list")
+    if not raw:
+        return ()
+    fast = _levels_fast(raw)
+    if fast is not None:
+        return fast
     out = []
     for level in raw:
         if not isinstance(level, dict):
@@ -83,10 +112,13 @@ def parse_book(obj: dict) -> Book:
 
 def _aggregate(levels: Iterable[Level]) -> dict[float, float]:
     """Size per price, ignoring empty levels (a zero size is a deletion, not liquidity)."""
+    positive = [level for level in levels if level[1] > 0]
+    unique = dict(positive)
+    if len(unique) == len(positive):
+        return unique  # every price once (the usual book): the sum of one size is that size
     sizes: dict[float, list[float]] = defaultdict(list)
-    for price, size in levels:
-        if size > 0:
-            sizes[price].append(size)
+    for price, size in positive:
+        sizes[price].append(size)
     # fsum is exactly rounded, so the result cannot depend on the order the levels arrived in.
     return {price: math.fsum(parts) for price, parts in sizes.items()}
 

@@ -3,16 +3,27 @@
 Returns raw JSON objects; turning them into typed rows is ``parse_gamma``'s job. Paging follows the observed
 behaviour: ``/markets/keyset`` takes the cursor back as ``after_cursor`` and omits ``next_cursor`` on the last
 page; ``/markets`` offset paging is deprecated and refuses offsets beyond about 2000 with a 422.
+
+Keyset paging is sequential (each cursor comes from the previous page), so one listing of 50,000 markets costs
+500 round trips back to back. ``iter_open_markets_partitioned`` runs several keyset listings at once over
+disjoint ``endDate`` ranges that together cover every market (see its docstring for how markets without an
+``endDate`` are found), and falls back to the plain listing whenever that guarantee cannot be kept.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+import math
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from polymarket_assets.lib.errors import ApiError, ClientResponseError, PaginationLimitError
+from polymarket_assets.lib.errors import ApiError, ClientResponseError, PaginationLimitError, ParseError
 from polymarket_assets.lib.http_client import ApiClient
+from polymarket_assets.lib.parse_common import to_datetime
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +36,73 @@ MAX_OFFSET = 2_000  # offset=2000 still answers, 2100 gives 422
 MAX_CONDITION_IDS_PER_REQUEST = 100
 # Statuses meaning "this server has no keyset endpoint": fall back to offset paging.
 KEYSET_MISSING_STATUSES = frozenset({404, 405, 410})
+
+# Partitioned discovery (iter_open_markets_partitioned).
+DISCOVERY_STREAMS = 4  # concurrent keyset listings; /markets allows 300 requests per 10 s, so 4 are plenty
+MAX_RANGES_PER_STREAM = 4  # more ranges than streams: a stream that finishes early takes the next range
+MIN_PAGES_PER_RANGE = 8  # each range ends on a partial page; smaller ranges waste a larger share of requests
+# Range edges when no end dates are known yet (the very first discovery), in hours from now.
+DEFAULT_CUT_HOURS = (-168, -24, -6, 0, 1, 4, 12, 24, 48, 96, 168, 336, 720, 2160, 8760)
+# Each range is widened by this much on both sides, so a market on an edge is listed whether the server's
+# end_date_min/max are inclusive or exclusive, and whatever sub-second part its endDate has (duplicates are
+# dropped by id).
+RANGE_OVERLAP = timedelta(seconds=1)
+
+
+class PartitionedListingError(ApiError):
+    """The server did not behave as partitioned discovery assumes (e.g. it ignored ``order=endDate``)."""
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _floor_second(ts: datetime) -> datetime:
+    return ts.astimezone(UTC).replace(microsecond=0)
+
+
+def end_date_cuts(
+    known_end_dates: Iterable[datetime | None],
+    now: datetime,
+    *,
+    streams: int = DISCOVERY_STREAMS,
+    page_size: int = MAX_MARKETS_PAGE,
+) -> list[datetime]:
+    """Edges of the endDate ranges for a partitioned listing, ascending; ``[]`` means "list sequentially".
+
+    With the end dates of the previous discovery the ranges are its quantiles (about equal page counts),
+    at most ``MAX_RANGES_PER_STREAM`` per stream and at least ``MIN_PAGES_PER_RANGE`` pages each, so a small
+    listing stays one sequential stream. Without them (first run) a fixed ladder around ``now`` is used.
+    """
+    known = sorted(d for d in known_end_dates if d is not None)
+    if not known:
+        ladder = {_floor_second(now + timedelta(hours=h)) for h in DEFAULT_CUT_HOURS}
+        return sorted(ladder)
+    pages = math.ceil(len(known) / page_size)
+    ranges = min(streams * MAX_RANGES_PER_STREAM, pages // MIN_PAGES_PER_RANGE)
+    if ranges < 2:
+        return []
+    cuts = {_floor_second(known[len(known) * i // ranges]) for i in range(1, ranges)}
+    return sorted(cuts)
+
+
+def _end_date(market: Any) -> datetime | None | bool:
+    """A market's endDate; None when it has none, True when it has one we cannot read."""
+    if not isinstance(market, dict):
+        return True
+    value = market.get("endDate")
+    if value is None or value == "":
+        return None
+    try:
+        return to_datetime(value, "endDate")
+    except ParseError:
+        return True
+
+
+def _market_key(market: Any) -> str:
+    if isinstance(market, dict) and market.get("id") is not None:
+        return f"id:{market.get('id')}"
+    return f"repr:{market!r}"
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -167,6 +245,112 @@ class GammaClient(ApiClient):
         """Every open market, in pages: keyset with ``closed=false``, offset paging as the fallback."""
         return self._iter_markets_with_fallback({"closed": False}, page_size)
 
+    # -- partitioned listing (several keyset streams at once) -----------------------------------------
+
+    def _null_end_date_probe(self, ascending: bool, page_size: int) -> Iterator[list[dict]]:
+        """Open markets without an endDate, which no ``end_date_min/max`` range can return.
+
+        Sorted by endDate, markets without one sit together at one end of the order (SQL puts NULLs first
+        or last), so one of the two probes (ascending, descending) starts with them: each probe pages while
+        it sees only such markets and stops at the first dated one. It checks the order it is given and
+        raises ``PartitionedListingError`` when the server did not sort (e.g. ignored ``order``), in which
+        case the caller falls back to the sequential listing.
+        """
+        params = {"closed": False, "order": "endDate", "ascending": ascending}
+        for page in self.iter_markets_keyset(params, page_size):
+            undated: list[dict] = []
+            previous: datetime | None = None
+            dated_seen = False
+            for market in page:
+                end = _end_date(market)
+                if end is None:
+                    if dated_seen:
+                        raise PartitionedListingError(
+                            "a market without endDate follows dated ones in an endDate-ordered listing"
+                        )
+                    undated.append(market)
+                    continue
+                dated_seen = True
+                if isinstance(end, datetime):
+                    if previous is not None and (end < previous if ascending else end > previous):
+                        raise PartitionedListingError("order=endDate was not honoured by /markets/keyset")
+                    previous = end
+            if undated:
+                yield undated
+            if dated_seen:
+                return
+
+    def iter_open_markets_partitioned(
+        self,
+        *,
+        known_end_dates: Iterable[datetime | None] = (),
+        now: datetime | None = None,
+        streams: int = DISCOVERY_STREAMS,
+        page_size: int = MAX_MARKETS_PAGE,
+        report: dict | None = None,
+    ) -> Iterator[list[dict]]:
+        """Every open market, in pages (no market twice), from ``streams`` concurrent keyset listings.
+
+        The listings cover disjoint endDate ranges ``(-inf, c1), [c1, c2), ..., [cn, +inf)`` (see
+        ``end_date_cuts``; each widened by ``RANGE_OVERLAP``) plus two short endDate-ordered probes for
+        markets with no endDate at all, so no open market can fall between them. Pages arrive in no
+        particular order. A market whose endDate is edited while the listing runs may be missed by this
+        pass (the next hourly discovery sees it); the sequential listing has no such window.
+
+        If a stream fails (after the client's own retries) or the server does not honour the filters the
+        way this relies on, the remaining markets come from the sequential ``iter_open_markets``, skipping
+        those already yielded, so the result is complete either way. ``report`` (optional) receives
+        ``ranges``, ``streams`` and ``fallback`` (None, or why the sequential listing was used).
+        """
+        now = now or datetime.now(UTC)
+        cuts = end_date_cuts(known_end_dates, now, streams=streams, page_size=page_size)
+        if report is not None:
+            report.update(ranges=len(cuts) + 1 if cuts else 1, streams=streams if cuts else 1, fallback=None)
+        if not cuts or streams < 2:
+            yield from self.iter_open_markets(page_size)
+            return
+
+        def ranged(low: datetime | None, high: datetime | None) -> Callable[[], Iterator[list[dict]]]:
+            params: dict[str, Any] = {"closed": False}
+            if low is not None:
+                params["end_date_min"] = _iso(low - RANGE_OVERLAP)
+            if high is not None:
+                params["end_date_max"] = _iso(high + RANGE_OVERLAP)
+            return lambda: self.iter_markets_keyset(params, page_size)
+
+        edges: list[datetime | None] = [None, *cuts, None]
+        tasks: list[Callable[[], Iterator[list[dict]]]] = [
+            lambda: self._null_end_date_probe(True, page_size),
+            lambda: self._null_end_date_probe(False, page_size),
+        ] + [ranged(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
+
+        seen: set[str] = set()
+        failure: BaseException | None = None
+        for page in _run_streams(tasks, streams):
+            if isinstance(page, BaseException):
+                failure = page
+                break
+            fresh = []
+            for market in page:
+                key = _market_key(market)
+                if key not in seen:
+                    seen.add(key)
+                    fresh.append(market)
+            if fresh:
+                yield fresh
+        if failure is None:
+            return
+        if not isinstance(failure, ApiError):
+            raise failure
+        log.warning("partitioned discovery failed (%s); completing with the sequential listing", failure)
+        if report is not None:
+            report["fallback"] = str(failure)[:300]
+        for page in self.iter_open_markets(page_size):
+            fresh = [m for m in page if _market_key(m) not in seen]
+            seen.update(_market_key(m) for m in fresh)
+            if fresh:
+                yield fresh
+
     # -- single lookups --------------------------------------------------------------------------------
 
     def get_market(self, gamma_id: str | int) -> dict:
@@ -198,3 +382,49 @@ class GammaClient(ApiClient):
                             seen.add(key)
                             out.append(market)
         return out
+
+
+def _run_streams(tasks: list[Callable[[], Iterator[list[dict]]]], workers: int) -> Iterator[list[dict] | BaseException]:
+    """Run page iterators on ``workers`` threads; yield their pages as they arrive, or the first exception
+    (after which nothing more is yielded). The hand-over queue is bounded, so memory stays bounded when the
+    consumer is slower than the streams; closing the generator stops the streams after their current request.
+    """
+    out: queue.Queue = queue.Queue(maxsize=workers * 4)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work(task) -> None:
+        try:
+            if stop.is_set():
+                return
+            for page in task():
+                if not put(("page", page)):
+                    return
+            put(("done", None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises or falls back
+            put(("error", exc))
+
+    pending = len(tasks)
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(tasks))), thread_name_prefix="gamma-stream") as pool:
+        try:
+            for task in tasks:
+                pool.submit(work, task)
+            while pending:
+                kind, value = out.get()
+                if kind == "page":
+                    yield value
+                elif kind == "done":
+                    pending -= 1
+                else:
+                    yield value
+                    return
+        finally:
+            stop.set()

@@ -8,10 +8,13 @@ is gone is written with `book_status='no_orderbook'`, one whose request failed i
 
 from __future__ import annotations
 
+import json
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from polymarket_assets.lib.books import book_metrics, parse_book
+from polymarket_assets.lib.clob import BooksResult
 from polymarket_assets.lib.errors import ApiError, ParseError
 from polymarket_assets.lib.tiers import DEFAULT_PLAN, TierPlan, TierSpec, assign_tier, hours_to_close
 
@@ -88,18 +91,78 @@ def _levels(levels) -> list[dict]:
     return [{"price": p, "size": s} for p, s in levels]
 
 
-def sweep_books(clob, markets: list[dict], tier: TierSpec, slot_ts: datetime, captured_at: datetime, quarantine,
-                batch_size: int = 100, max_workers: int = 4, known_without_book: set[str] | None = None) -> SweepResult:
-    """One books sweep. `known_without_book` (shared by the sweeps of one run) remembers tokens whose book is
-    confirmed gone, so each is confirmed with a single `GET /book` per run rather than per sweep."""
-    result = SweepResult()
-    if not markets:
-        return result
-    tokens = [t for m in markets for t in (m["yes_token_id"], m["no_token_id"])]
-    answer = clob.get_books(tokens, batch_size=batch_size, max_workers=max_workers)
-    result.raw.append(("/books", {"tokens": len(tokens)}, answer.books))
+def _market_groups(markets: list[dict], batch_size: int) -> list[list[dict]]:
+    """Markets in consecutive groups whose two tokens fill one `POST /books` batch (both tokens of a market
+    always travel together, so each group's rows can be built as soon as its answer arrives)."""
+    per_group = max(1, batch_size // 2)
+    return [markets[i : i + per_group] for i in range(0, len(markets), per_group)]
+
+
+@dataclass
+class _GroupAnswer:
+    """What the HTTP side fetched for one group of markets (see `_fetch_group`)."""
+
+    answer: BooksResult
+    chunks: int
+    failed_chunks: int
+    # Tokens the answer left out, confirmed one by one: the `GET /book` payload, or the error it raised.
+    confirmed: dict[str, object]
+
+
+@dataclass
+class _GroupOutcome:
+    rows: list[dict]
+    orderbooks: list[dict]
+    raw_json: str  # this group's /books answer as compact JSON list items, without the brackets
+    failed_condition_ids: list[str]
+    book_errors: list[str]
+    chunk_errors: list[ApiError]
+    chunks: int
+    failed_chunks: int
+
+
+def _fetch_group(clob, tokens: list[str], batch_size: int) -> _GroupAnswer:
+    """HTTP only (runs on a worker thread of `sweep_books`): the group's `POST /books`."""
+    wanted = list(dict.fromkeys(tokens))
+    chunks = -(-len(wanted) // batch_size)
+    try:
+        answer = clob.get_books(wanted, batch_size=batch_size, max_workers=1)
+    except ApiError as exc:  # every chunk of the group failed
+        return _GroupAnswer(BooksResult(books=[], failed_token_ids=tuple(wanted), errors=(exc,)), chunks, chunks, {})
+    return _GroupAnswer(answer, chunks, len(answer.errors), {})
+
+
+def _fetch_book(clob, token: str) -> object:
+    """HTTP only: `GET /book` for one token; the payload, or the `ApiError` it raised."""
+    try:
+        return clob.get_book(token)
+    except ApiError as exc:
+        return exc
+
+
+def _confirm(token: str, fetched: object, books: dict, no_book: set[str], known: set[str], quarantine,
+             book_errors: list[str]) -> None:
+    """Apply one `GET /book` outcome: a parsed book, a confirmed absence, a quarantined payload or an error."""
+    if isinstance(fetched, ApiError):
+        if getattr(fetched, "status", None) in (400, 404) or "orderbook" in str(fetched).lower():
+            no_book.add(token)
+            known.add(token)
+        else:
+            book_errors.append(f"/book {token}: {fetched}")
+        return
+    try:
+        books[token] = parse_book(fetched)
+    except ParseError as exc:
+        quarantine.add(str(exc), {"token_id": token}, {"endpoint": "/book"})
+
+
+def _build_group(clob, group: list[dict], fetched: _GroupAnswer, tier: TierSpec, slot_ts: datetime,
+                 captured_at: datetime, quarantine, known: set[str]) -> _GroupOutcome:
+    """Parse one group's books and turn them into rows (on the thread that called `sweep_books`)."""
+    answer = fetched.answer
+    raw_json = json.dumps(answer.books, separators=(",", ":"))[1:-1]
     books: dict[str, object] = {}
-    refetch: list[str] = list(answer.missing_token_ids)
+    bad_records: list[str] = []
     for obj in answer.books:
         try:
             book = parse_book(obj)
@@ -107,63 +170,62 @@ def sweep_books(clob, markets: list[dict], tier: TierSpec, slot_ts: datetime, ca
             quarantine.add(str(exc), obj, {"endpoint": "/books", "slot_ts": slot_ts.isoformat()})
             # The bad record is kept in quarantine; the token gets one more chance on its own.
             if isinstance(obj, dict) and obj.get("asset_id"):
-                refetch.append(str(obj["asset_id"]))
+                bad_records.append(str(obj["asset_id"]))
             continue
         books[book.asset_id] = book
-    known = known_without_book if known_without_book is not None else set()
-    no_book: set[str] = {t for t in answer.missing_token_ids if t in known}
-    for token in refetch:
+    book_errors: list[str] = []
+    # Left out and already known gone in this run: no request (the worker skipped them too).
+    no_book: set[str] = {t for t in answer.missing_token_ids if t in known and t not in fetched.confirmed}
+    for token in answer.missing_token_ids:
+        if token in fetched.confirmed and token not in books:
+            _confirm(token, fetched.confirmed[token], books, no_book, known, quarantine, book_errors)
+    for token in bad_records:
         if token in no_book or token in books:
             continue
-        # Asked and answered, but no book: confirm one by one (a closed market has no order book any more).
         try:
-            obj = clob.get_book(token)
-            books[token] = parse_book(obj)
-        except ParseError as exc:
-            quarantine.add(str(exc), {"token_id": token}, {"endpoint": "/book"})
+            outcome: object = clob.get_book(token)
         except ApiError as exc:
-            if getattr(exc, "status", None) in (400, 404) or "orderbook" in str(exc).lower():
-                no_book.add(token)
-                known.add(token)
-            else:
-                result.errors.append(f"/book {token}: {exc}")
+            outcome = exc
+        _confirm(token, outcome, books, no_book, known, quarantine, book_errors)
     failed = set(answer.failed_token_ids)
-    result.errors.extend(str(e) for e in answer.errors)
 
-    for market in markets:
+    rows: list[dict] = []
+    orderbooks: list[dict] = []
+    failed_ids: list[str] = []
+    for market in group:
         yes, no = market["yes_token_id"], market["no_token_id"]
         if yes in failed or no in failed or (yes not in books and yes not in no_book):
-            result.failed_condition_ids.append(market["condition_id"])
+            failed_ids.append(market["condition_id"])
             continue
         row = _base_row(market, tier, slot_ts, captured_at, "books")
         yes_book, no_book_obj = books.get(yes), books.get(no)
         if yes_book is None:
             row["book_status"] = "no_orderbook"
-            result.rows.append(row)
+            rows.append(row)
             continue
         metrics = book_metrics(yes_book)
         for column in METRIC_COLUMNS:
             row[column] = metrics.get(column)
         row["last_trade_price"] = yes_book.last_trade_price
         row["book_hash"] = yes_book.hash
-        row["book_ts"] = datetime.fromtimestamp(yes_book.timestamp_ms / 1000, tz=timezone.utc) if yes_book.timestamp_ms else None
+        row["book_ts"] = datetime.fromtimestamp(yes_book.timestamp_ms / 1000, tz=UTC) if yes_book.timestamp_ms else None
         if no_book_obj is not None:
             no_metrics = book_metrics(no_book_obj)
             row["no_best_bid"], row["no_best_ask"], row["no_mid"] = (
                 no_metrics.get("best_bid"), no_metrics.get("best_ask"), no_metrics.get("mid"))
         row["book_status"] = "ok" if no_book_obj is not None else "partial"
-        result.rows.append(row)
+        rows.append(row)
         for token, book in ((yes, yes_book), (no, no_book_obj)):
             if book is None:
                 continue
-            result.orderbooks.append(
+            orderbooks.append(
                 {
                     "condition_id": market["condition_id"],
                     "token_id": token,
                     "tier": tier.name,
                     "slot_ts": slot_ts,
                     "captured_at": captured_at,
-                    "book_ts": datetime.fromtimestamp(book.timestamp_ms / 1000, tz=timezone.utc) if book.timestamp_ms else None,
+                    "book_ts": datetime.fromtimestamp(book.timestamp_ms / 1000, tz=UTC) if book.timestamp_ms else None,
                     "hash": book.hash,
                     "bids": _levels(book.bids),
                     "asks": _levels(book.asks),
@@ -171,6 +233,83 @@ def sweep_books(clob, markets: list[dict], tier: TierSpec, slot_ts: datetime, ca
                     "last_trade_price": book.last_trade_price,
                 }
             )
+    return _GroupOutcome(rows, orderbooks, raw_json, failed_ids, book_errors, list(answer.errors), fetched.chunks,
+                         fetched.failed_chunks)
+
+
+def sweep_books(clob, markets: list[dict], tier: TierSpec, slot_ts: datetime, captured_at: datetime, quarantine,
+                batch_size: int = 100, max_workers: int = 4, known_without_book: set[str] | None = None) -> SweepResult:
+    """One books sweep. `known_without_book` (shared by the sweeps of one run) remembers tokens whose book is
+    confirmed gone, so each is confirmed with a single `GET /book` per run rather than per sweep.
+
+    Streams: markets go out in groups of one `POST /books` batch (both tokens of a market in the same
+    batch), and the `GET /book` confirmations of tokens a batch left out go out as soon as that batch is
+    answered; at most `max_workers` requests run at a time. Worker threads only do HTTP; this thread parses
+    each group's books and builds its rows as soon as its requests are done, so parsing overlaps the (rate
+    limited) requests and only a few raw answers are held at once. Rows, order books and the raw answer come
+    out in the order of `markets`, exactly as if every batch had been fetched first. If every batch fails,
+    the last batch's error is raised.
+    """
+    result = SweepResult()
+    if not markets:
+        return result
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    known = known_without_book if known_without_book is not None else set()
+    groups = _market_groups(markets, batch_size)
+    outcomes: list[_GroupOutcome | None] = [None] * len(groups)
+    answers: dict[int, _GroupAnswer] = {}
+    unconfirmed: dict[int, int] = {}  # group -> GET /book requests still running
+    window = max(1, max_workers) * 2  # requests in flight or answered but not yet used
+
+    def build(index: int) -> None:
+        outcomes[index] = _build_group(clob, groups[index], answers.pop(index), tier, slot_ts, captured_at,
+                                       quarantine, known)
+
+    with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="books") as pool:
+        running: dict = {}  # future -> (group index, token or None for the group's POST /books)
+        next_group = 0
+        try:
+            while next_group < len(groups) or running:
+                while next_group < len(groups) and len(running) < window:
+                    tokens = [t for m in groups[next_group] for t in (m["yes_token_id"], m["no_token_id"])]
+                    running[pool.submit(_fetch_group, clob, tokens, batch_size)] = (next_group, None)
+                    next_group += 1
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index, token = running.pop(future)
+                    if token is not None:
+                        answers[index].confirmed[token] = future.result()
+                        unconfirmed[index] -= 1
+                        if not unconfirmed[index]:
+                            build(index)
+                        continue
+                    answers[index] = future.result()
+                    # Asked and answered, but no book: confirm one by one (a closed market has no order book
+                    # any more), concurrently, unless this run already confirmed it gone.
+                    missing = [t for t in answers[index].answer.missing_token_ids if t not in known]
+                    unconfirmed[index] = len(missing)
+                    for missing_token in missing:
+                        running[pool.submit(_fetch_book, clob, missing_token)] = (index, missing_token)
+                    if not missing:
+                        build(index)
+        finally:
+            for future in running:
+                future.cancel()
+
+    chunks = sum(o.chunks for o in outcomes)
+    chunk_errors = [e for o in outcomes for e in o.chunk_errors]
+    if chunk_errors and sum(o.failed_chunks for o in outcomes) == chunks:
+        raise chunk_errors[-1]
+    tokens_asked = sum(2 * len(g) for g in groups)
+    fragments = [o.raw_json for o in outcomes if o.raw_json]
+    result.raw.append(("/books", {"tokens": tokens_asked}, "[" + ",".join(fragments) + "]"))
+    for outcome in outcomes:
+        result.rows.extend(outcome.rows)
+        result.orderbooks.extend(outcome.orderbooks)
+        result.failed_condition_ids.extend(outcome.failed_condition_ids)
+    result.errors.extend(e for o in outcomes for e in o.book_errors)
+    result.errors.extend(str(e) for e in chunk_errors)
     return result
 
 

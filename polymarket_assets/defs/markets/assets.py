@@ -47,7 +47,8 @@ def markets(
     lake: LakeResource,
     clock: ClockResource,
 ) -> dg.MaterializeResult:
-    """Every open Polymarket market, discovered through Gamma `/markets/keyset` (offset paging as fallback).
+    """Every open Polymarket market, discovered through Gamma `/markets/keyset` (offset paging as fallback),
+    as several concurrent keyset listings over endDate ranges (`GammaClient.iter_open_markets_partitioned`).
 
     Writes the market state observed this hour to `market_states` (hourly partitions), replaces the
     `markets_current` table, records every tier change in `tier_transitions`, and archives the raw pages.
@@ -64,10 +65,16 @@ def markets(
     raw = RawArchive(store.data_dir, "gamma_markets")
     started = time.monotonic()
 
+    previous = _rows(store.read("markets_current"))
+    for row in previous:
+        row.pop("date", None), row.pop("hour", None)
+    # Several keyset listings at once over endDate ranges sized from the previous discovery (GammaClient).
+    known_end_dates = [row["end_date"] for row in previous if row.get("discovery_status") == OPEN]
+    listing: dict = {}
     observed: dict[str, object] = {}
     unparsed: set[str] = set()
     pages = 0
-    for page in polymarket.gamma.iter_open_markets():
+    for page in polymarket.gamma.iter_open_markets_partitioned(known_end_dates=known_end_dates, now=now, report=listing):
         pages += 1
         raw.add(now, "/markets/keyset", {"page": pages}, page)
         for obj in page:
@@ -86,9 +93,6 @@ def markets(
     observed_at = clk.now()
     observed_rows = [market_state_row(market, observed_at) for market in observed.values()]
 
-    previous = _rows(store.read("markets_current"))
-    for row in previous:
-        row.pop("date", None), row.pop("hour", None)
     unparsed -= set(observed)
     current, new_ids, gone_ids = merge_current(previous, observed_rows, observed_at, final_condition_ids(store), unparsed)
     transitions = tier_transitions(previous, observed_rows, observed_at, unparsed_condition_ids=unparsed)
@@ -113,6 +117,8 @@ def markets(
             "tracked_markets": sum(1 for r in current if r["discovery_status"] == OPEN),
             "tier_transitions": len(transitions),
             "pages": pages,
+            "listing_ranges": int(listing.get("ranges", 1)),
+            "listing_fallback": str(listing.get("fallback") or ""),
             "quarantined": quarantine.count,
             "api_requests": int(api.get("requests", 0)),
             "api_retries": int(api.get("retries", 0)),
