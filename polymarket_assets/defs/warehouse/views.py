@@ -74,3 +74,7 @@ VIEWS = [
 from polymarket_assets.defs.trades.views import TRADE_VIEWS  # noqa: E402 - appended by the trades domain
 
 VIEWS.extend(TRADE_VIEWS)
+
+from polymarket_assets.defs.ml.views import ML_VIEWS  # noqa: E402 - appended by the ml domain
+
+VIEWS.extend(ML_VIEWS)

@@ -1,0 +1,80 @@
+"""The gate before training: a blocking check on `training_set`. When it fails, `xgb_model` (and everything
+after it) does not run in the same run, so a broken training set never produces a model."""
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from polymarket_assets.defs.resources import LakeResource
+from polymarket_assets.lib.ml import pipeline
+from polymarket_assets.lib.ml.dataset import SPLITS
+from polymarket_assets.lib.ml.features import FEATURE_COLUMNS
+
+
+class TrainingSetReadyConfig(dg.Config):
+    min_rows: int = 100
+    min_markets_per_split: int = 10
+
+
+def readiness(table: pa.Table, min_rows: int, min_markets_per_split: int) -> tuple[bool, dict]:
+    """Whether a training set may be trained on, and why not."""
+    problems = []
+    if table.num_rows < min_rows:
+        problems.append(f"{table.num_rows} rows < {min_rows}")
+    null_labels = table.column("label").null_count if table.num_rows else 0
+    if null_labels:
+        problems.append(f"{null_labels} null labels")
+    per_split = {}
+    for name in SPLITS:
+        part = pipeline.split(table, name)
+        labels = set(part.column("label").to_pylist())
+        markets = len(set(part.column("condition_id").to_pylist()))
+        per_split[name] = {
+            "rows": part.num_rows,
+            "markets": markets,
+            "classes": sorted(x for x in labels if x is not None),
+        }
+        if markets < min_markets_per_split:
+            problems.append(f"{name}: {markets} markets < {min_markets_per_split}")
+        if not {0, 1} <= labels:
+            problems.append(f"{name}: labels {sorted(x for x in labels if x is not None)} lack a class")
+    all_null = [c for c in FEATURE_COLUMNS if table.num_rows and table.column(c).null_count == table.num_rows]
+    if all_null:
+        problems.append(f"all-null feature columns: {all_null}")
+    overlap = _markets_in_two_splits(table)
+    if overlap:
+        problems.append(f"{overlap} markets or events in two splits")
+    return not problems, {"problems": problems, "per_split": per_split, "all_null_features": all_null}
+
+
+def _markets_in_two_splits(table: pa.Table) -> int:
+    seen: dict[str, str] = {}
+    bad = set()
+    for key in ("condition_id", "cluster"):
+        seen.clear()
+        for value, split in zip(table.column(key).to_pylist(), table.column("split").to_pylist()):
+            if seen.setdefault(value, split) != split:
+                bad.add(value)
+    return len(bad)
+
+
+@dg.asset_check(
+    asset="training_set",
+    blocking=True,
+    description="Minimum size, both classes in every split, "
+    "no null labels, no all-null feature columns, no market or event in two splits.",
+)
+def training_set_ready(config: TrainingSetReadyConfig, lake: LakeResource) -> dg.AssetCheckResult:
+    table = pipeline.read_training_set(lake.data_dir)
+    passed, detail = readiness(table, config.min_rows, config.min_markets_per_split)
+    yes_share = float(pc.mean(table.column("label")).as_py() or 0.0) if table.num_rows else None
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "rows": table.num_rows,
+            "yes_share": yes_share,
+            "problems": dg.MetadataValue.json(detail["problems"]),
+            "per_split": dg.MetadataValue.json(detail["per_split"]),
+        },
+    )

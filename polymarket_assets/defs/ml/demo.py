@@ -1,0 +1,141 @@
+"""The `make demo` hand-over: resolved history, then features → training_set → xgb_model → model_evaluation →
+backtest → predictions, all as real Dagster runs.
+
+    from polymarket_assets.defs.ml.demo import run_ml_demo
+    figures = run_ml_demo(pool, sim, data_dir, until=hour0 - timedelta(minutes=5), log=log)
+
+`pool` is the demo's `LocalRunPool` (runs execute in forked workers against the instance in `DAGSTER_HOME`,
+with the `PM_*` environment already pointing at the simulator and `PM_CLOCK=sim`); `sim` is the paused
+simulator handle; `data_dir` is `PM_DATA_DIR`. The simulator must have been started at least `days` before
+`until` (its clock is stepped from where it is to `until`, never backwards). It returns
+`resolved_markets_used, brier_model, brier_market, delta_brier_ci` (two-element list) and `backtest_sharpe`,
+plus a few more figures.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from polymarket_assets.defs.ml.history import HISTORY_TIERS, STEP, HistoryCollector, hour_ceil, sim_now
+
+# Coarse history has hourly rows, so a horizon row may be up to an hour older than close - h.
+COARSE_TOLERANCE_H = [1.05, 1.05, 1.05]
+
+
+def ml_run_config(
+    horizons_h=(24.0, 4.0, 1.0),
+    tolerance_h=None,
+    min_rows: int = 100,
+    min_markets_per_split: int = 10,
+    replicates: int = 2000,
+    extra: dict | None = None,
+) -> dict:
+    from polymarket_assets.local_runner import merge_config
+
+    config = {
+        "ops": {
+            "training_set": {
+                "config": {
+                    "horizons_h": list(horizons_h),
+                    "tolerance_h": list(tolerance_h or COARSE_TOLERANCE_H),
+                }
+            },
+            "training_set_training_set_ready": {
+                "config": {"min_rows": min_rows, "min_markets_per_split": min_markets_per_split}
+            },
+            "model_evaluation": {"config": {"bootstrap_replicates": replicates}},
+        }
+    }
+    return merge_config(config, extra or {})
+
+
+def run_ml_pipeline(
+    pool, data_dir, days: list[date], run_config: dict | None = None, log: Callable[[str], None] | None = None
+) -> dict:
+    """Build every given day of features, then run `ml_training_job`; return the figures of the new model."""
+    from polymarket_assets.defs.ml.partitions import daily_partitions
+
+    log = log or (lambda message: None)
+    futures = [
+        pool.submit(
+            "features_job",
+            daily_partitions.get_partition_key_for_timestamp(
+                datetime(d.year, d.month, d.day, 12).timestamp()
+            ),
+        )
+        for d in sorted(set(days))
+    ]
+    failed = [o for o in (f.result() for f in futures) if not o.success]
+    if failed:
+        raise RuntimeError(f"features runs failed: {[(o.partition_key, o.error) for o in failed]}")
+    log(f"features built for {len(futures)} days; training")
+    outcome = pool.submit("ml_training_job", None, run_config or ml_run_config()).result()
+    if not outcome.success:
+        raise RuntimeError(f"ml_training_job failed: {outcome.error} (checks: {outcome.checks})")
+    return model_figures(data_dir) | {"checks": outcome.checks}
+
+
+def model_figures(data_dir) -> dict:
+    from polymarket_assets.lib.ml.model import latest_version, models_dir
+
+    version = latest_version(data_dir)
+    directory = models_dir(data_dir) / version
+    meta = json.loads((directory / "meta.json").read_text())
+    evaluation = json.loads((directory / "evaluation.json").read_text())
+    overall = evaluation["overall"]
+    delta = overall["delta_brier_vs_market"]
+    backtest = meta.get("backtest", {})
+    return {
+        "model_version": version,
+        "resolved_markets_used": meta["resolved_markets"],
+        "test_markets": overall["markets"],
+        "brier_model": overall["model"]["brier"],
+        "brier_market": overall["market"]["brier"],
+        "brier_market_isotonic": overall["market_isotonic"]["brier"],
+        "delta_brier": delta["delta"],
+        "delta_brier_ci": [delta["ci_low"], delta["ci_high"]],
+        "backtest_sharpe": backtest.get("sharpe"),
+        "backtest_bets": backtest.get("bets"),
+        "backtest_pnl_usd": backtest.get("pnl_usd"),
+    }
+
+
+def run_ml_demo(
+    pool,
+    sim,
+    data_dir,
+    until: datetime,
+    *,
+    tiers=HISTORY_TIERS,
+    step: timedelta = STEP,
+    run_config_overrides: dict | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict:
+    """Collect hourly history from the simulator's current time up to `until`, then train and score.
+
+    Returns {"resolved_markets_used", "brier_model", "brier_market", "delta_brier_ci": [low, high],
+    "backtest_sharpe", ...}; raises if a run of the ML pipeline fails (collection runs that fail are counted
+    in "history"). `run_config_overrides` is merged into every collection run (the demo's API timeouts).
+    """
+    log = log or (lambda message: None)
+    start = hour_ceil(sim_now(sim))
+    collector = HistoryCollector(
+        pool, sim, data_dir, tiers=tiers, run_config_overrides=run_config_overrides, log=log
+    )
+    stats = collector.collect(start, until, step)
+    log(
+        f"history: {stats.steps} steps, {stats.runs} runs ({len(stats.failed_runs)} failed), "
+        f"{stats.trades_backfilled} trades in {stats.wall_s:.0f} s"
+    )
+    days = []
+    day = start.date()
+    while day <= sim_now(sim).date():
+        days.append(day)
+        day += timedelta(days=1)
+    figures = run_ml_pipeline(pool, data_dir, days, log=log)
+    figures["history"] = stats.as_dict()
+    figures["models_dir"] = str(Path(data_dir) / "models")
+    return figures

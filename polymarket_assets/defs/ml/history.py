@@ -1,0 +1,261 @@
+"""Resolved history for the model, produced by the real collection assets on a simulator stepped through time.
+
+A model needs hundreds of resolved markets; live collection sees a few per hour. Against `polymarket_sim`
+with its clock paused, this steps simulated time forward at a coarse cadence (hourly by default) and at each
+step runs what production runs, through real Dagster runs on the instance in `DAGSTER_HOME`:
+
+1. discovery (`markets_job`) at the step's instant;
+2. the recorder's Data API backfill (`ws_sidecar.backfill.Backfiller.reconcile`, the path the sidecar uses to
+   fill its gaps) for every tracked market since the previous step, written as incoming files, then taken
+   into the lake by `ws_ingest_job` one hour behind;
+3. one slot run per tier (`snapshots_<tier>_job`) at the step's instant, with the clock stepped through the
+   slot's sweep instants exactly as the collection tests do;
+4. `resolutions_job` every few steps and at the end.
+
+Only the cadence is coarse: every row is written by the same code as in production, so the features, labels
+and splits built on it are the ones production would build. By default T4 (under an hour to close) and the
+stale tier are left out: no training horizon (24 h, 4 h, 1 h before close) ever selects their rows, and their
+sub-minute instants are the most expensive to step through.
+
+`run_ml_demo` (the `make demo` hand-over) runs this history and then the ML assets end to end.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+HISTORY_TIERS = ("T0", "T1", "T2", "T3")
+STEP = timedelta(hours=1)
+
+
+def _partition(ts: datetime) -> str:
+    from polymarket_assets.defs.partitions import hourly_partitions
+
+    return hourly_partitions.get_partition_key_for_timestamp(ts.timestamp())
+
+
+class _SteppedClock:
+    """The recorder's clock interface (`now_us`) reading the paused simulator's time."""
+
+    def __init__(self, sim):
+        self.sim = sim
+
+    def now_us(self) -> int:
+        return int(self.sim.control.now() * 1_000_000)
+
+    def now(self) -> float:
+        return self.sim.control.now()
+
+
+@dataclass
+class HistoryStats:
+    steps: int = 0
+    runs: int = 0
+    failed_runs: list[str] = field(default_factory=list)
+    trades_backfilled: int = 0
+    wall_s: float = 0.0
+    phase_s: dict[str, float] = field(default_factory=dict)
+
+    def timed(self, phase: str, began: float) -> None:
+        self.phase_s[phase] = self.phase_s.get(phase, 0.0) + time.monotonic() - began
+
+    def as_dict(self) -> dict:
+        return {
+            "steps": self.steps,
+            "runs": self.runs,
+            "failed_runs": len(self.failed_runs),
+            "trades_backfilled": self.trades_backfilled,
+            "wall_s": round(self.wall_s, 1),
+            "phase_s": {k: round(v, 1) for k, v in self.phase_s.items()},
+        }
+
+
+class HistoryCollector:
+    """Steps a paused simulator through [start, until) and records it with the collection assets."""
+
+    def __init__(
+        self,
+        pool,
+        sim,
+        data_dir,
+        *,
+        tiers=HISTORY_TIERS,
+        resolutions_every: int = 6,
+        run_config_overrides: dict | None = None,
+        log: Callable[[str], None] | None = None,
+        sweep_timeout_s: float = 120.0,
+    ):
+        from polymarket_assets.lib.data_api import DataApiClient
+        from polymarket_assets.lib.parquet_store import Lake
+        from ws_sidecar.backfill import Backfiller
+        from ws_sidecar.config import SidecarConfig
+        from ws_sidecar.reconcile import TradeIndex
+        from ws_sidecar.writer import Writer
+
+        self.pool = pool
+        self.sim = sim
+        self.data_dir = Path(data_dir)
+        self.lake = Lake(self.data_dir)
+        self.tiers = tuple(tiers)
+        self.resolutions_every = resolutions_every
+        self.overrides = run_config_overrides or {}
+        self.log = log or (lambda message: None)
+        self.sweep_timeout_s = sweep_timeout_s
+        self.stats = HistoryStats()
+        clock = _SteppedClock(sim)
+        cfg = SidecarConfig(data_dir=self.data_dir, backfill_chunk=50)
+        run_id = uuid.uuid4().hex[:8]  # the incoming-file contract: 8 hex digits
+        self.writer = Writer(self.data_dir, run_id, clock)
+        self.backfiller = Backfiller(
+            cfg,
+            clock,
+            TradeIndex(),
+            self.writer,
+            DataApiClient(sim.env["PM_DATA_API_URL"], max_retries=6),
+            run_id,
+            audited_through=0.0,
+            tracked=lambda now: [],
+            horizon_limit=lambda: None,
+            on_audited=lambda t: None,
+        )
+        self._last_trades_s: float | None = None
+        self._ingest: list = []
+        self._ingested_hours: set[str] = set()
+
+    # -- runs ---------------------------------------------------------------------------------------------
+
+    def _run(self, job_name: str, partition_key: str | None = None, run_config: dict | None = None):
+        from polymarket_assets.local_runner import merge_config
+
+        future = self.pool.submit(job_name, partition_key, merge_config(run_config or {}, self.overrides))
+        return future
+
+    def _check(self, outcome) -> bool:
+        self.stats.runs += 1
+        if not outcome.success:
+            self.stats.failed_runs.append(f"{outcome.job_name} {outcome.partition_key}: {outcome.error}")
+            self.log(f"run {outcome.job_name} {outcome.partition_key} failed: {(outcome.error or '')[:300]}")
+        return outcome.success
+
+    # -- one step -----------------------------------------------------------------------------------------
+
+    def step(self, instant: datetime, resolve: bool) -> None:
+        self.sim.control.set_time(instant.timestamp())
+        began = time.monotonic()
+        self._check(self._run("markets_job", _partition(instant)).result())
+        self.stats.timed("discovery", began)
+        began = time.monotonic()
+        self._backfill_trades(instant)
+        self.stats.timed("trades_backfill", began)
+        began = time.monotonic()
+        self._slots(instant)
+        self.stats.timed("slots", began)
+        began = time.monotonic()
+        if resolve:
+            self._check(self._run("resolutions_job", _partition(instant)).result())
+        self._ingest_finished_hours(instant)
+        self.stats.timed("resolutions_ingest", began)
+        self.stats.steps += 1
+
+    def _tracked(self) -> list[str]:
+        current = self.lake.read("markets_current", columns=["condition_id", "discovery_status"])
+        if current is None:
+            return []
+        return [r["condition_id"] for r in current.to_pylist() if r["discovery_status"] == "open"]
+
+    def _backfill_trades(self, instant: datetime) -> None:
+        now_s = instant.timestamp()
+        start_s = self._last_trades_s if self._last_trades_s is not None else now_s - STEP.total_seconds()
+        ids = self._tracked()
+        if ids and now_s > start_s:
+            self.stats.trades_backfilled += self.backfiller.reconcile(ids, start_s, now_s)
+        self._last_trades_s = now_s
+
+    def _slots(self, slot: datetime) -> None:
+        from polymarket_assets.defs.snapshots.schedules import snapshot_run_request
+        from polymarket_assets.lib.tiers import DEFAULT_PLAN, slot_instants
+
+        plan = {t: slot_instants(DEFAULT_PLAN.by_name(t), slot) for t in self.tiers}
+        futures = {}
+        for tier in self.tiers:
+            request = snapshot_run_request(DEFAULT_PLAN.by_name(tier), slot - timedelta(minutes=1))
+            futures[tier] = self.pool.submit_request(f"snapshots_{tier.lower()}_job", request, self.overrides)
+        for instant in sorted({i for values in plan.values() for i in values}):
+            self.sim.control.set_time(instant.timestamp())
+            due = [t for t, values in plan.items() if instant in values]
+            deadline = time.monotonic() + self.sweep_timeout_s
+            while not all(self._sweep_logged(t, instant) or futures[t].done() for t in due):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"sweeps {due} at {instant.isoformat()} did not finish")
+                time.sleep(0.01)
+        for future in futures.values():
+            self._check(future.result())
+
+    def _sweep_logged(self, tier: str, instant: datetime) -> bool:
+        parts = {"tier": tier, "date": f"{instant:%Y-%m-%d}", "hour": f"{instant:%H}"}
+        stem = f"slot-{instant:%Y%m%dT%H%M%S}-"
+        return any(p.name.startswith(stem) for p in self.lake.files("sweeps", parts))
+
+    def _ingest_finished_hours(self, instant: datetime) -> None:
+        """Write the backfilled trades as incoming files and take every finished hour into the lake."""
+        self.writer.flush(kinds=("trades",))
+        finished = (instant - STEP).replace(minute=0, second=0, microsecond=0)
+        self._ingest_hours([h for h in self._incoming_hours() if h <= finished])
+
+    def _incoming_hours(self) -> list[datetime]:
+        from ws_sidecar import files
+
+        hours = {f.hour_start for f in files.list_incoming(self.data_dir, kinds=("trades",))}
+        return sorted(hours)
+
+    def _ingest_hours(self, hours: list[datetime]) -> None:
+        for hour in hours:
+            key = _partition(hour)
+            if key in self._ingested_hours:
+                continue
+            self._ingested_hours.add(key)
+            self._ingest.append(self._run("ws_ingest_job", key))
+
+    def finish(self, instant: datetime) -> None:
+        """Label what has resolved by `instant`, ingest every remaining hour of trades, wait for all runs."""
+        self.sim.control.set_time(instant.timestamp())
+        self._check(self._run("resolutions_job", _partition(instant)).result())
+        self.writer.flush(kinds=("trades",))
+        self._ingest_hours(self._incoming_hours())
+        for future in self._ingest:
+            self._check(future.result())
+        self._ingest = []
+
+    def collect(self, start: datetime, until: datetime, step: timedelta = STEP) -> HistoryStats:
+        """Steps at start, start + step, ... while before `until`; ends with `finish` at the last step."""
+        began = time.monotonic()
+        instant = start
+        last = start
+        i = 0
+        while instant < until:
+            self.step(instant, resolve=(i % self.resolutions_every == self.resolutions_every - 1))
+            if i % 6 == 0:
+                self.log(
+                    f"history: simulated {instant:%Y-%m-%d %H:%M} UTC ({self.stats.runs} runs, "
+                    f"{self.stats.trades_backfilled} trades)"
+                )
+            last = instant
+            instant += step
+            i += 1
+        self.finish(last + timedelta(minutes=2))
+        self.stats.wall_s = time.monotonic() - began
+        return self.stats
+
+
+def hour_ceil(ts: datetime) -> datetime:
+    floor = ts.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == ts else floor + timedelta(hours=1)
+
+
+def sim_now(sim) -> datetime:
+    return datetime.fromtimestamp(sim.control.now(), tz=UTC)

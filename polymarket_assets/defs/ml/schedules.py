@@ -1,0 +1,100 @@
+"""When the ML layer runs: features daily, retraining weekly or after enough new resolutions, predictions
+hourly (and at once after a new model, by the assets' automation conditions)."""
+
+import json
+from datetime import UTC, timedelta
+
+import dagster as dg
+
+from polymarket_assets.defs.ml.partitions import daily_partitions
+from polymarket_assets.defs.resources import LakeResource
+from polymarket_assets.lib.ml.sources import RESOLUTIONS, connect, has_files, relation_sql
+
+RETRAIN_AFTER_RESOLUTIONS = 200
+
+features_job = dg.define_asset_job(
+    "features_job", selection=["features"], partitions_def=daily_partitions, tags={"domain": "ml"}
+)
+
+# The blocking check on training_set runs inside this job, so a failing gate skips the model and what follows.
+ml_training_job = dg.define_asset_job(
+    "ml_training_job",
+    selection=["training_set", "xgb_model", "model_evaluation", "backtest", "predictions"],
+    tags={"domain": "ml"},
+)
+
+predictions_job = dg.define_asset_job("predictions_job", selection=["predictions"], tags={"domain": "ml"})
+
+
+@dg.schedule(
+    cron_schedule="30 0 * * *",
+    job=features_job,
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def features_schedule(context: dg.ScheduleEvaluationContext):
+    """Yesterday's partition at 00:30 UTC, once its last snapshots (and the trades recorded with them) are in."""
+    day = (context.scheduled_execution_time.astimezone(UTC) - timedelta(days=1)).date()
+    key = day.isoformat()
+    return dg.RunRequest(run_key=f"features:{key}", partition_key=key)
+
+
+@dg.schedule(
+    cron_schedule="0 3 * * 1",
+    job=ml_training_job,
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def ml_retrain_schedule(context: dg.ScheduleEvaluationContext):
+    """Weekly retraining (Monday 03:00 UTC), after Sunday's features partition was built."""
+    return dg.RunRequest(run_key=f"retrain:weekly:{context.scheduled_execution_time:%Y-%m-%d}")
+
+
+@dg.schedule(
+    cron_schedule="5 * * * *",
+    job=predictions_job,
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def predictions_schedule(context: dg.ScheduleEvaluationContext):
+    """Fresh predictions every hour from the current model."""
+    return dg.RunRequest(run_key=f"predictions:{context.scheduled_execution_time:%Y-%m-%dT%H}")
+
+
+def resolved_market_count(data_dir: str) -> int:
+    """Markets with a final YES/NO label in the lake."""
+    from pathlib import Path
+
+    root = Path(data_dir) / "lake"
+    if not has_files(root, RESOLUTIONS.table):
+        return 0
+    con = connect(memory_limit="256MB", threads=1)
+    try:
+        return int(
+            con.execute(
+                f"SELECT count(DISTINCT condition_id) FROM {relation_sql(root, RESOLUTIONS)} WHERE outcome IN ('YES', 'NO')"
+            ).fetchone()[0]
+        )
+    finally:
+        con.close()
+
+
+def retrain_decision(resolved_now: int, cursor: str | None, threshold: int) -> tuple[bool, str]:
+    """Retrain when `threshold` markets resolved since the last retrain this sensor asked for."""
+    last = json.loads(cursor)["resolved"] if cursor else 0
+    if resolved_now - last >= threshold:
+        return True, json.dumps({"resolved": resolved_now})
+    return False, cursor or json.dumps({"resolved": last})
+
+
+@dg.sensor(job=ml_training_job, minimum_interval_seconds=1800, default_status=dg.DefaultSensorStatus.RUNNING)
+def ml_retrain_sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
+    """Retrains as soon as RETRAIN_AFTER_RESOLUTIONS new markets have a final YES/NO label."""
+    resolved = resolved_market_count(lake.data_dir)
+    fire, cursor = retrain_decision(resolved, context.cursor, RETRAIN_AFTER_RESOLUTIONS)
+    requests = (
+        [dg.RunRequest(run_key=f"retrain:resolved:{resolved}", tags={"resolved_markets": str(resolved)})]
+        if fire
+        else []
+    )
+    return dg.SensorResult(run_requests=requests, cursor=cursor)

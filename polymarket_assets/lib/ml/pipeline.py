@@ -1,0 +1,267 @@
+"""The steps behind the ML assets, on a data dir: training set, model, evaluation, predictions, backtest.
+
+Each step reads the lake (and the model artifact) and writes its own lake table with the lake's atomic
+writes; the Dagster assets in `defs/ml/` are thin wrappers that add metadata, checks and scheduling.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from polymarket_assets.lib.ml import model as model_lib
+from polymarket_assets.lib.ml.backtest import BacktestConfig, Quote, run_backtest, summarize
+from polymarket_assets.lib.ml.dataset import TrainingSet, build_training_set
+from polymarket_assets.lib.ml.evaluation import evaluate
+from polymarket_assets.lib.ml.features import WHALE_USD, build_features
+from polymarket_assets.lib.ml.sources import (
+    MARKET_STATES,
+    MARKETS_CURRENT,
+    RESOLUTIONS,
+    connect,
+    features_source,
+    relation_sql,
+)
+from polymarket_assets.lib.parquet_store import Lake
+
+TRAINING_SET_TABLE = "training_set"
+PREDICTIONS_TABLE = "predictions"
+EVALUATIONS_TABLE = "model_evaluations"
+BETS_TABLE = "backtest_bets"
+TS = pa.timestamp("us", tz="UTC")
+
+
+def lake_root(data_dir: str | os.PathLike) -> Path:
+    return Path(data_dir) / "lake"
+
+
+def make_training_set(data_dir, horizons: dict[float, float], fractions=(0.6, 0.2, 0.2)) -> TrainingSet:
+    root = lake_root(data_dir)
+    con = connect()
+    try:
+        ts = build_training_set(
+            con,
+            relation_sql(root, features_source()),
+            relation_sql(root, MARKET_STATES),
+            relation_sql(root, RESOLUTIONS),
+            horizons=horizons,
+            fractions=fractions,
+        )
+    finally:
+        con.close()
+    Lake(data_dir).replace_partition(TRAINING_SET_TABLE, ts.table, {})
+    return ts
+
+
+def read_training_set(data_dir) -> pa.Table:
+    table = Lake(data_dir).read(TRAINING_SET_TABLE)
+    if table is None:
+        raise FileNotFoundError("no training set yet: materialize training_set first")
+    return table
+
+
+def split(table: pa.Table, name: str) -> pa.Table:
+    return table.filter(pc.equal(table.column("split"), name))
+
+
+@dataclass
+class TrainResult:
+    model: model_lib.Model
+    path: Path
+    meta: dict
+
+
+def train_and_save(
+    data_dir,
+    table: pa.Table,
+    now: datetime,
+    params: dict | None = None,
+    num_boost_round: int = 400,
+    early_stopping_rounds: int = 40,
+    use_market_margin: bool = True,
+) -> TrainResult:
+    train_rows, val_rows = split(table, "train"), split(table, "validation")
+    model = model_lib.train(
+        train_rows,
+        val_rows,
+        params=params,
+        num_boost_round=num_boost_round,
+        early_stopping_rounds=early_stopping_rounds,
+        use_market_margin=use_market_margin,
+    )
+    fingerprint = model_lib.data_fingerprint(table)
+    version = model_lib.new_version(now, fingerprint)
+    ts_train = train_rows.column("ts")
+    meta = {
+        "version": version,
+        "created_at": now.isoformat(),
+        "data_fingerprint": fingerprint,
+        "training_window": {
+            "first_feature_ts": pc.min(ts_train).as_py().isoformat(),
+            "last_feature_ts": pc.max(ts_train).as_py().isoformat(),
+            "last_train_close": pc.max(train_rows.column("close_ts")).as_py().isoformat(),
+            "first_test_close": _min_iso(split(table, "test"), "close_ts"),
+        },
+        "rows": {name: split(table, name).num_rows for name in ("train", "validation", "test")},
+        "resolved_markets": len(set(table.column("condition_id").to_pylist())),
+        "horizons_h": sorted(set(table.column("horizon_h").to_pylist()), reverse=True),
+    }
+    path = model_lib.save(model, data_dir, meta)
+    return TrainResult(model, path, model.meta)
+
+
+def _min_iso(table: pa.Table, column: str) -> str | None:
+    if table.num_rows == 0:
+        return None
+    return pc.min(table.column(column)).as_py().isoformat()
+
+
+def evaluate_and_save(
+    data_dir, model: model_lib.Model, table: pa.Table, now: datetime, replicates: int = 2000
+) -> dict:
+    from polymarket_assets.lib.ml.evaluation import EVALUATION_SCHEMA, evaluation_rows
+
+    result = evaluate(model, table, "test", replicates=replicates)
+    rows = evaluation_rows(result, model.version, now)
+    Lake(data_dir).write(
+        EVALUATIONS_TABLE, pa.Table.from_pylist(rows, schema=EVALUATION_SCHEMA), {}, model.version
+    )
+    return result
+
+
+PREDICTION_SCHEMA = pa.schema(
+    [
+        ("condition_id", pa.string()),
+        ("predicted_at", TS),
+        ("feature_ts", TS),
+        ("model_version", pa.string()),
+        ("p_yes", pa.float64()),
+        ("price", pa.float64()),
+        ("best_bid", pa.float64()),
+        ("best_ask", pa.float64()),
+        ("edge_buy_yes", pa.float64()),
+        ("edge_buy_no", pa.float64()),
+        ("best_side", pa.string()),
+        ("best_edge", pa.float64()),
+        ("hours_to_close", pa.float64()),
+        ("tier", pa.string()),
+    ]
+)
+
+
+def predict_open_markets(
+    data_dir,
+    model: model_lib.Model,
+    now: datetime,
+    lookback_h: float = 2.0,
+    fee_rate: float = 0.02,
+    whale_usd: float = WHALE_USD,
+) -> pa.Table:
+    """The latest probability for every open market with a snapshot in the last `lookback_h` hours, and its
+    edge over the executable prices after fees (buy YES at the ask, buy NO at 1 - bid)."""
+    from polymarket_assets.lib.ml.backtest import fee_per_share
+
+    root = lake_root(data_dir)
+    con = connect()
+    try:
+        features = build_features(
+            con, root, now - timedelta(hours=lookback_h), now + timedelta(microseconds=1), whale_usd
+        )
+        open_ids = {
+            r[0]
+            for r in con.execute(
+                f"SELECT condition_id FROM {relation_sql(root, MARKETS_CURRENT)} WHERE discovery_status = 'open'"
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    latest: dict[str, int] = {}
+    for i, (cid, ts) in enumerate(
+        zip(features.column("condition_id").to_pylist(), features.column("ts").to_pylist())
+    ):
+        if cid in open_ids and (cid not in latest or ts >= features.column("ts")[latest[cid]].as_py()):
+            latest[cid] = i
+    rows = features.take(pa.array(sorted(latest.values()), pa.int64())) if latest else features.slice(0, 0)
+    p = model.predict(rows)
+    out = []
+    for row, prob in zip(rows.to_pylist(), p.tolist()):
+        bid, ask = row["best_bid"], row["best_ask"]
+        edge_yes = prob - ask - fee_per_share(ask, fee_rate) if ask is not None else None
+        edge_no = (1 - prob) - (1 - bid) - fee_per_share(1 - bid, fee_rate) if bid is not None else None
+        best_side, best_edge = None, None
+        for side, edge in (("YES", edge_yes), ("NO", edge_no)):
+            if edge is not None and (best_edge is None or edge > best_edge):
+                best_side, best_edge = side, edge
+        out.append(
+            {
+                "condition_id": row["condition_id"],
+                "predicted_at": now,
+                "feature_ts": row["ts"],
+                "model_version": model.version,
+                "p_yes": prob,
+                "price": row["price"],
+                "best_bid": bid,
+                "best_ask": ask,
+                "edge_buy_yes": edge_yes,
+                "edge_buy_no": edge_no,
+                "best_side": best_side,
+                "best_edge": best_edge,
+                "hours_to_close": row["hours_to_close"],
+                "tier": row["tier"],
+            }
+        )
+    table = pa.Table.from_pylist(out, schema=PREDICTION_SCHEMA)
+    Lake(data_dir).write(
+        PREDICTIONS_TABLE,
+        table,
+        {"date": f"{now:%Y-%m-%d}", "hour": f"{now:%H}"},
+        f"predictions-{now:%Y%m%dT%H%M%S}",
+    )
+    return table
+
+
+def backtest_and_save(
+    data_dir, model: model_lib.Model, table: pa.Table, config: BacktestConfig, split_name: str = "test"
+) -> tuple[pa.Table, dict]:
+    """Replay every feature row of the split's markets before their close through the model and the backtest."""
+    markets = split(table, split_name)
+    labels: dict[str, tuple[int, datetime]] = {}
+    closes: dict[str, datetime] = {}
+    for row in markets.select(["condition_id", "label", "resolved_at", "close_ts"]).to_pylist():
+        labels[row["condition_id"]] = (row["label"], row["resolved_at"] or row["close_ts"])
+        closes[row["condition_id"]] = row["close_ts"]
+    root = lake_root(data_dir)
+    con = connect()
+    try:
+        con.register("split_markets", pa.table({"condition_id": list(labels)}))
+        rows = con.sql(
+            f"SELECT f.* FROM {relation_sql(root, features_source())} f "
+            "JOIN split_markets USING (condition_id) ORDER BY f.condition_id, f.ts"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    p = model.predict(rows) if rows.num_rows else np.empty(0)
+    decisions: dict[str, list] = defaultdict(list)
+    quotes: dict[str, list] = defaultdict(list)
+    cols = rows.select(["condition_id", "ts", "best_bid", "best_ask", "bid_depth", "ask_depth"]).to_pylist()
+    for row, prob in zip(cols, p.tolist()):
+        cid = row["condition_id"]
+        quotes[cid].append(
+            Quote(row["ts"], row["best_bid"], row["best_ask"], row["bid_depth"], row["ask_depth"])
+        )
+        if row["ts"] < closes[cid]:
+            decisions[cid].append((row["ts"], prob))
+    bets = run_backtest(decisions, quotes, labels, config)
+    bets = bets.append_column("model_version", pa.array([model.version] * bets.num_rows, pa.string()))
+    Lake(data_dir).write(BETS_TABLE, bets, {}, model.version)
+    summary = summarize(bets)
+    summary["decision_rows"] = int(sum(len(v) for v in decisions.values()))
+    summary["markets"] = len(labels)
+    return bets, summary
