@@ -61,6 +61,35 @@ def dynamic_message(assets: list[str], operation: str) -> dict:
     return {"assets_ids": assets, "operation": "unsubscribe"}
 
 
+class _BufferedRecv:
+    """Read the socket in 64 KiB chunks and hand websocket-client's frame parser the few bytes it asks for.
+
+    websocket-client reads every frame with three ``recv`` calls (header, length, payload), i.e. three system
+    calls per message; behind this buffer a burst costs one system call per ~60 frames. Only bytes already
+    received are handed out, so timeouts and closes surface exactly as before.
+    """
+
+    def __init__(self, recv_fn):
+        self._recv = recv_fn
+        self._buf = b""
+        self._pos = 0
+
+    def __call__(self, n: int) -> bytes:
+        if self._pos >= len(self._buf):
+            self._buf, self._pos = self._recv(65536), 0
+            if not self._buf:
+                return self._buf
+        chunk = self._buf[self._pos : self._pos + n]
+        self._pos += len(chunk)
+        return chunk
+
+
+def _buffer_reads(ws: websocket.WebSocket) -> None:
+    frame_buffer = getattr(ws, "frame_buffer", None)
+    if frame_buffer is not None and callable(getattr(frame_buffer, "recv", None)):
+        frame_buffer.recv = _BufferedRecv(frame_buffer.recv)
+
+
 class Connection(threading.Thread):
     def __init__(
         self,
@@ -88,6 +117,8 @@ class Connection(threading.Thread):
         self.state = State.IDLE
         self._lock = threading.Lock()
         self._desired: dict[str, str] = {}  # asset -> condition id
+        self._version = 0  # bumped by set_assets; the socket is re-synced only when it moved
+        self._synced_version = -1
         self._halt = threading.Event()
         self._ws: websocket.WebSocket | None = None
         self.subscribed: set[str] = set()
@@ -110,7 +141,9 @@ class Connection(threading.Thread):
 
     def set_assets(self, mapping: dict[str, str]) -> None:
         with self._lock:
-            self._desired = dict(mapping)
+            if mapping != self._desired:
+                self._desired = dict(mapping)
+                self._version += 1
 
     def desired(self) -> dict[str, str]:
         with self._lock:
@@ -154,13 +187,15 @@ class Connection(threading.Thread):
             self._ws = websocket.create_connection(
                 self.cfg.ws_url, timeout=self.cfg.connect_timeout_s, skip_utf8_validation=True
             )
+            _buffer_reads(self._ws)
             self.state = State.SUBSCRIBING
         except (OSError, websocket.WebSocketException) as exc:
             log.warning("%s: connect failed: %s", self.connection_id, exc)
             self._interrupted("disconnect", f"connect failed: {type(exc).__name__}")
 
     def _subscribe(self) -> None:
-        desired = self.desired()
+        with self._lock:
+            desired, version = dict(self._desired), self._version
         if not desired:
             self._close_socket()
             self.state = State.IDLE
@@ -178,6 +213,7 @@ class Connection(threading.Thread):
             self._interrupted("disconnect", f"subscribe failed: {type(exc).__name__}")
             return
         self.subscribed = set(assets)
+        self._synced_version = version
         self._reseed(assets)
         self._last_data_mono = time.monotonic()
         self._last_ping_mono = time.monotonic()
@@ -229,7 +265,7 @@ class Connection(threading.Thread):
                 return
             if not isinstance(text, str):
                 text = bytes(text).decode("utf-8", errors="replace")
-            if text.strip() != "PONG":
+            if not (text == "PONG" or (len(text) < 16 and text.strip() == "PONG")):
                 received = self.clock.now_us()
                 self.processor.process(text, received)
                 self._last_data_mono = mono
@@ -310,7 +346,10 @@ class Connection(threading.Thread):
     # -- LIVE duties --------------------------------------------------------------------------------------
 
     def _sync_subscriptions(self) -> bool:
-        desired = self.desired()
+        if self._version == self._synced_version:
+            return True
+        with self._lock:
+            desired, version = dict(self._desired), self._version
         if not desired:
             self._close_socket()
             self.state = State.IDLE
@@ -318,6 +357,7 @@ class Connection(threading.Thread):
         added = sorted(a for a in desired if a not in self.subscribed)
         removed = sorted(a for a in self.subscribed if a not in desired)
         if not added and not removed:
+            self._synced_version = version
             return True
         try:
             if removed:
@@ -336,6 +376,7 @@ class Connection(threading.Thread):
         except (OSError, websocket.WebSocketException) as exc:
             self._interrupted("disconnect", type(exc).__name__)
             return False
+        self._synced_version = version
         return True
 
     def _resync(self) -> None:

@@ -277,6 +277,33 @@ def remove_temporaries(data_dir: str | os.PathLike) -> int:
     return removed
 
 
+# The compact tuples the processor appends on the hot path; run, connection and sequence columns are constant
+# or positional within a batch and are added here, column-wise.
+BOOK_ROW = ("received_at", "exchange_ts", "asset_id", "condition_id", "kind", "source", "side", "price", "size",
+            "bids", "asks", "hash", "best_bid", "best_ask", "tick_size")
+RAW_ROW = ("received_at", "frame")
+
+
+def _with_constants(schema: pa.Schema, layout: tuple[str, ...], rows: list[tuple], run_id: str,
+                    connection_id: str, seq_start: int) -> pa.Table:
+    n = len(rows)
+    columns = list(zip(*rows)) if rows else [()] * len(layout)
+    arrays = {name: pa.array(col, type=schema.field(name).type) for name, col in zip(layout, columns)}
+    arrays["run_id"] = pa.repeat(pa.scalar(run_id, pa.string()), n)
+    arrays["connection_id"] = pa.repeat(pa.scalar(connection_id, pa.string()), n)
+    arrays["seq"] = pa.array(range(seq_start, seq_start + n), pa.int64())
+    return pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema)
+
+
+def book_updates_table(rows: list[tuple], run_id: str, connection_id: str, seq_start: int) -> pa.Table:
+    """``BOOK_ROW`` tuples → a ``BOOK_UPDATES_SCHEMA`` table; ``seq`` numbers the rows from ``seq_start``."""
+    return _with_constants(BOOK_UPDATES_SCHEMA, BOOK_ROW, rows, run_id, connection_id, seq_start)
+
+
+def raw_frames_table(rows: list[tuple], run_id: str, connection_id: str, seq_start: int) -> pa.Table:
+    return _with_constants(RAW_FRAMES_SCHEMA, RAW_ROW, rows, run_id, connection_id, seq_start)
+
+
 def table_from_rows(kind: str, rows: list[tuple]) -> pa.Table:
     """Column-wise conversion of row tuples (in schema order) into a table of the kind's schema."""
     schema = SCHEMAS[kind]

@@ -19,6 +19,8 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 
+import pyarrow as pa
+
 from polymarket_assets.lib.errors import ParseError
 from polymarket_assets.lib.ws_messages import (
     BestBidAskEvent,
@@ -32,12 +34,13 @@ from polymarket_assets.lib.ws_messages import (
     UnknownEvent,
     parse_ws_frame,
 )
+from ws_sidecar import files
 from ws_sidecar.books import LocalBook
 
 _ASSET_RE = re.compile(r'"asset_id"\s*:\s*"(\d{1,78})"')
 _MARKET_RE = re.compile(r'"market"\s*:\s*"(0x[0-9a-fA-F]{64})"')
 
-# One counter for the whole process: row order across connections and reconnects.
+# Numbers WS trades uniquely within a run (their uid is ws-<run>-<n>).
 ROW_SEQ = itertools.count()
 
 
@@ -61,9 +64,13 @@ class FrameProcessor:
         self.lock = threading.Lock()
         self.books: dict[str, LocalBook] = {}
         self.market_of: dict[str, str] = {}  # asset -> condition id, for the assets this connection carries
+        # Compact row tuples (``files.BOOK_ROW`` / ``files.RAW_ROW``): the constant and sequence columns are added
+        # when the writer converts a batch, which keeps the per-message work small.
         self.trades: list[tuple] = []
         self.book_rows: list[tuple] = []
         self.raw: list[tuple] = []
+        self._book_seq = 0
+        self._raw_seq = 0
         # asset -> (detail, since_us): books that must be re-fetched before they can be trusted again.
         self.resync: dict[str, tuple[str, int]] = {}
         self.frames = 0
@@ -79,11 +86,19 @@ class FrameProcessor:
 
     # -- buffers ------------------------------------------------------------------------------------------
 
-    def take(self) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    def take(self) -> tuple[list[tuple], pa.Table, pa.Table]:
+        """Swap the buffers out (under the lock), then convert them (outside it): trade rows, book and raw tables."""
         with self.lock:
-            out = (self.trades, self.book_rows, self.raw)
+            trades, books, raw = self.trades, self.book_rows, self.raw
             self.trades, self.book_rows, self.raw = [], [], []
-        return out
+            book_seq, raw_seq = self._book_seq, self._raw_seq
+            self._book_seq += len(books)
+            self._raw_seq += len(raw)
+        return (
+            trades,
+            files.book_updates_table(books, self.run_id, self.connection_id, book_seq),
+            files.raw_frames_table(raw, self.run_id, self.connection_id, raw_seq),
+        )
 
     def pending_rows(self) -> int:
         return len(self.trades) + len(self.book_rows) + len(self.raw)
@@ -116,28 +131,9 @@ class FrameProcessor:
             self.resync[asset_id] = (detail, since_us)
 
     def _snapshot_row(self, local: LocalBook, book, received_us: int, source: str) -> None:
-        bid, ask = local.best_bid(), local.best_ask()
         self.book_rows.append(
-            (
-                received_us,
-                book.timestamp_ms,
-                self.run_id,
-                self.connection_id,
-                next(ROW_SEQ),
-                book.asset_id,
-                book.market,
-                "snapshot",
-                source,
-                None,
-                None,
-                None,
-                list(book.bids),
-                list(book.asks),
-                book.hash,
-                bid,
-                ask,
-                book.tick_size,
-            )
+            (received_us, book.timestamp_ms, book.asset_id, book.market, "snapshot", source, None, None, None,
+             list(book.bids), list(book.asks), book.hash, local.best_bid(), local.best_ask(), book.tick_size)
         )
 
     # -- frames -------------------------------------------------------------------------------------------
@@ -145,17 +141,16 @@ class FrameProcessor:
     def process(self, text: str, received_us: int) -> None:
         with self.lock:
             self.frames += 1
-            seq = next(ROW_SEQ)
             try:
                 events = parse_ws_frame(text)
             except ParseError as exc:
-                self._malformed(text, exc.reason, received_us, seq)
+                self._malformed(text, exc.reason, received_us)
                 return
             if len(events) == 1 and type(events[0]) is PongEvent:
                 self.pongs += 1
                 return
             if self.keep_raw:
-                self.raw.append((received_us, self.run_id, self.connection_id, seq, text))
+                self.raw.append((received_us, text))
             previous_us = self.last_data_us
             self.last_data_us = received_us
             for event in events:
@@ -181,12 +176,12 @@ class FrameProcessor:
                 elif kind is PongEvent:
                     self.pongs += 1
 
-    def _malformed(self, text: str, reason: str, received_us: int, seq: int) -> None:
+    def _malformed(self, text: str, reason: str, received_us: int) -> None:
         self.malformed += 1
         if self.quarantine is not None:
             self.quarantine.add(reason, text, {"connection_id": self.connection_id, "received_us": received_us})
         if self.keep_raw:
-            self.raw.append((received_us, self.run_id, self.connection_id, seq, text))
+            self.raw.append((received_us, text))
         # Whatever the lost frame said is unknown: re-fetch the books it names, or every book if it names none.
         since = self.last_data_us or received_us
         assets = {a for a in _ASSET_RE.findall(text) if a in self.books}
@@ -206,41 +201,35 @@ class FrameProcessor:
         self.events["price_change"] += 1
         ts = event.timestamp_ms
         self.watermark_ms = max(self.watermark_ms, ts)
-        last_entry: dict[str, object] = {}
-        rows = self.book_rows
         books = self.books
+        applied = []
+        last_entry: dict[str, object] = {}
         for ch in event.changes:
             book = books.get(ch.asset_id)
-            if book is None:
-                continue  # not ours (a market's sibling we do not carry)
-            if ts <= book.rest_ts_ms:
-                continue  # already part of the REST book we applied
-            book.apply(ch.side, ch.price, ch.size)
+            if book is None or ts <= book.rest_ts_ms:
+                continue  # not ours, or already part of the REST book we applied
+            levels = book.bids if ch.side == "BUY" else book.asks
+            if ch.size > 0:
+                levels[ch.price] = ch.size
+            else:
+                levels.pop(ch.price, None)
             book.hash = ch.hash
             book.ts_ms = ts
             last_entry[ch.asset_id] = ch
-            rows.append(
-                (
-                    received_us,
-                    ts,
-                    self.run_id,
-                    self.connection_id,
-                    next(ROW_SEQ),
-                    ch.asset_id,
-                    event.market,
-                    "change",
-                    "ws",
-                    ch.side,
-                    ch.price,
-                    ch.size,
-                    None,
-                    None,
-                    ch.hash,
-                    max(book.bids) if book.bids else None,
-                    min(book.asks) if book.asks else None,
-                    None,
-                )
-            )
+            applied.append(ch)
+        if not applied:
+            return
+        # Rows carry the local best prices after the whole message (one max/min per token, not per level).
+        tops = {}
+        for asset in last_entry:
+            book = books[asset]
+            tops[asset] = (max(book.bids) if book.bids else None, min(book.asks) if book.asks else None)
+        market = event.market
+        append = self.book_rows.append
+        for ch in applied:
+            top = tops[ch.asset_id]
+            append((received_us, ts, ch.asset_id, market, "change", "ws", ch.side, ch.price, ch.size, None, None,
+                    ch.hash, top[0], top[1], None))
         for asset, ch in last_entry.items():
             book = books[asset]
             if not book.synced:
@@ -249,7 +238,10 @@ class FrameProcessor:
             if ch.best_bid is None and ch.best_ask is None:
                 continue
             self.checks += 1
-            if book.agrees_with(ch.best_bid, ch.best_ask):
+            bid, ask = tops[asset]
+            bid = 0.0 if bid is None else bid
+            ask = 1.0 if ask is None else ask
+            if (ch.best_bid is None or abs(bid - ch.best_bid) <= 1e-9) and (ch.best_ask is None or abs(ask - ch.best_ask) <= 1e-9):
                 book.checked_us = received_us
             else:
                 self.mismatches += 1
@@ -314,24 +306,6 @@ class FrameProcessor:
         bid = book.best_bid() if book is not None else None
         ask = book.best_ask() if book is not None else None
         self.book_rows.append(
-            (
-                received_us,
-                event.timestamp_ms,
-                self.run_id,
-                self.connection_id,
-                next(ROW_SEQ),
-                event.asset_id,
-                event.market,
-                "tick_size",
-                "ws",
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                bid,
-                ask,
-                event.new_tick_size,
-            )
+            (received_us, event.timestamp_ms, event.asset_id, event.market, "tick_size", "ws", None, None, None,
+             None, None, None, bid, ask, event.new_tick_size)
         )

@@ -47,7 +47,8 @@ class Writer(threading.Thread):
         self.quarantine = quarantine
         self.debug_delay_s = debug_delay_s
         self._sources: list = []  # FrameProcessor-like objects with take() and pending_rows()
-        self._extra: dict[str, list[tuple]] = {kind: [] for kind in files.KINDS}
+        self._extra: dict[str, list[tuple]] = {kind: [] for kind in files.KINDS}  # full row tuples
+        self._tables: dict[str, list[pa.Table]] = {kind: [] for kind in files.KINDS}  # converted batches
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._urgent: set[str] = set()
@@ -70,13 +71,14 @@ class Writer(threading.Thread):
 
     def remove_source(self, source) -> None:
         """Stop polling a source; its remaining rows go out with the next flush."""
-        trades, books, raw = source.take()
         with self._lock:
             if source in self._sources:
                 self._sources.remove(source)
+        trades, books, raw = source.take()
+        with self._lock:
             self._extra["trades"].extend(trades)
-            self._extra["book_updates"].extend(books)
-            self._extra["raw_frames"].extend(raw)
+            self._tables["book_updates"].append(books)
+            self._tables["raw_frames"].append(raw)
 
     def add_rows(self, kind: str, rows: list[tuple], *, urgent: bool = False) -> None:
         """Queue rows; ``urgent`` ones (gap rows) are written within a quarter of a second, on their own."""
@@ -89,7 +91,9 @@ class Writer(threading.Thread):
 
     def pending_rows(self) -> int:
         with self._lock:
-            return sum(len(v) for v in self._extra.values()) + sum(s.pending_rows() for s in self._sources)
+            queued = sum(len(v) for v in self._extra.values())
+            queued += sum(t.num_rows for tables in self._tables.values() for t in tables)
+            return queued + sum(s.pending_rows() for s in self._sources)
 
     # -- the thread ---------------------------------------------------------------------------------------
 
@@ -119,30 +123,41 @@ class Writer(threading.Thread):
         self._wake.set()
 
     def flush(self, kinds: tuple[str, ...] | None = None) -> list:
-        """Write everything pending (or only ``kinds`` from the extra buffers, sources untouched)."""
+        """Write everything pending (or only ``kinds`` from the queued rows, sources untouched)."""
         with self._flush_lock:
             cut_us = self.clock.now_us()
-            batches: dict[str, list[tuple]] = {kind: [] for kind in files.KINDS}
+            rows: dict[str, list[tuple]] = {kind: [] for kind in files.KINDS}
+            tables: dict[str, list[pa.Table]] = {kind: [] for kind in files.KINDS}
             with self._lock:
                 for kind in files.KINDS:
                     if kinds is None or kind in kinds:
-                        batches[kind], self._extra[kind] = self._extra[kind], []
+                        rows[kind], self._extra[kind] = self._extra[kind], []
+                        tables[kind], self._tables[kind] = self._tables[kind], []
                 sources = list(self._sources) if kinds is None else []
             for source in sources:
-                for kind, rows in zip(("trades", "book_updates", "raw_frames"), source.take()):
-                    batches[kind].extend(rows)
+                trades, books, raw = source.take()
+                rows["trades"].extend(trades)
+                tables["book_updates"].append(books)
+                tables["raw_frames"].append(raw)
             started = time.perf_counter()
             written = []
+            pending = {}
+            for kind in files.KINDS:
+                parts = [t for t in tables[kind] if t.num_rows]
+                if rows[kind]:
+                    parts.append(files.table_from_rows(kind, rows[kind]))
+                if parts:
+                    pending[kind] = pa.concat_tables(parts)
+            parts = [(kind, hour, part) for kind, table in pending.items() for hour, part in self._by_hour(kind, table)]
             try:
-                for kind in files.KINDS:
-                    if batches[kind]:
-                        written.extend(self._write_kind(kind, batches[kind]))
-                        batches[kind] = []
+                while parts:
+                    kind, hour, part = parts[0]
+                    written.append(self._write_part(kind, hour, part))
+                    parts.pop(0)
             except BaseException:
-                with self._lock:  # nothing is lost: unwritten rows go back in front of the queue
-                    for kind, rows in batches.items():
-                        if rows:
-                            self._extra[kind] = rows + self._extra[kind]
+                with self._lock:  # nothing is lost or written twice: only unwritten parts go back in the queue
+                    for kind, _, part in parts:
+                        self._tables[kind].insert(0, part)
                 raise
             if self.quarantine is not None and kinds is None:
                 self.quarantine.flush(_utc(cut_us))
@@ -158,24 +173,25 @@ class Writer(threading.Thread):
         self._seq += 1
         return self._last_ms, self._seq
 
-    def _write_kind(self, kind: str, rows: list[tuple]) -> list:
-        table = files.table_from_rows(kind, rows)
-        column = files.HOUR_COLUMN[kind]
+    @staticmethod
+    def _by_hour(kind: str, table: pa.Table) -> list[tuple[int, pa.Table]]:
+        """(hour as epoch hours, rows of that hour): one file never spans two hours."""
         per_hour = files.HOUR_UNIT[kind] * 3600
-        hours = pc.divide(pc.cast(table.column(column), pa.int64()), per_hour)
-        unique = hours.unique().to_pylist()
-        written = []
-        for hour in sorted(unique):
-            part = table if len(unique) == 1 else table.filter(pc.equal(hours, hour))
-            ms, seq = self._next_key()
-            name = files.file_name(kind, files.hour_of_epoch_s(hour * 3600), ms, seq, self.run_id)
-            path = files.incoming_root(self.data_dir) / kind / f"day={files.day_of_ms(ms)}" / name
-            files.write_atomic(part, path, debug_delay_s=self.debug_delay_s)
-            self.files_written[kind] += 1
-            self.rows_written[kind] += part.num_rows
-            self.last_file_key = name
-            written.append(path)
-        return written
+        hours = pc.divide(pc.cast(table.column(files.HOUR_COLUMN[kind]), pa.int64()), per_hour)
+        unique = sorted(hours.unique().to_pylist())
+        if len(unique) == 1:
+            return [(unique[0], table)]
+        return [(hour, table.filter(pc.equal(hours, hour))) for hour in unique]
+
+    def _write_part(self, kind: str, hour: int, part: pa.Table):
+        ms, seq = self._next_key()
+        name = files.file_name(kind, files.hour_of_epoch_s(hour * 3600), ms, seq, self.run_id)
+        path = files.incoming_root(self.data_dir) / kind / f"day={files.day_of_ms(ms)}" / name
+        files.write_atomic(part, path, debug_delay_s=self.debug_delay_s)
+        self.files_written[kind] += 1
+        self.rows_written[kind] += part.num_rows
+        self.last_file_key = name
+        return path
 
 
 def _utc(us: int) -> datetime:

@@ -49,12 +49,16 @@ def tick(data_dir, instance, cursor):
     return incoming_files_sensor(context)
 
 
-def execute(definitions, instance, requests) -> None:
+def execute(definitions, instance, requests, only: str | None = None) -> None:
     job = definitions.resolve_job_def("ws_ingest_job")
     for request in requests:
+        selection = [k for k in request.asset_selection if only is None or k.to_user_string() == only]
+        if not selection:
+            continue
+        config = {"ops": {k.to_user_string(): request.run_config["ops"][k.to_user_string()] for k in selection}}
         result = job.execute_in_process(
-            run_config=request.run_config, partition_key=request.partition_key, instance=instance,
-            asset_selection=list(request.asset_selection), tags=request.tags,
+            run_config=config, partition_key=request.partition_key, instance=instance,
+            asset_selection=selection, tags=request.tags,
         )
         assert result.success
 
@@ -64,7 +68,7 @@ def view_rows(data_dir):
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
     try:
         trades = con.execute("SELECT asset_id, side, size, price, epoch_ms(exchange_ts), condition_id, trade_uid FROM trades").fetchall()
-        gaps = con.execute("SELECT reason, connection_id FROM ws_gaps").fetchall()
+        gaps = con.execute("SELECT reason, connection_id, epoch(start_ts), epoch(end_ts), detail FROM ws_gaps").fetchall()
     finally:
         con.close()
     return trades, gaps
@@ -81,7 +85,9 @@ def test_recorded_trades_reach_the_view_once_each_through_a_kill_mid_write(env):
         wait(lambda: list(incoming.rglob(files.TMP_PREFIX + "*")), 10, "a write in progress", poll_s=0.02)
         sc.kill()
         partial = {p.name for p in incoming.rglob(files.TMP_PREFIX + "*")}
-        assert partial
+        assert partial, "the kill landed in the middle of a write"
+        killed = sc.state()
+        assert killed["clean_shutdown"] is False
 
         first = tick(data_dir, instance, None)
         named = [f for r in first.run_requests for v in r.run_config["ops"].values() for f in v["config"]["files"]]
@@ -93,7 +99,10 @@ def test_recorded_trades_reach_the_view_once_each_through_a_kill_mid_write(env):
 
         sc.restart()
         t_restart = sim.control.now()
-        sc.wait_for(lambda s: s["backfill"]["audited_through_epoch"] >= t_restart + 5 and not s["restart_gap_open"], 40, "audit")
+        sc.wait_for(lambda s: not s["restart_gap_open"], 30, "restart gap closed")
+        assert not [p for p in incoming.rglob(files.TMP_PREFIX + "*") if killed["run_id"] in p.name], \
+            "the restart removed the dead writer's temporaries"
+        sc.wait_for(lambda s: s["backfill"]["audited_through_epoch"] >= t_restart + 5, 40, "audit past the restart")
         second = tick(data_dir, instance, first.cursor)
         execute(definitions, instance, second.run_requests)
         requested += second.run_requests
@@ -111,9 +120,12 @@ def test_recorded_trades_reach_the_view_once_each_through_a_kill_mid_write(env):
     assert not tick(data_dir, instance, last.cursor).run_requests
 
     trades, gaps = view_rows(data_dir)
-    assert ("restart", "recorder") in gaps
-    # Re-running every ingestion run (a retry storm) changes nothing.
-    execute(definitions, instance, requested + list(last.run_requests))
+    [restart] = [g for g in gaps if g[0] == "restart"]
+    assert restart[1] == "recorder" and "died" in restart[4]
+    assert abs(restart[2] - killed["durable_through"]) < 0.01, "the outage starts where the dead run's files end"
+    assert state["previous_run_id"] == killed["run_id"]
+    # Re-running every trades ingestion (a retry storm) changes nothing.
+    execute(definitions, instance, requested + list(last.run_requests), only="trades")
     again, _ = view_rows(data_dir)
     assert sorted(again) == sorted(trades) and len({t[6] for t in trades}) == len(trades)
 

@@ -53,7 +53,7 @@ def test_ws_changes_already_contained_in_a_rest_book_are_skipped():
     assert p.books[TOKEN].bids == {0.40: 7.0}
     p.process(_pc(2500, "0.41", "2", "BUY", "0.41", "0.60"), 70)
     assert p.books[TOKEN].bids == {0.40: 7.0, 0.41: 2.0} and p.mismatches == 0
-    kinds = [(r[7], r[8]) for r in p.book_rows]
+    kinds = [(r[4], r[5]) for r in p.book_rows]
     assert kinds == [("snapshot", "rest"), ("change", "ws")]
     # A WS book replaces the state and lifts the guard.
     p.process(json.dumps({"event_type": "book", "market": MARKET, "asset_id": TOKEN, "timestamp": "1000",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from polymarket_sim import run_sim
-from ws_sidecar import files
 from ws_sidecar.runner import run_sidecar
 
 from .conftest import FAST, START, capture, read_kind, rebuild_books, seeded_dir, wait
@@ -89,43 +88,6 @@ def test_subscribes_both_tokens_reseeds_and_recovers_from_disconnect_and_freeze_
     late = [r for r in books if r["asset_id"] in gone and r["received_at"].timestamp() > t_switch + 1]
     assert not late, "unsubscribed markets stop arriving"
     assert {r["asset_id"] for r in books if r["asset_id"] in added and r["source"] == "ws"} == added
-
-
-def test_kill_during_a_write_leaves_nothing_partial_and_the_restart_is_a_gap_without_loss(live_sim, tmp_path):
-    sim = live_sim
-    data_dir, _markets = seeded_dir(tmp_path, sim)
-    with run_sidecar(sim.env, data_dir, debug_write_delay_s=1.0, **FAST) as sc:
-        sc.wait_for(lambda s: s["connections_live"] >= 1 and s["files_written"].get("trades", 0) >= 1, 30, "files")
-        t0 = sim.control.now()
-        incoming = files.incoming_root(data_dir)
-        # The writer holds each finished temporary file for 1 s before its rename: kill it right there.
-        wait(lambda: list(incoming.rglob(files.TMP_PREFIX + "*")), 10, "a write in progress", poll_s=0.02)
-        sc.kill()
-        partial = list(incoming.rglob(files.TMP_PREFIX + "*"))
-        assert partial, "the kill landed in the middle of a write"
-        listed = list(files.list_incoming(data_dir))
-        assert not {f.path for f in listed} & set(partial)
-        for f in listed:  # every visible file is complete
-            assert files.pq.read_metadata(f.path).num_rows > 0
-        killed_state = sc.state()
-        assert killed_state["clean_shutdown"] is False
-
-        time.sleep(1.0)
-        sc.restart()
-        status = sc.wait_for(lambda s: not s["restart_gap_open"], 30, "restart gap closed")
-        assert not [p for p in incoming.rglob(files.TMP_PREFIX + "*") if killed_state["run_id"] in p.name], \
-            "the restart removed the dead writer's temporaries"
-        t_restart = sim.control.now()
-        sc.wait_for(lambda s: s["backfill"]["audited_through_epoch"] >= t_restart + 5, 40, "audit past the restart")
-        state = sc.state()
-        assert state["previous_run_id"] == killed_state["run_id"] and status["run_id"] == state["run_id"]
-
-    [restart] = [g for g in read_kind(data_dir, "ws_gaps") if g["reason"] == "restart"]
-    assert restart["connection_id"] == "recorder" and "died" in restart["detail"]
-    assert abs(restart["start_ts"].timestamp() - killed_state["durable_through"]) < 0.01
-    assert restart["end_ts"].timestamp() <= t_restart + 1
-    stats = capture(data_dir, sim, state["tracked"], t0, state["audited_through"])
-    assert stats["truth"] > 10 and stats["capture_ratio"] == 1.0 and stats["duplicates"] == 0, stats
 
 
 def test_books_rebuilt_from_the_recording_equal_the_exchange_after_updates_and_a_burst(tmp_path):

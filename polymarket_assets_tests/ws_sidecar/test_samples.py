@@ -26,7 +26,7 @@ CLIENT_MESSAGES = {
     "docs_example_ws_dynamic_subscribe.json",
     "docs_example_ws_dynamic_unsubscribe.json",
 }
-BOOK_COLUMNS = files.BOOK_UPDATES_SCHEMA.names
+BOOK_COLUMNS = files.BOOK_ROW
 TRADE_COLUMNS = files.TRADES_SCHEMA.names
 
 
@@ -216,7 +216,7 @@ def test_array_frames_pong_unknown_and_malformed_frames(tmp_path):
     p.process(frame, 10)
     assert p.messages == 4 and len(p.trades) == 1 and len(p.book_rows) == 1
     assert dict(p.unknown) == {"future_thing": 1, "<none>": 1}
-    assert len(p.raw) == 1 and p.raw[0][4] == frame
+    assert len(p.raw) == 1 and p.raw[0][1] == frame
     p.process("PONG", 11)
     assert p.pongs == 1 and len(p.raw) == 1  # PONGs are neither data nor archived
     # A frame cut in half: quarantined with its reason, archived raw, and the market it names is resynced.
@@ -242,10 +242,13 @@ def test_rows_convert_to_the_incoming_schemas():
     book = obj("docs_example_ws_book.json")
     p.track(book["asset_id"], book["market"])
     p.process(text("docs_example_ws_book.json"), 3)
-    trades, books, raw = p.take()
+    trades, table, raw = p.take()
     assert files.table_from_rows("trades", trades).num_rows == 1
-    table = files.table_from_rows("book_updates", books)
     assert table.num_rows == 3 and table.schema == files.BOOK_UPDATES_SCHEMA
     assert table.column("bids").to_pylist()[2][0] == {"price": 0.48, "size": 30.0}
-    assert files.table_from_rows("raw_frames", raw).num_rows == 3
-    assert p.take() == ([], [], [])
+    assert table.column("seq").to_pylist() == [0, 1, 2] and set(table.column("connection_id").to_pylist()) == {"c00"}
+    assert raw.num_rows == 3 and raw.schema == files.RAW_FRAMES_SCHEMA
+    trades, table, raw = p.take()
+    assert (trades, table.num_rows, raw.num_rows) == ([], 0, 0)
+    p.process(text("docs_example_ws_book.json"), 4)
+    assert p.take()[1].column("seq").to_pylist() == [3], "sequence numbers continue across batches"
