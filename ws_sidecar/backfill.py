@@ -30,12 +30,24 @@ from ws_sidecar.reconcile import TradeIndex, missing_trades
 log = logging.getLogger(__name__)
 
 
+MAX_ATTEMPTS = 3  # a window whose Data API answer kept a bad row is retried this often, then accepted
+
+
+class IncompleteFetch(Exception):
+    """Some Data API rows inside the window could not be parsed (quarantined): the window must be fetched again."""
+
+    def __init__(self, rows: int):
+        super().__init__(f"{rows} unreadable Data API rows in the window")
+        self.rows = rows
+
+
 @dataclass
 class Job:
     condition_ids: list[str]
     start_s: float
     end_s: float
     reason: str
+    attempts: int = 0
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
@@ -78,6 +90,7 @@ class Backfiller(threading.Thread):
         self._lock = threading.Lock()
         self._halt = threading.Event()
         self._last_audit_at = -math.inf
+        self._audit_attempts = 0
         self.stats: Counter[str] = Counter()
         self.last_error: str | None = None
 
@@ -121,11 +134,13 @@ class Backfiller(threading.Thread):
             try:
                 self.stats["trades_backfilled"] += self.reconcile(job.condition_ids, job.start_s - tol, job.end_s + tol)
                 self.stats["gap_backfills"] += 1
-            except ApiError as exc:
+            except (ApiError, IncompleteFetch) as exc:
                 self.stats["errors"] += 1
                 self.last_error = str(exc)[:300]
-                with self._lock:  # retried at the next step; the audit covers it too
-                    self._jobs.append(job)
+                job.attempts += 1
+                if job.attempts < MAX_ATTEMPTS:
+                    with self._lock:  # retried at the next step; the audit covers it too
+                        self._jobs.append(job)
                 return
         # On the recorder's clock, so an accelerated simulator audits as often in simulated time as production.
         audit_due = not (0 <= now - self._last_audit_at < self.cfg.audit_interval_s)
@@ -138,10 +153,20 @@ class Backfiller(threading.Thread):
                 self.stats["errors"] += 1
                 self.last_error = str(exc)[:300]
                 return
+            except IncompleteFetch as exc:
+                self.stats["errors"] += 1
+                self.last_error = str(exc)[:300]
+                self._audit_attempts += 1
+                if self._audit_attempts < MAX_ATTEMPTS:
+                    return  # the whole window again at the next step
+                self.stats["unreadable_rows"] += exc.rows
+                found = 0
+            self._audit_attempts = 0
             self._last_audit_at = now
             self.stats["audits"] += 1
             self.stats["trades_audited_in"] += found
             self.audited_through = horizon
+            self.last_error = None
             self.on_audited(horizon)
         keep_from = self.audited_through - self.cfg.audit_overlap_s
         for job in self.pending():
@@ -157,6 +182,7 @@ class Backfiller(threading.Thread):
         since = math.floor(start_s - tol - 1)
         upto = end_s + tol + 1
         rows: list[tuple] = []
+        unreadable = 0
         pending = [list(c) for c in _chunks(sorted(condition_ids), self.cfg.backfill_chunk)]
         while pending:
             chunk = pending.pop()
@@ -170,6 +196,9 @@ class Backfiller(threading.Thread):
                     except ParseError as exc:
                         if self.quarantine is not None:
                             self.quarantine.add(exc.reason, raw, {"source": "data_api /trades"})
+                        ts = raw.get("timestamp") if isinstance(raw, dict) else None
+                        if not isinstance(ts, (int, float)) or since <= ts <= upto:
+                            unreadable += 1
                         continue
                     if trade.condition_id in fetched and since <= trade.timestamp <= upto:
                         fetched[trade.condition_id].append(trade)
@@ -209,4 +238,6 @@ class Backfiller(threading.Thread):
             self.writer.flush(kinds=("trades",))
             for r in rows:
                 self.index.add(r[3], r[8], r[2], r[4], r[6], r[5], r[0], "data_api")
+        if unreadable:
+            raise IncompleteFetch(unreadable)
         return len(rows)
