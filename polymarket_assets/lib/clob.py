@@ -106,15 +106,24 @@ class ClobClient(ApiClient):
         books: list[dict] = []
         failed: list[str] = []
         errors: list[ApiError] = []
-        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(chunks)))) as pool:
-            futures = [(chunk, pool.submit(self._post_books, chunk)) for chunk in chunks]
-            for chunk, future in futures:
-                try:
-                    books.extend(future.result())
-                except ApiError as exc:
-                    log.warning("POST /books failed for %d tokens: %s", len(chunk), exc)
-                    failed.extend(chunk)
-                    errors.append(exc)
+
+        def collect(chunk: list[str], fetch) -> None:
+            try:
+                books.extend(fetch())
+            except ApiError as exc:
+                log.warning("POST /books failed for %d tokens: %s", len(chunk), exc)
+                failed.extend(chunk)
+                errors.append(exc)
+
+        workers = max(1, min(max_workers, len(chunks)))
+        if workers == 1:  # no thread pool for a single worker: same requests, in the calling thread
+            for chunk in chunks:
+                collect(chunk, lambda chunk=chunk: self._post_books(chunk))
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = [(chunk, pool.submit(self._post_books, chunk)) for chunk in chunks]
+                for chunk, future in futures:
+                    collect(chunk, future.result)
         if errors and len(errors) == len(chunks):
             raise errors[-1]
         returned = {str(b.get("asset_id")) for b in books if isinstance(b, dict)}

@@ -55,6 +55,7 @@ def select_markets(current: list[dict], tier: str, instant: datetime, plan: Tier
 @dataclass
 class SweepResult:
     rows: list[dict] = field(default_factory=list)
+    # One dict per book; `bids`/`asks` are tuples of (price, size) pairs, the order the server sent them.
     orderbooks: list[dict] = field(default_factory=list)
     raw: list[tuple[str, object, object]] = field(default_factory=list)
     failed_condition_ids: list[str] = field(default_factory=list)
@@ -85,10 +86,6 @@ def _base_row(market: dict, tier: TierSpec, slot_ts: datetime, captured_at: date
     for column in CONTEXT_COLUMNS:
         row[column] = market.get(column)
     return row
-
-
-def _levels(levels) -> list[dict]:
-    return [{"price": p, "size": s} for p, s in levels]
 
 
 def _market_groups(markets: list[dict], batch_size: int) -> list[list[dict]]:
@@ -227,8 +224,10 @@ def _build_group(clob, group: list[dict], fetched: _GroupAnswer, tier: TierSpec,
                     "captured_at": captured_at,
                     "book_ts": datetime.fromtimestamp(book.timestamp_ms / 1000, tz=UTC) if book.timestamp_ms else None,
                     "hash": book.hash,
-                    "bids": _levels(book.bids),
-                    "asks": _levels(book.asks),
+                    # (price, size) pairs, which Arrow takes for the LEVEL struct as readily as dicts, at a
+                    # fraction of the memory (a 50k-market sweep holds ~1.7 million levels).
+                    "bids": book.bids,
+                    "asks": book.asks,
                     "tick_size": book.tick_size,
                     "last_trade_price": book.last_trade_price,
                 }
