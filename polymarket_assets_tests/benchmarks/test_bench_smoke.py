@@ -1,0 +1,100 @@
+"""Smoke tests of `make bench`: the runner on fake benchmark modules, and the collection benchmark's functions on
+tiny sizes (300 markets; the first 20 minutes of one simulated hour, no faults). They check the output's shape,
+not performance."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+import uuid
+
+import pytest
+
+from benchmarks import collection_bench, run_all
+
+
+@pytest.fixture
+def fake_package(tmp_path, monkeypatch):
+    name = f"fakebench_{uuid.uuid4().hex[:8]}"
+    package = tmp_path / name
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "alpha_bench.py").write_text("def run():\n    return {'alpha_s': 1.5, 'shared': 1}\n")
+    (package / "broken_bench.py").write_text("def run():\n    raise RuntimeError('simulator did not start')\n")
+    (package / "gamma_bench.py").write_text("def run():\n    return {'gamma_markets': 300, 'shared': 2}\n")
+    (package / "helpers.py").write_text("raise AssertionError('not a benchmark: never imported')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+        del sys.modules[module]
+
+
+def test_runner_merges_flat_dicts_and_records_failures(fake_package, tmp_path, capsys):
+    output = tmp_path / "results" / "latest.json"
+    results = run_all.main(["--output", str(output)], package=fake_package)
+    assert json.loads(output.read_text()) == results
+    assert json.loads(capsys.readouterr().out) == results
+    assert results["alpha_s"] == 1.5 and results["gamma_markets"] == 300
+    assert results["broken_bench_error"] == "RuntimeError: simulator did not start"
+    # A name reported twice keeps the first value; the second is kept under its module's name.
+    assert results["shared"] == 1 and results["gamma_bench.shared"] == 2
+    for module in ("alpha_bench", "broken_bench", "gamma_bench"):
+        assert isinstance(results[f"{module}_wall_s"], float)
+    assert not any(key.startswith("helpers") for key in results)
+    assert all(isinstance(v, (int, float, str, bool)) or v is None for v in results.values())
+
+
+def test_runner_only_filter(fake_package, tmp_path):
+    output = tmp_path / "latest.json"
+    results = run_all.main(["--only", "alpha", "--output", str(output)], package=fake_package)
+    assert set(results) == {"alpha_s", "shared", "alpha_bench_wall_s"}
+    results = run_all.main(["--only", "gamma_bench", "--only", "broken", "--output", str(output)], package=fake_package)
+    assert "gamma_markets" in results and "broken_bench_error" in results and "alpha_s" not in results
+    with pytest.raises(SystemExit):
+        run_all.main(["--only", "nonexistent", "--output", str(output)], package=fake_package)
+
+
+def test_the_real_package_lists_the_collection_benchmark():
+    assert {"collection_bench", "sim_bench"} <= set(run_all.discover())
+
+
+def _check_metric(results: dict, key: str, kind=(int, float)) -> None:
+    assert key in results, key
+    assert isinstance(results[key], kind) and not isinstance(results[key], bool), (key, results[key])
+
+
+def test_discovery_and_sweep_on_300_markets():
+    results = collection_bench.bench_discovery_and_sweep(markets=300, label="300", sweep_latencies_s=(0.0,))
+    for key in ("discovery_300_s", "discovery_300_floor_ratio", "discovery_300_cold_s", "discovery_300_cold_floor_ratio",
+                "sweep_300_s", "sweep_300_floor_ratio", "sweep_300_peak_rss_mb", "sweep_300_write_s"):
+        _check_metric(results, key, float)
+        assert results[key] > 0, key
+    for key in ("discovery_300_markets", "discovery_300_requests", "discovery_300_pages_min", "sweep_300_batches",
+                "sweep_300_requests", "sweep_300_markets", "sweep_300_rows"):
+        _check_metric(results, key, int)
+    assert results["discovery_300_matches_sequential"] is True
+    assert results["discovery_300_cold_ranges"] > 1  # no previous discovery: the partitioned listing ran
+    assert results["discovery_300_markets"] == results["sweep_300_markets"] == results["sweep_300_rows"]
+    assert results["sweep_300_batches"] == -(-2 * results["sweep_300_markets"] // 100)
+    assert results["collection_sim_internal_errors_300"] == 0
+
+
+def test_coverage_over_twenty_simulated_minutes_without_faults():
+    results = collection_bench.bench_coverage(markets=300, hours=1, profile="none", segments=1, label="1h", minutes=20)
+    _check_metric(results, "coverage_1h", float)
+    # Without faults every scheduled pair is captured: anything less is a bug, not a performance figure.
+    assert results["coverage_1h"] == 1.0
+    assert results["coverage_1h_expected_pairs"] == results["coverage_1h_captured_pairs"] > 0
+    for tier in ("T0", "T1", "T2", "T3", "T4"):
+        assert results[f"coverage_1h_{tier}_expected"] > 0, tier
+    assert results["coverage_1h_minutes_per_hour"] == 20 and results["coverage_1h_discoveries"] == 1
+    for key in ("coverage_1h_requests", "coverage_1h_retries", "coverage_1h_faults_injected", "coverage_1h_sweeps"):
+        _check_metric(results, key, int)
+    assert results["coverage_1h_faults_injected"] == 0 and results["coverage_1h_sweeps_failed"] == 0
+
+
+def test_module_docstring_states_what_it_measures():
+    doc = textwrap.dedent(collection_bench.__doc__ or "")
+    for phrase in ("discovery", "sweep", "coverage", "Floor", "paused"):
+        assert phrase in doc, phrase
