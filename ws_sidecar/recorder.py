@@ -111,6 +111,9 @@ class Recorder:
         if prev:
             outage_start = prev.get("stopped_at") if prev.get("clean_shutdown") else prev.get("durable_through")
             outage_start = outage_start or prev.get("started_at") or now
+            if prev.get("silent_since") is not None:
+                # A socket was already down or silent when the last files were closed: the outage began then.
+                outage_start = min(outage_start, prev["silent_since"])
             self.restart_gap = {
                 "start_us": int(min(outage_start, now) * 1e6),
                 "detail": "clean restart" if prev.get("clean_shutdown") else f"previous run {prev.get('run_id')} died",
@@ -190,11 +193,23 @@ class Recorder:
             write_json_atomic(self.cfg.state_path, self.state)
 
     def _on_flushed(self, cut_us: int, last_ms: int) -> None:
+        silent = self._silent_since(cut_us) if cut_us else None
         with self._state_lock:
             if cut_us:
                 self.state["durable_through"] = cut_us / 1e6
+                self.state["silent_since"] = silent / 1e6 if silent is not None else None
             self.state["last_file_ms"] = last_ms
         self._save_state()
+
+    def _silent_since(self, now_us: int) -> int | None:
+        """The earliest start among sockets that are in an outage or have been silent for over a second."""
+        starts = []
+        for conn in list(self.connections.values()):
+            if conn.outage is not None:
+                starts.append(conn.outage["start_us"])
+            elif conn.ever_live and now_us - conn.processor.last_data_us > 1_000_000:
+                starts.append(conn.processor.last_data_us)
+        return min(starts) if starts else None
 
     def _on_audited(self, through: float) -> None:
         with self._state_lock:
@@ -228,7 +243,12 @@ class Recorder:
             condition_ids[0] if reason == "resync" and len(condition_ids) == 1 else None,
             self.clock.now_us(),
         )
-        self.writer.add_rows("ws_gaps", [row], urgent=True)
+        # Durable before anything else happens: a gap row that dies in memory would hide its outage for good.
+        self.writer.add_rows("ws_gaps", [row])
+        try:
+            self.writer.flush(kinds=("ws_gaps",))
+        except OSError:
+            log.exception("gap %s not written yet; it stays queued for the next flush", gap_id)
         self._gaps.append((end_us / 1e6, start_us / 1e6, reason, connection_id))
         self.backfiller.schedule(condition_ids, start_us / 1e6, end_us / 1e6, reason)
         log.info("gap %s on %s: %s (%s), %.3f s, %d assets", gap_id, connection_id, reason, detail,

@@ -224,7 +224,10 @@ def compare_with_truth(recorded: Iterable[tuple], control, condition_ids: Iterab
         for a, s, z, p, ms, cid in recorded
         if cid in cids and first <= ms // 1000 < stop
     ]
-    truth = control.truth_trades(condition_ids=sorted(cids), start=first, end=stop) if cids and stop > first else []
+    truth = []
+    ordered = sorted(cids)
+    for i in range(0, len(ordered) if stop > first else 0, 50):  # 50 ids per request keeps the URL short
+        truth += control.truth_trades(condition_ids=ordered[i : i + 50], start=first, end=stop)
     tru = [
         match_key(t["asset_id"], t["side"], t["size_num"], t["price_num"], t["timestamp"])
         for t in truth
