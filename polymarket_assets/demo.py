@@ -10,6 +10,7 @@ assets knows it is a demo. The last line printed is one JSON object with the fig
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -91,6 +92,28 @@ class Driver:
             if not outcome.success:
                 log(f"run {outcome.job_name} {outcome.partition_key} failed: {outcome.error}")
         return all(o.success for o in outcomes)
+
+    def run_sensor(self, sensor_name: str) -> int:
+        """Evaluate a sensor until it has nothing new, executing its run requests; returns how many ran."""
+        import dagster as dg
+
+        sensor = self.defs.resolve_sensor_def(sensor_name)
+        cursor, launched = None, 0
+        while True:
+            context = dg.build_sensor_context(
+                instance=self.instance, cursor=cursor, repository_def=self.repository, resources=dict(self.defs.resources)
+            )
+            data = sensor.evaluate_tick(context)
+            requests = list(data.run_requests or [])
+            for request in requests:
+                outcome = self.pool.submit_request(sensor.job_name, request, self.overrides).result()
+                self.outcomes.append(outcome)
+                if not outcome.success:
+                    log(f"run {outcome.job_name} {outcome.partition_key} failed: {outcome.error}")
+            launched += len(requests)
+            if not requests or data.cursor == cursor:
+                return launched
+            cursor = data.cursor
 
     def wait(self) -> None:
         for future in self.futures:
@@ -192,6 +215,17 @@ def main(argv: list[str] | None = None) -> int:
         log(f"simulated clock at {sim_start.isoformat()}; discovering markets")
         ok = driver.run_now("markets_schedule", hour0 - timedelta(hours=1))
         log(f"discovery {'succeeded' if ok else 'FAILED'}")
+
+        # The websocket recorder runs beside the slot runs for the whole live hour.
+        from ws_sidecar.runner import demo_figures, run_sidecar
+
+        recording = contextlib.ExitStack()
+        recorder = recording.enter_context(
+            run_sidecar({**sim.env, "PM_CLOCK": "sim"}, data_dir, log_path=data_dir / "ws_sidecar.log")
+        )
+        log(f"ws_sidecar recording (pid {recorder.pid})")
+        recorded_from = sim.control.now()
+        # Only now does simulated time start to run: every tick below is reached live.
         sim.control.set_speed(args.speed)
 
         tick = hour0 - timedelta(minutes=3)
@@ -212,8 +246,16 @@ def main(argv: list[str] | None = None) -> int:
         driver.wait()
         log(f"slot runs finished: {sum(1 for o in driver.outcomes if o.success)}/{len(driver.outcomes)} succeeded")
 
-        # After the hour: let the world move on so markets that ended resolve, then label, score and publish.
+        # Stop the recorder (it flushes its last files on SIGTERM) before the clock jumps ahead, then let the
+        # sensor take its files into the lake, as the daemon would every 20 s.
         sim.control.set_speed(0.0)
+        recorded_to = sim.control.now()
+        recording.close()
+        ingested = driver.run_sensor("incoming_files_sensor")
+        log(f"ws_sidecar stopped; the sensor ingested its files in {ingested} runs")
+        driver.run_now("whale_events_schedule", hour0 + timedelta(hours=1, minutes=10))
+
+        # After the hour: let the world move on so markets that ended resolve, then label, score and publish.
         later = hour0 + timedelta(hours=4, minutes=30)
         sim.control.set_time(later.timestamp())
         driver.run_now("markets_schedule", later.replace(minute=0))
@@ -229,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
         sim_stats = sim.control.stats()
         summary["api_requests"] = sum(n for endpoint, n in sim_stats.get("requests", {}).items() if "control" not in endpoint)
         summary["faults_injected"] = sum(sim_stats.get("faults", {}).values())
+        figures = demo_figures(data_dir, sim.control, start=recorded_from, end=recorded_to)
+        figures.pop("capture", None)
+        summary.update(figures)
         summary["sim_hour"] = hour0.isoformat()
         summary["wall_s"] = round(time.monotonic() - wall_start, 1)
     log(f"coverage {summary['coverage']} over {summary['snapshots']} snapshot rows; warehouse at {data_dir / 'warehouse.duckdb'}")

@@ -33,7 +33,8 @@ def _definitions():
     return _DEFS
 
 
-def execute_run(job_name: str, partition_key: str | None, run_config: dict | None, tags: dict | None) -> RunOutcome:
+def execute_run(job_name: str, partition_key: str | None, run_config: dict | None, tags: dict | None,
+                asset_selection: list[str] | None = None) -> RunOutcome:
     import dagster as dg
 
     instance = dg.DagsterInstance.get()
@@ -45,6 +46,7 @@ def execute_run(job_name: str, partition_key: str | None, run_config: dict | Non
             tags=tags or {},
             instance=instance,
             raise_on_error=False,
+            asset_selection=[dg.AssetKey.from_user_string(k) for k in asset_selection] if asset_selection else None,
         )
         checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
         error = None
@@ -78,12 +80,14 @@ class LocalRunPool:
         return len(pids)
 
     def submit(self, job_name: str, partition_key: str | None = None, run_config: dict | None = None,
-               tags: dict | None = None) -> Future:
-        return self._pool.submit(execute_run, job_name, partition_key, run_config, tags)
+               tags: dict | None = None, asset_selection: list[str] | None = None) -> Future:
+        return self._pool.submit(execute_run, job_name, partition_key, run_config, tags, asset_selection)
 
     def submit_request(self, job_name: str, request, overrides: dict | None = None) -> Future:
+        """Execute a schedule's or sensor's `RunRequest` (its partition, config, tags and asset selection)."""
         config = merge_config(dict(request.run_config or {}), overrides or {})
-        return self.submit(job_name, request.partition_key, config, dict(request.tags or {}))
+        selection = [k.to_user_string() for k in request.asset_selection] if request.asset_selection else None
+        return self.submit(job_name, request.partition_key, config, dict(request.tags or {}), selection)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
