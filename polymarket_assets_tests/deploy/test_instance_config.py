@@ -61,7 +61,7 @@ def test_dev_instance_runs_on_sqlite_under_its_home(tmp_path, monkeypatch):
         result = dg.materialize([dev_probe], instance=instance)
         assert result.success
         assert instance.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.SUCCESS
-        assert instance.event_log_storage.get_concurrency_info("polymarket_api").slot_count == 5
+        assert instance.event_log_storage.get_concurrency_info("polymarket_api").slot_count == 12
     assert (home / "history" / "runs.db").is_file()
 
 
@@ -69,15 +69,19 @@ def _run(tags: dict[str, str]) -> dg.DagsterRun:
     return dg.DagsterRun(job_name="collect_job", tags=tags)
 
 
-def test_tier_limit_holds_a_second_run_of_the_same_tier_only(tmp_path):
+def test_tier_limit_holds_a_third_run_of_the_same_tier_only(tmp_path):
     home = prepare_dagster_home(tmp_path, PRODUCTION)
     settings, _ = dagster_instance_config(str(home))
     limits = settings["concurrency"]["runs"]["tag_concurrency_limits"]
-    # The counter the queued-run daemon uses to decide what to dequeue.
+    # The counter the queued-run daemon uses to decide what to dequeue. Two runs per tier: the next slot's
+    # run starts while the previous one finishes its last sweep; a third waits.
     counter = TagConcurrencyLimitsCounter(limits, [_run({"tier": "T2"})])
+    assert not counter.is_blocked(_run({"tier": "T2"}))
+    counter.update_counters_with_launched_item(_run({"tier": "T2"}))
     assert counter.is_blocked(_run({"tier": "T2"}))
     assert not counter.is_blocked(_run({"tier": "T4"}))
     assert not counter.is_blocked(_run({}))
+    counter.update_counters_with_launched_item(_run({"tier": "T4"}))
     counter.update_counters_with_launched_item(_run({"tier": "T4"}))
     assert counter.is_blocked(_run({"tier": "T4"}))
     # Backfills are capped as a whole, so they cannot take every slot from live collection.

@@ -5,9 +5,10 @@ connection mode can read back (the SQLAlchemy 2.1 / psycopg driver trap of STYLE
 import secrets
 
 import dagster as dg
+import yaml
 from dagster._core.instance.ref import InstanceRef
 
-from polymarket_assets_tests.deploy.topology import PgDatabase, prepare_dagster_home
+from polymarket_assets_tests.deploy.topology import REPO_ROOT, PgDatabase, prepare_dagster_home
 
 PASSWORD = secrets.token_urlsafe(12)  # trust auth ignores it; the storage still builds its URL with it
 
@@ -60,11 +61,14 @@ def test_production_instance_records_runs_and_events_in_postgres(tmp_path, pg_da
         limit = conn.execute(
             "SELECT \"limit\" FROM concurrency_limits WHERE concurrency_key = 'polymarket_api'"
         ).fetchone()
-        assert limit == (5,)
+        default_limit = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())["concurrency"]["pools"][
+            "default_limit"
+        ]
+        assert limit == (default_limit,)
         free_slots = conn.execute(
             "SELECT count(*) FROM concurrency_slots WHERE concurrency_key = 'polymarket_api' AND run_id IS NULL"
         ).fetchone()
-        assert free_slots == (5,)
+        assert free_slots == (default_limit,)
 
 
 def test_webserver_connection_mode_reads_postgres(tmp_path, pg_database, monkeypatch):

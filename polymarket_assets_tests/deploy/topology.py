@@ -384,7 +384,7 @@ RUN_QUERY = """
 query Run($runId: ID!) {
   runOrError(runId: $runId) {
     __typename
-    ... on Run { runId status startTime endTime tags { key value } }
+    ... on Run { runId jobName status startTime endTime runConfigYaml tags { key value } }
     ... on PythonError { message }
   }
 }
@@ -414,6 +414,16 @@ mutation StartSchedule($scheduleSelector: ScheduleSelector!) {
   startSchedule(scheduleSelector: $scheduleSelector) {
     __typename
     ... on ScheduleStateResult { scheduleState { status } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+START_SENSOR_MUTATION = """
+mutation StartSensor($sensorSelector: SensorSelector!) {
+  startSensor(sensorSelector: $sensorSelector) {
+    __typename
+    ... on Sensor { sensorState { status } }
     ... on PythonError { message }
   }
 }
@@ -571,7 +581,12 @@ class Topology:
             run = self.run(run_id)
             return run if run["status"] in TERMINAL_RUN_STATUSES else None
 
-        return wait_until(finished, timeout=timeout, interval=0.5, what=f"run {run_id} to finish")
+        try:
+            return wait_until(finished, timeout=timeout, interval=0.5, what=f"run {run_id} to finish")
+        except TimeoutError as exc:
+            raise TimeoutError(
+                f"{exc}; the run is {self.run(run_id)['status']}\n{self.logs_tail()}"
+            ) from None
 
     def instigators(self) -> dict[str, dict[str, dict]]:
         """{"schedules": {name: state}, "sensors": {name: state}} with each state's `id` and `status`."""
@@ -607,6 +622,18 @@ class Topology:
         result = self.graphql(START_SCHEDULE_MUTATION, {"scheduleSelector": selector})["startSchedule"]
         assert result["__typename"] == "ScheduleStateResult", result
         assert result["scheduleState"]["status"] == "RUNNING", result
+
+    def start_sensor(self, name: str) -> None:
+        selector = {**_REPOSITORY_SELECTOR, "sensorName": name}
+        result = self.graphql(START_SENSOR_MUTATION, {"sensorSelector": selector})["startSensor"]
+        assert result["__typename"] == "Sensor", result
+        assert result["sensorState"]["status"] == "RUNNING", result
+
+    def stop_sensor(self, name: str) -> None:
+        state = self.instigators()["sensors"][name]
+        if state["status"] == "RUNNING":
+            result = self.graphql(STOP_SENSOR_MUTATION, {"id": state["id"]})["stopSensor"]
+            assert result["__typename"] == "StopSensorMutationResult", result
 
     def stop_schedule(self, name: str) -> None:
         state = self.instigators()["schedules"][name]

@@ -1,0 +1,166 @@
+"""The production topology under its own daemon: how fast a schedule tick becomes a finished slot run, and
+whether the daemon's memory grows while ticks keep coming.
+
+run() starts the simulator at wall-clock speed, a fresh Postgres database and the three Dagster processes
+with the committed dagster.yaml and workspace.yaml (the topology of polymarket_assets_tests/deploy, runs on
+the system clock, PM_CLOCK=system), discovers the markets, switches on the T2, T3 and T4 schedules through
+GraphQL (every other schedule and sensor is stopped before the daemon starts) and lets each tick TICKS times.
+
+tick_to_success_p95_s: a slot run is launched one minute before its slot and then *waits* on purpose for its
+instants (T2: :00; T3: :00 and :30; T4: every 15 s), so "tick to success" wall time is mostly that wait. What
+the platform controls is the time around it, so per run we add the two parts:
+  launch   = run start (the run worker reports STARTED) - the tick's scheduled time (slot - 60 s):
+             scheduler evaluation, the queue, the launcher starting the run worker and loading the code;
+  complete = run success - the slot's last instant: the last sweep, the writes, checks and run teardown.
+tick_to_success_s = launch + complete, i.e. the latency the run would have if its slot started at the tick.
+The p95 is over every T2/T3/T4 run of the benchmark (3 tiers x TICKS). A run whose launch took longer than
+its first instant's tolerance would have been recorded as missed; `sweeps_missed` counts them.
+
+daemon_rss_growth_mb_per_h: the resident memory of the daemon's process group, sampled every RSS_EVERY_S
+seconds while the ticks run, fitted by least squares after the first minute (start-up allocations), in MB
+per hour. A few minutes of ticks give a rough slope, not a leak test over days: the report carries the
+window and the first and last samples so the figure can be judged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from polymarket_assets.defs.partitions import hourly_partitions
+from polymarket_assets.lib.parquet_store import Lake
+from polymarket_assets.lib.tiers import DEFAULT_PLAN, slot_instants
+from polymarket_assets_tests.deploy.topology import fresh_postgres_database, running_topology, wait_until
+from polymarket_sim import run_sim
+
+TIERS = ("T2", "T3", "T4")
+TICKS = 3
+MARKETS = 300
+RSS_EVERY_S = 2.0
+WARMUP_S = 60.0
+
+
+def _rss_mb(pids: list[int]) -> float:
+    total_kb = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+        except OSError:
+            continue
+    return total_kb / 1024
+
+
+def _slope_per_hour(samples: list[tuple[float, float]]) -> float:
+    if len(samples) < 3:
+        return float("nan")
+    xs, ys = [s[0] for s in samples], [s[1] for s in samples]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx * 3600 if sxx else float("nan")
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 2)
+
+
+def run() -> dict:
+    schedules = [f"snapshots_{t.lower()}_schedule" for t in TIERS]
+    load_before = os.getloadavg()[0]
+    with (
+        tempfile.TemporaryDirectory(prefix="deploy_bench_") as tmp,
+        run_sim(markets=MARKETS, seed=7, speed=1.0, faults="none", start=datetime.now(UTC).isoformat()) as sim,
+        fresh_postgres_database("pm_bench") as database,
+        running_topology(
+            Path(tmp),
+            database,
+            extra_env={**sim.env, "PM_CLOCK": "system"},
+            before_daemon=lambda topology: topology.stop_instigators_except(set()),
+        ) as topology,
+    ):
+        now = datetime.now(UTC)
+        discovery = topology.launch_run(
+            "markets_job", tags={"dagster/partition": hourly_partitions.get_partition_key_for_timestamp(now.timestamp())}
+        )
+        assert topology.wait_for_run(discovery, timeout=120)["status"] == "SUCCESS", topology.logs_tail()
+
+        samples: list[tuple[float, float]] = []
+        stop = threading.Event()
+
+        def sample() -> None:
+            daemon = topology.processes["daemon"]
+            while not stop.is_set():
+                samples.append((time.monotonic(), _rss_mb(daemon.group_pids())))
+                stop.wait(RSS_EVERY_S)
+
+        sampler = threading.Thread(target=sample, name="rss-sampler", daemon=True)
+        sampler.start()
+        started = time.monotonic()
+        for name in schedules:
+            topology.start_schedule(name)
+
+        def ticked_enough() -> bool:
+            return all(len([t for t in topology.schedule_ticks(n) if t["runIds"]]) >= TICKS for n in schedules)
+
+        wait_until(ticked_enough, timeout=60 * (TICKS + 1) + 30, interval=2, what=f"{TICKS} ticks per schedule")
+        for name in schedules:
+            topology.stop_schedule(name)
+        run_ids = [r for n in schedules for t in topology.schedule_ticks(n) for r in t["runIds"]]
+        runs = [topology.wait_for_run(run_id, timeout=180) for run_id in run_ids]
+        stop.set()
+        sampler.join()
+        window_s = time.monotonic() - started
+
+        lake = Lake(Path(tmp) / "data")
+        sweeps = lake.read("sweeps")
+        sweeps = sweeps.to_pylist() if sweeps is not None else []
+        per_run = []
+        for run in runs:
+            tags = {t["key"]: t["value"] for t in run["tags"]}
+            tier = DEFAULT_PLAN.by_name(tags["tier"])
+            slot = datetime.fromisoformat(tags["slot"])
+            tick = slot - timedelta(minutes=1)
+            last_instant = slot_instants(tier, slot)[-1]
+            launch = run["startTime"] - tick.timestamp()
+            complete = run["endTime"] - last_instant.timestamp()
+            per_run.append(
+                {"tier": tier.name, "status": run["status"], "launch_s": launch, "complete_s": complete,
+                 "tick_to_success_s": launch + complete}
+            )
+    succeeded = [r for r in per_run if r["status"] == "SUCCESS"]
+    steady = [(t, mb) for t, mb in samples if t - started >= WARMUP_S]
+    return {
+        "tick_to_success_p95_s": _p95([r["tick_to_success_s"] for r in succeeded]) if succeeded else None,
+        "daemon_rss_growth_mb_per_h": round(_slope_per_hour(steady), 1),
+        "tick_launch_p95_s": _p95([r["launch_s"] for r in succeeded]) if succeeded else None,
+        "tick_complete_p95_s": _p95([r["complete_s"] for r in succeeded]) if succeeded else None,
+        "tick_to_success_max_s": round(max(r["tick_to_success_s"] for r in succeeded), 2) if succeeded else None,
+        "slot_runs": len(per_run),
+        "slot_runs_succeeded": len(succeeded),
+        "sweeps_missed": sum(1 for s in sweeps if s["status"] == "missed"),
+        "sweep_lag_max_s": round(max((s["lag_s"] for s in sweeps), default=0.0), 3),
+        "daemon_rss_mb_first": round(samples[0][1], 1) if samples else None,
+        "daemon_rss_mb_last": round(samples[-1][1], 1) if samples else None,
+        "daemon_rss_window_s": round(window_s, 1),
+        "markets": MARKETS,
+        # Launch latency is CPU-bound (a run worker imports Dagster and the code): read it with the load.
+        "load_avg_1m_before": round(load_before, 2),
+        "load_avg_1m_after": round(os.getloadavg()[0], 2),
+        **{
+            f"tick_to_success_p95_s_{tier.lower()}": _p95([r["tick_to_success_s"] for r in succeeded if r["tier"] == tier])
+            for tier in TIERS
+            if any(r["tier"] == tier for r in succeeded)
+        },
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run()))
