@@ -4,13 +4,13 @@ Two kinds of job run on this one thread, both through ``reconcile`` (see ``ws_si
 matching rules):
 
 - **gap backfill**: when a gap closes, its markets over [start - tolerance, end + tolerance], as soon as the
-  end is ``settle_s`` in the past;
+  end is ``settle_s`` (wall seconds) in the past;
 - **audit**: every ``audit_interval_s``, all tracked markets over [audited_through - overlap, horizon]. The
   audit is the safety net for losses nobody noticed (a silent freeze shorter than the watchdog, a dropped
   frame) and for crashes: ``audited_through`` is persisted, so a restarted recorder resumes auditing from the
   last point everything was checked, whatever the previous process had in memory.
 
-The horizon is ``now - settle_s``, pulled back to a live connection's newest exchange timestamp when its
+The horizon is ``settle_s`` wall seconds before now (scaled by the clock's speed), pulled back to a live connection's newest exchange timestamp when its
 stream lags, so a trade still in flight on the WS is never fetched from the Data API as "missing".
 """
 
@@ -108,7 +108,8 @@ class Backfiller(threading.Thread):
         self._halt.set()
 
     def horizon(self, now: float) -> float:
-        limit = now - self.cfg.settle_s
+        # Delivery and processing lags are wall time: under an accelerated clock they span more clock seconds.
+        limit = now - self.cfg.settle_s * getattr(self.clock, "speed", 1.0)
         lagging = self.horizon_limit()
         if lagging is not None:
             limit = min(limit, lagging - self.cfg.match_tolerance_s)

@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 
 class SystemClock:
+    speed = 1.0
+
     def now_us(self) -> int:
         return time.time_ns() // 1000
 
@@ -73,6 +75,11 @@ class SimClock:
 
     def now(self) -> float:
         return self.now_us() / 1e6
+
+    @property
+    def speed(self) -> float:
+        """Clock seconds per wall second (a paused simulator counts as 1: its feed is caught up at once)."""
+        return max(self._speed, 1.0)
 
     def close(self) -> None:
         self._stop.set()

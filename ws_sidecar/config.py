@@ -49,7 +49,9 @@ class SidecarConfig:
     status_interval_s: float = 2.0
 
     # Zero loss (times on the recorder's clock).
-    settle_s: float = 30.0  # a trade older than this that the WS did not deliver is treated as lost
+    # A trade older than this (wall seconds; scaled by an accelerated clock) that the WS did not deliver is
+    # treated as lost and fetched from the Data API.
+    settle_s: float = 30.0
     audit_interval_s: float = 300.0  # reconcile every tracked market with the Data API this often
     audit_overlap_s: float = 600.0  # each audit re-checks this much of the previous window
     match_tolerance_s: float = 5.0  # WS (ms) and Data API (s) timestamps of one trade may differ this much

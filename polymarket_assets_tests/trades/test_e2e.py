@@ -56,11 +56,12 @@ def execute(definitions, instance, requests, only: str | None = None) -> None:
         if not selection:
             continue
         config = {"ops": {k.to_user_string(): request.run_config["ops"][k.to_user_string()] for k in selection}}
-        result = job.execute_in_process(
-            run_config=config, partition_key=request.partition_key, instance=instance,
-            asset_selection=selection, tags=request.tags,
-        )
+        checks = {c for c in request.asset_check_keys if c.asset_key in selection}
+        subset = job.get_subset(asset_selection=set(selection), asset_check_selection=checks)
+        result = subset.execute_in_process(run_config=config, partition_key=request.partition_key, instance=instance,
+                                           tags=request.tags)
         assert result.success
+        assert {e.check_name for e in result.get_asset_check_evaluations()} == {c.name for c in checks}
 
 
 def view_rows(data_dir):
@@ -123,7 +124,7 @@ def test_recorded_trades_reach_the_view_once_each_through_a_kill_mid_write(env):
     [restart] = [g for g in gaps if g[0] == "restart"]
     assert restart[1] == "recorder" and "died" in restart[4]
     # The outage starts where the dead run's files end, or earlier if a socket was already silent then.
-    assert abs(restart[2] - min(killed["durable_through"], killed["silent_since"] or float("inf"))) < 0.01
+    assert abs(restart[2] - min(killed["durable_through"], killed.get("silent_since") or float("inf"))) < 0.01
     assert state["previous_run_id"] == killed["run_id"]
     # Re-running every trades ingestion (a retry storm) changes nothing.
     execute(definitions, instance, requested + list(last.run_requests), only="trades")

@@ -29,6 +29,7 @@ def test_one_run_per_hour_naming_its_files_then_nothing_twice(data_dir):
     assert sorted(by_partition) == ["2026-11-24-09:00", "2026-11-24-10:00"]
     late = by_partition["2026-11-24-10:00"]
     assert sorted(k.to_user_string() for k in late.asset_selection) == ["book_updates", "trades", "ws_gaps"]
+    assert [k.name for k in late.asset_check_keys] == ["trades_unique_and_priced"], "health checks run on their own"
     ops = late.run_config["ops"]
     assert len(ops["trades"]["config"]["files"]) == 1 and ops["trades"]["config"]["files"][0].startswith("trades/day=")
     assert sorted(f for r in first.run_requests for v in r.run_config["ops"].values() for f in v["config"]["files"]) == sorted(

@@ -16,9 +16,9 @@ from ws_sidecar.runner import compare_with_truth, seed_markets_from_sim
 
 START = "2026-11-25T06:00:00Z"
 
-# Fast settings so a test sees flushes, audits and the watchdog within seconds (times on the simulated clock
-# where the setting is a clock time: settle and audit interval).
-FAST = {"flush_interval_s": 1, "status_interval_s": 0.2, "refresh_s": 2, "settle_s": 10, "audit_interval_s": 20,
+# Fast settings so a test sees flushes, audits and the watchdog within seconds (the audit interval and overlap
+# are simulated seconds; settle is wall seconds).
+FAST = {"flush_interval_s": 1, "status_interval_s": 0.2, "refresh_s": 2, "settle_s": 2, "audit_interval_s": 20,
         "audit_overlap_s": 60, "hash_check_interval_s": 3}
 
 

@@ -15,11 +15,14 @@ from ws_sidecar import files
 # 20 s between ticks: with 10 s files, a trade reaches the `trades` view in well under a minute.
 SENSOR_INTERVAL_S = 20
 
-# The assets and their in-asset check only: the health checks on these assets run on their own schedule.
+# The in-asset check of `trades`; the health checks on these assets run on their own schedule, so every
+# request names its checks explicitly (a request without them would run every check of its assets).
+INGEST_CHECKS = {"trades": [dg.AssetCheckKey(dg.AssetKey("trades"), "trades_unique_and_priced")]}
+
 ws_ingest_job = dg.define_asset_job(
     "ws_ingest_job",
     selection=dg.AssetSelection.assets(*sorted(set(ASSET_FOR_KIND.values()))).without_checks()
-    | dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey("trades"), "trades_unique_and_priced")),
+    | dg.AssetSelection.checks(*INGEST_CHECKS["trades"]),
     partitions_def=hourly_partitions,
     tags={"domain": "trades"},
     description="Takes the recorder's closed incoming files of one hour into the lake.",
@@ -47,6 +50,7 @@ def incoming_files_sensor(context: dg.SensorEvaluationContext, lake: LakeResourc
             run_key=run.run_key,
             partition_key=run.partition_key,
             asset_selection=[dg.AssetKey(a) for a in run.assets],
+            asset_check_keys=[key for a in run.assets for key in INGEST_CHECKS.get(a, [])],
             run_config=run.run_config(),
             tags={"ws/files": str(len(run.files))},
         )
