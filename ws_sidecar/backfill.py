@@ -50,6 +50,19 @@ class Job:
     attempts: int = 0
 
 
+def trim_repeats(previous: list, page: list) -> list:
+    """``page`` without the rows that only repeat the end of ``previous``.
+
+    ``/trades`` pages newest first by offset: when n trades arrive between two requests, the next page starts
+    with the previous page's last n rows again. The longest such overlap is dropped; identical trades inside
+    one page (one transaction filling two orders alike) are kept.
+    """
+    for n in range(min(len(previous), len(page)), 0, -1):
+        if page[:n] == previous[-n:]:
+            return page[n:]
+    return page
+
+
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -194,9 +207,13 @@ class Backfiller(threading.Thread):
             chunk = pending.pop()
             pages = self.data_api.iter_trades(chunk, since_ts=since, page_size=500)
             fetched: dict[str, list] = {cid: [] for cid in chunk}
+            previous: list = []
             for page in pages:
                 self.stats["api_rows"] += len(page)
-                for raw in page:
+                fresh = trim_repeats(previous, page)
+                self.stats["api_rows_repeated"] += len(page) - len(fresh)
+                previous = page
+                for raw in fresh:
                     try:
                         trade = parse_data_api_trade(raw)
                     except ParseError as exc:

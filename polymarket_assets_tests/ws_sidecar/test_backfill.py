@@ -6,7 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ws_sidecar import files
-from ws_sidecar.backfill import Backfiller, IncompleteFetch
+from ws_sidecar.backfill import Backfiller, IncompleteFetch, trim_repeats
 from ws_sidecar.config import SidecarConfig
 from ws_sidecar.reconcile import TradeIndex
 from ws_sidecar.writer import Writer
@@ -89,3 +89,24 @@ def test_a_window_with_an_unreadable_row_is_fetched_again_until_clean(tmp_path):
     b.step()
     assert b.audited_through == b.clock.now() - b.cfg.settle_s and b.last_error is None
     assert sorted(r["transaction_hash"] for r in written(tmp_path)) == ["0xa", "0xbad"]
+
+
+def test_rows_repeated_by_paging_while_trades_arrive_are_dropped_but_identical_fills_are_not():
+    a, b, c, d = ({"t": i} for i in range(4))
+    assert trim_repeats([a, b, c], [b, c, d]) == [d]  # two new trades shifted the offset by two
+    assert trim_repeats([a, b, c], [d]) == [d]
+    assert trim_repeats([], [a, a]) == [a, a]  # one transaction, two identical fills, one page
+    assert trim_repeats([a, b], [b, b, c]) == [b, c]
+
+
+def test_a_page_overlap_does_not_become_a_second_trade(tmp_path):
+    class Shifting(DataApi):
+        def iter_trades(self, condition_ids, since_ts=None, page_size=500):
+            newest_first = sorted(self.rows, key=lambda r: -r["timestamp"])
+            # a new trade arrived between the two requests: the second page repeats the first page's last row
+            return Pages([newest_first[:2], newest_first[1:]])
+
+    api = Shifting([row(T0 + 10, tx="0xa"), row(T0 + 20, tx="0xb"), row(T0 + 30, tx="0xc")])
+    b = backfiller(tmp_path, api)
+    assert b.reconcile([CID], T0, T0 + 50) == 3
+    assert sorted(r["transaction_hash"] for r in written(tmp_path)) == ["0xa", "0xb", "0xc"]
