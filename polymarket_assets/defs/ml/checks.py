@@ -14,9 +14,13 @@ from polymarket_assets.lib.ml.features import FEATURE_COLUMNS
 class TrainingSetReadyConfig(dg.Config):
     min_rows: int = 100
     min_markets_per_split: int = 10
+    allow_all_null: list[str] = []  # noqa: RUF012 - pydantic copies field defaults
+    """Features the data cannot support and that may be all-null (e.g. 1 h momentum on hourly-only history)."""
 
 
-def readiness(table: pa.Table, min_rows: int, min_markets_per_split: int) -> tuple[bool, dict]:
+def readiness(
+    table: pa.Table, min_rows: int, min_markets_per_split: int, allow_all_null: tuple[str, ...] = ()
+) -> tuple[bool, dict]:
     """Whether a training set may be trained on, and why not."""
     problems = []
     if table.num_rows < min_rows:
@@ -38,7 +42,11 @@ def readiness(table: pa.Table, min_rows: int, min_markets_per_split: int) -> tup
             problems.append(f"{name}: {markets} markets < {min_markets_per_split}")
         if not {0, 1} <= labels:
             problems.append(f"{name}: labels {sorted(x for x in labels if x is not None)} lack a class")
-    all_null = [c for c in FEATURE_COLUMNS if table.num_rows and table.column(c).null_count == table.num_rows]
+    all_null = [
+        c
+        for c in FEATURE_COLUMNS
+        if c not in allow_all_null and table.num_rows and table.column(c).null_count == table.num_rows
+    ]
     if all_null:
         problems.append(f"all-null feature columns: {all_null}")
     overlap = _markets_in_two_splits(table)
@@ -66,7 +74,9 @@ def _markets_in_two_splits(table: pa.Table) -> int:
 )
 def training_set_ready(config: TrainingSetReadyConfig, lake: LakeResource) -> dg.AssetCheckResult:
     table = pipeline.read_training_set(lake.data_dir)
-    passed, detail = readiness(table, config.min_rows, config.min_markets_per_split)
+    passed, detail = readiness(
+        table, config.min_rows, config.min_markets_per_split, tuple(config.allow_all_null)
+    )
     yes_share = float(pc.mean(table.column("label")).as_py() or 0.0) if table.num_rows else None
     return dg.AssetCheckResult(
         passed=passed,

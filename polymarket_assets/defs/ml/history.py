@@ -39,6 +39,20 @@ def _partition(ts: datetime) -> str:
     return hourly_partitions.get_partition_key_for_timestamp(ts.timestamp())
 
 
+def _data_api_client(url: str, min_trade_usd: float | None):
+    """The project's Data API client; with `min_trade_usd`, one that lists only trades of at least that many
+    dollars (the API's own `filterType=CASH` filter)."""
+    from polymarket_assets.lib.data_api import DataApiClient
+
+    class _CashFilteredClient(DataApiClient):
+        def get_json(self, path, params=None, *, endpoint=None):
+            if path == "/trades":
+                params = {**(params or {}), "filterType": "CASH", "filterAmount": min_trade_usd}
+            return super().get_json(path, params, endpoint=endpoint)
+
+    return _CashFilteredClient(url, max_retries=6) if min_trade_usd else DataApiClient(url, max_retries=6)
+
+
 class _SteppedClock:
     """The recorder's clock interface (`now_us`) reading the paused simulator's time."""
 
@@ -89,8 +103,10 @@ class HistoryCollector:
         run_config_overrides: dict | None = None,
         log: Callable[[str], None] | None = None,
         sweep_timeout_s: float = 120.0,
+        min_trade_usd: float | None = None,
+        discover_every: int = 1,
+        trade_tiers: tuple[str, ...] | None = None,
     ):
-        from polymarket_assets.lib.data_api import DataApiClient
         from polymarket_assets.lib.parquet_store import Lake
         from ws_sidecar.backfill import Backfiller
         from ws_sidecar.config import SidecarConfig
@@ -106,6 +122,8 @@ class HistoryCollector:
         self.overrides = run_config_overrides or {}
         self.log = log or (lambda message: None)
         self.sweep_timeout_s = sweep_timeout_s
+        self.discover_every = max(1, discover_every)
+        self.trade_tiers = set(trade_tiers) if trade_tiers else None
         self.stats = HistoryStats()
         clock = _SteppedClock(sim)
         cfg = SidecarConfig(data_dir=self.data_dir, backfill_chunk=50)
@@ -116,7 +134,7 @@ class HistoryCollector:
             clock,
             TradeIndex(),
             self.writer,
-            DataApiClient(sim.env["PM_DATA_API_URL"], max_retries=6),
+            _data_api_client(sim.env["PM_DATA_API_URL"], min_trade_usd),
             run_id,
             audited_through=0.0,
             tracked=lambda now: [],
@@ -144,10 +162,11 @@ class HistoryCollector:
 
     # -- one step -----------------------------------------------------------------------------------------
 
-    def step(self, instant: datetime, resolve: bool) -> None:
+    def step(self, instant: datetime, resolve: bool, discover: bool = True) -> None:
         self.sim.control.set_time(instant.timestamp())
         began = time.monotonic()
-        self._check(self._run("markets_job", _partition(instant)).result())
+        if discover:
+            self._check(self._run("markets_job", _partition(instant)).result())
         self.stats.timed("discovery", began)
         began = time.monotonic()
         self._backfill_trades(instant)
@@ -162,16 +181,25 @@ class HistoryCollector:
         self.stats.timed("resolutions_ingest", began)
         self.stats.steps += 1
 
-    def _tracked(self) -> list[str]:
-        current = self.lake.read("markets_current", columns=["condition_id", "discovery_status"])
+    def _tracked(self, instant: datetime) -> list[str]:
+        """Open markets (of `trade_tiers` only, when given: a recorder with a budget keeps the near tiers),
+        with tiers computed at the instant from the end date, as the sweeps do."""
+        from polymarket_assets.lib.tiers import assign_tier
+
+        current = self.lake.read("markets_current", columns=["condition_id", "discovery_status", "end_date"])
         if current is None:
             return []
-        return [r["condition_id"] for r in current.to_pylist() if r["discovery_status"] == "open"]
+        return [
+            r["condition_id"]
+            for r in current.to_pylist()
+            if r["discovery_status"] == "open"
+            and (self.trade_tiers is None or assign_tier(r["end_date"], instant) in self.trade_tiers)
+        ]
 
     def _backfill_trades(self, instant: datetime) -> None:
         now_s = instant.timestamp()
         start_s = self._last_trades_s if self._last_trades_s is not None else now_s - STEP.total_seconds()
-        ids = self._tracked()
+        ids = self._tracked(instant)
         if ids and now_s > start_s:
             self.stats.trades_backfilled += self.backfiller.reconcile(ids, start_s, now_s)
         self._last_trades_s = now_s
@@ -238,7 +266,11 @@ class HistoryCollector:
         last = start
         i = 0
         while instant < until:
-            self.step(instant, resolve=(i % self.resolutions_every == self.resolutions_every - 1))
+            self.step(
+                instant,
+                resolve=(i % self.resolutions_every == self.resolutions_every - 1),
+                discover=(i % self.discover_every == 0),
+            )
             if i % 6 == 0:
                 self.log(
                     f"history: simulated {instant:%Y-%m-%d %H:%M} UTC ({self.stats.runs} runs, "

@@ -8,8 +8,8 @@ row uses only data observed at or before `ts`:
 - lagged prices for momentum are the last snapshot at or before `ts - h` (and no staler than `ts - 2h`);
 - a trade counts from the moment it was observed, `avail_ts = max(exchange_ts, received_at)`: a trade the
   Data API backfilled hours later is not part of the features of the instants before it arrived. Which
-  token is YES comes from the market's state as of that moment. Trade and whale flow are differences of
-  per-market cumulative sums taken as of `ts` and `ts - window`;
+  token is YES comes from the market's first recorded state (observed before the trade). Trade and whale
+  flow are differences of per-market cumulative sums taken as of `ts` and `ts - window`;
 - the negRisk consistency feature sums the latest YES price (at or before `ts`, at most 6 h old) of every
   market that belonged to the same negRisk event as of its own snapshot.
 
@@ -91,12 +91,8 @@ FEATURE_COLUMNS = [
     "event_n_markets",
 ]
 
-_SNAPSHOT_COLUMNS = [name for name, _ in SNAPSHOTS.columns if name not in ("captured_at",)]
-
-
 def feature_sql(snapshots: str, market_states: str, trades: str, whale_usd: float = WHALE_USD) -> str:
     """The feature query over three relations (SQL text), with parameters $start, $end, $read_lo, $trade_lo."""
-    snap_cols = ", ".join(f"s.{c}" for c in _SNAPSHOT_COLUMNS)
     whale = float(whale_usd)
     return f"""
 WITH
@@ -114,76 +110,84 @@ states AS (
            category
     FROM {market_states}
     WHERE observed_at < $end AND condition_id IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY condition_id, observed_at ORDER BY end_date NULLS LAST) = 1
 ),
-base AS (
-    SELECT {snap_cols}, s.price, s.captured_at AS ts,
-           st.end_date, st.created_at, coalesce(st.neg_risk, false) AS neg_risk, st.event_key, st.category
-    FROM snap s ASOF LEFT JOIN states st
-      ON s.condition_id = st.condition_id AND s.captured_at >= st.observed_at
+-- Integer keys for markets and events: every lookback below sorts and joins on them, not on 66-byte ids.
+market_keys AS (
+    SELECT condition_id, CAST(row_number() OVER () AS INTEGER) AS k
+    FROM (SELECT condition_id FROM snap UNION SELECT condition_id FROM states)
 ),
-rows_out AS (
-    SELECT *,
+event_keys AS (
+    SELECT event_key, CAST(row_number() OVER () AS INTEGER) AS e
+    FROM (SELECT DISTINCT event_key FROM states WHERE event_key IS NOT NULL)
+),
+states_k AS (
+    SELECT mk.k, s.observed_at, ek.e, s.yes_token_id, s.no_token_id
+    FROM states s JOIN market_keys mk USING (condition_id) LEFT JOIN event_keys ek USING (event_key)
+),
+-- the narrow timeline every lookback reads: (market, instant, price, event as of the instant)
+timeline AS (
+    SELECT s.k, s.ts, s.price, st.e, st.observed_at AS state_at
+    FROM (SELECT mk.k, snap.captured_at AS ts, snap.price FROM snap JOIN market_keys mk USING (condition_id)) s
+    ASOF LEFT JOIN (SELECT k, observed_at, e FROM states_k) st ON s.k = st.k AND s.ts >= st.observed_at
+),
+probes AS (
+    SELECT k, ts, price, e, state_at,
            ts - INTERVAL 1 HOUR AS ts_1h, ts - INTERVAL 6 HOUR AS ts_6h,
            ts - INTERVAL 24 HOUR AS ts_24h, ts - INTERVAL 7 DAY AS ts_7d
-    FROM base WHERE ts >= $start AND ts < $end
-),
-lagsrc AS (SELECT condition_id, ts AS lag_ts, price AS lag_price FROM base),
-momentum AS (
-    SELECT r.condition_id, r.ts,
-           CASE WHEN l1.lag_ts >= r.ts - INTERVAL 2 HOUR THEN r.price - l1.lag_price END AS momentum_1h,
-           CASE WHEN l6.lag_ts >= r.ts - INTERVAL 12 HOUR THEN r.price - l6.lag_price END AS momentum_6h,
-           CASE WHEN l24.lag_ts >= r.ts - INTERVAL 48 HOUR THEN r.price - l24.lag_price END AS momentum_24h
-    FROM rows_out r
-    ASOF LEFT JOIN lagsrc l1 ON r.condition_id = l1.condition_id AND r.ts_1h >= l1.lag_ts
-    ASOF LEFT JOIN lagsrc l6 ON r.condition_id = l6.condition_id AND r.ts_6h >= l6.lag_ts
-    ASOF LEFT JOIN lagsrc l24 ON r.condition_id = l24.condition_id AND r.ts_24h >= l24.lag_ts
+    FROM timeline WHERE ts >= $start AND ts < $end
 ),
 trade_rows AS (
-    SELECT condition_id, asset_id, upper(side) AS side, price, size,
-           coalesce(notional_usd, size * price) AS notional,
-           greatest(exchange_ts, coalesce(received_at, exchange_ts)) AS avail_ts
-    FROM {trades}
-    WHERE exchange_ts IS NOT NULL AND price IS NOT NULL AND size IS NOT NULL
+    SELECT mk.k, t.asset_id, upper(t.side) AS side, t.price, t.size,
+           coalesce(t.notional_usd, t.size * t.price) AS notional,
+           greatest(t.exchange_ts, coalesce(t.received_at, t.exchange_ts)) AS avail_ts
+    FROM {trades} t JOIN market_keys mk USING (condition_id)
+    WHERE t.exchange_ts IS NOT NULL AND t.price IS NOT NULL AND t.size IS NOT NULL
+      AND greatest(t.exchange_ts, coalesce(t.received_at, t.exchange_ts)) >= $trade_lo
+      AND greatest(t.exchange_ts, coalesce(t.received_at, t.exchange_ts)) < $end
 ),
-trade_window AS (
-    SELECT * FROM trade_rows WHERE avail_ts >= $trade_lo AND avail_ts < $end
+-- Which token is YES comes from the market's first recorded state, which must precede the trade's
+-- observation (token ids never change, so this is the as-of mapping without a sort-based join).
+first_states AS (
+    SELECT k, min(observed_at) AS first_at, arg_min(yes_token_id, observed_at) AS yes_token_id,
+           arg_min(no_token_id, observed_at) AS no_token_id
+    FROM states_k GROUP BY k
 ),
 trade_tokens AS (
-    SELECT t.*, (t.asset_id = st.yes_token_id) AS is_yes
-    FROM trade_window t ASOF JOIN states st
-      ON t.condition_id = st.condition_id AND t.avail_ts >= st.observed_at
-    WHERE t.asset_id = st.yes_token_id OR t.asset_id = st.no_token_id
-),
-trade_signed AS (
-    SELECT condition_id, avail_ts, notional,
-           CASE WHEN is_yes = (side = 'BUY') THEN 1 ELSE -1 END AS dir,
-           CASE WHEN is_yes THEN price ELSE 1 - price END AS yes_price,
-           size, notional >= {whale} AS whale
-    FROM trade_tokens
+    SELECT t.k, t.avail_ts, t.side, t.price, t.size, t.notional, (t.asset_id = st.yes_token_id) AS is_yes
+    FROM trade_rows t JOIN first_states st ON t.k = st.k
+    WHERE t.avail_ts >= st.first_at AND (t.asset_id = st.yes_token_id OR t.asset_id = st.no_token_id)
 ),
 trade_instants AS (
-    SELECT condition_id, avail_ts,
-           count(*) AS n,
-           sum(CASE WHEN dir = 1 THEN notional ELSE 0 END) AS buy_usd,
-           sum(CASE WHEN dir = -1 THEN notional ELSE 0 END) AS sell_usd,
-           sum(yes_price * size) AS px_size,
+    -- counts as DOUBLE (exact below 2^53): running sums of BIGINT would be HUGEINT, several times slower
+    SELECT k, avail_ts,
+           CAST(count(*) AS DOUBLE) AS n,
+           sum(CASE WHEN is_yes = (side = 'BUY') THEN notional ELSE 0 END) AS buy_usd,
+           sum(CASE WHEN is_yes = (side = 'BUY') THEN 0 ELSE notional END) AS sell_usd,
+           sum(CASE WHEN is_yes THEN price ELSE 1 - price END * size) AS px_size,
            sum(size) AS size,
-           sum(CASE WHEN whale THEN 1 ELSE 0 END) AS whales,
-           sum(CASE WHEN whale THEN dir * notional ELSE 0 END) AS whale_net_usd,
-           sum(CASE WHEN whale THEN dir ELSE 0 END) AS whale_net_count
-    FROM trade_signed GROUP BY condition_id, avail_ts
+           CAST(sum(CASE WHEN notional >= {whale} THEN 1 ELSE 0 END) AS DOUBLE) AS whales,
+           sum(CASE WHEN notional >= {whale} THEN (CASE WHEN is_yes = (side = 'BUY') THEN 1 ELSE -1 END) * notional
+                    ELSE 0 END) AS whale_net_usd,
+           CAST(sum(CASE WHEN notional >= {whale} THEN (CASE WHEN is_yes = (side = 'BUY') THEN 1 ELSE -1 END)
+                    ELSE 0 END) AS DOUBLE) AS whale_net_count
+    FROM trade_tokens GROUP BY k, avail_ts
 ),
 trade_cum AS (
-    SELECT condition_id, avail_ts,
+    SELECT k, avail_ts,
            sum(n) OVER w AS c_n, sum(buy_usd) OVER w AS c_buy, sum(sell_usd) OVER w AS c_sell,
            sum(px_size) OVER w AS c_pxs, sum(size) OVER w AS c_size,
            sum(whales) OVER w AS c_whales, sum(whale_net_usd) OVER w AS c_wnet, sum(whale_net_count) OVER w AS c_wdir,
            max(CASE WHEN whales > 0 THEN avail_ts END) OVER w AS last_whale
     FROM trade_instants
-    WINDOW w AS (PARTITION BY condition_id ORDER BY avail_ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    WINDOW w AS (PARTITION BY k ORDER BY avail_ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ),
-flow AS (
-    SELECT r.condition_id, r.ts,
+lookbacks AS (
+    -- one chain of as-of lookups on the narrow probes: lagged prices, then cumulative trade sums
+    SELECT p.k, p.ts, p.state_at,
+           CASE WHEN l1.lag_ts >= p.ts - INTERVAL 2 HOUR THEN p.price - l1.lag_price END AS momentum_1h,
+           CASE WHEN l6.lag_ts >= p.ts - INTERVAL 12 HOUR THEN p.price - l6.lag_price END AS momentum_6h,
+           CASE WHEN l24.lag_ts >= p.ts - INTERVAL 48 HOUR THEN p.price - l24.lag_price END AS momentum_24h,
            coalesce(c0.c_n, 0) - coalesce(c1.c_n, 0) AS trade_count_1h,
            coalesce(c0.c_buy, 0) - coalesce(c1.c_buy, 0) AS buy_usd_1h,
            coalesce(c0.c_sell, 0) - coalesce(c1.c_sell, 0) AS sell_usd_1h,
@@ -196,37 +200,39 @@ flow AS (
            coalesce(c0.c_wnet, 0) - coalesce(c7.c_wnet, 0) AS whale_net_usd_7d,
            coalesce(c0.c_wdir, 0) - coalesce(c7.c_wdir, 0) AS whale_net_count_7d,
            c0.last_whale
-    FROM rows_out r
-    ASOF LEFT JOIN trade_cum c0 ON r.condition_id = c0.condition_id AND r.ts >= c0.avail_ts
-    ASOF LEFT JOIN trade_cum c1 ON r.condition_id = c1.condition_id AND r.ts_1h >= c1.avail_ts
-    ASOF LEFT JOIN trade_cum c24 ON r.condition_id = c24.condition_id AND r.ts_24h >= c24.avail_ts
-    ASOF LEFT JOIN trade_cum c7 ON r.condition_id = c7.condition_id AND r.ts_7d >= c7.avail_ts
+    FROM probes p
+    ASOF LEFT JOIN (SELECT k, ts AS lag_ts, price AS lag_price FROM timeline) l1 ON p.k = l1.k AND p.ts_1h >= l1.lag_ts
+    ASOF LEFT JOIN (SELECT k, ts AS lag_ts, price AS lag_price FROM timeline) l6 ON p.k = l6.k AND p.ts_6h >= l6.lag_ts
+    ASOF LEFT JOIN (SELECT k, ts AS lag_ts, price AS lag_price FROM timeline) l24 ON p.k = l24.k AND p.ts_24h >= l24.lag_ts
+    ASOF LEFT JOIN trade_cum c0 ON p.k = c0.k AND p.ts >= c0.avail_ts
+    ASOF LEFT JOIN (SELECT k, avail_ts, c_n, c_buy, c_sell, c_pxs, c_size FROM trade_cum) c1
+      ON p.k = c1.k AND p.ts_1h >= c1.avail_ts
+    ASOF LEFT JOIN (SELECT k, avail_ts, c_whales, c_wnet, c_wdir FROM trade_cum) c24
+      ON p.k = c24.k AND p.ts_24h >= c24.avail_ts
+    ASOF LEFT JOIN (SELECT k, avail_ts, c_whales, c_wnet, c_wdir FROM trade_cum) c7
+      ON p.k = c7.k AND p.ts_7d >= c7.avail_ts
 ),
 siblings AS (
-    SELECT DISTINCT event_key, condition_id AS sibling_id FROM base WHERE event_key IS NOT NULL
-),
-sibling_probe AS (
-    SELECT r.condition_id, r.ts, r.event_key, s.sibling_id
-    FROM rows_out r JOIN siblings s ON r.event_key = s.event_key
+    SELECT DISTINCT e, k AS sibling_k FROM timeline WHERE e IS NOT NULL
 ),
 sibling_prices AS (
-    SELECT p.condition_id, p.ts, b.price AS sibling_price
-    FROM sibling_probe p
-    ASOF JOIN (SELECT condition_id, ts AS sibling_ts, price, event_key FROM base) b
-      ON p.sibling_id = b.condition_id AND p.ts >= b.sibling_ts
+    SELECT p.k, p.ts, b.price AS sibling_price
+    FROM (SELECT r.k, r.ts, r.e, s.sibling_k FROM probes r JOIN siblings s ON r.e = s.e) p
+    ASOF JOIN (SELECT k, ts AS sibling_ts, price, e FROM timeline WHERE e IS NOT NULL) b
+      ON p.sibling_k = b.k AND p.ts >= b.sibling_ts
     -- the sibling counts only if it was in this event as of its own snapshot, and that snapshot is recent
-    WHERE b.event_key = p.event_key AND b.sibling_ts >= p.ts - INTERVAL {EVENT_STALENESS_H} HOUR
+    WHERE b.e = p.e AND b.sibling_ts >= p.ts - INTERVAL {EVENT_STALENESS_H} HOUR
 ),
 event_sums AS (
-    SELECT condition_id, ts, sum(sibling_price) AS event_yes_sum, count(*) AS event_n_markets
-    FROM sibling_prices GROUP BY condition_id, ts
+    SELECT k, ts, sum(sibling_price) AS event_yes_sum, count(*) AS event_n_markets
+    FROM sibling_prices GROUP BY k, ts
 )
 SELECT
-    r.condition_id, r.ts, r.slot_ts, r.tier, r.end_date, r.event_key, r.category, r.yes_token_id,
+    r.condition_id, r.captured_at AS ts, r.slot_ts, r.tier, st.end_date, st.event_key, st.category, r.yes_token_id,
     r.price, r.mid, r.best_bid, r.best_ask, r.spread, r.last_trade_price,
     r.bid_depth, r.ask_depth, r.bid_depth_1c, r.ask_depth_1c, r.bid_depth_5c, r.ask_depth_5c, r.imbalance,
     r.bid_wall_size, r.bid_wall_distance, r.ask_wall_size, r.ask_wall_distance,
-    m.momentum_1h, m.momentum_6h, m.momentum_24h,
+    f.momentum_1h, f.momentum_6h, f.momentum_24h,
     r.volume_24h, r.liquidity, r.one_day_price_change, r.one_week_price_change,
     CAST(f.trade_count_1h AS DOUBLE) AS trade_count_1h,
     CAST(f.buy_usd_1h AS DOUBLE) AS buy_usd_1h,
@@ -239,18 +245,22 @@ SELECT
     CAST(f.whale_count_7d AS DOUBLE) AS whale_count_7d,
     CAST(f.whale_net_usd_7d AS DOUBLE) AS whale_net_usd_7d,
     CAST(f.whale_net_count_7d AS DOUBLE) AS whale_net_count_7d,
-    CAST(least({WHALE_CAP_H}, coalesce(epoch(r.ts - f.last_whale) / 3600.0, {WHALE_CAP_H})) AS DOUBLE) AS hours_since_whale,
-    epoch(r.end_date - r.ts) / 3600.0 AS hours_to_close,
-    CAST(hour(r.ts) AS DOUBLE) AS hour_of_day,
-    CAST(isodow(r.ts) AS DOUBLE) AS day_of_week,
-    epoch(r.ts - r.created_at) / 3600.0 AS market_age_h,
-    CAST(CASE WHEN r.neg_risk THEN 1 ELSE 0 END AS DOUBLE) AS neg_risk,
-    CASE WHEN r.event_key IS NULL THEN r.price ELSE e.event_yes_sum END AS event_yes_sum,
-    CAST(CASE WHEN r.event_key IS NULL THEN 1 ELSE e.event_n_markets END AS DOUBLE) AS event_n_markets
-FROM rows_out r
-LEFT JOIN momentum m ON r.condition_id = m.condition_id AND r.ts = m.ts
-LEFT JOIN flow f ON r.condition_id = f.condition_id AND r.ts = f.ts
-LEFT JOIN event_sums e ON r.condition_id = e.condition_id AND r.ts = e.ts
+    CAST(least({WHALE_CAP_H}, coalesce((epoch(r.captured_at) - epoch(f.last_whale)) / 3600.0, {WHALE_CAP_H})) AS DOUBLE)
+        AS hours_since_whale,
+    (epoch(st.end_date) - epoch(r.captured_at)) / 3600.0 AS hours_to_close,
+    -- from the epoch (UTC by definition): calendar functions on TIMESTAMPTZ go through ICU and cost far more
+    CAST(floor(epoch(r.captured_at) / 3600) % 24 AS DOUBLE) AS hour_of_day,
+    CAST((floor(epoch(r.captured_at) / 86400) + 3) % 7 + 1 AS DOUBLE) AS day_of_week,
+    (epoch(r.captured_at) - epoch(st.created_at)) / 3600.0 AS market_age_h,
+    CAST(CASE WHEN coalesce(st.neg_risk, false) THEN 1 ELSE 0 END AS DOUBLE) AS neg_risk,
+    CASE WHEN st.event_key IS NULL THEN r.price ELSE ev.event_yes_sum END AS event_yes_sum,
+    CAST(CASE WHEN st.event_key IS NULL THEN 1 ELSE ev.event_n_markets END AS DOUBLE) AS event_n_markets
+FROM (SELECT * FROM snap WHERE captured_at >= $start) r
+JOIN market_keys mk ON r.condition_id = mk.condition_id
+JOIN lookbacks f ON mk.k = f.k AND r.captured_at = f.ts
+-- the as-of state was found on the narrow timeline; here it is a plain equality join
+LEFT JOIN states st ON r.condition_id = st.condition_id AND f.state_at = st.observed_at
+LEFT JOIN event_sums ev ON f.k = ev.k AND f.ts = ev.ts
 """
 
 
@@ -276,7 +286,7 @@ def build_features(
     con: duckdb.DuckDBPyConnection, lake_root, start: datetime, end: datetime, whale_usd: float = WHALE_USD
 ) -> pa.Table:
     """Feature rows with `start <= ts < end`, ordered by (condition_id, ts), as an Arrow table."""
-    sql = lake_feature_sql(lake_root, whale_usd) + " ORDER BY r.condition_id, r.ts"
+    sql = lake_feature_sql(lake_root, whale_usd) + " ORDER BY condition_id, ts"
     return con.sql(sql, params=window_params(start, end)).to_arrow_table()
 
 

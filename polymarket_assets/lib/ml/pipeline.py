@@ -152,6 +152,8 @@ PREDICTION_SCHEMA = pa.schema(
         ("best_edge", pa.float64()),
         ("hours_to_close", pa.float64()),
         ("tier", pa.string()),
+        # The model was fitted on rows at most this far from close; beyond it the prediction extrapolates.
+        ("within_training_horizons", pa.bool_()),
     ]
 )
 
@@ -190,6 +192,7 @@ def predict_open_markets(
             latest[cid] = i
     rows = features.take(pa.array(sorted(latest.values()), pa.int64())) if latest else features.slice(0, 0)
     p = model.predict(rows)
+    longest = max(model.meta.get("horizons_h") or [24.0]) + 2.0
     out = []
     for row, prob in zip(rows.to_pylist(), p.tolist()):
         bid, ask = row["best_bid"], row["best_ask"]
@@ -215,6 +218,8 @@ def predict_open_markets(
                 "best_edge": best_edge,
                 "hours_to_close": row["hours_to_close"],
                 "tier": row["tier"],
+                "within_training_horizons": row["hours_to_close"] is not None
+                and row["hours_to_close"] <= longest,
             }
         )
     table = pa.Table.from_pylist(out, schema=PREDICTION_SCHEMA)
