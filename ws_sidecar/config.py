@@ -56,7 +56,6 @@ class SidecarConfig:
     audit_overlap_s: float = 600.0  # each audit re-checks this much of the previous window
     match_tolerance_s: float = 5.0  # WS (ms) and Data API (s) timestamps of one trade may differ this much
     backfill_chunk: int = 20  # condition ids per Data API request
-    index_retention_s: float = 7200.0
 
     # Test hooks (0 = off).
     debug_write_delay_s: float = 0.0

@@ -19,7 +19,7 @@ from polymarket_assets.lib.warehouse import build_warehouse
 from polymarket_assets_tests.ws_sidecar.conftest import FAST, START, seeded_dir, wait
 from polymarket_sim import run_sim
 from ws_sidecar import files
-from ws_sidecar.runner import compare_with_truth, run_sidecar
+from ws_sidecar.runner import compare_with_truth, demo_figures, run_sidecar
 
 
 @pytest.fixture
@@ -133,3 +133,8 @@ def test_recorded_trades_reach_the_view_once_each_through_a_kill_mid_write(env):
 
     stats = compare_with_truth([t[:6] for t in trades], sim.control, state["tracked"], t0, state["audited_through"])
     assert stats["truth"] >= 8 and stats["capture_ratio"] == 1.0 and stats["duplicates"] == 0, stats
+
+    # The demo's figures come from the same lake.
+    figures = demo_figures(data_dir, sim.control, start=t0, end=state["audited_through"])
+    assert figures["trades"] == len(trades) and figures["trade_capture_ratio"] == 1.0
+    assert figures["ws_gap_minutes"] > 0 and figures["whale_events"] == 0  # whale_events runs hourly, not here
