@@ -103,6 +103,9 @@ def test_books_rebuilt_from_the_recording_equal_the_exchange_after_updates_and_a
             sent = wait(lambda: (n := sim.control.stats()["ws_messages_sent"]) >= before + 20_000 and n, 30, "burst sent")
             status = sc.wait_for(lambda s: s["messages_total"] >= sent, 30, "every message processed")
             assert status["book_mismatches"] == 0 and status["book_resyncs"] == 0
+        # SIGTERM: everything buffered is flushed (the rows below are read after the exit), exit code 0.
+        assert sc.process.returncode == 0 and sc.state()["clean_shutdown"] is True
+        assert sc.status()["state"] == "stopped" and sc.status()["pending_rows"] == 0
         rows = read_kind(data_dir, "book_updates")
         assert sum(r["kind"] == "change" for r in rows) > 20_000
         books = rebuild_books(rows)
