@@ -14,7 +14,11 @@ the platform controls is the time around it, so per run we add the two parts:
   complete = run success - the slot's last instant: the last sweep, the writes, checks and run teardown.
 tick_to_success_s = launch + complete, i.e. the latency the run would have if its slot started at the tick.
 The p95 is over every T2/T3/T4 run of the benchmark (3 tiers x TICKS). A run whose launch took longer than
-its first instant's tolerance would have been recorded as missed; `sweeps_missed` counts them.
+its first instant's tolerance would have been recorded as missed; `deploy_sweeps_missed` counts them.
+
+Both parts are mostly Python process start-up on a small machine: the run worker, and under the jobs'
+default multiprocess executor one more process per step (the slot's asset, then its freshness check). The
+figures are CPU-bound, so the result carries the load average before and after.
 
 daemon_rss_growth_mb_per_h: the resident memory of the daemon's process group, sampled every RSS_EVERY_S
 seconds while the ticks run, fitted by least squares after the first minute (start-up allocations), in MB
@@ -143,17 +147,17 @@ def run() -> dict:
         "tick_launch_p95_s": _p95([r["launch_s"] for r in succeeded]) if succeeded else None,
         "tick_complete_p95_s": _p95([r["complete_s"] for r in succeeded]) if succeeded else None,
         "tick_to_success_max_s": round(max(r["tick_to_success_s"] for r in succeeded), 2) if succeeded else None,
-        "slot_runs": len(per_run),
-        "slot_runs_succeeded": len(succeeded),
-        "sweeps_missed": sum(1 for s in sweeps if s["status"] == "missed"),
-        "sweep_lag_max_s": round(max((s["lag_s"] for s in sweeps), default=0.0), 3),
+        "deploy_slot_runs": len(per_run),
+        "deploy_slot_runs_succeeded": len(succeeded),
+        "deploy_sweeps_missed": sum(1 for s in sweeps if s["status"] == "missed"),
+        "deploy_sweep_lag_max_s": round(max((s["lag_s"] for s in sweeps), default=0.0), 3),
         "daemon_rss_mb_first": round(samples[0][1], 1) if samples else None,
         "daemon_rss_mb_last": round(samples[-1][1], 1) if samples else None,
         "daemon_rss_window_s": round(window_s, 1),
-        "markets": MARKETS,
+        "deploy_markets": MARKETS,
         # Launch latency is CPU-bound (a run worker imports Dagster and the code): read it with the load.
-        "load_avg_1m_before": round(load_before, 2),
-        "load_avg_1m_after": round(os.getloadavg()[0], 2),
+        "deploy_load_avg_1m_before": round(load_before, 2),
+        "deploy_load_avg_1m_after": round(os.getloadavg()[0], 2),
         **{
             f"tick_to_success_p95_s_{tier.lower()}": _p95([r["tick_to_success_s"] for r in succeeded if r["tier"] == tier])
             for tier in TIERS
