@@ -41,8 +41,6 @@ KEYSET_MISSING_STATUSES = frozenset({404, 405, 410})
 DISCOVERY_STREAMS = 4  # concurrent keyset listings; /markets allows 300 requests per 10 s, so 4 are plenty
 MAX_RANGES_PER_STREAM = 4  # more ranges than streams: a stream that finishes early takes the next range
 MIN_PAGES_PER_RANGE = 8  # each range ends on a partial page; smaller ranges waste a larger share of requests
-# Range edges when no end dates are known yet (the very first discovery), in hours from now.
-DEFAULT_CUT_HOURS = (-168, -24, -6, 0, 1, 4, 12, 24, 48, 96, 168, 336, 720, 2160, 8760)
 # Each range is widened by this much on both sides, so a market on an edge is listed whether the server's
 # end_date_min/max are inclusive or exclusive, and whatever sub-second part its endDate has (duplicates are
 # dropped by id).
@@ -63,21 +61,18 @@ def _floor_second(ts: datetime) -> datetime:
 
 def end_date_cuts(
     known_end_dates: Iterable[datetime | None],
-    now: datetime,
     *,
     streams: int = DISCOVERY_STREAMS,
     page_size: int = MAX_MARKETS_PAGE,
 ) -> list[datetime]:
     """Edges of the endDate ranges for a partitioned listing, ascending; ``[]`` means "list sequentially".
 
-    With the end dates of the previous discovery the ranges are its quantiles (about equal page counts),
-    at most ``MAX_RANGES_PER_STREAM`` per stream and at least ``MIN_PAGES_PER_RANGE`` pages each, so a small
-    listing stays one sequential stream. Without them (first run) a fixed ladder around ``now`` is used.
+    The ranges are quantiles of the previous discovery's end dates (about equal page counts), at most
+    ``MAX_RANGES_PER_STREAM`` per stream and at least ``MIN_PAGES_PER_RANGE`` pages each. Without a previous
+    discovery (the first run) nothing is known about where markets lie, and a small listing gains nothing
+    from being split, so both are listed sequentially, exactly as ``iter_open_markets`` does.
     """
     known = sorted(d for d in known_end_dates if d is not None)
-    if not known:
-        ladder = {_floor_second(now + timedelta(hours=h)) for h in DEFAULT_CUT_HOURS}
-        return sorted(ladder)
     pages = math.ceil(len(known) / page_size)
     ranges = min(streams * MAX_RANGES_PER_STREAM, pages // MIN_PAGES_PER_RANGE)
     if ranges < 2:
@@ -284,7 +279,6 @@ class GammaClient(ApiClient):
         self,
         *,
         known_end_dates: Iterable[datetime | None] = (),
-        now: datetime | None = None,
         streams: int = DISCOVERY_STREAMS,
         page_size: int = MAX_MARKETS_PAGE,
         report: dict | None = None,
@@ -302,8 +296,7 @@ class GammaClient(ApiClient):
         those already yielded, so the result is complete either way. ``report`` (optional) receives
         ``ranges``, ``streams`` and ``fallback`` (None, or why the sequential listing was used).
         """
-        now = now or datetime.now(UTC)
-        cuts = end_date_cuts(known_end_dates, now, streams=streams, page_size=page_size)
+        cuts = end_date_cuts(known_end_dates, streams=streams, page_size=page_size)
         if report is not None:
             report.update(ranges=len(cuts) + 1 if cuts else 1, streams=streams if cuts else 1, fallback=None)
         if not cuts or streams < 2:

@@ -88,6 +88,17 @@ def _base_row(market: dict, tier: TierSpec, slot_ts: datetime, captured_at: date
     return row
 
 
+def _top_of_book(book) -> tuple[float | None, float | None, float | None]:
+    """Best bid, best ask and mid exactly as `book_metrics` gives them (a price counts when a level there has a
+    positive size), without its depth and wall figures, which the NO side does not need."""
+    bids = [price for price, size in book.bids if size > 0]
+    asks = [price for price, size in book.asks if size > 0]
+    best_bid = max(bids) if bids else None
+    best_ask = min(asks) if asks else None
+    mid = (best_bid + best_ask) / 2 if bids and asks else None
+    return best_bid, best_ask, mid
+
+
 def _market_groups(markets: list[dict], batch_size: int) -> list[list[dict]]:
     """Markets in consecutive groups whose two tokens fill one `POST /books` batch (both tokens of a market
     always travel together, so each group's rows can be built as soon as its answer arrives)."""
@@ -207,9 +218,7 @@ def _build_group(clob, group: list[dict], fetched: _GroupAnswer, tier: TierSpec,
         row["book_hash"] = yes_book.hash
         row["book_ts"] = datetime.fromtimestamp(yes_book.timestamp_ms / 1000, tz=UTC) if yes_book.timestamp_ms else None
         if no_book_obj is not None:
-            no_metrics = book_metrics(no_book_obj)
-            row["no_best_bid"], row["no_best_ask"], row["no_mid"] = (
-                no_metrics.get("best_bid"), no_metrics.get("best_ask"), no_metrics.get("mid"))
+            row["no_best_bid"], row["no_best_ask"], row["no_mid"] = _top_of_book(no_book_obj)
         row["book_status"] = "ok" if no_book_obj is not None else "partial"
         rows.append(row)
         for token, book in ((yes, yes_book), (no, no_book_obj)):

@@ -68,13 +68,14 @@ def markets(
     previous = _rows(store.read("markets_current"))
     for row in previous:
         row.pop("date", None), row.pop("hour", None)
-    # Several keyset listings at once over endDate ranges sized from the previous discovery (GammaClient).
+    # Several keyset listings at once over endDate ranges sized from the previous discovery (GammaClient);
+    # the first discovery, and any listing of under ~16 pages, is one sequential keyset listing as before.
     known_end_dates = [row["end_date"] for row in previous if row.get("discovery_status") == OPEN]
     listing: dict = {}
     observed: dict[str, object] = {}
     unparsed: set[str] = set()
     pages = 0
-    for page in polymarket.gamma.iter_open_markets_partitioned(known_end_dates=known_end_dates, now=now, report=listing):
+    for page in polymarket.gamma.iter_open_markets_partitioned(known_end_dates=known_end_dates, report=listing):
         pages += 1
         raw.add(now, "/markets/keyset", {"page": pages}, page)
         for obj in page:
