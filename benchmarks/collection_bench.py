@@ -6,19 +6,19 @@ Every figure drives the library code the Dagster assets call, with the clients c
 documented limits, enforced by delay) and its clock paused.
 
 discovery (`discovery_50k_*`)
-    One simulator with 50,000 market slots. First a sequential listing with the rate limits and delays off
-    lists every open market; it is the reference for `discovery_50k_matches_sequential` and leaves the
-    simulator warm (it renders a market's static fields once, as the real Gamma serves from its caches).
-    Then every request gets a fixed 50 ms delay (the simulator's throttling-delay fault at rate 1.0 with
-    min = max = 50 ms) and discovery runs the `markets` asset's loop: `GammaClient.iter_open_markets_partitioned`
-    (4 concurrent keyset streams over endDate ranges), each page archived with `RawArchive.add`, each market
-    parsed with `parse_gamma_market`, then one `market_state_row` per market. Parquet writes after the
-    listing are not timed. Two timed runs: `_cold` without a previous discovery (range edges from a fixed
-    ladder around now, as on the very first run) and the headline run with the previous discovery's end
-    dates (range edges at their quantiles), as every hourly run after the first.
+    One simulator with 50,000 market slots. The previous hour's discovery runs first, untimed, with the
+    delays and rate limits off: with no discovery before it, it is one sequential keyset listing, which
+    makes it the reference for `discovery_50k_matches_sequential` (and leaves the simulator warm: it
+    renders a market's static fields once, as the real Gamma serves from its caches). Then every request
+    gets a fixed 50 ms delay (the simulator's throttling-delay fault at rate 1.0 with min = max = 50 ms)
+    and the timed discovery runs the `markets` asset's loop: `GammaClient.iter_open_markets_partitioned`
+    with the previous discovery's end dates (4 concurrent keyset streams over 16 endDate ranges), each page
+    archived with `RawArchive.add`, each market parsed with `parse_gamma_market`, then one
+    `market_state_row` per market. Parquet writes after the listing are not timed.
     Floor = max(pages / (300 requests per 10 s, the documented /markets limit),
                 pages x 50 ms / 4 concurrent streams), with pages = ceil(open markets / 100), the fewest
-    pages any listing needs; the ratio is elapsed / floor.
+    pages any listing needs; the ratio is elapsed / floor. `bench_discovery(time_first_run=True)` also times
+    the first-ever discovery (sequential, so its floor uses 1 stream); it is not part of `run()`.
 
 sweep (`sweep_50k_*`)
     The same simulator one simulated minute later, with no injected delay. A child process reads
@@ -146,8 +146,7 @@ def discover(polymarket: PolymarketApiResource, now: datetime, previous: list[di
     observed: dict[str, object] = {}
     unparsed: set[str] = set()
     pages = 0
-    for page in polymarket.gamma.iter_open_markets_partitioned(known_end_dates=known_end_dates, now=now,
-                                                               report=listing):
+    for page in polymarket.gamma.iter_open_markets_partitioned(known_end_dates=known_end_dates, report=listing):
         pages += 1
         raw.add(now, "/markets/keyset", {"page": pages}, page)
         for obj in page:
@@ -169,9 +168,10 @@ def discover(polymarket: PolymarketApiResource, now: datetime, previous: list[di
 
 def _timed_discovery(sim, now: datetime, previous: list[dict], data_dir: Path, latency_s: float) -> dict:
     polymarket = _resource(sim.urls)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     found = discover(polymarket, now, previous, data_dir)
     found["elapsed_s"] = time.perf_counter() - started
+    found["client_cpu_s"] = time.process_time() - cpu
     found["stats"] = polymarket.gamma.stats.as_dict()
     markets = len(found["rows"])
     pages_min = max(1, math.ceil(markets / MAX_MARKETS_PAGE))
@@ -180,17 +180,6 @@ def _timed_discovery(sim, now: datetime, previous: list[dict], data_dir: Path, l
     found["floor_s"] = max(pages_min / (limit_n / limit_w), pages_min * latency_s / max(1, streams))
     found["pages_min"] = pages_min
     return found
-
-
-def _sequential_ids(sim) -> set[str]:
-    """Every open market by the plain sequential listing, with the delay and rate limits off (a check)."""
-    faults = sim.control.faults()
-    sim.control.set_faults(profile="none", rate_limit_mode="off")
-    try:
-        gamma = _resource(sim.urls).gamma
-        return {str(m["id"]) for page in gamma.iter_open_markets() for m in page}
-    finally:
-        sim.control.set_faults(**{k: v for k, v in faults.items() if k != "profile"})
 
 
 def _cpu_s(pid: int) -> float:
@@ -203,22 +192,28 @@ def _cpu_s(pid: int) -> float:
 
 
 def bench_discovery(sim, data_dir: Path, label: str = "50k", latency_s: float = LATENCY_S,
-                    verify: bool = True) -> tuple[dict, list[dict]]:
-    """Cold and hourly partitioned discovery against `sim`; returns the metrics and the current table.
+                    time_first_run: bool = False) -> tuple[dict, list[dict]]:
+    """Hourly discovery against `sim`; returns the metrics and the current table it leaves.
 
-    The sequential check listing runs first, so both timed runs meet a warm simulator (the simulator
-    renders a market's static fields once; the real Gamma serves from its own caches).
+    The previous hour's discovery comes first, untimed, with the delay and rate limits off. With no
+    discovery before it, it is a plain sequential keyset listing (`iter_open_markets`), so it is also the
+    reference the timed, partitioned listing must match; and it leaves the simulator warm (it renders a
+    market's static fields once, as the real Gamma serves from its caches). `time_first_run` instead
+    times it with the delay and rate limits on (`_first_run_*`).
     """
     now = _now(sim)
-    sequential = _sequential_ids(sim) if verify else None
+    if not time_first_run:
+        sim.control.set_faults(profile="none", rate_limit_mode="off")
+    else:
+        _fixed_latency(sim, latency_s)
+    first = _timed_discovery(sim, now, [], data_dir, latency_s)
+    sim.control.set_faults(profile="none", rate_limit_mode="throttle")
+    previous, _, _ = merge_current([], first["rows"], now)
     _fixed_latency(sim, latency_s)
     load = _load()
     sim_cpu = _cpu_s(sim.process.pid)
-    cold = _timed_discovery(sim, now, [], data_dir, latency_s)
-    previous, _, _ = merge_current([], cold["rows"], now)
-    sim_cpu_mid = _cpu_s(sim.process.pid)
     steady = _timed_discovery(sim, now, previous, data_dir, latency_s)
-    sim_cpu_end = _cpu_s(sim.process.pid)
+    sim_cpu = _cpu_s(sim.process.pid) - sim_cpu
     current, _, _ = merge_current(previous, steady["rows"], now, set(), steady["unparsed"])
     _fixed_latency(sim, 0.0)
     p = f"discovery_{label}"
@@ -235,17 +230,17 @@ def bench_discovery(sim, data_dir: Path, label: str = "50k", latency_s: float = 
         f"{p}_streams": steady["listing"].get("streams"),
         f"{p}_fallback": steady["listing"].get("fallback") or "",
         f"{p}_latency_ms": round(latency_s * 1000),
-        f"{p}_sim_cpu_s": round(sim_cpu_end - sim_cpu_mid, 2),
-        f"{p}_cold_s": round(cold["elapsed_s"], 2),
-        f"{p}_cold_floor_ratio": round(cold["elapsed_s"] / cold["floor_s"], 3),
-        f"{p}_cold_requests": int(cold["stats"]["requests"]),
-        f"{p}_cold_ranges": cold["listing"].get("ranges"),
-        f"{p}_cold_sim_cpu_s": round(sim_cpu_mid - sim_cpu, 2),
+        f"{p}_client_cpu_s": round(steady["client_cpu_s"], 2),
+        f"{p}_sim_cpu_s": round(sim_cpu, 2),
         f"{p}_loadavg_1m": load,
+        f"{p}_matches_sequential": {r["gamma_id"] for r in steady["rows"]} == {r["gamma_id"] for r in first["rows"]},
     }
-    if verify:
-        out[f"{p}_matches_sequential"] = (sequential == {r["gamma_id"] for r in steady["rows"]}
-                                          == {r["gamma_id"] for r in cold["rows"]})
+    if time_first_run:
+        out.update({
+            f"{p}_first_run_s": round(first["elapsed_s"], 2),
+            f"{p}_first_run_floor_ratio": round(first["elapsed_s"] / first["floor_s"], 3),
+            f"{p}_first_run_requests": int(first["stats"]["requests"]),
+        })
     return out, current
 
 
@@ -262,7 +257,8 @@ def _vm_hwm_mb() -> float:
         pass
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
 def _sweep_child(spec: dict) -> dict:
@@ -368,10 +364,10 @@ def bench_sweep(sim, current: list[dict], data_dir: Path, label: str = "50k",
 
 
 def bench_discovery_and_sweep(markets: int = N_MARKETS, label: str = "50k", latency_s: float = LATENCY_S,
-                              sweep_latencies_s: tuple[float, ...] = (0.0,), verify: bool = True) -> dict:
+                              sweep_latencies_s: tuple[float, ...] = (0.0,), time_first_run: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="collection_bench_") as tmp, \
             run_sim(markets=markets, seed=SEED, speed=0, faults="none", startup_timeout=300) as sim:
-        out, current = bench_discovery(sim, Path(tmp) / "discovery", label, latency_s, verify)
+        out, current = bench_discovery(sim, Path(tmp) / "discovery", label, latency_s, time_first_run)
         out.update(bench_sweep(sim, current, Path(tmp) / "sweep", label, sweep_latencies_s))
         out[f"collection_sim_internal_errors_{label}"] = int(sim.control.stats().get("internal_errors", 0))
     return out
@@ -538,8 +534,9 @@ def bench_coverage(markets: int = COVERAGE_MARKETS, hours: int = COVERAGE_HOURS,
     states: list[dict] = []
     captured: dict[tuple[str, datetime], list[dict]] = {}
     faults: Counter[str] = Counter()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     load = _load()
+    sims_cpu = 0.0
     with tempfile.TemporaryDirectory(prefix="coverage_bench_") as tmp, ExitStack() as stack:
         sims = _start_sims(stack, Path(tmp) / "simulators.log", segments, markets=markets, seed=COVERAGE_SEED,
                            speed=0, faults=profile, start=(COVERAGE_START - timedelta(hours=1)).isoformat())
@@ -548,7 +545,9 @@ def bench_coverage(markets: int = COVERAGE_MARKETS, hours: int = COVERAGE_HOURS,
                                    captured, faults) for i, (sim, block) in enumerate(zip(sims, blocks))]
             for future in futures:
                 future.result()
+        sims_cpu = sum(_cpu_s(sim.process.pid) for sim in sims)
     wall = time.perf_counter() - started
+    client_cpu = time.process_time() - cpu
 
     # The coverage asset, hour by hour.
     columns = ["observed_at", "condition_id", "end_date", "yes_token_id", "no_token_id"]  # what the asset reads
@@ -585,6 +584,8 @@ def bench_coverage(markets: int = COVERAGE_MARKETS, hours: int = COVERAGE_HOURS,
         f"{p}_minutes_per_hour": minutes,
         f"{p}_segments": segments,
         f"{p}_wall_s": round(wall, 1),
+        f"{p}_client_cpu_s": round(client_cpu, 1),
+        f"{p}_sims_cpu_s": round(sims_cpu, 1),
         f"{p}_sweeps": tally.counts["sweeps"],
         f"{p}_sweeps_failed": tally.counts["sweeps_failed"],
         f"{p}_sweeps_partial": tally.counts["sweeps_partial"],

@@ -22,20 +22,23 @@ def _iso(ts: datetime) -> str:
 
 
 def make_markets() -> list[dict]:
-    """Open markets spread over two years around NOW, some exactly on the default range edges (and a
-    fraction of a second off them), and some without an endDate."""
+    """Open markets spread over two years around NOW, in groups of three: one on a whole second, one 0.4 s
+    after it and one a second before it (range edges fall on whole seconds of known end dates, so markets
+    sit exactly on and a fraction of a second off every edge), and some without an endDate."""
     out: list[dict] = []
-    for i in range(240):
-        hours = (i * 7919 % 17_000) - 8_000 + (i % 13) / 7
-        out.append({"id": str(1000 + i), "endDate": _iso(NOW + timedelta(hours=hours))})
-    for j, hours in enumerate((-168, -24, -6, 0, 1, 4, 12, 24, 48, 96, 168, 336, 720, 2160, 8760)):
-        edge = NOW + timedelta(hours=hours)
-        out.append({"id": str(2000 + 3 * j), "endDate": _iso(edge)})
-        out.append({"id": str(2001 + 3 * j), "endDate": (edge + timedelta(milliseconds=400)).isoformat().replace("+00:00", "Z")})
-        out.append({"id": str(2002 + 3 * j), "endDate": _iso(edge - timedelta(seconds=1))})
+    for i in range(100):
+        edge = NOW + timedelta(hours=(i * 7919 % 17_000) - 8_000)
+        out.append({"id": str(1000 + 3 * i), "endDate": _iso(edge)})
+        out.append({"id": str(1001 + 3 * i), "endDate": (edge + timedelta(milliseconds=400)).isoformat().replace("+00:00", "Z")})
+        out.append({"id": str(1002 + 3 * i), "endDate": _iso(edge - timedelta(seconds=1))})
     for k in range(7):
         out.append({"id": str(3000 + k), "endDate": None} if k % 2 else {"id": str(3000 + k)})
     return out
+
+
+def known(markets) -> list:
+    """The end dates the previous discovery saw (the same markets)."""
+    return [to_datetime(m.get("endDate"), "endDate") for m in markets]
 
 
 class FakeGamma:
@@ -94,7 +97,8 @@ def listing(stub, fake, **kw):
     stub.handle("GET", f"{PREFIX}/markets/keyset", fake)
     client = GammaClient(stub.url + PREFIX, limits={}, default_limit=None, **{**FAST, **kw.pop("client", {})})
     report: dict = {}
-    pages = list(client.iter_open_markets_partitioned(now=NOW, page_size=5, report=report, **kw))
+    kw.setdefault("known_end_dates", known(fake.markets))
+    pages = list(client.iter_open_markets_partitioned(page_size=5, report=report, **kw))
     return [m["id"] for page in pages for m in page], report
 
 
@@ -105,17 +109,28 @@ def test_every_market_exactly_once(stub, nulls_first, exclusive_edges):
     ids, report = listing(stub, FakeGamma(markets, nulls_first=nulls_first, exclusive_edges=exclusive_edges))
     assert sorted(ids) == sorted(m["id"] for m in markets)
     assert len(ids) == len(set(ids))
-    assert report["ranges"] == 16 and report["streams"] == 4 and report["fallback"] is None
+    # 307 known end dates in pages of 5: 62 pages, so 62 // 8 = 7 ranges.
+    assert report["ranges"] == 7 and report["streams"] == 4 and report["fallback"] is None
     # Several listings really ran: one per range plus the two endDate-ordered probes.
     assert {r.param("order") for r in stub.calls("GET", f"{PREFIX}/markets/keyset")} == {None, "endDate"}
 
 
-def test_ranges_from_the_previous_discovery(stub):
+def test_at_most_four_ranges_per_stream(stub):
     markets = make_markets()
-    known = [to_datetime(m.get("endDate"), "endDate") for m in markets]
-    ids, report = listing(stub, FakeGamma(markets), known_end_dates=known * 20)
+    ids, report = listing(stub, FakeGamma(markets), known_end_dates=known(markets) * 20)
     assert sorted(ids) == sorted(m["id"] for m in markets)
-    assert 2 <= report["ranges"] <= 4 * MAX_RANGES_PER_STREAM
+    assert report["ranges"] == 4 * MAX_RANGES_PER_STREAM
+
+
+def test_first_discovery_and_small_listings_are_one_sequential_listing(stub):
+    markets = make_markets()
+    for hints in ([], known(markets)[:30]):
+        stub.requests.clear()
+        ids, report = listing(stub, FakeGamma(markets), known_end_dates=hints)
+        assert sorted(ids) == sorted(m["id"] for m in markets)
+        assert report == {"ranges": 1, "streams": 1, "fallback": None}
+        calls = stub.calls("GET", f"{PREFIX}/markets/keyset")
+        assert all(set(c.query) <= {"closed", "limit", "after_cursor"} for c in calls)
 
 
 def test_a_server_ignoring_order_falls_back_to_the_sequential_listing(stub):
@@ -127,15 +142,29 @@ def test_a_server_ignoring_order_falls_back_to_the_sequential_listing(stub):
 
 def test_a_failing_stream_falls_back_to_the_sequential_listing(stub):
     markets = make_markets()
-    failing = _iso(NOW + timedelta(hours=24) - timedelta(seconds=1))
+    failing = _iso(end_date_cuts(known(markets), page_size=5)[2] - timedelta(seconds=1))  # the fourth range
     ids, report = listing(stub, FakeGamma(markets, fail_min=failing), client={"max_retries": 1})
     assert sorted(ids) == sorted(m["id"] for m in markets) and len(ids) == len(set(ids))
     assert report["fallback"]
 
 
-def test_small_or_unknown_listings():
-    assert end_date_cuts([NOW] * 500, NOW) == []  # five pages: one sequential listing is cheaper
-    cuts = end_date_cuts([NOW + timedelta(minutes=i) for i in range(50_000)], NOW)
+def test_range_edges():
+    assert end_date_cuts([]) == [] and end_date_cuts([NOW] * 1500) == []  # unknown, or 15 pages: sequential
+    assert len(end_date_cuts([NOW + timedelta(minutes=i) for i in range(1600)])) == 1  # 16 pages: 2 ranges
+    cuts = end_date_cuts([NOW + timedelta(minutes=i, microseconds=7) for i in range(50_000)] + [None] * 9)
     assert len(cuts) == 15 and cuts == sorted(set(cuts)) and all(c.microsecond == 0 for c in cuts)
-    ladder = end_date_cuts([], NOW)
-    assert ladder[0] == NOW - timedelta(days=7) and NOW in ladder and len(ladder) == 15
+    # Quantiles: about the same number of known end dates between consecutive edges.
+    assert cuts[0] == NOW + timedelta(minutes=3125) and cuts[-1] == NOW + timedelta(minutes=46_875)
+
+
+def test_against_the_simulator():
+    from polymarket_sim import run_sim
+
+    with run_sim(markets=300, seed=3, speed=0, faults="none", rate_limit="off") as sim:
+        client = GammaClient(sim.urls["PM_GAMMA_URL"], limits={}, default_limit=None, **FAST)
+        sequential = [m for page in client.iter_open_markets() for m in page]
+        report: dict = {}
+        pages = client.iter_open_markets_partitioned(known_end_dates=known(sequential), page_size=10, report=report)
+        ids = [m["id"] for page in pages for m in page]
+    assert report["ranges"] == 3 and report["fallback"] is None
+    assert sorted(ids) == sorted(m["id"] for m in sequential) and len(ids) == len(set(ids))
