@@ -34,19 +34,27 @@ def _definitions():
 
 
 def execute_run(job_name: str, partition_key: str | None, run_config: dict | None, tags: dict | None,
-                asset_selection: list[str] | None = None) -> RunOutcome:
+                asset_selection: list[str] | None = None, check_selection: list[tuple[str, str]] | None = None) -> RunOutcome:
     import dagster as dg
 
     instance = dg.DagsterInstance.get()
     try:
         job = _definitions().resolve_job_def(job_name)
+        if asset_selection is not None or check_selection is not None:
+            # A run request's asset and check selection subset the job, as the daemon's launch would.
+            job = job.get_subset(
+                asset_selection={dg.AssetKey.from_user_string(k) for k in asset_selection} if asset_selection else None,
+                asset_check_selection=(
+                    {dg.AssetCheckKey(dg.AssetKey.from_user_string(a), n) for a, n in check_selection}
+                    if check_selection is not None else None
+                ),
+            )
         result = job.execute_in_process(
             run_config=run_config or {},
             partition_key=partition_key,
             tags=tags or {},
             instance=instance,
             raise_on_error=False,
-            asset_selection=[dg.AssetKey.from_user_string(k) for k in asset_selection] if asset_selection else None,
         )
         checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
         error = None
@@ -80,14 +88,19 @@ class LocalRunPool:
         return len(pids)
 
     def submit(self, job_name: str, partition_key: str | None = None, run_config: dict | None = None,
-               tags: dict | None = None, asset_selection: list[str] | None = None) -> Future:
-        return self._pool.submit(execute_run, job_name, partition_key, run_config, tags, asset_selection)
+               tags: dict | None = None, asset_selection: list[str] | None = None,
+               check_selection: list[tuple[str, str]] | None = None) -> Future:
+        return self._pool.submit(execute_run, job_name, partition_key, run_config, tags, asset_selection, check_selection)
 
     def submit_request(self, job_name: str, request, overrides: dict | None = None) -> Future:
         """Execute a schedule's or sensor's `RunRequest` (its partition, config, tags and asset selection)."""
         config = merge_config(dict(request.run_config or {}), overrides or {})
         selection = [k.to_user_string() for k in request.asset_selection] if request.asset_selection else None
-        return self.submit(job_name, request.partition_key, config, dict(request.tags or {}), selection)
+        checks = (
+            [(k.asset_key.to_user_string(), k.name) for k in request.asset_check_keys]
+            if request.asset_check_keys is not None else None
+        )
+        return self.submit(job_name, request.partition_key, config, dict(request.tags or {}), selection, checks)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

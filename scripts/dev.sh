@@ -99,6 +99,8 @@ for key in ("PM_GAMMA_URL", "PM_CLOB_URL", "PM_DATA_API_URL", "PM_WS_URL", "PM_S
 EOF
 )
   eval "$exports"
+  # Runs and the recorder take "now" from the simulator, so exchange and receive times agree.
+  export PM_CLOCK=sim
   log "polymarket_sim: gamma $PM_GAMMA_URL, control $PM_SIM_CONTROL_URL"
 fi
 
