@@ -6,7 +6,9 @@ import dagster as dg
 
 from polymarket_assets.defs.partitions import hourly_partitions
 
-coverage_job = dg.define_asset_job("coverage_job", selection=["coverage"], partitions_def=hourly_partitions)
+coverage_job = dg.define_asset_job(
+    "coverage_job", selection=["coverage"], partitions_def=hourly_partitions, executor_def=dg.in_process_executor
+)
 
 
 @dg.schedule(cron_schedule="20 * * * *", job=coverage_job, execution_timezone="UTC",

@@ -50,6 +50,8 @@ def build_tier_job(tier: TierSpec):
         selection=[asset_name(tier)],
         partitions_def=hourly_partitions,
         tags={"tier": tier.name},
+        # One process per run: a slot run must reach its first instant within seconds of launch.
+        executor_def=dg.in_process_executor,
     )
 
 
@@ -76,6 +78,7 @@ snapshots_reassembly_job = dg.define_asset_job(
     selection=[asset_name(t) for t in DEFAULT_PLAN.tiers],
     partitions_def=hourly_partitions,
     tags={"purpose": "reassembly"},
+    executor_def=dg.in_process_executor,
 )
 
 
