@@ -56,8 +56,10 @@ coverage (`coverage_24h_heavy*`)
     simulator counts a request whose client gave up during a hang fault as an internal error
     (`_sim_internal_errors`), so that figure is not zero under `heavy`.
 
-Context numbers (pages, batches, markets, requests, retries, faults injected, load average) come with
-each figure. `run()` takes about 5-8 minutes on 2 shared cores.
+Context numbers (pages, batches, markets, requests, retries, faults injected, CPU seconds, load average)
+come with each figure. `run()` takes 6-10 minutes on 2 shared cores: about 1.5 for the 50k figures, the rest
+for the simulated day, whose length is set by the heavy profile's waits (a hang costs the client's 10 s read
+timeout, a 429 its 1 s Retry-After) and by how busy the machine is.
 """
 
 from __future__ import annotations
@@ -101,7 +103,6 @@ LATENCY_S = 0.05
 SEED = 7
 MARKETS_LIMIT = GAMMA_LIMITS["/markets"]  # (300, 10.0)
 BOOKS_LIMIT = CLOB_LIMITS["/books"]  # (500, 10.0)
-BOOKS_PER_REQUEST = 100  # PolymarketApiResource.books_batch_size
 
 COVERAGE_MARKETS = 300
 COVERAGE_HOURS = 24
