@@ -396,7 +396,7 @@ class _Tally:
             for key in ("requests", "retries", "failures", "circuit_rejections"):
                 self.client[key] += int(stats.get(key, 0))
             for key, value in stats.items():
-                if key.startswith("retry_"):
+                if key.startswith(("retry_", "status_")):
                     self.client[key] += int(value)
 
     def error(self, text: str) -> None:
@@ -597,7 +597,10 @@ def bench_coverage(markets: int = COVERAGE_MARKETS, hours: int = COVERAGE_HOURS,
         f"{p}_quarantined_markets": tally.counts["discovery_quarantined"],
         f"{p}_requests": tally.client["requests"],
         f"{p}_retries": tally.client["retries"],
+        # Calls that raised, nearly all `GET /book` answering 404 for a market resolved since the hour's
+        # discovery (expected: each slot run confirms such a book once, then writes `no_orderbook`).
         f"{p}_client_failures": tally.client["failures"],
+        f"{p}_book_404s": tally.client["status_404"],
         f"{p}_circuit_rejections": tally.client["circuit_rejections"],
         f"{p}_faults_injected": sum(v for k, v in faults.items() if not k.startswith("rate_limit")),
         f"{p}_sim_internal_errors": tally.counts["sim_internal_errors"],
