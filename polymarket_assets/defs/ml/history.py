@@ -22,6 +22,7 @@ sub-minute instants are the most expensive to step through.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -31,6 +32,54 @@ from pathlib import Path
 
 HISTORY_TIERS = ("T0", "T1", "T2", "T3")
 STEP = timedelta(hours=1)
+
+
+def _execute_with_env(env: dict, job_name: str, partition_key, run_config, tags):
+    import os
+
+    from polymarket_assets.local_runner import execute_run
+
+    os.environ.update(env)
+    return execute_run(job_name, partition_key, run_config, tags)
+
+
+class CleanRunPool:
+    """`LocalRunPool`'s interface, with workers forked from a fresh forkserver instead of from the caller.
+
+    Forking a process that already ran XGBoost (OpenMP) or DuckDB leaves their thread pools' locks held in
+    the child, whose first training then hangs for ever. Tests and benchmarks that train in process and also
+    launch runs use this pool (`make demo` never trains in its driver, so its fork pool is safe). The
+    forkserver outlives the pool, so each run is given the environment the pool was created with.
+    """
+
+    def __init__(self, workers: int = 4):
+        import multiprocessing
+        import os
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["polymarket_assets.local_runner", "polymarket_assets.definitions"])
+        self.workers = workers
+        self.env = {k: v for k, v in os.environ.items() if k.startswith(("PM_", "DAGSTER_", "AWS_"))}
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+    def submit(self, job_name: str, partition_key=None, run_config=None, tags=None):
+        return self._pool.submit(_execute_with_env, self.env, job_name, partition_key, run_config, tags)
+
+    def submit_request(self, job_name: str, request, overrides: dict | None = None):
+        from polymarket_assets.local_runner import merge_config
+
+        config = merge_config(dict(request.run_config or {}), overrides or {})
+        return self.submit(job_name, request.partition_key, config, dict(request.tags or {}))
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
 
 
 def _partition(ts: datetime) -> str:
@@ -54,16 +103,19 @@ def _data_api_client(url: str, min_trade_usd: float | None):
 
 
 class _SteppedClock:
-    """The recorder's clock interface (`now_us`) reading the paused simulator's time."""
+    """The recorder's clock interface (`now_us`) reading the paused simulator's time, or a frozen instant:
+    a backfill that fetches trades up to a step's instant observed them at that instant, even if the sweeps
+    running beside it have moved the simulated clock a few seconds on."""
 
     def __init__(self, sim):
         self.sim = sim
-
-    def now_us(self) -> int:
-        return int(self.sim.control.now() * 1_000_000)
+        self.frozen_s: float | None = None
 
     def now(self) -> float:
-        return self.sim.control.now()
+        return self.frozen_s if self.frozen_s is not None else self.sim.control.now()
+
+    def now_us(self) -> int:
+        return int(self.now() * 1_000_000)
 
 
 @dataclass
@@ -125,7 +177,7 @@ class HistoryCollector:
         self.discover_every = max(1, discover_every)
         self.trade_tiers = set(trade_tiers) if trade_tiers else None
         self.stats = HistoryStats()
-        clock = _SteppedClock(sim)
+        clock = self.clock = _SteppedClock(sim)
         cfg = SidecarConfig(data_dir=self.data_dir, backfill_chunk=50)
         run_id = uuid.uuid4().hex[:8]  # the incoming-file contract: 8 hex digits
         self.writer = Writer(self.data_dir, run_id, clock)
@@ -142,6 +194,7 @@ class HistoryCollector:
             on_audited=lambda t: None,
         )
         self._last_trades_s: float | None = None
+        self._step = STEP
         self._ingest: list = []
         self._ingested_hours: set[str] = set()
 
@@ -168,12 +221,26 @@ class HistoryCollector:
         if discover:
             self._check(self._run("markets_job", _partition(instant)).result())
         self.stats.timed("discovery", began)
+        # The backfill (HTTP against the simulator) runs beside the slot runs.
         began = time.monotonic()
-        self._backfill_trades(instant)
-        self.stats.timed("trades_backfill", began)
-        began = time.monotonic()
+        self.clock.frozen_s = instant.timestamp()
+        errors: list[BaseException] = []
+
+        def backfill() -> None:
+            try:
+                self._backfill_trades(instant)
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the stepping thread below
+                errors.append(exc)
+
+        thread = threading.Thread(target=backfill, name="history-backfill")
+        thread.start()
         self._slots(instant)
         self.stats.timed("slots", began)
+        thread.join()
+        self.clock.frozen_s = None
+        self.stats.timed("slots_and_trades", began)
+        if errors:
+            raise errors[0]
         began = time.monotonic()
         if resolve:
             self._check(self._run("resolutions_job", _partition(instant)).result())
@@ -198,7 +265,9 @@ class HistoryCollector:
 
     def _backfill_trades(self, instant: datetime) -> None:
         now_s = instant.timestamp()
-        start_s = self._last_trades_s if self._last_trades_s is not None else now_s - STEP.total_seconds()
+        start_s = (
+            self._last_trades_s if self._last_trades_s is not None else now_s - self._step.total_seconds()
+        )
         ids = self._tracked(instant)
         if ids and now_s > start_s:
             self.stats.trades_backfilled += self.backfiller.reconcile(ids, start_s, now_s)
@@ -262,6 +331,7 @@ class HistoryCollector:
     def collect(self, start: datetime, until: datetime, step: timedelta = STEP) -> HistoryStats:
         """Steps at start, start + step, ... while before `until`; ends with `finish` at the last step."""
         began = time.monotonic()
+        self._step = step
         instant = start
         last = start
         i = 0

@@ -42,7 +42,7 @@ def labels_sql(resolutions: str) -> str:
 
 def horizon_rows_sql(features: str, market_states: str, horizons: dict[float, float]) -> str:
     """Every market's feature row at each horizon (with `close`, `horizon_h`, `target_ts`)."""
-    values = ", ".join(f"({float(h)}, {float(tol)})" for h, tol in horizons.items())
+    values = ", ".join(f"({float(h)}::DOUBLE, {float(tol)}::DOUBLE)" for h, tol in horizons.items())
     return f"""
         WITH closes AS (
             SELECT condition_id, end_date AS close_ts

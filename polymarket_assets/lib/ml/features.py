@@ -91,6 +91,7 @@ FEATURE_COLUMNS = [
     "event_n_markets",
 ]
 
+
 def feature_sql(snapshots: str, market_states: str, trades: str, whale_usd: float = WHALE_USD) -> str:
     """The feature query over three relations (SQL text), with parameters $start, $end, $read_lo, $trade_lo."""
     whale = float(whale_usd)

@@ -149,6 +149,9 @@ def connect(
     con.execute(f"SET threads = {int(threads)}")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = false")
+    # Row estimates behind filters are often tiny; a "small" ASOF side planned as a nested loop turns the
+    # feature query quadratic. Always use the sort-merge ASOF join.
+    con.execute("SET asof_loop_join_threshold = 0")
     if temp_directory:
         con.execute(f"SET temp_directory = '{temp_directory}'")
     return con

@@ -120,7 +120,7 @@ def generate_lake(
                CASE WHEN books THEN 0.03 END AS ask_wall_distance,
                NULL::VARCHAR AS book_hash, CASE WHEN books THEN slot_ts END AS book_ts,
                1000 + 50 * mid_index % 5000 AS volume_24h, 5000.0 + mid_index % 7000 AS liquidity,
-               NULL::DOUBLE AS one_day_price_change, NULL::DOUBLE AS one_week_price_change,
+               (random() - 0.5) * 0.1 AS one_day_price_change, (random() - 0.5) * 0.2 AS one_week_price_change,
                epoch(end_date - slot_ts) / 3600 AS hours_to_close,
                strftime(slot_ts, '%Y-%m-%d') AS date, strftime(slot_ts, '%H') AS hour
         FROM s
