@@ -40,18 +40,9 @@ class World:
 
 
 def ml_config_for(step: timedelta, hours: int) -> dict:
-    from polymarket_assets.defs.ml.demo import ml_run_config
+    from polymarket_assets.defs.ml.demo import coarse_run_config
 
-    coarse = step.total_seconds() / 3600 + 0.05
-    unsupported = ["momentum_1h"] + (["momentum_24h"] if hours < 30 else [])
-    return ml_run_config(
-        tolerance_h=[coarse] * 3,
-        min_rows=60,
-        min_markets_per_split=10,
-        replicates=1000,
-        # rows 4 h apart cannot give a 1 h momentum, nor a one-day world a 24 h one; the gate is told so
-        extra={"ops": {"training_set_training_set_ready": {"config": {"allow_all_null": unsupported}}}},
-    )
+    return coarse_run_config(step, hours, min_rows=60, min_markets_per_split=10, replicates=1000)
 
 
 def build_world(base: Path, informed_flow: float, markets: int, hours: int, with_coverage: bool) -> World:

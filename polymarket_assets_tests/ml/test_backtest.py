@@ -97,4 +97,21 @@ def test_summary_pnl_hit_rate_sharpe_and_drawdown():
 
     daily = np.array([0.0, win, loss, loss, win])
     assert summary["sharpe"] == pytest.approx(daily.mean() / daily.std(ddof=1) * np.sqrt(365))
+    assert summary["sharpe_basis"] == "daily"
     assert summarize(bets.slice(0, 0))["bets"] == 0
+
+
+def test_a_short_backtest_uses_per_bet_returns_for_sharpe():
+    quotes = {c: [q(T0, 0.48, 0.50), q(T0 + 30 * S, 0.48, 0.50)] for c in "abc"}
+    outcomes = {
+        "a": (1, T0 + timedelta(hours=5)),
+        "b": (0, T0 + timedelta(hours=6)),
+        "c": (1, T0 + timedelta(hours=7)),
+    }
+    bets = run_backtest({c: [(T0, 0.7)] for c in "abc"}, quotes, outcomes, CONFIG)
+    summary = summarize(bets)
+    assert summary["days"] == 1 and summary["sharpe_basis"] == "per_bet"
+    import numpy as np
+
+    r = np.asarray(bets.column("pnl_usd").to_pylist()) / np.asarray(bets.column("cost_usd").to_pylist())
+    assert summary["sharpe"] == pytest.approx(r.mean() / r.std(ddof=1) * np.sqrt(3 * 365))

@@ -331,6 +331,7 @@ def backtest(config: BacktestRunConfig, lake: LakeResource) -> dg.MaterializeRes
             "pnl_usd": round(summary["pnl_usd"], 2),
             "hit_rate": summary["hit_rate"],
             "sharpe": sharpe,
+            "sharpe_basis": summary["sharpe_basis"],
             "max_drawdown_usd": round(summary["max_drawdown_usd"], 2),
             "return_on_cost": summary["return_on_cost"],
             "fees_usd": round(summary["fees_usd"], 2),

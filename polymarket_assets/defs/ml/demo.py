@@ -1,15 +1,24 @@
 """The `make demo` hand-over: resolved history, then features → training_set → xgb_model → model_evaluation →
 backtest → predictions, all as real Dagster runs.
 
-    from polymarket_assets.defs.ml.demo import run_ml_demo
-    figures = run_ml_demo(pool, sim, data_dir, until=hour0 - timedelta(minutes=5), log=log)
+Call it before the demo's live hour, with the simulator started `DEMO_HISTORY` earlier:
+
+    from polymarket_assets.defs.ml.demo import DEMO_HISTORY, run_ml_demo
+
+    sim_start = hour0 - DEMO_HISTORY - timedelta(minutes=2)          # instead of hour0 - 2 min
+    with run_sim(..., speed=0.0, start=sim_start.isoformat()) as sim:
+        ...                                                         # env, defs, instance, Driver as today
+        figures = run_ml_demo(driver.pool, sim, data_dir, until=hour0 - timedelta(minutes=10),
+                              run_config_overrides=overrides, log=log)
+        ...                                                         # then the live hour, unchanged
+        driver.pool.submit("predictions_job").result()              # optional: predictions on live data
 
 `pool` is the demo's `LocalRunPool` (runs execute in forked workers against the instance in `DAGSTER_HOME`,
-with the `PM_*` environment already pointing at the simulator and `PM_CLOCK=sim`); `sim` is the paused
-simulator handle; `data_dir` is `PM_DATA_DIR`. The simulator must have been started at least `days` before
-`until` (its clock is stepped from where it is to `until`, never backwards). It returns
-`resolved_markets_used, brier_model, brier_market, delta_brier_ci` (two-element list) and `backtest_sharpe`,
-plus a few more figures.
+with the `PM_*` environment pointing at the simulator and `PM_CLOCK=sim`); `sim` is the paused simulator
+handle; `data_dir` is `PM_DATA_DIR`. The simulator's clock is stepped from where it is (rounded up to the
+hour) to `until`, never backwards, and left just after the last step. The return value holds
+`resolved_markets_used, brier_model, brier_market, delta_brier_ci` (two-element list), `backtest_sharpe`,
+and a few more figures (`history` has the collection's run counts and timings).
 """
 
 from __future__ import annotations
@@ -19,10 +28,30 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from polymarket_assets.defs.ml.history import HISTORY_TIERS, STEP, HistoryCollector, hour_ceil, sim_now
+from polymarket_assets.defs.ml.history import HISTORY_TIERS, HistoryCollector, hour_ceil, sim_now
 
-# Coarse history has hourly rows, so a horizon row may be up to an hour older than close - h.
+# Hourly rows: a horizon row may be up to an hour older than close - h.
 COARSE_TOLERANCE_H = [1.05, 1.05, 1.05]
+# What the demo records before its live hour: enough simulated time for a few hundred resolved markets at
+# 400 markets, at a cadence that keeps it to about two minutes of wall time.
+DEMO_HISTORY = timedelta(hours=40)
+DEMO_STEP = timedelta(hours=2)
+# Trades are backfilled for markets within 48 h of close (the recorder's near tiers): the rest would triple
+# the demo's history time and only feed the 7-day whale window of markets no horizon row is taken from.
+DEMO_TRADE_TIERS = ("T1", "T2", "T3", "T4")
+
+
+def coarse_run_config(step: timedelta, hours: float, **kwargs) -> dict:
+    """`ml_run_config` for history recorded every `step`: horizon tolerance one step, and the gate told which
+    momentum features that cadence (or that short a history) cannot produce."""
+    step_h = step.total_seconds() / 3600
+    unsupported = [
+        name
+        for name, lag in (("momentum_1h", 1), ("momentum_6h", 6), ("momentum_24h", 24))
+        if step_h > lag or hours < lag + 6
+    ]
+    extra = {"ops": {"training_set_training_set_ready": {"config": {"allow_all_null": unsupported}}}}
+    return ml_run_config(tolerance_h=[step_h + 0.05] * 3, extra=extra, **kwargs)
 
 
 def ml_run_config(
@@ -109,12 +138,13 @@ def run_ml_demo(
     data_dir,
     until: datetime,
     *,
+    step: timedelta = DEMO_STEP,
     tiers=HISTORY_TIERS,
-    step: timedelta = STEP,
+    trade_tiers: tuple[str, ...] | None = DEMO_TRADE_TIERS,
     run_config_overrides: dict | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict:
-    """Collect hourly history from the simulator's current time up to `until`, then train and score.
+    """Record history from the simulator's current time up to `until` every `step`, then train and score.
 
     Returns {"resolved_markets_used", "brier_model", "brier_market", "delta_brier_ci": [low, high],
     "backtest_sharpe", ...}; raises if a run of the ML pipeline fails (collection runs that fail are counted
@@ -122,8 +152,18 @@ def run_ml_demo(
     """
     log = log or (lambda message: None)
     start = hour_ceil(sim_now(sim))
+    if until - start < timedelta(hours=12):
+        raise ValueError(
+            f"only {until - start} of history before {until.isoformat()}: start the simulator earlier"
+        )
     collector = HistoryCollector(
-        pool, sim, data_dir, tiers=tiers, run_config_overrides=run_config_overrides, log=log
+        pool,
+        sim,
+        data_dir,
+        tiers=tiers,
+        trade_tiers=trade_tiers,
+        run_config_overrides=run_config_overrides,
+        log=log,
     )
     stats = collector.collect(start, until, step)
     log(
@@ -135,7 +175,8 @@ def run_ml_demo(
     while day <= sim_now(sim).date():
         days.append(day)
         day += timedelta(days=1)
-    figures = run_ml_pipeline(pool, data_dir, days, log=log)
+    hours = (until - start).total_seconds() / 3600
+    figures = run_ml_pipeline(pool, data_dir, days, coarse_run_config(step, hours), log=log)
     figures["history"] = stats.as_dict()
     figures["models_dir"] = str(Path(data_dir) / "models")
     return figures

@@ -124,6 +124,7 @@ class HistoryStats:
     runs: int = 0
     failed_runs: list[str] = field(default_factory=list)
     trades_backfilled: int = 0
+    incomplete_fetches: int = 0
     wall_s: float = 0.0
     phase_s: dict[str, float] = field(default_factory=dict)
 
@@ -136,6 +137,7 @@ class HistoryStats:
             "runs": self.runs,
             "failed_runs": len(self.failed_runs),
             "trades_backfilled": self.trades_backfilled,
+            "incomplete_fetches": self.incomplete_fetches,
             "wall_s": round(self.wall_s, 1),
             "phase_s": {k: round(v, 1) for k, v in self.phase_s.items()},
         }
@@ -264,13 +266,28 @@ class HistoryCollector:
         ]
 
     def _backfill_trades(self, instant: datetime) -> None:
+        from ws_sidecar.backfill import IncompleteFetch
+
         now_s = instant.timestamp()
         start_s = (
             self._last_trades_s if self._last_trades_s is not None else now_s - self._step.total_seconds()
         )
         ids = self._tracked(instant)
         if ids and now_s > start_s:
-            self.stats.trades_backfilled += self.backfiller.reconcile(ids, start_s, now_s)
+            before = len(self.backfiller.index)
+            # As the recorder does: a window with unreadable (quarantined) rows is fetched again; what was
+            # already written is recognised by its uid and not written twice.
+            for attempt in range(4):
+                try:
+                    self.backfiller.reconcile(ids, start_s, now_s)
+                    break
+                except IncompleteFetch as exc:
+                    self.stats.incomplete_fetches += 1
+                    if attempt == 3:
+                        self.log(f"trades {instant.isoformat()}: {exc} after 4 attempts; moving on")
+            self.stats.trades_backfilled += len(self.backfiller.index) - before
+            # windows never overlap here, so only a tolerance's worth of the index is ever consulted again
+            self.backfiller.index.prune(int((start_s - 3600) * 1000))
         self._last_trades_s = now_s
 
     def _slots(self, slot: datetime) -> None:

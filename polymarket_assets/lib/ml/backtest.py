@@ -15,7 +15,8 @@ recorded depth (the prices-only tiers) is never traded. Fees follow Polymarket's
 if it won, 0 otherwise).
 
 Sharpe is the annualised ratio of daily PnL (by settlement day, zero on days without settlements) over the
-backtest's span. A Sharpe above 2 on this kind of strategy is a sign of leakage until proven otherwise.
+backtest's span, or of per-bet returns when the span is shorter than five days. A Sharpe above 2 on this
+kind of strategy is a sign of leakage until proven otherwise.
 """
 
 from __future__ import annotations
@@ -171,8 +172,15 @@ def _quote_at_or_after(book: list[Quote], times: list[datetime], ts: datetime) -
     return book[i] if i < len(book) else None
 
 
+MIN_DAYS_DAILY_SHARPE = 5
+
+
 def summarize(bets: pa.Table) -> dict:
-    """PnL, hit rate, return on cost, daily Sharpe (annualised), max drawdown and the number of bets."""
+    """PnL, hit rate, return on cost, Sharpe (annualised), max drawdown and the number of bets.
+
+    Sharpe is computed on daily PnL when the bets span at least `MIN_DAYS_DAILY_SHARPE` days, else on per-bet
+    returns at the observed bet rate (`sharpe_basis` says which); a test split of a short history is short.
+    """
     n = bets.num_rows
     if n == 0:
         return {
@@ -181,6 +189,7 @@ def summarize(bets: pa.Table) -> dict:
             "hit_rate": None,
             "return_on_cost": None,
             "sharpe": None,
+            "sharpe_basis": None,
             "max_drawdown_usd": 0.0,
             "cost_usd": 0.0,
             "fees_usd": 0.0,
@@ -196,8 +205,17 @@ def summarize(bets: pa.Table) -> dict:
     daily = np.zeros(days)
     for value, when in zip(pnl, settle):
         daily[(when.date() - first_day).days] += value
-    sd = float(np.std(daily, ddof=1)) if days > 1 else 0.0
-    sharpe = float(np.mean(daily) / sd * math.sqrt(365.0)) if sd > 0 else None
+    if days >= MIN_DAYS_DAILY_SHARPE:
+        basis = "daily"
+        sd = float(np.std(daily, ddof=1))
+        sharpe = float(np.mean(daily) / sd * math.sqrt(365.0)) if sd > 0 else None
+    else:
+        # Too few days for a daily series: per-bet returns on cost, scaled to a year at the observed bet rate.
+        basis = "per_bet"
+        returns = pnl / np.maximum(np.asarray(bets.column("cost_usd").to_pylist(), dtype=float), 1e-12)
+        sd = float(np.std(returns, ddof=1)) if n > 1 else 0.0
+        bets_per_year = n / (days / 365.0)
+        sharpe = float(np.mean(returns) / sd * math.sqrt(bets_per_year)) if sd > 0 else None
     order = np.argsort(np.asarray([s.timestamp() for s in settle]), kind="mergesort")
     curve = np.cumsum(pnl[order])
     drawdown = float(np.max(np.maximum.accumulate(np.concatenate([[0.0], curve]))[1:] - curve)) if n else 0.0
@@ -207,6 +225,7 @@ def summarize(bets: pa.Table) -> dict:
         "hit_rate": float(np.mean(pnl > 0)),
         "return_on_cost": float(pnl.sum() / cost) if cost > 0 else None,
         "sharpe": sharpe,
+        "sharpe_basis": basis,
         "max_drawdown_usd": max(drawdown, 0.0),
         "cost_usd": cost,
         "fees_usd": float(np.sum(bets.column("fee_usd").to_pylist())),
