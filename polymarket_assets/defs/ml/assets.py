@@ -57,7 +57,7 @@ def features(
                        avg(CASE WHEN end_date IS NULL THEN 1 ELSE 0 END), avg(CASE WHEN bid_depth IS NULL THEN 1 ELSE 0 END),
                        sum(whale_count_24h)
                 FROM read_parquet('{str(path).replace("'", "''")}')"""
-        ).fetchone()
+        ).fetchall()[0]
     finally:
         con.close()
     markets, traded, no_meta, no_book, _ = stats

@@ -73,7 +73,7 @@ def resolved_market_count(data_dir: str) -> int:
         return int(
             con.execute(
                 f"SELECT count(DISTINCT condition_id) FROM {relation_sql(root, RESOLUTIONS)} WHERE outcome IN ('YES', 'NO')"
-            ).fetchone()[0]
+            ).fetchall()[0][0]
         )
     finally:
         con.close()

@@ -98,11 +98,9 @@ def feature_sql(snapshots: str, market_states: str, trades: str, whale_usd: floa
     return f"""
 WITH
 snap AS (
-    SELECT *, coalesce(mid, last_trade_price) AS price
+    SELECT *, coalesce(mid, last_trade_price) AS price, hash(condition_id) AS k
     FROM {snapshots}
     WHERE captured_at >= $read_lo AND captured_at < $end AND coalesce(mid, last_trade_price) IS NOT NULL
-    -- a slot written twice (a retried run) counts once, as first observed
-    QUALIFY row_number() OVER (PARTITION BY condition_id, slot_ts ORDER BY captured_at) = 1
 ),
 states AS (
     SELECT condition_id, observed_at, end_date, created_at, yes_token_id, no_token_id,
@@ -113,23 +111,24 @@ states AS (
     WHERE observed_at < $end AND condition_id IS NOT NULL
     QUALIFY row_number() OVER (PARTITION BY condition_id, observed_at ORDER BY end_date NULLS LAST) = 1
 ),
--- Integer keys for markets and events: every lookback below sorts and joins on them, not on 66-byte ids.
-market_keys AS (
-    SELECT condition_id, CAST(row_number() OVER () AS INTEGER) AS k
-    FROM (SELECT condition_id FROM snap UNION SELECT condition_id FROM states)
-),
+-- Integer keys for markets (a 64-bit hash of the id; `check_market_keys` rules out collisions first) and
+-- events: every lookback below sorts and joins on them, not on 66-byte ids.
 event_keys AS (
     SELECT event_key, CAST(row_number() OVER () AS INTEGER) AS e
     FROM (SELECT DISTINCT event_key FROM states WHERE event_key IS NOT NULL)
 ),
 states_k AS (
-    SELECT mk.k, s.observed_at, ek.e, s.yes_token_id, s.no_token_id
-    FROM states s JOIN market_keys mk USING (condition_id) LEFT JOIN event_keys ek USING (event_key)
+    SELECT hash(s.condition_id) AS k, s.observed_at, ek.e, s.yes_token_id, s.no_token_id
+    FROM states s LEFT JOIN event_keys ek USING (event_key)
 ),
--- the narrow timeline every lookback reads: (market, instant, price, event as of the instant)
+-- the narrow timeline every lookback reads: (market, instant, price, event as of the instant). A slot
+-- written twice (a retried run) counts once, as first observed.
 timeline AS (
     SELECT s.k, s.ts, s.price, st.e, st.observed_at AS state_at
-    FROM (SELECT mk.k, snap.captured_at AS ts, snap.price FROM snap JOIN market_keys mk USING (condition_id)) s
+    FROM (
+        SELECT k, min(captured_at) AS ts, arg_min(price, captured_at) AS price
+        FROM snap GROUP BY k, slot_ts
+    ) s
     ASOF LEFT JOIN (SELECT k, observed_at, e FROM states_k) st ON s.k = st.k AND s.ts >= st.observed_at
 ),
 probes AS (
@@ -139,10 +138,10 @@ probes AS (
     FROM timeline WHERE ts >= $start AND ts < $end
 ),
 trade_rows AS (
-    SELECT mk.k, t.asset_id, upper(t.side) AS side, t.price, t.size,
+    SELECT hash(t.condition_id) AS k, t.asset_id, upper(t.side) AS side, t.price, t.size,
            coalesce(t.notional_usd, t.size * t.price) AS notional,
            greatest(t.exchange_ts, coalesce(t.received_at, t.exchange_ts)) AS avail_ts
-    FROM {trades} t JOIN market_keys mk USING (condition_id)
+    FROM {trades} t
     WHERE t.exchange_ts IS NOT NULL AND t.price IS NOT NULL AND t.size IS NOT NULL
       AND greatest(t.exchange_ts, coalesce(t.received_at, t.exchange_ts)) >= $trade_lo
       AND greatest(t.exchange_ts, coalesce(t.received_at, t.exchange_ts)) < $end
@@ -257,8 +256,8 @@ SELECT
     CASE WHEN st.event_key IS NULL THEN r.price ELSE ev.event_yes_sum END AS event_yes_sum,
     CAST(CASE WHEN st.event_key IS NULL THEN 1 ELSE ev.event_n_markets END AS DOUBLE) AS event_n_markets
 FROM (SELECT * FROM snap WHERE captured_at >= $start) r
-JOIN market_keys mk ON r.condition_id = mk.condition_id
-JOIN lookbacks f ON mk.k = f.k AND r.captured_at = f.ts
+-- inner join on the first observation of each slot: a retried slot's later copy finds no partner
+JOIN lookbacks f ON r.k = f.k AND r.captured_at = f.ts
 -- the as-of state was found on the narrow timeline; here it is a plain equality join
 LEFT JOIN states st ON r.condition_id = st.condition_id AND f.state_at = st.observed_at
 LEFT JOIN event_sums ev ON f.k = ev.k AND f.ts = ev.ts
@@ -283,10 +282,27 @@ def lake_feature_sql(lake_root, whale_usd: float = WHALE_USD) -> str:
     )
 
 
+def check_market_keys(con: duckdb.DuckDBPyConnection, lake_root, start: datetime, end: datetime) -> None:
+    """The feature query keys markets by a 64-bit hash of their id; refuse to run if two ids share one."""
+    sql = f"""
+        WITH ids AS (
+            SELECT condition_id FROM {relation_sql(lake_root, MARKET_STATES)} WHERE observed_at < $end
+            UNION SELECT condition_id FROM {relation_sql(lake_root, SNAPSHOTS)}
+            WHERE captured_at >= $read_lo AND captured_at < $end
+        )
+        SELECT count(*), count(DISTINCT hash(condition_id)) FROM ids
+    """
+    params = window_params(start, end)
+    ids, hashes = con.execute(sql, {"end": params["end"], "read_lo": params["read_lo"]}).fetchall()[0]
+    if ids != hashes:
+        raise RuntimeError(f"{ids - hashes} market id hash collisions among {ids} markets")
+
+
 def build_features(
     con: duckdb.DuckDBPyConnection, lake_root, start: datetime, end: datetime, whale_usd: float = WHALE_USD
 ) -> pa.Table:
     """Feature rows with `start <= ts < end`, ordered by (condition_id, ts), as an Arrow table."""
+    check_market_keys(con, lake_root, start, end)
     sql = lake_feature_sql(lake_root, whale_usd) + " ORDER BY condition_id, ts"
     return con.sql(sql, params=window_params(start, end)).to_arrow_table()
 
@@ -300,10 +316,11 @@ def copy_features(
     whale_usd: float = WHALE_USD,
 ) -> int:
     """Stream the feature rows of a window straight into one Parquet file (no Arrow copy in Python)."""
+    check_market_keys(con, lake_root, start, end)
     sql = lake_feature_sql(lake_root, whale_usd)
     escaped = str(path).replace("'", "''")
     con.execute(
         f"COPY ({sql}) TO '{escaped}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
         window_params(start, end),
     )
-    return con.execute(f"SELECT count(*) FROM read_parquet('{escaped}')").fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM read_parquet('{escaped}')").fetchall()[0][0]

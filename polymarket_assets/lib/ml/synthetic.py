@@ -96,7 +96,7 @@ def generate_lake(
         FROM priced
         """
     )
-    counts = {"snapshots": con.execute("SELECT count(*) FROM s").fetchone()[0]}
+    counts = {"snapshots": con.execute("SELECT count(*) FROM s").fetchall()[0][0]}
     snapshot_sql = """
         SELECT condition_id, tier, slot_ts, captured_at, epoch(captured_at - slot_ts) AS lag_s,
                CASE WHEN books THEN 'books' ELSE 'prices' END AS source, 'ok' AS book_status,
@@ -140,7 +140,7 @@ def generate_lake(
         FROM hours
     """
     _copy(con, states_sql, root / "market_states", ["date", "hour"])
-    counts["market_states"] = con.execute(f"SELECT count(*) FROM ({states_sql})").fetchone()[0]
+    counts["market_states"] = con.execute(f"SELECT count(*) FROM ({states_sql})").fetchall()[0][0]
     trades_sql = f"""
         WITH windows AS (
             SELECT m.*, greatest(epoch(end_date) - life_s, {t0}) AS w0, least(epoch(end_date), {t0 + span_s}) AS w1
@@ -171,7 +171,7 @@ def generate_lake(
     """
     con.execute(f"CREATE TABLE tr AS {trades_sql}")
     _copy(con, "SELECT * FROM tr", root / "trades", ["date", "hour"])
-    counts["trades"] = con.execute("SELECT count(*) FROM tr").fetchone()[0]
+    counts["trades"] = con.execute("SELECT count(*) FROM tr").fetchall()[0][0]
     resolutions_sql = f"""
         SELECT condition_id, CASE WHEN y = 1 THEN 'YES' ELSE 'NO' END AS outcome, NULL::VARCHAR AS winning_token_id,
                NULL::VARCHAR AS winning_outcome, end_date + INTERVAL 2 HOUR AS resolved_at, 'synthetic' AS source,
@@ -181,7 +181,7 @@ def generate_lake(
         FROM m WHERE epoch(end_date) + 7200 < {t0 + span_s}
     """
     _copy(con, resolutions_sql, root / "resolutions", ["date", "hour"])
-    counts["resolutions"] = con.execute(f"SELECT count(*) FROM ({resolutions_sql})").fetchone()[0]
+    counts["resolutions"] = con.execute(f"SELECT count(*) FROM ({resolutions_sql})").fetchall()[0][0]
     con.close()
     return counts
 
