@@ -42,6 +42,7 @@ def test_features_partition_replaces_itself(lake_dir):
     assert len(files) == 1
     metadata = result.asset_materializations_for_node("features")[0].metadata
     assert metadata["dagster/row_count"].value > 1000 and metadata["markets"].value > 10
+    assert [(e.check_name, e.passed) for e in result.get_asset_check_evaluations()] == [("unique_market_instant", True)]
 
 
 def test_the_gate_blocks_training_and_everything_after_it(lake_dir):

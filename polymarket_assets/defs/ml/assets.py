@@ -38,6 +38,7 @@ class FeaturesConfig(dg.Config):
     deps=COLLECTION_DEPS,
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
     tags={"domain": "ml"},
+    check_specs=[dg.AssetCheckSpec("unique_market_instant", asset="features")],
 )
 def features(
     context: dg.AssetExecutionContext, config: FeaturesConfig, lake: LakeResource
@@ -55,12 +56,12 @@ def features(
         stats = con.execute(
             f"""SELECT count(DISTINCT condition_id), avg(CASE WHEN trade_count_1h > 0 THEN 1 ELSE 0 END),
                        avg(CASE WHEN end_date IS NULL THEN 1 ELSE 0 END), avg(CASE WHEN bid_depth IS NULL THEN 1 ELSE 0 END),
-                       sum(whale_count_24h)
+                       count(*) - count(DISTINCT (condition_id, ts))
                 FROM read_parquet('{str(path).replace("'", "''")}')"""
         ).fetchall()[0]
     finally:
         con.close()
-    markets, traded, no_meta, no_book, _ = stats
+    markets, traded, no_meta, no_book, duplicates = stats
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,
@@ -70,7 +71,15 @@ def features(
             "share_rows_without_book": round(float(no_book or 0.0), 4),
             "path": dg.MetadataValue.path(str(path)),
             "duration_s": round(time.monotonic() - started, 3),
-        }
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="unique_market_instant",
+                passed=duplicates == 0,
+                metadata={"duplicate_rows": int(duplicates)},
+                description="One row per (market, instant): a slot the lake holds twice is used once.",
+            )
+        ],
     )
 
 
