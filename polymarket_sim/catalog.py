@@ -14,6 +14,7 @@ import heapq
 import math
 
 from . import names
+from .pricing import endpoints_given_outcome, group_endpoints_given_winner
 from .rng import T_EVENT, T_IDGAP, T_SLOT, Stream, h
 
 HOUR = 3600.0
@@ -53,7 +54,6 @@ class Event:
 
 class Market:
     __slots__ = (
-        "a0",
         "accepting_after_close",
         "condition_id",
         "created_at",
@@ -81,7 +81,6 @@ class Market:
         "neg_risk_request_id",
         "no_token",
         "no_uma_status",
-        "noise_period",
         "outcome",
         "outcomes",
         "phase_ms",
@@ -90,19 +89,19 @@ class Market:
         "question_id",
         "refresh_ticks",
         "resolved_at",
-        "sigma",
         "slot",
         "slug",
         "stale",
         "start_date",
         "static",
         "tags",
-        "target",
         "thin_side",
         "tick_ms",
         "umabond",
         "volume_scale",
+        "x0",
         "yes_token",
+        "z1",
     )
 
     def __init__(self) -> None:
@@ -269,6 +268,9 @@ class Catalog:
         ev.description = (f"This market will resolve according to the listed outcome for \"{ev.title}\". "
                           "The resolution source is a consensus of credible reporting.")
         ev.markets = []
+        if ev.neg_risk:
+            gs = Stream(seed, T_SLOT, slot, gen, -1)
+            group_paths = group_endpoints_given_winner([(gs.gauss(), gs.gauss()) for _ in range(size)], winner)
         for j in range(size):
             m = Market()
             m.slot, m.gen, m.member, m.kind, m.event = slot, gen, j, kind, ev
@@ -303,14 +305,11 @@ class Catalog:
             m.neg_risk_request_id = ("0x" + ms.hexstr(64)) if ev.neg_risk else ""
             m.accepting_after_close = ms.random() < 0.06
             m.no_uma_status = ms.random() < 0.12
-            sign = 1.0 if m.outcome == YES else (-1.0 if m.outcome == NO else 0.0)
             if ev.neg_risk:
-                m.a0 = 0.8 * ms.gauss() + (0.9 if m.outcome == YES else 0.0)
+                m.x0, m.z1 = group_paths[j]
             else:
-                m.a0 = 1.0 * ms.gauss() + 0.7 * sign
-            m.target = 4.6 * sign
-            m.sigma = ms.uniform(0.4, 1.2)
-            m.noise_period = max(900.0, plan.lifetime / 30.0)
+                sign = 1.0 if m.outcome == YES else (-1.0 if m.outcome == NO else 0.0)
+                m.x0, m.z1 = endpoints_given_outcome(ms.gauss(), ms.gauss(), sign)
             m.tick_ms = int(ms.weighted([5000, 10000, 15000, 20000, 30000, 60000], [2, 4, 3, 3, 2, 1]))
             m.phase_ms = ms.randint(0, m.tick_ms - 1)
             if ev.neg_risk and j > 0:

@@ -1,10 +1,19 @@
-"""Fair (true-probability) price paths: a closed-form function of (seed, market, time).
+"""Fair (true-probability) price paths: a closed-form function of (seed, market, time), and a martingale.
 
-Each market's YES log-odds blend from a random prior towards its predetermined outcome as endDate nears
-(weight tau^3, so information arrives late), plus two octaves of smooth seeded value-noise whose amplitude
-shrinks to zero at endDate. After endDate the path keeps firming towards the outcome. NegRisk members are
-combined with a softmax, so a group's fair YES prices sum to exactly 1. Evaluating one market at one instant
-costs a handful of hash calls and never touches any other market (except its negRisk siblings).
+Each market carries a latent score Z that moves as a Brownian motion on a variance clock s = tau**2 (tau is
+the share of the market's life elapsed, so information arrives late), from Z(0) = x0 to Z(1) = z1 with total
+variance PATH_VAR. A binary market resolves YES when z1 > 0, and its fair YES price is the exact conditional
+probability P(z1 > 0 | Z(s)) = Phi(Z(s) / sqrt(PATH_VAR * (1 - s))). A negRisk event's winner is the member
+with the largest z1, and each member's fair price is the probability that it finishes on top, so the group's
+prices sum to 1. Because every price is the conditional probability of the outcome given the path so far,
+the simulated market is calibrated and nothing observable in the price history predicts the outcome beyond
+the price itself: without informed flow a model cannot beat the mid, which is what the leakage tests rely on.
+
+The outcome is fixed by the catalog first and the latent endpoints are drawn from their distribution given
+that outcome (`endpoints_given_outcome`, `group_endpoints_given_winner`), which is the same joint law as
+drawing the path and reading the outcome off it. Points inside the path come from a Levy (midpoint)
+construction keyed by (seed, market, level, index): evaluating one market at one instant costs DEPTH hash
+calls, most of them cached, and never touches any other market (except its negRisk siblings).
 """
 
 from __future__ import annotations
@@ -14,47 +23,104 @@ import math
 from .rng import T_NOISE, gauss
 
 P_MIN, P_MAX = 0.0015, 0.9985
+PRIOR_VAR = 1.5  # variance of x0: where prices start
+PATH_VAR = 4.0  # variance the path adds over the market's life
+DEPTH = 22  # midpoint levels: below 2**-22 of the variance clock the path is interpolated linearly
+_HALF_SD = [math.sqrt(PATH_VAR * 2.0**-level / 4.0) for level in range(DEPTH)]
+_SQRT2 = math.sqrt(2.0)
+
+_NODES: dict = {}
 
 
-_KNOTS: dict = {}
-
-
-def _knot(seed: int, key: int, octave: int, i: int) -> float:
-    # Neighbouring times (a book tick, the last trade's tick, the price a day ago) share noise knots.
-    k = (seed, key, octave, i)
-    v = _KNOTS.get(k)
+def _node(seed: int, key: int, level: int, index: int) -> float:
+    # Nearby instants (a book tick, the price a day ago) share their upper levels.
+    k = (seed, key, level, index)
+    v = _NODES.get(k)
     if v is None:
-        if len(_KNOTS) > 200_000:
-            _KNOTS.clear()
-        v = _KNOTS[k] = gauss(seed, T_NOISE, key, octave, i)
+        if len(_NODES) > 400_000:
+            _NODES.clear()
+        v = _NODES[k] = gauss(seed, T_NOISE, key, level, index)
     return v
 
 
-def _value_noise(seed: int, key: int, octave: int, s: float) -> float:
-    i = math.floor(s)
-    f = s - i
-    g0 = _knot(seed, key, octave, i)
-    g1 = _knot(seed, key, octave, i + 1)
-    f = f * f * (3.0 - 2.0 * f)
-    return g0 + (g1 - g0) * f
+def endpoints_given_outcome(g1: float, g2: float, sign: float) -> tuple[float, float]:
+    """(x0, z1) from two standard normals: z1 on the outcome's side (sign +1 YES, -1 NO), x0 given z1; sign 0
+    (a market that will resolve INVALID) draws both without condition."""
+    if not sign:
+        x0 = math.sqrt(PRIOR_VAR) * g1
+        return x0, x0 + math.sqrt(PATH_VAR) * g2
+    total = PRIOR_VAR + PATH_VAR
+    z1 = sign * abs(g1) * math.sqrt(total)
+    x0 = z1 * PRIOR_VAR / total + math.sqrt(PRIOR_VAR * PATH_VAR / total) * g2
+    return x0, z1
 
 
-def logit(seed: int, m, t: float) -> float:
+def group_endpoints_given_winner(draws: list[tuple[float, float]], winner: int) -> list[tuple[float, float]]:
+    """(x0, z1) per negRisk member from two standard normals each, given which member wins: members are
+    exchangeable, so swapping the top finisher's endpoints into the winner's place conditions exactly."""
+    pairs = [endpoints_given_outcome(g1, g2, 0.0) for g1, g2 in draws]
+    top = max(range(len(pairs)), key=lambda j: pairs[j][1])
+    pairs[top], pairs[winner] = pairs[winner], pairs[top]
+    return pairs
+
+
+def clock(m, t: float) -> float:
+    """The variance clock s in [0, 1] of market m at time t."""
     life = m.end_date - m.created_at
     tau = (t - m.created_at) / life if life > 0 else 1.0
-    tau = max(tau, 0.0)
-    if tau >= 1.0:
-        w = 1.0
-        firm = min(1.0, (t - m.end_date) / 3600.0) * 0.9
-    else:
-        w = tau * tau * tau
-        firm = 0.0
-    sign = 1.0 if m.target > 0 else (-1.0 if m.target < 0 else 0.0)
-    base = m.a0 * (1.0 - w) + m.target * w + sign * firm
-    env = math.sqrt(1.0 - w) if sign else 1.0
-    period = m.noise_period
-    noise = 0.8 * _value_noise(seed, m.key, 0, t / period) + 0.35 * _value_noise(seed, m.key, 1, t * 6.0 / period)
-    return base + m.sigma * env * noise
+    tau = min(1.0, max(0.0, tau))
+    return tau * tau
+
+
+def latent(seed: int, m, s: float) -> float:
+    """Z(s) on the Brownian bridge from (0, x0) to (1, z1)."""
+    if s <= 0.0:
+        return m.x0
+    if s >= 1.0:
+        return m.z1
+    lo, hi, z_lo, z_hi, index = 0.0, 1.0, m.x0, m.z1, 0
+    key = m.key
+    for level in range(DEPTH):
+        mid = 0.5 * (lo + hi)
+        z_mid = 0.5 * (z_lo + z_hi) + _HALF_SD[level] * _node(seed, key, level, index)
+        if s < mid:
+            hi, z_hi, index = mid, z_mid, 2 * index
+        else:
+            lo, z_lo, index = mid, z_mid, 2 * index + 1
+    return z_lo + (s - lo) / (hi - lo) * (z_hi - z_lo)
+
+
+def _phi_cdf(x: float) -> float:
+    return 0.5 * math.erfc(-x / _SQRT2)
+
+
+# Standard-normal quadrature on a fixed grid, for the negRisk win probabilities.
+_GRID = [-6.0 + 0.3 * i for i in range(41)]
+_WEIGHTS = [math.exp(-0.5 * u * u) for u in _GRID]
+
+
+def win_probabilities(scores: list[float], remaining_var: float) -> list[float]:
+    """P(member i has the largest final score) when every score still moves by an independent
+    N(0, remaining_var): E_u[prod_{j != i} Phi((x_i - x_j) / r + u)]."""
+    n = len(scores)
+    if remaining_var <= 1e-12:
+        top = max(range(n), key=lambda j: scores[j])
+        return [1.0 if j == top else 0.0 for j in range(n)]
+    r = math.sqrt(remaining_var)
+    raw = []
+    for i, x_i in enumerate(scores):
+        gaps = [(x_i - x_j) / r for j, x_j in enumerate(scores) if j != i]
+        total = 0.0
+        for u, w in zip(_GRID, _WEIGHTS):
+            prod = w
+            for gap in gaps:
+                prod *= _phi_cdf(gap + u)
+                if prod < 1e-300:
+                    break
+            total += prod
+        raw.append(total)
+    norm = sum(raw)
+    return [v / norm for v in raw]
 
 
 _GROUP_CACHE: dict = {}
@@ -62,21 +128,20 @@ _GROUP_CACHE: dict = {}
 
 def fair_yes(seed: int, m, t: float) -> float:
     """The fair probability of the market's index-0 outcome at time t."""
+    s = clock(m, t)
+    remaining = PATH_VAR * (1.0 - s)
     if m.neg_risk:
-        # Siblings share one book-tick schedule, so one softmax serves the whole group at a tick.
+        # Siblings share one book-tick schedule, so one computation serves the whole group at a tick.
         key = (seed, m.event.id, t)
         probs = _GROUP_CACHE.get(key)
         if probs is None:
-            xs = [logit(seed, sib, t) for sib in m.event.markets]
-            top = max(xs)
-            es = [math.exp(x - top) for x in xs]
-            total = sum(es)
-            probs = [e / total for e in es]
+            probs = win_probabilities([latent(seed, sib, clock(sib, t)) for sib in m.event.markets], remaining)
             if len(_GROUP_CACHE) > 50_000:
                 _GROUP_CACHE.clear()
             _GROUP_CACHE[key] = probs
         p = probs[m.member]
+    elif remaining <= 1e-12:
+        p = 1.0 if m.z1 > 0 else 0.0
     else:
-        x = logit(seed, m, t)
-        p = 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
+        p = _phi_cdf(latent(seed, m, s) / math.sqrt(remaining))
     return min(P_MAX, max(P_MIN, p))

@@ -1,10 +1,8 @@
 """The ML assets on worlds recorded by the real collection assets: labels, artifacts, and whether the model
 finds the informed flow (and only it).
 
-Why the null world is scored against the recalibrated price: the simulator's mid is not a calibrated
-probability (at 4 h before close a mid of 0.8 resolves YES about 95 % of the time), so any competent model,
-and the isotonic baseline fitted on train alone, beats the raw mid with no informed flow at all. "No signal"
-therefore means no gain over the calibrated market; the informed world must beat the raw mid.
+The simulator's fair price is a calibrated martingale (tested in the simulator's own suite), so the market mid
+is an honest baseline: the informed world's model must beat it, and the null world's must not.
 """
 
 import numpy as np
@@ -121,12 +119,13 @@ def test_the_model_beats_the_mid_when_whales_are_informed(signal_world):
     assert signal_world.figures["delta_brier_ci"] == [delta["ci_low"], delta["ci_high"]]
 
 
-def test_without_informed_flow_there_is_no_gain_over_the_calibrated_market(null_world):
+def test_without_informed_flow_the_model_does_not_beat_the_market(null_world):
+    """No signal in the data, so a CI of ΔBrier against the mid entirely below 0 would mean leakage."""
     overall = evaluation_of(null_world)["overall"]
-    delta = overall["delta_brier_vs_market_isotonic"]
-    assert delta["ci_high"] >= 0, delta
-    # a gain this large over the raw mid would point at leakage, not at recalibration
-    assert overall["delta_brier_vs_market"]["delta"] > -0.03
+    for baseline in ("delta_brier_vs_market", "delta_brier_vs_market_isotonic"):
+        delta = overall[baseline]
+        assert delta["ci_high"] >= 0, (baseline, delta)
+    assert overall["clusters"] >= 20
 
 
 def test_feature_rows_exist_for_every_recorded_snapshot(signal_world):

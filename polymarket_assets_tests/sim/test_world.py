@@ -126,6 +126,82 @@ def test_prices_drift_towards_outcome():
     assert right / total > 0.97
 
 
+def _resolved_binary(w):
+    return [m for m in w.catalog.markets if m.outcome in ("YES", "NO")]
+
+
+def test_fair_prices_are_calibrated_at_every_stage_of_a_market_s_life():
+    """The fair price is the probability of YES given the path so far, so within any price bin the YES rate
+    matches the mean price, early in a market's life and in its last hours alike. A miscalibrated simulator
+    would let a model "beat" the market on price history alone, which the ML no-signal test forbids."""
+    import random
+
+    from polymarket_sim.pricing import fair_yes
+
+    w = World(4, 3000, START_TS, 0, 0.0)
+    rnd = random.Random(5)
+    for lo, hi in ((0.05, 0.5), (0.5, 0.95), (0.95, 0.999)):
+        bins = collections.defaultdict(lambda: [0.0, 0, 0])  # sum of prices, YES count, rows
+        for m in _resolved_binary(w):
+            life = m.end_date - m.created_at
+            p = fair_yes(w.seed, m, m.created_at + life * rnd.uniform(lo, hi))
+            b = bins[min(4, int(p * 5))]
+            b[0] += p
+            b[1] += m.outcome == "YES"
+            b[2] += 1
+        checked = [(index, b) for index, b in sorted(bins.items()) if b[2] >= 50]
+        assert len(checked) >= 4, (lo, dict(bins))
+        for index, (total, yes, rows) in checked:
+            mean_p = total / rows
+            # One draw per market: binomial noise only; 4 standard errors plus the price grid's half-tick.
+            tolerance = 4 * (mean_p * (1 - mean_p) / rows) ** 0.5 + 0.01
+            assert abs(yes / rows - mean_p) < tolerance, (lo, index, rows, yes / rows, mean_p)
+
+
+def test_price_changes_do_not_predict_the_outcome_beyond_the_price():
+    """Martingale check: over markets whose price sits in the same narrow band, the ones that rose over the
+    last day resolve YES no more often than the ones that fell."""
+    from polymarket_sim.pricing import fair_yes
+
+    w = World(6, 4000, START_TS, 0, 0.0)
+    groups = {"up": [0, 0], "down": [0, 0]}
+    for m in _resolved_binary(w):
+        if m.end_date - m.created_at < 3 * 86400:
+            continue
+        t = m.end_date - 86400
+        p, before = fair_yes(w.seed, m, t), fair_yes(w.seed, m, t - 86400)
+        if 0.3 <= p <= 0.7 and abs(p - before) > 0.05:
+            g = groups["up" if p > before else "down"]
+            g[0] += m.outcome == "YES"
+            g[1] += 1
+    (up_yes, up_n), (down_yes, down_n) = groups["up"], groups["down"]
+    assert up_n > 80 and down_n > 80, groups
+    # Equal YES rates within 3 standard errors (a drift towards the outcome would separate them widely).
+    se = (0.25 / up_n + 0.25 / down_n) ** 0.5
+    assert abs(up_yes / up_n - down_yes / down_n) < 3 * se, groups
+
+
+def test_neg_risk_prices_sum_to_one_and_the_winner_ends_on_top():
+    from polymarket_sim.pricing import fair_yes
+
+    w = World(4, 2000, START_TS, 0, 0.0)
+    events = {m.event.id: m.event for m in w.catalog.markets if m.neg_risk}
+    assert len(events) > 20
+    leading = 0
+    for ev in events.values():
+        for share in (0.2, 0.7, 0.99):
+            t = ev.markets[0].created_at + (ev.end_date - ev.markets[0].created_at) * share
+            prices = [fair_yes(w.seed, m, t) for m in ev.markets]
+            assert abs(sum(prices) - 1.0) < 0.0015 * len(prices) + 1e-6, prices
+        winner = next(m.member for m in ev.markets if m.outcome == "YES")
+        closed = [fair_yes(w.seed, m, ev.end_date) for m in ev.markets]
+        assert closed[winner] == max(closed) > 0.99
+        closing = [fair_yes(w.seed, m, ev.end_date - 600) for m in ev.markets]
+        leading += max(range(len(closing)), key=closing.__getitem__) == winner
+    # Ten minutes before the end the winner usually, but not always, leads: close races exist.
+    assert 0.8 < leading / len(events) < 1.0
+
+
 def test_lifecycle_oddities_exist():
     w = World(8, 2000, START_TS, 0, 0.0)
     ms = w.catalog.markets
