@@ -48,7 +48,7 @@ def features(
     before the row's instant (as-of joins on `market_states`, trades counted from when they were observed)."""
     started = time.monotonic()
     day = context.partition_time_window.start.date()
-    rows, path = write_features_partition(lake.data_dir, day, config.whale_usd)
+    rows, paths = write_features_partition(lake.data_dir, day, config.whale_usd)
     from polymarket_assets.lib.ml.sources import connect
 
     con = connect()
@@ -57,7 +57,7 @@ def features(
             f"""SELECT count(DISTINCT condition_id), avg(CASE WHEN trade_count_1h > 0 THEN 1 ELSE 0 END),
                        avg(CASE WHEN end_date IS NULL THEN 1 ELSE 0 END), avg(CASE WHEN bid_depth IS NULL THEN 1 ELSE 0 END),
                        count(*) - count(DISTINCT (condition_id, ts))
-                FROM read_parquet('{str(path).replace("'", "''")}')"""
+                FROM read_parquet([{", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)}])"""
         ).fetchall()[0]
     finally:
         con.close()
@@ -69,7 +69,8 @@ def features(
             "share_rows_with_trades_1h": round(float(traded or 0.0), 4),
             "share_rows_without_metadata": round(float(no_meta or 0.0), 4),
             "share_rows_without_book": round(float(no_book or 0.0), 4),
-            "path": dg.MetadataValue.path(str(path)),
+            "path": dg.MetadataValue.path(str(paths[0].parent)),
+            "files": len(paths),
             "duration_s": round(time.monotonic() - started, 3),
         },
         check_results=[

@@ -1,4 +1,4 @@
-"""Point-in-time features: one row per (market, snapshot instant), built in DuckDB over the lake.
+"""Point-in-time features: one row per (market, snapshot instant), built from the lake with DuckDB.
 
 A row's instant `ts` is the snapshot's `captured_at`, the moment its prices were observed. Every value in the
 row uses only data observed at or before `ts`:
@@ -9,28 +9,44 @@ row uses only data observed at or before `ts`:
 - a trade counts from the moment it was observed, `avail_ts = max(exchange_ts, received_at)`: a trade the
   Data API backfilled hours later is not part of the features of the instants before it arrived. Which
   token is YES comes from the market's first recorded state (observed before the trade). Trade and whale
-  flow are differences of per-market cumulative sums taken as of `ts` and `ts - window`;
+  flow over (ts - window, ts] are differences of per-market running sums, kept in integer micro-units so
+  the figures are exact and the same whatever else the lake holds;
 - the negRisk consistency feature sums the latest YES price (at or before `ts`, at most 6 h old) of every
-  market that belonged to the same negRisk event as of its own snapshot.
+  market that belonged to the same negRisk event as of its own snapshot;
+- a slot recorded twice (a retried run) counts once, as first observed.
 
 Every lookback is bounded (48 h of snapshots, 7 days of trades), and the lake is read from a fixed distance
 before the output window, so a row's features do not depend on which window it was built in.
+
+How it runs: DuckDB scans the lake into narrow inputs (the snapshot timeline, market states, trades with
+their YES/NO mapping); the as-of lookups run in numpy on sorted (market, time) keys (`asof.py`), one binary
+search per lookback for all rows at once; DuckDB then writes the rows, joining the lookups back onto a second
+scan of the same snapshot files by position (`POSITIONAL JOIN`), with a guard that fails the build if the two
+scans ever disagree. Measured on 10 M snapshot rows in `benchmarks/ml_bench.py`.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from polymarket_assets.lib.ml.sources import MARKET_STATES, SNAPSHOTS, TRADES, relation_sql
+from polymarket_assets.lib.ml.asof import MISSING, KeySpace, expand, last_at_or_before, prefix_sums, take
+from polymarket_assets.lib.ml.sources import MARKET_STATES, SNAPSHOTS, TRADES, relation_sql, table_files
 
 WHALE_USD = 1_000.0  # the lowest `whale_events` tier: a whale is classified on USD notional, never on shares
 SNAPSHOT_LOOKBACK = timedelta(hours=49)  # 24 h momentum may look back to ts - 48 h
 TRADE_LOOKBACK = timedelta(days=7, hours=1)
 EVENT_STALENESS_H = 6
 WHALE_CAP_H = 168.0  # "hours since the last whale" when there was none in the last 7 days
+MICRO = 1_000_000  # USD and share sums are kept in integer millionths
+HOUR_US = 3_600_000_000
 
 ID_TYPES = {
     "condition_id": "VARCHAR",
@@ -92,176 +108,6 @@ FEATURE_COLUMNS = [
 ]
 
 
-def feature_sql(snapshots: str, market_states: str, trades: str, whale_usd: float = WHALE_USD) -> str:
-    """The feature query over three relations (SQL text), with parameters $start, $end, $read_lo, $trade_lo."""
-    whale = float(whale_usd)
-    return f"""
-WITH
-snap AS (
-    SELECT *, coalesce(mid, last_trade_price) AS price, hash(condition_id) AS k
-    FROM {snapshots}
-    WHERE captured_at >= $read_lo AND captured_at < $end AND coalesce(mid, last_trade_price) IS NOT NULL
-),
-states AS (
-    SELECT condition_id, observed_at, end_date, created_at, yes_token_id, no_token_id,
-           coalesce(neg_risk, false) AS neg_risk,
-           CASE WHEN coalesce(neg_risk, false) THEN coalesce(neg_risk_market_id, event_id) END AS event_key,
-           category
-    FROM {market_states}
-    WHERE observed_at < $end AND condition_id IS NOT NULL
-    QUALIFY row_number() OVER (PARTITION BY condition_id, observed_at ORDER BY end_date NULLS LAST) = 1
-),
--- Integer keys for markets (a 64-bit hash of the id; `check_market_keys` rules out collisions first) and
--- events: every lookback below sorts and joins on them, not on 66-byte ids.
-event_keys AS (
-    SELECT event_key, CAST(row_number() OVER () AS INTEGER) AS e
-    FROM (SELECT DISTINCT event_key FROM states WHERE event_key IS NOT NULL)
-),
-states_k AS (
-    SELECT hash(s.condition_id) AS k, s.observed_at, ek.e, s.yes_token_id, s.no_token_id
-    FROM states s LEFT JOIN event_keys ek USING (event_key)
-),
--- the narrow timeline every lookback reads: (market, instant, price, event as of the instant). A slot
--- written twice (a retried run) counts once, as first observed.
-timeline AS (
-    SELECT s.k, s.ts, s.price, st.e, st.observed_at AS state_at
-    FROM (
-        SELECT k, min(captured_at) AS ts, arg_min(price, captured_at) AS price
-        FROM snap GROUP BY k, slot_ts
-    ) s
-    ASOF LEFT JOIN (SELECT k, observed_at, e FROM states_k) st ON s.k = st.k AND s.ts >= st.observed_at
-),
-probes AS (
-    SELECT k, ts, price, e, state_at,
-           ts - INTERVAL 1 HOUR AS ts_1h, ts - INTERVAL 6 HOUR AS ts_6h,
-           ts - INTERVAL 24 HOUR AS ts_24h, ts - INTERVAL 7 DAY AS ts_7d
-    FROM timeline WHERE ts >= $start AND ts < $end
-),
-trade_rows AS (
-    SELECT hash(t.condition_id) AS k, t.asset_id, upper(t.side) AS side, t.price, t.size,
-           coalesce(t.notional_usd, t.size * t.price) AS notional,
-           greatest(t.exchange_ts, coalesce(t.received_at, t.exchange_ts)) AS avail_ts
-    FROM {trades} t
-    WHERE t.exchange_ts IS NOT NULL AND t.price IS NOT NULL AND t.size IS NOT NULL
-      AND greatest(t.exchange_ts, coalesce(t.received_at, t.exchange_ts)) >= $trade_lo
-      AND greatest(t.exchange_ts, coalesce(t.received_at, t.exchange_ts)) < $end
-),
--- Which token is YES comes from the market's first recorded state, which must precede the trade's
--- observation (token ids never change, so this is the as-of mapping without a sort-based join).
-first_states AS (
-    SELECT k, min(observed_at) AS first_at, arg_min(yes_token_id, observed_at) AS yes_token_id,
-           arg_min(no_token_id, observed_at) AS no_token_id
-    FROM states_k GROUP BY k
-),
-trade_tokens AS (
-    SELECT t.k, t.avail_ts, t.side, t.price, t.size, t.notional, (t.asset_id = st.yes_token_id) AS is_yes
-    FROM trade_rows t JOIN first_states st ON t.k = st.k
-    WHERE t.avail_ts >= st.first_at AND (t.asset_id = st.yes_token_id OR t.asset_id = st.no_token_id)
-),
-trade_instants AS (
-    -- counts as DOUBLE (exact below 2^53): running sums of BIGINT would be HUGEINT, several times slower
-    SELECT k, avail_ts,
-           CAST(count(*) AS DOUBLE) AS n,
-           sum(CASE WHEN is_yes = (side = 'BUY') THEN notional ELSE 0 END) AS buy_usd,
-           sum(CASE WHEN is_yes = (side = 'BUY') THEN 0 ELSE notional END) AS sell_usd,
-           sum(CASE WHEN is_yes THEN price ELSE 1 - price END * size) AS px_size,
-           sum(size) AS size,
-           CAST(sum(CASE WHEN notional >= {whale} THEN 1 ELSE 0 END) AS DOUBLE) AS whales,
-           sum(CASE WHEN notional >= {whale} THEN (CASE WHEN is_yes = (side = 'BUY') THEN 1 ELSE -1 END) * notional
-                    ELSE 0 END) AS whale_net_usd,
-           CAST(sum(CASE WHEN notional >= {whale} THEN (CASE WHEN is_yes = (side = 'BUY') THEN 1 ELSE -1 END)
-                    ELSE 0 END) AS DOUBLE) AS whale_net_count
-    FROM trade_tokens GROUP BY k, avail_ts
-),
-trade_cum AS (
-    SELECT k, avail_ts,
-           sum(n) OVER w AS c_n, sum(buy_usd) OVER w AS c_buy, sum(sell_usd) OVER w AS c_sell,
-           sum(px_size) OVER w AS c_pxs, sum(size) OVER w AS c_size,
-           sum(whales) OVER w AS c_whales, sum(whale_net_usd) OVER w AS c_wnet, sum(whale_net_count) OVER w AS c_wdir,
-           max(CASE WHEN whales > 0 THEN avail_ts END) OVER w AS last_whale
-    FROM trade_instants
-    WINDOW w AS (PARTITION BY k ORDER BY avail_ts ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-),
-lookbacks AS (
-    -- one chain of as-of lookups on the narrow probes: lagged prices, then cumulative trade sums
-    SELECT p.k, p.ts, p.state_at,
-           CASE WHEN l1.lag_ts >= p.ts - INTERVAL 2 HOUR THEN p.price - l1.lag_price END AS momentum_1h,
-           CASE WHEN l6.lag_ts >= p.ts - INTERVAL 12 HOUR THEN p.price - l6.lag_price END AS momentum_6h,
-           CASE WHEN l24.lag_ts >= p.ts - INTERVAL 48 HOUR THEN p.price - l24.lag_price END AS momentum_24h,
-           coalesce(c0.c_n, 0) - coalesce(c1.c_n, 0) AS trade_count_1h,
-           coalesce(c0.c_buy, 0) - coalesce(c1.c_buy, 0) AS buy_usd_1h,
-           coalesce(c0.c_sell, 0) - coalesce(c1.c_sell, 0) AS sell_usd_1h,
-           coalesce(c0.c_pxs, 0) - coalesce(c1.c_pxs, 0) AS pxs_1h,
-           coalesce(c0.c_size, 0) - coalesce(c1.c_size, 0) AS size_1h,
-           coalesce(c0.c_whales, 0) - coalesce(c24.c_whales, 0) AS whale_count_24h,
-           coalesce(c0.c_wnet, 0) - coalesce(c24.c_wnet, 0) AS whale_net_usd_24h,
-           coalesce(c0.c_wdir, 0) - coalesce(c24.c_wdir, 0) AS whale_net_count_24h,
-           coalesce(c0.c_whales, 0) - coalesce(c7.c_whales, 0) AS whale_count_7d,
-           coalesce(c0.c_wnet, 0) - coalesce(c7.c_wnet, 0) AS whale_net_usd_7d,
-           coalesce(c0.c_wdir, 0) - coalesce(c7.c_wdir, 0) AS whale_net_count_7d,
-           c0.last_whale
-    FROM probes p
-    ASOF LEFT JOIN (SELECT k, ts AS lag_ts, price AS lag_price FROM timeline) l1 ON p.k = l1.k AND p.ts_1h >= l1.lag_ts
-    ASOF LEFT JOIN (SELECT k, ts AS lag_ts, price AS lag_price FROM timeline) l6 ON p.k = l6.k AND p.ts_6h >= l6.lag_ts
-    ASOF LEFT JOIN (SELECT k, ts AS lag_ts, price AS lag_price FROM timeline) l24 ON p.k = l24.k AND p.ts_24h >= l24.lag_ts
-    ASOF LEFT JOIN trade_cum c0 ON p.k = c0.k AND p.ts >= c0.avail_ts
-    ASOF LEFT JOIN (SELECT k, avail_ts, c_n, c_buy, c_sell, c_pxs, c_size FROM trade_cum) c1
-      ON p.k = c1.k AND p.ts_1h >= c1.avail_ts
-    ASOF LEFT JOIN (SELECT k, avail_ts, c_whales, c_wnet, c_wdir FROM trade_cum) c24
-      ON p.k = c24.k AND p.ts_24h >= c24.avail_ts
-    ASOF LEFT JOIN (SELECT k, avail_ts, c_whales, c_wnet, c_wdir FROM trade_cum) c7
-      ON p.k = c7.k AND p.ts_7d >= c7.avail_ts
-),
-siblings AS (
-    SELECT DISTINCT e, k AS sibling_k FROM timeline WHERE e IS NOT NULL
-),
-sibling_prices AS (
-    SELECT p.k, p.ts, b.price AS sibling_price
-    FROM (SELECT r.k, r.ts, r.e, s.sibling_k FROM probes r JOIN siblings s ON r.e = s.e) p
-    ASOF JOIN (SELECT k, ts AS sibling_ts, price, e FROM timeline WHERE e IS NOT NULL) b
-      ON p.sibling_k = b.k AND p.ts >= b.sibling_ts
-    -- the sibling counts only if it was in this event as of its own snapshot, and that snapshot is recent
-    WHERE b.e = p.e AND b.sibling_ts >= p.ts - INTERVAL {EVENT_STALENESS_H} HOUR
-),
-event_sums AS (
-    SELECT k, ts, sum(sibling_price) AS event_yes_sum, count(*) AS event_n_markets
-    FROM sibling_prices GROUP BY k, ts
-)
-SELECT
-    r.condition_id, r.captured_at AS ts, r.slot_ts, r.tier, st.end_date, st.event_key, st.category, r.yes_token_id,
-    r.price, r.mid, r.best_bid, r.best_ask, r.spread, r.last_trade_price,
-    r.bid_depth, r.ask_depth, r.bid_depth_1c, r.ask_depth_1c, r.bid_depth_5c, r.ask_depth_5c, r.imbalance,
-    r.bid_wall_size, r.bid_wall_distance, r.ask_wall_size, r.ask_wall_distance,
-    f.momentum_1h, f.momentum_6h, f.momentum_24h,
-    r.volume_24h, r.liquidity, r.one_day_price_change, r.one_week_price_change,
-    CAST(f.trade_count_1h AS DOUBLE) AS trade_count_1h,
-    CAST(f.buy_usd_1h AS DOUBLE) AS buy_usd_1h,
-    CAST(f.sell_usd_1h AS DOUBLE) AS sell_usd_1h,
-    CAST(f.buy_usd_1h - f.sell_usd_1h AS DOUBLE) AS net_flow_usd_1h,
-    CAST(CASE WHEN f.trade_count_1h > 0 AND f.size_1h > 0 THEN f.pxs_1h / f.size_1h ELSE r.price END AS DOUBLE) AS vwap_1h,
-    CAST(f.whale_count_24h AS DOUBLE) AS whale_count_24h,
-    CAST(f.whale_net_usd_24h AS DOUBLE) AS whale_net_usd_24h,
-    CAST(f.whale_net_count_24h AS DOUBLE) AS whale_net_count_24h,
-    CAST(f.whale_count_7d AS DOUBLE) AS whale_count_7d,
-    CAST(f.whale_net_usd_7d AS DOUBLE) AS whale_net_usd_7d,
-    CAST(f.whale_net_count_7d AS DOUBLE) AS whale_net_count_7d,
-    CAST(least({WHALE_CAP_H}, coalesce((epoch(r.captured_at) - epoch(f.last_whale)) / 3600.0, {WHALE_CAP_H})) AS DOUBLE)
-        AS hours_since_whale,
-    (epoch(st.end_date) - epoch(r.captured_at)) / 3600.0 AS hours_to_close,
-    -- from the epoch (UTC by definition): calendar functions on TIMESTAMPTZ go through ICU and cost far more
-    CAST(floor(epoch(r.captured_at) / 3600) % 24 AS DOUBLE) AS hour_of_day,
-    CAST((floor(epoch(r.captured_at) / 86400) + 3) % 7 + 1 AS DOUBLE) AS day_of_week,
-    (epoch(r.captured_at) - epoch(st.created_at)) / 3600.0 AS market_age_h,
-    CAST(CASE WHEN coalesce(st.neg_risk, false) THEN 1 ELSE 0 END AS DOUBLE) AS neg_risk,
-    CASE WHEN st.event_key IS NULL THEN r.price ELSE ev.event_yes_sum END AS event_yes_sum,
-    CAST(CASE WHEN st.event_key IS NULL THEN 1 ELSE ev.event_n_markets END AS DOUBLE) AS event_n_markets
-FROM (SELECT * FROM snap WHERE captured_at >= $start) r
--- inner join on the first observation of each slot: a retried slot's later copy finds no partner
-JOIN lookbacks f ON r.k = f.k AND r.captured_at = f.ts
--- the as-of state was found on the narrow timeline; here it is a plain equality join
-LEFT JOIN states st ON r.condition_id = st.condition_id AND f.state_at = st.observed_at
-LEFT JOIN event_sums ev ON f.k = ev.k AND f.ts = ev.ts
-"""
 
 
 def window_params(start: datetime, end: datetime) -> dict:
@@ -273,38 +119,357 @@ def window_params(start: datetime, end: datetime) -> dict:
     }
 
 
-def lake_feature_sql(lake_root, whale_usd: float = WHALE_USD) -> str:
-    return feature_sql(
-        relation_sql(lake_root, SNAPSHOTS),
-        relation_sql(lake_root, MARKET_STATES),
-        relation_sql(lake_root, TRADES),
-        whale_usd,
+def _snapshot_scan(lake_root, files: list[str], since: str) -> str:
+    """Snapshot rows with a price, captured in [$<since>, $end), in file order."""
+    return (
+        f"(SELECT * FROM {relation_sql(lake_root, SNAPSHOTS, files)} "
+        f"WHERE captured_at >= ${since} AND captured_at < $end AND coalesce(mid, last_trade_price) IS NOT NULL)"
     )
 
 
-def check_market_keys(con: duckdb.DuckDBPyConnection, lake_root, start: datetime, end: datetime) -> None:
-    """The feature query keys markets by a 64-bit hash of their id; refuse to run if two ids share one."""
-    sql = f"""
+def _states_sql(market_states: str) -> str:
+    """One state per (market, observation), discovered before $end, keyed by the market's hash."""
+    return f"""
+        SELECT hash(condition_id) AS k, epoch_us(observed_at) AS observed_us, observed_at, end_date, created_at,
+               yes_token_id, no_token_id, coalesce(neg_risk, false) AS neg_risk,
+               CASE WHEN coalesce(neg_risk, false) THEN coalesce(neg_risk_market_id, event_id) END AS event_key,
+               category
+        FROM {market_states}
+        WHERE observed_at < $end AND condition_id IS NOT NULL
+        QUALIFY row_number() OVER (PARTITION BY condition_id, observed_at ORDER BY end_date NULLS LAST) = 1
+    """
+
+
+def _trades_sql(market_states: str, trades: str, whale_usd: float) -> str:
+    """Trades observed in [$trade_lo, $end) in YES terms, one row each, amounts in integer micro-units."""
+    whale = float(whale_usd)
+    return f"""
+        WITH states AS ({_states_sql(market_states)}),
+        -- Which token is YES comes from the market's first recorded state, which must precede the trade's
+        -- observation (token ids never change).
+        first_states AS (
+            SELECT k, min(observed_at) AS first_at, arg_min(yes_token_id, observed_at) AS yes_token_id,
+                   arg_min(no_token_id, observed_at) AS no_token_id
+            FROM states GROUP BY k
+        ),
+        trade_rows AS (
+            SELECT hash(t.condition_id) AS k, t.asset_id, upper(t.side) = 'BUY' AS buy, t.price, t.size,
+                   coalesce(t.notional_usd, t.size * t.price) AS notional,
+                   greatest(t.exchange_ts, coalesce(t.received_at, t.exchange_ts)) AS avail_ts
+            FROM {trades} t
+            WHERE t.exchange_ts IS NOT NULL AND t.price IS NOT NULL AND t.size IS NOT NULL
+              AND greatest(t.exchange_ts, coalesce(t.received_at, t.exchange_ts)) >= $trade_lo
+              AND greatest(t.exchange_ts, coalesce(t.received_at, t.exchange_ts)) < $end
+        ),
+        yes_terms AS (
+            SELECT t.k, epoch_us(t.avail_ts) AS t_us, t.price, t.notional, t.size,
+                   t.asset_id = st.yes_token_id AS is_yes, (t.asset_id = st.yes_token_id) = t.buy AS towards_yes,
+                   t.notional >= {whale} AS whale
+            FROM trade_rows t JOIN first_states st ON t.k = st.k
+            WHERE t.avail_ts >= st.first_at AND (t.asset_id = st.yes_token_id OR t.asset_id = st.no_token_id)
+        )
+        SELECT k, t_us,
+               CAST(CASE WHEN towards_yes THEN round(notional * {MICRO}) ELSE 0 END AS BIGINT) AS buy,
+               CAST(CASE WHEN towards_yes THEN 0 ELSE round(notional * {MICRO}) END AS BIGINT) AS sell,
+               CAST(round(CASE WHEN is_yes THEN price ELSE 1 - price END * size * {MICRO}) AS BIGINT) AS pxs,
+               CAST(round(size * {MICRO}) AS BIGINT) AS size,
+               CAST(whale AS BIGINT) AS whales,
+               CAST(CASE WHEN whale THEN (CASE WHEN towards_yes THEN 1 ELSE -1 END) * round(notional * {MICRO})
+                         ELSE 0 END AS BIGINT) AS whale_net,
+               CAST(CASE WHEN whale THEN (CASE WHEN towards_yes THEN 1 ELSE -1 END) ELSE 0 END AS BIGINT)
+                   AS whale_dir
+        FROM yes_terms
+    """
+
+
+LOOKUP_COLUMNS = [  # what the as-of pass hands to the output query, besides the state columns
+    "momentum_1h", "momentum_6h", "momentum_24h",
+    "trade_count_1h", "buy_usd_1h", "sell_usd_1h", "vwap_1h",
+    "whale_count_24h", "whale_net_usd_24h", "whale_net_count_24h",
+    "whale_count_7d", "whale_net_usd_7d", "whale_net_count_7d",
+    "hours_since_whale", "event_yes_sum", "event_n_markets",
+]
+STATE_COLUMNS = ["end_date", "created_at", "neg_risk", "event_key", "category"]
+MOMENTUM = ((1, 2), (6, 12), (24, 48))  # (lag h, the lagged price may be at most this old, h)
+CHUNK_BYTES = 192 * 2**20  # snapshot files written out per pass: bounds the output query's memory
+
+
+class _AsOf:
+    """The narrow inputs sorted by (market, time), answering the as-of lookups for any set of snapshot rows.
+
+    `timeline` holds the snapshot scan's k, ts, slot and price in scan order (from `read_lo`); `states` the
+    market states (`_states_sql`); `trades` one row per trade (`_trades_sql`). Building it sorts everything
+    once; `lookups` then costs a few binary searches per row, so the output can be produced in chunks with
+    only one chunk's columns in memory.
+    """
+
+    def __init__(self, timeline: dict, states: pa.Table, trades: dict, end_us: int, base_us: int) -> None:
+        self.k, self.ts = timeline["k"], timeline["ts"]
+        slot, price = timeline["slot"], timeline["price"]
+        markets = np.unique(np.concatenate([self.k, states.column("k").to_numpy(), trades["k"]]))
+        self.n_markets = len(markets)
+        self.space = space = KeySpace.covering(len(markets), base_us, end_us)
+        market = np.searchsorted(markets, self.k)
+
+        # the first observation of each (market, slot); the timeline is those rows ordered by (market, time)
+        order = np.lexsort((self.ts, slot, market))
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = (market[order][1:] != market[order][:-1]) | (slot[order][1:] != slot[order][:-1])
+        kept = order[first]
+        del order, first
+        kept = kept[np.lexsort((self.ts[kept], market[kept]))]
+        self.t_market, self.t_ts, self.t_price = market[kept], self.ts[kept], price[kept]
+        self.t_key = space.keys(self.t_market, self.t_ts)
+        self.t_of_scan = np.full(self.ts.size, MISSING, dtype=np.int64)
+        self.t_of_scan[kept] = np.arange(kept.size)
+        del market, kept
+
+        # market states in (market, observation) order: a row's state is the last one at or before it
+        s_market = np.searchsorted(markets, states.column("k").to_numpy())
+        s_observed = states.column("observed_us").to_numpy()
+        self.s_order = np.lexsort((s_observed, s_market))
+        s_market, s_key = s_market[self.s_order], space.keys(s_market[self.s_order], s_observed[self.s_order])
+        events = pc.dictionary_encode(states.column("event_key")).combine_chunks().indices
+        s_event = pc.fill_null(events, MISSING).to_numpy(zero_copy_only=False).astype(np.int64)[self.s_order]
+        self.t_state = last_at_or_before(s_key, s_market, self.t_key, self.t_market)
+        self.t_event = take(s_event, self.t_state, fill=MISSING)
+        self.states = {name: _encoded(states.column(name)) for name in STATE_COLUMNS}
+
+        # trades in (market, time) order, as running sums: a window is the difference of two of them
+        r_key = space.keys(np.searchsorted(markets, trades.pop("k")), trades.pop("t_us"))
+        r_order = np.argsort(r_key, kind="stable")
+        self.r_key = r_key[r_order]
+        del r_key
+        self.count = prefix_sums(np.ones(self.r_key.size, dtype=np.int64))
+        self.sums = {name: prefix_sums(trades.pop(name)[r_order]) for name in list(trades)}
+        whale_keys = np.where(np.diff(self.sums["whales"]) > 0, self.r_key, -1)
+        self.last_whale = np.maximum.accumulate(np.concatenate([[-1], whale_keys]))
+
+        # negRisk siblings: every (event, market) pair the timeline holds
+        in_event = self.t_event != MISSING
+        pairs = np.unique(self.t_event[in_event] * len(markets) + self.t_market[in_event])
+        self.sibling_event, self.sibling_market = pairs // len(markets), pairs % len(markets)
+
+    def lookups(self, rows: np.ndarray) -> pa.Table:
+        """One row per given scan row, in that order: `keep` (the first observation of its slot: the rows
+        that are output), the state columns as of the row, the lookup columns (null where unknown), and the
+        market key and instant, which the output query checks against its own scan."""
+        space, t_key, t_market, t_ts, t_price = self.space, self.t_key, self.t_market, self.t_ts, self.t_price
+        t_index = self.t_of_scan[rows]
+        keep = t_index != MISSING
+        # probes in timeline order: the binary searches then walk their arrays forwards
+        sorting = np.argsort(t_index[keep], kind="stable")
+        probe = t_index[keep][sorting]
+        position = np.flatnonzero(keep)[sorting]
+        p_market, p_ts, p_price, p_event = t_market[probe], t_ts[probe], t_price[probe], self.t_event[probe]
+        columns: dict[str, pa.Array] = {}
+
+        def put(name: str, values: np.ndarray, known: np.ndarray | None = None) -> None:
+            column = np.full(rows.size, np.nan)
+            column[position] = values
+            missing = np.ones(rows.size, dtype=bool)
+            missing[position] = False if known is None else ~known
+            columns[name] = pa.array(column, mask=missing)
+
+        for lag_h, stale_h in MOMENTUM:
+            j = last_at_or_before(t_key, t_market, space.keys(p_market, p_ts - lag_h * HOUR_US), p_market)
+            fresh = take(t_ts, j, fill=np.iinfo(np.int64).min) >= p_ts - stale_h * HOUR_US
+            put(f"momentum_{lag_h}h", p_price - take(t_price, j), fresh)
+
+        at = {
+            window: np.searchsorted(self.r_key, space.keys(p_market, p_ts - hours * HOUR_US), side="right")
+            for window, hours in (("now", 0), ("1h", 1), ("24h", 24), ("7d", 168))
+        }
+
+        def flow(prefix: np.ndarray, window: str) -> np.ndarray:
+            return (prefix[at["now"]] - prefix[at[window]]).astype(np.float64)
+
+        sums = self.sums
+        put("trade_count_1h", flow(self.count, "1h"))
+        put("buy_usd_1h", flow(sums["buy"], "1h") / MICRO)
+        put("sell_usd_1h", flow(sums["sell"], "1h") / MICRO)
+        size_1h = flow(sums["size"], "1h")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            put("vwap_1h", np.where(size_1h > 0, flow(sums["pxs"], "1h") / size_1h, p_price))
+        for window in ("24h", "7d"):
+            put(f"whale_count_{window}", flow(sums["whales"], window))
+            put(f"whale_net_usd_{window}", flow(sums["whale_net"], window) / MICRO)
+            put(f"whale_net_count_{window}", flow(sums["whale_dir"], window))
+        # the last whale at or before ts: the running maximum of whale keys, if it is this market's
+        last = self.last_whale[at["now"]]
+        mine = (last >= 0) & ((last >> space.bits) == p_market)
+        whale_us = (last & ((1 << space.bits) - 1)) + space.base
+        put("hours_since_whale",
+            np.where(mine, np.minimum(WHALE_CAP_H, (p_ts - whale_us) / HOUR_US), WHALE_CAP_H))
+
+        # negRisk: every market seen in the event, looked up as of ts; it counts if, as of its own latest
+        # snapshot, it was in the same event and that snapshot is recent enough
+        row, sibling = expand(p_event, self.sibling_event, self.sibling_market)
+        j = last_at_or_before(t_key, t_market, space.keys(sibling, p_ts[row]), sibling)
+        ok = j != MISSING
+        ok[ok] = (self.t_event[j[ok]] == p_event[row[ok]]) & (
+            t_ts[j[ok]] >= p_ts[row[ok]] - EVENT_STALENESS_H * HOUR_US
+        )
+        total = np.bincount(row[ok], weights=t_price[j[ok]], minlength=probe.size)
+        members = np.bincount(row[ok], minlength=probe.size).astype(np.float64)
+        alone = p_event == MISSING
+        put("event_yes_sum", np.where(alone, p_price, total))
+        put("event_n_markets", np.where(alone, 1.0, members))
+
+        state = np.full(rows.size, MISSING, dtype=np.int64)
+        state[position] = take(self.s_order, self.t_state[probe], fill=MISSING)
+        index = pa.array(state, mask=state == MISSING)
+        return pa.table(
+            {
+                "k": self.k[rows],
+                "ts_us": self.ts[rows],
+                "keep": keep,
+                **{name: column.take(index) for name, column in self.states.items()},
+                **{name: columns[name] for name in LOOKUP_COLUMNS},
+            }
+        )
+
+
+def _encoded(column: pa.ChunkedArray) -> pa.Array:
+    """Strings as a dictionary (one copy of each event id or category, not one per row)."""
+    column = column.combine_chunks()
+    return pc.dictionary_encode(column) if pa.types.is_string(column.type) else column
+
+
+def _output_sql(scan: str) -> str:
+    """The feature rows: the snapshot scan joined by position to the registered `lookups` table."""
+    return f"""
+SELECT
+    r.condition_id, r.captured_at AS ts, r.slot_ts, r.tier, f.end_date, CAST(f.event_key AS VARCHAR) AS event_key,
+    CAST(f.category AS VARCHAR) AS category, r.yes_token_id,
+    coalesce(r.mid, r.last_trade_price) AS price, r.mid, r.best_bid, r.best_ask, r.spread, r.last_trade_price,
+    r.bid_depth, r.ask_depth, r.bid_depth_1c, r.ask_depth_1c, r.bid_depth_5c, r.ask_depth_5c, r.imbalance,
+    r.bid_wall_size, r.bid_wall_distance, r.ask_wall_size, r.ask_wall_distance,
+    f.momentum_1h, f.momentum_6h, f.momentum_24h,
+    r.volume_24h, r.liquidity, r.one_day_price_change, r.one_week_price_change,
+    f.trade_count_1h, f.buy_usd_1h, f.sell_usd_1h, f.buy_usd_1h - f.sell_usd_1h AS net_flow_usd_1h, f.vwap_1h,
+    f.whale_count_24h, f.whale_net_usd_24h, f.whale_net_count_24h,
+    f.whale_count_7d, f.whale_net_usd_7d, f.whale_net_count_7d,
+    f.hours_since_whale,
+    (epoch(f.end_date) - epoch(r.captured_at)) / 3600.0 AS hours_to_close,
+    -- from the epoch (UTC by definition): calendar functions on TIMESTAMPTZ go through ICU and cost far more
+    CAST(floor(epoch(r.captured_at) / 3600) % 24 AS DOUBLE) AS hour_of_day,
+    CAST((floor(epoch(r.captured_at) / 86400) + 3) % 7 + 1 AS DOUBLE) AS day_of_week,
+    (epoch(r.captured_at) - epoch(f.created_at)) / 3600.0 AS market_age_h,
+    CAST(CASE WHEN coalesce(f.neg_risk, false) THEN 1 ELSE 0 END AS DOUBLE) AS neg_risk,
+    f.event_yes_sum, f.event_n_markets
+FROM {scan} r POSITIONAL JOIN lookups f
+-- both sides are the same files in the same order; if they ever disagree, fail rather than misalign
+WHERE CASE WHEN f.k IS DISTINCT FROM hash(r.condition_id) OR f.ts_us IS DISTINCT FROM epoch_us(r.captured_at)
+           THEN error('feature lookups and snapshot scan are misaligned (the lake changed during the build)')
+           ELSE f.keep END
+"""
+
+
+def check_market_keys(con: duckdb.DuckDBPyConnection, market_states: str, snapshots: str, params: dict) -> None:
+    """Markets are keyed by a 64-bit hash of their id; refuse to run if two ids share one."""
+    ids, hashes = con.execute(
+        f"""
         WITH ids AS (
-            SELECT condition_id FROM {relation_sql(lake_root, MARKET_STATES)} WHERE observed_at < $end
-            UNION SELECT condition_id FROM {relation_sql(lake_root, SNAPSHOTS)}
-            WHERE captured_at >= $read_lo AND captured_at < $end
+            SELECT condition_id FROM {market_states} WHERE observed_at < $end
+            UNION SELECT condition_id FROM {snapshots}
         )
         SELECT count(*), count(DISTINCT hash(condition_id)) FROM ids
-    """
-    params = window_params(start, end)
-    ids, hashes = con.execute(sql, {"end": params["end"], "read_lo": params["read_lo"]}).fetchall()[0]
+        """,
+        {"end": params["end"], "read_lo": params["read_lo"]},
+    ).fetchall()[0]
     if ids != hashes:
         raise RuntimeError(f"{ids - hashes} market id hash collisions among {ids} markets")
+
+
+def _epoch_us(moment: datetime) -> int:
+    return round(moment.timestamp() * 1_000_000)
+
+
+def _chunks(files: list[str]) -> list[list[str]]:
+    """Consecutive runs of files of about CHUNK_BYTES each (at least one file per run)."""
+    chunks: list[list[str]] = []
+    size = CHUNK_BYTES
+    for path in files:
+        if size >= CHUNK_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(path)
+        size += os.path.getsize(path)
+    return chunks
+
+
+def _feature_passes(con: duckdb.DuckDBPyConnection, lake_root, start: datetime, end: datetime,
+                    whale_usd: float) -> Iterator[str]:
+    """Run the input scans and the as-of pass, then yield the output query once per chunk of snapshot files,
+    with that chunk's lookups registered as `lookups` (parameters $start, $end)."""
+    params = window_params(start, end)
+    files = table_files(lake_root, SNAPSHOTS.table, dates=(params["read_lo"] - timedelta(days=1), end))
+    chunks = _chunks(files)
+    market_states = relation_sql(lake_root, MARKET_STATES)
+    check_market_keys(con, market_states, _snapshot_scan(lake_root, files, "read_lo"), params)
+    parts, sizes = [], []
+    for chunk in chunks:
+        part = con.execute(
+            f"""SELECT hash(condition_id) AS k, epoch_us(captured_at) AS ts,
+                       epoch_us(coalesce(slot_ts, captured_at)) AS slot, coalesce(mid, last_trade_price) AS price
+                FROM {_snapshot_scan(lake_root, chunk, "read_lo")}""",
+            {"read_lo": params["read_lo"], "end": params["end"]},
+        ).fetchnumpy()
+        parts.append({name: np.asarray(values) for name, values in part.items()})
+        sizes.append(len(parts[-1]["ts"]))
+    names = ("k", "ts", "slot", "price")
+    dtypes = (np.uint64, np.int64, np.int64, np.float64)
+    timeline = {
+        name: np.concatenate([p[name] for p in parts] + [np.empty(0, dtype=dtype)]).astype(dtype, copy=False)
+        for name, dtype in zip(names, dtypes)
+    }
+    del parts
+    states = con.sql(_states_sql(market_states), params={"end": params["end"]}).to_arrow_table()
+    trades = con.execute(
+        _trades_sql(market_states, relation_sql(lake_root, TRADES), whale_usd),
+        {"trade_lo": params["trade_lo"], "end": params["end"]},
+    ).fetchnumpy()
+    trades = {name: np.asarray(values) for name, values in trades.items()}
+    asof = _AsOf(timeline, states, trades, _epoch_us(end), _epoch_us(params["trade_lo"]))
+    del timeline, trades, states
+    # at least one pass, so an empty window still gives a typed (empty) result
+    start_us, offset, passes = _epoch_us(start), 0, []
+    for chunk, size in zip(chunks, sizes):
+        rows = offset + np.flatnonzero(asof.ts[offset:offset + size] >= start_us)
+        if rows.size:
+            passes.append((chunk, rows))
+        offset += size
+    for chunk, rows in passes or [([], np.empty(0, dtype=np.int64))]:
+        con.register("lookups", asof.lookups(rows))
+        try:
+            yield _output_sql(_snapshot_scan(lake_root, chunk, "start"))
+        finally:
+            con.unregister("lookups")
+
+
+@contextmanager
+def _insertion_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Both scans must yield the files' rows in the same order: DuckDB keeps it only when told to."""
+    previous = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {bool(previous)}")
 
 
 def build_features(
     con: duckdb.DuckDBPyConnection, lake_root, start: datetime, end: datetime, whale_usd: float = WHALE_USD
 ) -> pa.Table:
     """Feature rows with `start <= ts < end`, ordered by (condition_id, ts), as an Arrow table."""
-    check_market_keys(con, lake_root, start, end)
-    sql = lake_feature_sql(lake_root, whale_usd) + " ORDER BY condition_id, ts"
-    return con.sql(sql, params=window_params(start, end)).to_arrow_table()
+    parts = []
+    with _insertion_order(con):
+        for sql in _feature_passes(con, lake_root, start, end, whale_usd):
+            # No ORDER BY in the query: a sorted result lets DuckDB drop the scan order the join needs.
+            parts.append(con.sql(sql, params={"start": start, "end": end}).to_arrow_table())
+    table = pa.concat_tables(parts)
+    return table.sort_by([("condition_id", "ascending"), ("ts", "ascending")])
 
 
 def copy_features(
@@ -312,15 +477,19 @@ def copy_features(
     lake_root,
     start: datetime,
     end: datetime,
-    path: str,
+    path_for: Callable[[int], str],
     whale_usd: float = WHALE_USD,
-) -> int:
-    """Stream the feature rows of a window straight into one Parquet file (no Arrow copy in Python)."""
-    check_market_keys(con, lake_root, start, end)
-    sql = lake_feature_sql(lake_root, whale_usd)
-    escaped = str(path).replace("'", "''")
-    con.execute(
-        f"COPY ({sql}) TO '{escaped}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
-        window_params(start, end),
-    )
-    return con.execute(f"SELECT count(*) FROM read_parquet('{escaped}')").fetchall()[0][0]
+) -> list[tuple[str, int]]:
+    """Write the feature rows of a window into Parquet files, one per chunk of snapshot files (`path_for(i)`
+    names the i-th); returns each file with its row count."""
+    written = []
+    with _insertion_order(con):
+        for i, sql in enumerate(_feature_passes(con, lake_root, start, end, whale_usd)):
+            path = path_for(i)
+            escaped = str(path).replace("'", "''")
+            con.execute(
+                f"COPY ({sql}) TO '{escaped}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
+                {"start": start, "end": end},
+            )
+            written.append((path, con.execute(f"SELECT count(*) FROM read_parquet('{escaped}')").fetchall()[0][0]))
+    return written

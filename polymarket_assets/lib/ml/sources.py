@@ -110,19 +110,39 @@ FEATURES_TABLE = "features"
 
 
 def has_files(lake_root: Path, table: str) -> bool:
-    directory = lake_root / table
-    return directory.exists() and any(directory.rglob("*.parquet"))
+    return bool(table_files(lake_root, table))
 
 
-def relation_sql(lake_root: str | os.PathLike, source: Source) -> str:
-    """A parenthesised SELECT of the source's columns over its Parquet files, or an empty typed relation."""
-    lake_root = Path(lake_root)
-    if not has_files(lake_root, source.table):
+def table_files(lake_root: str | os.PathLike, table: str, dates: tuple | None = None) -> list[str]:
+    """The table's Parquet files, sorted: the exact set (and scan order) of a relation built from them.
+    Hidden names are files still being written. With `dates` (first, last: dates or datetimes), files in a
+    hive `date=` partition outside that range are left out."""
+    directory = Path(lake_root) / table
+    if not directory.exists():
+        return []
+    first, last = (None, None) if dates is None else (str(d)[:10] for d in dates)
+    files = []
+    for path in directory.rglob("*.parquet"):
+        if path.name.startswith("."):
+            continue
+        if first is not None:
+            day = next((p[5:] for p in path.relative_to(directory).parts if p.startswith("date=")), None)
+            if day is not None and not first <= day <= last:
+                continue
+        files.append(str(path))
+    return sorted(files)
+
+
+def relation_sql(lake_root: str | os.PathLike, source: Source, files: list[str] | None = None) -> str:
+    """A parenthesised SELECT of the source's columns over its Parquet files (all of them, or exactly
+    `files`), or an empty typed relation when there are none."""
+    files = table_files(lake_root, source.table) if files is None else files
+    if not files:
         cols = ", ".join(f'CAST(NULL AS {typ}) AS "{name}"' for name, typ in source.columns)
         return f"(SELECT {cols} WHERE false)"
-    glob = str(lake_root / source.table / "**" / "*.parquet").replace("'", "''")
+    paths = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
     hive = "true" if source.hive else "false"
-    scan = f"read_parquet('{glob}', hive_partitioning={hive}, union_by_name=true)"
+    scan = f"read_parquet([{paths}], hive_partitioning={hive}, union_by_name=true)"
     present = _columns_of(scan)
     cols = ", ".join(
         f'CAST("{name}" AS {typ}) AS "{name}"' if name in present else f'CAST(NULL AS {typ}) AS "{name}"'
@@ -149,6 +169,7 @@ def connect(
     con.execute(f"SET threads = {int(threads)}")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")  # a bar drawn into run logs is noise
     # Row estimates behind filters are often tiny; a "small" ASOF side planned as a nested loop turns the
     # feature query quadratic. Always use the sort-merge ASOF join.
     con.execute("SET asof_loop_join_threshold = 0")

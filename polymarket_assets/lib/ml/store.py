@@ -25,32 +25,41 @@ def write_features_partition(
     day: date,
     whale_usd: float = WHALE_USD,
     con: duckdb.DuckDBPyConnection | None = None,
-) -> tuple[int, Path]:
-    """Build one day of features straight into `lake/features/date=<day>/` and make it the partition's only file."""
+) -> tuple[int, list[Path]]:
+    """Build one day of features straight into `lake/features/date=<day>/` (one file per chunk of snapshot
+    files) and make those files the partition's only ones. Returns the row count and the files."""
     lake_root = Path(data_dir) / "lake"
     directory = partition_path(lake_root, FEATURES_TABLE, {"date": day.isoformat()})
     directory.mkdir(parents=True, exist_ok=True)
-    final = directory / f"part-{uuid.uuid4().hex[:12]}.parquet"
-    tmp = directory / f".tmp-{uuid.uuid4().hex}.parquet.partial"
+    build = uuid.uuid4().hex[:12]
     own = con is None
     con = con or connect(temp_directory=str(Path(data_dir) / ".duckdb_tmp"))
+    written: list[tuple[str, int]] = []
     try:
         start, end = day_window(day)
-        rows = copy_features(con, lake_root, start, end, str(tmp), whale_usd)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, final)
+        written = copy_features(
+            con, lake_root, start, end, lambda i: str(directory / f".tmp-{build}-{i:03d}.parquet.partial"), whale_usd
+        )
+        for path, _ in written:
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+        finals = []
+        for path, _ in written:
+            final = directory / Path(path).name.removeprefix(".tmp-").removesuffix(".partial")
+            final = final.with_name(f"part-{final.name}")
+            os.replace(path, final)
+            finals.append(final)
     finally:
         if own:
             con.close()
-        if tmp.exists():
-            tmp.unlink()
+        for path, _ in written:
+            Path(path).unlink(missing_ok=True)
     for other in directory.glob("*.parquet"):
-        if other != final:
+        if other not in finals:
             other.unlink(missing_ok=True)
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    return rows, final
+    return sum(rows for _, rows in written), finals
