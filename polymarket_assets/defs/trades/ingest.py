@@ -181,7 +181,7 @@ def merge_trades(existing: pa.Table | None, incoming: pa.Table, markets: pa.Tabl
         con.register("markets", _markets_table(markets))
         old = existing if existing is not None else TRADES_SCHEMA.empty_table()
         con.register("old_rows", old.select(TRADES_SCHEMA.names))
-        table = con.execute(
+        table = con.sql(
             f"""
             WITH new_rows AS (
                 SELECT trade_uid, source, asset_id, condition_id, outcome, outcome_index, side, price, size,
