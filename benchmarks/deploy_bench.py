@@ -37,6 +37,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from dagster import DagsterEventType
+
 from polymarket_assets.defs.partitions import hourly_partitions
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.tiers import DEFAULT_PLAN, slot_instants
@@ -74,6 +76,35 @@ def _slope_per_hour(samples: list[tuple[float, float]]) -> float:
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 2)
+
+
+# Launch latency, split at the run's own events: the schedule's evaluation (tick time to the run's
+# creation), the queue (creation to dequeue), the launcher (dequeue to the run worker's process starting),
+# and the run worker's start-up (process start to RUN_START: imports, code load, instance connection).
+PHASES = (
+    ("queue", "CREATED", "RUN_DEQUEUED"),
+    ("launcher", "RUN_DEQUEUED", "RUN_STARTING"),
+    ("worker_start", "RUN_STARTING", "RUN_START"),
+)
+
+
+def _run_phases(database, run_ids: list[str]) -> dict[str, dict[str, float]]:
+    """{run id: {event type or CREATED: epoch seconds}} from the run storage in Postgres."""
+    marks: dict[str, dict[str, float]] = {run_id: {} for run_id in run_ids}
+    with database.connect() as conn:
+        for run_id, created in conn.execute(
+            "SELECT run_id, create_timestamp FROM runs WHERE run_id = ANY(%s)", (run_ids,)
+        ).fetchall():
+            marks[run_id]["CREATED"] = created.replace(tzinfo=UTC).timestamp()
+        stored = {e.value: e.name for e in (DagsterEventType.RUN_DEQUEUED, DagsterEventType.RUN_STARTING,
+                                             DagsterEventType.RUN_START)}  # stored under their old names
+        for run_id, event, at in conn.execute(
+            "SELECT run_id, dagster_event_type, timestamp FROM event_logs WHERE run_id = ANY(%s) "
+            "AND dagster_event_type = ANY(%s)",
+            (run_ids, list(stored)),
+        ).fetchall():
+            marks[run_id].setdefault(stored[event], at.replace(tzinfo=UTC).timestamp())
+    return marks
 
 
 def run() -> dict:
@@ -123,6 +154,7 @@ def run() -> dict:
         sampler.join()
         window_s = time.monotonic() - started
 
+        phases = _run_phases(database, [r["runId"] for r in runs])
         lake = Lake(Path(tmp) / "data")
         sweeps = lake.read("sweeps")
         sweeps = sweeps.to_pylist() if sweeps is not None else []
@@ -135,9 +167,13 @@ def run() -> dict:
             last_instant = slot_instants(tier, slot)[-1]
             launch = run["startTime"] - tick.timestamp()
             complete = run["endTime"] - last_instant.timestamp()
+            marks = phases.get(run["runId"], {})
             per_run.append(
                 {"tier": tier.name, "status": run["status"], "launch_s": launch, "complete_s": complete,
-                 "tick_to_success_s": launch + complete}
+                 "tick_to_success_s": launch + complete,
+                 **{f"{phase}_s": marks[to] - marks[since] for phase, since, to in PHASES
+                    if since in marks and to in marks},
+                 **({"evaluate_s": marks["CREATED"] - tick.timestamp()} if "CREATED" in marks else {})}
             )
     succeeded = [r for r in per_run if r["status"] == "SUCCESS"]
     steady = [(t, mb) for t, mb in samples if t - started >= WARMUP_S]
@@ -158,6 +194,11 @@ def run() -> dict:
         # Launch latency is CPU-bound (a run worker imports Dagster and the code): read it with the load.
         "deploy_load_avg_1m_before": round(load_before, 2),
         "deploy_load_avg_1m_after": round(os.getloadavg()[0], 2),
+        **{
+            f"tick_{phase}_p95_s": _p95([r[f"{phase}_s"] for r in succeeded if f"{phase}_s" in r])
+            for phase in ("evaluate", *(name for name, _, _ in PHASES))
+            if any(f"{phase}_s" in r for r in succeeded)
+        },
         **{
             f"tick_to_success_p95_s_{tier.lower()}": _p95([r["tick_to_success_s"] for r in succeeded if r["tier"] == tier])
             for tier in TIERS

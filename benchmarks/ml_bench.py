@@ -8,8 +8,8 @@
   `--informed-flow 0.8`, recorded by the real collection assets every 2 simulated hours over 40 hours
   (400 markets), then the ML assets; ΔBrier of the model against the market mid on the test split with its
   clustered 95% CI. `delta_brier_null_ci_low`, `delta_brier_null_ci_high`: the same world with informed
-  flow 0. The `_vs_isotonic` figures compare with the price recalibrated on train: the simulator's mid is
-  not a calibrated probability, so a model beats it somewhat even without informed flow.
+  flow 0, where the simulator's calibrated, martingale price leaves nothing to find. The `_vs_isotonic`
+  figures compare with the price recalibrated on train.
 """
 
 from __future__ import annotations

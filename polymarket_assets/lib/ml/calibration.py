@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
 
 CLIP = 1e-3
 
@@ -12,6 +11,8 @@ class PriceCalibrator:
     """Monotone map price -> probability, fitted on the training period only and applied unchanged later."""
 
     def __init__(self) -> None:
+        from sklearn.isotonic import IsotonicRegression  # imported on use: run workers start faster
+
         self._iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)
         self.fitted = False
 

@@ -5,19 +5,25 @@ from __future__ import annotations
 import base64
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 from polymarket_assets.lib.ml.metrics import reliability
+
+
+def _pyplot():
+    """matplotlib's pyplot on the headless backend, imported on first use: every run worker loads this
+    code location, and matplotlib would add most of a second to each one's start."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def reliability_png(
     curves: dict[str, tuple], bins: int = 10, title: str = "Reliability on the test split"
 ) -> bytes:
     """One reliability line per forecaster (`name -> (p, y)`), with bin counts under it."""
-    fig, (ax, hist) = plt.subplots(
+    fig, (ax, hist) = _pyplot().subplots(
         2, 1, figsize=(5.5, 6.5), gridspec_kw={"height_ratios": [3, 1]}, sharex=True
     )
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="perfect")
@@ -38,7 +44,7 @@ def reliability_png(
 
 def importance_png(importances: dict[str, float], top: int = 15) -> bytes:
     items = list(importances.items())[:top][::-1]
-    fig, ax = plt.subplots(figsize=(5.5, 0.3 * len(items) + 1.2))
+    fig, ax = _pyplot().subplots(figsize=(5.5, 0.3 * len(items) + 1.2))
     ax.barh([k for k, _ in items], [v for _, v in items])
     ax.set_xlabel("share of total gain")
     ax.set_title("Feature importance")
@@ -49,7 +55,7 @@ def importance_png(importances: dict[str, float], top: int = 15) -> bytes:
 def _png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
+    _pyplot().close(fig)
     return buffer.getvalue()
 
 
