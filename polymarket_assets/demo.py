@@ -4,7 +4,13 @@ It starts `polymarket_sim` (light faults) with its clock accelerated, points the
 the configuration contract (`PM_*` variables, `PM_CLOCK=sim`), and then drives the real schedules: at every
 simulated minute it evaluates each schedule for that tick and executes the run requests it returns, as
 partitioned job runs on a SQLite-backed Dagster instance in a temporary `DAGSTER_HOME`. Nothing inside the
-assets knows it is a demo. The last line printed is one JSON object with the figures.
+assets knows it is a demo.
+
+Before the live hour, the simulator's paused clock is stepped through `--history-hours` of earlier simulated
+time every two hours (`polymarket_assets.defs.ml.demo.run_ml_demo`): the same collection jobs record a
+resolved history, and the ML jobs build features, the training set, the model, its evaluation and the
+backtest. After the live hour, `predictions` scores the markets still open. The last line printed is one JSON
+object with the figures.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from polymarket_assets.defs.ml.demo import DEMO_HISTORY, DEMO_STEP, run_ml_demo
 from polymarket_assets.local_runner import LocalRunPool, RunOutcome
 
 REPO = Path(__file__).resolve().parents[1]
@@ -167,8 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", type=float, default=15.0, help="simulated seconds per wall second")
     parser.add_argument("--minutes", type=int, default=60, help="simulated minutes of slot schedules")
     parser.add_argument("--faults", default="light")
+    parser.add_argument("--informed-flow", type=float, default=0.8,
+                        help="share of whale trades that know the outcome: the only signal the mid lacks")
     # Slot runs live about two simulated minutes (launched one ahead), so ~6 overlap; keep spare workers.
     parser.add_argument("--workers", type=int, default=12)
+    parser.add_argument("--history-hours", type=int, default=int(DEMO_HISTORY.total_seconds() // 3600),
+                        help="simulated hours of resolved history recorded for the model before the live hour (0: none)")
     args = parser.parse_args(argv)
 
     wall_start = time.monotonic()
@@ -177,15 +188,18 @@ def main(argv: list[str] | None = None) -> int:
     home = prepare_dagster_home()
     # Hours entirely in the past, so every hourly partition the demo touches already exists.
     hour0 = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=8)
-    # Start a few minutes early: the first slot runs (before the scored hour) warm up the run workers.
-    sim_start = hour0 - timedelta(minutes=4)
+    # Start a few minutes early: the first slot runs (before the scored hour) warm up the run workers. The
+    # model's history comes before that.
+    warm_up_from = hour0 - timedelta(minutes=4)
+    sim_start = warm_up_from - timedelta(hours=args.history_hours)
 
     from polymarket_sim import run_sim
 
-    log(f"starting polymarket_sim: {args.markets} markets, seed {args.seed}, faults={args.faults}, speed x{args.speed}")
+    log(f"starting polymarket_sim: {args.markets} markets, seed {args.seed}, faults={args.faults}, "
+        f"informed flow {args.informed_flow}, speed x{args.speed}")
     sim_log = open(data_dir / "sim.log", "w")  # the server logs every request a fault cut short
     with sim_log, run_sim(markets=args.markets, seed=args.seed, speed=0.0, faults=args.faults,
-                          start=sim_start.isoformat(), stderr=sim_log) as sim:
+                          informed_flow=args.informed_flow, start=sim_start.isoformat(), stderr=sim_log) as sim:
         # Light faults, plus the occasional record with an impossible value, so quarantine has work to show.
         sim.control.set_faults(profile=args.faults, bad_record_rate=0.01)
         os.environ.update(sim.env)
@@ -212,7 +226,17 @@ def main(argv: list[str] | None = None) -> int:
         driver = Driver(defs, instance, overrides, workers=args.workers)
 
         log(f"starting {driver.pool.warm_up()} run workers")
-        log(f"simulated clock at {sim_start.isoformat()}; discovering markets")
+        model: dict = {}
+        if args.history_hours:
+            log(f"recording {args.history_hours} simulated hours of history every {DEMO_STEP}, then training")
+            model = run_ml_demo(driver.pool, sim, data_dir, until=hour0 - timedelta(minutes=10),
+                                run_config_overrides=overrides, log=log)
+            log(f"model {model['model_version']}: {model['resolved_markets_used']} resolved markets, "
+                f"Brier {model['brier_model']:.4f} vs market {model['brier_market']:.4f}, "
+                f"ΔBrier 95% CI {model['delta_brier_ci']}")
+            # The history's last step lies up to DEMO_STEP before the live hour: jump to its warm-up.
+            sim.control.set_time(max(sim.control.now(), warm_up_from.timestamp()))
+        log(f"simulated clock at {datetime.fromtimestamp(sim.control.now(), timezone.utc).isoformat()}; discovering markets")
         ok = driver.run_now("markets_schedule", hour0 - timedelta(hours=1))
         log(f"discovery {'succeeded' if ok else 'FAILED'}")
 
@@ -263,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         sim.control.set_time((hour0 + timedelta(hours=5, minutes=20)).timestamp())
         driver.run_now("coverage_schedule", hour0 + timedelta(hours=1, minutes=20))
         driver.run_now("snapshots_reassembly_schedule", hour0 + timedelta(hours=1, minutes=15))
+        if model:
+            outcome = driver.pool.submit("predictions_job", None, {"loggers": overrides["loggers"]}).result()
+            driver.outcomes.append(outcome)
+            log(f"predictions {'succeeded' if outcome.success else 'FAILED: ' + str(outcome.error)}")
         dg.materialize([_asset(defs, "warehouse")], instance=instance, resources=_resources(defs),
                        run_config={"loggers": overrides["loggers"]})
 
@@ -275,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
         figures.pop("capture", None)
         summary.update(figures)
         summary["sim_hour"] = hour0.isoformat()
+        for key in ("resolved_markets_used", "brier_model", "brier_market", "delta_brier_ci", "backtest_sharpe",
+                    "backtest_bets", "model_version"):
+            if key in model:
+                summary[key] = model[key]
         summary["wall_s"] = round(time.monotonic() - wall_start, 1)
     log(f"coverage {summary['coverage']} over {summary['snapshots']} snapshot rows; warehouse at {data_dir / 'warehouse.duckdb'}")
     print(json.dumps(summary), flush=True)
