@@ -85,11 +85,10 @@ from polymarket_assets.defs.resources import PolymarketApiResource
 from polymarket_assets.defs.snapshots.schema import ORDERBOOK_SCHEMA, SNAPSHOT_SCHEMA
 from polymarket_assets.lib.clob import CLOB_LIMITS
 from polymarket_assets.lib.coverage import coverage_rows, expected_pairs
-from polymarket_assets.lib.discovery import OPEN, market_state_row, merge_current
-from polymarket_assets.lib.errors import ApiError, ParseError
+from polymarket_assets.lib.discovery import OPEN, list_open_markets, market_state_row, merge_current
+from polymarket_assets.lib.errors import ApiError
 from polymarket_assets.lib.gamma import GAMMA_LIMITS, MAX_MARKETS_PAGE
 from polymarket_assets.lib.parquet_store import Lake
-from polymarket_assets.lib.parse_gamma import parse_gamma_market
 from polymarket_assets.lib.quarantine import Quarantine
 from polymarket_assets.lib.raw_archive import RawArchive
 from polymarket_assets.lib.sweep import select_markets, sweep_books, sweep_prices
@@ -139,31 +138,11 @@ def _now(sim) -> datetime:
 
 
 def discover(polymarket: PolymarketApiResource, now: datetime, previous: list[dict], data_dir: Path) -> dict:
-    """The `markets` asset's listing loop (defs/markets/assets.py) without its Parquet writes."""
+    """The `markets` asset's listing (`list_open_markets`) without its Parquet writes."""
     quarantine = Quarantine(data_dir, "gamma_markets")
-    raw = RawArchive(data_dir, "gamma_markets")
-    known_end_dates = [row["end_date"] for row in previous if row.get("discovery_status") == OPEN]
-    listing: dict = {}
-    observed: dict[str, object] = {}
-    unparsed: set[str] = set()
-    pages = 0
-    for page in polymarket.gamma.iter_open_markets_partitioned(known_end_dates=known_end_dates, report=listing):
-        pages += 1
-        raw.add(now, "/markets/keyset", {"page": pages}, page)
-        for obj in page:
-            try:
-                market = parse_gamma_market(obj)
-            except ParseError as exc:
-                quarantine.add(str(exc), obj, {"page": pages})
-                if isinstance(obj, dict) and obj.get("conditionId"):
-                    unparsed.add(str(obj["conditionId"]))
-                continue
-            if not market.condition_id:
-                quarantine.add("market without conditionId", obj, {"page": pages})
-                continue
-            observed[market.condition_id] = market
-    rows = [market_state_row(market, now) for market in observed.values()]
-    return {"rows": rows, "unparsed": unparsed - set(observed), "pages_yielded": pages, "listing": listing,
+    listing = list_open_markets(polymarket.gamma, now, previous, quarantine, RawArchive(data_dir, "gamma_markets"))
+    rows = [market_state_row(market, now) for market in listing.markets.values()]
+    return {"rows": rows, "unparsed": listing.unparsed, "pages_yielded": listing.pages, "listing": listing.report,
             "quarantined": quarantine.count}
 
 

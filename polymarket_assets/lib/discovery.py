@@ -7,13 +7,58 @@ keep watching it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from polymarket_assets.lib.tiers import DEFAULT_PLAN, TierPlan, assign_tier, hours_to_close, transitions_between
+from polymarket_assets.lib.errors import ParseError
+from polymarket_assets.lib.parse_gamma import parse_gamma_market
+from polymarket_assets.lib.tiers import (
+    DEFAULT_PLAN,
+    TierPlan,
+    assign_tier,
+    hours_to_close,
+    transitions_between,
+)
 
 OPEN, GONE = "open", "gone"
 # Markets gone from discovery with a final label are dropped from the current table after this long.
 PRUNE_FINAL_AFTER = timedelta(days=2)
+
+
+@dataclass
+class Listing:
+    """What one discovery pass saw: parsed open markets by condition id, the ids of markets whose record
+    could not be parsed (quarantined; they keep their last state), pages read, and the lister's report."""
+
+    markets: dict = field(default_factory=dict)
+    unparsed: set[str] = field(default_factory=set)
+    pages: int = 0
+    report: dict = field(default_factory=dict)
+
+
+def list_open_markets(gamma, now: datetime, previous: list[dict], quarantine, raw) -> Listing:
+    """Every open market through `gamma.iter_open_markets_partitioned`, with its endDate ranges sized from
+    the previous discovery's open markets. Each page goes to the raw archive; a record that does not parse,
+    or has no conditionId, goes to quarantine with the reason."""
+    listing = Listing()
+    known_end_dates = [row["end_date"] for row in previous if row.get("discovery_status") == OPEN]
+    for page in gamma.iter_open_markets_partitioned(known_end_dates=known_end_dates, report=listing.report):
+        listing.pages += 1
+        raw.add(now, "/markets/keyset", {"page": listing.pages}, page)
+        for obj in page:
+            try:
+                market = parse_gamma_market(obj)
+            except ParseError as exc:
+                quarantine.add(str(exc), obj, {"page": listing.pages})
+                if isinstance(obj, dict) and obj.get("conditionId"):
+                    listing.unparsed.add(str(obj["conditionId"]))
+                continue
+            if not market.condition_id:
+                quarantine.add("market without conditionId", obj, {"page": listing.pages})
+                continue
+            listing.markets[market.condition_id] = market
+    listing.unparsed -= set(listing.markets)
+    return listing
 
 
 def _price(values, index: int) -> float | None:

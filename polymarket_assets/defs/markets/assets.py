@@ -7,14 +7,22 @@ from datetime import timedelta
 import dagster as dg
 import pyarrow as pa
 
-from polymarket_assets.defs.markets.schema import MARKET_CURRENT_SCHEMA, MARKET_STATE_SCHEMA, TIER_TRANSITION_SCHEMA
+from polymarket_assets.defs.markets.schema import (
+    MARKET_CURRENT_SCHEMA,
+    MARKET_STATE_SCHEMA,
+    TIER_TRANSITION_SCHEMA,
+)
 from polymarket_assets.defs.partitions import hourly_partitions, partition_parts
 from polymarket_assets.defs.policies import API_POOL, API_RETRY_POLICY, ONE_PARTITION_PER_RUN
 from polymarket_assets.defs.resources import ClockResource, LakeResource, PolymarketApiResource
-from polymarket_assets.lib.discovery import OPEN, market_state_row, merge_current, tier_transitions
-from polymarket_assets.lib.errors import ParseError
+from polymarket_assets.lib.discovery import (
+    OPEN,
+    list_open_markets,
+    market_state_row,
+    merge_current,
+    tier_transitions,
+)
 from polymarket_assets.lib.labels import FINAL_LABELS
-from polymarket_assets.lib.parse_gamma import parse_gamma_market
 from polymarket_assets.lib.raw_archive import RawArchive
 
 # Discovery observes the present: a run may start a little after its hour ends (queue, retries), no later.
@@ -70,33 +78,15 @@ def markets(
         row.pop("date", None), row.pop("hour", None)
     # Several keyset listings at once over endDate ranges sized from the previous discovery (GammaClient);
     # the first discovery, and any listing of under ~16 pages, is one sequential keyset listing as before.
-    known_end_dates = [row["end_date"] for row in previous if row.get("discovery_status") == OPEN]
-    listing: dict = {}
-    observed: dict[str, object] = {}
-    unparsed: set[str] = set()
-    pages = 0
-    for page in polymarket.gamma.iter_open_markets_partitioned(known_end_dates=known_end_dates, report=listing):
-        pages += 1
-        raw.add(now, "/markets/keyset", {"page": pages}, page)
-        for obj in page:
-            try:
-                market = parse_gamma_market(obj)
-            except ParseError as exc:
-                quarantine.add(str(exc), obj, {"page": pages})
-                if isinstance(obj, dict) and obj.get("conditionId"):
-                    unparsed.add(str(obj["conditionId"]))
-                continue
-            if not market.condition_id:
-                quarantine.add("market without conditionId", obj, {"page": pages})
-                continue
-            observed[market.condition_id] = market
+    listing = list_open_markets(polymarket.gamma, now, previous, quarantine, raw)
     # Stamped when the listing is complete: a sweep reading the current table after this instant sees it.
     observed_at = clk.now()
-    observed_rows = [market_state_row(market, observed_at) for market in observed.values()]
+    observed_rows = [market_state_row(market, observed_at) for market in listing.markets.values()]
 
-    unparsed -= set(observed)
-    current, new_ids, gone_ids = merge_current(previous, observed_rows, observed_at, final_condition_ids(store), unparsed)
-    transitions = tier_transitions(previous, observed_rows, observed_at, unparsed_condition_ids=unparsed)
+    current, new_ids, gone_ids = merge_current(
+        previous, observed_rows, observed_at, final_condition_ids(store), listing.unparsed
+    )
+    transitions = tier_transitions(previous, observed_rows, observed_at, unparsed_condition_ids=listing.unparsed)
 
     parts = partition_parts(context.partition_key)
     store.replace_partition("market_states", pa.Table.from_pylist(observed_rows, schema=MARKET_STATE_SCHEMA), parts)
@@ -117,9 +107,9 @@ def markets(
             "closed_markets": len(gone_ids),
             "tracked_markets": sum(1 for r in current if r["discovery_status"] == OPEN),
             "tier_transitions": len(transitions),
-            "pages": pages,
-            "listing_ranges": int(listing.get("ranges", 1)),
-            "listing_fallback": str(listing.get("fallback") or ""),
+            "pages": listing.pages,
+            "listing_ranges": int(listing.report.get("ranges", 1)),
+            "listing_fallback": str(listing.report.get("fallback") or ""),
             "quarantined": quarantine.count,
             "api_requests": int(api.get("requests", 0)),
             "api_retries": int(api.get("retries", 0)),
