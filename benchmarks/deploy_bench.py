@@ -25,8 +25,10 @@ tiers spawn their workers in the same second), so the result carries the load av
 
 daemon_rss_growth_mb_per_h: the resident memory of the daemon's process group, sampled every RSS_EVERY_S
 seconds while the ticks run, fitted by least squares after the first minute (start-up allocations), in MB
-per hour. A few minutes of ticks give a rough slope, not a leak test over days: the report carries the
-window and the first and last samples so the figure can be judged.
+per hour. `make bench` ticks each schedule TICKS (3) times, a few minutes that give a rough slope, not a leak
+test over days. For a longer soak set DEPLOY_BENCH_TICKS (20 is about 21 minutes of ticks) and run
+`python -m benchmarks.run_all --only deploy`. The report carries the window, the first and last samples, the
+slope of each half of the window (a leak keeps its slope, warm-up flattens out) and one sample a minute.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from polymarket_assets_tests.deploy.topology import fresh_postgres_database, run
 from polymarket_sim import run_sim
 
 TIERS = ("T2", "T3", "T4")
-TICKS = 3
+TICKS = int(os.environ.get("DEPLOY_BENCH_TICKS", "3"))
 MARKETS = 300
 RSS_EVERY_S = 2.0
 WARMUP_S = 60.0
@@ -74,6 +76,13 @@ def _slope_per_hour(samples: list[tuple[float, float]]) -> float:
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     sxx = sum((x - mx) ** 2 for x in xs)
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx * 3600 if sxx else float("nan")
+
+
+def _first_per_minute(samples: list[tuple[float, float]], started: float) -> list[float]:
+    by_minute: dict[int, float] = {}
+    for t, mb in samples:
+        by_minute.setdefault(int((t - started) // 60), round(mb, 1))
+    return [by_minute[m] for m in sorted(by_minute)]
 
 
 def _p95(values: list[float]) -> float:
@@ -146,12 +155,12 @@ def run() -> dict:
             topology.start_schedule(name)
 
         def ticked_enough() -> bool:
-            return all(len([t for t in topology.schedule_ticks(n) if t["runIds"]]) >= TICKS for n in schedules)
+            return all(len([t for t in topology.schedule_ticks(n, limit=TICKS + 10) if t["runIds"]]) >= TICKS for n in schedules)
 
         wait_until(ticked_enough, timeout=60 * (TICKS + 1) + 30, interval=2, what=f"{TICKS} ticks per schedule")
         for name in schedules:
             topology.stop_schedule(name)
-        run_ids = [r for n in schedules for t in topology.schedule_ticks(n) for r in t["runIds"]]
+        run_ids = [r for n in schedules for t in topology.schedule_ticks(n, limit=TICKS + 10) for r in t["runIds"]]
         runs = [topology.wait_for_run(run_id, timeout=180) for run_id in run_ids]
         stop.set()
         sampler.join()
@@ -183,6 +192,11 @@ def run() -> dict:
     return {
         "tick_to_success_p95_s": _p95([r["tick_to_success_s"] for r in succeeded]) if succeeded else None,
         "daemon_rss_growth_mb_per_h": round(_slope_per_hour(steady), 1),
+        # A leak keeps its slope; start-up caches flatten out. The two halves of the steady window tell which.
+        "daemon_rss_growth_mb_per_h_halves": [
+            round(_slope_per_hour(half), 1) for half in (steady[: len(steady) // 2], steady[len(steady) // 2 :])
+        ],
+        "daemon_rss_mb_by_minute": _first_per_minute(samples, started),
         "tick_launch_p95_s": _p95([r["launch_s"] for r in succeeded]) if succeeded else None,
         "tick_complete_p95_s": _p95([r["complete_s"] for r in succeeded]) if succeeded else None,
         "tick_to_success_max_s": round(max(r["tick_to_success_s"] for r in succeeded), 2) if succeeded else None,
@@ -194,6 +208,7 @@ def run() -> dict:
         "daemon_rss_mb_last": round(samples[-1][1], 1) if samples else None,
         "daemon_rss_window_s": round(window_s, 1),
         "deploy_markets": MARKETS,
+        "deploy_ticks_per_schedule": TICKS,
         # Launch latency is CPU-bound (a run worker imports Dagster and the code): read it with the load.
         "deploy_load_avg_1m_before": round(load_before, 2),
         "deploy_load_avg_1m_after": round(os.getloadavg()[0], 2),

@@ -450,11 +450,11 @@ mutation StopSensor($id: String!) {
 """
 
 SCHEDULE_TICKS_QUERY = """
-query ScheduleTicks($scheduleSelector: ScheduleSelector!) {
+query ScheduleTicks($scheduleSelector: ScheduleSelector!, $limit: Int) {
   scheduleOrError(scheduleSelector: $scheduleSelector) {
     __typename
     ... on Schedule {
-      scheduleState { status ticks(limit: 20) { tickId status timestamp runIds runKeys error { message } } }
+      scheduleState { status ticks(limit: $limit) { tickId status timestamp runIds runKeys error { message } } }
     }
     ... on PythonError { message }
   }
@@ -641,9 +641,10 @@ class Topology:
             result = self.graphql(STOP_SCHEDULE_MUTATION, {"id": state["id"]})["stopRunningSchedule"]
             assert result["__typename"] == "ScheduleStateResult", result
 
-    def schedule_ticks(self, name: str) -> list[dict]:
+    def schedule_ticks(self, name: str, limit: int = 20) -> list[dict]:
+        """The schedule's newest ``limit`` ticks, newest first."""
         selector = {**_REPOSITORY_SELECTOR, "scheduleName": name}
-        found = self.graphql(SCHEDULE_TICKS_QUERY, {"scheduleSelector": selector})["scheduleOrError"]
+        found = self.graphql(SCHEDULE_TICKS_QUERY, {"scheduleSelector": selector, "limit": limit})["scheduleOrError"]
         assert found["__typename"] == "Schedule", found
         return found["scheduleState"]["ticks"]
 
