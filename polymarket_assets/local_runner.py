@@ -102,14 +102,29 @@ class LocalRunPool:
         )
         return self.submit(job_name, request.partition_key, config, dict(request.tags or {}), selection, checks)
 
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def shutdown(self, kill: bool = False) -> None:
+        close_pool(self._pool, kill=kill)
 
     def __enter__(self) -> LocalRunPool:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.shutdown()
+    def __exit__(self, exc_type, *_) -> None:
+        self.shutdown(kill=exc_type is not None)
+
+
+def close_pool(pool: ProcessPoolExecutor, kill: bool) -> None:
+    """Shut `pool` down; with `kill`, end its workers first instead of waiting for their runs.
+
+    A caller that leaves a pool because of an error (a timeout, a failed assertion) must not wait: a
+    snapshot run on the simulated clock waits for instants that the failed caller will never set, so a
+    plain `shutdown(wait=True)` would hang until the test's or job's own timeout.
+    """
+    if kill:
+        # The executor exposes no public way to stop running tasks before Python 3.14's terminate_workers.
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            if process.is_alive():
+                process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def merge_config(base: dict, extra: dict) -> dict:

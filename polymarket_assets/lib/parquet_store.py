@@ -33,6 +33,17 @@ def is_object_store(data_dir: str | os.PathLike[str]) -> bool:
     return str(data_dir).startswith(OBJECT_STORE_SCHEMES)
 
 
+def local_data_dir(data_dir: str | os.PathLike[str], user: str) -> Path:
+    """`data_dir` as a local `Path`, for code that needs a real directory (file locks, hard links, the ML
+    layer); an object-store `data_dir` is a clear error, never a local folder named `s3:`."""
+    if is_object_store(data_dir):
+        raise ValueError(
+            f"{user} needs a local data directory, but PM_DATA_DIR is {data_dir}: only collection, the raw "
+            "archive, the quarantine and the warehouse run on object storage (README, 'Object storage')"
+        )
+    return Path(data_dir)
+
+
 def s3_options_from_env() -> dict[str, str]:
     """S3FileSystem options from the standard AWS variables (the SDK reads the credentials itself)."""
     options = {}
@@ -93,8 +104,17 @@ class DataLocation:
     def parquet_files(self, directory: str) -> list[str]:
         """Every visible `*.parquet` below `directory` (recursively), sorted; temporaries (dot names) skipped."""
         selector = pafs.FileSelector(directory, recursive=True, allow_not_found=True)
+        for attempt in range(3):
+            try:
+                infos = self.fs.get_file_info(selector)
+                break
+            except FileNotFoundError:
+                # A writer created or removed a subdirectory while the walk was in it (pyarrow's
+                # allow_not_found covers only `directory` itself): list again.
+                if attempt == 2:
+                    raise
         found = []
-        for info in self.fs.get_file_info(selector):
+        for info in infos:
             if info.type != pafs.FileType.File or not info.base_name.endswith(".parquet"):
                 continue
             if any(part.startswith(".") for part in info.path[len(directory) :].split("/")):

@@ -5,30 +5,24 @@ never meets a lock or a half-built catalogue. A table with no files yet gets an 
 columns, so notebooks and checks can always query every view.
 
 The database file is always local (DuckDB cannot write one onto S3): `<data_dir>/warehouse.duckdb` for a
-local lake, and the path given (`PM_WAREHOUSE_PATH`) for an object-store lake. Over a local lake the views
-call `read_parquet` on the files, so any DuckDB (the CLI included) can open the file. Over an object store
-they would need DuckDB's httpfs extension, which the installed DuckDB cannot load offline (it is not bundled
-and no package registry carries a build for this release), so instead the views read relations named
-`lake__<table>`, which `connect_read_only` (and the builder) register as pyarrow datasets on the S3
-filesystem. The view `_lake_sources` records what to register, so a reader needs only the file's path.
+local lake, and the path given (`PM_WAREHOUSE_PATH`) for an object-store lake. The views call `read_parquet`
+on a glob of each table's files, local paths or `s3://` URIs, so a view always sees the files that exist when
+it is queried. Over S3 a reader needs DuckDB's httpfs extension and a secret for the endpoint:
+`connect_read_only` sets both up from the environment (`lib/duckdb_s3.py`).
 """
 
 from __future__ import annotations
 
-import base64
 import os
-import posixpath
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as ds
 
+from polymarket_assets.lib.duckdb_s3 import configure_s3
 from polymarket_assets.lib.parquet_store import DataLocation
-
-SOURCES_VIEW = "_lake_sources"
 
 
 @dataclass(frozen=True)
@@ -67,14 +61,14 @@ def _empty_select(schema: pa.Schema) -> str:
     return f"SELECT {columns} WHERE false"
 
 
-def source_relation(lake_root: Path, spec: ViewSpec) -> str:
+def source_relation(location: DataLocation, spec: ViewSpec) -> str:
     """The table's files as a relation, or an empty relation with the table's columns."""
-    directory = lake_root / spec.table
-    if not directory.exists() or not any(directory.rglob("*.parquet")):
+    table_dir = location.path("lake", spec.table)
+    if not location.parquet_files(table_dir):
         return f"({_empty_select(spec.schema)})"
-    glob = str(directory / "**" / "*.parquet").replace("'", "''")
+    glob = _sql_text(location.uri_of(table_dir) + "/**/*.parquet")
     hive = "true" if spec.hive else "false"
-    return f"read_parquet('{glob}', hive_partitioning={hive}, union_by_name=true)"
+    return f"read_parquet({glob}, hive_partitioning={hive}, union_by_name=true)"
 
 
 def warehouse_path(data_dir: str | os.PathLike[str], configured: str | os.PathLike[str] | None = None) -> Path:
@@ -85,38 +79,6 @@ def warehouse_path(data_dir: str | os.PathLike[str], configured: str | os.PathLi
     if DataLocation(data_dir).is_local:
         return Path(data_dir) / "warehouse.duckdb"
     raise ValueError(f"the lake {data_dir} is on an object store: give warehouse.duckdb a local path (PM_WAREHOUSE_PATH)")
-
-
-def relation_name(table: str) -> str:
-    return f"lake__{table}"
-
-
-def _hive_partitioning(location: DataLocation, table_dir: str, first_file: str, schema: pa.Schema):
-    keys = [segment.split("=", 1)[0] for segment in posixpath.relpath(posixpath.dirname(first_file), table_dir).split("/") if "=" in segment]
-    if not keys:
-        return None
-    fields = [schema.field(k) if k in schema.names else pa.field(k, pa.string()) for k in keys]
-    return ds.HivePartitioning(pa.schema(fields))
-
-
-def lake_dataset(location: DataLocation, table: str, schema: pa.Schema, hive: bool) -> ds.Dataset | pa.Table:
-    """One lake table as a pyarrow dataset over `location`'s filesystem, read with the view's schema
-    (columns a file lacks read as null, as `union_by_name` would); an empty table when it has no files."""
-    table_dir = location.path("lake", table)
-    files = location.parquet_files(table_dir)
-    if not files:
-        return schema.empty_table()
-    partitioning = _hive_partitioning(location, table_dir, files[0], schema) if hive else None
-    return ds.dataset(files, schema=schema, filesystem=location.fs, format="parquet", partitioning=partitioning,
-                      partition_base_dir=table_dir)
-
-
-def _encode_schema(schema: pa.Schema) -> str:
-    return base64.b64encode(schema.serialize().to_pybytes()).decode()
-
-
-def _decode_schema(text: str) -> pa.Schema:
-    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))
 
 
 def _sql_text(value: str) -> str:
@@ -136,20 +98,9 @@ def build_warehouse(
     con = duckdb.connect(str(tmp))
     try:
         if not location.is_local:
-            sources = [(relation_name(spec.table), spec.table, spec.hive, _encode_schema(spec.schema)) for spec in specs]
-            rows = ", ".join(
-                f"({_sql_text(location.uri)}, {_sql_text(rel)}, {_sql_text(table)}, {str(hive).lower()}, {_sql_text(schema)})"
-                for rel, table, hive, schema in dict.fromkeys(sources)
-            )
-            con.execute(
-                f'CREATE VIEW "{SOURCES_VIEW}" AS SELECT * FROM (VALUES {rows}) AS t(data_dir, relation, "table", hive, schema)'
-            )
-            _register_sources(con)
+            configure_s3(con)
         for spec in specs:
-            if location.is_local:
-                relation = source_relation(Path(location.path("lake")), spec)
-            else:
-                relation = f'"{relation_name(spec.table)}"'
+            relation = source_relation(location, spec)
             con.execute(f'CREATE OR REPLACE VIEW "{spec.name}" AS WITH src AS (SELECT * FROM {relation}) {spec.sql}')
             counts[spec.name] = con.execute(f'SELECT count(*) FROM "{spec.name}"').fetchone()[0]
         con.execute("CHECKPOINT")
@@ -162,19 +113,15 @@ def build_warehouse(
     return counts
 
 
-def _register_sources(con: duckdb.DuckDBPyConnection) -> None:
-    """Register the pyarrow datasets an object-store warehouse's views read (nothing for a local lake)."""
-    if not con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [SOURCES_VIEW]).fetchone()[0]:
-        return
-    for data_dir, relation, table, hive, schema in con.execute(f'SELECT * FROM "{SOURCES_VIEW}"').fetchall():
-        con.register(relation, lake_dataset(DataLocation(data_dir), table, _decode_schema(schema), hive))
-
-
 def connect_read_only(
     data_dir: str | os.PathLike[str], path: str | os.PathLike[str] | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """Open `warehouse.duckdb` read-only; over an object-store lake, also register the datasets its views read
-    (each connection lists the lake's files once, when it opens)."""
+    """Open `warehouse.duckdb` read-only; over an object-store lake, with httpfs and the S3 secret loaded."""
     con = duckdb.connect(str(warehouse_path(data_dir, path)), read_only=True)
-    _register_sources(con)
+    if not DataLocation(data_dir).is_local:
+        try:
+            configure_s3(con)
+        except BaseException:
+            con.close()
+            raise
     return con

@@ -13,10 +13,12 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import duckdb
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 import pytest
 
-from polymarket_assets.lib import parquet_store
+from polymarket_assets.lib import duckdb_s3, parquet_store
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.warehouse import connect_read_only
 from polymarket_assets_tests.collection.harness import load_defs, partition_of, run_job, run_slots
@@ -154,6 +156,10 @@ def test_duckdb_views_read_the_bucket(collected):
     lake = collected["lake"]
     con = connect_read_only(collected["data_dir"], collected["warehouse"])
     assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0] == 0, "views only"
+    # The views read the bucket itself through httpfs (no copy, no registration in Python).
+    view_sql = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'snapshots'").fetchone()[0]
+    assert f"read_parquet('s3://{BUCKET}/{PREFIX}/lake/snapshots/**/*.parquet'" in view_sql
+    assert con.execute("SELECT loaded FROM duckdb_extensions() WHERE extension_name = 'httpfs'").fetchone()[0]
     markets = con.execute("SELECT count(*), count(DISTINCT condition_id) FROM markets").fetchone()
     assert markets[0] == markets[1] == lake.read("markets_current").num_rows >= 100
     per_tier = dict(con.execute("SELECT tier, count(*) FROM snapshots GROUP BY tier").fetchall())
@@ -180,3 +186,34 @@ def test_duckdb_views_read_the_bucket(collected):
     books = con.execute("SELECT count(*) FROM orderbooks WHERE len(bids) + len(asks) > 0").fetchone()[0]
     assert books > 0
     con.close()
+
+
+def test_a_plain_duckdb_with_httpfs_and_the_endpoint_secret_reads_the_warehouse(collected, s3_server):
+    """What a notebook or the DuckDB CLI does: open the file, load httpfs, create the secret; no project code."""
+    env, _ = s3_server
+    host = env["AWS_ENDPOINT_URL"].removeprefix("http://")
+    con = duckdb.connect(str(collected["warehouse"]), read_only=True)
+    con.execute(f"LOAD '{duckdb_s3._bundled_extension()}'")
+    con.execute(
+        "CREATE SECRET (TYPE s3, KEY_ID 'testing', SECRET 'testing', REGION 'us-east-1', "
+        f"ENDPOINT '{host}', URL_STYLE 'path', USE_SSL false)"
+    )
+    assert con.execute("SELECT count(*) FROM markets").fetchone()[0] == collected["lake"].read("markets_current").num_rows
+    con.close()
+
+
+def test_a_snapshot_written_after_the_build_is_in_the_views_without_a_rebuild(collected):
+    fs = collected["fs"]
+    con = connect_read_only(collected["data_dir"], collected["warehouse"])
+    before = con.execute("SELECT count(*) FROM sweeps").fetchone()[0]
+    directory = f"{BUCKET}/{PREFIX}/lake/sweeps/tier=T0/date=2026-11-24/hour=10"
+    existing = _keys(fs, directory)[0]
+    key = f"{directory}/extra-after-build.parquet"
+    fs.copy_file(existing, key)
+    try:
+        added = pq.read_metadata(key, filesystem=fs).num_rows
+        assert added > 0
+        assert con.execute("SELECT count(*) FROM sweeps").fetchone()[0] == before + added
+    finally:
+        fs.delete_file(key)
+        con.close()

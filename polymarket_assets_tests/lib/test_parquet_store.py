@@ -71,3 +71,54 @@ def test_kill_during_write_leaves_no_visible_partial_file(tmp_path):
     lake = Lake(tmp_path)
     for path in lake.files("big"):
         assert pa.parquet.read_metadata(path).num_rows == 2_000_000
+
+
+def test_code_that_needs_a_local_directory_refuses_an_object_store_lake_before_touching_disk(tmp_path, monkeypatch):
+    from datetime import UTC, date, datetime, timedelta
+
+    import pytest
+
+    from polymarket_assets.defs.trades.ingest import partition_lock
+    from polymarket_assets.defs.trades.whales import whale_events_for_window
+    from polymarket_assets.lib.ml import model, pipeline, store
+    from polymarket_assets.lib.parquet_store import local_data_dir
+
+    monkeypatch.chdir(tmp_path)
+    assert local_data_dir(tmp_path, "x") == tmp_path
+    uri = "s3://bucket/prefix"
+    start = datetime(2026, 11, 24, 10, tzinfo=UTC)
+    for attempt in (
+        lambda: store.write_features_partition(uri, date(2026, 11, 24)),
+        lambda: pipeline.make_training_set(uri, {24.0: 2.0}),
+        lambda: model.models_dir(uri),
+        lambda: partition_lock(uri, "trades", "2026-11-24-10:00").__enter__(),
+        lambda: whale_events_for_window(uri, start, start + timedelta(hours=1), computed_at=start),
+    ):
+        with pytest.raises(ValueError, match="needs a local data directory, but PM_DATA_DIR is s3://bucket/prefix"):
+            attempt()
+    assert list(tmp_path.iterdir()) == [], "nothing may be written to a local folder named s3:"
+
+
+def test_a_listing_that_races_a_writer_is_retried_and_a_missing_directory_lists_nothing(tmp_path):
+    lake = Lake(tmp_path)
+    parts = {"tier": "T1", "date": "2026-11-10", "hour": "04"}
+    lake.write("sweeps", pa.table({"x": [1]}), parts, "slot-a")
+    location = lake.location
+    real = location.fs
+
+    class RacingFs:
+        """Fails the first walk as pyarrow does when a subdirectory appears or vanishes mid-walk."""
+
+        calls = 0
+
+        def get_file_info(self, selector):
+            RacingFs.calls += 1
+            if RacingFs.calls == 1:
+                raise FileNotFoundError(f"Cannot list directory '{selector.base_dir}'")
+            return real.get_file_info(selector)
+
+    location.fs = RacingFs()
+    assert [p.name for p in lake.files("sweeps", parts)] == ["slot-a.parquet"]
+    assert RacingFs.calls == 2
+    location.fs = real
+    assert lake.files("sweeps", {**parts, "hour": "05"}) == []

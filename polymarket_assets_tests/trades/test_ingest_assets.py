@@ -148,3 +148,13 @@ def test_whale_events_with_tiers_market_percentile_and_price_impact(data_dir):
     assert w["last_price_1m"] == pytest.approx(0.6)  # the SELL at 0.6 two seconds later
     mat = result.asset_materializations_for_node("whale_events")[0]
     assert mat.metadata["tier_25k"].value == 1 and mat.metadata["dagster/row_count"].value == 3
+
+
+def test_an_hour_with_no_new_files_merges_to_the_existing_rows_unchanged():
+    from polymarket_assets.defs.trades.ingest import merge_trades, read_incoming
+    from polymarket_assets.defs.trades.schema import TRADES_SCHEMA
+
+    empty = read_incoming([], TRADES_SCHEMA)
+    assert empty.schema.names.count("incoming_file") == 1
+    first, _ = merge_trades(None, empty, None, 1)
+    assert first.num_rows == 0 and first.schema.names == TRADES_SCHEMA.names

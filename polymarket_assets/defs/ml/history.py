@@ -72,14 +72,16 @@ class CleanRunPool:
         config = merge_config(dict(request.run_config or {}), overrides or {})
         return self.submit(job_name, request.partition_key, config, dict(request.tags or {}))
 
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def shutdown(self, kill: bool = False) -> None:
+        from polymarket_assets.local_runner import close_pool
+
+        close_pool(self._pool, kill=kill)
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.shutdown()
+    def __exit__(self, exc_type, *_) -> None:
+        self.shutdown(kill=exc_type is not None)
 
 
 def _partition(ts: datetime) -> str:

@@ -6,14 +6,14 @@ from datetime import UTC, timedelta
 
 import dagster as dg
 
-from polymarket_assets.defs.ml.partitions import daily_partitions
 from polymarket_assets.defs.resources import LakeResource
 from polymarket_assets.lib.ml.sources import RESOLUTIONS, connect, has_files, relation_sql
+from polymarket_assets.lib.parquet_store import local_data_dir
 
 RETRAIN_AFTER_RESOLUTIONS = 200
 
 features_job = dg.define_asset_job(
-    "features_job", selection=["features"], partitions_def=daily_partitions, tags={"domain": "ml"}
+    "features_job", selection=["features"], tags={"domain": "ml"}
 )
 
 # The blocking check on training_set runs inside this job, so a failing gate skips the model and what follows.
@@ -63,9 +63,7 @@ def predictions_schedule(context: dg.ScheduleEvaluationContext):
 
 def resolved_market_count(data_dir: str) -> int:
     """Markets with a final YES/NO label in the lake."""
-    from pathlib import Path
-
-    root = Path(data_dir) / "lake"
+    root = local_data_dir(data_dir, "the retrain sensor") / "lake"
     if not has_files(root, RESOLUTIONS.table):
         return 0
     con = connect(memory_limit="256MB", threads=1)

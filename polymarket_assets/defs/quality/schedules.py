@@ -7,7 +7,7 @@ import dagster as dg
 from polymarket_assets.defs.partitions import hourly_partitions
 
 coverage_job = dg.define_asset_job(
-    "coverage_job", selection=["coverage"], partitions_def=hourly_partitions, executor_def=dg.in_process_executor
+    "coverage_job", selection=["coverage"], executor_def=dg.in_process_executor
 )
 
 

@@ -5,7 +5,7 @@ import dagster as dg
 from polymarket_assets.defs.partitions import hourly_partitions
 
 resolutions_job = dg.define_asset_job(
-    "resolutions_job", selection=["resolutions"], partitions_def=hourly_partitions, executor_def=dg.in_process_executor
+    "resolutions_job", selection=["resolutions"], executor_def=dg.in_process_executor
 )
 
 

@@ -48,7 +48,6 @@ def build_tier_job(tier: TierSpec):
     return dg.define_asset_job(
         f"{asset_name(tier)}_job",
         selection=[asset_name(tier)],
-        partitions_def=hourly_partitions,
         tags={"tier": tier.name},
         # One process per run: a slot run must reach its first instant within seconds of launch.
         executor_def=dg.in_process_executor,
@@ -76,7 +75,6 @@ tier_schedules = [build_tier_schedule(tier, job) for tier, job in zip(DEFAULT_PL
 snapshots_reassembly_job = dg.define_asset_job(
     "snapshots_reassembly_job",
     selection=[asset_name(t) for t in DEFAULT_PLAN.tiers],
-    partitions_def=hourly_partitions,
     tags={"purpose": "reassembly"},
     executor_def=dg.in_process_executor,
 )

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from polymarket_assets.defs.trades.schema import TRADES_SCHEMA, WS_GAPS_SCHEMA
+from polymarket_assets.lib.parquet_store import local_data_dir
 from ws_sidecar import files
 
 # kind of incoming file -> the asset that ingests it
@@ -140,7 +141,7 @@ def files_for_partition(data_dir, kind: str, partition_key: str, relpaths: list[
 
 @contextlib.contextmanager
 def partition_lock(data_dir, table: str, partition_key: str) -> Iterator[None]:
-    directory = Path(data_dir) / "lake" / ".locks"
+    directory = local_data_dir(data_dir, "trades ingestion") / "lake" / ".locks"
     directory.mkdir(parents=True, exist_ok=True)
     safe = partition_key.replace(":", "").replace("/", "_")
     with open(directory / f"{table}-{safe}.lock", "a+") as handle:
@@ -158,6 +159,8 @@ def read_incoming(paths: Iterable[files.IncomingFile], schema: pa.Schema) -> pa.
         table = table.append_column("incoming_file", pa.array([f.relpath] * table.num_rows, pa.string()))
         tables.append(table)
     if not tables:
+        if "incoming_file" in schema.names:  # a lake schema (TRADES_SCHEMA) already records the file
+            return schema.empty_table()
         return schema.append(pa.field("incoming_file", pa.string())).empty_table()
     return pa.concat_tables(tables, promote_options="default")
 

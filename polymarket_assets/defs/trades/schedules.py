@@ -8,7 +8,7 @@ from polymarket_assets.defs.partitions import hourly_partitions
 from polymarket_assets.defs.trades import checks
 
 whale_events_job = dg.define_asset_job(
-    "whale_events_job", selection=["whale_events"], partitions_def=hourly_partitions, tags={"domain": "trades"}
+    "whale_events_job", selection=["whale_events"], tags={"domain": "trades"}
 )
 
 

@@ -23,7 +23,6 @@ ws_ingest_job = dg.define_asset_job(
     "ws_ingest_job",
     selection=dg.AssetSelection.assets(*sorted(set(ASSET_FOR_KIND.values()))).without_checks()
     | dg.AssetSelection.checks(*INGEST_CHECKS["trades"]),
-    partitions_def=hourly_partitions,
     tags={"domain": "trades"},
     description="Takes the recorder's closed incoming files of one hour into the lake.",
 )

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from polymarket_assets.defs.partitions import partition_parts
 from polymarket_assets.defs.trades.schema import WHALE_EVENTS_SCHEMA
+from polymarket_assets.lib.parquet_store import local_data_dir
 
 DEFAULT_THRESHOLDS = (1_000.0, 5_000.0, 25_000.0)
 
@@ -69,7 +70,7 @@ def whale_events_for_window(
     computed_at: datetime,
 ) -> tuple[pa.Table, dict]:
     """Whale events for trades with exchange time in [start, end), as ``WHALE_EVENTS_SCHEMA``, plus stats."""
-    data_dir = Path(data_dir)
+    data_dir = local_data_dir(data_dir, "whale events")
     thresholds = sorted(thresholds)
     horizon = end + timedelta(minutes=6)
     trade_files = _hour_files(data_dir, "trades", min(start, end - lookback), horizon)

@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from polymarket_assets.lib.ml.dataset import feature_matrix
 from polymarket_assets.lib.ml.features import FEATURE_COLUMNS
+from polymarket_assets.lib.parquet_store import local_data_dir
 
 if TYPE_CHECKING:
     import xgboost as xgb
@@ -156,7 +157,7 @@ def new_version(now: datetime, fingerprint: str) -> str:
 
 
 def models_dir(data_dir: str | os.PathLike) -> Path:
-    return Path(data_dir) / "models"
+    return local_data_dir(data_dir, "the model artifacts") / "models"
 
 
 def save(model: Model, data_dir: str | os.PathLike, meta: dict) -> Path:

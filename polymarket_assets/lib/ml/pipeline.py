@@ -29,7 +29,7 @@ from polymarket_assets.lib.ml.sources import (
     features_source,
     relation_sql,
 )
-from polymarket_assets.lib.parquet_store import Lake
+from polymarket_assets.lib.parquet_store import Lake, local_data_dir
 
 TRAINING_SET_TABLE = "training_set"
 PREDICTIONS_TABLE = "predictions"
@@ -39,7 +39,7 @@ TS = pa.timestamp("us", tz="UTC")
 
 
 def lake_root(data_dir: str | os.PathLike) -> Path:
-    return Path(data_dir) / "lake"
+    return local_data_dir(data_dir, "the ML layer") / "lake"
 
 
 def make_training_set(data_dir, horizons: dict[float, float], fractions=(0.6, 0.2, 0.2)) -> TrainingSet:

@@ -12,7 +12,7 @@ import duckdb
 
 from polymarket_assets.lib.ml.features import WHALE_USD, copy_features
 from polymarket_assets.lib.ml.sources import FEATURES_TABLE, connect
-from polymarket_assets.lib.parquet_store import partition_path
+from polymarket_assets.lib.parquet_store import local_data_dir, partition_path
 
 
 def day_window(day: date) -> tuple[datetime, datetime]:
@@ -28,7 +28,7 @@ def write_features_partition(
 ) -> tuple[int, list[Path]]:
     """Build one day of features straight into `lake/features/date=<day>/` (one file per chunk of snapshot
     files) and make those files the partition's only ones. Returns the row count and the files."""
-    lake_root = Path(data_dir) / "lake"
+    lake_root = local_data_dir(data_dir, "the features build") / "lake"
     directory = partition_path(lake_root, FEATURES_TABLE, {"date": day.isoformat()})
     directory.mkdir(parents=True, exist_ok=True)
     build = uuid.uuid4().hex[:12]
