@@ -249,20 +249,19 @@ def test_a_lake_changed_between_the_two_scans_fails_the_build_instead_of_misalig
     import duckdb
     import pyarrow.parquet as pq
 
-    from polymarket_assets.lib.ml.features import WHALE_USD, _feature_passes, _insertion_order
+    from polymarket_assets.lib.ml.features import WHALE_USD, _insertion_order, _plan, _run_passes
 
     _many_files_lake(lake)
     con = connect()
     start, end = T0 + timedelta(days=1), T0 + timedelta(days=2)
     with _insertion_order(con):
-        passes = _feature_passes(con, lake.root, start, end, WHALE_USD)  # kept: closing it unregisters
-        sql = next(passes)
+        asof, passes = _plan(con, lake.root, start, end, WHALE_USD)
         # after the as-of pass, a file of the day loses a row (say a re-assembly rewrote it)
         path = sorted((lake.root / "snapshots").rglob("*.parquet"))[30]
         table = pq.read_table(path)
         pq.write_table(table.slice(1), path)
         with pytest.raises(duckdb.Error, match="misaligned"):
-            con.sql(sql, params={"start": start, "end": end}).to_arrow_table()
+            _run_passes(con, asof, passes, lambda cursor, sql, _: cursor.execute(sql, {"start": start, "end": end}).fetchall())
 
 
 def test_snapshot_files_are_pruned_by_their_date_partition(lake):

@@ -87,7 +87,7 @@ def whale_events_for_window(
         params = {"start": start, "end": end, "lookback_start": end - lookback, "horizon": horizon,
                   "books_start": start - timedelta(hours=1), "min_usd": thresholds[0], "pct": market_percentile,
                   "computed_at": computed_at}
-        rows = con.sql(
+        rows = con.execute(
             f"""
             WITH t AS (
                 SELECT trade_uid, asset_id, condition_id, outcome, side, price, size, notional_usd, exchange_ts, source
@@ -136,7 +136,7 @@ def whale_events_for_window(
                    last_price_1m, last_price_5m, source, $computed_at AS computed_at
             FROM joined ORDER BY exchange_ts, trade_uid
             """,
-            params=params,
+            params,
         ).to_arrow_table()
     finally:
         con.close()
