@@ -451,25 +451,29 @@ def _plan(con: duckdb.DuckDBPyConnection, lake_root, start: datetime, end: datet
     trades = {name: np.asarray(values) for name, values in trades.items()}
     asof = _AsOf(timeline, states, trades, _epoch_us(end), _epoch_us(params["trade_lo"]))
     del timeline, trades, states
-    start_us, offset, passes = _epoch_us(start), 0, []
+    start_us, offset, selected = _epoch_us(start), 0, []
     for chunk, size in zip(chunks, sizes):
         rows = offset + np.flatnonzero(asof.ts[offset:offset + size] >= start_us)
         if rows.size:
-            passes.append(_Pass(_output_sql(_snapshot_scan(lake_root, chunk, "start")), rows))
+            selected.append((chunk, rows))
         offset += size
-    return asof, passes or [_Pass(_output_sql(_snapshot_scan(lake_root, [], "start")), np.empty(0, np.int64))]
+    return asof, [
+        _Pass(_output_sql(_snapshot_scan(lake_root, chunk, "start")), rows)
+        for chunk, rows in selected or [([], np.empty(0, np.int64))]
+    ]
 
 
 def _run_passes(con: duckdb.DuckDBPyConnection, asof: _AsOf, passes: list[_Pass],
                 run: Callable[[duckdb.DuckDBPyConnection, str, int], T]) -> list[T]:
     """`run(cursor, sql, i)` for every pass, PASSES_IN_FLIGHT at a time, each on its own cursor with its
     lookups registered as `lookups`; results in pass order. A writing pass keeps about one core busy, so
-    two in flight use both cores of a small machine while bounding memory to two chunks' lookups."""
+    two in flight use both cores of a small machine while bounding memory to two chunks' lookups. The
+    cursors share the database's global `preserve_insertion_order`, which the caller's `_insertion_order`
+    sets."""
 
     def one(i: int, step: _Pass) -> T:
         cursor = con.cursor()
         try:
-            cursor.execute("SET preserve_insertion_order = true")
             cursor.register("lookups", asof.lookups(step.rows))
             return run(cursor, step.sql, i)
         finally:
