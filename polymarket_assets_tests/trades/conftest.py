@@ -48,6 +48,12 @@ def resources(data_dir) -> dict:
     return {"lake": LakeResource(data_dir=str(data_dir)), "clock": ClockResource(source="system")}
 
 
+@pytest.fixture(autouse=True)
+def no_ingest_batching(monkeypatch):
+    """These tests hand files over as soon as they exist; batching has its own tests (test_sensor_hostile.py)."""
+    monkeypatch.setenv("PM_INGEST_BATCH_S", "0")
+
+
 @pytest.fixture
 def data_dir(tmp_path):
     path = tmp_path / "data"

@@ -82,10 +82,12 @@ def test_book_updates_and_raw_frames_are_linked_gaps_merged_and_every_view_answe
     [g2] = write(data_dir, "ws_gaps", [gap, ("g2", "r", "recorder", HOUR * 1000 + 100_000, HOUR * 1000 + 130_000, "restart", "x", 0, None, 0)])
     config = {"book_updates": {"config": {"files": [rel(b)]}}, "ws_raw_frames": {"config": {"files": [rel(raw)]}},
               "ws_gaps": {"config": {"files": [rel(g1), rel(g2)]}}}
-    for _ in range(2):
+    inode = b.stat().st_ino
+    for _ in range(2):  # the second run finds its files ingested and removed from incoming/: a no-op
         run([book_updates, ws_raw_frames, ws_gaps], data_dir, config)
     linked = list((data_dir / "lake" / "book_updates").rglob("*.parquet"))
-    assert [p.name for p in linked] == [b.name] and linked[0].stat().st_ino == b.stat().st_ino
+    assert [p.name for p in linked] == [b.name] and linked[0].stat().st_ino == inode, "a hard link, not a copy"
+    assert not b.exists() and not raw.exists() and not g1.exists(), "ingested files leave incoming/"
     assert [p.name for p in (data_dir / "raw" / "ws_market").rglob("*.parquet")] == [raw.name]
     assert sorted(r["gap_id"] for r in Lake(data_dir).read("ws_gaps").to_pylist()) == ["g1", "g2"]
 
@@ -151,10 +153,11 @@ def test_whale_events_with_tiers_market_percentile_and_price_impact(data_dir):
 
 
 def test_an_hour_with_no_new_files_merges_to_the_existing_rows_unchanged():
-    from polymarket_assets.defs.trades.ingest import merge_trades, read_incoming
+    from polymarket_assets.defs.trades.ingest import load_incoming, merge_trades
     from polymarket_assets.defs.trades.schema import TRADES_SCHEMA
+    from polymarket_assets.lib.quarantine import Quarantine
 
-    empty = read_incoming([], TRADES_SCHEMA)
+    empty = load_incoming("/nonexistent", "trades", [], Quarantine("/nonexistent", "ws_ingest")).table
     assert empty.schema.names.count("incoming_file") == 1
     first, _ = merge_trades(None, empty, None, 1)
     assert first.num_rows == 0 and first.schema.names == TRADES_SCHEMA.names
