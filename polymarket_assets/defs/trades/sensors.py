@@ -61,8 +61,9 @@ def incoming_files_sensor(context: dg.SensorEvaluationContext, lake: LakeResourc
     odd: list = []
     listed = list(files.list_incoming(lake.data_dir, min_day=cursor.min_day(), odd=odd))
     plan = plan_runs(listed, cursor, hourly_partitions.has_partition_key, now_ms=now_ms, batch_ms=batch_window_s() * 1000)
+    root = files.incoming_root(lake.data_dir)
     _quarantine_hostile(context, lake, [(f.path, f.relpath, reason) for f, reason in plan.rejected] + [
-        (path, f"{path.parent.parent.name}/{path.parent.name}/{path.name}", reason) for path, reason in odd
+        (path, path.relative_to(root).as_posix(), reason) for path, reason in odd
     ])
     requests = [
         dg.RunRequest(
