@@ -9,13 +9,17 @@ local lake, and the path given (`PM_WAREHOUSE_PATH`) for an object-store lake. T
 on a glob of each table's files, local paths or `s3://` URIs, so a view always sees the files that exist when
 it is queried. Over S3 a reader needs DuckDB's httpfs extension and a secret for the endpoint:
 `connect_read_only` sets both up from the environment (`lib/duckdb_s3.py`).
+
+One bad file never costs the other views: a view whose files DuckDB cannot read is built over the table's
+readable files only (an explicit list, fixed until the next rebuild) and reported, with each bad file and why,
+in `WarehouseBuild.problems`; the `warehouse` asset turns that into a failing check for that view.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -61,14 +65,37 @@ def _empty_select(schema: pa.Schema) -> str:
     return f"SELECT {columns} WHERE false"
 
 
-def source_relation(location: DataLocation, spec: ViewSpec) -> str:
-    """The table's files as a relation, or an empty relation with the table's columns."""
+def source_relation(location: DataLocation, spec: ViewSpec, only: list[str] | None = None) -> str:
+    """The table's files as a relation (all of them by glob, or ``only`` these), or an empty relation with
+    the table's columns."""
     table_dir = location.path("lake", spec.table)
-    if not location.parquet_files(table_dir):
+    if only is None and not location.parquet_files(table_dir):
         return f"({_empty_select(spec.schema)})"
-    glob = _sql_text(location.uri_of(table_dir) + "/**/*.parquet")
+    if only is not None and not only:
+        return f"({_empty_select(spec.schema)})"
+    if only is None:
+        source = _sql_text(location.uri_of(table_dir) + "/**/*.parquet")
+    else:
+        source = "[" + ", ".join(_sql_text(location.uri_of(p)) for p in only) + "]"
     hive = "true" if spec.hive else "false"
-    return f"read_parquet({glob}, hive_partitioning={hive}, union_by_name=true)"
+    return f"read_parquet({source}, hive_partitioning={hive}, union_by_name=true)"
+
+
+@dataclass
+class ViewProblem:
+    """Why a view is not complete: the table's files it left out (path -> reason), or the error that left it empty."""
+
+    bad_files: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+    def as_metadata(self) -> dict:
+        return {"bad_files": dict(list(self.bad_files.items())[:50]), "bad_file_count": len(self.bad_files), "error": self.error}
+
+
+@dataclass
+class WarehouseBuild:
+    counts: dict[str, int]
+    problems: dict[str, ViewProblem]  # view name -> what is missing from it; empty when every view is whole
 
 
 def warehouse_path(data_dir: str | os.PathLike[str], configured: str | os.PathLike[str] | None = None) -> Path:
@@ -89,20 +116,28 @@ def build_warehouse(
     data_dir: str | os.PathLike[str], specs: list[ViewSpec], path: str | os.PathLike[str] | None = None
 ) -> dict[str, int]:
     """Create every view in a fresh database file, then rename it over `warehouse.duckdb` (see
-    `warehouse_path`). Returns row counts."""
+    `warehouse_path`). Returns row counts; `build_warehouse_report` also says which views are incomplete."""
+    return build_warehouse_report(data_dir, specs, path).counts
+
+
+def build_warehouse_report(
+    data_dir: str | os.PathLike[str], specs: list[ViewSpec], path: str | os.PathLike[str] | None = None
+) -> WarehouseBuild:
+    """`build_warehouse`, returning the row counts and, per view, the bad files it had to leave out."""
     location = DataLocation(data_dir)
     target = warehouse_path(data_dir, path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".warehouse-{uuid.uuid4().hex}.duckdb")
     counts: dict[str, int] = {}
+    problems: dict[str, ViewProblem] = {}
     con = duckdb.connect(str(tmp))
     try:
         if not location.is_local:
             configure_s3(con)
         for spec in specs:
-            relation = source_relation(location, spec)
-            con.execute(f'CREATE OR REPLACE VIEW "{spec.name}" AS WITH src AS (SELECT * FROM {relation}) {spec.sql}')
-            counts[spec.name] = con.execute(f'SELECT count(*) FROM "{spec.name}"').fetchone()[0]
+            counts[spec.name], problem = _create_view(con, location, spec)
+            if problem is not None:
+                problems[spec.name] = problem
         con.execute("CHECKPOINT")
     finally:
         con.close()
@@ -110,7 +145,48 @@ def build_warehouse(
     wal = tmp.with_name(tmp.name + ".wal")
     if wal.exists():
         wal.unlink()
-    return counts
+    return WarehouseBuild(counts, problems)
+
+
+def _view_sql(spec: ViewSpec, relation: str) -> str:
+    return f'CREATE OR REPLACE VIEW "{spec.name}" AS WITH src AS (SELECT * FROM {relation}) {spec.sql}'
+
+
+def _try_view(con: duckdb.DuckDBPyConnection, spec: ViewSpec, relation: str) -> int:
+    con.execute(_view_sql(spec, relation))
+    return con.execute(f'SELECT count(*) FROM "{spec.name}"').fetchone()[0]
+
+
+def _create_view(con: duckdb.DuckDBPyConnection, location: DataLocation, spec: ViewSpec) -> tuple[int, ViewProblem | None]:
+    """The view over every file of its table; if DuckDB cannot read them all, over the readable ones only
+    (each bad file found by reading it alone), or empty with the error. Never raises for bad data."""
+    try:
+        return _try_view(con, spec, source_relation(location, spec)), None
+    except duckdb.Error as exc:
+        first_error = f"{type(exc).__name__}: {exc}"
+    table_files = location.parquet_files(location.path("lake", spec.table))
+    bad = {}
+    for file in table_files:
+        reason = _unreadable(con, location, spec, file)
+        if reason is not None:
+            bad[file] = reason
+    try:
+        if not bad:  # every file reads alone: a file replaced during the first attempt, or files that disagree
+            return _try_view(con, spec, source_relation(location, spec)), None
+        good = [f for f in table_files if f not in bad]
+        return _try_view(con, spec, source_relation(location, spec, only=good)), ViewProblem(bad)
+    except duckdb.Error as exc:
+        con.execute(_view_sql(spec, f"({_empty_select(spec.schema)})"))
+        return 0, ViewProblem(bad, error=f"{first_error[:500]} / then {type(exc).__name__}: {str(exc)[:500]}")
+
+
+def _unreadable(con: duckdb.DuckDBPyConnection, location: DataLocation, spec: ViewSpec, file: str) -> str | None:
+    """Why DuckDB cannot read this one file through the view's query, or None when it can."""
+    try:
+        _try_view(con, spec, source_relation(location, spec, only=[file]))
+    except duckdb.Error as exc:
+        return f"{type(exc).__name__}: {str(exc)[:300]}"
+    return None
 
 
 def connect_read_only(
