@@ -4,6 +4,12 @@ Each flush takes the rows of every connection (and the gap and backfill rows), s
 writes one closed Parquet file per (kind, hour) through ``files.write_atomic``. File keys are assigned here,
 in rename order, so the sensor's key order is the order files appeared. After a flush the recorder's state
 records ``durable_through``: every row received before that instant is on disk.
+
+When writes fail (a full disk, ENOSPC), nothing is lost at first: unwritten rows go back in the queue and the
+next flush retries them; ``failing_since`` and ``last_error`` say so. Memory is bounded, though: once more than
+``max_buffered_rows`` wait, the oldest buffered trades, book updates and raw frames are dropped and reported
+through ``on_dropped(start_us, end_us, rows_by_kind)`` (the recorder turns that into a gap row); gap rows are
+never dropped.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ class Writer(threading.Thread):
         on_flushed: Callable[[int, int], None] | None = None,
         quarantine=None,
         debug_delay_s: float = 0.0,
+        max_buffered_rows: int | None = None,
+        on_dropped: Callable[[int, int, dict[str, int]], None] | None = None,
     ):
         super().__init__(name="writer", daemon=True)
         self.data_dir = data_dir
@@ -62,6 +70,11 @@ class Writer(threading.Thread):
         self.last_flush_wall = time.time()
         self.flush_seconds = 0.0
         self.errors = 0
+        self.max_buffered_rows = max_buffered_rows if max_buffered_rows is not None else 5 * max_rows
+        self.on_dropped = on_dropped
+        self.failing_since: float | None = None  # wall time of the first failed flush of the current streak
+        self.last_error: str | None = None
+        self.rows_dropped: Counter[str] = Counter()
 
     # -- sources ------------------------------------------------------------------------------------------
 
@@ -107,20 +120,56 @@ class Writer(threading.Thread):
             if urgent:
                 try:
                     self.flush(kinds=urgent)
-                except Exception:
-                    self.errors += 1
-                    log.exception("urgent flush failed")
-            if time.monotonic() >= next_flush or self.pending_rows() >= self.max_rows:
+                except Exception as exc:
+                    self._failed(exc, "urgent flush failed")
+            if time.monotonic() >= next_flush or (self.failing_since is None and self.pending_rows() >= self.max_rows):
                 try:
                     self.flush()
-                except Exception:
-                    self.errors += 1
-                    log.exception("flush failed; rows kept for the next attempt")
+                    self.failing_since = None
+                except Exception as exc:
+                    self._failed(exc, "flush failed; rows kept for the next attempt")
+                    self._shed()
                 next_flush = time.monotonic() + self.interval_s
 
     def stop(self) -> None:
         self._halt.set()
         self._wake.set()
+
+    def _failed(self, exc: Exception, what: str) -> None:
+        self.errors += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+        if self.failing_since is None:
+            self.failing_since = time.time()
+            log.exception(what)
+        else:  # one traceback per failure streak; the status file carries the count
+            log.warning("%s (failing since %.0f s): %s", what, time.time() - self.failing_since, self.last_error)
+
+    def _shed(self) -> None:
+        """Beyond ``max_buffered_rows`` waiting rows, drop every buffered data row (not gap rows) and report
+        the span they covered, so memory stays bounded and the loss is a recorded gap, never a silent one."""
+        with self._lock:
+            queued = sum(len(self._extra[k]) + sum(t.num_rows for t in self._tables[k]) for k in files.KINDS if k != "ws_gaps")
+            if queued <= self.max_buffered_rows:
+                return
+            dropped: dict[str, int] = {}
+            spans = []
+            for kind in files.KINDS:
+                if kind == "ws_gaps":
+                    continue
+                parts = [t for t in self._tables[kind] if t.num_rows]
+                if self._extra[kind]:
+                    parts.append(files.table_from_rows(kind, self._extra[kind]))
+                self._tables[kind], self._extra[kind] = [], []
+                for part in parts:
+                    received = pc.cast(part.column("received_at"), pa.int64())
+                    spans.append((pc.min(received).as_py(), pc.max(received).as_py()))
+                    dropped[kind] = dropped.get(kind, 0) + part.num_rows
+        self.rows_dropped.update(dropped)
+        starts = [s for s, _ in spans if s is not None]
+        ends = [e for _, e in spans if e is not None]
+        log.error("writes failing (%s): dropped %s buffered rows to bound memory", self.last_error, dropped)
+        if self.on_dropped is not None and starts:
+            self.on_dropped(min(starts), max(ends), dropped)
 
     def flush(self, kinds: tuple[str, ...] | None = None) -> list:
         """Write everything pending (or only ``kinds`` from the queued rows, sources untouched)."""
