@@ -75,7 +75,11 @@ def tick(data_dir: Path, instance, cursor: str | None) -> dg.SensorResult:
 
 
 def handed(result: dg.SensorResult) -> list[str]:
-    return [f for r in result.run_requests or [] for op in r.run_config["ops"].values() for f in op["config"]["files"]]
+    return [f for r in result.run_requests or [] for op in r.run_config.get("ops", {}).values() for f in op["config"]["files"]]
+
+
+def ingest_runs(result: dg.SensorResult) -> list[dg.RunRequest]:
+    return [r for r in result.run_requests or [] if r.job_name == "ws_ingest_job"]
 
 
 def quarantine_rows(data_dir: Path) -> list[dict]:
@@ -94,7 +98,8 @@ def test_hostile_entries_never_raise_never_wedge_and_are_quarantined_visibly(ent
         [good] = write(data_dir, "trades", [ws_trade("a", HOUR * 1000 + 1)])
         expected = {f"trades/{good.parent.name}/{good.name}"}
         hostile = []
-        for how, kind, hour, ms, seq, body in entries:
+        for i, (how, kind, hour, ms, seq, body) in enumerate(entries):
+            seq = seq - seq % 100 + i  # one name per entry: two entries never fight over one path
             path = place(data_dir, how, kind, hour, ms, seq, body, outside)
             rel = f"{kind}/{path.parent.name}/{path.name}"
             if how == "weird_body":
@@ -168,13 +173,40 @@ def test_files_wait_for_their_batch_window_and_the_cursor_never_passes_them(data
         # Ticks inside the open window hand nothing, however long the newest key is ahead of the waiting ones.
         clock.ms += 200_000
         second = tick(data_dir, instance, first.cursor)
-        assert not second.run_requests
+        assert not ingest_runs(second)
         cursor = second.cursor or first.cursor
         assert all(sensors.SensorCursor.parse(cursor).is_new(files.NAME_RE.fullmatch(p.name)["key"]) for p in late)
         clock.ms += 60_000  # the second window has closed
         third = tick(data_dir, instance, cursor)
         assert sorted(handed(third)) == sorted(f"trades/{p.parent.name}/{p.name}" for p in late)
         assert len(third.run_requests) == 1, "one run per partition per window"
+
+
+def test_health_checks_ride_along_once_per_window_or_run_alone_when_no_file_came(data_dir, monkeypatch):
+    from polymarket_assets.defs.trades.checks import health_check_keys
+
+    monkeypatch.setenv("PM_INGEST_BATCH_S", "0")
+    window = 300_000
+    clock = FakeTime((time.time_ns() // 1_000_000 // window) * window + 1_000)
+    monkeypatch.setattr(sensors, "time", clock)
+    with dg.DagsterInstance.ephemeral() as instance:
+        # No file at all (the recorder is down): the checks run alone, once per window.
+        first = tick(data_dir, instance, None)
+        [alone] = first.run_requests
+        assert alone.job_name == "ws_health_job" and alone.run_key == f"ws_health:{clock.ms - 1_000}"
+        clock.ms += 60_000
+        assert not tick(data_dir, instance, first.cursor).run_requests
+        # Next window, with a file: the checks go with its ingestion run, no run of their own.
+        clock.ms += window
+        [f] = write(data_dir, "trades", [ws_trade("a", HOUR * 1000 + 1)])
+        second = tick(data_dir, instance, first.cursor)
+        [run] = second.run_requests
+        assert run.job_name == "ws_ingest_job" and set(health_check_keys()) <= set(run.asset_check_keys)
+        assert handed(second) == [f"trades/{f.parent.name}/{f.name}"]
+        # Another file in the same window: ingested, without the checks again.
+        [g] = write(data_dir, "trades", [ws_trade("b", HOUR * 1000 + 2)])
+        [plain] = tick(data_dir, instance, second.cursor).run_requests
+        assert [k.name for k in plain.asset_check_keys] == ["trades_unique_and_priced"]
 
 
 @pytest.mark.parametrize("batch", ["-1", "soon"])

@@ -1,4 +1,5 @@
-"""Health of the websocket recording, as asset checks the UI shows (run every 5 minutes by `ws_health_job`).
+"""Health of the websocket recording, as asset checks the UI shows (every 5 minutes: `incoming_files_sensor`
+adds them to its first ingestion run of each 5-minute window, or runs `ws_health_job` when no file came).
 
 - `trades_fresh`: age of the newest recorded trade and of the newest incoming file;
 - `ws_gap_minutes`: minutes of connection outage per hour (union over connections, resyncs excluded);

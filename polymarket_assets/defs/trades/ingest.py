@@ -50,6 +50,9 @@ FUTURE_SLACK_MS = 86_400_000
 # Batching: files are handed to runs by windows of their key's wall-clock millisecond, once the window has
 # closed, so each partition gets at most about one run per window. `PM_INGEST_BATCH_S` overrides it.
 DEFAULT_BATCH_S = 300
+# The recorder's health checks ride along with the first ingestion run of each window of this length (or
+# run alone when a window has none): one health evaluation every 5 minutes without a run of its own.
+HEALTH_WINDOW_S = 300
 BATCH_ENV = "PM_INGEST_BATCH_S"
 # What happens to an incoming file once its rows are in the lake: `delete` (default) or `keep`.
 RETENTION_ENV = "PM_INCOMING_AFTER_INGEST"
@@ -91,6 +94,7 @@ def _floor_key(ms: int) -> str:
 class SensorCursor:
     floor: str = ""  # every key <= floor was handled
     done: set[str] = field(default_factory=set)  # handled keys above the floor
+    health_ms: int = 0  # start of the last batching window whose health checks were requested
 
     @classmethod
     def parse(cls, text: str | None) -> SensorCursor:
@@ -101,14 +105,16 @@ class SensorCursor:
             data = json.loads(text)
             floor = str(data.get("floor", ""))
             done = {str(k) for k in data.get("done", [])}
+            health_ms = int(data.get("health", 0))
         except (ValueError, TypeError, AttributeError):
             return cls()
         if floor and not (floor[:13].isdigit() and len(floor) >= 13):
             return cls()
-        return cls(floor=floor, done={k for k in done if k > floor and k[:13].isdigit()})
+        return cls(floor=floor, done={k for k in done if k > floor and k[:13].isdigit()}, health_ms=health_ms)
 
     def dumps(self) -> str:
-        return json.dumps({"v": 1, "floor": self.floor, "done": sorted(self.done)}, separators=(",", ":"))
+        return json.dumps({"v": 1, "floor": self.floor, "done": sorted(self.done), "health": self.health_ms},
+                          separators=(",", ":"))
 
     def is_new(self, key: str) -> bool:
         return key > self.floor and key not in self.done
@@ -138,7 +144,7 @@ class SensorCursor:
             if waiting:
                 candidate = min(candidate, _floor_key(files.key_ms(waiting[0]) - 1))
             floor = max(floor, candidate)
-        return SensorCursor(floor=floor, done={k for k in done if k > floor})
+        return SensorCursor(floor=floor, done={k for k in done if k > floor}, health_ms=self.health_ms)
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,10 @@ import dagster as dg
 
 from polymarket_assets.defs.partitions import hourly_partitions
 from polymarket_assets.defs.resources import LakeResource
+from polymarket_assets.defs.trades.checks import health_check_keys
 from polymarket_assets.defs.trades.ingest import (
     ASSET_FOR_KIND,
+    HEALTH_WINDOW_S,
     QUARANTINE_SOURCE,
     SensorCursor,
     batch_window_s,
@@ -38,19 +40,28 @@ INGEST_CHECKS = {"trades": [dg.AssetCheckKey(dg.AssetKey("trades"), "trades_uniq
 ws_ingest_job = dg.define_asset_job(
     "ws_ingest_job",
     selection=dg.AssetSelection.assets(*sorted(set(ASSET_FOR_KIND.values()))).without_checks()
-    | dg.AssetSelection.checks(*INGEST_CHECKS["trades"]),
+    | dg.AssetSelection.checks(*INGEST_CHECKS["trades"], *health_check_keys()),
     tags={"domain": "trades"},
-    description="Takes the recorder's closed incoming files of one hour into the lake.",
+    description="Takes the recorder's closed incoming files of one hour into the lake (and, once per health "
+    "window, runs the recorder's health checks).",
+)
+
+# The same checks alone, for a window in which no file arrived (the recorder down is exactly when they matter).
+ws_health_job = dg.define_asset_job(
+    "ws_health_job",
+    selection=dg.AssetSelection.checks(*health_check_keys()),
+    tags={"domain": "trades"},
+    description="Freshness of trades and incoming files, gap minutes per hour, the recorder's status file.",
 )
 
 
 @dg.sensor(
     name="incoming_files_sensor",
-    job=ws_ingest_job,
+    jobs=[ws_ingest_job, ws_health_job],
     minimum_interval_seconds=SENSOR_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Ingestion runs for the new closed files in data/incoming/ (written by ws_sidecar): one per hour "
-    "and batching window.",
+    "and batching window; the recorder's health checks ride along once per 5 minutes (alone when no file came).",
 )
 def incoming_files_sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
     now_ms = time.time_ns() // 1_000_000
@@ -65,17 +76,26 @@ def incoming_files_sensor(context: dg.SensorEvaluationContext, lake: LakeResourc
     _quarantine_hostile(context, lake, [(f.path, f.relpath, reason) for f, reason in plan.rejected] + [
         (path, path.relative_to(root).as_posix(), reason) for path, reason in odd
     ])
-    requests = [
-        dg.RunRequest(
+    health_window = now_ms - now_ms % (HEALTH_WINDOW_S * 1000)
+    health_due = plan.cursor.health_ms < health_window
+    requests = []
+    for i, run in enumerate(plan.runs):
+        with_health = health_due and i == len(plan.runs) - 1  # the newest partition's run
+        requests.append(dg.RunRequest(
+            job_name=ws_ingest_job.name,
             run_key=run.run_key,
             partition_key=run.partition_key,
             asset_selection=[dg.AssetKey(a) for a in run.assets],
-            asset_check_keys=[key for a in run.assets for key in INGEST_CHECKS.get(a, [])],
+            asset_check_keys=[key for a in run.assets for key in INGEST_CHECKS.get(a, [])]
+            + (health_check_keys() if with_health else []),
             run_config=run.run_config(),
-            tags={"ws/files": str(len(run.files))},
-        )
-        for run in plan.runs
-    ]
+            tags={"ws/files": str(len(run.files)), **({"ws/health": "true"} if with_health else {})},
+        ))
+    if health_due and not requests:
+        requests.append(dg.RunRequest(job_name=ws_health_job.name, run_key=f"ws_health:{health_window}",
+                                      tags={"ws/health": "true"}))
+    if health_due:
+        plan.cursor.health_ms = health_window
     next_cursor = plan.cursor.dumps()
     if not requests and next_cursor == (context.cursor or ""):
         return dg.SensorResult(
