@@ -135,8 +135,14 @@ def test_a_full_disk_never_stops_the_recorder_and_every_loss_is_a_recorded_gap(d
         assert thread.is_alive()
 
         disk.free()
-        status = wait(lambda: (s := read_status(cfg)) and not s.get("writes_failing") and s.get("pending_rows") == 0 and s, 15,
-                      "recovery after space came back")
+        freed = time.time()
+
+        def recovered() -> dict | None:
+            s = read_status(cfg)  # a status written after the space came back (the last one before is stale)
+            fresh = s.get("updated_at_wall", 0) > freed and not s.get("writes_failing") and s.get("pending_rows") == 0
+            return s if fresh else None
+
+        status = wait(recovered, 15, "recovery after space came back")
         assert status["state"] == "running" and status["status_write_errors"] > 0 and status["writer_errors"] > 0
         assert status["rows_dropped"] == {"trades": 70}
         assert "ENOSPC" in status["writer_last_error"] or "No space left" in status["writer_last_error"]
