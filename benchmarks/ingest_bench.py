@@ -86,7 +86,13 @@ def _job_checks(repo, job_name: str) -> set:
 
 def ingest_runs_per_day(day_start_s: int = 1_795_910_400) -> dict:
     """`plan_runs` replayed over a day of files at the recorder's default cadence (see the module docstring)."""
-    from polymarket_assets.defs.trades.ingest import HEALTH_WINDOW_S, MAX_FILES_PER_RUN, SensorCursor, batch_window_s, plan_runs
+    from polymarket_assets.defs.trades.ingest import (
+        HEALTH_WINDOW_S,
+        MAX_FILES_PER_RUN,
+        SensorCursor,
+        batch_window_s,
+        plan_runs,
+    )
     from polymarket_assets.defs.trades.sensors import SENSOR_INTERVAL_S
     from ws_sidecar import files
     from ws_sidecar.config import SidecarConfig

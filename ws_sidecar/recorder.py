@@ -30,10 +30,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from polymarket_assets.lib.parquet_store import partition_relpath
-
 from polymarket_assets.lib.clob import ClobClient
 from polymarket_assets.lib.data_api import DataApiClient
+from polymarket_assets.lib.parquet_store import partition_relpath
 from polymarket_assets.lib.quarantine import Quarantine
 from ws_sidecar import files
 from ws_sidecar.backfill import Backfiller

@@ -120,13 +120,13 @@ class Writer(threading.Thread):
             if urgent:
                 try:
                     self.flush(kinds=urgent)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - logged by _failed; the writer thread must outlive any flush
                     self._failed(exc, "urgent flush failed")
             if time.monotonic() >= next_flush or (self.failing_since is None and self.pending_rows() >= self.max_rows):
                 try:
                     self.flush()
                     self.failing_since = None
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - logged by _failed; the writer thread must outlive any flush
                     self._failed(exc, "flush failed; rows kept for the next attempt")
                     self._shed()
                 next_flush = time.monotonic() + self.interval_s

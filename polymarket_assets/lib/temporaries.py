@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 TMP_PREFIX = ".tmp-"
 # A live writer holds its temporary for well under a minute; anything older belongs to a dead one.

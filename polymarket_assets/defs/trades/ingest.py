@@ -213,9 +213,9 @@ def plan_runs(
         problem = file_problem(f, now_ms, partition_exists)
         if problem is not None:
             rejected.append((f, problem))
-        elif not partition_exists(f.partition_key):
-            waiting.append(f)
-        elif open_window_start is not None and files.key_ms(f.key) >= open_window_start:
+        elif not partition_exists(f.partition_key) or (
+            open_window_start is not None and files.key_ms(f.key) >= open_window_start
+        ):
             waiting.append(f)
         else:
             by_partition.setdefault(f.partition_key, []).append(f)
