@@ -7,9 +7,9 @@ records ``durable_through``: every row received before that instant is on disk.
 
 When writes fail (a full disk, ENOSPC), nothing is lost at first: unwritten rows go back in the queue and the
 next flush retries them; ``failing_since`` and ``last_error`` say so. Memory is bounded, though: once more than
-``max_buffered_rows`` wait, the oldest buffered trades, book updates and raw frames are dropped and reported
-through ``on_dropped(start_us, end_us, rows_by_kind)`` (the recorder turns that into a gap row); gap rows are
-never dropped.
+``max_buffered_rows`` wait, the buffered trades, book updates and raw frames are dropped and reported through
+``on_dropped(start_us, end_us, rows_by_kind)`` (the recorder turns that into a gap row); gap rows are never
+dropped.
 """
 
 from __future__ import annotations
