@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 from polymarket_assets_tests.lib.stub_server import StubServer
-
-# The shared/ folder sits beside the repository root.
-SAMPLES_DIR = (Path(__file__).resolve().parents[2] / ".." / "shared" / "polymarket_samples").resolve()
+from polymarket_assets_tests.samples import SAMPLES_DIR
 
 
 def load_sample(name: str):

@@ -1,4 +1,4 @@
-"""Every WS sample in shared/polymarket_samples through the recorder's frame processor, with the rows it must give.
+"""Every WS sample in polymarket_assets_tests/real_samples through the recorder's frame processor, with the rows it must give.
 
 Recorded messages are replayed as frames (the cryptofeed/nautilus way): alone, batched in an array frame,
 and mixed with PONG, unknown and malformed frames.
@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from polymarket_assets.lib.quarantine import Quarantine
+from polymarket_assets_tests.samples import SAMPLES_DIR
 from ws_sidecar import files
 from ws_sidecar.connection import dynamic_message, subscribe_message
 from ws_sidecar.processor import FrameProcessor
 
-SAMPLES = (Path(__file__).resolve().parents[2] / ".." / "shared" / "polymarket_samples").resolve()
+SAMPLES = SAMPLES_DIR
 WS_SAMPLES = sorted(p.name for p in SAMPLES.glob("ws_*.json")) + sorted(p.name for p in SAMPLES.glob("docs_example_ws_*.json"))
 CLIENT_MESSAGES = {
     "docs_example_ws_market_subscribe.json",
