@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from polymarket_assets_tests.lib.stub_server import StubServer
+from polymarket_assets_tests.time_contract import placeholder_times  # noqa: F401 (a fixture)
 
 # The shared/ folder sits beside the repository root.
 SAMPLES_DIR = (Path(__file__).resolve().parents[2] / ".." / "shared" / "polymarket_samples").resolve()
