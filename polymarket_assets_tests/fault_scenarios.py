@@ -30,7 +30,7 @@ from ws_sidecar import files
 from ws_sidecar.processor import FrameProcessor
 from ws_sidecar.writer import Writer
 
-NOW_MS = 1_790_000_000_000  # 2026-09-21: inside the time contract's window
+NOW_MS = 1_790_000_000_000  # 2026-09-21T14:13Z: inside the time contract's window
 CLIENT = {"backoff_base_s": 0.01, "backoff_cap_s": 0.05, "read_timeout": 5.0, "connect_timeout": 2.0, "max_retries": 1}
 # Wrong-unit timestamps, as a poisoned feed sends them.
 TWENTY_DIGITS = "17900000000000000000"

@@ -1,0 +1,32 @@
+"""The recorder's writer against poisoned rows: real frames through the real processor and writer into real
+Parquet files. One bad row (a 20-digit, microsecond or seconds timestamp; a value that overflows its column) is
+quarantined alone with its raw frame and reason; every other row of its window lands; no flush fails, nothing
+stays pending, and nothing lands in a 1970 file."""
+
+from __future__ import annotations
+
+import json
+
+from polymarket_assets_tests import fault_scenarios
+
+
+def test_poisoned_rows_are_quarantined_alone_and_the_window_lands(tmp_path):
+    outcome = fault_scenarios.websocket_writer(tmp_path)
+    assert outcome.failures == 0, outcome  # no failed flush, no row left pending (memory does not grow)
+    assert outcome.rows_lost == 0, outcome
+    assert outcome.bad_quarantined == outcome.bad_injected and outcome.bad_stored == 0, outcome
+    assert fault_scenarios.stored_hours(tmp_path) == ["20260921T14"], "nothing lands in a 1970 (or year-50000) file"
+
+
+def test_quarantine_rows_carry_the_raw_frame_and_the_unit(tmp_path):
+    fault_scenarios.websocket_writer(tmp_path)
+    rows = fault_scenarios.quarantined(tmp_path, "ws_market")
+    by_reason = {r["reason"]: r for r in rows}
+    batched = by_reason["price_change: timestamp is more than 86400 s in the future (20 digits)"]
+    frame = json.loads(batched["raw"])
+    assert isinstance(frame, list) and len(frame) == 3, "the whole raw frame is kept with the one bad message"
+    assert json.loads(batched["context"])["message_index"] == 1
+    assert "last_trade_price: timestamp looks like epoch seconds (10 digits), expected epoch milliseconds" in by_reason
+    seconds_row = by_reason["exchange_ts looks like epoch seconds (10 digits), expected epoch milliseconds"]
+    assert json.loads(seconds_row["raw"])["trade_uid"] == "in-seconds"
+    assert any(r.startswith("row does not fit the schema") for r in by_reason)
