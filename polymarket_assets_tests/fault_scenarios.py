@@ -30,7 +30,7 @@ from ws_sidecar import files
 from ws_sidecar.processor import FrameProcessor
 from ws_sidecar.writer import Writer
 
-NOW_MS = 1_790_000_000_000  # 2026-09-21T14:13Z: inside the time contract's window
+NOW_MS = 1_795_587_200_000  # 2026-11-25T06:13:20Z: inside the time contract's window and the partitions
 CLIENT = {"backoff_base_s": 0.01, "backoff_cap_s": 0.05, "read_timeout": 5.0, "connect_timeout": 2.0, "max_retries": 1}
 # Wrong-unit timestamps, as a poisoned feed sends them.
 TWENTY_DIGITS = "17900000000000000000"
@@ -73,7 +73,7 @@ def _stub() -> Iterator[StubServer]:
         server.stop()
 
 
-def _utc(ms: int) -> datetime:
+def utc(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
@@ -156,13 +156,13 @@ def websocket_writer(data_dir: Path) -> Outcome:
 # -- CLOB books: one bad book per POST /books answer --------------------------------------------------------
 
 
-def _book(tok: str, cid: str, bid: str = "0.40") -> dict:
+def _book(tok: str, cid: str) -> dict:
     return {"market": cid, "asset_id": tok, "timestamp": str(NOW_MS), "hash": "a" * 40,
-            "bids": [{"price": "0.30", "size": "5"}, {"price": bid, "size": "7"}],
+            "bids": [{"price": "0.30", "size": "5"}, {"price": "0.40", "size": "7"}],
             "asks": [{"price": "0.70", "size": "4"}, {"price": "0.60", "size": "3"}], "tick_size": "0.01"}
 
 
-_BAD_BOOKS = {
+BAD_BOOKS = {
     "20-digit timestamp": lambda b: {**b, "timestamp": TWENTY_DIGITS},
     "microsecond timestamp": lambda b: {**b, "timestamp": MICROSECONDS},
     "seconds timestamp": lambda b: {**b, "timestamp": SECONDS},
@@ -170,59 +170,73 @@ _BAD_BOOKS = {
     "level not an object": lambda b: {**b, "asks": ["0.6"]},
     "not an object": lambda b: "book",
 }
+BOOKS_BATCH = 10  # tokens per POST /books: five markets per answer
 
 
-def _markets(n: int) -> list[dict]:
-    end = datetime.fromtimestamp(NOW_MS / 1000 + 6 * 3600, tz=UTC)
+def open_markets(n: int, hours_to_close: float, first: int = 0) -> list[dict]:
+    """`markets_current`-like rows of `n` open binary markets closing `hours_to_close` after NOW_MS."""
+    end = utc(NOW_MS + int(hours_to_close * 3_600_000))
     return [{"condition_id": condition(i), "yes_token_id": token(2 * i), "no_token_id": token(2 * i + 1),
-             "discovery_status": "open", "end_date": end} for i in range(n)]
+             "discovery_status": "open", "end_date": end} for i in range(first, first + n)]
 
 
-def clob_books(data_dir: Path) -> Outcome:
-    """Markets swept through `POST /books` in batches of 5 markets; each answer's first YES book is bad (and stays
-    bad when fetched again on its own). Only the bad books' markets may go without a row."""
-    markets = _markets(5 * len(_BAD_BOOKS))
+def serve_bad_books(stub: StubServer, markets: list[dict]) -> set[str]:
+    """Serve `POST /books` (answers of BOOKS_BATCH tokens) and `GET /book` for `markets`, the first YES book of
+    each answer bad in one of the BAD_BOOKS ways (and still bad when fetched alone). Returns the bad markets."""
     owner = {m[k]: m["condition_id"] for m in markets for k in ("yes_token_id", "no_token_id")}
-    poison = {markets[5 * i]["yes_token_id"]: bad for i, bad in enumerate(_BAD_BOOKS.values())}
+    per_answer = BOOKS_BATCH // 2
+    kinds = list(BAD_BOOKS.values())
+    poison = {markets[i]["yes_token_id"]: kinds[(i // per_answer) % len(kinds)] for i in range(0, len(markets), per_answer)}
 
     def served(tok: str):
         book = _book(tok, owner[tok])
         return poison[tok](book) if tok in poison else book
 
+    stub.handle("POST", "/books", lambda req: json_reply([served(item["token_id"]) for item in req.body]))
+    stub.handle("GET", "/book", lambda req: json_reply(served(req.param("token_id"))))
+    return {owner[t] for t in poison}
+
+
+def good_book_row(row: dict) -> bool:
+    """A snapshot row built from the served good books (best bid 0.40, best ask 0.60)."""
+    return row["book_status"] == "ok" and row["best_bid"] == 0.40 and row["best_ask"] == 0.60
+
+
+def clob_books(data_dir: Path) -> Outcome:
+    """Markets swept through `POST /books`; each answer's first YES book is bad (and stays bad when fetched again
+    on its own). Only the bad books' markets may go without a row."""
+    markets = open_markets(5 * len(BAD_BOOKS), hours_to_close=6)
     with _stub() as stub:
-        stub.handle("POST", "/books", lambda req: json_reply([served(item["token_id"]) for item in req.body]))
-        stub.handle("GET", "/book", lambda req: json_reply(served(req.param("token_id"))))
+        bad_markets = serve_bad_books(stub, markets)
         clob = ClobClient(stub.url, limits={}, default_limit=None, **CLIENT)
         quarantine = Quarantine(data_dir, "snapshots_t2")
-        tier = DEFAULT_PLAN.by_name("T2")
-        slot = _utc(NOW_MS)
-        result = sweep_books(clob, markets, tier, slot, slot, quarantine, batch_size=10, max_workers=2)
+        slot = utc(NOW_MS)
+        result = sweep_books(clob, markets, DEFAULT_PLAN.by_name("T2"), slot, slot, quarantine,
+                             batch_size=BOOKS_BATCH, max_workers=2)
         quarantine.flush(slot)
-    bad_markets = {owner[t] for t in poison}
-    good = [m["condition_id"] for m in markets if m["condition_id"] not in bad_markets]
-    landed = [r for r in result.rows if r["condition_id"] in good and r["book_status"] == "ok"
-              and r["best_bid"] == 0.40 and r["best_ask"] == 0.60]
+    good = {m["condition_id"] for m in markets} - bad_markets
+    landed = [r for r in result.rows if r["condition_id"] in good and good_book_row(r)]
     rows = [r for r in quarantined(data_dir, "snapshots_t2") if '"/books"' in (r["context"] or "")]
-    return Outcome("clob_books", good_expected=len(good), good_landed=len(landed), bad_injected=len(poison),
+    return Outcome("clob_books", good_expected=len(good), good_landed=len(landed), bad_injected=len(bad_markets),
                    bad_quarantined=len(rows), bad_stored=sum(1 for r in result.rows if r["condition_id"] in bad_markets),
                    reasons=[r["reason"] for r in rows])
 
 
 # -- CLOB prices: bad entries in POST /prices and POST /midpoints ------------------------------------------
 
-_BAD_PRICES = {"NaN": math.nan, "Infinity": math.inf, "negative": -0.1, "above one": 1.5, "text": "abc",
-               "text nan": "nan"}
+BAD_PRICES = {"NaN": math.nan, "Infinity": math.inf, "negative": -0.1, "above one": 1.5, "text": "abc",
+              "text nan": "nan", "not an object": ["0.5"]}
+PRICE_COLUMNS = ("best_bid", "best_ask", "mid", "no_best_bid", "no_best_ask", "no_mid")
 
 
-def clob_prices(data_dir: Path) -> Outcome:
-    """A T0-style prices sweep where YES entries of some markets are bad in both answers (those markets cannot be
-    captured), NO entries of others are bad (their rows land without NO prices), and one `/prices` entry is not
-    an object."""
-    markets = _markets(16)
-    bad_yes = {markets[i]["yes_token_id"]: v for i, v in enumerate(_BAD_PRICES.values())}
-    bad_yes[markets[6]["yes_token_id"]] = ["0.5"]  # not an object (in /prices; its /midpoints entry is a dict)
-    bad_no = {markets[7]["no_token_id"]: math.nan, markets[8]["no_token_id"]: 2.0}
-    bad = {**bad_yes, **bad_no}
+def serve_bad_prices(stub: StubServer, markets: list[dict]) -> tuple[set[str], int]:
+    """Serve `POST /prices` and `POST /midpoints` for `markets`: the YES token of the first len(BAD_PRICES)
+    markets is bad in both answers (one way each; "not an object" is a list in /prices and a dict in
+    /midpoints), the NO token of the next two is bad too. Returns (markets that cannot be captured, bad entries
+    served)."""
+    bad = {markets[i]["yes_token_id"]: v for i, v in enumerate(BAD_PRICES.values())}
+    n = len(BAD_PRICES)
+    bad |= {markets[n]["no_token_id"]: math.nan, markets[n + 1]["no_token_id"]: 2.0}
 
     def prices(req):
         out: dict = {}
@@ -241,26 +255,37 @@ def clob_prices(data_dir: Path) -> Outcome:
             out[item["token_id"]] = {"mid": "0.5"} if isinstance(value, list) else value
         return json_reply(out)
 
+    stub.handle("POST", "/prices", prices)
+    stub.handle("POST", "/midpoints", mids)
+    return {m["condition_id"] for m in markets[:n]}, 2 * len(bad)
+
+
+def good_price_row(row: dict) -> bool:
+    return (row["best_bid"], row["best_ask"], row["mid"]) == (0.41, 0.43, 0.42)
+
+
+def bad_price_values(rows: list[dict]) -> int:
+    values = [r[c] for r in rows for c in PRICE_COLUMNS]
+    return sum(1 for v in values if v is not None and not 0.0 <= v <= 1.0)
+
+
+def clob_prices(data_dir: Path) -> Outcome:
+    """A T0 prices sweep with bad YES entries (their markets cannot be captured) and bad NO entries (their rows
+    land without NO prices)."""
+    markets = open_markets(16, hours_to_close=72)
     with _stub() as stub:
-        stub.handle("POST", "/prices", prices)
-        stub.handle("POST", "/midpoints", mids)
+        bad_markets, injected = serve_bad_prices(stub, markets)
         clob = ClobClient(stub.url, limits={}, default_limit=None, **CLIENT)
         quarantine = Quarantine(data_dir, "snapshots_t0")
-        tier = DEFAULT_PLAN.by_name("T0")
-        slot = _utc(NOW_MS)
-        result = sweep_prices(clob, markets, tier, slot, slot, quarantine)
+        slot = utc(NOW_MS)
+        result = sweep_prices(clob, markets, DEFAULT_PLAN.by_name("T0"), slot, slot, quarantine)
         quarantine.flush(slot)
-    bad_markets = {m["condition_id"] for m in markets if m["yes_token_id"] in bad_yes}
-    good = [m for m in markets if m["condition_id"] not in bad_markets]
-    by_cid = {r["condition_id"]: r for r in result.rows}
-    landed = [m for m in good if (r := by_cid.get(m["condition_id"])) is not None
-              and (r["best_bid"], r["best_ask"], r["mid"]) == (0.41, 0.43, 0.42)]
-    values = [r[c] for r in result.rows for c in ("best_bid", "best_ask", "mid", "no_best_bid", "no_best_ask", "no_mid")]
+    good = {m["condition_id"] for m in markets} - bad_markets
+    landed = [r for r in result.rows if r["condition_id"] in good and good_price_row(r)]
     rows = quarantined(data_dir, "snapshots_t0")
-    injected = 2 * len(bad)  # each bad token is bad in both answers
     return Outcome("clob_prices", good_expected=len(good), good_landed=len(landed), bad_injected=injected,
                    bad_quarantined=len(rows),
-                   bad_stored=sum(1 for v in values if v is not None and not 0.0 <= v <= 1.0) + len(bad_markets & set(by_cid)),
+                   bad_stored=bad_price_values(result.rows) + sum(1 for r in result.rows if r["condition_id"] in bad_markets),
                    reasons=[r["reason"] for r in rows])
 
 
@@ -289,7 +314,7 @@ def data_api_trades(data_dir: Path) -> Outcome:
         client = DataApiClient(stub.url, limits={}, default_limit=None, **CLIENT)
         walk = client.iter_trades([condition(1)], since_ts=now_s - 3600, page_size=len(page1))
         parsed = [t for page in walk for raw in page if (t := parse_or_quarantine(parse_data_api_trade, raw, quarantine))]
-    quarantine.flush(_utc(NOW_MS))
+    quarantine.flush(utc(NOW_MS))
     good_hashes = {g["transactionHash"] for g in good}
     rows = quarantined(data_dir, "data_api_trades")
     return Outcome("data_api_trades", good_expected=len(good),
@@ -303,7 +328,7 @@ def data_api_trades(data_dir: Path) -> Outcome:
 
 
 def _gamma(i: int, **changes) -> dict:
-    created = _utc(NOW_MS - 86_400_000).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = utc(NOW_MS - 86_400_000).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {"id": str(1000 + i), "question": f"Q{i}?", "conditionId": condition(i), "outcomes": '["Yes", "No"]',
             "clobTokenIds": json.dumps([token(2 * i), token(2 * i + 1)]), "outcomePrices": '["0.4", "0.6"]',
             "volume": "1000.5", "volumeNum": 1000.5, "volume24hr": 10.0, "liquidity": "250.0",
@@ -317,7 +342,7 @@ def gamma_markets(data_dir: Path) -> Outcome:
            _gamma(25, updatedAt="2199-01-01T00:00:00Z")]
     quarantine = Quarantine(data_dir, "gamma_markets")
     parsed = [m for raw in good + bad if (m := parse_or_quarantine(parse_gamma_market, raw, quarantine))]
-    quarantine.flush(_utc(NOW_MS))
+    quarantine.flush(utc(NOW_MS))
     rows = quarantined(data_dir, "gamma_markets")
     good_ids = {g["id"] for g in good}
     return Outcome("gamma_markets", good_expected=len(good), good_landed=sum(1 for m in parsed if m.gamma_id in good_ids),

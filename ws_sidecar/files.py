@@ -304,6 +304,10 @@ def raw_frames_table(rows: list[tuple], run_id: str, connection_id: str, seq_sta
     return _with_constants(RAW_FRAMES_SCHEMA, RAW_ROW, rows, run_id, connection_id, seq_start)
 
 
+# What Arrow raises for rows that do not fit a schema (wrong type, out of range): the rows' fault, not the disk's.
+ROW_ERRORS = (pa.ArrowException, OverflowError, TypeError, ValueError)
+
+
 def convert_each(
     build: Callable[[list[tuple], int], pa.Table], rows: list[tuple]
 ) -> tuple[list[pa.Table], list[tuple[tuple, str]]]:
@@ -314,7 +318,7 @@ def convert_each(
     """
     try:
         return [build(rows, 0)], []
-    except _CONVERSION_ERRORS as exc:
+    except ROW_ERRORS as exc:
         if len(rows) == 1:
             return [], [(rows[0], f"row does not fit the schema: {exc}"[:300])]
     tables: list[pa.Table] = []
@@ -326,8 +330,6 @@ def convert_each(
         rejected += bad
     return tables, rejected
 
-
-_CONVERSION_ERRORS = (pa.ArrowException, OverflowError, TypeError, ValueError)
 
 
 def table_from_rows(kind: str, rows: list[tuple]) -> pa.Table:

@@ -32,9 +32,9 @@ from polymarket_assets.lib.ws_messages import (
     NewMarketEvent,
     PongEvent,
     PriceChangeEvent,
+    RejectedMessage,
     TickSizeChangeEvent,
     UnknownEvent,
-    RejectedMessage,
     parse_ws_frame_each,
 )
 from ws_sidecar import files

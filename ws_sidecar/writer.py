@@ -173,7 +173,7 @@ class Writer(threading.Thread):
                         written.append(self._write_part(kind, hour, part))
                     except OSError:
                         raise  # the disk, not the rows: keep them for the next attempt
-                    except Exception as exc:  # the rows themselves cannot be written: retrying would fail forever
+                    except files.ROW_ERRORS as exc:  # the rows cannot be written: retrying would fail forever
                         for row in _plain_rows(part):
                             self._quarantine(kind, f"rows could not be written: {type(exc).__name__}: {exc}"[:300], row)
                     parts.pop(0)

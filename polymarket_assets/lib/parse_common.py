@@ -128,7 +128,7 @@ class TimeWindow:
         window = cls()
         text = environ.get(TS_MIN_ENV, "").strip()
         if text:
-            start = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            start = datetime.fromisoformat(text)
             start = start if start.tzinfo else start.replace(tzinfo=UTC)
             window = replace(window, min_ms=int(start.timestamp() * 1000))
         ahead = environ.get(TS_MAX_AHEAD_ENV, "").strip()

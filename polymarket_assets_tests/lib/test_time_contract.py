@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 
 from polymarket_assets.lib.books import parse_book
 from polymarket_assets.lib.errors import ParseError
-from polymarket_assets.lib.parse_common import TimeWindow, epoch_s_to_ms, set_time_window, time_window, to_epoch_ms
+from polymarket_assets.lib.parse_common import (
+    TimeWindow,
+    epoch_s_to_ms,
+    set_time_window,
+    time_window,
+    to_epoch_ms,
+)
 from polymarket_assets.lib.parse_gamma import parse_gamma_market
 from polymarket_assets.lib.parse_trades import parse_data_api_trade
 from polymarket_assets.lib.ws_messages import parse_ws_frame, parse_ws_frame_each

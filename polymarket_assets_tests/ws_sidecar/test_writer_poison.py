@@ -15,7 +15,7 @@ def test_poisoned_rows_are_quarantined_alone_and_the_window_lands(tmp_path):
     assert outcome.failures == 0, outcome  # no failed flush, no row left pending (memory does not grow)
     assert outcome.rows_lost == 0, outcome
     assert outcome.bad_quarantined == outcome.bad_injected and outcome.bad_stored == 0, outcome
-    assert fault_scenarios.stored_hours(tmp_path) == ["20260921T14"], "nothing lands in a 1970 (or year-50000) file"
+    assert fault_scenarios.stored_hours(tmp_path) == ["20261125T06"], "nothing lands in a 1970 (or year-50000) file"
 
 
 def test_quarantine_rows_carry_the_raw_frame_and_the_unit(tmp_path):
