@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import re
 import threading
 from collections import Counter
@@ -39,6 +40,8 @@ from polymarket_assets.lib.ws_messages import (
 )
 from ws_sidecar import files
 from ws_sidecar.books import LocalBook
+
+log = logging.getLogger(__name__)
 
 _ASSET_RE = re.compile(r'"asset_id"\s*:\s*"(\d{1,78})"')
 _MARKET_RE = re.compile(r'"market"\s*:\s*"(0x[0-9a-fA-F]{64})"')
@@ -81,7 +84,6 @@ class FrameProcessor:
         self.events: Counter[str] = Counter()
         self.unknown: Counter[str] = Counter()
         self.malformed = 0
-        self.rows_rejected = 0  # buffered rows that failed conversion (quarantined alone)
         self.mismatches = 0
         self.checks = 0
         self.watermark_ms = 0  # newest exchange timestamp seen on this connection
@@ -110,9 +112,10 @@ class FrameProcessor:
         """The buffered rows as one table; a row that cannot be converted is quarantined alone, never the batch."""
         tables, rejected = files.convert_each(build, rows)
         for row, reason in rejected:
-            self.rows_rejected += 1
             if self.quarantine is not None:
                 self.quarantine.add(reason, dict(zip(layout, row)), {"connection_id": self.connection_id})
+            else:
+                log.error("%s row rejected and no quarantine configured: %s", self.connection_id, reason)
         return pa.concat_tables(tables) if tables else schema.empty_table()
 
     def pending_rows(self) -> int:

@@ -7,8 +7,8 @@ records ``durable_through``: every row received before that instant is on disk.
 
 Every row is judged on its own: a row that does not convert to its schema, or whose hour column breaks the
 time contract (``parse_common.time_window``), is quarantined alone and the rest of its window is written. A
-part that fails with an OSError (the disk) is queued again; one that fails for any other reason (the rows) is
-quarantined rather than retried forever.
+part that fails with an OSError (the disk) is queued again; one that Arrow refuses to write (its rows' types or
+values) is quarantined rather than retried forever.
 """
 
 from __future__ import annotations

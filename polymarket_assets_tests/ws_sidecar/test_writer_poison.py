@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 
+from polymarket_assets.lib.books import Book
+from polymarket_assets.lib.quarantine import Quarantine
 from polymarket_assets_tests import fault_scenarios
+from ws_sidecar.processor import FrameProcessor
 
 
 def test_poisoned_rows_are_quarantined_alone_and_the_window_lands(tmp_path):
@@ -30,3 +33,17 @@ def test_quarantine_rows_carry_the_raw_frame_and_the_unit(tmp_path):
     seconds_row = by_reason["exchange_ts looks like epoch seconds (10 digits), expected epoch milliseconds"]
     assert json.loads(seconds_row["raw"])["trade_uid"] == "in-seconds"
     assert any(r.startswith("row does not fit the schema") for r in by_reason)
+
+
+def test_a_buffered_row_that_cannot_be_converted_costs_only_itself(tmp_path):
+    # A book that bypassed the parser (a REST reseed built in code) with a timestamp no int64 can hold.
+    quarantine = Quarantine(tmp_path, "ws_market")
+    p = FrameProcessor("0a1b2c3d", "c00", quarantine=quarantine)
+    tok, cid = fault_scenarios.token(1), fault_scenarios.condition(1)
+    p.track(tok, cid)
+    for n, ts in enumerate([fault_scenarios.NOW_MS, 10**20, fault_scenarios.NOW_MS + 1]):
+        p.apply_rest_book(Book(cid, tok, ts, "h", ((0.4, 1.0),), ((0.6, 1.0),)), 10 + n)
+    _, books, _ = p.take()
+    assert books.column("received_at").cast("int64").to_pylist() == [10, 12]
+    assert books.column("seq").to_pylist() == [0, 2], "each row keeps its own sequence number"
+    assert quarantine.pending == 1 and quarantine.counts_by_reason().popitem()[0].startswith("row does not fit")
