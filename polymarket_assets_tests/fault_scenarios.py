@@ -103,7 +103,7 @@ def _change(i: int, ts: str) -> dict:
         {"asset_id": token(1), "price": f"0.{40 + i % 10}", "size": str(i + 1), "side": "BUY", "hash": "h" * 40}]}
 
 
-def _trade_row(uid: str, exchange_ts: int) -> tuple:
+def trade_row(uid: str, exchange_ts: int) -> tuple:
     return (uid, "data_api", token(1), condition(1), "BUY", 0.5, 1.0, None, exchange_ts, NOW_MS * 1000, None, None,
             None, None, "0a1b2c3d")
 
@@ -128,8 +128,8 @@ def websocket_writer(data_dir: Path) -> Outcome:
     frames.append(json.dumps([_trade(20, str(NOW_MS + 20)), _change(104, TWENTY_DIGITS), _trade(21, str(NOW_MS + 21))]))
     for n, text in enumerate(frames):
         processor.process(text, NOW_MS * 1000 + n)
-    writer.add_rows("trades", [_trade_row("ok", NOW_MS), _trade_row("in-seconds", NOW_MS // 1000),
-                               _trade_row("overflow", 10**20)])
+    writer.add_rows("trades", [trade_row("ok", NOW_MS), trade_row("in-seconds", NOW_MS // 1000),
+                               trade_row("overflow", 10**20)])
     writer.flush()
     writer.flush()  # a second flush has nothing left to do and must not fail
     landed = {kind: 0 for kind in files.KINDS}
