@@ -14,6 +14,7 @@ from typing import Any
 
 from polymarket_assets.lib.errors import ParseError
 from polymarket_assets.lib.parse_common import (
+    datetime_in_window,
     json_list,
     to_bool,
     to_condition_id,
@@ -205,9 +206,9 @@ def parse_gamma_market(obj: dict) -> GammaMarket:
         outcome_kind=kind,
         end_date=to_datetime(obj.get("endDate"), "endDate"),
         start_date=to_datetime(obj.get("startDate"), "startDate"),
-        created_at=to_datetime(obj.get("createdAt"), "createdAt"),
-        updated_at=to_datetime(obj.get("updatedAt"), "updatedAt"),
-        closed_time=to_datetime(obj.get("closedTime"), "closedTime"),
+        created_at=_observed_at(obj.get("createdAt"), "createdAt"),
+        updated_at=_observed_at(obj.get("updatedAt"), "updatedAt"),
+        closed_time=_observed_at(obj.get("closedTime"), "closedTime"),
         active=to_bool(obj.get("active"), "active"),
         closed=to_bool(obj.get("closed"), "closed"),
         archived=to_bool(obj.get("archived"), "archived"),
@@ -221,11 +222,11 @@ def parse_gamma_market(obj: dict) -> GammaMarket:
         event_slug=to_str(event.get("slug"), "events[0].slug"),
         event_title=to_str(event.get("title"), "events[0].title"),
         category=to_str(obj.get("category"), "category"),
-        volume=to_float(obj.get("volume"), "volume"),
-        volume_num=to_float(obj.get("volumeNum"), "volumeNum"),
-        volume_24h=to_float(obj.get("volume24hr"), "volume24hr"),
-        volume_1wk=to_float(obj.get("volume1wk"), "volume1wk"),
-        liquidity=to_float(liquidity, "liquidity"),
+        volume=to_nonneg(obj.get("volume"), "volume"),
+        volume_num=to_nonneg(obj.get("volumeNum"), "volumeNum"),
+        volume_24h=to_nonneg(obj.get("volume24hr"), "volume24hr"),
+        volume_1wk=to_nonneg(obj.get("volume1wk"), "volume1wk"),
+        liquidity=to_nonneg(liquidity, "liquidity"),
         best_bid=to_price(obj.get("bestBid"), "bestBid"),
         best_ask=to_price(obj.get("bestAsk"), "bestAsk"),
         last_trade_price=to_price(obj.get("lastTradePrice"), "lastTradePrice"),
@@ -237,6 +238,12 @@ def parse_gamma_market(obj: dict) -> GammaMarket:
         tick_size=_tick_size(obj.get("orderPriceMinTickSize")),
         min_order_size=to_nonneg(obj.get("orderMinSize"), "orderMinSize"),
     )
+
+
+def _observed_at(value: Any, field: str) -> datetime | None:
+    """A time Gamma observed (creation, update, close) is held to the time contract's window. ``endDate`` and
+    ``startDate`` are schedules, not observations, and legitimately lie years ahead (``2500-...`` occurs)."""
+    return datetime_in_window(to_datetime(value, field), field)
 
 
 def _price_change(value: Any, field: str) -> float | None:
