@@ -44,7 +44,7 @@ def data_api_row(tr, seed: int) -> dict:
         "icon": m.image,
         "eventSlug": m.event.slug,
         "outcome": m.outcomes[tr.token_index],
-        "outcomeIndex": tr.token_index,
+        "outcomeIndex": m.listed_index(tr.token_index),
         "name": who["name"],
         "pseudonym": who["pseudonym"],
         "bio": who["bio"],
