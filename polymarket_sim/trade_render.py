@@ -62,6 +62,7 @@ def truth_row(tr, seed: int) -> dict:
         "asset_id": tr.asset_id,
         "token_index": tr.token_index,
         "outcome": m.outcomes[tr.token_index],
+        "outcome_index": m.listed_index(tr.token_index),
         "side": tr.side,
         "price": fmt_milli(tr.price),
         "size": fmt_micro(tr.size),

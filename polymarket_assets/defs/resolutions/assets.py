@@ -86,7 +86,7 @@ def resolutions(
     clob_checks = 0
     for cid, market in by_id.items():
         obj = gamma_objs.get(cid)
-        gamma_label, parsed = label_from_gamma(False, None), None
+        gamma_label, parsed = label_from_gamma(False, None, None), None
         if obj is not None:
             try:
                 parsed = parse_gamma_market(obj)
