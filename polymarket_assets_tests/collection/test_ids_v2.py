@@ -55,7 +55,8 @@ def world(collection_env):
     lake = Lake(data_dir)
     out = {"defs": defs, "lake": lake, **env}
     out["truth_at_discovery"] = {m["condition_id"]: m for m in sim.control.markets()}
-    assert run_job(defs, instance, "markets_job", partition_of(HOUR1 - timedelta(hours=1))).success
+    out["discovery"] = run_job(defs, instance, "markets_job", partition_of(HOUR1 - timedelta(hours=1)))
+    assert out["discovery"].success
     out["current"] = lake.read("markets_current").to_pylist()
     out["discovery_books"] = {
         cid: sim.control.truth_book(t["yes_token_id"])
@@ -124,6 +125,9 @@ def test_every_market_is_discovered_with_its_trading_ids_by_outcome_name(world):
                        "outcomes, clob_token_ids, position_ids FROM markets").fetchall()
     seen = {r[0]: r for r in rows}
     assert listed <= set(seen)
+    metadata = world["discovery"].asset_materializations_for_node("markets")[0].metadata
+    assert metadata["version_v2"].value == sum(truth[c]["version"] == "v2" for c in listed)
+    assert metadata["version_v1"].value == sum(truth[c]["version"] == "v1" for c in listed)
     for cid in listed:
         _, version, yes, no, yes_name, no_name, outcomes, clob_ids, position_ids = seen[cid]
         t = truth[cid]
