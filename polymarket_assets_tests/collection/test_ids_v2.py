@@ -42,7 +42,7 @@ def sim():
 
 
 def _warehouse(defs, instance, data_dir):
-    wh = [a for a in defs.assets if "warehouse" in {k.to_user_string() for k in a.keys}][0]
+    wh = next(a for a in defs.assets if "warehouse" in {k.to_user_string() for k in a.keys})
     assert dg.materialize([wh], instance=instance, resources=dict(defs.resources)).success
     return duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
 

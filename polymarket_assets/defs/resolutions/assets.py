@@ -11,7 +11,15 @@ from polymarket_assets.defs.partitions import hourly_partitions, partition_parts
 from polymarket_assets.defs.policies import API_POOL, API_RETRY_POLICY, ONE_PARTITION_PER_RUN
 from polymarket_assets.defs.resources import ClockResource, LakeResource, PolymarketApiResource
 from polymarket_assets.lib.errors import ApiError, ParseError
-from polymarket_assets.lib.labels import FINAL_LABELS, NO, UNKNOWN, YES, combine, label_from_clob, label_from_gamma
+from polymarket_assets.lib.labels import (
+    FINAL_LABELS,
+    NO,
+    UNKNOWN,
+    YES,
+    combine,
+    label_from_clob,
+    label_from_gamma,
+)
 from polymarket_assets.lib.parse_gamma import parse_gamma_market
 from polymarket_assets.lib.raw_archive import RawArchive
 
