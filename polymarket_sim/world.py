@@ -44,12 +44,13 @@ class Stats:
 
 
 class World:
-    def __init__(self, seed: int, n_markets: int, start: float, speed: float, informed_flow: float) -> None:
+    def __init__(self, seed: int, n_markets: int, start: float, speed: float, informed_flow: float,
+                 **catalog_options) -> None:
         self.seed = seed
         self.informed_flow = informed_flow
         self.start = start
         self.clock = SimClock(start, speed)
-        self.catalog = Catalog(seed, n_markets, start)
+        self.catalog = Catalog(seed, n_markets, start, **catalog_options)
         self.micro = MicroModel(seed, informed_flow)
         self.stats = Stats()
         self.served = collections.deque(maxlen=SERVED_LOG_SIZE)

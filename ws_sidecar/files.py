@@ -24,7 +24,7 @@ import re
 import stat
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -331,6 +331,34 @@ def book_updates_table(rows: list[tuple], run_id: str, connection_id: str, seq_s
 
 def raw_frames_table(rows: list[tuple], run_id: str, connection_id: str, seq_start: int) -> pa.Table:
     return _with_constants(RAW_FRAMES_SCHEMA, RAW_ROW, rows, run_id, connection_id, seq_start)
+
+
+# What Arrow raises for rows that do not fit a schema (wrong type, out of range): the rows' fault, not the disk's.
+ROW_ERRORS = (pa.ArrowException, OverflowError, TypeError, ValueError)
+
+
+def convert_each(
+    build: Callable[[list[tuple], int], pa.Table], rows: list[tuple]
+) -> tuple[list[pa.Table], list[tuple[tuple, str]]]:
+    """``build(rows, first_index)`` over every row that converts, and each row that does not with the reason.
+
+    The whole batch converts in one call as a rule; when it fails (a value of the wrong type or out of range),
+    it is split in halves until the bad rows stand alone, so one bad row never costs its batch.
+    """
+    try:
+        return [build(rows, 0)], []
+    except ROW_ERRORS as exc:
+        if len(rows) == 1:
+            return [], [(rows[0], f"row does not fit the schema: {exc}"[:300])]
+    tables: list[pa.Table] = []
+    rejected: list[tuple[tuple, str]] = []
+    middle = len(rows) // 2
+    for start, half in ((0, rows[:middle]), (middle, rows[middle:])):
+        good, bad = convert_each(lambda part, i, start=start: build(part, start + i), half)
+        tables += good
+        rejected += bad
+    return tables, rejected
+
 
 
 def table_from_rows(kind: str, rows: list[tuple]) -> pa.Table:

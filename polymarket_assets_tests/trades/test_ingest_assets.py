@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import dagster as dg
 import duckdb
 import pyarrow as pa
@@ -19,10 +21,10 @@ from .conftest import CID, HOUR, NO, YES, api_trade, resources, write, ws_trade
 PK = "2026-11-24-10:00"
 
 
-def seed_market(data_dir):
+def seed_market(data_dir, outcomes=("Yes", "No")):
     Lake(data_dir).replace_partition("markets_current", pa.Table.from_pylist(
         [{"condition_id": CID, "yes_token_id": YES, "no_token_id": NO, "yes_outcome": "Yes", "no_outcome": "No",
-          "discovery_status": "open"}], schema=MARKET_CURRENT_SCHEMA), {})
+          "outcomes": json.dumps(list(outcomes)), "discovery_status": "open"}], schema=MARKET_CURRENT_SCHEMA), {})
 
 
 def rel(path) -> str:
@@ -39,6 +41,18 @@ def run(assets, data_dir, config: dict | None = None, partition_key: str = PK):
 def lake_trades(data_dir) -> list[dict]:
     table = Lake(data_dir).read("trades")
     return table.to_pylist() if table is not None else []
+
+
+def test_ws_trades_of_a_no_yes_market_get_the_listed_outcome_index(data_dir):
+    """A market listed ["No", "Yes"]: a websocket trade of the Yes token is outcome "Yes" at index 1, the
+    index the Data API gives the same trade (before, the yes side was always index 0)."""
+    seed_market(data_dir, outcomes=("No", "Yes"))
+    [f1] = write(data_dir, "trades", [ws_trade("ws-yes", HOUR * 1000 + 10, price=0.3, size=10.0),
+                                      ws_trade("ws-no", HOUR * 1000 + 20, price=0.7, size=10.0, asset=NO)])
+    run([trades], data_dir, {"trades": {"config": {"files": [rel(f1)]}}})
+    rows = {r["trade_uid"]: r for r in lake_trades(data_dir)}
+    assert (rows["ws-yes"]["outcome"], rows["ws-yes"]["outcome_index"]) == ("Yes", 1)
+    assert (rows["ws-no"]["outcome"], rows["ws-no"]["outcome_index"]) == ("No", 0)
 
 
 def test_trades_are_merged_once_per_uid_with_notional_and_outcome(data_dir):

@@ -96,8 +96,12 @@ def markets(
     quarantine.flush(observed_at)
 
     tiers: dict[str, int] = {}
+    versions: dict[str, int] = {}
     for row in observed_rows:
         tiers[row["tier"]] = tiers.get(row["tier"], 0) + 1
+        # Markets from before Gamma's `version` field are legacy v1 markets (parse_gamma).
+        version = row["version"] or "legacy"
+        versions[version] = versions.get(version, 0) + 1
     api = polymarket.stats()
     return dg.MaterializeResult(
         metadata={
@@ -116,5 +120,6 @@ def markets(
             "duration_s": round(time.monotonic() - started, 3),
             "observed_at": observed_at.isoformat(),
             **{f"tier_{name}": count for name, count in sorted(tiers.items())},
+            **{f"version_{name}": count for name, count in sorted(versions.items())},
         }
     )

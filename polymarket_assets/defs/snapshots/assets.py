@@ -26,7 +26,7 @@ from polymarket_assets.lib.tiers import DEFAULT_PLAN, TierSpec, slot_instants
 
 # An hour is re-assembled only once no slot run can still write into it.
 COMPACT_AFTER = timedelta(minutes=10)
-CHECK_NAMES = ("unique_condition_slot", "bid_not_above_ask", "prices_in_unit_interval", "non_empty")
+CHECK_NAMES = ("unique_condition_slot", "bid_not_above_ask", "prices_in_unit_interval", "non_empty", "no_rows_lost")
 
 
 class SnapshotRunConfig(dg.Config):
@@ -47,8 +47,9 @@ def _parse_slot(value: str) -> datetime:
     return slot
 
 
-def snapshot_checks(table: pa.Table, expected: int) -> list[dg.AssetCheckResult]:
-    """Cheap invariants of the rows a run wrote (see CHECK_NAMES)."""
+def snapshot_checks(table: pa.Table, expected: int, quarantined: int = 0) -> list[dg.AssetCheckResult]:
+    """Cheap invariants of the rows a run wrote (see CHECK_NAMES). `quarantined`: records of the run's answers
+    kept in the quarantine instead of the rows."""
     rows = table.num_rows
     keys = set(zip(table.column("condition_id").to_pylist(), table.column("slot_ts").to_pylist()))
     bid, ask = table.column("best_bid"), table.column("best_ask")
@@ -56,7 +57,8 @@ def snapshot_checks(table: pa.Table, expected: int) -> list[dg.AssetCheckResult]
     out_of_range = 0
     for name in ("best_bid", "best_ask", "mid", "no_best_bid", "no_best_ask", "no_mid", "last_trade_price"):
         column = table.column(name)
-        bad = pc.or_(pc.less(column, 0.0), pc.greater(column, 1.0))
+        # NaN compares false both ways, so it is counted explicitly: it is not a price.
+        bad = pc.or_(pc.or_(pc.less(column, 0.0), pc.greater(column, 1.0)), pc.is_nan(column))
         out_of_range += pc.sum(pc.fill_null(bad, False)).as_py() or 0
     return [
         dg.AssetCheckResult(
@@ -73,6 +75,14 @@ def snapshot_checks(table: pa.Table, expected: int) -> list[dg.AssetCheckResult]
             passed=rows > 0 or expected == 0,
             metadata={"rows": rows, "expected": expected},
             description="Rows were written whenever the tier plan scheduled markets.",
+        ),
+        dg.AssetCheckResult(
+            check_name="no_rows_lost",
+            passed=rows >= expected,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"rows": rows, "expected": expected, "rows_lost": max(0, expected - rows),
+                      "records_quarantined": quarantined},
+            description="Every scheduled (market, instant) has its row; records quarantined along the way are counted.",
         ),
     ]
 
@@ -141,7 +151,8 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
                                          batch_size=polymarket.books_batch_size, max_workers=polymarket.max_workers,
                                          known_without_book=no_book_tokens)
                 else:
-                    result = sweep_prices(polymarket.clob, markets, tier, instant, started, batch_size=polymarket.books_batch_size)
+                    result = sweep_prices(polymarket.clob, markets, tier, instant, started, quarantine,
+                                          batch_size=polymarket.books_batch_size)
             except ApiError as exc:
                 sweep.update(status="failed", error=str(exc)[:500], duration_s=time.monotonic() - t0)
                 context.log.error(f"{tier.name} sweep for {instant.isoformat()} failed: {exc}")
@@ -154,12 +165,18 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
                 for endpoint, request, body in result.raw:
                     raw.add(started, endpoint, request, body)
                 raw.flush(parts, stem)
+                notes = ([f"{result.quarantined} records quarantined"] if result.quarantined else []) + result.errors
                 sweep.update(
                     status="captured" if not result.failed_condition_ids else "partial",
                     captured=table.num_rows,
                     duration_s=time.monotonic() - t0,
-                    error="; ".join(result.errors)[:500] or None,
+                    error="; ".join(notes)[:500] or None,
                 )
+                if result.quarantined or result.failed_condition_ids:
+                    context.log.warning(
+                        f"{tier.name} sweep for {instant.isoformat()}: {len(result.failed_condition_ids)} markets not "
+                        f"captured, {result.quarantined} records quarantined"
+                    )
         # One sweep-log file per attempt: a retry that misses an instant must not hide the earlier capture.
         store.write("sweeps", pa.Table.from_pylist([sweep], schema=SWEEP_SCHEMA), parts, f"{stem}-{context.run.run_id[:8]}")
         return sweep, table
@@ -193,11 +210,12 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
             "slot_coverage": round(captured / expected, 6) if expected else 1.0,
             "max_lag_s": round(max((s["lag_s"] for s in sweeps), default=0.0), 3),
             "quarantined": quarantine.count,
+            "rows_lost": max(0, expected - captured),
             "api_requests": int(api.get("requests", 0)),
             "api_retries": int(api.get("retries", 0)),
             "books": use_books,
         },
-        check_results=snapshot_checks(table, expected),
+        check_results=snapshot_checks(table, expected, quarantine.count),
     )
 
 

@@ -398,11 +398,32 @@ def remove_ingested(ingested: Iterable[files.IncomingFile], mode: str) -> int:
     return removed
 
 
+_MARKET_COLUMNS = ["condition_id", "yes_token_id", "no_token_id", "yes_outcome", "no_outcome"]
+_MARKETS_SCHEMA = pa.schema([(c, pa.string()) for c in _MARKET_COLUMNS] + [("yes_index", pa.int64()), ("no_index", pa.int64())])
+
+
+def _listed_index(outcomes_json: str | None, name: str | None) -> int | None:
+    """Where outcome ``name`` sits in the market's listed ``outcomes`` (a market may list ["No", "Yes"]);
+    None when the listing is not known (tables written before ``outcomes`` was stored)."""
+    if not outcomes_json or name is None:
+        return None
+    try:
+        listed = json.loads(outcomes_json)
+    except ValueError:
+        return None
+    return listed.index(name) if isinstance(listed, list) and name in listed else None
+
+
 def _markets_table(markets: pa.Table | None) -> pa.Table:
-    columns = ["condition_id", "yes_token_id", "no_token_id", "yes_outcome", "no_outcome"]
+    """Token → outcome name and listed index, per market, for trades that carry neither (websocket rows)."""
     if markets is None:
-        return pa.table({c: pa.array([], pa.string()) for c in columns})
-    return markets.select(columns)
+        return _MARKETS_SCHEMA.empty_table()
+    rows = markets.select(_MARKET_COLUMNS).to_pylist()
+    outcomes = markets.column("outcomes").to_pylist() if "outcomes" in markets.column_names else [None] * len(rows)
+    for row, listed in zip(rows, outcomes, strict=True):
+        row["yes_index"] = _listed_index(listed, row["yes_outcome"])
+        row["no_index"] = _listed_index(listed, row["no_outcome"])
+    return pa.Table.from_pylist(rows, schema=_MARKETS_SCHEMA)
 
 
 def merge_trades(existing: pa.Table | None, incoming: pa.Table, markets: pa.Table | None, ingested_at_us: int) -> tuple[pa.Table, dict]:
@@ -435,8 +456,8 @@ def merge_trades(existing: pa.Table | None, incoming: pa.Table, markets: pa.Tabl
             SELECT u.trade_uid, u.source, u.asset_id, u.condition_id,
                    COALESCE(u.outcome, CASE WHEN u.asset_id = m.yes_token_id THEN m.yes_outcome
                                             WHEN u.asset_id = m.no_token_id THEN m.no_outcome END) AS outcome,
-                   COALESCE(u.outcome_index, CASE WHEN u.asset_id = m.yes_token_id THEN 0
-                                                  WHEN u.asset_id = m.no_token_id THEN 1 END) AS outcome_index,
+                   COALESCE(u.outcome_index, CASE WHEN u.asset_id = m.yes_token_id THEN m.yes_index
+                                                  WHEN u.asset_id = m.no_token_id THEN m.no_index END) AS outcome_index,
                    u.side, u.price, u.size, u.size * u.price AS notional_usd, u.fee_rate_bps, u.exchange_ts,
                    u.received_at, u.transaction_hash, u.connection_id, u.run_id, u.incoming_file, u.ingested_at
             FROM unique_rows u LEFT JOIN (SELECT DISTINCT * FROM markets) m ON m.condition_id = u.condition_id
