@@ -204,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         sim.control.set_faults(profile=args.faults, bad_record_rate=0.01)
         os.environ.update(sim.env)
         os.environ.update({"PM_CLOCK": "sim", "PM_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(home)})
+        # The demo's deployment begins recording when its simulated world does, hours before today's wall clock.
+        os.environ.setdefault("PM_COLLECTION_START", sim_start.isoformat())
         import dagster as dg
 
         from polymarket_assets.definitions import defs as lazy_defs
