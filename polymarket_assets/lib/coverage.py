@@ -2,15 +2,23 @@
 
 The expected pairs are recomputed from discovery's own record (`market_states`), independently of whether
 a snapshot run launched at all: a slot whose run never started counts as missed, not as absent.
+
+Only instants that are over count: an hour still under way is measured up to `IN_FLIGHT` before now (a sweep
+due a moment ago may still be writing), and its rows say `in_progress`.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from polymarket_assets.lib.tiers import DEFAULT_PLAN, TierPlan, assign_tier, instants_in_window
+
+# A sweep due less than this long ago may still be writing its rows: not counted yet.
+IN_FLIGHT = timedelta(minutes=2)
+# The hour's instants use the latest discovery at or before them, which may be a few hours older.
+DISCOVERY_LOOKBACK_HOURS = 4
 
 
 def expected_pairs(
@@ -62,4 +70,37 @@ def coverage_rows(
                 "computed_at": computed_at,
             }
         )
+    return rows
+
+
+def _parts(hour: datetime) -> dict[str, str]:
+    return {"date": hour.strftime("%Y-%m-%d"), "hour": hour.strftime("%H")}
+
+
+def measured_until(hour: datetime, now: datetime) -> datetime:
+    """The end of the part of `hour` that is over: the hour's end, or `IN_FLIGHT` before now."""
+    return max(hour, min(hour + timedelta(hours=1), now - IN_FLIGHT))
+
+
+def measure_hour(lake, hour: datetime, now: datetime, plan: TierPlan = DEFAULT_PLAN) -> list[dict]:
+    """Coverage rows (one per tier) of the hour starting at `hour`, from the lake, counting only the instants before
+    `measured_until(hour, now)`. Each row carries `in_progress` (the hour is not over) and `measured_until`."""
+    until = measured_until(hour, now)
+    states: list[dict] = []
+    for back in range(DISCOVERY_LOOKBACK_HOURS):
+        table = lake.read("market_states", _parts(hour - timedelta(hours=back)))
+        if table is not None:
+            states.extend(table.select(["observed_at", "condition_id", "end_date", "yes_token_id", "no_token_id"]).to_pylist())
+    states = [s for s in states if s["observed_at"] < until]
+    expected = expected_pairs(states, hour, until, plan)
+    captured: dict[str, set] = {}
+    for tier in plan.tiers:
+        table = lake.read("snapshots", {"tier": tier.name, **_parts(hour)}, columns=["condition_id", "slot_ts"])
+        if table is not None:
+            captured[tier.name] = set(zip(table.column("condition_id").to_pylist(), table.column("slot_ts").to_pylist()))
+    rows = coverage_rows(expected, captured, hour, now)
+    in_progress = now < hour + timedelta(hours=1)
+    for row in rows:
+        row["in_progress"] = in_progress
+        row["measured_until"] = until
     return rows
