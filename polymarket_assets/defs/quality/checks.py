@@ -15,6 +15,7 @@ FRESHNESS = {
     "resolutions": timedelta(hours=1),
     "coverage": timedelta(hours=2),
     "warehouse": timedelta(hours=2),
+    "collection_health": timedelta(minutes=15),
 }
 
 freshness_checks = [
