@@ -9,11 +9,17 @@ due a moment ago may still be writing), and its rows say `in_progress`.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from polymarket_assets.lib.tiers import DEFAULT_PLAN, TierPlan, assign_tier, instants_in_window
+from polymarket_assets.lib.tiers import (
+    DEFAULT_PLAN,
+    TierPlan,
+    TierSpec,
+    assign_tier,
+    instants_in_window,
+    transitions_between,
+)
 
 # A sweep due less than this long ago may still be writing its rows: not counted yet.
 IN_FLIGHT = timedelta(minutes=2)
@@ -26,7 +32,9 @@ def expected_pairs(
 ) -> dict[str, set[tuple[str, datetime]]]:
     """Per tier, the (condition_id, instant) pairs the tier plan scheduled in [start, end).
 
-    Each instant uses the latest discovery observation at or before it.
+    Each instant uses the latest discovery observation at or before it. A market's tier changes only at the
+    exact instants `transitions_between` gives, so each market is cut into spans of one tier and only that
+    tier's instants inside each span are listed: the work is the pairs, not instants x markets.
     """
     batches: dict[datetime, list[dict]] = defaultdict(list)
     for row in market_states:
@@ -34,17 +42,25 @@ def expected_pairs(
             batches[row["observed_at"]].append(row)
     times = sorted(batches)
     out: dict[str, set[tuple[str, datetime]]] = {tier.name: set() for tier in plan.tiers}
-    if not times:
-        return out
-    for tier in plan.tiers:
-        for instant in instants_in_window(tier, start, end):
-            index = bisect_right(times, instant) - 1
-            if index < 0:
-                continue
-            for row in batches[times[index]]:
-                if assign_tier(row.get("end_date"), instant, plan) == tier.name:
-                    out[tier.name].add((row["condition_id"], instant))
+    for index, observed in enumerate(times):
+        # The instants that use this discovery: from it (or `start`) until the next one (or `end`).
+        lo = max(start, observed)
+        hi = min(end, times[index + 1]) if index + 1 < len(times) else end
+        if lo >= hi:
+            continue
+        for row in batches[observed]:
+            end_date = row.get("end_date")
+            span_start, tier = lo, assign_tier(end_date, lo, plan)
+            for instant, _, new_tier, _ in transitions_between(end_date, lo, hi, plan):
+                _add_span(out[tier], row["condition_id"], plan.by_name(tier), span_start, instant)
+                span_start, tier = instant, new_tier
+            _add_span(out[tier], row["condition_id"], plan.by_name(tier), span_start, hi)
     return out
+
+
+def _add_span(pairs: set, condition_id: str, tier: TierSpec, start: datetime, end: datetime) -> None:
+    for instant in instants_in_window(tier, start, end):
+        pairs.add((condition_id, instant))
 
 
 def coverage_rows(
