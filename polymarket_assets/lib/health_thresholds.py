@@ -17,10 +17,12 @@ class HealthThresholds:
     """Per tier, the least share of scheduled (market, instant) pairs captured (last complete hour, current hour so far)."""
     missed_sweeps_error_share: float = 0.5
     """A slot run whose missed or failed sweeps exceed this share of its sweeps is an ERROR, any fewer a WARN."""
-    sweeps_missed_max: int = 0
-    """Missed or failed sweeps tolerated over the last complete hour and the current hour so far."""
-    recorder_gap_minutes_max: float = 1.0
-    """Minutes without a working websocket tolerated in the last complete hour and in the current hour so far."""
+    sweeps_missed_max: int = 5
+    """Instants lost (every sweep attempt missed or failed) tolerated over the last complete hour and the current
+    hour so far, all tiers together (about 1 % of the ~430 instants an hour of the default plan)."""
+    recorder_gap_minutes_max: float = 5.0
+    """Minutes without a working websocket tolerated in the last complete hour and in the current hour so far (the
+    same bound as the `ws_gap_minutes` check)."""
     recorder_lag_s_max: float = 60.0
     """Seconds since the recorder's last message (its status file) before the recording counts as stalled."""
     discovery_age_s_max: float = 2 * 3600.0
