@@ -26,11 +26,13 @@ def partition_parts(partition_key: str) -> dict[str, str]:
     return {"date": date, "hour": hour}
 
 
-def hourly_check_spec(name: str, asset: str, description: str) -> dg.AssetCheckSpec:
-    """A check of one hourly partition. Its result carries the run's partition, so it closes the "planned" record
-    the run opened for that partition; an unpartitioned check on a partitioned asset leaves every run's planned
-    record open, and the UI shows the check "In Progress" for good."""
+def partition_check_spec(
+    name: str, asset: str, description: str, partitions_def: dg.PartitionsDefinition = hourly_partitions
+) -> dg.AssetCheckSpec:
+    """A check of one partition of a partitioned asset. Its result carries the run's partition, so it closes the
+    "planned" record the run opened for that partition; an unpartitioned check on a partitioned asset leaves every
+    run's planned record open, and the UI shows the check "In Progress" for good."""
     with warnings.catch_warnings():
         # Partitioned checks are a preview API in Dagster 1.13; the warning says nothing a reader can act on.
         warnings.simplefilter("ignore", dg.PreviewWarning)
-        return dg.AssetCheckSpec(name, asset=asset, description=description, partitions_def=hourly_partitions)
+        return dg.AssetCheckSpec(name, asset=asset, description=description, partitions_def=partitions_def)

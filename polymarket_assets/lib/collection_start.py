@@ -30,7 +30,7 @@ def parse_start(text: str) -> datetime:
     if len(value) == 13 and value[10] == "T":  # 2026-11-01T06
         value += ":00"
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{SETTING} must be a UTC date or hour such as 2026-11-01 or 2026-11-01T06:00, not {text!r}") from None
     parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

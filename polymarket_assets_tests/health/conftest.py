@@ -1,6 +1,6 @@
 """A paused simulator, an isolated lake and a real (temporary, SQLite) Dagster instance per test module."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -8,7 +8,7 @@ import pytest
 from polymarket_sim import run_sim
 
 # A fixed past hour (after the tests' PM_COLLECTION_START): every hourly partition the tests touch exists.
-HOUR = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+HOUR = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from polymarket_assets.lib.collection_start import SETTING, collection_start, first_discovery_hour, parse_start
+from polymarket_assets.lib.collection_start import (
+    SETTING,
+    collection_start,
+    first_discovery_hour,
+    parse_start,
+)
 from polymarket_assets.lib.parquet_store import Lake
 
 NOW = datetime(2026, 12, 5, 23, 41, 7, tzinfo=UTC)
@@ -67,6 +72,6 @@ def test_the_code_location_partitions_start_at_the_first_discovery(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != SETTING}
     env.update(PM_DATA_DIR=str(tmp_path), DAGSTER_HOME=str(tmp_path / "home"), PYTHONPATH=os.getcwd())
     (tmp_path / "home").mkdir()
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["2026-12-01-07:00", "2026-12-01"]

@@ -53,7 +53,7 @@ def warehouse(tmp_path):
         return {"tier": "T4", "slot_ts": ts, "started_at": ts, "lag_s": 0.0, "status": status, "expected": expected,
                 "captured": captured, "duration_s": 0.1, "run_id": run}
 
-    s = lambda sec: H + timedelta(seconds=sec)  # noqa: E731
+    s = lambda sec: H + timedelta(seconds=sec)
     hour7 = [sweep(s(0), "missed", 10, 0, "r1"), sweep(s(0), "captured", 10, 10, "r2"),  # a retry recovered 07:00:00
              sweep(s(15), "missed", 10, 0, "r1"), sweep(s(30), "partial", 10, 8, "r1")]
     hour8 = [sweep(s(3600), "captured", 5, 5, "r3")]
@@ -82,7 +82,7 @@ def test_large_trades_are_live_with_their_whale_tier(warehouse):
 
 
 def test_snapshots_carry_question_slug_and_tier(warehouse):
-    rows = dict((r[0], r[1:]) for r in warehouse.execute("SELECT condition_id, question, slug, tier FROM snapshots").fetchall())
+    rows = {r[0]: r[1:] for r in warehouse.execute("SELECT condition_id, question, slug, tier FROM snapshots").fetchall()}
     assert rows == {"a": ("Will a happen?", "will-a", "T4"), "zzz": (None, None, "T4")}
 
 

@@ -5,14 +5,20 @@ import time
 from datetime import timedelta
 
 import dagster as dg
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 import pytest
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from polymarket_assets.defs.snapshots.schedules import snapshot_run_request
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.tiers import DEFAULT_PLAN
 from polymarket_assets.local_runner import LocalRunPool
-from polymarket_assets_tests.collection.harness import load_defs, partition_of, run_job, run_slots, sweep_logged
+from polymarket_assets_tests.collection.harness import (
+    load_defs,
+    partition_of,
+    run_job,
+    run_slots,
+    sweep_logged,
+)
 from polymarket_assets_tests.health.conftest import HOUR
 
 T4 = dg.AssetKey("snapshots_t4")
@@ -63,7 +69,7 @@ def world(env):
 
 
 def test_a_slot_run_without_rows_does_not_materialize_its_hour(world):
-    (tier, outcome), = world["empty"]
+    ((_, outcome),) = world["empty"]
     assert outcome.success, outcome.error
     assert _materializations(world["instance"], T4, partition_of(HOUR - timedelta(minutes=1))) == []
     assert partition_of(HOUR - timedelta(minutes=1)) not in world["instance"].get_materialized_partitions(T4)

@@ -2,6 +2,9 @@
 
 from datetime import datetime, timedelta, timezone
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from polymarket_assets.lib.coverage import coverage_rows, expected_pairs
 
 H = datetime(2026, 11, 25, 7, 0, tzinfo=timezone.utc)
@@ -49,10 +52,6 @@ def _expected_by_brute_force(states, start, end):
                     if assign_tier(row.get("end_date"), instant) == tier.name:
                         out[tier.name].add((row["condition_id"], instant))
     return out
-
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 
 @settings(max_examples=150, deadline=None)

@@ -8,7 +8,7 @@ say `in_progress`, and its check reports without failing; the hour is judged onc
 import dagster as dg
 import pyarrow as pa
 
-from polymarket_assets.defs.partitions import hourly_check_spec, hourly_partitions, partition_parts
+from polymarket_assets.defs.partitions import hourly_partitions, partition_check_spec, partition_parts
 from polymarket_assets.defs.policies import ONE_PARTITION_PER_RUN
 from polymarket_assets.defs.resources import ClockResource, LakeResource
 from polymarket_assets.lib.coverage import measure_hour
@@ -45,7 +45,7 @@ class CoverageConfig(dg.Config):
     backfill_policy=ONE_PARTITION_PER_RUN,
     deps=["markets", *SNAPSHOT_ASSETS],
     check_specs=[
-        hourly_check_spec(
+        partition_check_spec(
             "coverage_above_threshold",
             "coverage",
             "Every tier captured at least the threshold share (run config `threshold`, default 0.99) of the "

@@ -23,7 +23,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from polymarket_assets.defs.partitions import hourly_check_spec, hourly_partitions, partition_parts
+from polymarket_assets.defs.partitions import hourly_partitions, partition_check_spec, partition_parts
 from polymarket_assets.defs.policies import API_POOL, API_RETRY_POLICY, ONE_PARTITION_PER_RUN
 from polymarket_assets.defs.resources import ClockResource, LakeResource, PolymarketApiResource
 from polymarket_assets.defs.snapshots.schema import ORDERBOOK_SCHEMA, SNAPSHOT_SCHEMA, SWEEP_SCHEMA
@@ -163,7 +163,7 @@ def build_snapshot_asset(tier: TierSpec) -> dg.AssetsDefinition:
                 ),
             )
         ],
-        check_specs=[hourly_check_spec(check, name, CHECK_DESCRIPTIONS[check]) for check in CHECK_NAMES],
+        check_specs=[partition_check_spec(check, name, CHECK_DESCRIPTIONS[check]) for check in CHECK_NAMES],
         can_subset=True,
         pool=API_POOL,
         retry_policy=API_RETRY_POLICY,

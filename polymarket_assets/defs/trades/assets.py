@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from polymarket_assets.defs.partitions import hourly_check_spec, hourly_partitions, partition_parts
+from polymarket_assets.defs.partitions import hourly_partitions, partition_check_spec, partition_parts
 from polymarket_assets.defs.policies import ONE_PARTITION_PER_RUN
 from polymarket_assets.defs.resources import ClockResource, LakeResource
 from polymarket_assets.defs.trades.ingest import (
@@ -50,7 +50,7 @@ def _rejected(context: dg.AssetExecutionContext, rejected: list[str]) -> None:
     group_name="trades",
     kinds={"python", "parquet", "duckdb"},
     backfill_policy=ONE_PARTITION_PER_RUN,
-    check_specs=[hourly_check_spec("trades_unique_and_priced", "trades",
+    check_specs=[partition_check_spec("trades_unique_and_priced", "trades",
                                    "One row per trade_uid, and no negative notional.")],
 )
 def trades(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource) -> dg.MaterializeResult:
