@@ -144,3 +144,15 @@ def test_no_recorder_no_warehouse_and_stale_discovery_are_red(tmp_path, clock, m
 def test_a_bad_threshold_setting_is_a_clear_error():
     with pytest.raises(ValueError, match="PM_HEALTH_COVERAGE_MIN"):
         HealthThresholds.from_env({"PM_HEALTH_COVERAGE_MIN": "most"})
+
+
+def test_the_code_location_runs_it_every_five_minutes_by_default():
+    from polymarket_assets.definitions import defs
+
+    loaded = defs()
+    schedule = loaded.resolve_schedule_def("collection_health_schedule")
+    assert schedule.cron_schedule == "*/5 * * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert loaded.resolve_assets_def("collection_health").group_names_by_key[dg.AssetKey("collection_health")] == "health"
+    sensor = next(s for s in loaded.sensors if s.name == "ml_first_model_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
