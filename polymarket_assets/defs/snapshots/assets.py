@@ -40,6 +40,7 @@ CHECK_DESCRIPTIONS = {
     "bid_not_above_ask": "No row's YES best bid is above its best ask.",
     "prices_in_unit_interval": "Every price column (YES and NO bid, ask, mid, last trade) lies in [0, 1].",
     "non_empty": "Rows were written whenever the tier plan scheduled markets.",
+    "no_rows_lost": "Every scheduled (market, instant) has its row; records quarantined along the way are counted.",
     "sweeps_on_time": (
         "Every scheduled sweep ran within its tier's tolerance and did not fail. WARN when some were missed or "
         f"failed; ERROR when more than {setting_name('missed_sweeps_error_share')} (default "
@@ -67,8 +68,10 @@ def _parse_slot(value: str) -> datetime:
     return slot
 
 
-def snapshot_checks(table: pa.Table, expected: int, sweeps: list[dict], error_share: float) -> list[dg.AssetCheckResult]:
-    """The checks of CHECK_NAMES over the rows and sweep-log entries a run wrote (or its hour holds)."""
+def snapshot_checks(table: pa.Table, expected: int, sweeps: list[dict], error_share: float,
+                    quarantined: int = 0) -> list[dg.AssetCheckResult]:
+    """The checks of CHECK_NAMES over the rows and sweep-log entries a run wrote (or its hour holds). `quarantined`:
+    records of the run's answers kept in the quarantine instead of the rows."""
     rows = table.num_rows
     keys = set(zip(table.column("condition_id").to_pylist(), table.column("slot_ts").to_pylist()))
     bid, ask = table.column("best_bid"), table.column("best_ask")
@@ -76,7 +79,8 @@ def snapshot_checks(table: pa.Table, expected: int, sweeps: list[dict], error_sh
     out_of_range = 0
     for name in ("best_bid", "best_ask", "mid", "no_best_bid", "no_best_ask", "no_mid", "last_trade_price"):
         column = table.column(name)
-        bad = pc.or_(pc.less(column, 0.0), pc.greater(column, 1.0))
+        # NaN compares false both ways, so it is counted explicitly: it is not a price.
+        bad = pc.or_(pc.or_(pc.less(column, 0.0), pc.greater(column, 1.0)), pc.is_nan(column))
         out_of_range += pc.sum(pc.fill_null(bad, False)).as_py() or 0
     return [
         dg.AssetCheckResult(
@@ -92,6 +96,13 @@ def snapshot_checks(table: pa.Table, expected: int, sweeps: list[dict], error_sh
             check_name="non_empty",
             passed=rows > 0 or expected == 0,
             metadata={"rows": rows, "expected": expected},
+        ),
+        dg.AssetCheckResult(
+            check_name="no_rows_lost",
+            passed=rows >= expected,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"rows": rows, "expected": expected, "rows_lost": max(0, expected - rows),
+                      "records_quarantined": quarantined},
         ),
         sweeps_on_time(sweeps, error_share),
     ]
@@ -265,7 +276,8 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
     table = pa.concat_tables(written) if written else SNAPSHOT_SCHEMA.empty_table()
     expected = sum(s["expected"] for s in sweeps)
     captured = sum(s["captured"] for s in sweeps)
-    checks = snapshot_checks(table, expected, sweeps, HealthThresholds.from_env().missed_sweeps_error_share)
+    checks = snapshot_checks(table, expected, sweeps, HealthThresholds.from_env().missed_sweeps_error_share,
+                             quarantine.count)
     if table.num_rows == 0:
         return None, checks
     api = polymarket.stats()
@@ -281,6 +293,7 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
         "slot_coverage": round(captured / expected, 6) if expected else 1.0,
         "max_lag_s": round(max((s["lag_s"] for s in sweeps), default=0.0), 3),
         "quarantined": quarantine.count,
+        "rows_lost": max(0, expected - captured),
         "api_requests": int(api.get("requests", 0)),
         "api_retries": int(api.get("retries", 0)),
         "books": use_books,
