@@ -205,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update(sim.env)
         # PM_INGEST_BATCH_S=0: the demo ingests everything once the recorder stops, not window by window.
         os.environ.update({"PM_CLOCK": "sim", "PM_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(home), "PM_INGEST_BATCH_S": "0"})
+        # The demo's deployment begins recording when its simulated world does, hours before today's wall clock.
+        os.environ.setdefault("PM_COLLECTION_START", sim_start.isoformat())
         import dagster as dg
 
         from polymarket_assets.definitions import defs as lazy_defs

@@ -211,6 +211,11 @@ class Lake:
         directory = partition_relpath(self._root, table_name, parts or {})
         return [self.location.public(p) for p in self.location.parquet_files(directory)]
 
+    def row_count(self, table_name: str, parts: Mapping[str, str] | None = None) -> int:
+        """Rows in a table (or one partition) from the Parquet footers, without reading any data."""
+        files = self.location.parquet_files(partition_relpath(self._root, table_name, parts or {}))
+        return sum(pq.read_metadata(f, filesystem=self.location.fs).num_rows for f in files)
+
     def read(self, table_name: str, parts: Mapping[str, str] | None = None, columns: Iterable[str] | None = None) -> pa.Table | None:
         """Read a whole table (or one partition) with its hive columns; None when nothing was written yet."""
         files = self.location.parquet_files(partition_relpath(self._root, table_name, parts or {}))

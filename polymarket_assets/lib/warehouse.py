@@ -39,6 +39,17 @@ class ViewSpec:
     hive: bool = True
 
 
+# Polymarket's finest tick: rounding to it never moves a valid price, so it stands in for an unknown tick.
+FINEST_TICK = 0.001
+
+
+def to_tick(price_sql: str, tick_sql: str) -> str:
+    """SQL rounding a price to its market's tick (the finest tick when unknown), without float residue (1 - 0.3 is
+    0.7, not 0.7000000000000001)."""
+    tick = f"coalesce(nullif({tick_sql}, 0), {FINEST_TICK})"
+    return f"round(round(({price_sql}) / {tick}) * {tick}, 6)"
+
+
 def duckdb_type(t: pa.DataType) -> str:
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return "VARCHAR"

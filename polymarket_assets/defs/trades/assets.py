@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from polymarket_assets.defs.partitions import hourly_partitions, partition_parts
+from polymarket_assets.defs.partitions import hourly_partitions, partition_check_spec, partition_parts
 from polymarket_assets.defs.policies import ONE_PARTITION_PER_RUN
 from polymarket_assets.defs.resources import ClockResource, LakeResource
 from polymarket_assets.defs.trades.ingest import (
@@ -92,7 +92,8 @@ def _partition_dir(root, partition_key: str):
     kinds={"python", "parquet", "duckdb"},
     backfill_policy=ONE_PARTITION_PER_RUN,
     retry_policy=INGEST_RETRY_POLICY,
-    check_specs=[dg.AssetCheckSpec("trades_unique_and_priced", asset="trades")],
+    check_specs=[partition_check_spec("trades_unique_and_priced", "trades",
+                                   "One row per trade_uid, and no negative notional.")],
 )
 def trades(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource) -> dg.MaterializeResult:
     """Every trade Polymarket printed in the hour: the WS `last_trade_price` feed plus the Data API fills of
