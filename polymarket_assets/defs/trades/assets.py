@@ -112,7 +112,8 @@ def book_updates(context: dg.AssetExecutionContext, config: IncomingFilesConfig,
     directory = lake.lake().table_dir("book_updates")
     for key, value in partition_parts(context.partition_key).items():
         directory = directory / f"{key}={value}"
-    added = sum(link_into(f, directory) for f in chosen)
+    with partition_lock(lake.data_dir, "book_updates", context.partition_key):  # not during a compaction swap
+        added = sum(link_into(f, directory) for f in chosen)
     rows = sum(pq.read_metadata(p).num_rows for p in directory.glob("*.parquet"))
     return dg.MaterializeResult(
         metadata={"dagster/row_count": rows, "files": len(chosen), "files_added": added, "files_rejected": len(rejected)}
@@ -133,7 +134,8 @@ def ws_raw_frames(context: dg.AssetExecutionContext, config: IncomingFilesConfig
     directory = lake.lake().data_dir / "raw" / "ws_market"
     for key, value in partition_parts(context.partition_key).items():
         directory = directory / f"{key}={value}"
-    added = sum(link_into(f, directory) for f in chosen)
+    with partition_lock(lake.data_dir, "ws_raw_frames", context.partition_key):  # not during a compaction swap
+        added = sum(link_into(f, directory) for f in chosen)
     rows = sum(pq.read_metadata(p).num_rows for p in directory.glob("*.parquet"))
     return dg.MaterializeResult(
         metadata={"dagster/row_count": rows, "files": len(chosen), "files_added": added, "files_rejected": len(rejected),
