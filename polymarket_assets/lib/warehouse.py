@@ -14,12 +14,14 @@ it is queried. Over S3 a reader needs DuckDB's httpfs extension and a secret for
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from polymarket_assets.lib.duckdb_s3 import configure_s3
 from polymarket_assets.lib.parquet_store import DataLocation
@@ -62,13 +64,79 @@ def _empty_select(schema: pa.Schema) -> str:
 
 
 def source_relation(location: DataLocation, spec: ViewSpec) -> str:
-    """The table's files as a relation, or an empty relation with the table's columns."""
+    """The table's files as a relation, or an empty relation with the table's columns.
+
+    Binding a view must not read every file: over a year of hourly partitions that is minutes for each
+    rebuild and each query. Two DuckDB behaviours would: `hive_partitioning` expands the whole glob when the
+    view is bound, and `union_by_name` reads every file's footer. So the hive columns are taken from each
+    row's file name instead (lazily, when rows are read), and `union_by_name` is used only when the table's
+    first and newest files disagree on their columns (its schema changed at some point); otherwise DuckDB
+    binds from the first file alone.
+    """
     table_dir = location.path("lake", spec.table)
-    if not location.parquet_files(table_dir):
+    edges = edge_files(location, table_dir)
+    if edges is None:
         return f"({_empty_select(spec.schema)})"
     glob = _sql_text(location.uri_of(table_dir) + "/**/*.parquet")
-    hive = "true" if spec.hive else "false"
-    return f"read_parquet({glob}, hive_partitioning={hive}, union_by_name=true)"
+    first_schema, last_schema = (_read_schema(location, path) for path in edges)
+    union = "false" if first_schema.equals(last_schema) else "true"
+    if not spec.hive:
+        return f"read_parquet({glob}, hive_partitioning=false, union_by_name={union})"
+    derived = [
+        f"{_hive_value_sql(key, value)} AS \"{key}\""
+        for key, value in _hive_parts(edges[0], table_dir)
+        if key not in first_schema.names
+    ]
+    columns = ", ".join(["* EXCLUDE (filename)", *derived])
+    return f"(SELECT {columns} FROM read_parquet({glob}, hive_partitioning=false, filename=true, union_by_name={union}))"
+
+
+def _hive_parts(path: str, table_dir: str) -> list[tuple[str, str]]:
+    segments = path[len(table_dir):].strip("/").split("/")[:-1]
+    return [tuple(segment.split("=", 1)) for segment in segments if "=" in segment]
+
+
+def _hive_value_sql(key: str, sample: str) -> str:
+    """A hive column from the file name, typed as DuckDB's hive detection types it (DATE, BIGINT, VARCHAR)."""
+    raw = f"NULLIF(regexp_extract(filename, {_sql_text('/' + re.escape(key) + '=([^/]*)/')}, 1), '')"
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", sample):
+        return f"CAST({raw} AS DATE)"
+    if re.fullmatch(r"-?\d{1,18}", sample):
+        return f"CAST({raw} AS BIGINT)"
+    return raw
+
+
+def _read_schema(location: DataLocation, path: str) -> pa.Schema:
+    with location.fs.open_input_file(path) as handle:
+        return pq.read_schema(handle)
+
+
+def edge_files(location: DataLocation, directory: str) -> tuple[str, str] | None:
+    """The first and the last visible Parquet file below `directory` in path order (the file DuckDB binds a
+    glob from, and the newest partition's); None when there is none. On local disk only the directories on
+    the way to them are listed, not the whole table."""
+    if not location.is_local:
+        files = location.parquet_files(directory)
+        return (files[0], files[-1]) if files else None
+    first = _edge_file(directory, reverse=False)
+    return None if first is None else (first, _edge_file(directory, reverse=True) or first)
+
+
+def _edge_file(directory: str, reverse: bool) -> str | None:
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name, reverse=reverse)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            found = _edge_file(entry.path, reverse)
+            if found is not None:
+                return found
+        elif entry.name.endswith(".parquet"):
+            return entry.path
+    return None
 
 
 def warehouse_path(data_dir: str | os.PathLike[str], configured: str | os.PathLike[str] | None = None) -> Path:
@@ -86,10 +154,12 @@ def _sql_text(value: str) -> str:
 
 
 def build_warehouse(
-    data_dir: str | os.PathLike[str], specs: list[ViewSpec], path: str | os.PathLike[str] | None = None
+    data_dir: str | os.PathLike[str], specs: list[ViewSpec], path: str | os.PathLike[str] | None = None,
+    count_rows: bool = True,
 ) -> dict[str, int]:
     """Create every view in a fresh database file, then rename it over `warehouse.duckdb` (see
-    `warehouse_path`). Returns row counts."""
+    `warehouse_path`). Returns row counts per view, or {} with `count_rows=False`: counting reads the footer
+    of every file, which is what a rebuild that must not grow with the number of files avoids."""
     location = DataLocation(data_dir)
     target = warehouse_path(data_dir, path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -102,7 +172,8 @@ def build_warehouse(
         for spec in specs:
             relation = source_relation(location, spec)
             con.execute(f'CREATE OR REPLACE VIEW "{spec.name}" AS WITH src AS (SELECT * FROM {relation}) {spec.sql}')
-            counts[spec.name] = con.execute(f'SELECT count(*) FROM "{spec.name}"').fetchone()[0]
+            if count_rows:
+                counts[spec.name] = con.execute(f'SELECT count(*) FROM "{spec.name}"').fetchone()[0]
         con.execute("CHECKPOINT")
     finally:
         con.close()
