@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from polymarket_assets.lib.parquet_store import PARQUET_COMPRESSION, DataLocation
@@ -96,8 +97,6 @@ def closed_partitions(location: DataLocation, table: str, start: datetime, end: 
 
 
 def _subdirs(location: DataLocation, directory: str) -> list[str]:
-    import pyarrow.fs as pafs
-
     infos = location.fs.get_file_info(pafs.FileSelector(directory, recursive=False, allow_not_found=True))
     return sorted(i.path for i in infos if i.type == pafs.FileType.Directory)
 
@@ -116,7 +115,10 @@ def compacted_members(directory: str | os.PathLike[str]) -> set[str]:
 
 
 def _unified_schema(location: DataLocation, files: list[str]) -> pa.Schema:
-    schemas = [pq.read_schema(location.fs.open_input_file(f)) for f in files]
+    schemas = []
+    for path in files:
+        with location.fs.open_input_file(path) as handle:
+            schemas.append(pq.read_schema(handle))
     return pa.unify_schemas(schemas, promote_options="permissive")
 
 
@@ -159,7 +161,7 @@ def compact_partition(location: DataLocation, directory: str) -> CompactionResul
     members = visible_files(location, directory)
     if len(members) <= 1:
         return None
-    bytes_before = sum(location.fs.get_file_info(members)[i].size or 0 for i in range(len(members)))
+    bytes_before = sum(info.size or 0 for info in location.fs.get_file_info(members))
     name = f"compacted-{uuid.uuid4().hex[:12]}.parquet"
     names = sorted(posixpath.basename(m) for m in members)
     if not location.is_local:

@@ -15,7 +15,7 @@ from polymarket_assets.defs.maintenance.jobs import lake_compaction_job
 from polymarket_assets.defs.trades.assets import book_updates, ws_raw_frames
 from polymarket_assets.lib.compaction import MEMBERS_FILE, compact_partition
 from polymarket_assets.lib.parquet_store import DataLocation, Lake
-from polymarket_assets_tests.trades.conftest import CID, HOUR, YES, data_dir, resources, write  # noqa: F401 - fixture
+from polymarket_assets_tests.trades.conftest import CID, HOUR, YES, resources, write
 
 PK = "2026-11-24-10:00"
 PARTS = {"date": "2026-11-24", "hour": "10"}
@@ -75,7 +75,7 @@ def test_closed_hours_become_one_file_with_the_same_rows_and_open_hours_stay(dat
     figures = compact(data_dir)
     assert figures["partitions_compacted"] == 3 and figures["files_before"] == 12 + 12 + 3
     assert figures["max_files_per_partition_after"] == 1
-    assert [p.name for p in lake.files("book_updates", PARTS)][0].startswith("compacted-")
+    assert next(p.name for p in lake.files("book_updates", PARTS)).startswith("compacted-")
     assert len(lake.files("book_updates", PARTS)) == 1
     assert len(DataLocation(data_dir).parquet_files(str(data_dir / "raw" / "ws_market"))) == 1
     assert len(lake.files("snapshots", {"tier": "T1", **PARTS})) == 1

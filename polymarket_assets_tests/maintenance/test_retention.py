@@ -67,7 +67,7 @@ def _run(instance, job, days: float) -> str:
 
 
 def _log_dir(instance, run_id: str) -> str:
-    return os.path.join(instance.compute_log_manager._base_dir, run_id)  # noqa: SLF001
+    return os.path.join(instance.compute_log_manager._base_dir, run_id)
 
 
 def test_retention_deletes_old_runs_event_logs_and_compute_logs_and_keeps_the_rest(instance):

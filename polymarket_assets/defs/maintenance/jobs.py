@@ -6,6 +6,7 @@ import contextlib
 from datetime import timedelta
 
 import dagster as dg
+import pyarrow.fs as pafs
 from pydantic import Field
 
 from polymarket_assets.defs.maintenance.retention import prune_orphan_compute_logs, prune_runs
@@ -72,8 +73,6 @@ class LakeCompactionConfig(dg.Config):
 def _tables(location: DataLocation, configured: list[str]) -> list[str]:
     if configured:
         return configured
-    import pyarrow.fs as pafs
-
     found = []
     for root in COMPACTED_ROOTS:
         infos = location.fs.get_file_info(pafs.FileSelector(location.path(root), allow_not_found=True))

@@ -88,7 +88,7 @@ def prune_orphan_compute_logs(instance: dg.DagsterInstance, now: datetime, *, ke
     manager = instance.compute_log_manager
     if not isinstance(manager, LocalComputeLogManager):
         return 0
-    base = manager._base_dir  # noqa: SLF001 - the manager's own root; no public accessor in 1.13
+    base = manager._base_dir  # the manager's own root; no public accessor in 1.13
     if not os.path.isdir(base):
         return 0
     cutoff = (now - timedelta(days=keep_days)).timestamp()
