@@ -42,7 +42,7 @@ from ws_sidecar.connection import Connection, State
 from ws_sidecar.processor import FrameProcessor
 from ws_sidecar.reconcile import TradeIndex
 from ws_sidecar.state import read_json, remove_stale_temporaries, write_json_atomic
-from ws_sidecar.universe import Market, ShardPlan, load_markets, select
+from ws_sidecar.universe import Market, MarketsUnreadable, ShardPlan, load_markets, select
 from ws_sidecar.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,8 @@ class Recorder:
         self._gaps: deque = deque(maxlen=10_000)  # (end_s, start_s, reason, connection_id)
         self._refresh_now = threading.Event()
         self.markets_source = "none"
+        self.universe_kept = 0  # refreshes that kept the previous universe (see `refresh`)
+        self.universe_last_problem: str | None = None
         self.started_wall = time.time()
         self.state: dict = {}
         self.restart_gap: dict | None = None
@@ -336,7 +338,16 @@ class Recorder:
     def refresh(self) -> None:
         cfg = self.cfg
         now = self.clock.now()
-        markets = load_markets(cfg.data_dir, datetime.fromtimestamp(now, tz=UTC))
+        try:
+            markets = load_markets(cfg.data_dir, datetime.fromtimestamp(now, tz=UTC))
+        except MarketsUnreadable as exc:
+            self._keep_universe(f"markets_current unreadable: {exc}")
+            return
+        if not markets and self.markets_source == "lake":
+            # Discovery never publishes an empty universe; a missing or empty table after a good one is a fault
+            # (a half-done restore, a bad replace), and obeying it would close every socket.
+            self._keep_universe("markets_current is missing or lists no open market")
+            return
         self.markets_source = "lake" if markets is not None else "none"
         markets = markets or []
         known = {m.condition_id for m in markets}
@@ -353,7 +364,8 @@ class Recorder:
         )
         with self._lock:
             shards = self.plan.update(selected)
-            for cid in before - set(self.plan.assignment):
+            dropped = before - set(self.plan.assignment)
+            for cid in dropped:
                 self._dropped_at[cid] = now
             for cid in [c for c, at in self._dropped_at.items() if at < now - 2 * cfg.audit_overlap_s - cfg.audit_interval_s]:
                 del self._dropped_at[cid]
@@ -363,6 +375,14 @@ class Recorder:
                 self.state["tracked"] = tracked
         if changed:
             self._save_state()
+        # Markets still open in the lake but no longer subscribed (the budget went to others) stop being
+        # recorded from now on: say so with a gap row rather than let their coverage end silently.
+        still_open = sorted(dropped & known - resolved)
+        if still_open:
+            now_us = int(now * 1e6)
+            self.record_gap(connection_id="universe", start_us=now_us, end_us=now_us, reason="unsubscribed",
+                            detail=f"{len(still_open)} open markets left the subscribed set", n_assets=2 * len(still_open),
+                            condition_ids=[])
         for shard, mkts in shards.items():
             conn = self.connections.get(shard)
             if conn is None or (not conn.is_alive() and not self.stop_event.is_set()):
@@ -375,6 +395,11 @@ class Recorder:
             conn.join(timeout=5)
             self.writer.remove_source(conn.processor)
             self.processors.pop(shard, None)
+
+    def _keep_universe(self, problem: str) -> None:
+        self.universe_kept += 1
+        self.universe_last_problem = problem[:500]
+        log.warning("%s: keeping the %d markets subscribed", problem, len(self.plan.assignment))
 
     def _new_connection(self, shard: int) -> Connection:
         cid = f"c{shard:02d}"
@@ -510,6 +535,8 @@ class Recorder:
             "updated_at_epoch": now,
             "updated_at_wall": time.time(),
             "markets_source": self.markets_source,
+            "universe_kept": self.universe_kept,
+            "universe_last_problem": self.universe_last_problem,
             "connections": conns,
             "connections_total": len(conns),
             "connections_live": sum(1 for c in conns if c["state"] == "live" and not c["in_outage"]),

@@ -32,6 +32,7 @@ from polymarket_assets.defs.trades.ingest import (
     retention_mode,
 )
 from polymarket_assets.defs.trades.schema import TRADES_SCHEMA
+from polymarket_assets.lib.compaction import compacted_members
 from polymarket_assets.lib.parquet_store import write_parquet_atomic
 from polymarket_assets.lib.temporaries import remove_stale
 from ws_sidecar import files as incoming_files
@@ -156,18 +157,26 @@ def book_updates(context: dg.AssetExecutionContext, config: IncomingFilesConfig,
     return _take_in_files(context, lake, "book_updates", config, directory)
 
 
+# The lock of each kind's lake table: the one lake_compaction_job takes before swapping a partition.
+LOCK_NAMES = {"book_updates": "book_updates", "raw_frames": "ws_raw_frames"}
+
+
 def _take_in_files(context, lake: LakeResource, kind: str, config: "IncomingFilesConfig", directory) -> dg.MaterializeResult:
     """Validate the run's files, then link each good one into ``directory`` (or write its cast rows, when its
-    layout differs from the contract's but converts cleanly); bad ones are quarantined, never linked."""
+    layout differs from the contract's but converts cleanly); bad ones are quarantined, never linked. Files go in
+    under the partition's lock, so never during a compaction swap, and a file already merged into the partition's
+    compacted file is not added again."""
     loaded, rejected = _load(context, lake, kind, config)
     remove_stale(directory)
     added = 0
-    for f in loaded.good:
-        if pq.read_schema(f.path).equals(incoming_files.SCHEMAS[kind]):
-            added += link_into(f, directory)
-        elif not (directory / f.name).exists():
-            write_parquet_atomic(loaded.tables[f.relpath], directory / f.name)
-            added += 1
+    with partition_lock(lake.data_dir, LOCK_NAMES[kind], context.partition_key):
+        merged = compacted_members(directory)
+        for f in loaded.good:
+            if pq.read_schema(f.path).equals(incoming_files.SCHEMAS[kind]):
+                added += link_into(f, directory)
+            elif f.name not in merged and not (directory / f.name).exists():
+                write_parquet_atomic(loaded.tables[f.relpath], directory / f.name)
+                added += 1
     removed = remove_ingested(loaded.good, retention_mode())
     rows = sum(pq.read_metadata(p).num_rows for p in directory.glob("*.parquet"))
     return dg.MaterializeResult(

@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from polymarket_assets.defs.trades.schema import TRADES_SCHEMA, WS_GAPS_SCHEMA
+from polymarket_assets.lib.compaction import compacted_members
 from polymarket_assets.lib.parquet_store import local_data_dir
 from polymarket_assets.lib.quarantine import Quarantine
 from ws_sidecar import files
@@ -492,11 +493,11 @@ def link_into(source: files.IncomingFile, directory: Path) -> bool:
     """Hard-link an incoming file into ``directory`` under its own name (copy across filesystems).
 
     Incoming files are immutable once renamed, so a link is a safe, free "copy". Returns False when it was
-    already there (a re-run), True when it was added.
+    already there (a re-run), also merged into the partition's compacted file, True when it was added.
     """
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / source.name
-    if target.exists():
+    if target.exists() or source.name in compacted_members(directory):
         return False
     tmp = directory / f".tmp-link-{source.name}"
     tmp.unlink(missing_ok=True)

@@ -1,0 +1,50 @@
+"""The warehouse rebuild does not grow with the number of files: it opens two files per table (the first and
+the newest), takes hive columns from file names, and falls back to `union_by_name` only when a table's schema
+changed."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from polymarket_assets.lib.parquet_store import Lake
+from polymarket_assets.lib.warehouse import ViewSpec, build_warehouse, connect_read_only
+
+SCHEMA = pa.schema([("x", pa.int64()), ("date", pa.string()), ("hour", pa.string())])
+SPEC = ViewSpec("t", "t", SCHEMA, "SELECT * FROM src")
+
+
+def _hour(h: int) -> dict[str, str]:
+    return {"date": "2026-11-25", "hour": f"{h:02d}"}
+
+
+def test_the_rebuild_reads_only_the_first_and_newest_file_of_a_table(tmp_path):
+    lake = Lake(tmp_path)
+    for h in range(6):
+        lake.write("t", pa.table({"x": [h]}), _hour(h), "f")
+    # A file the rebuild would have to open if it read every footer.
+    (tmp_path / "lake" / "t" / "date=2026-11-25" / "hour=03" / "f.parquet").write_bytes(b"not parquet")
+    assert build_warehouse(tmp_path, [SPEC], count_rows=False) == {}
+    con = connect_read_only(tmp_path)
+    assert con.execute("DESCRIBE t").fetchall()[1][:2] == ("date", "DATE")
+    assert con.execute("SELECT x, hour FROM t WHERE hour = 5").fetchall() == [(5, 5)]
+
+
+def test_hive_columns_come_from_file_names_and_match_duckdb_hive_typing(tmp_path):
+    lake = Lake(tmp_path)
+    for h in (7, 8):
+        lake.write("t", pa.table({"x": [h]}), _hour(h), "f")
+    lake.write("s", pa.table({"x": [1]}), {"tier": "T1", **_hour(9)}, "f")
+    counts = build_warehouse(tmp_path, [SPEC, ViewSpec("s", "s", SCHEMA.append(pa.field("tier", pa.string())))])
+    assert counts == {"t": 2, "s": 1}
+    con = connect_read_only(tmp_path)
+    assert sorted(con.execute("SELECT x, date::VARCHAR, hour FROM t").fetchall()) == [(7, "2026-11-25", 7), (8, "2026-11-25", 8)]
+    assert con.execute("SELECT tier, hour FROM s").fetchall() == [("T1", 9)]
+
+
+def test_a_table_whose_schema_changed_is_read_by_name(tmp_path):
+    lake = Lake(tmp_path)
+    lake.write("t", pa.table({"x": [1]}), _hour(1), "f")
+    lake.write("t", pa.table({"x": [2], "y": ["new"]}), _hour(2), "f")
+    build_warehouse(tmp_path, [SPEC])
+    con = connect_read_only(tmp_path)
+    assert sorted(con.execute("SELECT x, y FROM t").fetchall()) == [(1, None), (2, "new")]
