@@ -91,27 +91,29 @@ def source_relation(location: DataLocation, spec: ViewSpec, only: list[str] | No
     first and newest files disagree on their columns (its schema changed at some point); otherwise DuckDB
     binds from the first file alone.
     """
-    if only is not None:
-        return _listed_relation(location, spec, only)
     table_dir = location.path("lake", spec.table)
-    edges = edge_files(location, table_dir)
+    if only is None:
+        edges = edge_files(location, table_dir)
+        source = _sql_text(location.uri_of(table_dir) + "/**/*.parquet")
+    else:  # an explicit list (a view that leaves bad files out): fixed until the next rebuild
+        edges = (only[0], only[-1]) if only else None
+        source = "[" + ", ".join(_sql_text(location.uri_of(p)) for p in only) + "]"
     if edges is None:
         return f"({_empty_select(spec.schema)})"
-    glob = _sql_text(location.uri_of(table_dir) + "/**/*.parquet")
     try:
         first_schema, last_schema = (_read_schema(location, path) for path in edges)
         union = "false" if first_schema.equals(last_schema) else "true"
     except (OSError, pa.ArrowException):  # an unreadable edge file: let DuckDB bind (and fail) on its own
         first_schema, union = spec.schema, "true"
     if not spec.hive:
-        return f"read_parquet({glob}, hive_partitioning=false, union_by_name={union})"
+        return f"read_parquet({source}, hive_partitioning=false, union_by_name={union})"
     derived = [
         f"{_hive_value_sql(key, value)} AS \"{key}\""
         for key, value in _hive_parts(edges[0], table_dir)
         if key not in first_schema.names
     ]
     columns = ", ".join(["* EXCLUDE (filename)", *derived])
-    return f"(SELECT {columns} FROM read_parquet({glob}, hive_partitioning=false, filename=true, union_by_name={union}))"
+    return f"(SELECT {columns} FROM read_parquet({source}, hive_partitioning=false, filename=true, union_by_name={union}))"
 
 
 def _hive_parts(path: str, table_dir: str) -> list[tuple[str, str]]:
@@ -160,15 +162,6 @@ def _edge_file(directory: str, reverse: bool) -> str | None:
         elif entry.name.endswith(".parquet"):
             return entry.path
     return None
-
-
-def _listed_relation(location: DataLocation, spec: ViewSpec, files: list[str]) -> str:
-    """An explicit list of files (a view that leaves bad files out): fixed until the next rebuild."""
-    if not files:
-        return f"({_empty_select(spec.schema)})"
-    source = "[" + ", ".join(_sql_text(location.uri_of(p)) for p in files) + "]"
-    hive = "true" if spec.hive else "false"
-    return f"read_parquet({source}, hive_partitioning={hive}, union_by_name=true)"
 
 
 @dataclass

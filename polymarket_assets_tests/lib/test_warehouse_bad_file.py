@@ -73,4 +73,4 @@ def test_the_asset_fails_only_that_views_check_and_names_the_file(tmp_path):
         assert failed == [view_check_name("book_updates")]
         assert bad_path in str(checks[view_check_name("book_updates")].metadata["problem"].value)
         mat = result.asset_materializations_for_node("warehouse")[0].metadata
-        assert mat["views_incomplete"].value == ["book_updates"] and mat["rows_book_updates"].value == 5
+        assert mat["views_incomplete"].value == ["book_updates"]
