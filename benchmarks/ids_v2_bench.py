@@ -67,7 +67,7 @@ def _swept(urls: dict, data_dir: Path, current: list[dict], now: datetime) -> se
         if tier.books:
             result = sweep_books(polymarket.clob, markets, tier, now, now, quarantine)
         else:
-            result = sweep_prices(polymarket.clob, markets, tier, now, now)
+            result = sweep_prices(polymarket.clob, markets, tier, now, now, quarantine)
         swept |= {r["condition_id"] for r in result.rows
                   if r.get("book_status") == "ok" or (r.get("book_status") == "not_requested" and r.get("mid") is not None)}
     return swept

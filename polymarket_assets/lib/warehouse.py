@@ -262,8 +262,12 @@ def _read_known_bad(path: Path) -> dict[str, dict[str, str]]:
 
 
 def _write_known_bad(path: Path, problems: dict[str, ViewProblem]) -> None:
+    known = {view: p.bad_files for view, p in problems.items() if p.bad_files}
+    if not known:
+        path.unlink(missing_ok=True)
+        return
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    tmp.write_text(json.dumps({view: p.bad_files for view, p in problems.items() if p.bad_files}), encoding="utf-8")
+    tmp.write_text(json.dumps(known), encoding="utf-8")
     os.replace(tmp, path)
 
 
