@@ -31,6 +31,9 @@ TRADES_SCHEMA = pa.schema(
         ("run_id", pa.string()),
         ("incoming_file", pa.string()),
         ("ingested_at", TS_US),
+        # The taker fee of the fill under the market's schedule at ingestion (lib/fees.py); NULL when the market's
+        # schedule is unknown, 0 when its fees are off.
+        ("fee_usd", pa.float64()),
     ]
 )
 

@@ -21,7 +21,7 @@ TRADE_VIEWS = [
         "trades",
         _with_hive(TRADES_SCHEMA),
         """SELECT asset_id, condition_id, outcome, price, size, side, notional_usd, exchange_ts, received_at,
-                  source, trade_uid, transaction_hash, outcome_index, fee_rate_bps
+                  source, trade_uid, transaction_hash, outcome_index, fee_rate_bps, fee_usd
            FROM src""",
     ),
     ViewSpec("book_updates", "book_updates", _with_hive(BOOK_UPDATES_SCHEMA), "SELECT * EXCLUDE (date, hour) FROM src"),
