@@ -34,7 +34,8 @@ from ws_sidecar.connection import Connection, State
 from ws_sidecar.processor import FrameProcessor
 from ws_sidecar.reconcile import TradeIndex
 from ws_sidecar.state import read_json, remove_stale_temporaries, write_json_atomic
-from ws_sidecar.universe import Market, ShardPlan, load_markets, select
+from ws_sidecar.market_events import market_event_row
+from ws_sidecar.universe import WS_NEW, Market, ShardPlan, load_markets, select
 from ws_sidecar.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class Recorder:
         self._lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._resolved: set[str] = set()
+        self._seen_events: set[str] = set()
         self._ws_new: dict[str, Market] = {}
         self._dropped_at: dict[str, float] = {}
         self._prev_tracked: list[str] = []
@@ -216,15 +218,24 @@ class Recorder:
             self.state["audited_through"] = through
         self._save_state()
 
-    def _on_market_event(self, event) -> None:
+    def _on_market_event(self, event, connection_id: str) -> None:
+        """A custom event (seen on every socket that enabled them): act and record it once per run.
+
+        `new_market` subscribes the market at once (see `refresh`) and is its first sighting; `market_resolved`
+        unsubscribes it and is the provisional resolution. Either row is written within a quarter second.
+        """
+        key = f"{event.event_type}:{event.market}:{event.timestamp_ms}"
         with self._lock:
+            if key in self._seen_events:
+                return
+            self._seen_events.add(key)
             if event.event_type == "market_resolved":
-                if event.market not in self._resolved:
-                    self._resolved.add(event.market)
-                    self._refresh_now.set()
-            elif event.event_type == "new_market" and len(event.asset_ids) == 2 and event.market not in self._ws_new:
-                self._ws_new[event.market] = Market(event.market, event.asset_ids[0], event.asset_ids[1], None, "T0")
-                self._refresh_now.set()
+                self._resolved.add(event.market)
+            elif len(event.asset_ids) == 2:
+                self._ws_new[event.market] = Market(event.market, event.asset_ids[0], event.asset_ids[1], None, WS_NEW)
+        self._refresh_now.set()
+        self.writer.add_rows("market_events", [market_event_row(event, key, self.clock.now_us(), connection_id, self.run_id)],
+                             urgent=True)
 
     def record_gap(self, *, connection_id: str, start_us: int, end_us: int, reason: str, detail: str,
                    n_assets: int, condition_ids: list[str]) -> None:
@@ -287,7 +298,8 @@ class Recorder:
             before = set(self.plan.assignment)
         selected = select(
             markets + extra,
-            always_tiers=cfg.always_tiers,
+            # A market announced by `new_market` is subscribed whatever the budget, until discovery lists it.
+            always_tiers=(*cfg.always_tiers, WS_NEW),
             capacity_markets=cfg.max_connections * (cfg.assets_per_connection // 2),
             fill_budget=cfg.fill_budget,
             exclude=resolved,
@@ -325,7 +337,7 @@ class Recorder:
                 self.run_id,
                 cid,
                 on_trade=self._on_ws_trade,
-                on_market_event=self._on_market_event,
+                on_market_event=lambda event, cid=cid: self._on_market_event(event, cid),
                 quarantine=self.quarantine,
             )
             self.processors[shard] = processor

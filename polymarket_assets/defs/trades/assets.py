@@ -1,6 +1,7 @@
-"""Ingestion of what ws_sidecar records: `trades`, `book_updates`, `ws_raw_frames`, `ws_gaps`, and `whale_events`.
+"""Ingestion of what ws_sidecar records: `trades`, `book_updates`, `ws_raw_frames`, `ws_gaps`, `market_events`,
+and `whale_events`.
 
-The first four are launched by `incoming_files_sensor` with the files to take in (run config); run by hand
+The first five are launched by `incoming_files_sensor` with the files to take in (run config); run by hand
 with no files, each rebuilds its hourly partition from every incoming file of that hour. All are idempotent:
 the same file twice gives the same rows.
 """
@@ -20,11 +21,12 @@ from polymarket_assets.defs.trades.ingest import (
     files_for_partition,
     link_into,
     merge_gaps,
+    merge_market_events,
     merge_trades,
     partition_lock,
     read_incoming,
 )
-from polymarket_assets.defs.trades.schema import TRADES_SCHEMA, WS_GAPS_SCHEMA
+from polymarket_assets.defs.trades.schema import MARKET_EVENTS_SCHEMA, TRADES_SCHEMA, WS_GAPS_SCHEMA
 from polymarket_assets.defs.trades.whales import DEFAULT_THRESHOLDS, whale_events_for_window
 
 
@@ -169,6 +171,38 @@ def ws_gaps(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake
             "resyncs": len(rows) - len(outages),
             "outage_seconds": round(sum((r["end_ts"] - r["start_ts"]).total_seconds() for r in outages), 3),
             **{f"gaps_{reason}": sum(1 for r in rows if r["reason"] == reason) for reason in sorted({r["reason"] for r in rows})},
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=hourly_partitions,
+    group_name="trades",
+    kinds={"python", "parquet"},
+    backfill_policy=ONE_PARTITION_PER_RUN,
+)
+def market_events(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource) -> dg.MaterializeResult:
+    """The websocket's custom events by exchange hour, one row per event: `new_market` (a market's first
+    sighting, before discovery lists it) and `market_resolved` (the provisional resolution, `source =
+    ws_market_resolved`, which `resolutions` confirms or contradicts)."""
+    store = lake.lake()
+    parts = partition_parts(context.partition_key)
+    chosen, rejected = files_for_partition(lake.data_dir, "market_events", context.partition_key, config.files)
+    _rejected(context, rejected)
+    incoming = read_incoming(chosen, MARKET_EVENTS_SCHEMA)
+    with partition_lock(lake.data_dir, "market_events", context.partition_key):
+        existing = store.read("market_events", parts) if config.files else None
+        table = merge_market_events(existing, incoming)
+        store.replace_partition("market_events", table, parts)
+    types = table.column("event_type").to_pylist()
+    lags = [(r - e).total_seconds() for r, e in zip(table.column("received_at").to_pylist(), table.column("exchange_ts").to_pylist())]
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": table.num_rows,
+            "files": len(chosen),
+            "new_markets": types.count("new_market"),
+            "markets_resolved": types.count("market_resolved"),
+            "receive_lag_p95_s": _percentile(lags, 0.95),
         }
     )
 

@@ -3,7 +3,8 @@
 - ``SensorCursor`` / ``plan_runs``: which closed incoming files are new, grouped into one run per hourly
   partition, with a deterministic run key, and the next (small) cursor.
 - ``files_for_partition``: the validated files a run reads, never anything outside ``incoming/``.
-- ``merge_trades`` / ``merge_gaps``: idempotent, de-duplicating merges (same file twice → same rows).
+- ``merge_trades`` / ``merge_gaps`` / ``merge_market_events``: idempotent, de-duplicating merges (same file
+  twice → same rows).
 - ``link_into``: hard-link an immutable incoming file into the lake or raw archive (no copy, idempotent).
 - ``partition_lock``: one writer per (table, partition) at a time, so concurrent runs never lose rows.
 """
@@ -24,13 +25,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from polymarket_assets.defs.trades.schema import TRADES_SCHEMA, WS_GAPS_SCHEMA
+from polymarket_assets.defs.trades.schema import MARKET_EVENTS_SCHEMA, TRADES_SCHEMA, WS_GAPS_SCHEMA
 from polymarket_assets.lib.fees import FEE_FIELDS, schedule_from_columns, taker_fee
 from polymarket_assets.lib.parquet_store import local_data_dir
 from ws_sidecar import files
 
 # kind of incoming file -> the asset that ingests it
-ASSET_FOR_KIND = {"trades": "trades", "book_updates": "book_updates", "raw_frames": "ws_raw_frames", "ws_gaps": "ws_gaps"}
+ASSET_FOR_KIND = {"trades": "trades", "book_updates": "book_updates", "raw_frames": "ws_raw_frames", "ws_gaps": "ws_gaps",
+                  "market_events": "market_events"}
 # Files named within this many (wall) milliseconds of the newest key seen stay listed in the cursor one by one;
 # older ones are covered by the floor. A write takes well under a second, so 5 minutes leaves a wide margin
 # for a file that is renamed into place after a later-named one was already listed.
@@ -249,15 +251,25 @@ def merge_trades(existing: pa.Table | None, incoming: pa.Table, markets: pa.Tabl
     return table, counts
 
 
-def merge_gaps(existing: pa.Table | None, incoming: pa.Table) -> pa.Table:
-    tables = [t.select(WS_GAPS_SCHEMA.names).cast(WS_GAPS_SCHEMA) for t in (existing, incoming) if t is not None]
-    merged = pa.concat_tables(tables) if tables else WS_GAPS_SCHEMA.empty_table()
+def _merge_unique(existing: pa.Table | None, incoming: pa.Table, schema: pa.Schema, key: str, time_column: str) -> pa.Table:
+    """Existing ∪ incoming rows, the first row of each ``key`` kept, ordered by ``time_column`` then ``key``."""
+    tables = [t.select(schema.names).cast(schema) for t in (existing, incoming) if t is not None]
+    merged = pa.concat_tables(tables) if tables else schema.empty_table()
     seen, keep = set(), []
-    for i, gap_id in enumerate(merged.column("gap_id").to_pylist()):
-        if gap_id not in seen:
-            seen.add(gap_id)
+    for i, value in enumerate(merged.column(key).to_pylist()):
+        if value not in seen:
+            seen.add(value)
             keep.append(i)
-    return merged.take(pa.array(keep, pa.int64())).sort_by([("start_ts", "ascending"), ("gap_id", "ascending")])
+    return merged.take(pa.array(keep, pa.int64())).sort_by([(time_column, "ascending"), (key, "ascending")])
+
+
+def merge_gaps(existing: pa.Table | None, incoming: pa.Table) -> pa.Table:
+    return _merge_unique(existing, incoming, WS_GAPS_SCHEMA, "gap_id", "start_ts")
+
+
+def merge_market_events(existing: pa.Table | None, incoming: pa.Table) -> pa.Table:
+    """One row per event (``event_key``): every socket with custom events enabled, and every restart, repeats it."""
+    return _merge_unique(existing, incoming, MARKET_EVENTS_SCHEMA, "event_key", "exchange_ts")
 
 
 def link_into(source: files.IncomingFile, directory: Path) -> bool:

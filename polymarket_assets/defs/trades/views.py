@@ -4,6 +4,7 @@ import pyarrow as pa
 
 from polymarket_assets.defs.trades.schema import (
     BOOK_UPDATES_SCHEMA,
+    MARKET_EVENTS_SCHEMA,
     TRADES_SCHEMA,
     WHALE_EVENTS_SCHEMA,
     WS_GAPS_SCHEMA,
@@ -34,4 +35,16 @@ TRADE_VIEWS = [
            FROM src""",
     ),
     ViewSpec("whale_events", "whale_events", _with_hive(WHALE_EVENTS_SCHEMA), "SELECT * EXCLUDE (date, hour) FROM src"),
+    ViewSpec("market_events", "market_events", _with_hive(MARKET_EVENTS_SCHEMA), "SELECT * EXCLUDE (date, hour) FROM src"),
+    # Each websocket `market_resolved` as a provisional label, seconds after the fact; `resolutions` holds the
+    # strict label that confirms or contradicts it.
+    ViewSpec(
+        "provisional_resolutions",
+        "market_events",
+        _with_hive(MARKET_EVENTS_SCHEMA),
+        """SELECT condition_id, outcome, winning_asset_id, winning_outcome, exchange_ts AS resolved_at, source,
+                  detail, received_at
+           FROM src WHERE event_type = 'market_resolved'
+           QUALIFY row_number() OVER (PARTITION BY condition_id ORDER BY exchange_ts DESC) = 1""",
+    ),
 ]
