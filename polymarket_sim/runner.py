@@ -74,6 +74,9 @@ class SimControl:
     def served_books(self, token_id: str | None = None) -> dict:
         return self._get("/truth/served_books", token_id=token_id)
 
+    def ws_custom_events(self) -> list[dict]:
+        return self._get("/truth/ws_custom_events")
+
     def stats(self) -> dict:
         return self._get("/stats")
 
