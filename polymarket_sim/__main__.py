@@ -35,6 +35,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ws-idle-timeout", type=float, default=30.0, help="drop a WS client silent this long (s)")
     p.add_argument("--ws-max-assets", type=int, default=500,
                    help="a socket subscribed to more assets silently gets nothing (0 = no cap)")
+    p.add_argument("--restarts", default="none", choices=["none", "weekly"],
+                   help="planned matching-engine restarts: weekly = Tuesdays 11:00 UTC (more via /control/restart)")
     p.add_argument("--hang-seconds", type=float, default=None, help="length of a 'hang' fault")
     return p.parse_args(argv)
 
@@ -43,7 +45,8 @@ async def _serve(args: argparse.Namespace) -> None:
     start = parse_time(args.start) if args.start else time.time()
     if not 0.0 <= args.informed_flow <= 1.0:
         raise SystemExit("--informed-flow must be within [0, 1]")
-    world = World(args.seed, args.markets, start, args.speed, args.informed_flow)
+    world = World(args.seed, args.markets, start, args.speed, args.informed_flow,
+                  weekly_restarts=args.restarts == "weekly")
     overrides = {"hang_s": args.hang_seconds} if args.hang_seconds is not None else {}
     app = build_app(world, args.faults, args.books_batch_max, args.rate_limit, args.ws_idle_timeout,
                     args.ws_max_assets, **overrides)

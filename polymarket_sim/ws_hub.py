@@ -268,6 +268,11 @@ class Hub:
             out.setdefault(c, []).append((t_ms, body))
 
     def _market_event(self, out, m, t_ms: int, k: int, idx: int) -> None:
+        if self.world.restarts.halted(t_ms / 1000.0):
+            # Matching is halted: nothing changes on the wire. The next message after the halt is a diff against
+            # the last state emitted, so a client's books stay exact.
+            self._push_next(m, k, idx)
+            return
         micro = self.world.micro
         ts = micro.tick_state(m, k)
         prev = self.last_state.get(m.gid)
@@ -298,6 +303,11 @@ class Hub:
                 if prev.best(i) != cur.best(i):
                     self._to_asset(out, tok, t_ms, msgs.best_bid_ask(cur, i, t_ms), custom_only=True)
         self.last_state[m.gid] = cur
+        self._push_next(m, k, idx)
+
+    def _push_next(self, m, k: int, idx: int) -> None:
+        """Queue the market's next event after (tick k, trade idx), or stop following it once it resolved."""
+        ts = self.world.micro.tick_state(m, k)
         if idx + 1 < len(ts.trades):
             nxt = (ts.trade_times[idx + 1], m.gid, k, idx + 1)
         else:

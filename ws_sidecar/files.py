@@ -109,7 +109,7 @@ WS_GAPS_SCHEMA = pa.schema(
         ("connection_id", pa.string()),
         ("start_ts", TS_MS),
         ("end_ts", TS_MS),
-        ("reason", pa.string()),  # "disconnect", "freeze", "resync" or "restart"
+        ("reason", pa.string()),  # "disconnect", "freeze", "resync", "restart" or "planned_restart" (the exchange's)
         ("detail", pa.string()),
         ("n_assets", pa.int64()),
         ("condition_id", pa.string()),  # set when a resync concerns one market
