@@ -1,7 +1,10 @@
 """Coverage: the share of (market, scheduled instant) pairs that got a snapshot row, per tier and hour.
 
 The expected pairs are recomputed from discovery's own record (`market_states`), independently of whether
-a snapshot run launched at all: a slot whose run never started counts as missed, not as absent.
+a snapshot run launched at all: a slot whose run never started counts as missed, not as absent. A missed pair
+whose instant falls in a planned restart of the exchange (its CLOB answered HTTP 425, polymarket_api.md §9.8)
+is counted apart, as `missed_planned_restart`, and left out of the coverage ratio: the miss is recorded, but it
+is the exchange's downtime, not a collection failure.
 """
 
 from __future__ import annotations
@@ -44,22 +47,26 @@ def coverage_rows(
     captured: dict[str, set[tuple[str, datetime]]],
     hour: datetime,
     computed_at: datetime,
+    planned_restarts: list[tuple[datetime, datetime]] = (),
 ) -> list[dict]:
     rows = []
     for tier, pairs in expected.items():
         got = pairs & captured.get(tier, set())
         instants = {instant for _, instant in pairs}
-        missed_instants = {instant for cid, instant in pairs - got}
+        missed = pairs - got
+        excused = {(cid, instant) for cid, instant in missed if any(s <= instant <= e for s, e in planned_restarts)}
+        counted = len(pairs) - len(excused)
         rows.append(
             {
                 "tier": tier,
                 "hour_start": hour,
                 "expected": len(pairs),
                 "captured": len(got),
-                "coverage": (len(got) / len(pairs)) if pairs else None,
+                "coverage": (len(got) / counted) if counted else None,
                 "instants": len(instants),
-                "instants_with_misses": len(missed_instants),
+                "instants_with_misses": len({instant for _, instant in missed - excused}),
                 "computed_at": computed_at,
+                "missed_planned_restart": len(excused),
             }
         )
     return rows

@@ -28,3 +28,20 @@ def test_coverage_rows_count_only_scheduled_pairs():
     assert rows["T2"]["expected"] == 2 and rows["T2"]["captured"] == 1 and rows["T2"]["coverage"] == 0.5
     assert rows["T2"]["instants_with_misses"] == 1
     assert rows["T0"]["coverage"] is None
+
+
+def test_misses_inside_a_planned_restart_are_counted_apart_and_not_against_coverage():
+    instants = [H + timedelta(seconds=15 * i) for i in range(20)]
+    expected = {"T4": {("a", t) for t in instants}}
+    # The exchange restarted from 07:01:00 to 07:04:30 (90 s halt + 2 min post-only): the sweeps then missed.
+    window = (H + timedelta(minutes=1), H + timedelta(minutes=4, seconds=30))
+    captured = {"T4": {("a", t) for t in instants if not window[0] <= t <= window[1]}}
+    plain = {r["tier"]: r for r in coverage_rows(expected, captured, H, H)}["T4"]
+    assert plain["coverage"] == 0.25 and plain["missed_planned_restart"] == 0
+    row = {r["tier"]: r for r in coverage_rows(expected, captured, H, H, [window])}["T4"]
+    assert row["expected"] == 20 and row["captured"] == 5 and row["missed_planned_restart"] == 15
+    assert row["coverage"] == 1.0 and row["instants_with_misses"] == 0
+    # A miss outside the window still counts.
+    captured["T4"].discard(("a", H))
+    row = {r["tier"]: r for r in coverage_rows(expected, captured, H, H, [window])}["T4"]
+    assert row["coverage"] == 0.8 and row["instants_with_misses"] == 1

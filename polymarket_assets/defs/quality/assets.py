@@ -11,6 +11,7 @@ from polymarket_assets.defs.policies import ONE_PARTITION_PER_RUN
 from polymarket_assets.defs.resources import ClockResource, LakeResource
 from polymarket_assets.lib.coverage import coverage_rows, expected_pairs
 from polymarket_assets.lib.tiers import DEFAULT_PLAN
+from ws_sidecar.planned_restart import PLANNED_RESTART
 
 TS = pa.timestamp("us", tz="UTC")
 COVERAGE_SCHEMA = pa.schema(
@@ -23,6 +24,8 @@ COVERAGE_SCHEMA = pa.schema(
         ("instants", pa.int64()),
         ("instants_with_misses", pa.int64()),
         ("computed_at", TS),
+        # Missed pairs inside a planned restart of the exchange (`ws_gaps` reason planned_restart): not counted.
+        ("missed_planned_restart", pa.int64()),
     ]
 )
 SNAPSHOT_ASSETS = [f"snapshots_{t.name.lower()}" for t in DEFAULT_PLAN.tiers]
@@ -35,6 +38,17 @@ class CoverageConfig(dg.Config):
 
 def _hours_parts(start, hours: int) -> list[dict[str, str]]:
     return [partition_parts((start - timedelta(hours=h)).strftime("%Y-%m-%d-%H:00")) for h in range(hours)]
+
+
+def planned_restart_windows(store, start, hours: int) -> list[tuple]:
+    """(start, end) of the exchange's planned restarts the recorder saw in this hour and the hours before it."""
+    windows = []
+    for parts in _hours_parts(start + timedelta(hours=1), hours + 1):
+        table = store.read("ws_gaps", parts)
+        if table is not None:
+            windows += [(r["start_ts"], r["end_ts"]) for r in table.select(["reason", "start_ts", "end_ts"]).to_pylist()
+                        if r["reason"] == PLANNED_RESTART]
+    return windows
 
 
 @dg.asset(
@@ -63,7 +77,7 @@ def coverage(context: dg.AssetExecutionContext, config: CoverageConfig, lake: La
         if table is not None:
             captured[tier.name] = set(zip(table.column("condition_id").to_pylist(), table.column("slot_ts").to_pylist()))
     now = clock.clock().now()
-    rows = coverage_rows(expected, captured, window.start, now)
+    rows = coverage_rows(expected, captured, window.start, now, planned_restart_windows(store, window.start, 2))
     store.replace_partition("coverage", pa.Table.from_pylist(rows, schema=COVERAGE_SCHEMA), partition_parts(context.partition_key))
 
     total_expected = sum(r["expected"] for r in rows)
@@ -77,6 +91,7 @@ def coverage(context: dg.AssetExecutionContext, config: CoverageConfig, lake: La
             "coverage": round(overall, 6) if overall is not None else None,
             "expected_pairs": total_expected,
             "captured_pairs": total_captured,
+            "missed_planned_restart": sum(r["missed_planned_restart"] for r in rows),
             **{k: v for k, v in per_tier.items() if v is not None},
         },
         check_results=[

@@ -65,7 +65,8 @@ VIEWS = [
         "coverage",
         "coverage",
         _with_hive(COVERAGE_SCHEMA, "date", "hour"),
-        """SELECT tier, hour_start AS hour, expected, captured, coverage, instants, instants_with_misses, computed_at
+        """SELECT tier, hour_start AS hour, expected, captured, coverage, instants, instants_with_misses, computed_at,
+                  missed_planned_restart
            FROM src
            QUALIFY row_number() OVER (PARTITION BY tier, hour_start ORDER BY computed_at DESC) = 1""",
     ),
