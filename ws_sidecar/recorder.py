@@ -31,11 +31,11 @@ from ws_sidecar.backfill import Backfiller
 from ws_sidecar.clock import make_clock
 from ws_sidecar.config import SidecarConfig
 from ws_sidecar.connection import Connection, State
+from ws_sidecar.market_events import market_event_row
+from ws_sidecar.planned_restart import PLANNED_RESTART, RestartWatch
 from ws_sidecar.processor import FrameProcessor
 from ws_sidecar.reconcile import TradeIndex
 from ws_sidecar.state import read_json, remove_stale_temporaries, write_json_atomic
-from ws_sidecar.market_events import market_event_row
-from ws_sidecar.planned_restart import PLANNED_RESTART, RestartWatch
 from ws_sidecar.universe import WS_NEW, Market, ShardPlan, load_markets, select
 from ws_sidecar.writer import Writer
 

@@ -1,10 +1,10 @@
 """Coverage counts scheduled pairs from discovery's record, so a run that never happened is a miss."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from polymarket_assets.lib.coverage import coverage_rows, expected_pairs
 
-H = datetime(2026, 11, 25, 7, 0, tzinfo=timezone.utc)
+H = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 
 
 def _state(cid, observed_at, end_in_h):

@@ -9,6 +9,7 @@ check passing, through the ingestion job and the checks as Dagster runs them.
 from __future__ import annotations
 
 import time
+
 import dagster as dg
 
 from polymarket_assets.defs.resources import ClockResource, LakeResource
@@ -23,7 +24,7 @@ from .conftest import FAST, START, capture, read_kind, seeded_dir
 
 def test_a_planned_restart_is_one_planned_restart_gap_and_no_health_check_fails(tmp_path):
     with run_sim(markets=30, seed=4, speed=5, faults="none", start=START, rate_limit="off") as sim:
-        data_dir, markets = seeded_dir(tmp_path, sim)
+        data_dir, _ = seeded_dir(tmp_path, sim)
         settings = {**FAST, "data_timeout_s": 1.5, "exchange_probe_interval_s": 1.0, "assets_per_connection": 40}
         with run_sidecar(sim.env, data_dir, **settings) as sc:
             sc.wait_for(lambda s: s["connections_live"] == s["connections_total"] > 0 and not s["restart_gap_open"], 30, "live")

@@ -2,7 +2,11 @@
 
 import pyarrow as pa
 
-from polymarket_assets.defs.markets.schema import MARKET_CURRENT_SCHEMA, MARKET_STATE_SCHEMA, TIER_TRANSITION_SCHEMA
+from polymarket_assets.defs.markets.schema import (
+    MARKET_CURRENT_SCHEMA,
+    MARKET_STATE_SCHEMA,
+    TIER_TRANSITION_SCHEMA,
+)
 from polymarket_assets.defs.quality.assets import COVERAGE_SCHEMA
 from polymarket_assets.defs.resolutions.assets import RESOLUTION_SCHEMA
 from polymarket_assets.defs.snapshots.schema import ORDERBOOK_SCHEMA, SNAPSHOT_SCHEMA, SWEEP_SCHEMA
@@ -72,10 +76,10 @@ VIEWS = [
     ),
 ]
 
-from polymarket_assets.defs.trades.views import TRADE_VIEWS  # noqa: E402 - appended by the trades domain
+from polymarket_assets.defs.trades.views import TRADE_VIEWS
 
 VIEWS.extend(TRADE_VIEWS)
 
-from polymarket_assets.defs.ml.views import ML_VIEWS  # noqa: E402 - appended by the ml domain
+from polymarket_assets.defs.ml.views import ML_VIEWS
 
 VIEWS.extend(ML_VIEWS)
