@@ -3,7 +3,7 @@ a provisional resolution row.
 
 run() starts the simulator (paused clock, no faults) and the real recorder process (`ws_sidecar`) against it over
 127.0.0.1, with `markets_current` seeded from the simulator's ground truth. It then steps the simulated clock
-through `SIM_HOURS` hours in 2-minute steps, so markets are created and resolved as on the exchange, and reads
+through `SIM_HOURS` hours in 30-second steps, so markets are created and resolved as on the exchange, and reads
 from the simulator's own log when each event left the hub and when each new market's tokens were first
 subscribed (wall clock).
 
@@ -33,7 +33,7 @@ from ws_sidecar.runner import run_sidecar, seed_markets_from_sim
 START = "2026-11-25T06:00:00Z"
 MARKETS = 200
 SIM_HOURS = 6.0
-STEP_S = 120.0
+STEP_S = 30.0  # the feed arrives in 30-simulated-second slices, closer to a live feed than one large catch-up
 NEW_MARKET_TARGET_S = 5.0
 RESOLUTION_TARGET_S = 30.0
 SETTINGS = {"flush_interval_s": 2, "status_interval_s": 0.5, "refresh_s": 10, "data_timeout_s": 120,

@@ -7,7 +7,7 @@ stays pending: `closed` alone, fractional prices and near-one prices are never e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 YES, NO, INVALID, UNKNOWN = "YES", "NO", "INVALID", "UNKNOWN"
@@ -76,36 +76,43 @@ def combine(gamma: Label, clob: Label | None) -> Label:
 WS_MARKET_RESOLVED = "ws_market_resolved"
 
 
-def label_from_ws_resolved(outcomes, asset_ids, winning_outcome: str | None, winning_asset_id: str | None) -> Label:
-    """The claim of a websocket `market_resolved` as a label, by outcome name (index 0 is the yes column of a
-    named binary market, as in discovery). It is provisional: `check_ws_claim` confirms or contradicts it."""
+@dataclass(frozen=True)
+class WsClaim:
+    """What a websocket `market_resolved` claims, as a label (YES/NO, or UNKNOWN with the reason)."""
+
+    outcome: str
+    detail: str = ""
+
+
+def label_from_ws_resolved(outcomes, asset_ids, winning_outcome: str | None, winning_asset_id: str | None) -> WsClaim:
+    """The claim of a websocket `market_resolved`, by outcome name (index 0 is the yes column of a named binary
+    market, as in discovery). It is provisional: `check_ws_claim` confirms or contradicts it."""
     outcomes, asset_ids = list(outcomes or []), list(asset_ids or [])
     if len(outcomes) != 2:
-        return Label(UNKNOWN, None, WS_MARKET_RESOLVED, f"{len(outcomes)} outcomes")
+        return WsClaim(UNKNOWN, f"{len(outcomes)} outcomes")
     if not winning_outcome and not winning_asset_id:
-        return Label(UNKNOWN, None, WS_MARKET_RESOLVED, "no winner named")
+        return WsClaim(UNKNOWN, "no winner named")
     names = [o.strip().lower() for o in outcomes]
-    by_name = names.index(winning_outcome.strip().lower()) if winning_outcome and winning_outcome.strip().lower() in names else None
+    wanted = winning_outcome.strip().lower() if winning_outcome else None
+    by_name = names.index(wanted) if wanted in names else None
     by_id = asset_ids.index(winning_asset_id) if winning_asset_id in asset_ids else None
     if by_name is None and by_id is None:
-        return Label(UNKNOWN, None, WS_MARKET_RESOLVED, f"winner {winning_outcome!r} matches no outcome")
+        return WsClaim(UNKNOWN, f"winner {winning_outcome!r} matches no outcome")
     if by_name is not None and by_id is not None and by_name != by_id:
-        return Label(UNKNOWN, None, WS_MARKET_RESOLVED, f"winning_outcome {winning_outcome!r} and winning_asset_id disagree")
+        return WsClaim(UNKNOWN, f"winning_outcome {winning_outcome!r} and winning_asset_id disagree")
     index = by_name if by_name is not None else by_id
     if set(names) == {"yes", "no"}:
-        return Label(YES if names[index] == "yes" else NO, index, WS_MARKET_RESOLVED)
-    return Label(YES if index == 0 else NO, index, WS_MARKET_RESOLVED)
+        return WsClaim(YES if names[index] == "yes" else NO)
+    return WsClaim(YES if index == 0 else NO)
 
 
 def check_ws_claim(strict: Label, claim: str | None) -> Label:
     """The strict label, checked against a websocket claim (YES/NO): a final label that disagrees is UNKNOWN
-    with the reason; one that agrees says it confirms; a pending one says what the websocket claimed."""
+    (source `conflict`) with the reason; one that agrees says it confirms; a pending one says what was claimed."""
     if claim not in (YES, NO):
         return strict
-    if strict.outcome in FINAL_LABELS:
-        if strict.outcome != claim:
-            return Label(UNKNOWN, None, "conflict", f"{WS_MARKET_RESOLVED} says {claim}, {strict.source} says {strict.outcome}")
-        return Label(strict.outcome, strict.winner_index, strict.source,
-                     "; ".join(d for d in (strict.detail, f"confirms {WS_MARKET_RESOLVED}") if d))
-    return Label(strict.outcome, strict.winner_index, strict.source,
-                 "; ".join(d for d in (strict.detail, f"{WS_MARKET_RESOLVED} says {claim}, awaiting Gamma/CLOB") if d))
+    if strict.outcome in FINAL_LABELS and strict.outcome != claim:
+        return replace(strict, outcome=UNKNOWN, source="conflict",
+                       detail=f"{WS_MARKET_RESOLVED} says {claim}, {strict.source} says {strict.outcome}")
+    note = f"confirms {WS_MARKET_RESOLVED}" if strict.outcome in FINAL_LABELS else f"{WS_MARKET_RESOLVED} says {claim}, awaiting Gamma/CLOB"
+    return replace(strict, detail="; ".join(d for d in (strict.detail, note) if d))

@@ -90,13 +90,15 @@ def test_ws_market_resolved_claim_is_read_by_outcome_name():
 
 
 def test_the_strict_label_confirms_or_contradicts_a_ws_claim():
-    from polymarket_assets.lib.labels import Label, check_ws_claim
+    from polymarket_assets.lib.labels import check_ws_claim
 
-    yes = Label("YES", 0, "gamma_outcome_prices")
-    assert check_ws_claim(yes, "YES").outcome == "YES" and "confirms ws_market_resolved" in check_ws_claim(yes, "YES").detail
+    yes = label_from_clob(True, [{"token_id": "1", "winner": True}], "1", "2")
+    confirmed = check_ws_claim(yes, "YES")
+    assert confirmed.outcome == "YES" and confirmed.source == "clob_winner"
+    assert "confirms ws_market_resolved" in confirmed.detail
     contradiction = check_ws_claim(yes, "NO")
     assert contradiction.outcome == "UNKNOWN" and contradiction.source == "conflict"
-    assert contradiction.detail == "ws_market_resolved says NO, gamma_outcome_prices says YES"
-    pending = check_ws_claim(Label("UNKNOWN", None, "gamma", "not closed"), "NO")
+    assert contradiction.detail == "ws_market_resolved says NO, clob_winner says YES"
+    pending = check_ws_claim(label_from_clob(False, [], "1", "2"), "NO")
     assert pending.outcome == "UNKNOWN" and "ws_market_resolved says NO, awaiting Gamma/CLOB" in pending.detail
     assert check_ws_claim(yes, None) == yes and check_ws_claim(yes, "UNKNOWN") == yes

@@ -17,7 +17,9 @@ from polymarket_assets.defs.resources import ClockResource, LakeResource, Polyma
 from polymarket_assets.lib.errors import ApiError, ParseError
 from polymarket_assets.lib.labels import (
     FINAL_LABELS,
+    NO,
     UNKNOWN,
+    YES,
     check_ws_claim,
     combine,
     label_from_clob,
@@ -130,7 +132,8 @@ def resolutions(
             except ApiError as exc:
                 context.log.info(f"CLOB market {cid} not available: {exc}")
         label = check_ws_claim(combine(gamma_label, clob_label), claims.get(cid))
-        winner_index = label.winner_index
+        # A contradicted claim keeps the strict label's winner index; only a YES/NO label names a winner.
+        winner_index = label.winner_index if label.outcome in (YES, NO) else None
         tokens = (market["yes_token_id"], market["no_token_id"])
         outcomes = (market.get("yes_outcome"), market.get("no_outcome"))
         rows.append(
