@@ -94,9 +94,10 @@ def clob_market_object(world, m, t: float) -> dict:
             {"asset_address": "0x2791Bca1f2de4661ED88A30C99A7a9449Aa84174", "rewards_daily_rate": 30}],
             "min_size": 50, "max_spread": 4.5},
         "is_50_50_outcome": False,
+        # In listed order, with the ids the market trades under (position ids for a v2 market, §9.6).
         "tokens": [
-            {"token_id": m.yes_token, "outcome": m.outcomes[0], "price": prices[0], "winner": winners[0]},
-            {"token_id": m.no_token, "outcome": m.outcomes[1], "price": prices[1], "winner": winners[1]},
+            {"token_id": m.tokens()[i], "outcome": m.outcomes[i], "price": prices[i], "winner": winners[i]}
+            for i in m.listed_order
         ],
         "tags": list(m.tags),
     }

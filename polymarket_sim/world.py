@@ -46,12 +46,12 @@ class Stats:
 
 class World:
     def __init__(self, seed: int, n_markets: int, start: float, speed: float, informed_flow: float,
-                 weekly_restarts: bool = False) -> None:
+                 weekly_restarts: bool = False, **catalog_options) -> None:
         self.seed = seed
         self.informed_flow = informed_flow
         self.start = start
         self.clock = SimClock(start, speed)
-        self.catalog = Catalog(seed, n_markets, start)
+        self.catalog = Catalog(seed, n_markets, start, **catalog_options)
         self.restarts = RestartSchedule(weekly=weekly_restarts)
         self.micro = MicroModel(seed, informed_flow, restarts=self.restarts)
         self.stats = Stats()

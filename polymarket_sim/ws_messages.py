@@ -78,7 +78,7 @@ def _event_message(ev) -> dict:
 
 def new_market(m, t_ms: int) -> dict:
     body = {"id": str(m.gid), "question": m.question, "market": m.condition_id, "slug": m.slug,
-            "description": m.description, "assets_ids": [m.yes_token, m.no_token], "outcomes": list(m.outcomes),
+            "description": m.description, "assets_ids": m.listed_tokens(), "outcomes": m.listed_outcomes(),
             "event_message": _event_message(m.event), "timestamp": str(t_ms), "event_type": "new_market",
             "fees_enabled": m.fees_enabled}
     if m.fees_enabled:

@@ -47,6 +47,9 @@ class SidecarConfig:
     # Files.
     flush_interval_s: float = 10.0
     flush_max_rows: int = 200_000
+    # While writes fail (a full disk), rows wait in memory up to this many; beyond it the buffered data rows
+    # are dropped and recorded as a `write_failed` gap (whose trades the Data API backfill refetches).
+    max_buffered_rows: int = 1_000_000
     status_interval_s: float = 2.0
 
     # Zero loss (times on the recorder's clock).

@@ -99,3 +99,24 @@ def test_module_docstring_states_what_it_measures():
     doc = textwrap.dedent(collection_bench.__doc__ or "")
     for phrase in ("discovery", "sweep", "coverage", "Floor", "paused"):
         assert phrase in doc, phrase
+
+
+def test_bad_input_benchmark_reports_rows_lost_across_the_fault_suites():
+    from benchmarks import bad_input_bench
+
+    assert "bad_input_bench" in run_all.discover()
+    results = bad_input_bench.run()
+    assert results["bad_input_rows_lost"] == 0 and results["bad_input_errors"] is None, results
+    assert results["bad_input_good_rows"] > 0 and results["bad_input_quarantined_ratio"] == 1.0
+    assert all(isinstance(v, (int, float, str)) or v is None for v in results.values())
+
+
+def test_ids_v2_benchmark_on_a_small_world():
+    from benchmarks import ids_v2_bench
+
+    assert "ids_v2_bench" in run_all.discover()
+    results = ids_v2_bench.run(markets=60)
+    assert results["v2_markets_listed"] > 0 and results["v1_markets_listed"] > 0
+    assert results["v2_markets_tracked_ratio"] == 1.0 and results["v1_markets_tracked_ratio"] == 1.0
+    for key in ("ids_v2_loadavg_1m", "ids_v2_elapsed_s"):
+        _check_metric(results, key, float)

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from polymarket_assets_tests.lib.stub_server import StubServer
-
-# The shared/ folder sits beside the repository root.
-SAMPLES_DIR = (Path(__file__).resolve().parents[2] / ".." / "shared" / "polymarket_samples").resolve()
+from polymarket_assets_tests.samples import SAMPLES_DIR
+from polymarket_assets_tests.time_contract import placeholder_times  # noqa: F401 (a fixture)
 
 
 def load_sample(name: str):

@@ -1,4 +1,4 @@
-"""Programmatic shape comparison against the real payloads in shared/polymarket_samples.
+"""Programmatic shape comparison against the real payloads in polymarket_assets_tests/real_samples.
 
 Rules, per object kind:
   1. every key the simulator sends appears in at least one real sample of that kind;
@@ -13,7 +13,9 @@ import json
 import os
 from pathlib import Path
 
-SAMPLES = Path(os.environ.get("PM_SAMPLES_DIR", Path(__file__).resolve().parents[3] / "shared" / "polymarket_samples"))
+from polymarket_assets_tests.samples import SAMPLES_DIR
+
+SAMPLES = Path(os.environ.get("PM_SAMPLES_DIR", SAMPLES_DIR))
 
 # (kind, key) -> why the simulator differs from the real samples on purpose.
 ALLOWED_DIFFERENCES: dict[tuple[str, str], str] = {

@@ -52,3 +52,46 @@ def test_discovery_flags_an_announced_market_it_never_listed():
     current = [{"condition_id": "0xlisted"}]
     # Discovery listed at T + 1 h: the market announced a minute ago may simply not be listed yet.
     assert undiscovered_ws_markets(current, seen, resolved, T + timedelta(hours=1) - timedelta(minutes=2)) == ["0xmissing"]
+
+
+def test_a_bad_events_file_is_quarantined_alone_and_ingested_files_leave_incoming(data_dir):
+    from .test_ingest_bad_files import quarantine_rows, spoil
+
+    a = event("new_market", "0xa", T + timedelta(seconds=5))
+    b = event("new_market", "0xb", T + timedelta(seconds=6))
+    [good] = write(data_dir, "market_events", [as_tuple(a)])
+    [bad] = write(data_dir, "market_events", [as_tuple(b)])
+    spoil(bad, "corrupt")
+    result = run([market_events], data_dir, {"market_events": {"config": {"files": [rel(good), rel(bad)]}}})
+    meta = result.asset_materializations_for_node("market_events")[0].metadata
+    assert meta["files"].value == 1 and meta["files_quarantined"].value == 1 and meta["incoming_files_removed"].value == 1
+    assert [r["condition_id"] for r in Lake(data_dir).read("market_events").to_pylist()] == ["0xa"]
+    [row] = quarantine_rows(data_dir)
+    assert rel(bad) in row["context"]
+    assert not good.exists() and not bad.exists()
+    # A re-run by hand (no files, incoming/ now empty) keeps what the partition holds.
+    run([market_events], data_dir)
+    assert [r["condition_id"] for r in Lake(data_dir).read("market_events").to_pylist()] == ["0xa"]
+
+
+
+def test_lake_compaction_waits_for_the_market_events_writer_lock(data_dir):
+    import threading
+
+    from polymarket_assets.defs.trades.ingest import partition_lock
+    from polymarket_assets_tests.maintenance.test_compaction import compact
+
+    lake = Lake(data_dir)
+    parts = {"date": T.strftime("%Y-%m-%d"), "hour": T.strftime("%H")}
+    for i, stem in enumerate(("part-a", "part-b")):
+        row = event("new_market", f"0x{i}", T + timedelta(seconds=i))
+        lake.write("market_events", pa.Table.from_pylist([row], schema=MARKET_EVENTS_SCHEMA), parts, stem)
+    with partition_lock(data_dir, "market_events", T.strftime("%Y-%m-%d-%H:00")):
+        # The ingestion asset writes the partition under this lock: compaction must not swap it meanwhile.
+        compaction = threading.Thread(target=compact, args=(data_dir,))
+        compaction.start()
+        compaction.join(timeout=5)
+        assert compaction.is_alive() and len(lake.files("market_events", parts)) == 2
+    compaction.join(timeout=120)
+    assert not compaction.is_alive() and len(lake.files("market_events", parts)) == 1
+    assert sorted(r["condition_id"] for r in lake.read("market_events").to_pylist()) == ["0x0", "0x1"]

@@ -47,13 +47,18 @@ def test_new_market_subscribed_at_once_and_market_resolved_labelled_provisionall
                                     and e["first_subscribed_wall"] is not None] if n_created else None, 10, "subscribed")
             wait(lambda: len(read_kind(data_dir, "market_events")) >= n_created + len(resolved), 10, "event rows")
         assert len(created) == n_created, "every announced market was subscribed"
+        # What the recorder wrote, read before ingestion takes the files out of incoming/.
+        rows = read_kind(data_dir, "market_events")
+        written = {}
+        for f in files.list_incoming(data_dir, ["market_events"]):
+            for r in pq.read_table(f.path).to_pylist():
+                written.setdefault(r["event_key"], os.stat(f.path).st_mtime)
         labels = label_with_dagster(sim, data_dir, resolved)
 
     # Subscribed at once: from the event leaving the exchange to the recorder's subscribe, well under 5 s.
     latencies = [e["first_subscribed_wall"] - e["sent_wall"] for e in created]
     assert max(latencies) <= 5.0, latencies
 
-    rows = read_kind(data_dir, "market_events")
     keys = [r["event_key"] for r in rows]
     assert len(keys) == len(set(keys)), "one row per event, not one per socket"
     sightings = {r["condition_id"]: r for r in rows if r["event_type"] == "new_market"}
@@ -64,10 +69,6 @@ def test_new_market_subscribed_at_once_and_market_resolved_labelled_provisionall
 
     # Provisional resolutions: the claim by outcome name, in a closed file within seconds of the event.
     provisional = {r["condition_id"]: r for r in rows if r["event_type"] == "market_resolved"}
-    written = {}
-    for f in files.list_incoming(data_dir, ["market_events"]):
-        for r in pq.read_table(f.path).to_pylist():
-            written.setdefault(r["event_key"], os.stat(f.path).st_mtime)
     for e in resolved:
         row = provisional[e["condition_id"]]
         assert row["source"] == "ws_market_resolved" and row["outcome"] == CLAIM[e["outcome"]], (row, e)

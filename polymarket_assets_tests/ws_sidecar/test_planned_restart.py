@@ -15,11 +15,12 @@ import dagster as dg
 from polymarket_assets.defs.resources import ClockResource, LakeResource
 from polymarket_assets.defs.trades.assets import ws_gaps
 from polymarket_assets.defs.trades.checks import SidecarHealthConfig, sidecar_health, ws_gap_minutes
+from polymarket_assets.lib.parquet_store import Lake
 from polymarket_sim import run_sim
 from ws_sidecar import files
 from ws_sidecar.runner import run_sidecar
 
-from .conftest import FAST, START, capture, read_kind, seeded_dir
+from .conftest import FAST, START, capture, seeded_dir
 
 
 def test_a_planned_restart_is_one_planned_restart_gap_and_no_health_check_fails(tmp_path):
@@ -54,7 +55,8 @@ def test_a_planned_restart_is_one_planned_restart_gap_and_no_health_check_fails(
         assert stats["truth"] > 0 and stats["capture_ratio"] == 1.0 and stats["duplicates"] == 0, stats
         verdicts_after = health_through_dagster(sim, data_dir)
 
-    gaps = read_kind(data_dir, "ws_gaps")
+    # Ingestion (health_through_dagster) took the recorder's files out of incoming/: the lake holds every gap.
+    gaps = Lake(data_dir).read("ws_gaps").to_pylist()
     planned = [g for g in gaps if g["reason"] == "planned_restart"]
     exchange = [g for g in planned if g["connection_id"] == "exchange"]
     assert len(exchange) == 1

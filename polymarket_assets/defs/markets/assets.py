@@ -12,7 +12,7 @@ from polymarket_assets.defs.markets.schema import (
     MARKET_STATE_SCHEMA,
     TIER_TRANSITION_SCHEMA,
 )
-from polymarket_assets.defs.partitions import hourly_partitions, partition_parts
+from polymarket_assets.defs.partitions import hourly_partitions, partition_check_spec, partition_parts
 from polymarket_assets.defs.policies import API_POOL, API_RETRY_POLICY, ONE_PARTITION_PER_RUN
 from polymarket_assets.defs.resources import ClockResource, LakeResource, PolymarketApiResource
 from polymarket_assets.lib.discovery import (
@@ -70,7 +70,14 @@ def final_condition_ids(lake) -> set[str]:
     retry_policy=API_RETRY_POLICY,
     backfill_policy=ONE_PARTITION_PER_RUN,
     tags={"domain": "markets"},
-    check_specs=[dg.AssetCheckSpec("ws_new_markets_discovered", asset="markets")],
+    check_specs=[
+        partition_check_spec(
+            "ws_new_markets_discovered",
+            "markets",
+            "Every market the websocket announced (`new_market`) more than a couple of minutes before this listing "
+            "was listed by discovery (or has resolved since). Warns: the recorder subscribes such markets anyway.",
+        )
+    ],
 )
 def markets(
     context: dg.AssetExecutionContext,
@@ -126,8 +133,12 @@ def markets(
     quarantine.flush(observed_at)
 
     tiers: dict[str, int] = {}
+    versions: dict[str, int] = {}
     for row in observed_rows:
         tiers[row["tier"]] = tiers.get(row["tier"], 0) + 1
+        # Markets from before Gamma's `version` field are legacy v1 markets (parse_gamma).
+        version = row["version"] or "legacy"
+        versions[version] = versions.get(version, 0) + 1
     api = polymarket.stats()
     return dg.MaterializeResult(
         metadata={
@@ -148,6 +159,7 @@ def markets(
             "ws_announced_new_markets": sum(1 for cid in new_ids if cid in seen),
             "ws_announced_not_discovered": len(missing),
             **{f"tier_{name}": count for name, count in sorted(tiers.items())},
+            **{f"version_{name}": count for name, count in sorted(versions.items())},
         },
         check_results=[
             dg.AssetCheckResult(
@@ -155,7 +167,6 @@ def markets(
                 passed=not missing,
                 severity=dg.AssetCheckSeverity.WARN,
                 metadata={"missing": len(missing), "condition_ids": dg.MetadataValue.json(missing[:50])},
-                description="Markets announced by the websocket's new_market that discovery has not listed.",
             )
         ],
     )

@@ -18,6 +18,12 @@ MARKET_STATE_SCHEMA = pa.schema(
         ("no_outcome", pa.string()),
         ("yes_token_id", pa.string()),
         ("no_token_id", pa.string()),
+        # As Gamma sent them (JSON text): the listed outcome names, the protocol version and both id fields;
+        # the yes/no token ids above are chosen from them by version and mapped by outcome name.
+        ("outcomes", pa.string()),
+        ("version", pa.string()),
+        ("clob_token_ids", pa.string()),
+        ("position_ids", pa.string()),
         ("yes_price", pa.float64()),
         ("no_price", pa.float64()),
         ("start_date", TS),

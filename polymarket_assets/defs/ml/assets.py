@@ -13,6 +13,7 @@ import dagster as dg
 import pyarrow.compute as pc
 
 from polymarket_assets.defs.ml.partitions import daily_partitions
+from polymarket_assets.defs.partitions import partition_check_spec
 from polymarket_assets.defs.resources import ClockResource, LakeResource
 from polymarket_assets.lib.ml import model as model_lib
 from polymarket_assets.lib.ml import pipeline
@@ -38,7 +39,11 @@ class FeaturesConfig(dg.Config):
     deps=COLLECTION_DEPS,
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
     tags={"domain": "ml"},
-    check_specs=[dg.AssetCheckSpec("unique_market_instant", asset="features")],
+    check_specs=[
+        partition_check_spec(
+            "unique_market_instant", "features", "One row per (market, instant) in the day's features.", daily_partitions
+        )
+    ],
 )
 def features(
     context: dg.AssetExecutionContext, config: FeaturesConfig, lake: LakeResource

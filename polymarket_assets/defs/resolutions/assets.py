@@ -114,13 +114,17 @@ def resolutions(
     clob_checks = 0
     for cid, market in by_id.items():
         obj = gamma_objs.get(cid)
-        gamma_label, parsed = label_from_gamma(False, None), None
+        gamma_label, parsed = label_from_gamma(False, None, None), None
         if obj is not None:
             try:
                 parsed = parse_gamma_market(obj)
-                gamma_label = label_from_gamma(parsed.closed, obj_outcome_prices(obj))
+                gamma_label = label_from_gamma(parsed.closed, obj_outcome_prices(obj), parsed.outcomes)
             except ParseError as exc:
                 quarantine.add(str(exc), obj, {"condition_id": cid})
+        # The sides by outcome name, from this answer when it parsed (ids never change), else from discovery.
+        side = parsed if parsed is not None and parsed.yes_token_id else None
+        yes_token, no_token = (side.yes_token_id, side.no_token_id) if side else (market["yes_token_id"], market["no_token_id"])
+        yes_name, no_name = (side.yes_outcome, side.no_outcome) if side else (market.get("yes_outcome"), market.get("no_outcome"))
         clob_label = None
         if gamma_label.outcome not in FINAL_LABELS and (parsed is None or parsed.closed):
             try:
@@ -128,20 +132,18 @@ def resolutions(
                 clob_market = polymarket.clob.get_market(cid)
                 raw.add(now, f"/markets/{cid}", {}, clob_market)
                 clob_label = label_from_clob(clob_market.get("closed"), clob_market.get("tokens") or [],
-                                             market["yes_token_id"], market["no_token_id"])
+                                             yes_token, no_token)
             except ApiError as exc:
                 context.log.info(f"CLOB market {cid} not available: {exc}")
         label = check_ws_claim(combine(gamma_label, clob_label), claims.get(cid))
-        # A contradicted claim keeps the strict label's winner index; only a YES/NO label names a winner.
-        winner_index = label.winner_index if label.outcome in (YES, NO) else None
-        tokens = (market["yes_token_id"], market["no_token_id"])
-        outcomes = (market.get("yes_outcome"), market.get("no_outcome"))
+        # Only a YES/NO label names a winner (a contradicted claim is UNKNOWN): by outcome name, never by index.
+        winner = {YES: (yes_token, yes_name), NO: (no_token, no_name)}.get(label.outcome, (None, None))
         rows.append(
             {
                 "condition_id": cid,
                 "outcome": label.outcome,
-                "winning_token_id": tokens[winner_index] if winner_index is not None else None,
-                "winning_outcome": outcomes[winner_index] if winner_index is not None else None,
+                "winning_token_id": winner[0],
+                "winning_outcome": winner[1],
                 "resolved_at": resolved_at(label.outcome, parsed, now),
                 "source": label.source,
                 "detail": label.detail or None,

@@ -1,4 +1,5 @@
-"""Health of the websocket recording, as asset checks the UI shows (run every 5 minutes by `ws_health_job`).
+"""Health of the websocket recording, as asset checks the UI shows (every 5 minutes: `incoming_files_sensor`
+adds them to its first ingestion run of each 5-minute window, or runs `ws_health_job` when no file came).
 
 - `trades_fresh`: age of the newest recorded trade and of the newest incoming file;
 - `ws_gap_minutes`: minutes of connection outage per hour (union over connections; resyncs and the exchange's
@@ -124,6 +125,10 @@ def ws_gap_minutes(config: GapMinutesConfig, lake: LakeResource, clock: ClockRes
 class SidecarHealthConfig(dg.Config):
     max_status_age_s: float = 30.0
     max_message_age_s: float = 60.0
+    max_flush_age_s: float = 60.0
+    """The writer completes a flush every few seconds; longer without one means rows are only in memory."""
+    max_pending_rows: int = 1_000_000
+    """Rows received but not yet on disk; far above one flush's worth means the writer is failing or behind."""
 
 
 def sidecar_health(status: dict | None, config: SidecarHealthConfig, wall_now: float) -> tuple[bool, list[str]]:
@@ -149,7 +154,24 @@ def sidecar_health(status: dict | None, config: SidecarHealthConfig, wall_now: f
         problems.append("still recovering from a restart")
     if (status.get("backfill") or {}).get("last_error"):
         problems.append(f"last backfill error: {status['backfill']['last_error']}")
+    problems += _writer_problems(status, config)
     return not problems, problems
+
+
+def _writer_problems(status: dict, config: SidecarHealthConfig) -> list[str]:
+    """The writer is where received rows become files: failing flushes or a growing backlog lose data on a crash."""
+    problems = []
+    # Recorders that predate `writer_consecutive_errors` only report the total: any error then counts.
+    failing = status.get("writer_consecutive_errors", status.get("writer_errors", 0)) or 0
+    if failing:
+        problems.append(f"the writer's last {failing} flushes failed: {status.get('writer_last_error') or 'see its log'}")
+    flush_age = status.get("last_flush_age_s")
+    if flush_age is not None and flush_age > config.max_flush_age_s:
+        problems.append(f"no flush completed for {flush_age:.0f} s")
+    pending = status.get("pending_rows") or 0
+    if pending > config.max_pending_rows:
+        problems.append(f"{pending} rows waiting for the writer")
+    return problems
 
 
 @dg.asset_check(asset="trades", name="ws_sidecar_health", description="The websocket recorder is alive and connected.")
@@ -178,6 +200,11 @@ def ws_sidecar_health(config: SidecarHealthConfig, lake: LakeResource) -> dg.Ass
             "planned_restarts_seen": status.get("planned_restarts_seen"),
             "files_written": sum((status.get("files_written") or {}).values()),
             "quarantined": status.get("quarantined"),
+            "pending_rows": status.get("pending_rows"),
+            "writer_errors": status.get("writer_errors"),
+            "writer_consecutive_errors": status.get("writer_consecutive_errors"),
+            "writer_rows_quarantined": sum((status.get("writer_rows_quarantined") or {}).values()),
+            "last_flush_age_s": status.get("last_flush_age_s"),
             "book_resyncs": status.get("book_resyncs"),
             "trades_backfilled": backfill.get("trades_backfilled", 0) + backfill.get("trades_audited_in", 0),
             "audited_through": backfill.get("audited_through"),

@@ -30,11 +30,13 @@ VIEWS = [
         _with_hive(MARKET_STATE_SCHEMA, "date", "hour"),
         f"SELECT * {HIVE_COLUMNS} FROM src",
     ),
+    # Each snapshot with its market's question and slug (from `markets`, created above), beside its tier.
     ViewSpec(
         "snapshots",
         "snapshots",
         _with_hive(SNAPSHOT_SCHEMA, "date", "hour"),
-        f"SELECT * {HIVE_COLUMNS} FROM src",
+        f"""SELECT s.* {HIVE_COLUMNS}, m.question, m.slug
+            FROM src s LEFT JOIN (SELECT condition_id, question, slug FROM markets) m USING (condition_id)""",
     ),
     ViewSpec(
         "orderbooks",
@@ -47,6 +49,29 @@ VIEWS = [
         "sweeps",
         _with_hive(SWEEP_SCHEMA, "date", "hour"),
         f"SELECT * {HIVE_COLUMNS} FROM src",
+    ),
+    # Live coverage per tier and hour from the sweep log: per instant its best attempt (a captured sweep beats a
+    # partial, failed or missed one). Counts only instants whose slot run started; the `coverage` asset also
+    # counts slots that never ran. The newest hour in the log is still being recorded (`in_progress`).
+    ViewSpec(
+        "coverage_hourly",
+        "sweeps",
+        _with_hive(SWEEP_SCHEMA, "date", "hour"),
+        """SELECT *, hour = max(hour) OVER () AS in_progress FROM (
+           SELECT tier, to_timestamp(floor(epoch(slot_ts) / 3600) * 3600) AS hour,
+                  sum(expected)::BIGINT AS expected, sum(captured)::BIGINT AS captured,
+                  CASE WHEN sum(expected) > 0 THEN sum(captured) / sum(expected) END AS coverage,
+                  count(*) AS instants,
+                  count(*) FILTER (WHERE status IN ('missed', 'failed')) AS instants_lost,
+                  count(*) FILTER (WHERE status = 'partial') AS instants_partial,
+                  max(slot_ts) AS last_instant
+           FROM (
+               SELECT tier, slot_ts, status, expected, captured FROM src
+               QUALIFY row_number() OVER (
+                   PARTITION BY tier, slot_ts
+                   ORDER BY CASE status WHEN 'captured' THEN 0 WHEN 'partial' THEN 1 WHEN 'failed' THEN 2 ELSE 3 END,
+                            captured DESC) = 1) AS best
+           GROUP BY ALL)""",
     ),
     ViewSpec(
         "tier_transitions",
@@ -70,7 +95,8 @@ VIEWS = [
         "coverage",
         _with_hive(COVERAGE_SCHEMA, "date", "hour"),
         """SELECT tier, hour_start AS hour, expected, captured, coverage, instants, instants_with_misses, computed_at,
-                  missed_planned_restart
+                  coalesce(in_progress, false) AS in_progress, coalesce(measured_until, hour_start + INTERVAL 1 HOUR) AS measured_until,
+                  coalesce(missed_planned_restart, 0) AS missed_planned_restart
            FROM src
            QUALIFY row_number() OVER (PARTITION BY tier, hour_start ORDER BY computed_at DESC) = 1""",
     ),
