@@ -36,6 +36,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ws-idle-timeout", type=float, default=30.0, help="drop a WS client silent this long (s)")
     p.add_argument("--ws-max-assets", type=int, default=500,
                    help="a socket subscribed to more assets silently gets nothing (0 = no cap)")
+    p.add_argument("--restarts", default="none", choices=["none", "weekly"],
+                   help="planned matching-engine restarts: weekly = Tuesdays 11:00 UTC (more via /control/restart)")
     p.add_argument("--no-yes-share", type=float, default=DEFAULT_NO_YES_SHARE,
                    help='share of Yes/No markets listed as ["No", "Yes"]')
     p.add_argument("--v2-share", type=float, default=DEFAULT_V2_SHARE,
@@ -52,6 +54,7 @@ async def _serve(args: argparse.Namespace) -> None:
         raise SystemExit("--informed-flow must be within [0, 1]")
     try:
         world = World(args.seed, args.markets, start, args.speed, args.informed_flow,
+                      weekly_restarts=args.restarts == "weekly",
                       no_yes_share=args.no_yes_share, v2_share=args.v2_share,
                       v2_since=parse_time(args.v2_since) if args.v2_since is not None else None)
     except ValueError as exc:

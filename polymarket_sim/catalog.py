@@ -14,6 +14,7 @@ import heapq
 import math
 
 from . import names
+from .fees import CATEGORY_RATES, fee_category
 from .pricing import endpoints_given_outcome, group_endpoints_given_winner
 from .rng import T_EVENT, T_IDGAP, T_SLOT, Stream, h, u01
 
@@ -65,6 +66,7 @@ class Market:
         "description",
         "end_date",
         "event",
+        "fee_category",
         "fees_enabled",
         "gen",
         "gid",
@@ -352,7 +354,11 @@ class Catalog:
             m.depth = _log_uniform(ms, 40.0, 4000.0)
             m.thin_side = ms.random() < 0.35
             m.volume_scale = _log_uniform(ms, 2_000.0, 3_000_000.0)
-            m.fees_enabled = kind == "updown" or ms.random() < 0.2
+            if kind != "updown":
+                # This draw once decided fees; it is kept so every later property keeps its seeded value.
+                ms.random()
+            m.fee_category = fee_category(kind, ev.tags)
+            m.fees_enabled = CATEGORY_RATES[m.fee_category][0] > 0
             m.has_rewards = ms.random() < 0.5
             m.ladder_ticks = ms.randint(6, 25)
             m.density = ms.uniform(0.35, 0.8)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from . import fees
 from .catalog import INVALID, V2, YES
 from .fmt import closed_time, date_only, iso
 from .pricing import fair_yes
@@ -96,13 +97,13 @@ def market_static(m) -> dict:
         "holdingRewardsEnabled": False,
         "feesEnabled": m.fees_enabled,
         "requiresTranslation": False,
-        "feeType": ("crypto_fees" if m.kind == "updown" else "politics_fees") if m.fees_enabled else None,
+        "feeType": f"{m.fee_category}_fees" if m.fees_enabled else None,
     }
     d.update(outcome_id_fields(m))
     if m.neg_risk:
         d["negRiskMarketID"] = ev.neg_risk_market_id
     if m.fees_enabled:
-        d["feeSchedule"] = {"exponent": 1, "rate": 0.04, "takerOnly": True, "rebateRate": 0.25}
+        d["feeSchedule"] = fees.gamma_schedule(m)
     if m.kind == "updown":
         d["eventStartTime"] = iso(m.end_date - 300)
     if m.kind == "sports":

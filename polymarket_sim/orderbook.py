@@ -182,9 +182,10 @@ def tick_start(m, k: int) -> int:
 class MicroModel:
     """Computes and caches per-tick states. One instance per world."""
 
-    def __init__(self, seed: int, informed_flow: float, cache_size: int = 60000) -> None:
+    def __init__(self, seed: int, informed_flow: float, cache_size: int = 60000, restarts=None) -> None:
         self.seed = seed
         self.informed_flow = informed_flow
+        self.restarts = restarts  # planned restarts: no trade prints inside their windows
         self._cache: OrderedDict = OrderedDict()
         self._lazy: OrderedDict = OrderedDict()
         self._blocks: dict = {}
@@ -306,7 +307,10 @@ class MicroModel:
             return trades, times
         rs = Stream(self.seed, T_TRADE, m.key, k)
         stamps = sorted(t0 + rs.randint(0, m.tick_ms - 1) for _ in range(n))
+        restarts = self.restarts
         for seq, t_ms in enumerate(stamps):
+            if restarts is not None and restarts.no_trades(t_ms / 1000.0):
+                continue
             tr = self._draw_trade(m, rs, bids, asks)
             if tr is None:
                 continue
@@ -343,6 +347,12 @@ class MicroModel:
         tr.market, tr.token_index, tr.side, tr.price, tr.size, tr.whale = m, token, side, price, size, whale
         tr.wallet = rs.randint(0, N_WHALE_WALLETS - 1) if whale else N_WHALE_WALLETS + rs.randint(0, N_RETAIL_WALLETS - 1)
         return tr
+
+    def forget(self) -> None:
+        """Drop every cached tick (the restart schedule changed; ticks it does not touch recompute identically)."""
+        self._cache.clear()
+        self._lazy.clear()
+        self._last_trade.clear()
 
     def tick_state(self, m, k: int) -> TickState:
         ck = (m.gid, k)

@@ -15,6 +15,7 @@ from .catalog import Catalog
 from .clock import SimClock
 from .fmt import fmt_milli
 from .orderbook import BookState, MicroModel
+from .restarts import HALT_S, POST_ONLY_S, RestartSchedule
 
 SERVED_LOG_SIZE = 200_000
 
@@ -45,13 +46,14 @@ class Stats:
 
 class World:
     def __init__(self, seed: int, n_markets: int, start: float, speed: float, informed_flow: float,
-                 **catalog_options) -> None:
+                 weekly_restarts: bool = False, **catalog_options) -> None:
         self.seed = seed
         self.informed_flow = informed_flow
         self.start = start
         self.clock = SimClock(start, speed)
         self.catalog = Catalog(seed, n_markets, start, **catalog_options)
-        self.micro = MicroModel(seed, informed_flow)
+        self.restarts = RestartSchedule(weekly=weekly_restarts)
+        self.micro = MicroModel(seed, informed_flow, restarts=self.restarts)
         self.stats = Stats()
         self.served = collections.deque(maxlen=SERVED_LOG_SIZE)
         # The catalog is a large, long-lived object graph: keep the cyclic GC from rescanning it on every
@@ -64,6 +66,16 @@ class World:
         t = self.clock.now()
         self.catalog.ensure(t)
         return t
+
+    def schedule_restart(self, start: float) -> dict:
+        """A planned restart at `start` (simulated seconds), at least a book tick ahead of now: a tick the feed or
+        REST already served must never change its trades afterwards."""
+        now = self.now()
+        if start < now + 61.0:
+            raise ValueError(f"a restart must start at least 61 s ahead of now ({now:.3f}), got {start:.3f}")
+        self.restarts.add(start)
+        self.micro.forget()
+        return {"start": start, "halt_end": start + HALT_S, "post_only_end": start + HALT_S + POST_ONLY_S}
 
     # -- books ----------------------------------------------------------------------------------------------
 

@@ -2,9 +2,9 @@
 
 Layout: ``<data_dir>/incoming/<kind>/day=YYYY-MM-DD/<kind>-<YYYYMMDDTHH>-<ms>-<seq>-<run>.parquet``
 
-- ``kind``: ``trades``, ``book_updates``, ``raw_frames`` or ``ws_gaps``.
-- ``YYYYMMDDTHH``: the UTC hour every row of the file belongs to (exchange time for trades and book updates,
-  receive time for raw frames, gap start for gaps). One file never spans two hours, so a file maps to exactly
+- ``kind``: ``trades``, ``book_updates``, ``raw_frames``, ``ws_gaps`` or ``market_events``.
+- ``YYYYMMDDTHH``: the UTC hour every row of the file belongs to (exchange time for trades, book updates and
+  market events, receive time for raw frames, gap start for gaps). One file never spans two hours, so a file maps to exactly
   one hourly partition.
 - ``<ms>-<seq>-<run>``: the file *key*. ``ms`` is the wall-clock millisecond at which the writer named the
   file, made monotonic by the writer (and carried across restarts in its state file); ``seq`` is a per-process
@@ -32,11 +32,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-KINDS = ("trades", "book_updates", "raw_frames", "ws_gaps")
+from polymarket_assets.lib.fees import FEE_FIELDS
+
+KINDS = ("trades", "book_updates", "raw_frames", "ws_gaps", "market_events")
 COMPRESSION = "zstd"
 
 NAME_RE = re.compile(
-    r"^(?P<kind>trades|book_updates|raw_frames|ws_gaps)-(?P<hour>\d{8}T\d{2})-"
+    r"^(?P<kind>trades|book_updates|raw_frames|ws_gaps|market_events)-(?P<hour>\d{8}T\d{2})-"
     r"(?P<key>(?P<ms>\d{13})-(?P<seq>\d{8})-(?P<run>[0-9a-f]{8}))\.parquet$"
 )
 DAY_RE = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
@@ -107,11 +109,36 @@ WS_GAPS_SCHEMA = pa.schema(
         ("connection_id", pa.string()),
         ("start_ts", TS_MS),
         ("end_ts", TS_MS),
-        ("reason", pa.string()),  # "disconnect", "freeze", "resync" or "restart"
+        ("reason", pa.string()),  # "disconnect", "freeze", "resync", "restart" or "planned_restart" (the exchange's)
         ("detail", pa.string()),
         ("n_assets", pa.int64()),
         ("condition_id", pa.string()),  # set when a resync concerns one market
         ("detected_at", TS_US),
+    ]
+)
+
+# The custom events (`custom_feature_enabled`): a `new_market` is the market's first sighting, a `market_resolved`
+# the provisional resolution (`outcome` is its claim as a label, confirmed or contradicted by `resolutions`).
+MARKET_EVENTS_SCHEMA = pa.schema(
+    [
+        ("event_key", pa.string()),  # <event_type>:<condition_id>:<exchange ms>; one row per event whatever the sockets
+        ("event_type", pa.string()),  # "new_market" or "market_resolved"
+        ("source", pa.string()),  # "ws_new_market" or "ws_market_resolved"
+        ("condition_id", pa.string()),
+        ("market_id", pa.string()),
+        ("question", pa.string()),
+        ("slug", pa.string()),
+        ("asset_ids", pa.list_(pa.string())),
+        ("outcomes", pa.list_(pa.string())),
+        ("winning_asset_id", pa.string()),
+        ("winning_outcome", pa.string()),
+        ("outcome", pa.string()),  # market_resolved: YES / NO / UNKNOWN (by outcome name, lib/labels.py)
+        ("detail", pa.string()),
+        *FEE_FIELDS,
+        ("exchange_ts", TS_MS),
+        ("received_at", TS_US),
+        ("connection_id", pa.string()),
+        ("run_id", pa.string()),
     ]
 )
 
@@ -120,10 +147,12 @@ SCHEMAS = {
     "book_updates": BOOK_UPDATES_SCHEMA,
     "raw_frames": RAW_FRAMES_SCHEMA,
     "ws_gaps": WS_GAPS_SCHEMA,
+    "market_events": MARKET_EVENTS_SCHEMA,
 }
 # The column whose value decides a row's hour (and so its file and partition).
-HOUR_COLUMN = {"trades": "exchange_ts", "book_updates": "exchange_ts", "raw_frames": "received_at", "ws_gaps": "start_ts"}
-HOUR_UNIT = {"trades": 1000, "book_updates": 1000, "raw_frames": 1_000_000, "ws_gaps": 1000}  # per second
+HOUR_COLUMN = {"trades": "exchange_ts", "book_updates": "exchange_ts", "raw_frames": "received_at", "ws_gaps": "start_ts",
+               "market_events": "exchange_ts"}
+HOUR_UNIT = {"trades": 1000, "book_updates": 1000, "raw_frames": 1_000_000, "ws_gaps": 1000, "market_events": 1000}
 
 
 @dataclass(frozen=True)

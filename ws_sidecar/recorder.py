@@ -39,15 +39,18 @@ from ws_sidecar.backfill import Backfiller
 from ws_sidecar.clock import make_clock
 from ws_sidecar.config import SidecarConfig
 from ws_sidecar.connection import Connection, State
+from ws_sidecar.market_events import market_event_row
+from ws_sidecar.planned_restart import PLANNED_RESTART, RestartWatch
 from ws_sidecar.processor import FrameProcessor
 from ws_sidecar.reconcile import TradeIndex
 from ws_sidecar.state import read_json, remove_stale_temporaries, write_json_atomic
-from ws_sidecar.universe import Market, MarketsUnreadable, ShardPlan, load_markets, select
+from ws_sidecar.universe import WS_NEW, Market, MarketsUnreadable, ShardPlan, load_markets, select
 from ws_sidecar.writer import Writer
 
 log = logging.getLogger(__name__)
 
 RESTART_GAP_TIMEOUT_S = 60.0  # wall seconds; a connection silent this long after start-up no longer holds it open
+CONNECTION_425_CAP_S = 5.0  # seconds; the longest wait between a connection's retries of a planned restart's 425
 
 
 class AlreadyRunning(RuntimeError):
@@ -72,11 +75,13 @@ class Recorder:
         self._lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._resolved: set[str] = set()
+        self._seen_events: set[str] = set()
         self._ws_new: dict[str, Market] = {}
         self._dropped_at: dict[str, float] = {}
         self._prev_tracked: list[str] = []
         self._gap_seq = 0
         self._gaps: deque = deque(maxlen=10_000)  # (end_s, start_s, reason, connection_id)
+        self._planned: deque = deque(maxlen=100)  # (start_us, end_us) of planned restarts seen
         self._refresh_now = threading.Event()
         self.markets_source = "none"
         self.universe_kept = 0  # refreshes that kept the previous universe (see `refresh`)
@@ -182,6 +187,39 @@ class Recorder:
             quarantine=self.quarantine,
         )
         self.backfiller.start()
+        self.restart_watch = RestartWatch(
+            cfg.clob_url, self.clock, self._probe_token, self._on_planned_restart, cfg.exchange_probe_interval_s,
+            self.stop_event,
+        )
+        self.restart_watch.start()
+
+    def _probe_token(self) -> str | None:
+        with self._lock:
+            for market in self.plan.markets.values():
+                return market.yes_token_id
+        return None
+
+    def _on_planned_restart(self, start_us: int, end_us: int, detail: str) -> None:
+        with self._lock:
+            self._planned.append((start_us, end_us))
+        self.record_gap(connection_id="exchange", start_us=start_us, end_us=end_us, reason=PLANNED_RESTART,
+                        detail=detail, n_assets=sum(len(c.subscribed) for c in list(self.connections.values())),
+                        condition_ids=sorted(self.plan.assignment))
+
+    def _in_planned_restart(self, start_us: int, end_us: int) -> bool:
+        """Whether [start, end] overlaps a planned restart the watch has reported or is following now."""
+        windows = list(self._planned)
+        open_since = self.restart_watch.open_since_us
+        if open_since is not None:
+            windows.append((open_since, self.clock.now_us()))
+        return any(start_us <= w_end and w_start <= end_us for w_start, w_end in windows)
+
+    def _planned_restart_open(self) -> bool:
+        """The watch is following a restart, or its post-only period (sockets catching up) has not ended."""
+        if self.restart_watch.open_since_us is not None:
+            return True
+        now_us = self.clock.now_us()
+        return any(start <= now_us <= end for start, end in list(self._planned))
 
     def _load_index(self, since_s: float) -> None:
         """Trades this data directory already holds from ``since_s`` on, so a restart never re-adds them.
@@ -277,18 +315,30 @@ class Recorder:
             self.state["audited_through"] = through
         self._save_state()
 
-    def _on_market_event(self, event) -> None:
+    def _on_market_event(self, event, connection_id: str) -> None:
+        """A custom event (seen on every socket that enabled them): act and record it once per run.
+
+        `new_market` subscribes the market at once (see `refresh`) and is its first sighting; `market_resolved`
+        unsubscribes it and is the provisional resolution. Either row is written within a quarter second.
+        """
+        key = f"{event.event_type}:{event.market}:{event.timestamp_ms}"
         with self._lock:
+            if key in self._seen_events:
+                return
+            self._seen_events.add(key)
             if event.event_type == "market_resolved":
-                if event.market not in self._resolved:
-                    self._resolved.add(event.market)
-                    self._refresh_now.set()
-            elif event.event_type == "new_market" and len(event.asset_ids) == 2 and event.market not in self._ws_new:
-                self._ws_new[event.market] = Market(event.market, event.asset_ids[0], event.asset_ids[1], None, "T0")
-                self._refresh_now.set()
+                self._resolved.add(event.market)
+            elif len(event.asset_ids) == 2:
+                self._ws_new[event.market] = Market(event.market, event.asset_ids[0], event.asset_ids[1], None, WS_NEW)
+        self._refresh_now.set()
+        self.writer.add_rows("market_events", [market_event_row(event, key, self.clock.now_us(), connection_id, self.run_id)],
+                             urgent=True)
 
     def record_gap(self, *, connection_id: str, start_us: int, end_us: int, reason: str, detail: str,
                    n_assets: int, condition_ids: list[str]) -> None:
+        if reason in ("disconnect", "freeze") and self._in_planned_restart(start_us, end_us):
+            # The exchange was restarting: still a gap (recorded and audited), but not an outage of ours.
+            reason, detail = PLANNED_RESTART, f"{reason} during a planned restart: {detail}"
         with self._lock:
             self._gap_seq += 1
             gap_id = f"{self.run_id}-{self._gap_seq}"
@@ -357,7 +407,8 @@ class Recorder:
             before = set(self.plan.assignment)
         selected = select(
             markets + extra,
-            always_tiers=cfg.always_tiers,
+            # A market announced by `new_market` is subscribed whatever the budget, until discovery lists it.
+            always_tiers=(*cfg.always_tiers, WS_NEW),
             capacity_markets=cfg.max_connections * (cfg.assets_per_connection // 2),
             fill_budget=cfg.fill_budget,
             exclude=resolved,
@@ -409,7 +460,7 @@ class Recorder:
                 self.run_id,
                 cid,
                 on_trade=self._on_ws_trade,
-                on_market_event=self._on_market_event,
+                on_market_event=lambda event, cid=cid: self._on_market_event(event, cid),
                 quarantine=self.quarantine,
             )
             self.processors[shard] = processor
@@ -419,7 +470,9 @@ class Recorder:
             self.cfg,
             self.clock,
             processor,
-            ClobClient(self.cfg.clob_url),
+            # A planned restart's 425s are waited out in short steps: a socket thread blocked in a reseed reads
+            # nothing, so it should be back soon after the engine is.
+            ClobClient(self.cfg.clob_url, planned_backoff_cap_s=CONNECTION_425_CAP_S),
             on_gap=self.record_gap,
             quarantine=self.quarantine,
         )
@@ -548,8 +601,11 @@ class Recorder:
             "oldest_connection_message_age_s": max(ages) if ages else None,
             "gaps_last_hour": len(recent),
             "gaps_last_hour_by_reason": {r: sum(1 for g in recent if g[2] == r) for r in sorted({g[2] for g in recent})},
-            "gap_seconds_last_hour": round(sum(min(g[0], now) - max(g[1], hour_ago) for g in recent if g[2] != "resync"), 3),
+            "gap_seconds_last_hour": round(sum(min(g[0], now) - max(g[1], hour_ago) for g in recent
+                                               if g[2] not in ("resync", PLANNED_RESTART)), 3),
             "restart_gap_open": self.restart_gap is not None,
+            "planned_restart_open": self._planned_restart_open(),
+            "planned_restarts_seen": self.restart_watch.windows,
             "files_written": dict(self.writer.files_written),
             "rows_written": dict(self.writer.rows_written),
             "last_file": self.writer.last_file_key,

@@ -19,6 +19,8 @@ from polymarket_assets.lib.tiers import assign_tier
 
 log = logging.getLogger(__name__)
 
+# The tier of a market known only from a websocket `new_market` event (discovery has not listed it yet).
+WS_NEW = "WS_NEW"
 # Order in which tiers outside the always-set fill the budget.
 FILL_ORDER = ("T1", "T0", "STALE")
 _COLUMNS = ["condition_id", "yes_token_id", "no_token_id", "end_date", "discovery_status"]

@@ -1,7 +1,10 @@
 """Coverage: the share of (market, scheduled instant) pairs that got a snapshot row, per tier and hour.
 
 The expected pairs are recomputed from discovery's own record (`market_states`), independently of whether
-a snapshot run launched at all: a slot whose run never started counts as missed, not as absent.
+a snapshot run launched at all: a slot whose run never started counts as missed, not as absent. A missed pair
+whose instant falls in a planned restart of the exchange (its CLOB answered HTTP 425, polymarket_api.md §9.8)
+is counted apart, as `missed_planned_restart`, and left out of the coverage ratio: the miss is recorded, but it
+is the exchange's downtime, not a collection failure.
 
 Only instants that are over count: an hour still under way is measured up to `IN_FLIGHT` before now (a sweep
 due a moment ago may still be writing), and its rows say `in_progress`.
@@ -20,6 +23,7 @@ from polymarket_assets.lib.tiers import (
     instants_in_window,
     transitions_between,
 )
+from ws_sidecar.planned_restart import PLANNED_RESTART
 
 # A sweep due less than this long ago may still be writing its rows: not counted yet.
 IN_FLIGHT = timedelta(minutes=2)
@@ -68,22 +72,26 @@ def coverage_rows(
     captured: dict[str, set[tuple[str, datetime]]],
     hour: datetime,
     computed_at: datetime,
+    planned_restarts: list[tuple[datetime, datetime]] = (),
 ) -> list[dict]:
     rows = []
     for tier, pairs in expected.items():
         got = pairs & captured.get(tier, set())
         instants = {instant for _, instant in pairs}
-        missed_instants = {instant for cid, instant in pairs - got}
+        missed = pairs - got
+        excused = {(cid, instant) for cid, instant in missed if any(s <= instant <= e for s, e in planned_restarts)}
+        counted = len(pairs) - len(excused)
         rows.append(
             {
                 "tier": tier,
                 "hour_start": hour,
                 "expected": len(pairs),
                 "captured": len(got),
-                "coverage": (len(got) / len(pairs)) if pairs else None,
+                "coverage": (len(got) / counted) if counted else None,
                 "instants": len(instants),
-                "instants_with_misses": len(missed_instants),
+                "instants_with_misses": len({instant for _, instant in missed - excused}),
                 "computed_at": computed_at,
+                "missed_planned_restart": len(excused),
             }
         )
     return rows
@@ -98,9 +106,21 @@ def measured_until(hour: datetime, now: datetime) -> datetime:
     return max(hour, min(hour + timedelta(hours=1), now - IN_FLIGHT))
 
 
+def planned_restart_windows(lake, hour: datetime) -> list[tuple[datetime, datetime]]:
+    """(start, end) of the exchange's planned restarts the recorder saw (`ws_gaps` reason planned_restart) that can
+    touch the hour starting at `hour`: gaps are filed by their start hour, and a restart lasts minutes."""
+    windows = []
+    for offset in (-1, 0, 1):
+        table = lake.read("ws_gaps", _parts(hour + timedelta(hours=offset)), columns=["reason", "start_ts", "end_ts"])
+        if table is not None:
+            windows += [(r["start_ts"], r["end_ts"]) for r in table.to_pylist() if r["reason"] == PLANNED_RESTART]
+    return windows
+
+
 def measure_hour(lake, hour: datetime, now: datetime, plan: TierPlan = DEFAULT_PLAN) -> list[dict]:
     """Coverage rows (one per tier) of the hour starting at `hour`, from the lake, counting only the instants before
-    `measured_until(hour, now)`. Each row carries `in_progress` (the hour is not over) and `measured_until`."""
+    `measured_until(hour, now)`. Each row carries `in_progress` (the hour is not over) and `measured_until`; pairs
+    missed inside a planned restart of the exchange are counted as `missed_planned_restart`, not against coverage."""
     until = measured_until(hour, now)
     states: list[dict] = []
     for back in range(DISCOVERY_LOOKBACK_HOURS):
@@ -114,7 +134,7 @@ def measure_hour(lake, hour: datetime, now: datetime, plan: TierPlan = DEFAULT_P
         table = lake.read("snapshots", {"tier": tier.name, **_parts(hour)}, columns=["condition_id", "slot_ts"])
         if table is not None:
             captured[tier.name] = set(zip(table.column("condition_id").to_pylist(), table.column("slot_ts").to_pylist()))
-    rows = coverage_rows(expected, captured, hour, now)
+    rows = coverage_rows(expected, captured, hour, now, planned_restart_windows(lake, hour))
     in_progress = now < hour + timedelta(hours=1)
     for row in rows:
         row["in_progress"] = in_progress

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from polymarket_assets.lib.errors import ParseError
+from polymarket_assets.lib.fees import schedule_columns
 from polymarket_assets.lib.parse_gamma import parse_gamma_market
 from polymarket_assets.lib.tiers import (
     DEFAULT_PLAN,
@@ -110,6 +111,7 @@ def market_state_row(market, observed_at: datetime, plan: TierPlan = DEFAULT_PLA
         "min_order_size": market.min_order_size,
         "tier": assign_tier(market.end_date, observed_at, plan),
         "hours_to_close": hours_to_close(market.end_date, observed_at),
+        **schedule_columns(market.fees_enabled, market.fee_type, market.fee_schedule),
     }
 
 

@@ -10,7 +10,7 @@ YES and NO name outcomes, never positions: the winning index of `outcomePrices` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from polymarket_assets.lib.parse_gamma import map_binary
@@ -77,3 +77,47 @@ def combine(gamma: Label, clob: Label | None) -> Label:
     if clob is not None and clob.outcome in FINAL_LABELS:
         return clob
     return gamma
+
+
+WS_MARKET_RESOLVED = "ws_market_resolved"
+
+
+@dataclass(frozen=True)
+class WsClaim:
+    """What a websocket `market_resolved` claims, as a label (YES/NO, or UNKNOWN with the reason)."""
+
+    outcome: str
+    detail: str = ""
+
+
+def label_from_ws_resolved(outcomes, asset_ids, winning_outcome: str | None, winning_asset_id: str | None) -> WsClaim:
+    """The claim of a websocket `market_resolved`, by outcome name with the Gamma parser's name → side rule
+    (`map_binary`: index 0 is the yes column of a named binary market). It is provisional: `check_ws_claim` confirms or contradicts it."""
+    outcomes, asset_ids = list(outcomes or []), list(asset_ids or [])
+    if len(outcomes) != 2:
+        return WsClaim(UNKNOWN, f"{len(outcomes)} outcomes")
+    if not winning_outcome and not winning_asset_id:
+        return WsClaim(UNKNOWN, "no winner named")
+    names = [o.strip().lower() for o in outcomes]
+    wanted = winning_outcome.strip().lower() if winning_outcome else None
+    by_name = names.index(wanted) if wanted in names else None
+    by_id = asset_ids.index(winning_asset_id) if winning_asset_id in asset_ids else None
+    if by_name is None and by_id is None:
+        return WsClaim(UNKNOWN, f"winner {winning_outcome!r} matches no outcome")
+    if by_name is not None and by_id is not None and by_name != by_id:
+        return WsClaim(UNKNOWN, f"winning_outcome {winning_outcome!r} and winning_asset_id disagree")
+    index = by_name if by_name is not None else by_id
+    _kind, yes_index, _no_index = map_binary(outcomes)
+    return WsClaim(YES if index == yes_index else NO)
+
+
+def check_ws_claim(strict: Label, claim: str | None) -> Label:
+    """The strict label, checked against a websocket claim (YES/NO): a final label that disagrees is UNKNOWN
+    (source `conflict`) with the reason; one that agrees says it confirms; a pending one says what was claimed."""
+    if claim not in (YES, NO):
+        return strict
+    if strict.outcome in FINAL_LABELS and strict.outcome != claim:
+        return replace(strict, outcome=UNKNOWN, source="conflict",
+                       detail=f"{WS_MARKET_RESOLVED} says {claim}, {strict.source} says {strict.outcome}")
+    note = f"confirms {WS_MARKET_RESOLVED}" if strict.outcome in FINAL_LABELS else f"{WS_MARKET_RESOLVED} says {claim}, awaiting Gamma/CLOB"
+    return replace(strict, detail="; ".join(d for d in (strict.detail, note) if d))

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from polymarket_assets.lib.errors import ParseError
+from polymarket_assets.lib.fees import FeeSchedule, parse_fee_schedule
 from polymarket_assets.lib.parse_common import (
     datetime_in_window,
     json_list,
@@ -94,6 +95,10 @@ class GammaMarket:
     uma_resolution_statuses: tuple[str, ...]
     tick_size: float | None
     min_order_size: float | None
+    # Fee Structure V2 (polymarket_api.md §9.7); `fees_enabled` falls back to "has a non-zero schedule".
+    fees_enabled: bool | None = None
+    fee_type: str | None = None
+    fee_schedule: FeeSchedule | None = None
 
     @property
     def yes_price(self) -> float | None:
@@ -280,7 +285,16 @@ def parse_gamma_market(obj: dict) -> GammaMarket:
         uma_resolution_statuses=_uma_statuses(obj),
         tick_size=_tick_size(obj.get("orderPriceMinTickSize")),
         min_order_size=to_nonneg(obj.get("orderMinSize"), "orderMinSize"),
+        **_fees(obj),
     )
+
+
+def _fees(obj: dict) -> dict[str, Any]:
+    schedule = parse_fee_schedule(obj.get("feeSchedule"))
+    enabled = to_bool(obj.get("feesEnabled"), "feesEnabled")
+    if enabled is None and schedule is not None:
+        enabled = schedule.rate > 0
+    return {"fees_enabled": enabled, "fee_type": to_str(obj.get("feeType"), "feeType"), "fee_schedule": schedule}
 
 
 def _observed_at(value: Any, field: str) -> datetime | None:

@@ -13,9 +13,11 @@ from typing import Any, ClassVar
 
 from polymarket_assets.lib.books import Book, parse_book
 from polymarket_assets.lib.errors import ParseError
+from polymarket_assets.lib.fees import FeeSchedule, parse_fee_schedule
 from polymarket_assets.lib.parse_common import (
     get_field,
     load_json_text,
+    to_bool,
     to_condition_id,
     to_epoch_ms,
     to_float,
@@ -128,6 +130,8 @@ class NewMarketEvent(WsEvent):
     event_slug: str | None
     event_title: str | None
     timestamp_ms: int
+    fees_enabled: bool | None = None
+    fee_schedule: FeeSchedule | None = None
 
 
 @dataclass(frozen=True)
@@ -273,6 +277,8 @@ def _market_fields(msg: dict) -> dict[str, Any]:
         "event_slug": to_str(event.get("slug"), "event_message.slug"),
         "event_title": to_str(event.get("title"), "event_message.title"),
         "timestamp_ms": _ts(msg),
+        "fees_enabled": to_bool(msg.get("fees_enabled"), "fees_enabled"),
+        "fee_schedule": parse_fee_schedule(msg.get("fee_schedule"), "fee_schedule"),
     }
 
 

@@ -82,10 +82,10 @@ def world(collection_env):
     out["recorded_trades"] = [r for f in files.list_incoming(data_dir, ["trades"]) for r in _rows(f.path)]
 
     # Ingestion of the recorded trades, as the sensor would request it.
-    runs, skipped, _ = plan_runs(files.list_incoming(data_dir, ["trades"]), SensorCursor(), lambda pk: True)
-    assert runs and not skipped
+    plan = plan_runs(files.list_incoming(data_dir, ["trades"]), SensorCursor(), lambda pk: True)
+    assert plan.runs and not plan.rejected and not plan.waiting
     ingest = defs.resolve_job_def("ws_ingest_job")
-    for run in runs:
+    for run in plan.runs:
         result = ingest.execute_in_process(run_config=run.run_config(), partition_key=run.partition_key,
                                            instance=instance, asset_selection=[dg.AssetKey("trades")])
         assert result.success

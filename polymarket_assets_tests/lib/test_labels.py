@@ -92,3 +92,39 @@ def test_clob_needs_exactly_one_winner():
 
 def test_contradicting_sources_stay_unknown():
     assert combine(label_from_gamma(True, ["1", "0"], ["Yes", "No"]), label_from_clob(True, [{"token_id": "2", "winner": True}], "1", "2")).outcome == UNKNOWN
+
+
+def test_ws_market_resolved_claim_is_read_by_outcome_name():
+    from polymarket_assets.lib.labels import label_from_ws_resolved
+
+    ids = ["111", "222"]
+    assert label_from_ws_resolved(["Yes", "No"], ids, "Yes", "111").outcome == "YES"
+    # order of the outcomes does not matter: names do
+    assert label_from_ws_resolved(["No", "Yes"], ids, "Yes", "222").outcome == "YES"
+    assert label_from_ws_resolved(["No", "Yes"], ids, "No", None).outcome == "NO"
+    assert label_from_ws_resolved(["No", "Yes"], ids, None, "111").outcome == "NO"
+    # named binary: index 0 is the yes column, as in discovery
+    assert label_from_ws_resolved(["Up", "Down"], ids, "Down", "222").outcome == "NO"
+    for outcomes, name, winner, reason in [
+        (["Yes", "No"], "", "", "no winner named"),
+        (["Yes", "No"], "Maybe", None, "matches no outcome"),
+        (["Yes", "No"], "Yes", "222", "disagree"),
+        (["A", "B", "C"], "A", "111", "3 outcomes"),
+    ]:
+        label = label_from_ws_resolved(outcomes, ids, name, winner)
+        assert label.outcome == "UNKNOWN" and reason in label.detail, (outcomes, name, label)
+
+
+def test_the_strict_label_confirms_or_contradicts_a_ws_claim():
+    from polymarket_assets.lib.labels import check_ws_claim
+
+    yes = label_from_clob(True, [{"token_id": "1", "winner": True}], "1", "2")
+    confirmed = check_ws_claim(yes, "YES")
+    assert confirmed.outcome == "YES" and confirmed.source == "clob_winner"
+    assert "confirms ws_market_resolved" in confirmed.detail
+    contradiction = check_ws_claim(yes, "NO")
+    assert contradiction.outcome == "UNKNOWN" and contradiction.source == "conflict"
+    assert contradiction.detail == "ws_market_resolved says NO, clob_winner says YES"
+    pending = check_ws_claim(label_from_clob(False, [], "1", "2"), "NO")
+    assert pending.outcome == "UNKNOWN" and "ws_market_resolved says NO, awaiting Gamma/CLOB" in pending.detail
+    assert check_ws_claim(yes, None) == yes and check_ws_claim(yes, "UNKNOWN") == yes

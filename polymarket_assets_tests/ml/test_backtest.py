@@ -4,13 +4,14 @@ from datetime import timedelta
 
 import pytest
 
-from polymarket_assets.lib.ml.backtest import BacktestConfig, Quote, fee_per_share, run_backtest, summarize
+from polymarket_assets.lib.fees import FeeSchedule, fee_per_share
+from polymarket_assets.lib.ml.backtest import BacktestConfig, Quote, run_backtest, summarize
 from polymarket_assets_tests.ml.lakefixtures import T0
 
 S = timedelta(seconds=1)
-CONFIG = BacktestConfig(
-    edge_threshold=0.03, fee_rate=0.02, latency_s=30, max_wait_s=600, stake_usd=100, depth_share=0.1
-)
+CONFIG = BacktestConfig(edge_threshold=0.03, latency_s=30, max_wait_s=600, stake_usd=100, depth_share=0.1)
+POLITICS = FeeSchedule(rate=0.04, exponent=1, taker_only=True, rebate_rate=0.25)
+FEES = {"a": [(T0 - timedelta(days=1), POLITICS)]}
 
 
 def q(ts, bid, ask, bid_depth=10_000.0, ask_depth=10_000.0):
@@ -19,32 +20,47 @@ def q(ts, bid, ask, bid_depth=10_000.0, ask_depth=10_000.0):
 
 def test_buys_yes_at_the_ask_seen_after_the_latency_and_settles_at_resolution():
     quotes = {"a": [q(T0, 0.48, 0.50), q(T0 + 20 * S, 0.49, 0.51), q(T0 + 40 * S, 0.50, 0.52)]}
-    bets = run_backtest({"a": [(T0, 0.60)]}, quotes, {"a": (1, T0 + timedelta(days=1))}, CONFIG).to_pylist()
+    bets = run_backtest({"a": [(T0, 0.60)]}, quotes, {"a": (1, T0 + timedelta(days=1))}, CONFIG, FEES).to_pylist()
     assert len(bets) == 1
     bet = bets[0]
     assert bet["side"] == "YES" and bet["entry_ts"] == T0 + 40 * S  # the first snapshot at or after t + 30 s
     assert bet["entry_price"] == 0.52 and bet["decision_price"] == 0.50
     assert bet["shares"] == pytest.approx(100 / 0.52)
-    fee = bet["shares"] * 0.02 * 0.48
-    assert bet["fee_usd"] == pytest.approx(fee)
+    # Polymarket's taker fee: 192.3077 shares × 0.04 × 0.52 × 0.48 = 1.919999… → 1.92 (5 decimals)
+    fee = 1.92
+    assert bet["fee_usd"] == fee
     assert bet["pnl_usd"] == pytest.approx(bet["shares"] * (1 - 0.52) - fee)
 
 
 def test_selling_yes_is_buying_no_at_one_minus_the_bid_and_loses_when_yes_wins():
     quotes = {"a": [q(T0, 0.70, 0.72), q(T0 + 30 * S, 0.70, 0.72)]}
-    bets = run_backtest({"a": [(T0, 0.55)]}, quotes, {"a": (1, T0 + timedelta(hours=5))}, CONFIG).to_pylist()
+    bets = run_backtest({"a": [(T0, 0.55)]}, quotes, {"a": (1, T0 + timedelta(hours=5))}, CONFIG, FEES).to_pylist()
     assert len(bets) == 1 and bets[0]["side"] == "NO"
     assert bets[0]["entry_price"] == pytest.approx(0.30)
     assert bets[0]["pnl_usd"] == pytest.approx(-bets[0]["cost_usd"] - bets[0]["fee_usd"])
 
 
 def test_no_bet_below_the_threshold_after_fees():
-    # edge before fees 0.035, fee per share 0.02 * 0.5 = 0.01: 0.025 is under 0.03
+    # edge before fees 0.035, fee per share 0.04 * 0.5 * 0.5 = 0.01: 0.025 is under 0.03
     quotes = {"a": [q(T0, 0.45, 0.50), q(T0 + 30 * S, 0.45, 0.50)]}
     assert (
-        run_backtest({"a": [(T0, 0.535)]}, quotes, {"a": (1, T0 + timedelta(days=1))}, CONFIG).num_rows == 0
+        run_backtest({"a": [(T0, 0.535)]}, quotes, {"a": (1, T0 + timedelta(days=1))}, CONFIG, FEES).num_rows == 0
     )
-    assert fee_per_share(0.5, 0.02) == pytest.approx(0.01)
+    assert fee_per_share(0.5, POLITICS) == pytest.approx(0.01)
+    # The same edge on a fee-free (geopolitics) market clears the threshold.
+    free = {"a": [(T0 - timedelta(days=1), FeeSchedule(rate=0.0))]}
+    bets = run_backtest({"a": [(T0, 0.535)]}, quotes, {"a": (1, T0 + timedelta(days=1))}, CONFIG, free).to_pylist()
+    assert len(bets) == 1 and bets[0]["fee_usd"] == 0.0
+
+
+def test_the_fee_is_the_schedule_in_force_at_the_fill():
+    quotes = {"a": [q(T0, 0.48, 0.50), q(T0 + 40 * S, 0.50, 0.52)]}
+    # fees were off when the decision was taken and switched on (crypto, 0.07) before the fill
+    history = {"a": [(T0 - timedelta(days=1), None), (T0 + 35 * S, FeeSchedule(rate=0.07))]}
+    bet = run_backtest({"a": [(T0, 0.70)]}, quotes, {"a": (1, T0 + timedelta(days=1))}, CONFIG, history).to_pylist()[0]
+    # 192.30769 shares × 0.07 × 0.52 × 0.48 = 3.3599999… → 3.36
+    assert bet["fee_usd"] == 3.36
+    assert bet["pnl_usd"] == pytest.approx(bet["shares"] * (1 - 0.52) - 3.36)
 
 
 def test_no_fill_when_the_price_moved_away_during_the_latency():

@@ -175,3 +175,37 @@ def test_an_hour_with_no_new_files_merges_to_the_existing_rows_unchanged():
     assert empty.schema.names.count("incoming_file") == 1
     first, _ = merge_trades(None, empty, None, 1)
     assert first.num_rows == 0 and first.schema.names == TRADES_SCHEMA.names
+
+
+def test_trades_carry_the_taker_fee_of_their_market_schedule(data_dir):
+    other = "0x" + "d2" * 32
+    Lake(data_dir).replace_partition("markets_current", pa.Table.from_pylist(
+        [{"condition_id": CID, "yes_token_id": YES, "no_token_id": NO, "yes_outcome": "Yes", "no_outcome": "No",
+          "discovery_status": "open", "fees_enabled": True, "fee_type": "crypto_fees", "fee_rate": 0.07,
+          "fee_exponent": 1.0, "fee_taker_only": True, "fee_rebate_rate": 0.2},
+         {"condition_id": other, "yes_token_id": "3" * 77, "no_token_id": "4" * 77, "discovery_status": "open",
+          "fees_enabled": False, "fee_type": None}], schema=MARKET_CURRENT_SCHEMA), {})
+    unknown = "0x" + "e3" * 32
+    rows = [ws_trade("ws-1", HOUR * 1000 + 10, price=0.456, size=219.217767),
+            ws_trade("ws-2", HOUR * 1000 + 20, price=0.3, size=10.0)]
+    rows += [("ws-3", "ws", "3" * 77, other, "BUY", 0.5, 100.0, 0.0, HOUR * 1000 + 30, HOUR * 10**6, None, None, None, "c00", "r1"),
+             ("ws-4", "ws", "5" * 77, unknown, "BUY", 0.5, 100.0, 0.0, HOUR * 1000 + 40, HOUR * 10**6, None, None, None, "c00", "r1")]
+    [f1] = write(data_dir, "trades", rows)
+    run([trades], data_dir, {"trades": {"config": {"files": [rel(f1)]}}})
+    fees = {r["trade_uid"]: r["fee_usd"] for r in lake_trades(data_dir)}
+    # 219.217767 × 0.07 × 0.456 × 0.544 = 3.80660253… → 3.8066; 10 × 0.07 × 0.3 × 0.7 = 0.147
+    assert fees == {"ws-1": 3.8066, "ws-2": 0.147, "ws-3": 0.0, "ws-4": None}
+    # A later schedule change does not rewrite the fees of trades already ingested under the old one.
+    Lake(data_dir).replace_partition("markets_current", pa.Table.from_pylist(
+        [{"condition_id": CID, "yes_token_id": YES, "no_token_id": NO, "discovery_status": "open",
+          "fees_enabled": False}], schema=MARKET_CURRENT_SCHEMA), {})
+    [f2] = write(data_dir, "trades", [ws_trade("ws-5", HOUR * 1000 + 50, price=0.5, size=10.0)])
+    run([trades], data_dir, {"trades": {"config": {"files": [rel(f2)]}}})
+    fees = {r["trade_uid"]: r["fee_usd"] for r in lake_trades(data_dir)}
+    assert fees["ws-1"] == 3.8066 and fees["ws-5"] == 0.0
+    build_warehouse(data_dir, VIEWS)
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT sum(fee_usd), count(fee_usd) FROM trades").fetchone() == (pytest.approx(3.9536), 4)
+    finally:
+        con.close()

@@ -57,7 +57,7 @@ def dagster_retention_job() -> None:
 
 # Writers that link files into these directories take this partition lock (see the ingestion assets).
 WRITER_LOCKS = {"lake/book_updates": "book_updates", "raw/ws_market": "ws_raw_frames", "lake/trades": "trades",
-                "lake/ws_gaps": "ws_gaps"}
+                "lake/ws_gaps": "ws_gaps", "lake/market_events": "market_events"}
 COMPACTED_ROOTS = ("lake", "raw")
 
 

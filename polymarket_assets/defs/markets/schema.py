@@ -2,6 +2,8 @@
 
 import pyarrow as pa
 
+from polymarket_assets.lib.fees import FEE_FIELDS
+
 TS = pa.timestamp("us", tz="UTC")
 
 MARKET_STATE_SCHEMA = pa.schema(
@@ -53,6 +55,7 @@ MARKET_STATE_SCHEMA = pa.schema(
         ("min_order_size", pa.float64()),
         ("tier", pa.string()),
         ("hours_to_close", pa.float64()),
+        *FEE_FIELDS,
     ]
 )
 

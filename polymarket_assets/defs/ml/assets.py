@@ -272,7 +272,6 @@ def model_evaluation(
 class PredictionsConfig(dg.Config):
     lookback_h: float = 2.0
     """Markets without a snapshot in this many hours get no prediction."""
-    fee_rate: float = 0.02
     whale_usd: float = WHALE_USD
 
 
@@ -290,7 +289,7 @@ def predictions(config: PredictionsConfig, lake: LakeResource, clock: ClockResou
     model = model_lib.load(lake.data_dir)
     now = clock.clock().now()
     table = pipeline.predict_open_markets(
-        lake.data_dir, model, now, config.lookback_h, config.fee_rate, config.whale_usd
+        lake.data_dir, model, now, config.lookback_h, config.whale_usd
     )
     edges = [e for e in table.column("best_edge").to_pylist() if e is not None]
     return dg.MaterializeResult(
@@ -306,7 +305,6 @@ def predictions(config: PredictionsConfig, lake: LakeResource, clock: ClockResou
 
 class BacktestRunConfig(dg.Config):
     edge_threshold: float = 0.03
-    fee_rate: float = 0.02
     latency_s: float = 30.0
     max_wait_s: float = 3600.0
     stake_usd: float = 100.0
@@ -351,6 +349,7 @@ def backtest(config: BacktestRunConfig, lake: LakeResource) -> dg.MaterializeRes
             "return_on_cost": summary["return_on_cost"],
             "fees_usd": round(summary["fees_usd"], 2),
             "markets": summary["markets"],
+            "markets_without_fee_schedule": summary["markets_without_fee_schedule"],
             "sharpe_warning": loud,
             "warning": dg.MetadataValue.md(note),
             "config": dg.MetadataValue.json(bt.as_dict()),

@@ -1,7 +1,8 @@
 """`coverage`: expected vs captured (market, instant) pairs per tier and hour, with a failing check below target.
 
 Only instants that are over are counted (`lib/coverage.py`): an hour still under way is measured so far, its rows
-say `in_progress`, and its check reports without failing; the hour is judged once it is over.
+say `in_progress`, and its check reports without failing; the hour is judged once it is over. Pairs missed during a
+planned restart of the exchange are counted apart (`missed_planned_restart`) and left out of the ratio.
 """
 
 
@@ -28,6 +29,8 @@ COVERAGE_SCHEMA = pa.schema(
         # The hour was not over when measured; only its instants before `measured_until` were counted.
         ("in_progress", pa.bool_()),
         ("measured_until", TS),
+        # Missed pairs inside a planned restart of the exchange (`ws_gaps` reason planned_restart): not counted.
+        ("missed_planned_restart", pa.int64()),
     ]
 )
 SNAPSHOT_ASSETS = [f"snapshots_{t.name.lower()}" for t in DEFAULT_PLAN.tiers]
@@ -65,7 +68,8 @@ def coverage(context: dg.AssetExecutionContext, config: CoverageConfig, lake: La
 
     total_expected = sum(r["expected"] for r in rows)
     total_captured = sum(r["captured"] for r in rows)
-    overall = total_captured / total_expected if total_expected else None
+    excused = sum(r["missed_planned_restart"] for r in rows)
+    overall = total_captured / (total_expected - excused) if total_expected > excused else None
     below = {r["tier"]: r["coverage"] for r in rows if r["coverage"] is not None and r["coverage"] < config.threshold}
     per_tier = {f"coverage_{r['tier']}": (round(r["coverage"], 6) if r["coverage"] is not None else None) for r in rows}
     until = rows[0]["measured_until"] if rows else window.end
@@ -75,6 +79,7 @@ def coverage(context: dg.AssetExecutionContext, config: CoverageConfig, lake: La
             "coverage": round(overall, 6) if overall is not None else None,
             "expected_pairs": total_expected,
             "captured_pairs": total_captured,
+            "missed_planned_restart": excused,
             "in_progress": in_progress,
             "measured_until": until.isoformat(),
             **{k: v for k, v in per_tier.items() if v is not None},

@@ -1,6 +1,7 @@
-"""Ingestion of what ws_sidecar records: `trades`, `book_updates`, `ws_raw_frames`, `ws_gaps`, and `whale_events`.
+"""Ingestion of what ws_sidecar records: `trades`, `book_updates`, `ws_raw_frames`, `ws_gaps`, `market_events`,
+and `whale_events`.
 
-The first four are launched by `incoming_files_sensor` with the files to take in (run config); run by hand
+The first five are launched by `incoming_files_sensor` with the files to take in (run config); run by hand
 with no files, each adds every incoming file of that hour still in `incoming/` to what its partition holds
 (never fewer rows: ingested files are deleted from `incoming/` by default). All are idempotent: the same file
 twice gives the same rows. Each file is read and validated on its own before anything of it reaches the lake;
@@ -26,6 +27,7 @@ from polymarket_assets.defs.trades.ingest import (
     link_into,
     load_incoming,
     merge_gaps,
+    merge_market_events,
     merge_trades,
     partition_lock,
     remove_ingested,
@@ -228,6 +230,38 @@ def ws_gaps(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake
             "resyncs": len(rows) - len(outages),
             "outage_seconds": round(sum((r["end_ts"] - r["start_ts"]).total_seconds() for r in outages), 3),
             **{f"gaps_{reason}": sum(1 for r in rows if r["reason"] == reason) for reason in sorted({r["reason"] for r in rows})},
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=hourly_partitions,
+    group_name="trades",
+    kinds={"python", "parquet"},
+    backfill_policy=ONE_PARTITION_PER_RUN,
+    retry_policy=INGEST_RETRY_POLICY,
+)
+def market_events(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource) -> dg.MaterializeResult:
+    """The websocket's custom events by exchange hour, one row per event: `new_market` (a market's first
+    sighting, before discovery lists it) and `market_resolved` (the provisional resolution, `source =
+    ws_market_resolved`, which `resolutions` confirms or contradicts)."""
+    store = lake.lake()
+    parts = partition_parts(context.partition_key)
+    loaded, rejected = _load(context, lake, "market_events", config)
+    with partition_lock(lake.data_dir, "market_events", context.partition_key):
+        remove_stale(_partition_dir(store.table_dir("market_events"), context.partition_key))
+        table = merge_market_events(store.read("market_events", parts), loaded.table)
+        store.replace_partition("market_events", table, parts)
+    removed = remove_ingested(loaded.good, retention_mode())
+    types = table.column("event_type").to_pylist()
+    lags = [(r - e).total_seconds() for r, e in zip(table.column("received_at").to_pylist(), table.column("exchange_ts").to_pylist())]
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": table.num_rows,
+            **_file_metadata(loaded, rejected, removed),
+            "new_markets": types.count("new_market"),
+            "markets_resolved": types.count("market_resolved"),
+            "receive_lag_p95_s": _percentile(lags, 0.95),
         }
     )
 

@@ -7,7 +7,8 @@
 - ``files_for_partition``: the validated files a run reads, never anything outside ``incoming/``.
 - ``load_incoming``: reads and validates every file of a run on its own; a corrupt, empty or wrong-schema file
   is quarantined alone (``quarantine_file``) and the others are used.
-- ``merge_trades`` / ``merge_gaps``: idempotent, de-duplicating merges (same file twice → same rows).
+- ``merge_trades`` / ``merge_gaps`` / ``merge_market_events``: idempotent, de-duplicating merges (same file
+  twice → same rows).
 - ``link_into``: hard-link a validated incoming file into the lake or raw archive (no copy, idempotent).
 - ``partition_lock``: one writer per (table, partition) at a time, so concurrent runs never lose rows.
 - ``remove_ingested``: ``incoming/`` retention (files are deleted once their rows are in the lake).
@@ -32,14 +33,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from polymarket_assets.defs.trades.schema import TRADES_SCHEMA, WS_GAPS_SCHEMA
+from polymarket_assets.defs.trades.schema import MARKET_EVENTS_SCHEMA, TRADES_SCHEMA, WS_GAPS_SCHEMA
 from polymarket_assets.lib.compaction import compacted_members
+from polymarket_assets.lib.fees import FEE_FIELDS, schedule_from_columns, taker_fee
 from polymarket_assets.lib.parquet_store import local_data_dir
 from polymarket_assets.lib.quarantine import Quarantine
 from ws_sidecar import files
 
 # kind of incoming file -> the asset that ingests it
-ASSET_FOR_KIND = {"trades": "trades", "book_updates": "book_updates", "raw_frames": "ws_raw_frames", "ws_gaps": "ws_gaps"}
+ASSET_FOR_KIND = {"trades": "trades", "book_updates": "book_updates", "raw_frames": "ws_raw_frames", "ws_gaps": "ws_gaps",
+                  "market_events": "market_events"}
 # Files named within this many (wall) milliseconds of the newest key seen stay listed in the cursor one by one;
 # older ones are covered by the floor. A write takes well under a second, so 5 minutes leaves a wide margin
 # for a file that is renamed into place after a later-named one was already listed.
@@ -427,24 +430,48 @@ def _markets_table(markets: pa.Table | None) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=_MARKETS_SCHEMA)
 
 
+def _fee_usd(table: pa.Table, markets: pa.Table | None) -> pa.Array:
+    """Each row's kept ``fee_usd``, else the taker fee under its market's current schedule (NULL if unknown)."""
+    fee_names = [f.name for f in FEE_FIELDS]
+    schedules: dict[str, dict] = {}
+    if markets is not None and set(fee_names) <= set(markets.column_names):
+        for row in markets.select(["condition_id", *fee_names]).to_pylist():
+            if row["fees_enabled"] is not None:
+                schedules[row["condition_id"]] = row
+    kept = table.column("fee_usd").to_pylist()
+    out = []
+    for fee, cid, size, price in zip(kept, table.column("condition_id").to_pylist(), table.column("size").to_pylist(),
+                                     table.column("price").to_pylist()):
+        market = schedules.get(cid)
+        if fee is None and market is not None:
+            fee = taker_fee(size, price, schedule_from_columns(market), market["fees_enabled"])
+        out.append(fee)
+    return pa.array(out, pa.float64())
+
+
 def merge_trades(existing: pa.Table | None, incoming: pa.Table, markets: pa.Table | None, ingested_at_us: int) -> tuple[pa.Table, dict]:
     """Existing partition rows ∪ incoming rows, one row per ``trade_uid`` (the earliest received), enriched.
 
     ``outcome`` comes from the row (Data API) or from ``markets_current`` by token (WS rows carry none);
-    ``notional_usd = size × price``. Returns the table in ``TRADES_SCHEMA`` and counts for metadata.
+    ``notional_usd = size × price``; ``fee_usd`` is the taker fee under the market's schedule in
+    ``markets_current`` when the row was first ingested, and is kept as it was on later merges. Returns the
+    table in ``TRADES_SCHEMA`` and counts for metadata.
     """
     con = duckdb.connect()
     try:
         con.register("incoming_raw", incoming)
         con.register("markets", _markets_table(markets))
         old = existing if existing is not None else TRADES_SCHEMA.empty_table()
+        if "fee_usd" not in old.column_names:  # a partition written before trades had fees
+            old = old.append_column("fee_usd", pa.nulls(old.num_rows, pa.float64()))
         con.register("old_rows", old.select(TRADES_SCHEMA.names))
         table = con.sql(
             f"""
             WITH new_rows AS (
                 SELECT trade_uid, source, asset_id, condition_id, outcome, outcome_index, side, price, size,
                        size * price AS notional_usd, fee_rate_bps, exchange_ts, received_at, transaction_hash,
-                       connection_id, run_id, incoming_file, make_timestamp({int(ingested_at_us)}) AS ingested_at
+                       connection_id, run_id, incoming_file, make_timestamp({int(ingested_at_us)}) AS ingested_at,
+                       CAST(NULL AS DOUBLE) AS fee_usd
                 FROM incoming_raw
             ),
             all_rows AS (
@@ -460,13 +487,15 @@ def merge_trades(existing: pa.Table | None, incoming: pa.Table, markets: pa.Tabl
                    COALESCE(u.outcome_index, CASE WHEN u.asset_id = m.yes_token_id THEN m.yes_index
                                                   WHEN u.asset_id = m.no_token_id THEN m.no_index END) AS outcome_index,
                    u.side, u.price, u.size, u.size * u.price AS notional_usd, u.fee_rate_bps, u.exchange_ts,
-                   u.received_at, u.transaction_hash, u.connection_id, u.run_id, u.incoming_file, u.ingested_at
+                   u.received_at, u.transaction_hash, u.connection_id, u.run_id, u.incoming_file, u.ingested_at,
+                   u.fee_usd
             FROM unique_rows u LEFT JOIN (SELECT DISTINCT * FROM markets) m ON m.condition_id = u.condition_id
             ORDER BY u.exchange_ts, u.trade_uid
             """
         ).to_arrow_table()
     finally:
         con.close()
+    table = table.set_column(table.schema.get_field_index("fee_usd"), "fee_usd", _fee_usd(table, markets))
     table = table.cast(TRADES_SCHEMA)
     before = 0 if existing is None else existing.num_rows
     counts = {
@@ -478,15 +507,25 @@ def merge_trades(existing: pa.Table | None, incoming: pa.Table, markets: pa.Tabl
     return table, counts
 
 
-def merge_gaps(existing: pa.Table | None, incoming: pa.Table) -> pa.Table:
-    tables = [t.select(WS_GAPS_SCHEMA.names).cast(WS_GAPS_SCHEMA) for t in (existing, incoming) if t is not None]
-    merged = pa.concat_tables(tables) if tables else WS_GAPS_SCHEMA.empty_table()
+def _merge_unique(existing: pa.Table | None, incoming: pa.Table, schema: pa.Schema, key: str, time_column: str) -> pa.Table:
+    """Existing ∪ incoming rows, the first row of each ``key`` kept, ordered by ``time_column`` then ``key``."""
+    tables = [t.select(schema.names).cast(schema) for t in (existing, incoming) if t is not None]
+    merged = pa.concat_tables(tables) if tables else schema.empty_table()
     seen, keep = set(), []
-    for i, gap_id in enumerate(merged.column("gap_id").to_pylist()):
-        if gap_id not in seen:
-            seen.add(gap_id)
+    for i, value in enumerate(merged.column(key).to_pylist()):
+        if value not in seen:
+            seen.add(value)
             keep.append(i)
-    return merged.take(pa.array(keep, pa.int64())).sort_by([("start_ts", "ascending"), ("gap_id", "ascending")])
+    return merged.take(pa.array(keep, pa.int64())).sort_by([(time_column, "ascending"), (key, "ascending")])
+
+
+def merge_gaps(existing: pa.Table | None, incoming: pa.Table) -> pa.Table:
+    return _merge_unique(existing, incoming, WS_GAPS_SCHEMA, "gap_id", "start_ts")
+
+
+def merge_market_events(existing: pa.Table | None, incoming: pa.Table) -> pa.Table:
+    """One row per event (``event_key``): every socket with custom events enabled, and every restart, repeats it."""
+    return _merge_unique(existing, incoming, MARKET_EVENTS_SCHEMA, "event_key", "exchange_ts")
 
 
 def link_into(source: files.IncomingFile, directory: Path) -> bool:

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from polymarket_assets.defs.trades.schema import (
     BOOK_UPDATES_SCHEMA,
+    MARKET_EVENTS_SCHEMA,
     TRADES_SCHEMA,
     WHALE_EVENTS_SCHEMA,
     WS_GAPS_SCHEMA,
@@ -28,7 +29,7 @@ _IS_YES = "lower(t.outcome) = lower(m.yes_outcome)"
 _IS_NO = "lower(t.outcome) = lower(m.no_outcome)"
 TRADES_SQL = f"""
     SELECT t.asset_id, t.condition_id, t.outcome, t.price, t.size, t.side, t.notional_usd, t.exchange_ts,
-           t.received_at, t.source, t.trade_uid, t.transaction_hash, t.outcome_index, t.fee_rate_bps,
+           t.received_at, t.source, t.trade_uid, t.transaction_hash, t.outcome_index, t.fee_rate_bps, t.fee_usd,
            CASE WHEN {_IS_YES} THEN 'YES' WHEN {_IS_NO} THEN 'NO' END AS token,
            CASE WHEN {_IS_YES} THEN {to_tick("t.price", "m.tick_size")}
                 WHEN {_IS_NO} THEN {to_tick("1 - t.price", "m.tick_size")} END AS yes_price,
@@ -55,4 +56,16 @@ TRADE_VIEWS = [
            FROM src""",
     ),
     ViewSpec("whale_events", "whale_events", _with_hive(WHALE_EVENTS_SCHEMA), "SELECT * EXCLUDE (date, hour) FROM src"),
+    ViewSpec("market_events", "market_events", _with_hive(MARKET_EVENTS_SCHEMA), "SELECT * EXCLUDE (date, hour) FROM src"),
+    # Each websocket `market_resolved` as a provisional label, seconds after the fact; `resolutions` holds the
+    # strict label that confirms or contradicts it.
+    ViewSpec(
+        "provisional_resolutions",
+        "market_events",
+        _with_hive(MARKET_EVENTS_SCHEMA),
+        """SELECT condition_id, outcome, winning_asset_id, winning_outcome, exchange_ts AS resolved_at, source,
+                  detail, received_at
+           FROM src WHERE event_type = 'market_resolved'
+           QUALIFY row_number() OVER (PARTITION BY condition_id ORDER BY exchange_ts DESC) = 1""",
+    ),
 ]

@@ -22,7 +22,7 @@ def view_check_name(view: str) -> str:
     group_name="warehouse",
     kinds={"duckdb"},
     deps=["markets", "resolutions", "coverage", *[f"snapshots_{t}" for t in ("t0", "t1", "t2", "t3", "t4", "stale")],
-          "trades", "book_updates", "ws_gaps", "whale_events"],
+          "trades", "book_updates", "ws_gaps", "market_events", "whale_events"],
     automation_condition=dg.AutomationCondition.on_cron("*/10 * * * *"),
     check_specs=[
         dg.AssetCheckSpec(view_check_name(v.name), asset="warehouse", description=f"Every file of `{v.table}` is in view `{v.name}`.")

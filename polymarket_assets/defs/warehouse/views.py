@@ -2,7 +2,11 @@
 
 import pyarrow as pa
 
-from polymarket_assets.defs.markets.schema import MARKET_CURRENT_SCHEMA, MARKET_STATE_SCHEMA, TIER_TRANSITION_SCHEMA
+from polymarket_assets.defs.markets.schema import (
+    MARKET_CURRENT_SCHEMA,
+    MARKET_STATE_SCHEMA,
+    TIER_TRANSITION_SCHEMA,
+)
 from polymarket_assets.defs.quality.assets import COVERAGE_SCHEMA
 from polymarket_assets.defs.resolutions.assets import RESOLUTION_SCHEMA
 from polymarket_assets.defs.snapshots.schema import ORDERBOOK_SCHEMA, SNAPSHOT_SCHEMA, SWEEP_SCHEMA
@@ -91,16 +95,17 @@ VIEWS = [
         "coverage",
         _with_hive(COVERAGE_SCHEMA, "date", "hour"),
         """SELECT tier, hour_start AS hour, expected, captured, coverage, instants, instants_with_misses, computed_at,
-                  coalesce(in_progress, false) AS in_progress, coalesce(measured_until, hour_start + INTERVAL 1 HOUR) AS measured_until
+                  coalesce(in_progress, false) AS in_progress, coalesce(measured_until, hour_start + INTERVAL 1 HOUR) AS measured_until,
+                  coalesce(missed_planned_restart, 0) AS missed_planned_restart
            FROM src
            QUALIFY row_number() OVER (PARTITION BY tier, hour_start ORDER BY computed_at DESC) = 1""",
     ),
 ]
 
-from polymarket_assets.defs.trades.views import TRADE_VIEWS  # noqa: E402 - appended by the trades domain
+from polymarket_assets.defs.trades.views import TRADE_VIEWS
 
 VIEWS.extend(TRADE_VIEWS)
 
-from polymarket_assets.defs.ml.views import ML_VIEWS  # noqa: E402 - appended by the ml domain
+from polymarket_assets.defs.ml.views import ML_VIEWS
 
 VIEWS.extend(ML_VIEWS)

@@ -10,9 +10,10 @@ If the better one exceeds `edge_threshold`, an order is sent; it reaches the boo
 executes against the first snapshot at or after t + latency (within `max_wait_s`), at that snapshot's ask
 (or 1 - bid), and only if the edge at that price is still positive. Its size is at most `stake_usd` and at
 most `depth_share` of the visible depth on the side it takes (the best five levels); a snapshot with no
-recorded depth (the prices-only tiers) is never traded. Fees follow Polymarket's formula,
-`fee_rate × min(price, 1 - price)` per share. One position per market; it settles at resolution (1 per share
-if it won, 0 otherwise).
+recorded depth (the prices-only tiers) is never traded. Fees are Polymarket's taker fee under the market's own
+schedule as of the fill (`polymarket_assets.lib.fees`: `size × rate × (p(1 − p))^exponent`, rounded to 5
+decimals; 0 where fees are off or no schedule was observed). One position per market; it settles at resolution
+(1 per share if it won, 0 otherwise).
 
 Sharpe is the annualised ratio of daily PnL (by settlement day, zero on days without settlements) over the
 backtest's span, or of per-bet returns when the span is shorter than five days. A Sharpe above 2 on this
@@ -28,11 +29,12 @@ from datetime import datetime, timedelta
 import numpy as np
 import pyarrow as pa
 
+from polymarket_assets.lib.fees import FeeSchedule, fee_per_share, schedule_at, taker_fee
+
 
 @dataclass(frozen=True)
 class BacktestConfig:
     edge_threshold: float = 0.03
-    fee_rate: float = 0.02
     latency_s: float = 30.0
     max_wait_s: float = 3600.0
     stake_usd: float = 100.0
@@ -63,10 +65,6 @@ BET_SCHEMA = pa.schema(
 )
 
 
-def fee_per_share(price: float, fee_rate: float) -> float:
-    return fee_rate * min(price, 1.0 - price)
-
-
 @dataclass
 class Quote:
     ts: datetime
@@ -76,12 +74,12 @@ class Quote:
     ask_depth: float | None
 
 
-def _edges(p: float, quote: Quote, fee_rate: float) -> tuple[float | None, float | None]:
-    buy_yes = p - quote.ask - fee_per_share(quote.ask, fee_rate) if quote.ask is not None else None
+def _edges(p: float, quote: Quote, schedule: FeeSchedule | None) -> tuple[float | None, float | None]:
+    buy_yes = p - quote.ask - fee_per_share(quote.ask, schedule) if quote.ask is not None else None
     buy_no = None
     if quote.bid is not None:
         no_price = 1.0 - quote.bid
-        buy_no = (1.0 - p) - no_price - fee_per_share(no_price, fee_rate)
+        buy_no = (1.0 - p) - no_price - fee_per_share(no_price, schedule)
     return buy_yes, buy_no
 
 
@@ -90,9 +88,12 @@ def run_backtest(
     quotes: dict[str, list[Quote]],
     outcomes: dict[str, tuple[int, datetime]],
     config: BacktestConfig,
+    fee_schedules: dict[str, list[tuple[datetime, FeeSchedule | None]]] | None = None,
 ) -> pa.Table:
     """Bets (one row each) for markets with a label. `decisions`: per market, (instant, p) in time order;
-    `quotes`: per market, every snapshot in time order; `outcomes`: label (1 YES / 0 NO) and settlement time."""
+    `quotes`: per market, every snapshot in time order; `outcomes`: label (1 YES / 0 NO) and settlement time;
+    `fee_schedules`: per market, its observed fee schedules in time order (`market_states`)."""
+    fee_schedules = fee_schedules or {}
     rows = []
     latency = timedelta(seconds=config.latency_s)
     max_wait = timedelta(seconds=config.max_wait_s)
@@ -102,18 +103,20 @@ def run_backtest(
         label, settle_ts = outcomes[cid]
         book = quotes.get(cid, [])
         times = [q.ts for q in book]
+        history = fee_schedules.get(cid, [])
         for ts, p in market_decisions:
             current = _quote_at_or_before(book, times, ts)
             if current is None:
                 continue
-            yes_edge, no_edge = _edges(p, current, config.fee_rate)
+            yes_edge, no_edge = _edges(p, current, schedule_at(history, ts))
             side = _better(yes_edge, no_edge, config.edge_threshold)
             if side is None:
                 continue
             entry = _quote_at_or_after(book, times, ts + latency)
             if entry is None or entry.ts - (ts + latency) > max_wait or entry.ts >= settle_ts:
                 continue
-            yes_edge_e, no_edge_e = _edges(p, entry, config.fee_rate)
+            schedule = schedule_at(history, entry.ts)
+            yes_edge_e, no_edge_e = _edges(p, entry, schedule)
             if side == "YES":
                 price, depth, edge = entry.ask, entry.ask_depth, yes_edge_e
             else:
@@ -124,7 +127,7 @@ def run_backtest(
             shares = min(config.stake_usd / price, config.depth_share * depth)
             if shares < config.min_shares:
                 continue
-            fee = shares * fee_per_share(price, config.fee_rate)
+            fee = taker_fee(shares, price, schedule)
             won = (label == 1) if side == "YES" else (label == 0)
             pnl = shares * (1.0 if won else 0.0) - shares * price - fee
             rows.append(
