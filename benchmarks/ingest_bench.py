@@ -130,6 +130,12 @@ def ingest_runs_per_day(day_start_s: int = 1_795_910_400) -> dict:
             "batch_window_s": batch_ms // 1000}
 
 
+# Sensors that launch nothing in steady state at 50k markets, whatever their tick interval: the first-model
+# sensor stops for good once a model exists; the discovery sensor requests a run only when the hourly
+# markets_schedule has left discovery stale (its tests show both).
+STEADY_STATE_IDLE_SENSORS = {"ml_first_model_sensor", "markets_discovery_sensor"}
+
+
 def runs_per_day() -> dict:
     from polymarket_assets.definitions import defs
     from polymarket_assets.defs.quality.checks import FRESHNESS
@@ -176,8 +182,10 @@ def runs_per_day() -> dict:
                 )
                 total += 0 if covered else DAY_S / bound.total_seconds()
             parts[f"sensor:{sensor.name}"] = total
-        elif sensor.name == "default_automation_condition_sensor":
+        elif sensor.name == "default_automation_condition_sensor" or sensor.name.endswith("automation_sensor"):
             continue  # its runs are the automation parts above
+        elif sensor.name in STEADY_STATE_IDLE_SENSORS:
+            parts[f"sensor:{sensor.name}"] = 0
         else:
             parts[f"sensor:{sensor.name}"] = DAY_S / (sensor.minimum_interval_seconds or 30)
     total = sum(parts.values())
