@@ -47,8 +47,12 @@ def _parse_slot(value: str) -> datetime:
     return slot
 
 
-def snapshot_checks(table: pa.Table, expected: int) -> list[dg.AssetCheckResult]:
-    """Cheap invariants of the rows a run wrote (see CHECK_NAMES)."""
+NO_DISCOVERY = "no discovery yet: markets_current is empty, so no market was scheduled"
+
+
+def snapshot_checks(table: pa.Table, expected: int, discovered: bool = True) -> list[dg.AssetCheckResult]:
+    """Cheap invariants of the rows a run wrote (see CHECK_NAMES). Before the first discovery a slot has
+    nothing to sweep; `non_empty` then warns instead of passing, so the run does not look healthy."""
     rows = table.num_rows
     keys = set(zip(table.column("condition_id").to_pylist(), table.column("slot_ts").to_pylist()))
     bid, ask = table.column("best_bid"), table.column("best_ask")
@@ -70,9 +74,12 @@ def snapshot_checks(table: pa.Table, expected: int) -> list[dg.AssetCheckResult]
         ),
         dg.AssetCheckResult(
             check_name="non_empty",
-            passed=rows > 0 or expected == 0,
-            metadata={"rows": rows, "expected": expected},
-            description="Rows were written whenever the tier plan scheduled markets.",
+            passed=(rows > 0 or expected == 0) and discovered,
+            severity=dg.AssetCheckSeverity.ERROR if discovered else dg.AssetCheckSeverity.WARN,
+            metadata={"rows": rows, "expected": expected, "discovered": discovered},
+            description="Rows were written whenever the tier plan scheduled markets."
+            if discovered
+            else NO_DISCOVERY,
         ),
     ]
 
@@ -120,6 +127,8 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
     quarantine = lake.quarantine(f"snapshots_{tier.name.lower()}")
     current = store.read("markets_current")
     current_rows = current.to_pylist() if current is not None else []
+    if current is None:
+        context.log.warning(f"{tier.name} slot {slot.isoformat()}: {NO_DISCOVERY}")
     parts = {"tier": tier.name, **partition_parts(context.partition_key)}
 
     def sweep_at(instant: datetime, started: datetime) -> tuple[dict, pa.Table | None]:
@@ -196,8 +205,9 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
             "api_requests": int(api.get("requests", 0)),
             "api_retries": int(api.get("retries", 0)),
             "books": use_books,
+            "discovery": "done" if current is not None else NO_DISCOVERY,
         },
-        check_results=snapshot_checks(table, expected),
+        check_results=snapshot_checks(table, expected, discovered=current is not None),
     )
 
 
