@@ -2,9 +2,9 @@
 
 A setting comes from the environment when it is set there (Dagster's `.env` loading included) and from
 `DEFAULTS` otherwise, so `dagster dev` or `dagster asset materialize` with no environment records real
-Polymarket into `./data` on the system clock. `scripts/dev.sh` prints the resolved values
-(`python -m polymarket_assets.lib.settings --export`) and checks that the APIs answer before it starts
-anything (`--check`).
+Polymarket into `./data` on the system clock. `scripts/dev.sh` exports the resolved values
+(`python -m polymarket_assets.lib.settings --export [--dotenv .env]`) and checks that the APIs answer
+before it starts anything (`--check`).
 """
 
 from __future__ import annotations
@@ -72,8 +72,20 @@ def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m polymarket_assets.lib.settings", description=__doc__)
     parser.add_argument("--export", action="store_true", help="print `export NAME=value` for every setting")
     parser.add_argument("--check", action="store_true", help="exit 1 with a plain message unless every REST API is reachable")
+    parser.add_argument(
+        "--dotenv", metavar="FILE",
+        help="apply FILE first, its values overriding the environment as Dagster's CLIs do with ./.env",
+    )
     args = parser.parse_args(argv)
-    values = resolved()
+    environ = dict(os.environ)
+    from_file: dict[str, str] = {}
+    if args.dotenv and os.path.exists(args.dotenv):
+        from dotenv import dotenv_values  # a dependency of dagster
+
+        # Only names a shell can export; the values are quoted below.
+        from_file = {k: v for k, v in dotenv_values(args.dotenv).items() if v is not None and k.isidentifier()}
+        environ.update(from_file)
+    values = {**from_file, **resolved(environ)}
     if args.export:
         for name, value in values.items():
             print(f"export {name}={shlex.quote(value)}")
