@@ -26,6 +26,7 @@ from polymarket_assets.lib.tiers import DEFAULT_PLAN, TierSpec, slot_instants
 
 # An hour is re-assembled only once no slot run can still write into it.
 COMPACT_AFTER = timedelta(minutes=10)
+MARKETS_READ_AHEAD = timedelta(seconds=3)
 CHECK_NAMES = ("unique_condition_slot", "bid_not_above_ask", "prices_in_unit_interval", "non_empty")
 
 
@@ -125,6 +126,10 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
     store = lake.lake()
     clk = clock.clock()
     quarantine = lake.quarantine(f"snapshots_{tier.name.lower()}")
+    instants = slot_instants(tier, slot)
+    # The run is launched a minute ahead; read the market list just before the slot, so a discovery that
+    # finished meanwhile (the first one after start-up, for instance) is already swept.
+    clk.sleep_until(instants[0] - MARKETS_READ_AHEAD)
     current = store.read("markets_current")
     current_rows = current.to_pylist() if current is not None else []
     if current is None:
@@ -175,7 +180,6 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
 
     # Each sweep starts at its own instant on its own thread, so a slow sweep never makes the next one late.
     no_book_tokens: set[str] = set()
-    instants = slot_instants(tier, slot)
     with ThreadPoolExecutor(max_workers=len(instants), thread_name_prefix=f"sweep-{tier.name}") as pool:
         futures = []
         for instant in instants:
