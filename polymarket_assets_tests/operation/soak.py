@@ -206,7 +206,7 @@ def screenshot(chromium: str, url: str, out: Path, profile: Path) -> int:
 
     result = subprocess.run(
         [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={out}", url],
-        check=False, capture_output=True, text=True, timeout=180,
+        check=False, capture_output=True, text=True, timeout=600,
     )
     if result.returncode != 0 or not out.is_file():
         raise RuntimeError(f"chromium failed on {url}: {result.stderr[-2000:]}")
