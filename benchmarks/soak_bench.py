@@ -45,6 +45,8 @@ def soak_metrics(report: SoakReport) -> dict:
             "soak_false_red_checks": len(report.red_checks),
             "soak_checks_not_green": sum(1 for c in report.checks if c.status == "FAILED"),
             "soak_failed_runs": len(report.failed_runs),
+            # Partitions the UI shows as missing, worst snapshot asset (the soak's own hours plus two ahead are honest).
+            "soak_missing_partitions_max": max(report.missing_partitions.values(), default=None),
             "soak_runs": sum(report.runs_by_status.values()),
             "soak_trades_truth": report.trades.get("truth"),
             "soak_trades_missing": report.trades.get("missing"),

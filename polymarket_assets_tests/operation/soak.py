@@ -48,6 +48,14 @@ CHROMIUM_FLAGS = [
 ]
 # The UI's pages captured at the end: the global asset graph and the partitions of the fastest tier.
 PAGES = {"asset_graph": "/asset-groups", "snapshots_partitions": "/assets/snapshots_t4?view=partitions"}
+# What the partitions page counts, per snapshot asset: "missing" is partitions - the other three.
+PARTITION_STATS_QUERY = """
+query PartitionStats($key: AssetKeyInput!) {
+  assetNodeOrError(assetKey: $key) {
+    ... on AssetNode { partitionStats { numPartitions numMaterialized numMaterializing numFailed } }
+  }
+}
+"""
 # Trades arrive in the lake through 10 s recorder files, a 20 s sensor and an ingestion run.
 INGEST_SETTLE_S = 240
 TERMINAL_RUN_STATUSES = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
@@ -85,6 +93,7 @@ class SoakReport:
     runs_by_status: dict[str, int]
     failed_runs: list[str]
     trades: dict
+    missing_partitions: dict[str, int] = field(default_factory=dict)
     screenshots: dict[str, Path] = field(default_factory=dict)
     red_pixels: dict[str, int] = field(default_factory=dict)
     load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -211,8 +220,8 @@ def screenshot(chromium: str, url: str, out: Path, profile: Path) -> int:
     if result.returncode != 0 or not out.is_file():
         raise RuntimeError(f"chromium failed on {url}: {result.stderr[-2000:]}")
     with Image.open(out) as image:
-        pixels = image.convert("RGB").getdata()
-        return sum(1 for r, g, b in pixels if r > 190 and g < 110 and b < 110)
+        rgb = image.convert("RGB")
+        return sum(1 for r, g, b in rgb.get_flattened_data() if r > 190 and g < 110 and b < 110)
 
 
 def run_soak(
@@ -240,6 +249,7 @@ def run_soak(
             time.sleep(2)
         end = datetime.now(UTC)
         report = inspect(stack, launched, end, first_snapshot, progress)
+        report.missing_partitions = missing_partitions(stack)
         if chromium is not None:
             out_dir = screenshot_dir or tmp
             for name, path in PAGES.items():
@@ -305,6 +315,18 @@ def inspect(stack: DevStack, launched: float, end: datetime, first_snapshot: flo
         failed_runs=failed,
         trades=trades,
     )
+
+
+def missing_partitions(stack: DevStack) -> dict[str, int]:
+    """Partitions the UI shows as "missing" for each snapshot asset."""
+    out = {}
+    for tier in ("t0", "t1", "t2", "t3", "t4", "stale"):
+        node = stack.graphql(PARTITION_STATS_QUERY, {"key": {"path": [f"snapshots_{tier}"]}})["assetNodeOrError"]
+        stats = node["partitionStats"]
+        out[f"snapshots_{tier}"] = (
+            stats["numPartitions"] - stats["numMaterialized"] - stats["numMaterializing"] - stats["numFailed"]
+        )
+    return out
 
 
 def _sim_control_url(stack: DevStack) -> str:
