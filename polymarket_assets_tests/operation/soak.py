@@ -45,6 +45,8 @@ CHROMIUM_FLAGS = [
     "--window-size=1600,1000",
     # Pages are laid out by JavaScript after the GraphQL answers arrive; give them time to settle.
     "--virtual-time-budget=20000",
+    # The UI keeps live queries open; capture after this long (ms) even if the page never goes idle.
+    "--timeout=90000",
 ]
 # The UI's pages captured at the end: the global asset graph and the partitions of the fastest tier.
 PAGES = {"asset_graph": "/asset-groups", "snapshots_partitions": "/assets/snapshots_t4?view=partitions"}
@@ -95,6 +97,7 @@ class SoakReport:
     trades: dict
     missing_partitions: dict[str, int] = field(default_factory=dict)
     screenshots: dict[str, Path] = field(default_factory=dict)
+    screenshot_errors: dict[str, str] = field(default_factory=dict)
     red_pixels: dict[str, int] = field(default_factory=dict)
     load_average: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
@@ -254,7 +257,11 @@ def run_soak(
             out_dir = screenshot_dir or tmp
             for name, path in PAGES.items():
                 out = out_dir / f"soak_{name}.png"
-                report.red_pixels[name] = screenshot(chromium, stack.url + path, out, tmp / "chromium")
+                try:
+                    report.red_pixels[name] = screenshot(chromium, stack.url + path, out, tmp / "chromium")
+                except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                    report.screenshot_errors[name] = str(exc)[-500:]
+                    continue
                 report.screenshots[name] = out
         stack.stop(signal.SIGINT)
     report.load_average = os.getloadavg()

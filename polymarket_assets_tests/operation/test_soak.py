@@ -63,6 +63,7 @@ def test_make_dev_sim_left_alone_records_everything_and_the_ui_shows_no_red(tmp_
     assert all(n <= hours for n in report.missing_partitions.values()), report.missing_partitions
 
     # The UI, as a browser renders it, shows no red (a failed check's badge is a few red pixels).
+    assert not report.screenshot_errors, report.screenshot_errors
     for name, path in report.screenshots.items():
         assert path.is_file() and path.stat().st_size > 20_000, (name, path)
     assert report.red_pixels and all(n == 0 for n in report.red_pixels.values()), report.red_pixels
