@@ -111,7 +111,7 @@ def test_dev_against_real_polymarket_refuses_to_start_offline_within_seconds(tmp
         ["bash", "scripts/dev.sh"],
         cwd=checkout,
         env=base_env({"PM_SOURCE": "real", "PM_DEV_HOME": str(tmp_path / "home"), "PY": sys.executable}),
-        capture_output=True, text=True, timeout=120,
+        check=False, capture_output=True, text=True, timeout=120,
     )
     elapsed = time.monotonic() - started
     assert result.returncode == 1, result.stderr[-3000:]

@@ -9,6 +9,7 @@ accelerated simulator would put every scheduled instant in the simulated past.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -114,7 +115,7 @@ class SoakReport:
         """The longest the warehouse was missing or not rebuilt: start-up to the first build, between
         builds, and the last build to the end."""
         stamps = [self.launched, *self.warehouse_builds, self.ended]
-        return max(b - a for a, b in zip(stamps, stamps[1:]))
+        return max(b - a for a, b in itertools.pairwise(stamps))
 
     @property
     def coverage_min_tier(self) -> float | None:

@@ -12,7 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from polymarket_assets.defs.markets.schema import MARKET_CURRENT_SCHEMA
-from polymarket_assets.defs.markets.sensors import RETRY_AFTER, STALE_AFTER, discovery_due, markets_discovery_sensor
+from polymarket_assets.defs.markets.sensors import (
+    RETRY_AFTER,
+    STALE_AFTER,
+    discovery_due,
+    markets_discovery_sensor,
+)
 from polymarket_assets.defs.partitions import hourly_partitions
 from polymarket_assets.defs.resources import ClockResource, LakeResource
 from polymarket_assets.lib.parquet_store import Lake

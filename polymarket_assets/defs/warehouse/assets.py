@@ -6,7 +6,6 @@ from polymarket_assets.defs.resources import LakeResource
 from polymarket_assets.defs.warehouse.views import VIEWS
 from polymarket_assets.lib.warehouse import build_warehouse
 
-
 REBUILD_CRON = "*/10 * * * *"
 
 # Views read whatever files exist when queried, so a rebuild only has to pick up new tables and view
