@@ -79,3 +79,14 @@ def test_discovery_is_due_exactly_when_the_list_is_missing_or_stale_and_no_recen
     stale = last is None or NOW - last > STALE_AFTER
     pending = last_request is not None and NOW - last_request < RETRY_AFTER and (last is None or last < last_request)
     assert due == (stale and not pending)
+
+
+def test_a_slot_swept_before_any_discovery_warns_instead_of_passing():
+    from polymarket_assets.defs.snapshots.assets import NO_DISCOVERY, snapshot_checks
+    from polymarket_assets.defs.snapshots.schema import SNAPSHOT_SCHEMA
+
+    empty = SNAPSHOT_SCHEMA.empty_table()
+    (before,) = [c for c in snapshot_checks(empty, expected=0, discovered=False) if c.check_name == "non_empty"]
+    assert not before.passed and before.severity == dg.AssetCheckSeverity.WARN and before.description == NO_DISCOVERY
+    (after,) = [c for c in snapshot_checks(empty, expected=0) if c.check_name == "non_empty"]
+    assert after.passed, "a discovered hour with nothing scheduled is healthy"
