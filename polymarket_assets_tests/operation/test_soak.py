@@ -6,7 +6,7 @@ webserver, ws_sidecar) on a free port with temporary directories. After PM_SOAK_
 inspected from outside: markets were discovered by the sensor, every tier's coverage in the lake, the
 warehouse present and rebuilt on time, every asset check green, no failed run, the recorded trades equal to
 the simulator's ground truth, and the UI's asset graph and the snapshot partitions page captured by headless
-Chromium with no red in them (saved to docs/soak_*.png)."""
+Chromium with no red in them (docs/soak_*.png with PM_UPDATE_SCREENSHOT=1)."""
 
 import os
 
@@ -28,7 +28,9 @@ MAX_WAREHOUSE_AGE_S = 900
 @pytest.mark.timeout(SOAK_SECONDS + 1800)
 def test_make_dev_sim_left_alone_records_everything_and_the_ui_shows_no_red(tmp_path, chromium_install):
     chromium = chromium_install.result(timeout=900)
-    report = run_soak(tmp_path, SOAK_SECONDS, chromium=chromium, screenshot_dir=REPO_ROOT / "docs", progress=print)
+    # The committed pictures are refreshed on request, as test_topology does: PM_UPDATE_SCREENSHOT=1 pytest …
+    shots = REPO_ROOT / "docs" if os.environ.get("PM_UPDATE_SCREENSHOT") == "1" else tmp_path
+    report = run_soak(tmp_path, SOAK_SECONDS, chromium=chromium, screenshot_dir=shots, progress=print)
     print(report)
 
     # Discovery without help: the sensor asked for it at start-up, and it succeeded.
