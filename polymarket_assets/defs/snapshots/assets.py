@@ -48,6 +48,7 @@ CHECK_DESCRIPTIONS = {
     ),
 }
 CHECK_NAMES = tuple(CHECK_DESCRIPTIONS)
+MARKETS_READ_AHEAD = timedelta(seconds=3)
 
 
 class SnapshotRunConfig(dg.Config):
@@ -68,10 +69,14 @@ def _parse_slot(value: str) -> datetime:
     return slot
 
 
+NO_DISCOVERY = "no discovery yet: markets_current is empty, so no market was scheduled"
+
+
 def snapshot_checks(table: pa.Table, expected: int, sweeps: list[dict], error_share: float,
-                    quarantined: int = 0) -> list[dg.AssetCheckResult]:
+                    quarantined: int = 0, discovered: bool = True) -> list[dg.AssetCheckResult]:
     """The checks of CHECK_NAMES over the rows and sweep-log entries a run wrote (or its hour holds). `quarantined`:
-    records of the run's answers kept in the quarantine instead of the rows."""
+    records of the run's answers kept in the quarantine instead of the rows. Before the first discovery a slot has
+    nothing to sweep (`discovered` False): `non_empty` then warns instead of passing, so the run does not look healthy."""
     rows = table.num_rows
     keys = set(zip(table.column("condition_id").to_pylist(), table.column("slot_ts").to_pylist()))
     bid, ask = table.column("best_bid"), table.column("best_ask")
@@ -94,8 +99,12 @@ def snapshot_checks(table: pa.Table, expected: int, sweeps: list[dict], error_sh
         ),
         dg.AssetCheckResult(
             check_name="non_empty",
-            passed=rows > 0 or expected == 0,
-            metadata={"rows": rows, "expected": expected},
+            passed=(rows > 0 or expected == 0) and discovered,
+            severity=dg.AssetCheckSeverity.ERROR if discovered else dg.AssetCheckSeverity.WARN,
+            metadata={"rows": rows, "expected": expected, "discovered": discovered},
+            description="Rows were written whenever the tier plan scheduled markets."
+            if discovered
+            else NO_DISCOVERY,
         ),
         dg.AssetCheckResult(
             check_name="no_rows_lost",
@@ -214,8 +223,14 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
     store = lake.lake()
     clk = clock.clock()
     quarantine = lake.quarantine(f"snapshots_{tier.name.lower()}")
+    instants = slot_instants(tier, slot)
+    # The run is launched a minute ahead; read the market list just before the slot, so a discovery that
+    # finished meanwhile (the first one after start-up, for instance) is already swept.
+    clk.sleep_until(instants[0] - MARKETS_READ_AHEAD)
     current = store.read("markets_current")
     current_rows = current.to_pylist() if current is not None else []
+    if current is None:
+        context.log.warning(f"{tier.name} slot {slot.isoformat()}: {NO_DISCOVERY}")
     parts = {"tier": tier.name, **partition_parts(context.partition_key)}
 
     def sweep_at(instant: datetime, started: datetime) -> tuple[dict, pa.Table | None]:
@@ -269,7 +284,6 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
 
     # Each sweep starts at its own instant on its own thread, so a slow sweep never makes the next one late.
     no_book_tokens: set[str] = set()
-    instants = slot_instants(tier, slot)
     with ThreadPoolExecutor(max_workers=len(instants), thread_name_prefix=f"sweep-{tier.name}") as pool:
         futures = []
         for instant in instants:
@@ -284,7 +298,7 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
     expected = sum(s["expected"] for s in sweeps)
     captured = sum(s["captured"] for s in sweeps)
     checks = snapshot_checks(table, expected, sweeps, HealthThresholds.from_env().missed_sweeps_error_share,
-                             quarantine.count)
+                             quarantine.count, discovered=current is not None)
     if table.num_rows == 0:
         return None, checks
     api = polymarket.stats()
@@ -304,6 +318,7 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
         "api_requests": int(api.get("requests", 0)),
         "api_retries": int(api.get("retries", 0)),
         "books": use_books,
+        "discovery": "done" if current is not None else NO_DISCOVERY,
     }
     return metadata, checks
 
