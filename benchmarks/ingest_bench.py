@@ -30,6 +30,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
+
 TARGET_RUNS_PER_DAY = 5_500
 TARGET_STARTUP_S = 2.0
 OLD_DAY_SCALE = 100
@@ -158,6 +160,10 @@ def runs_per_day() -> dict:
         if crons:
             parts[f"automation:{key.to_user_string()}"] = _cron_runs_per_day(crons[0])
             continue
+        if not any(type(n).__name__ in ("NewlyUpdatedCondition", "AnyDepsCondition") for n in nodes):
+            # Only start-up conditions (never built, first evaluation): nothing in steady state.
+            parts[f"automation:{key.to_user_string()}"] = 0
+            continue
         ignored = set()
         for n in nodes:
             selection = getattr(n, "ignore_selection", None)
@@ -182,7 +188,7 @@ def runs_per_day() -> dict:
                 )
                 total += 0 if covered else DAY_S / bound.total_seconds()
             parts[f"sensor:{sensor.name}"] = total
-        elif sensor.name == "default_automation_condition_sensor" or sensor.name.endswith("automation_sensor"):
+        elif isinstance(sensor, dg.AutomationConditionSensorDefinition):
             continue  # its runs are the automation parts above
         elif sensor.name in STEADY_STATE_IDLE_SENSORS:
             parts[f"sensor:{sensor.name}"] = 0

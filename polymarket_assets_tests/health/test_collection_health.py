@@ -146,12 +146,14 @@ def test_a_bad_threshold_setting_is_a_clear_error():
         HealthThresholds.from_env({"PM_HEALTH_COVERAGE_MIN": "most"})
 
 
-def test_the_code_location_runs_it_every_five_minutes_by_default():
+def test_the_code_location_runs_it_with_the_warehouse_every_ten_minutes_by_default():
     from polymarket_assets.definitions import defs
 
     loaded = defs()
     schedule = loaded.resolve_schedule_def("collection_health_schedule")
-    assert schedule.cron_schedule == "*/5 * * * *"
+    assert schedule.cron_schedule == "*/10 * * * *"
+    assert loaded.resolve_job_def("collection_health_job").asset_layer.selected_asset_keys == {
+        dg.AssetKey("warehouse"), dg.AssetKey("collection_health")}
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert loaded.resolve_assets_def("collection_health").group_names_by_key[dg.AssetKey("collection_health")] == "health"
     sensor = next(s for s in loaded.sensors if s.name == "ml_first_model_sensor")

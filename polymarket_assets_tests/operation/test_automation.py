@@ -1,6 +1,6 @@
 """The warehouse builds itself under the daemon: an automation sensor that runs by default, and a
-`warehouse` condition that fires at start-up and at every ten-minute tick (not only when all eleven
-dependencies happened to update inside one window)."""
+`warehouse` condition that fires at start-up (not only when all eleven dependencies happened to update inside
+one window), and then collection_health_job's ten-minute run."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -27,7 +27,7 @@ def test_an_automation_sensor_runs_by_default_and_covers_the_warehouse_and_ml_as
     assert automated <= targeted
 
 
-def test_warehouse_builds_at_start_up_then_on_each_ten_minute_tick_without_waiting_for_its_deps():
+def test_warehouse_builds_at_start_up_without_waiting_for_its_deps_then_every_ten_minutes_with_health():
     defs = load_defs()
     start = datetime(2026, 12, 5, 12, 3, tzinfo=UTC)
     with dg.instance_for_test() as instance:
@@ -40,8 +40,7 @@ def test_warehouse_builds_at_start_up_then_on_each_ten_minute_tick_without_waiti
         )
         assert not _requested(later), "built, and no ten-minute tick since"
 
-        # 12:10 passed; none of the warehouse's dependencies was materialized in the meantime.
-        tick = dg.evaluate_automation_conditions(
-            defs, instance, dg.AssetSelection.assets(WAREHOUSE), start + timedelta(minutes=7, seconds=30), later.cursor
-        )
-        assert _requested(tick), "the ten-minute tick must rebuild the warehouse"
+        # After start-up the ten-minute rebuild is a schedule's, running by default, in one run with the health.
+        schedule = defs.resolve_schedule_def("collection_health_schedule")
+        assert schedule.cron_schedule == "*/10 * * * *" and schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+        assert WAREHOUSE in defs.resolve_job_def(schedule.job_name).asset_layer.selected_asset_keys

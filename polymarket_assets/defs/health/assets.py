@@ -1,6 +1,6 @@
 """`collection_health`: one asset that answers "is collection healthy right now?".
 
-Materialized every few minutes (`collection_health_schedule`). Its metadata holds one number per figure
+Materialized every ten minutes (`collection_health_schedule`, in the same run as the `warehouse` rebuild). Its metadata holds one number per figure
 (coverage per tier for the last complete hour and the current hour so far, lost sweeps, recorder gaps and lag,
 discovery and warehouse age), which the UI plots over time; its checks turn red when a figure crosses its
 threshold (`lib/health_thresholds.py`, each overridable by a `PM_HEALTH_*` setting).
@@ -17,8 +17,9 @@ from polymarket_assets.lib.health import HEALTH_CHECKS, measure_health, verdicts
 from polymarket_assets.lib.health_thresholds import HealthThresholds
 from ws_sidecar.state import read_json
 
-# How often the schedule materializes it; the freshness policy allows three missed ticks.
-CADENCE_MINUTES = 5
+# How often collection_health_schedule materializes it (with a warehouse rebuild); the freshness policy allows
+# three missed ticks.
+CADENCE_MINUTES = 10
 
 
 @dg.asset(

@@ -17,17 +17,15 @@ from polymarket_assets.lib.warehouse import build_warehouse_report
 def view_check_name(view: str) -> str:
     return f"view_{view}_complete"
 
-REBUILD_CRON = "*/10 * * * *"
-
 # Views read whatever files exist when queried, so a rebuild only has to pick up new tables and view
-# definitions: at start-up (never built, or a new automation cursor) and then every ten minutes. Not
-# `on_cron`, which also waits for every one of the eleven dependencies to update inside the same window
-# and so never fired. A failed first build waits for the next tick instead of retrying every evaluation.
+# definitions: at start-up (never built, or a new automation cursor), here, and then every ten minutes in
+# collection_health_job's run (defs/health/schedules.py), which shares its launch with the health measurement.
+# Not `on_cron`, which also waits for every one of the eleven dependencies to update inside the same window and
+# so never fired. A failed first build waits for the next ten-minute run instead of retrying every evaluation.
 WAREHOUSE_CONDITION = (
     (
         (dg.AutomationCondition.missing() & ~dg.AutomationCondition.execution_failed()).with_label("never built")
         | dg.AutomationCondition.initial_evaluation().with_label("start-up")
-        | dg.AutomationCondition.cron_tick_passed(REBUILD_CRON, "UTC").with_label(f"cron {REBUILD_CRON}")
     )
     & ~dg.AutomationCondition.in_progress()
 )
