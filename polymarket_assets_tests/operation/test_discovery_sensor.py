@@ -86,7 +86,7 @@ def test_a_slot_swept_before_any_discovery_warns_instead_of_passing():
     from polymarket_assets.defs.snapshots.schema import SNAPSHOT_SCHEMA
 
     empty = SNAPSHOT_SCHEMA.empty_table()
-    (before,) = [c for c in snapshot_checks(empty, expected=0, discovered=False) if c.check_name == "non_empty"]
+    (before,) = [c for c in snapshot_checks(empty, 0, [], 0.5, discovered=False) if c.check_name == "non_empty"]
     assert not before.passed and before.severity == dg.AssetCheckSeverity.WARN and before.description == NO_DISCOVERY
-    (after,) = [c for c in snapshot_checks(empty, expected=0) if c.check_name == "non_empty"]
+    (after,) = [c for c in snapshot_checks(empty, 0, [], 0.5) if c.check_name == "non_empty"]
     assert after.passed, "a discovered hour with nothing scheduled is healthy"
