@@ -1,14 +1,14 @@
 """A paused simulator, an isolated lake and a real (temporary, SQLite) Dagster instance per test module."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-import dagster as dg
 import pytest
 
+from polymarket_assets_tests.collection.harness import sim_dagster_env
 from polymarket_sim import run_sim
 
 # A fixed past hour: every hourly partition the tests touch already exists.
-HOUR0 = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
+HOUR0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -19,13 +19,5 @@ def sim():
 
 @pytest.fixture(scope="module")
 def collection_env(sim, tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("data")
-    home = tmp_path_factory.mktemp("dagster_home")
-    patch = pytest.MonkeyPatch()
-    for key, value in {**sim.env, "PM_CLOCK": "sim", "PM_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(home)}.items():
-        patch.setenv(key, value)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    instance = dg.DagsterInstance.get()
-    yield {"data_dir": data_dir, "instance": instance, "sim": sim}
-    instance.dispose()
-    patch.undo()
+    with sim_dagster_env(sim, tmp_path_factory) as env:
+        yield env

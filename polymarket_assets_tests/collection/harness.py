@@ -8,15 +8,36 @@ each scheduled instant in turn and waits until every sweep due at that instant h
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import dagster as dg
+import pytest
 
 from polymarket_assets.defs.partitions import hourly_partitions
 from polymarket_assets.defs.snapshots.schedules import snapshot_run_request
-from polymarket_assets.local_runner import LocalRunPool
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.tiers import DEFAULT_PLAN, slot_instants
+from polymarket_assets.local_runner import LocalRunPool
+
+
+@contextmanager
+def sim_dagster_env(sim, tmp_path_factory) -> Iterator[dict]:
+    """The environment a run worker sees against `sim` (its URLs and clock), an empty data dir and a temporary
+    SQLite Dagster instance, undone on exit."""
+    data_dir = tmp_path_factory.mktemp("data")
+    home = tmp_path_factory.mktemp("dagster_home")
+    patch = pytest.MonkeyPatch()
+    for key, value in {**sim.env, "PM_CLOCK": "sim", "PM_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(home)}.items():
+        patch.setenv(key, value)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    instance = dg.DagsterInstance.get()
+    try:
+        yield {"data_dir": data_dir, "instance": instance, "sim": sim}
+    finally:
+        instance.dispose()
+        patch.undo()
 
 
 def load_defs() -> dg.Definitions:

@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 
-import dagster as dg
 import pytest
 
+from polymarket_assets_tests.collection.harness import sim_dagster_env
 from polymarket_sim import run_sim
 
 # A fixed past hour (after the tests' PM_COLLECTION_START): every hourly partition the tests touch exists.
@@ -19,13 +19,5 @@ def sim():
 
 @pytest.fixture(scope="module")
 def env(sim, tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("data")
-    home = tmp_path_factory.mktemp("dagster_home")
-    patch = pytest.MonkeyPatch()
-    for key, value in {**sim.env, "PM_CLOCK": "sim", "PM_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(home)}.items():
-        patch.setenv(key, value)
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    instance = dg.DagsterInstance.get()
-    yield {"data_dir": data_dir, "instance": instance, "sim": sim}
-    instance.dispose()
-    patch.undo()
+    with sim_dagster_env(sim, tmp_path_factory) as env:
+        yield env

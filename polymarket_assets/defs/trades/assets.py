@@ -42,6 +42,14 @@ from ws_sidecar import files as incoming_files
 # Ingestion fails only for reasons outside the files (a full disk, a lock, a killed worker); bad files are
 # quarantined instead. Retry the step in the same run before the run fails visibly.
 INGEST_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
+# What every asset that takes in the recorder's files shares: hourly partitions, one partition per run, retries.
+INGEST_ASSET = {
+    "partitions_def": hourly_partitions,
+    "group_name": "trades",
+    "kinds": {"python", "parquet"},
+    "backfill_policy": ONE_PARTITION_PER_RUN,
+    "retry_policy": INGEST_RETRY_POLICY,
+}
 from polymarket_assets.defs.trades.whales import DEFAULT_THRESHOLDS, whale_events_for_window
 
 
@@ -143,13 +151,7 @@ def trades(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake:
     )
 
 
-@dg.asset(
-    partitions_def=hourly_partitions,
-    group_name="trades",
-    kinds={"python", "parquet"},
-    backfill_policy=ONE_PARTITION_PER_RUN,
-    retry_policy=INGEST_RETRY_POLICY,
-)
+@dg.asset(**INGEST_ASSET)
 def book_updates(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource) -> dg.MaterializeResult:
     """Every book snapshot (WS and REST reseeds) and level change the recorder applied, by exchange hour.
 
@@ -187,13 +189,7 @@ def _take_in_files(context, lake: LakeResource, kind: str, config: "IncomingFile
     )
 
 
-@dg.asset(
-    partitions_def=hourly_partitions,
-    group_name="trades",
-    kinds={"python", "parquet"},
-    backfill_policy=ONE_PARTITION_PER_RUN,
-    retry_policy=INGEST_RETRY_POLICY,
-)
+@dg.asset(**INGEST_ASSET)
 def ws_raw_frames(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource) -> dg.MaterializeResult:
     """The raw archive of every websocket frame received (zstd Parquet), by receive hour, under
     `raw/ws_market/`: what every derived WS row can be recomputed from. Hard links, like `book_updates`."""
@@ -201,13 +197,7 @@ def ws_raw_frames(context: dg.AssetExecutionContext, config: IncomingFilesConfig
     return _take_in_files(context, lake, "raw_frames", config, directory)
 
 
-@dg.asset(
-    partitions_def=hourly_partitions,
-    group_name="trades",
-    kinds={"python", "parquet"},
-    backfill_policy=ONE_PARTITION_PER_RUN,
-    retry_policy=INGEST_RETRY_POLICY,
-)
+@dg.asset(**INGEST_ASSET)
 def ws_gaps(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource) -> dg.MaterializeResult:
     """Every interruption of the recording, by start hour: connection, start, end and reason (`disconnect`,
     `freeze`, `resync` of some books, or the recorder's own `restart`)."""
@@ -234,13 +224,7 @@ def ws_gaps(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake
     )
 
 
-@dg.asset(
-    partitions_def=hourly_partitions,
-    group_name="trades",
-    kinds={"python", "parquet"},
-    backfill_policy=ONE_PARTITION_PER_RUN,
-    retry_policy=INGEST_RETRY_POLICY,
-)
+@dg.asset(**INGEST_ASSET)
 def market_events(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource) -> dg.MaterializeResult:
     """The websocket's custom events by exchange hour, one row per event: `new_market` (a market's first
     sighting, before discovery lists it) and `market_resolved` (the provisional resolution, `source =
