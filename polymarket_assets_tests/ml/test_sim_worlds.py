@@ -58,7 +58,7 @@ def test_model_artifact_evaluation_and_backtest_are_recorded(signal_world):
     meta = json.loads((directory / "meta.json").read_text())
     assert (directory / "model.json").stat().st_size > 1000
     assert meta["features"][0] == "price" and "whale_net_count_7d" in meta["features"]
-    assert meta["training_window"]["last_train_close"] <= meta["training_window"]["first_test_close"]
+    assert meta["training_window"]["last_train_label"] < meta["training_window"]["first_test_row"]
     assert meta["evaluation"]["rows"] > 0 and "backtest" in meta
     assert (directory / "reliability.png").read_bytes()[:4] == b"\x89PNG"
     metadata = signal_world.evaluation["model_evaluation"]

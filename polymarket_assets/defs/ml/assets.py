@@ -17,6 +17,7 @@ from polymarket_assets.defs.resources import ClockResource, LakeResource
 from polymarket_assets.lib.ml import model as model_lib
 from polymarket_assets.lib.ml import pipeline
 from polymarket_assets.lib.ml.backtest import BacktestConfig
+from polymarket_assets.lib.ml.dataset import DEFAULT_EMBARGO_H
 from polymarket_assets.lib.ml.features import WHALE_USD
 from polymarket_assets.lib.ml.plots import importance_png, markdown_image, reliability_png
 from polymarket_assets.lib.ml.store import write_features_partition
@@ -90,7 +91,9 @@ class TrainingSetConfig(dg.Config):
     tolerance_h: list[float] = [1.0, 0.5, 0.25]  # noqa: RUF012
     """Per horizon: how much older than close - h the chosen row may be."""
     fractions: list[float] = [0.6, 0.2, 0.2]  # noqa: RUF012
-    """Train / validation / test shares of the clusters (markets, or negRisk events), in order of close."""
+    """Train / validation / test shares of the clusters (events, or single markets), in order of resolution."""
+    embargo_h: float = DEFAULT_EMBARGO_H
+    """Clusters resolving this close before the validation or test start are purged."""
 
 
 @dg.asset(
@@ -100,13 +103,16 @@ class TrainingSetConfig(dg.Config):
     tags={"domain": "ml"},
 )
 def training_set(config: TrainingSetConfig, lake: LakeResource) -> dg.MaterializeResult:
-    """Features at 24 h, 4 h and 1 h before close joined to strict labels (YES/NO only; INVALID and UNKNOWN
-    excluded and counted), split by close time into train / validation / test with no market or negRisk
-    event in two splits."""
+    """Features at 24 h, 4 h and 1 h before the close known at the time, joined to strict labels (YES/NO only;
+    INVALID and UNKNOWN excluded and counted), split by resolution time into train / validation / test by
+    event cluster, with a purge and an embargo so every fitted label resolved before the first test row."""
     if len(config.tolerance_h) != len(config.horizons_h) or len(config.fractions) != 3:
         raise dg.Failure("tolerance_h needs one value per horizon, and fractions three values")
     ts = pipeline.make_training_set(
-        lake.data_dir, dict(zip(config.horizons_h, config.tolerance_h)), tuple(config.fractions)
+        lake.data_dir,
+        dict(zip(config.horizons_h, config.tolerance_h)),
+        tuple(config.fractions),
+        config.embargo_h,
     )
     table = ts.table
     by_split = {s: pipeline.split(table, s) for s in ("train", "validation", "test")}
@@ -126,6 +132,8 @@ def training_set(config: TrainingSetConfig, lake: LakeResource) -> dg.Materializ
         },
         **{f"excluded_{k.lower()}": v for k, v in ts.excluded.items()},
         "split_boundaries": dg.MetadataValue.json(ts.boundaries),
+        "purged_rows": ts.purged.get("rows", 0),
+        "purged_clusters": ts.purged.get("clusters", 0),
     }
     return dg.MaterializeResult(metadata=metadata)
 

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from polymarket_assets.lib.ml import model as model_lib
 from polymarket_assets.lib.ml.backtest import BacktestConfig, Quote, run_backtest, summarize
-from polymarket_assets.lib.ml.dataset import TrainingSet, build_training_set
+from polymarket_assets.lib.ml.dataset import DEFAULT_EMBARGO_H, TrainingSet, build_training_set
 from polymarket_assets.lib.ml.evaluation import evaluate
 from polymarket_assets.lib.ml.features import WHALE_USD, build_features
 from polymarket_assets.lib.ml.sources import (
@@ -42,7 +42,9 @@ def lake_root(data_dir: str | os.PathLike) -> Path:
     return local_data_dir(data_dir, "the ML layer") / "lake"
 
 
-def make_training_set(data_dir, horizons: dict[float, float], fractions=(0.6, 0.2, 0.2)) -> TrainingSet:
+def make_training_set(
+    data_dir, horizons: dict[float, float], fractions=(0.6, 0.2, 0.2), embargo_h: float = DEFAULT_EMBARGO_H
+) -> TrainingSet:
     root = lake_root(data_dir)
     con = connect()
     try:
@@ -53,6 +55,7 @@ def make_training_set(data_dir, horizons: dict[float, float], fractions=(0.6, 0.
             relation_sql(root, RESOLUTIONS),
             horizons=horizons,
             fractions=fractions,
+            embargo_h=embargo_h,
         )
     finally:
         con.close()
@@ -106,8 +109,8 @@ def train_and_save(
         "training_window": {
             "first_feature_ts": pc.min(ts_train).as_py().isoformat(),
             "last_feature_ts": pc.max(ts_train).as_py().isoformat(),
-            "last_train_close": pc.max(train_rows.column("close_ts")).as_py().isoformat(),
-            "first_test_close": _min_iso(split(table, "test"), "close_ts"),
+            "last_train_label": pc.max(train_rows.column("label_ts")).as_py().isoformat(),
+            "first_test_row": _min_iso(split(table, "test"), "ts"),
         },
         "rows": {name: split(table, name).num_rows for name in ("train", "validation", "test")},
         "resolved_markets": len(set(table.column("condition_id").to_pylist())),

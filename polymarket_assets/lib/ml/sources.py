@@ -70,6 +70,7 @@ MARKET_STATES = Source(
         ("neg_risk_market_id", "VARCHAR"),
         ("event_id", "VARCHAR"),
         ("category", "VARCHAR"),
+        ("closed_time", TS),
     ),
 )
 
