@@ -211,7 +211,7 @@ def _split_world(tmp_path, n: int = 30, **kwargs):
 
 def test_split_is_by_time_and_keeps_markets_and_events_whole(tmp_path):
     ts = _split_world(tmp_path, fractions=(0.6, 0.2, 0.2))
-    rows = ts.table.to_pylist()
+    rows = [r for r in ts.table.to_pylist() if r["split"] != "purged"]
     split_of_market, split_of_cluster = {}, {}
     for r in rows:
         assert split_of_market.setdefault(r["condition_id"], r["split"]) == r["split"]
@@ -235,14 +235,15 @@ def test_the_purge_keeps_every_fitted_label_before_the_first_test_instant(tmp_pa
     """Without a purge, 24 h test rows are taken while training markets are still open: a label resolved
     after a test row is information from that row's future."""
     ts = _split_world(tmp_path, fractions=(0.6, 0.2, 0.2), embargo_h=3.0)
-    rows = ts.table.to_pylist()
+    rows = [r for r in ts.table.to_pylist() if r["split"] != "purged"]
     first = {s: min(r["ts"] for r in rows if r["split"] == s) for s in ("validation", "test")}
     for r in rows:
         if r["split"] == "train":
             assert r["label_ts"] < first["validation"] - 3 * H
         if r["split"] in ("train", "validation"):
             assert r["label_ts"] < first["test"] - 3 * H, r
-    assert ts.purged["rows"] > 0 and ts.purged["clusters"] > 0
+    assert ts.purged["rows"] == sum(s == "purged" for s in ts.table["split"].to_pylist()) > 0
+    assert ts.purged["clusters"] > 0
     assert {r["split"] for r in rows} == {"train", "validation", "test"}
     # a test market closing soon after the test start keeps only its short horizons
     assert all(r["ts"] >= first["test"] for r in rows if r["split"] == "test")

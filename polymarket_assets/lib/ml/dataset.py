@@ -40,6 +40,7 @@ from polymarket_assets.lib.ml.features import FEATURE_COLUMNS
 HORIZONS_H = (24.0, 4.0, 1.0)
 DEFAULT_TOLERANCE_H = {24.0: 1.0, 4.0: 0.5, 1.0: 0.25}
 SPLITS = ("train", "validation", "test")
+PURGED = "purged"  # the split of a row the purge or the embargo removed
 # Labels resolving this close before a split's first instant are purged too: news that resolves one market
 # often moves its neighbours a little earlier.
 DEFAULT_EMBARGO_H = 2.0
@@ -105,7 +106,7 @@ def horizon_rows_sql(features: str, market_states: str, horizons: dict[float, fl
 
 @dataclass
 class TrainingSet:
-    table: pa.Table  # one row per (market, horizon), with `label`, `label_ts`, `cluster` and `split`
+    table: pa.Table  # one row per (market, horizon), with `label`, `label_ts`, `cluster` and `split` (or PURGED)
     excluded: dict[str, int]  # markets with horizon rows but no usable label, by reason
     boundaries: dict[str, str] = field(default_factory=dict)
     purged: dict[str, int] = field(default_factory=dict)  # rows and clusters removed by the purge/embargo
@@ -155,8 +156,8 @@ def build_training_set(
     label = pc.cast(pc.equal(table.column("outcome"), YES), pa.int64())
     table = table.append_column("label", label)
     split, boundaries, purged = time_split(table, fractions, embargo_h)
-    table = table.append_column("split", pa.array(split, pa.string()))
-    table = table.filter(pc.is_valid(table.column("split")))
+    # Purged rows stay, marked, for the walk-forward folds (which re-split the whole history).
+    table = table.append_column("split", pa.array([s or PURGED for s in split], pa.string()))
     return TrainingSet(table, excluded, boundaries, purged)
 
 

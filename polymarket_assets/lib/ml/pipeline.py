@@ -139,6 +139,21 @@ def evaluate_and_save(
     return result
 
 
+def walk_forward_of(model: model_lib.Model, table: pa.Table, folds: int, replicates: int) -> dict:
+    """Rolling-origin folds over the training set (default embargo), each fitted with the model's settings."""
+    from polymarket_assets.lib.ml.walkforward import walk_forward
+
+    meta = model.meta
+    train_kwargs = {
+        "params": meta.get("params"),
+        "num_boost_round": meta.get("num_boost_round", 400),
+        "early_stopping_rounds": meta.get("early_stopping_rounds", 40),
+        "use_market_margin": model.use_market_margin,
+        "features": model.features,
+    }
+    return walk_forward(table, folds, replicates=replicates, train_kwargs=train_kwargs)
+
+
 PREDICTION_SCHEMA = pa.schema(
     [
         ("condition_id", pa.string()),
