@@ -303,8 +303,9 @@ def main(argv: list[str] | None = None) -> int:
         figures.pop("capture", None)
         summary.update(figures)
         summary["sim_hour"] = hour0.isoformat()
-        for key in ("resolved_markets_used", "brier_model", "brier_market", "delta_brier_ci", "backtest_sharpe",
-                    "backtest_bets", "model_version"):
+        for key in ("resolved_markets_used", "brier_model", "brier_market", "delta_brier_ci", "best_baseline",
+                    "delta_brier_vs_best_ci", "verdict", "canaries_null", "backtest_sharpe",
+                    "backtest_sharpe_per_bet", "backtest_return_per_bet_ci", "backtest_bets", "model_version"):
             if key in model:
                 summary[key] = model[key]
         summary["wall_s"] = round(time.monotonic() - wall_start, 1)

@@ -415,7 +415,9 @@ class BacktestRunConfig(dg.Config):
 )
 def backtest(config: BacktestRunConfig, lake: LakeResource) -> dg.MaterializeResult:
     """Trades the latest model on the test split's markets: enters when the edge over the executable price
-    exceeds the threshold after fees, after a latency, sized within visible depth, held to resolution."""
+    exceeds the threshold after fees, after a latency, walking the recorded book level by level, never after
+    close; held to resolution. Per-bet return on capital at risk with a cluster-bootstrap CI, PnL on the peak
+    capital at risk with the positions open at once, and no annualised figure over a short elapsed time."""
     model = model_lib.load(lake.data_dir)
     table = pipeline.read_training_set(lake.data_dir)
     bt = BacktestConfig(**config.model_dump())
@@ -427,20 +429,37 @@ def backtest(config: BacktestRunConfig, lake: LakeResource) -> dg.MaterializeRes
         "Check the features of the traded rows for data observed after their instant, and the split for "
         "markets shared with training."
         if loud
-        else "Sharpe within the plausible range."
+        else f"Sharpe {'within the plausible range' if sharpe is not None else 'not computed'} "
+        f"({summary['annualised_basis']})."
     )
     model_lib.update_meta(lake.data_dir, model.version, {"backtest": summary})
+
+    def rounded(value, digits=4):
+        return round(value, digits) if value is not None else None
+
+    ci = summary["return_per_bet_ci"]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": bets.num_rows,
             "model_version": model.version,
             "bets": summary["bets"],
+            "bet_clusters": summary["clusters"],
             "pnl_usd": round(summary["pnl_usd"], 2),
             "hit_rate": summary["hit_rate"],
+            "return_per_bet_mean": rounded(summary["return_per_bet_mean"]),
+            "return_per_bet_std": rounded(summary["return_per_bet_std"]),
+            "return_per_bet_ci_low": rounded(ci[0]) if ci else None,
+            "return_per_bet_ci_high": rounded(ci[1]) if ci else None,
+            "sharpe_per_bet": rounded(summary["sharpe_per_bet"]),
+            "return_on_capital": rounded(summary["return_on_capital"]),
+            "peak_capital_usd": round(summary["peak_capital_usd"], 2),
+            "return_on_peak_capital": rounded(summary["return_on_peak_capital"]),
+            "max_concurrent_positions": summary["max_concurrent"],
+            "elapsed_days": round(summary["elapsed_days"], 3),
+            "annualised_return_on_peak_capital": rounded(summary["annualised_return_on_peak_capital"]),
             "sharpe": sharpe,
-            "sharpe_basis": summary["sharpe_basis"],
+            "annualised_basis": summary["annualised_basis"],
             "max_drawdown_usd": round(summary["max_drawdown_usd"], 2),
-            "return_on_cost": summary["return_on_cost"],
             "fees_usd": round(summary["fees_usd"], 2),
             "markets": summary["markets"],
             "sharpe_warning": loud,

@@ -131,6 +131,8 @@ def model_figures(data_dir) -> dict:
         "verdict": evaluation["verdict"],
         "canaries_null": evaluation.get("canaries_null"),
         "backtest_sharpe": backtest.get("sharpe"),
+        "backtest_return_per_bet_ci": backtest.get("return_per_bet_ci"),
+        "backtest_sharpe_per_bet": backtest.get("sharpe_per_bet"),
         "backtest_bets": backtest.get("bets"),
         "backtest_pnl_usd": backtest.get("pnl_usd"),
     }

@@ -102,6 +102,18 @@ TRADES = Source(
     ),
 )
 
+BOOK_LEVELS = "STRUCT(price DOUBLE, size DOUBLE)[]"
+ORDERBOOKS = Source(
+    "orderbooks",
+    (
+        ("condition_id", "VARCHAR"),
+        ("token_id", "VARCHAR"),
+        ("captured_at", TS),
+        ("bids", BOOK_LEVELS),
+        ("asks", BOOK_LEVELS),
+    ),
+)
+
 RESOLUTIONS = Source(
     "resolutions",
     (("condition_id", "VARCHAR"), ("outcome", "VARCHAR"), ("resolved_at", TS), ("checked_at", TS)),
