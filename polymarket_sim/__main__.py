@@ -17,6 +17,7 @@ from aiohttp import web
 
 from .fmt import parse_time
 from .server import build_app
+from .pricing import CALIBRATIONS, DEFAULT_MARKET
 from .world import World
 
 
@@ -29,6 +30,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second; 0 = paused")
     p.add_argument("--faults", default="none", help="none | light | heavy")
     p.add_argument("--informed-flow", type=float, default=0.0, help="0..1: how much whale flow predicts outcomes")
+    p.add_argument("--market", default=DEFAULT_MARKET, choices=sorted(CALIBRATIONS),
+                   help="realistic: a market as hard to beat as Polymarket's (its maker learns from whale flow); "
+                   "strong: informed flow the price never learns (a pipeline check)")
     p.add_argument("--start", default=None, help="initial simulated time (ISO 8601 or epoch s); default now")
     p.add_argument("--books-batch-max", type=int, default=500)
     p.add_argument("--rate-limit", default="throttle", choices=["throttle", "429", "off"])
@@ -43,7 +47,7 @@ async def _serve(args: argparse.Namespace) -> None:
     start = parse_time(args.start) if args.start else time.time()
     if not 0.0 <= args.informed_flow <= 1.0:
         raise SystemExit("--informed-flow must be within [0, 1]")
-    world = World(args.seed, args.markets, start, args.speed, args.informed_flow)
+    world = World(args.seed, args.markets, start, args.speed, args.informed_flow, args.market)
     overrides = {"hang_s": args.hang_seconds} if args.hang_seconds is not None else {}
     app = build_app(world, args.faults, args.books_batch_max, args.rate_limit, args.ws_idle_timeout,
                     args.ws_max_assets, **overrides)

@@ -14,7 +14,13 @@ import heapq
 import math
 
 from . import names
-from .pricing import endpoints_given_outcome, group_endpoints_given_winner
+from .pricing import (
+    CALIBRATIONS,
+    DEFAULT_MARKET,
+    Calibration,
+    endpoints_given_outcome,
+    group_endpoints_given_winner,
+)
 from .rng import T_EVENT, T_IDGAP, T_SLOT, Stream, h
 
 HOUR = 3600.0
@@ -100,6 +106,7 @@ class Market:
         "umabond",
         "volume_scale",
         "x0",
+        "clock_power",
         "yes_token",
         "z1",
     )
@@ -192,9 +199,10 @@ class _GenPlan:
 class Catalog:
     """All markets and events ever created up to the materialised horizon, sorted by id (= creation order)."""
 
-    def __init__(self, seed: int, n_markets: int, start: float) -> None:
+    def __init__(self, seed: int, n_markets: int, start: float, calibration: Calibration | None = None) -> None:
         self.seed = seed
         self.start = start
+        self.calibration = calibration or CALIBRATIONS[DEFAULT_MARKET]
         self.layout = _slot_layout(seed, n_markets)
         self.markets: list[Market] = []
         self.created: list[float] = []
@@ -270,7 +278,9 @@ class Catalog:
         ev.markets = []
         if ev.neg_risk:
             gs = Stream(seed, T_SLOT, slot, gen, -1)
-            group_paths = group_endpoints_given_winner([(gs.gauss(), gs.gauss()) for _ in range(size)], winner)
+            group_paths = group_endpoints_given_winner(
+                [(gs.gauss(), gs.gauss()) for _ in range(size)], winner, self.calibration.prior_var
+            )
         for j in range(size):
             m = Market()
             m.slot, m.gen, m.member, m.kind, m.event = slot, gen, j, kind, ev
@@ -309,7 +319,8 @@ class Catalog:
                 m.x0, m.z1 = group_paths[j]
             else:
                 sign = 1.0 if m.outcome == YES else (-1.0 if m.outcome == NO else 0.0)
-                m.x0, m.z1 = endpoints_given_outcome(ms.gauss(), ms.gauss(), sign)
+                m.x0, m.z1 = endpoints_given_outcome(ms.gauss(), ms.gauss(), sign, self.calibration.prior_var)
+            m.clock_power = self.calibration.clock_power
             m.tick_ms = int(ms.weighted([5000, 10000, 15000, 20000, 30000, 60000], [2, 4, 3, 3, 2, 1]))
             m.phase_ms = ms.randint(0, m.tick_ms - 1)
             if ev.neg_risk and j > 0:

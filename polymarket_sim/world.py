@@ -15,6 +15,7 @@ from .catalog import Catalog
 from .clock import SimClock
 from .fmt import fmt_milli
 from .orderbook import BookState, MicroModel
+from .pricing import CALIBRATIONS, DEFAULT_MARKET
 
 SERVED_LOG_SIZE = 200_000
 
@@ -44,13 +45,18 @@ class Stats:
 
 
 class World:
-    def __init__(self, seed: int, n_markets: int, start: float, speed: float, informed_flow: float) -> None:
+    def __init__(
+        self, seed: int, n_markets: int, start: float, speed: float, informed_flow: float,
+        market: str = DEFAULT_MARKET,
+    ) -> None:
         self.seed = seed
         self.informed_flow = informed_flow
+        self.market = market
         self.start = start
         self.clock = SimClock(start, speed)
-        self.catalog = Catalog(seed, n_markets, start)
-        self.micro = MicroModel(seed, informed_flow)
+        calibration = CALIBRATIONS[market]
+        self.catalog = Catalog(seed, n_markets, start, calibration)
+        self.micro = MicroModel(seed, informed_flow, calibration=calibration)
         self.stats = Stats()
         self.served = collections.deque(maxlen=SERVED_LOG_SIZE)
         # The catalog is a large, long-lived object graph: keep the cyclic GC from rescanning it on every
