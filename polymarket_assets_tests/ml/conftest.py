@@ -21,8 +21,10 @@ WORLD_STEP = timedelta(hours=4)
 WORLD_SEED = 5
 # The informed world is the one the signal, label, artifact, leakage and notebook tests read; the null world
 # only has to show the absence of a gain, which a smaller sample can (its CI is wider, not shifted).
-INFORMED = {"markets": 300, "hours": 32}
-NULL = {"markets": 200, "hours": 24}
+# The informed world is the simulator's `strong` market (a price deaf to the tape): a pipeline check that the
+# model finds a signal when there is one. The null world is the realistic default with no informed flow.
+INFORMED = {"markets": 300, "hours": 32, "market": "strong"}
+NULL = {"markets": 200, "hours": 24, "market": "realistic"}
 SLOT_TIERS = ("T1", "T2", "T3")
 TRADE_TIERS = ("T2", "T3")
 
@@ -45,7 +47,9 @@ def ml_config_for(step: timedelta, hours: int) -> dict:
     return coarse_run_config(step, hours, min_rows=60, min_markets_per_split=10, replicates=1000)
 
 
-def build_world(base: Path, informed_flow: float, markets: int, hours: int, with_coverage: bool) -> World:
+def build_world(
+    base: Path, informed_flow: float, markets: int, hours: int, with_coverage: bool, market: str
+) -> World:
     import dagster as dg
 
     from polymarket_assets.defs.ml.demo import run_ml_pipeline
@@ -68,6 +72,7 @@ def build_world(base: Path, informed_flow: float, markets: int, hours: int, with
         informed_flow=informed_flow,
         start=start,
         rate_limit="off",
+        market=market,
     ) as sim:
         patch = pytest.MonkeyPatch()
         for key, value in {

@@ -234,34 +234,13 @@ def test_cli_prints_one_json_line_and_exits_cleanly_on_sigterm():
             p.kill()
 
 
-def _brier_before_close(w: World, hours: float) -> tuple[float, float, int]:
-    """(market Brier, Brier of the Bayes-optimal price given every whale order, rows) at `hours` before
-    close, over resolved binary markets closing in the three days after START_TS."""
-    from polymarket_sim import pricing
-    from polymarket_sim.orderbook import tick_of
-
-    w.catalog.ensure(START_TS + 4 * 86400)
-    market, best, n = 0.0, 0.0, 0
-    full = pricing.Calibration(prior_var=1.0, clock_power=1.0, mm_learns=True)
-    for m in _resolved_binary(w):
-        t = m.end_date - hours * 3600
-        if not START_TS <= t <= START_TS + 3 * 86400 or m.end_date - m.created_at < hours * 3600 + 600:
-            continue
-        y = 1.0 if m.outcome == "YES" else 0.0
-        t_ms = int(t * 1000)
-        net = w.micro._net_whale_orders(m, tick_of(m, t_ms))
-        p_best = pricing.market_yes(pricing.fair_yes(w.seed, m, t), w.micro.evidence, net, 0, full)
-        market += (w.micro.market_yes(m, t_ms) - y) ** 2
-        best += (p_best - y) ** 2
-        n += 1
-    return market / n, best / n, n
-
-
 def test_the_realistic_market_is_as_hard_to_beat_as_polymarket():
     """Informed flow 0.3: the market's Brier 24 h before close is Polymarket's order (about 0.056), and even
     the Bayes-optimal use of every whale order beats it by only about 0.01, because the market maker prices
     whale orders once they are six hours old."""
-    worlds = [_brier_before_close(World(seed, 400, START_TS, 0, 0.3), 24.0) for seed in (5, 11)]
+    from polymarket_sim.world import market_brier
+
+    worlds = [market_brier(World(seed, 400, START_TS, 0, 0.3), 24.0, START_TS, START_TS + 3 * 86400) for seed in (5, 11)]
     n = sum(w[2] for w in worlds)
     market = sum(w[0] * w[2] for w in worlds) / n
     best = sum(w[1] * w[2] for w in worlds) / n
