@@ -194,7 +194,8 @@ def bench_world(
                 )
                 stats = collector.collect(WORLD_START, WORLD_START + timedelta(hours=hours), WORLD_STEP)
                 days = sorted({(WORLD_START + timedelta(hours=h)).date() for h in range(hours + 1)})
-                run_ml_pipeline(pool, data_dir, days, coarse_run_config(WORLD_STEP, hours))
+                # independent simulated events: the purge without an embargo (as the ML test worlds)
+                run_ml_pipeline(pool, data_dir, days, coarse_run_config(WORLD_STEP, hours, embargo_h=0.0))
         finally:
             os.environ.clear()
             os.environ.update(saved)

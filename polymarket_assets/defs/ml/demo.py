@@ -61,17 +61,16 @@ def ml_run_config(
     min_markets_per_split: int = 10,
     replicates: int = 2000,
     extra: dict | None = None,
+    embargo_h: float | None = None,
 ) -> dict:
     from polymarket_assets.local_runner import merge_config
 
+    training = {"horizons_h": list(horizons_h), "tolerance_h": list(tolerance_h or COARSE_TOLERANCE_H)}
+    if embargo_h is not None:
+        training["embargo_h"] = embargo_h
     config = {
         "ops": {
-            "training_set": {
-                "config": {
-                    "horizons_h": list(horizons_h),
-                    "tolerance_h": list(tolerance_h or COARSE_TOLERANCE_H),
-                }
-            },
+            "training_set": {"config": training},
             "training_set_training_set_ready": {
                 "config": {"min_rows": min_rows, "min_markets_per_split": min_markets_per_split}
             },

@@ -15,11 +15,13 @@
 - **Clusters.** Markets of one event resolve on the same news (a negRisk field, but also a moneyline with its
   spread and totals, or a ladder of thresholds), so the cluster is the event: the negRisk market id for a negRisk
   market, else `event_id`, else the market itself. The cluster is the unit of the split and of every bootstrap.
-- **Split.** Clusters are ordered by their label time (the last `label_ts` of their markets) and cut by count
-  into train / validation / test. Validation starts at the first validation cluster's label time `t_val`, test
-  at the first test cluster's `t_test`. Training clusters must have resolved before `t_val - embargo`,
-  validation clusters before `t_test - embargo` (the clusters resolving inside an embargo are purged); a
-  validation or test cluster keeps only its rows at or after its split's start (earlier rows are purged).
+- **Split.** Two instants cut the history: test starts at `t_test`, validation at `t_val`. A cluster's label
+  time is the last `label_ts` of its markets. Training clusters must have resolved before `t_val - embargo`,
+  validation clusters in [t_val, t_test - embargo), test clusters at or after t_test; a validation or test
+  cluster keeps only its rows at or after its split's start. Everything else is purged: the clusters
+  resolving inside an embargo, and the rows before a split's start whose labels resolve after it. `t_test`
+  is chosen (among row instants) so that the test rows make up about the test fraction of the rows kept,
+  then `t_val` likewise among the rest.
   So every label the model is fitted or early-stopped on was a fact before the first test instant, which the
   blocking gate check (`defs/ml/checks.py`) asserts.
 """
@@ -27,7 +29,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import numpy as np
@@ -177,19 +179,42 @@ def time_split(
     if table.num_rows == 0:
         return [], {}, {"clusters": 0, "rows": 0}
     label_time = cluster_label_times(table)
-    ordered = sorted(label_time, key=lambda c: (label_time[c], c))
-    n = len(ordered)
-    cuts = np.cumsum(np.asarray(fractions, dtype=float) / float(sum(fractions))) * n
-    n_train, n_val = round(float(cuts[0])), round(float(cuts[1]))
-    if n >= 3 and min(fractions) > 0:
-        n_train = min(max(n_train, 1), n - 2)
-        n_val = min(max(n_val, n_train + 1), n - 1)
-    # A split with no clusters starts after the last label (fractions (1, 0, 0) put everything in train).
     embargo = timedelta(hours=embargo_h)
-    after_last = label_time[ordered[-1]] + embargo + timedelta(microseconds=1)
-    t_val = label_time[ordered[n_train]] if n_train < n else after_last
-    t_test = label_time[ordered[n_val]] if n_val < n else after_last
+    # A split with no share starts after the last label (fractions (1, 0, 0) put everything in train).
+    after_last = max(label_time.values()) + embargo + timedelta(microseconds=1)
+    f_train, f_val, f_test = (float(f) for f in fractions)
+    ts = table.column("ts").to_pylist()
+    resolved = [label_time[c] for c in table.column("cluster").to_pylist()]
+    t_test = _cut(ts, resolved, f_test / (f_train + f_val + f_test), embargo, None) if f_test > 0 else after_last
+    t_val = _cut(ts, resolved, f_val / (f_train + f_val), embargo, t_test) if f_val > 0 else t_test
     return assign_splits(table, label_time, t_val, t_test, None, embargo)
+
+
+def _cut(ts: list, resolved: list, share: float, embargo: timedelta, before) -> datetime:
+    """The start instant t at which the rows scored after it (at or after t, resolved at or after t) make up
+    `share` of those kept (those plus the rows of clusters resolved before t - embargo), among rows whose
+    cluster resolved before `before - embargo` (all rows if None). Every row dropped between the two is the
+    purge's price: a row before t whose label resolves after t can be neither fitted nor scored."""
+    ts_a = np.asarray([t.timestamp() for t in ts])
+    res_a = np.asarray([r.timestamp() for r in resolved])
+    if before is not None:
+        keep = res_a < (before - embargo).timestamp()
+        ts_a, res_a = ts_a[keep], res_a[keep]
+    if ts_a.size == 0:
+        return before
+    emb = embargo.total_seconds()
+    best, best_gap = None, None
+    for t in np.unique(np.quantile(ts_a, np.linspace(0.05, 0.995, 80), method="lower")):
+        scored = int(np.sum((ts_a >= t) & (res_a >= t)))
+        fitted = int(np.sum(res_a < t - emb))
+        if scored == 0 or fitted == 0:
+            continue
+        gap = abs(scored / (scored + fitted) - share)
+        if best_gap is None or gap < best_gap:
+            best, best_gap = t, gap
+    if best is None:
+        return before if before is not None else datetime.fromtimestamp(float(ts_a.max()) + 1, tz=UTC)
+    return datetime.fromtimestamp(float(best), tz=UTC)
 
 
 def assign_splits(
