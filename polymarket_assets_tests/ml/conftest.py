@@ -1,6 +1,6 @@
 """Simulated worlds recorded by the real collection assets, then run through the ML assets (session-scoped).
 
-Each world is a paused `polymarket_sim` stepped every 4 simulated hours (for 32 or 24 hours): discovery, slot runs
+Each world is a paused `polymarket_sim` stepped every 4 simulated hours (for 32 hours): discovery, slot runs
 for T1-T3, the recorder's Data API backfill for T2-T3 markets (ingested by `ws_ingest_job`) and
 resolutions, all as real Dagster runs in forked workers; then `features_job` for each day and
 `ml_training_job`. The coarse cadence keeps a world under a minute; `benchmarks/ml_bench.py` runs the hourly
@@ -24,7 +24,8 @@ WORLD_SEED = 5
 # The informed world is the simulator's `strong` market (a price deaf to the tape): a pipeline check that the
 # model finds a signal when there is one. The null world is the realistic default with no informed flow.
 INFORMED = {"markets": 300, "hours": 32, "market": "strong"}
-NULL = {"markets": 200, "hours": 24, "market": "realistic"}
+# The purged split needs the null world as long as the informed one: a label resolves hours after close.
+NULL = {"markets": 200, "hours": 32, "market": "realistic"}
 SLOT_TIERS = ("T1", "T2", "T3")
 TRADE_TIERS = ("T2", "T3")
 

@@ -204,7 +204,10 @@ def _cut(ts: list, resolved: list, share: float, embargo: timedelta, before) -> 
         return before
     emb = embargo.total_seconds()
     best, best_gap = None, None
-    for t in np.unique(np.quantile(ts_a, np.linspace(0.05, 0.995, 80), method="lower")):
+    instants = np.unique(ts_a)
+    if instants.size > 200:  # a long history: about 200 candidate instants are enough
+        instants = np.unique(np.quantile(ts_a, np.linspace(0.0, 1.0, 200), method="lower"))
+    for t in instants:
         scored = int(np.sum((ts_a >= t) & (res_a >= t)))
         fitted = int(np.sum(res_a < t - emb))
         if scored == 0 or fitted == 0:
