@@ -185,12 +185,13 @@ def time_split(
     f_train, f_val, f_test = (float(f) for f in fractions)
     ts = table.column("ts").to_pylist()
     resolved = [label_time[c] for c in table.column("cluster").to_pylist()]
-    t_test = _cut(ts, resolved, f_test / (f_train + f_val + f_test), embargo, None) if f_test > 0 else after_last
-    t_val = _cut(ts, resolved, f_val / (f_train + f_val), embargo, t_test) if f_val > 0 else t_test
+    total = f_train + f_val + f_test
+    t_test = cut_instant(ts, resolved, f_test / total, embargo, None) if f_test > 0 else after_last
+    t_val = cut_instant(ts, resolved, f_val / (f_train + f_val), embargo, t_test) if f_val > 0 else t_test
     return assign_splits(table, label_time, t_val, t_test, None, embargo)
 
 
-def _cut(ts: list, resolved: list, share: float, embargo: timedelta, before) -> datetime:
+def cut_instant(ts: list, resolved: list, share: float, embargo: timedelta, before) -> datetime:
     """The start instant t at which the rows scored after it (at or after t, resolved at or after t) make up
     `share` of those kept (those plus the rows of clusters resolved before t - embargo), among rows whose
     cluster resolved before `before - embargo` (all rows if None). Every row dropped between the two is the

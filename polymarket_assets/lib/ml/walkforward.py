@@ -1,10 +1,11 @@
 """Walk-forward evaluation: rolling-origin folds over the training set's history, each with its own fit.
 
-Clusters are ordered by label time; the first `initial_fraction` of them only ever train. The rest are cut
-into `folds` consecutive test windows [t_k, t_k+1). Fold k trains (and early-stops) on the clusters resolved
-before t_k - embargo, split by `dataset.assign_splits` exactly as the training set is (so the purge holds in
-every fold), and scores the test window's rows at or after t_k. A cluster is in one fold's test window only,
-so the folds' predictions pool into one ΔBrier with a cluster-bootstrap CI over all of them.
+The origins t_k are row instants: the first after `initial_fraction` of the rows (which only ever train),
+then evenly through the rest. Fold k scores the clusters resolved in [t_k, t_k+1) on their rows at or after
+t_k, and trains (and early-stops) on the clusters resolved before t_k - embargo, split by the training set's
+own rules (`dataset.cut_instant`, `dataset.assign_splits`), so the purge holds in every fold. A cluster is
+in one fold's test window only, so the folds' predictions pool into one ΔBrier with a cluster-bootstrap CI
+over all of them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ import pyarrow.compute as pc
 from polymarket_assets.lib.ml import model as model_lib
 from polymarket_assets.lib.ml.baselines import BASELINES, Baselines
 from polymarket_assets.lib.ml.bootstrap import paired_delta_brier, verdict
-from polymarket_assets.lib.ml.dataset import DEFAULT_EMBARGO_H, assign_splits, cluster_label_times
+from polymarket_assets.lib.ml.dataset import (
+    DEFAULT_EMBARGO_H,
+    assign_splits,
+    cluster_label_times,
+    cut_instant,
+)
 from polymarket_assets.lib.ml.metrics import brier
 from polymarket_assets.lib.ml.model import column_array
 
@@ -49,23 +55,20 @@ def walk_forward(
     """Per fold: window, rows, Brier of the model and the market, ΔBrier vs the market; pooled: ΔBrier CIs
     against the market and the best baseline, and the verdict against the best."""
     table = training_set.filter(pc.is_valid(training_set.column("label_ts")))
-    label_time = cluster_label_times(table)
-    ordered = sorted(label_time, key=lambda c: (label_time[c], c))
-    n = len(ordered)
-    embargo = timedelta(hours=embargo_h)
-    first = round(n * initial_fraction)
-    if n == 0 or first >= n:
+    if table.num_rows == 0:
         return {"folds": [], "pooled": None}
-    per = (n - first) / folds
-    origins = [label_time[ordered[first + round(k * per)]] for k in range(folds)]
+    label_time = cluster_label_times(table)
+    embargo = timedelta(hours=embargo_h)
+    ts = table.column("ts").to_pylist()
+    resolved = [label_time[c] for c in table.column("cluster").to_pylist()]
+    # Origins at row instants: the first after `initial_fraction` of the rows, then evenly through the rest.
+    instants = sorted(ts)
+    shares = [initial_fraction + k * (1.0 - initial_fraction) / folds for k in range(folds)]
+    origins = sorted({instants[min(len(instants) - 1, int(share * len(instants)))] for share in shares})
     ends = [*origins[1:], None]
     fold_results, pooled = [], {"y": [], "clusters": [], "model": [], **{b: [] for b in BASELINES}}
     for k, (t_test, t_end) in enumerate(zip(origins, ends)):
-        before = [c for c in ordered if label_time[c] < t_test - embargo]
-        if len(before) < 4 or t_test == t_end:
-            fold_results.append({"fold": k, "skipped": "too little history before the origin"})
-            continue
-        t_val = label_time[before[min(len(before) - 1, round(len(before) * (1 - validation_fraction)))]]
+        t_val = cut_instant(ts, resolved, validation_fraction, embargo, t_test)
         splits, boundaries, _ = assign_splits(table, label_time, t_val, t_test, t_end, embargo)
         fold = _with_splits(table, splits)
         train, validation, test = (_part(fold, s) for s in ("train", "validation", "test"))
