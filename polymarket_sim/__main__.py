@@ -16,8 +16,8 @@ import time
 from aiohttp import web
 
 from .fmt import parse_time
-from .server import build_app
 from .pricing import CALIBRATIONS, DEFAULT_MARKET
+from .server import build_app
 from .world import World
 
 

@@ -61,6 +61,7 @@ class Event:
 class Market:
     __slots__ = (
         "accepting_after_close",
+        "clock_power",
         "condition_id",
         "created_at",
         "density",
@@ -106,7 +107,6 @@ class Market:
         "umabond",
         "volume_scale",
         "x0",
-        "clock_power",
         "yes_token",
         "z1",
     )

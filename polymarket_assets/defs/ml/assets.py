@@ -196,11 +196,11 @@ def _ci(d: dict) -> str:
 
 def _score_table(result: dict) -> str:
     """Every forecaster per horizon, with the model's ΔBrier and ΔLogLoss against it."""
-    lines = [
+    header = (
         "| horizon | rows | forecaster | Brier | reliability | resolution | log loss | AUC | "
-        "ΔBrier model − this [95% CI] | ΔLogLoss model − this [95% CI] |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
+        "ΔBrier model − this [95% CI] | ΔLogLoss model − this [95% CI] |"
+    )
+    lines = [header, "|---|---|---|---|---|---|---|---|---|---|"]
     blocks = [("all", result["overall"])] + list(result["by_horizon"].items())
     for horizon, block in blocks:
         for name in FORECASTERS:
@@ -218,11 +218,11 @@ def _score_table(result: dict) -> str:
 def _breakdown_table(result: dict) -> str:
     """Per category and price bucket: the model against the market and the best baseline."""
     best = result["best_baseline"]
-    lines = [
+    header = (
         f"| group | rows | clusters | Brier model | Brier market | ΔBrier vs market | ΔBrier vs {best} | "
-        f"ΔLogLoss vs {best} |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+        f"ΔLogLoss vs {best} |"
+    )
+    lines = [header, "|---|---|---|---|---|---|---|---|"]
     for kind in ("by_category", "by_price_bucket"):
         for key, block in result[kind].items():
             lines.append(

@@ -167,7 +167,7 @@ def run_backtest(
                 decision_price = current.ask
             else:
                 levels, to_price = entry.bid_levels, (lambda x: 1.0 - x)
-                edge_of = lambda price, p=p: (1.0 - p) - price  # noqa: E731
+                edge_of = lambda price, p=p: (1.0 - p) - price
                 decision_price = 1.0 - current.bid
             if not levels:
                 continue
@@ -271,7 +271,7 @@ def summarize(bets: pa.Table, replicates: int = 2000, seed: int = 0) -> dict:
     if elapsed_days >= MIN_ANNUALISE_DAYS:
         basis = "daily PnL on peak capital over the elapsed time"
         first = min(entries)
-        days = int(math.ceil(elapsed_days))
+        days = math.ceil(elapsed_days)
         daily = np.zeros(days)
         for value, when in zip(pnl, settle):
             daily[min(days - 1, int((when - first).total_seconds() // 86400))] += value / peak

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 # A gain smaller than this (in Brier) is not called a gain even when its CI excludes 0: a near-copy of the
 # market plus a base-rate shift can be "significant" and still mean nothing. Real feature models gain ~0.009.
 MIN_EFFECT_BRIER = 0.002
