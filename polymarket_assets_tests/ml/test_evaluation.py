@@ -107,6 +107,7 @@ def test_a_gain_needs_a_ci_below_zero_and_the_minimum_effect():
     assert verdict({"delta": -0.001, "ci_low": -0.0016, "ci_high": -0.0002}) == "none"
     assert verdict({"delta": -0.009, "ci_low": -0.012, "ci_high": -0.004}) == "gain"
     assert verdict({"delta": 0.004, "ci_low": 0.001, "ci_high": 0.007}) == "loss"
+    assert verdict({"delta": 0.00001, "ci_low": 0.000006, "ci_high": 0.000015}) == "none"  # a model on the price
     assert verdict({"delta": -0.009, "ci_low": -0.02, "ci_high": 0.001}) == "none"
 
 

@@ -18,10 +18,11 @@ MIN_EFFECT_BRIER = 0.002
 
 
 def verdict(delta: dict, min_effect: float = MIN_EFFECT_BRIER) -> str:
-    """'gain' (CI below 0 and the gain at least `min_effect`), 'loss' (CI above 0) or 'none'."""
+    """'gain' (CI below 0 and the gain at least `min_effect`), 'loss' (CI above 0 and the loss at least
+    `min_effect`) or 'none'."""
     if delta["ci_high"] < 0 and delta["delta"] <= -min_effect:
         return "gain"
-    if delta["ci_low"] > 0:
+    if delta["ci_low"] > 0 and delta["delta"] >= min_effect:
         return "loss"
     return "none"
 
