@@ -1,7 +1,8 @@
 """Book states and trades: the market microstructure, derived per (market, book tick) from seeded hashes.
 
 Each market has a fixed book tick (5-60 s) and phase. At the start of tick k the YES book is rebuilt around
-the fair price from a persistent ladder (each price level keeps its size for several ticks), which is the
+the market maker's price (the fair price moved by the whale orders it has learned from, `market_yes`) from
+a persistent ladder (each price level keeps its size for several ticks), which is the
 "base" book of the tick. Trades in tick k are a Poisson draw with times inside the tick; each takes the best
 level on its side at that instant and removes its size from that level (a level emptied by a trade
 disappears). The NO book is always the mirror of the YES book (NO bids = 1 - YES asks), because Polymarket
