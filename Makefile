@@ -4,13 +4,26 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo bench dev dev-sim clean
+UV := $(VENV)/bin/uv
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --no-strip-extras --custom-compile-command "make lock" --quiet
 
-$(STAMP): pyproject.toml
+.PHONY: setup test demo bench dev dev-sim clean lock
+
+# Exactly the locked versions, every file checked against its hash; then the project itself, without
+# resolving anything. polymarket_assets_tests/deploy/test_lock.py fails when the lock and pyproject.toml disagree.
+$(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,dev]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# After changing dependencies in pyproject.toml: re-resolve the three locks (everything for setup/CI, the
+# runtime and the Dagster-family images), keeping every version that still fits.
+lock: setup
+	$(UV) pip compile pyproject.toml --extra test --extra dev $(LOCK_FLAGS) -o requirements.lock
+	$(UV) pip compile pyproject.toml -c requirements.lock $(LOCK_FLAGS) -o deploy/requirements-runtime.lock
+	$(PY) deploy/requirements.py pyproject.toml dagster dagster-webserver dagster-postgres \
+		| $(UV) pip compile - -c requirements.lock $(LOCK_FLAGS) -o deploy/requirements-dagster.lock
 
 setup: $(STAMP)
 

@@ -435,7 +435,7 @@ def _coverage_segment(sim, hours: list[datetime], minutes: int, warm_up: bool, d
                                      batch_size=polymarket.books_batch_size, max_workers=polymarket.max_workers,
                                      known_without_book=known)
             else:
-                result = sweep_prices(polymarket.clob, chosen, tier, instant, instant,
+                result = sweep_prices(polymarket.clob, chosen, tier, instant, instant, quarantine,
                                       batch_size=polymarket.books_batch_size)
         except ApiError as exc:
             tally.add(sweeps=1, sweeps_failed=1)

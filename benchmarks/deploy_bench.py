@@ -2,7 +2,7 @@
 whether the daemon's memory grows while ticks keep coming.
 
 run() starts the simulator at wall-clock speed, a fresh Postgres database and the three Dagster processes
-with the committed dagster.yaml and workspace.yaml (the topology of polymarket_assets_tests/deploy, runs on
+with the committed deploy/dagster.yaml and workspace.yaml (the topology of polymarket_assets_tests/deploy, runs on
 the system clock, PM_CLOCK=system), discovers the markets, switches on the T2, T3 and T4 schedules through
 GraphQL (every other schedule and sensor is stopped before the daemon starts) and lets each tick TICKS times.
 

@@ -21,6 +21,10 @@ import time
 import traceback
 from pathlib import Path
 
+# The benchmarks' simulated worlds are set from November 2026, which may be before today: their partitions must
+# exist (`polymarket_assets/lib/collection_start.py`). Set before any module imports the code location.
+os.environ.setdefault("PM_COLLECTION_START", "2026-11-01")
+
 PACKAGE = "benchmarks"
 SUFFIX = "_bench"
 DEFAULT_RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"

@@ -40,7 +40,9 @@ def _gamma(s: requests.Session, base: str) -> tuple[float, list[float], list[lis
         r = s.get(base + "/markets/keyset", params=params, timeout=60)
         body = r.json()
         server.append(_server_ms(r))
-        tokens.extend(json.loads(m["clobTokenIds"]) for m in body["markets"])
+        # The ids a market trades under: `positionIds` for a v2 market (polymarket_api.md §9.6).
+        tokens.extend(m["positionIds"] if m.get("version") == "v2" else json.loads(m["clobTokenIds"])
+                      for m in body["markets"])
         cursor = body.get("next_cursor")
     return GAMMA_PAGES / (time.perf_counter() - t0), server, tokens
 

@@ -113,7 +113,7 @@ class Driver:
             data = sensor.evaluate_tick(context)
             requests = list(data.run_requests or [])
             for request in requests:
-                outcome = self.pool.submit_request(sensor.job_name, request, self.overrides).result()
+                outcome = self.pool.submit_request(request.job_name or sensor.job_name, request, self.overrides).result()
                 self.outcomes.append(outcome)
                 if not outcome.success:
                     log(f"run {outcome.job_name} {outcome.partition_key} failed: {outcome.error}")
@@ -209,7 +209,10 @@ def main(argv: list[str] | None = None) -> int:
         # Light faults, plus the occasional record with an impossible value, so quarantine has work to show.
         sim.control.set_faults(profile=args.faults, bad_record_rate=0.01)
         os.environ.update(sim.env)
-        os.environ.update({"PM_CLOCK": "sim", "PM_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(home)})
+        # PM_INGEST_BATCH_S=0: the demo ingests everything once the recorder stops, not window by window.
+        os.environ.update({"PM_CLOCK": "sim", "PM_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(home), "PM_INGEST_BATCH_S": "0"})
+        # The demo's deployment begins recording when its simulated world does, hours before today's wall clock.
+        os.environ.setdefault("PM_COLLECTION_START", sim_start.isoformat())
         import dagster as dg
 
         from polymarket_assets.definitions import defs as lazy_defs

@@ -15,6 +15,7 @@ import time
 
 from aiohttp import web
 
+from .catalog import DEFAULT_NO_YES_SHARE, DEFAULT_V2_SHARE
 from .fmt import parse_time
 from .pricing import CALIBRATIONS, DEFAULT_MARKET
 from .server import build_app
@@ -39,6 +40,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ws-idle-timeout", type=float, default=30.0, help="drop a WS client silent this long (s)")
     p.add_argument("--ws-max-assets", type=int, default=500,
                    help="a socket subscribed to more assets silently gets nothing (0 = no cap)")
+    p.add_argument("--restarts", default="none", choices=["none", "weekly"],
+                   help="planned matching-engine restarts: weekly = Tuesdays 11:00 UTC (more via /control/restart)")
+    p.add_argument("--no-yes-share", type=float, default=DEFAULT_NO_YES_SHARE,
+                   help='share of Yes/No markets listed as ["No", "Yes"]')
+    p.add_argument("--v2-share", type=float, default=DEFAULT_V2_SHARE,
+                   help="share of markets created since --v2-since that are Protocol V2 markets (positionIds)")
+    p.add_argument("--v2-since", default=None,
+                   help="markets created from then on carry `version` (ISO 8601 or epoch s); default --start")
     p.add_argument("--hang-seconds", type=float, default=None, help="length of a 'hang' fault")
     return p.parse_args(argv)
 
@@ -47,7 +56,13 @@ async def _serve(args: argparse.Namespace) -> None:
     start = parse_time(args.start) if args.start else time.time()
     if not 0.0 <= args.informed_flow <= 1.0:
         raise SystemExit("--informed-flow must be within [0, 1]")
-    world = World(args.seed, args.markets, start, args.speed, args.informed_flow, args.market)
+    try:
+        world = World(args.seed, args.markets, start, args.speed, args.informed_flow, args.market,
+                      weekly_restarts=args.restarts == "weekly",
+                      no_yes_share=args.no_yes_share, v2_share=args.v2_share,
+                      v2_since=parse_time(args.v2_since) if args.v2_since is not None else None)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     overrides = {"hang_s": args.hang_seconds} if args.hang_seconds is not None else {}
     app = build_app(world, args.faults, args.books_batch_max, args.rate_limit, args.ws_idle_timeout,
                     args.ws_max_assets, **overrides)

@@ -14,6 +14,7 @@ import heapq
 import math
 
 from . import names
+from .fees import CATEGORY_RATES, fee_category
 from .pricing import (
     CALIBRATIONS,
     DEFAULT_MARKET,
@@ -21,13 +22,16 @@ from .pricing import (
     endpoints_given_outcome,
     group_endpoints_given_winner,
 )
-from .rng import T_EVENT, T_IDGAP, T_SLOT, Stream, h
+from .rng import T_EVENT, T_IDGAP, T_SLOT, Stream, h, u01
 
 HOUR = 3600.0
 DAY = 86400.0
 MATERIALISE_AHEAD = 2 * HOUR
 
 YES, NO, INVALID = "YES", "NO", "INVALID"
+V1, V2 = "v1", "v2"
+DEFAULT_NO_YES_SHARE = 0.15
+DEFAULT_V2_SHARE = 0.3
 
 
 class Event:
@@ -69,6 +73,7 @@ class Market:
         "description",
         "end_date",
         "event",
+        "fee_category",
         "fees_enabled",
         "gen",
         "gid",
@@ -82,6 +87,8 @@ class Market:
         "kind",
         "ladder_ticks",
         "lam",
+        "legacy_tokens",
+        "listed_order",
         "member",
         "micros_start",
         "neg_risk",
@@ -105,6 +112,7 @@ class Market:
         "thin_side",
         "tick_ms",
         "umabond",
+        "version",
         "volume_scale",
         "x0",
         "yes_token",
@@ -128,6 +136,19 @@ class Market:
 
     def tokens(self) -> tuple[str, str]:
         return (self.yes_token, self.no_token)
+
+    # Internally index 0 is always the YES side (the first outcome of the question's own order); the wire
+    # lists outcomes in `listed_order`, so a ["No", "Yes"] market is (1, 0). Every renderer goes through these.
+    def listed_outcomes(self) -> list[str]:
+        return [self.outcomes[i] for i in self.listed_order]
+
+    def listed_tokens(self) -> list[str]:
+        tokens = self.tokens()
+        return [tokens[i] for i in self.listed_order]
+
+    def listed_index(self, internal_index: int) -> int:
+        """Position on the wire (outcomes, ids, outcomePrices, outcomeIndex) of internal outcome index."""
+        return self.listed_order.index(internal_index)
 
 
 def _slot_layout(seed: int, n_markets: int) -> list[tuple[str, int]]:
@@ -197,12 +218,27 @@ class _GenPlan:
 
 
 class Catalog:
-    """All markets and events ever created up to the materialised horizon, sorted by id (= creation order)."""
+    """All markets and events ever created up to the materialised horizon, sorted by id (= creation order).
 
-    def __init__(self, seed: int, n_markets: int, start: float, calibration: Calibration | None = None) -> None:
+    ``calibration``: how prices move and what the market maker learns (``pricing.CALIBRATIONS``; default
+    ``realistic``). ``no_yes_share``: share of Yes/No markets listed as ``["No", "Yes"]``. ``v2_share``: share
+    of the markets created at or after ``v2_since`` (epoch s; None = ``start``) that are Protocol V2 markets
+    (polymarket_api.md §9.6); markets created from ``v2_since`` on carry a ``version`` field, older ones none
+    (as the real 2024-26 payloads).
+    """
+
+    def __init__(self, seed: int, n_markets: int, start: float, calibration: Calibration | None = None, *,
+                 no_yes_share: float = DEFAULT_NO_YES_SHARE, v2_share: float = DEFAULT_V2_SHARE,
+                 v2_since: float | None = None) -> None:
+        for name, share in (("no_yes_share", no_yes_share), ("v2_share", v2_share)):
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1], got {share}")
         self.seed = seed
         self.start = start
         self.calibration = calibration or CALIBRATIONS[DEFAULT_MARKET]
+        self.no_yes_share = no_yes_share
+        self.v2_share = v2_share
+        self.v2_since = start if v2_since is None else v2_since
         self.layout = _slot_layout(seed, n_markets)
         self.markets: list[Market] = []
         self.created: list[float] = []
@@ -310,6 +346,7 @@ class Catalog:
             m.neg_risk = ev.neg_risk
             m.yes_token = _token_id(ms)
             m.no_token = _token_id(ms)
+            self._identity(m)
             m.condition_id = "0x" + ms.hexstr(64)
             m.question_id = (ev.neg_risk_market_id[:-2] + f"{j:02x}") if ev.neg_risk else "0x" + ms.hexstr(64)
             m.neg_risk_request_id = ("0x" + ms.hexstr(64)) if ev.neg_risk else ""
@@ -330,7 +367,11 @@ class Catalog:
             m.depth = _log_uniform(ms, 40.0, 4000.0)
             m.thin_side = ms.random() < 0.35
             m.volume_scale = _log_uniform(ms, 2_000.0, 3_000_000.0)
-            m.fees_enabled = kind == "updown" or ms.random() < 0.2
+            if kind != "updown":
+                # This draw once decided fees; it is kept so every later property keeps its seeded value.
+                ms.random()
+            m.fee_category = fee_category(kind, ev.tags)
+            m.fees_enabled = CATEGORY_RATES[m.fee_category][0] > 0
             m.has_rewards = ms.random() < 0.5
             m.ladder_ticks = ms.randint(6, 25)
             m.density = ms.uniform(0.35, 0.8)
@@ -344,6 +385,20 @@ class Catalog:
             ev.markets.append(m)
         ev.gap = plan.gap
         return ev
+
+    def _identity(self, m: Market) -> None:
+        """Listed outcome order and protocol version, from hashes of the market key (not the market's Stream,
+        so every other property stays what it was before these options existed)."""
+        flip = tuple(m.outcomes) == ("Yes", "No") and u01(m.key, 90) < self.no_yes_share
+        m.listed_order = (1, 0) if flip else (0, 1)
+        m.version = None
+        m.legacy_tokens = ()
+        if m.created_at >= self.v2_since:
+            m.version = V2 if u01(m.key, 91) < self.v2_share else V1
+        if m.version == V2 and h(m.key, 92) % 2:
+            # Half the v2 markets also carry a `clobTokenIds` whose ids the CLOB does not trade: a client
+            # must choose the id field by `version`, not by presence.
+            m.legacy_tokens = tuple(str(10**75 + h(m.key, 93, i) % (9 * 10**75)) for i in (0, 1))
 
     def _register(self, ev: Event) -> None:
         ev.id = self._next_event_id

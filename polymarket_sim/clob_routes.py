@@ -94,9 +94,10 @@ def clob_market_object(world, m, t: float) -> dict:
             {"asset_address": "0x2791Bca1f2de4661ED88A30C99A7a9449Aa84174", "rewards_daily_rate": 30}],
             "min_size": 50, "max_spread": 4.5},
         "is_50_50_outcome": False,
+        # In listed order, with the ids the market trades under (position ids for a v2 market, §9.6).
         "tokens": [
-            {"token_id": m.yes_token, "outcome": m.outcomes[0], "price": prices[0], "winner": winners[0]},
-            {"token_id": m.no_token, "outcome": m.outcomes[1], "price": prices[1], "winner": winners[1]},
+            {"token_id": m.tokens()[i], "outcome": m.outcomes[i], "price": prices[i], "winner": winners[i]}
+            for i in m.listed_order
         ],
         "tags": list(m.tags),
     }
@@ -419,17 +420,27 @@ def setup(app: web.Application, world, prefix: str = "/clob", books_batch_max: i
 
     r.add_get(prefix + "/", ok, name="clob_ok")
     r.add_get(prefix + "/time", server_time, name="clob_time")
-    r.add_get(prefix + "/book", book, name="clob_book")
-    r.add_post(prefix + "/books", books, name="clob_books")
-    r.add_get(prefix + "/price", price, name="clob_price")
-    r.add_post(prefix + "/prices", prices, name="clob_prices")
-    r.add_get(prefix + "/midpoint", midpoint, name="clob_midpoint")
-    r.add_post(prefix + "/midpoints", midpoints, name="clob_midpoints")
-    r.add_get(prefix + "/spread", spread, name="clob_spread")
-    r.add_post(prefix + "/spreads", spreads, name="clob_spreads")
-    r.add_get(prefix + "/last-trade-price", last_trade_price, name="clob_last_trade_price")
-    r.add_post(prefix + "/last-trades-prices", last_trades_prices, name="clob_last_trades_prices")
-    r.add_get(prefix + "/tick-size", tick_size, name="clob_tick_size")
+
+    def halts(handler):
+        """An order-related endpoint: HTTP 425 while a planned restart halts the matching engine (§9.8)."""
+        async def wrapped(request: web.Request) -> web.Response:
+            if world.restarts.halted(world.now()):
+                world.stats.faults["planned_restart_425"] += 1
+                return error(425, "matching engine restarting; retry with backoff")
+            return await handler(request)
+        return wrapped
+
+    r.add_get(prefix + "/book", halts(book), name="clob_book")
+    r.add_post(prefix + "/books", halts(books), name="clob_books")
+    r.add_get(prefix + "/price", halts(price), name="clob_price")
+    r.add_post(prefix + "/prices", halts(prices), name="clob_prices")
+    r.add_get(prefix + "/midpoint", halts(midpoint), name="clob_midpoint")
+    r.add_post(prefix + "/midpoints", halts(midpoints), name="clob_midpoints")
+    r.add_get(prefix + "/spread", halts(spread), name="clob_spread")
+    r.add_post(prefix + "/spreads", halts(spreads), name="clob_spreads")
+    r.add_get(prefix + "/last-trade-price", halts(last_trade_price), name="clob_last_trade_price")
+    r.add_post(prefix + "/last-trades-prices", halts(last_trades_prices), name="clob_last_trades_prices")
+    r.add_get(prefix + "/tick-size", halts(tick_size), name="clob_tick_size")
     r.add_get(prefix + "/neg-risk", neg_risk, name="clob_neg_risk")
     r.add_get(prefix + "/fee-rate", fee_rate, name="clob_fee_rate")
     r.add_get(prefix + "/prices-history", prices_history, name="clob_prices_history")

@@ -23,9 +23,12 @@ def market_truth(m, t: float) -> dict:
         "condition_id": m.condition_id,
         "question": m.question,
         "slug": m.slug,
-        "outcomes": list(m.outcomes),
+        "outcomes": m.listed_outcomes(),
+        "yes_outcome": m.outcomes[0],
+        "no_outcome": m.outcomes[1],
         "yes_token_id": m.yes_token,
         "no_token_id": m.no_token,
+        "version": m.version,
         "created_at": m.created_at,
         "end_date": m.end_date,
         "proposed_at": m.proposed_at,
@@ -153,6 +156,38 @@ def setup(app: web.Application, world, prefix: str = "/control") -> None:
             rows = rows[-int(limit):]
         return jresp({"ring_size": world.served.maxlen, "entries": rows})
 
+    async def ws_custom_events(request: web.Request) -> web.Response:
+        """Every custom event the hub dispatched, with when it went out and when its tokens were first subscribed."""
+        hub = _hub(request)
+        cat = world.catalog
+        rows = []
+        for event_type, cid, t_ms, sent_wall in list(hub.custom_sent):
+            m = cat.by_condition.get(cid)
+            subs = [hub.first_subscribed.get(tok) for tok in m.tokens()] if m is not None else []
+            rows.append({"event_type": event_type, "condition_id": cid, "timestamp_ms": t_ms, "sent_wall": sent_wall,
+                         "outcome": m.outcome if m is not None else None,
+                         "first_subscribed_wall": max(subs) if subs and None not in subs else None})
+        return jresp(rows)
+
+    async def post_restart(request: web.Request) -> web.Response:
+        """Schedule a planned restart: {"start": time} or {"in_s": simulated seconds from now}."""
+        try:
+            body = await _body(request)
+            start = parse_time(body["start"]) if "start" in body else world.now() + float(body.get("in_s", 120))
+            return jresp(world.schedule_restart(start))
+        except (ValueError, TypeError, KeyError) as exc:
+            return error(400, str(exc))
+
+    async def get_restarts(request: web.Request) -> web.Response:
+        t = world.now()
+        q = request.query
+        try:
+            start = parse_time(q["start"]) if q.get("start") else t - 7 * 86400.0
+            end = parse_time(q["end"]) if q.get("end") else t + 7 * 86400.0
+        except ValueError as exc:
+            return error(400, str(exc))
+        return jresp(world.restarts.windows(start, end))
+
     async def stats(request: web.Request) -> web.Response:
         return jresp(world.stats.as_dict())
 
@@ -188,6 +223,9 @@ def setup(app: web.Application, world, prefix: str = "/control") -> None:
     r.add_get(prefix + "/truth/book", truth_book)
     r.add_get(prefix + "/truth/served_books", served_books)
     r.add_get(prefix + "/stats", stats)
+    r.add_post(prefix + "/restart", post_restart)
+    r.add_get(prefix + "/restarts", get_restarts)
+    r.add_get(prefix + "/truth/ws_custom_events", ws_custom_events)
     r.add_post(prefix + "/ws/disconnect_all", ws_disconnect_all)
     r.add_post(prefix + "/ws/freeze", ws_freeze)
     r.add_post(prefix + "/ws/burst", ws_burst)

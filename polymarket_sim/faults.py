@@ -136,7 +136,8 @@ def _records(doc):
 def corrupt_one_record(body: bytes, rng: random.Random) -> bytes | None:
     """Give one record of a list response an impossible value, keeping the JSON valid; None if there is none.
 
-    Books get a price above 1, Gamma markets a `clobTokenIds` shorter than `outcomes`, Data API trades a
+    Books get a price above 1, Gamma markets an outcome id list (`positionIds` on a v2 market, `clobTokenIds`
+    otherwise) shorter than `outcomes`, Data API trades a
     negative price: what a parser must quarantine rather than store or crash on.
     """
     try:
@@ -149,6 +150,8 @@ def corrupt_one_record(body: bytes, rng: random.Random) -> bytes | None:
     record = rng.choice(records)
     if "bids" in record and "asks" in record:
         record["bids"] = list(record["bids"]) + [{"price": "1.7", "size": "10"}]
+    elif record.get("version") == "v2" and isinstance(record.get("positionIds"), list):
+        record["positionIds"] = record["positionIds"][:1]
     elif "clobTokenIds" in record:
         ids = json.loads(record["clobTokenIds"]) if isinstance(record["clobTokenIds"], str) else record["clobTokenIds"]
         record["clobTokenIds"] = json.dumps(list(ids)[:1])

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 
-from .catalog import INVALID, YES
+from . import fees
+from .catalog import INVALID, V2, YES
 from .fmt import closed_time, date_only, iso
 from .rng import h
 
@@ -50,7 +51,7 @@ def market_static(m) -> dict:
         "image": m.image,
         "icon": m.image,
         "description": m.description,
-        "outcomes": json.dumps(list(m.outcomes)),
+        "outcomes": json.dumps(m.listed_outcomes()),
         "active": True,
         "marketMakerAddress": "",
         "createdAt": iso(m.created_at, micros=True),
@@ -68,7 +69,6 @@ def market_static(m) -> dict:
         "endDateIso": date_only(m.end_date),
         "startDateIso": date_only(m.start_date),
         "hasReviewedDates": True,
-        "clobTokenIds": json.dumps([m.yes_token, m.no_token]),
         "umaBond": m.umabond,
         "umaReward": "5",
         "customLiveness": 0,
@@ -96,12 +96,13 @@ def market_static(m) -> dict:
         "holdingRewardsEnabled": False,
         "feesEnabled": m.fees_enabled,
         "requiresTranslation": False,
-        "feeType": ("crypto_fees" if m.kind == "updown" else "politics_fees") if m.fees_enabled else None,
+        "feeType": f"{m.fee_category}_fees" if m.fees_enabled else None,
     }
+    d.update(outcome_id_fields(m))
     if m.neg_risk:
         d["negRiskMarketID"] = ev.neg_risk_market_id
     if m.fees_enabled:
-        d["feeSchedule"] = {"exponent": 1, "rate": 0.04, "takerOnly": True, "rebateRate": 0.25}
+        d["feeSchedule"] = fees.gamma_schedule(m)
     if m.kind == "updown":
         d["eventStartTime"] = iso(m.end_date - 300)
     if m.kind == "sports":
@@ -118,6 +119,26 @@ def market_static(m) -> dict:
         }]
     m.static = d
     return d
+
+
+def outcome_id_fields(m) -> dict:
+    """`version` and the outcome ids (polymarket_api.md §9.6): v1 (and markets from before `version` existed)
+    carry `clobTokenIds` as a JSON-encoded string; v2 carry the ids they trade under in `positionIds`, a real
+    array, and sometimes a `clobTokenIds` of ids the CLOB does not trade."""
+    out: dict = {}
+    if m.version is not None:
+        out["version"] = m.version
+    if m.version == V2:
+        out["positionIds"] = m.listed_tokens()
+        if m.legacy_tokens:
+            out["clobTokenIds"] = json.dumps([m.legacy_tokens[i] for i in m.listed_order])
+    else:
+        out["clobTokenIds"] = json.dumps(m.listed_tokens())
+    return out
+
+
+def _listed(m, pair: list) -> list:
+    return [pair[i] for i in m.listed_order]
 
 
 def _quote_fields(world, m, t: float) -> dict:
@@ -141,16 +162,16 @@ def _quote_fields(world, m, t: float) -> dict:
         # Polymarket shows the midpoint, or the last trade when the spread is wider than 10 cents.
         p = ((bb or 0) + ask) / 2000.0 if spread <= 0.10 or not lt else last
         p = round(p, 4)
-        out["outcomePrices"] = json.dumps([_dec(p), _dec(round(1 - p, 4))])
+        out["outcomePrices"] = json.dumps(_listed(m, [_dec(p), _dec(round(1 - p, 4))]))
         # Resting liquidity follows the market's book-depth scale (levels x size x price), not a level sum.
         out["liquidity_usd"] = m.depth * 14.0 * (0.75 + 0.5 * ((h(m.key, int(t) // 3600) >> 11) * 2.0**-53))
     else:
         if m.outcome == YES:
-            out["outcomePrices"] = json.dumps(["1", "0"])
+            out["outcomePrices"] = json.dumps(_listed(m, ["1", "0"]))
         elif m.outcome == INVALID:
             out["outcomePrices"] = json.dumps(["0", "0"])
         else:
-            out["outcomePrices"] = json.dumps(["0", "1"])
+            out["outcomePrices"] = json.dumps(_listed(m, ["0", "1"]))
         out["liquidity_usd"] = 0.0
     return out
 

@@ -1,7 +1,8 @@
 """The Gamma surface (/gamma): markets and events, offset and keyset pagination, filters, single lookups.
 
 Mirrors the behaviour in polymarket_api.md §1: bare arrays for offset lists, {"markets"|"events", next_cursor}
-for keyset lists (cursor sent back as after_cursor, absent on the last page), the implicit closed=false,
+for keyset lists (cursor sent back as after_cursor, absent on the last page), the implicit closed=false
+(applied even with an id, slug, condition id, token id or position id filter, as documented in 2026, §9.9),
 limit clamps, and the 422 beyond offset 2000.
 """
 
@@ -14,6 +15,7 @@ import json
 
 from aiohttp import web
 
+from .catalog import V2
 from .fmt import parse_time
 from .gamma_render import _volume, event_object, market_object
 from .http_util import boolean, integer, jresp, multi
@@ -64,6 +66,7 @@ class MarketQuery:
         self.ids = {int(x) for x in multi(request, "id")}
         self.slugs = set(multi(request, "slug"))
         self.tokens = set(multi(request, "clob_token_ids"))
+        self.positions = set(multi(request, "position_ids"))
         self.conditions = set(multi(request, "condition_ids"))
         self.question_ids = set(multi(request, "question_ids"))
         self.end_min = _t(request, "end_date_min")
@@ -85,7 +88,7 @@ class MarketQuery:
 
     def candidates(self, catalog, n_visible: int):
         """Markets in id order that could match, using the lookup tables when an identity filter is given."""
-        if self.ids or self.slugs or self.tokens or self.conditions:
+        if self.ids or self.slugs or self.tokens or self.positions or self.conditions:
             found = {}
             for i in self.ids:
                 m = catalog.by_id.get(i)
@@ -94,9 +97,10 @@ class MarketQuery:
             for s in self.slugs:
                 for m in _by_slug(catalog, s):
                     found[m.gid] = m
-            for tok in self.tokens:
+            # clob_token_ids finds v1 markets by their CTF token ids, position_ids v2 markets (§9.6, §9.9).
+            for tok, want_v2 in [(t, False) for t in self.tokens] + [(t, True) for t in self.positions]:
                 hit = catalog.by_token.get(tok)
-                if hit:
+                if hit and (hit[0].version == V2) == want_v2:
                     found[hit[0].gid] = hit[0]
             for c in self.conditions:
                 m = catalog.by_condition.get(c)

@@ -184,7 +184,8 @@ class MicroModel:
     """Computes and caches per-tick states. One instance per world."""
 
     def __init__(
-        self, seed: int, informed_flow: float, cache_size: int = 60000, calibration: Calibration | None = None
+        self, seed: int, informed_flow: float, cache_size: int = 60000, calibration: Calibration | None = None,
+        restarts=None,
     ) -> None:
         self.seed = seed
         self.informed_flow = informed_flow
@@ -192,6 +193,7 @@ class MicroModel:
         self.evidence = whale_evidence(informed_flow)
         # Per market: trading ticks in order and the net whale orders towards YES up to and including each.
         self._flow: dict[int, tuple[list[int], list[int]]] = {}
+        self.restarts = restarts  # planned restarts: no trade prints inside their windows
         self._cache: OrderedDict = OrderedDict()
         self._lazy: OrderedDict = OrderedDict()
         self._blocks: dict = {}
@@ -313,7 +315,10 @@ class MicroModel:
             return trades, times
         rs = Stream(self.seed, T_TRADE, m.key, k)
         stamps = sorted(t0 + rs.randint(0, m.tick_ms - 1) for _ in range(n))
+        restarts = self.restarts
         for seq, t_ms in enumerate(stamps):
+            if restarts is not None and restarts.no_trades(t_ms / 1000.0):
+                continue
             tr = self._draw_trade(m, rs, bids, asks, k, seq)
             if tr is None:
                 continue
@@ -395,6 +400,12 @@ class MicroModel:
         net_now = self._net_whale_orders(m, k)
         net_old = self._net_whale_orders(m, tick_of(m, min(t_ms, int(m.end_date * 1000)) - int(cal.mm_lag_s * 1000)))
         return market_yes(fair, self.evidence, net_old, net_now - net_old, cal)
+
+    def forget(self) -> None:
+        """Drop every cached tick (the restart schedule changed; ticks it does not touch recompute identically)."""
+        self._cache.clear()
+        self._lazy.clear()
+        self._last_trade.clear()
 
     def tick_state(self, m, k: int) -> TickState:
         ck = (m.gid, k)

@@ -74,6 +74,15 @@ class SimControl:
     def served_books(self, token_id: str | None = None) -> dict:
         return self._get("/truth/served_books", token_id=token_id)
 
+    def schedule_restart(self, start=None, in_s: float | None = None) -> dict:
+        return self._post("/restart", {"start": start} if start is not None else {"in_s": in_s if in_s is not None else 120})
+
+    def restarts(self, start=None, end=None) -> list[dict]:
+        return self._get("/restarts", start=start, end=end)
+
+    def ws_custom_events(self) -> list[dict]:
+        return self._get("/truth/ws_custom_events")
+
     def stats(self) -> dict:
         return self._get("/stats")
 

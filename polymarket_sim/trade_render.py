@@ -5,9 +5,8 @@ from __future__ import annotations
 import functools
 
 from . import names
+from .fees import fee_rate_bps
 from .fmt import fmt_micro, fmt_milli
-
-FEE_RATE_BPS = "0"
 
 
 @functools.lru_cache(maxsize=50_000)
@@ -19,7 +18,7 @@ def ws_last_trade(tr) -> dict:
     return {
         "asset_id": tr.asset_id,
         "event_type": "last_trade_price",
-        "fee_rate_bps": FEE_RATE_BPS,
+        "fee_rate_bps": fee_rate_bps(tr.market),
         "market": tr.market.condition_id,
         "price": fmt_milli(tr.price),
         "side": tr.side,
@@ -44,7 +43,7 @@ def data_api_row(tr, seed: int) -> dict:
         "icon": m.image,
         "eventSlug": m.event.slug,
         "outcome": m.outcomes[tr.token_index],
-        "outcomeIndex": tr.token_index,
+        "outcomeIndex": m.listed_index(tr.token_index),
         "name": who["name"],
         "pseudonym": who["pseudonym"],
         "bio": who["bio"],
@@ -62,6 +61,7 @@ def truth_row(tr, seed: int) -> dict:
         "asset_id": tr.asset_id,
         "token_index": tr.token_index,
         "outcome": m.outcomes[tr.token_index],
+        "outcome_index": m.listed_index(tr.token_index),
         "side": tr.side,
         "price": fmt_milli(tr.price),
         "size": fmt_micro(tr.size),
@@ -71,7 +71,7 @@ def truth_row(tr, seed: int) -> dict:
         "whale": tr.notional >= 1000.0,
         "timestamp_ms": tr.t_ms,
         "timestamp": tr.t_ms // 1000,
-        "fee_rate_bps": FEE_RATE_BPS,
+        "fee_rate_bps": fee_rate_bps(tr.market),
         "transactionHash": tr.tx_hash,
         "proxyWallet": _trader(tr.wallet, seed)["proxyWallet"],
     }

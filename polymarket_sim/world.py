@@ -16,6 +16,7 @@ from .clock import SimClock
 from .fmt import fmt_milli
 from .orderbook import BookState, MicroModel
 from .pricing import CALIBRATIONS, DEFAULT_MARKET
+from .restarts import HALT_S, POST_ONLY_S, RestartSchedule
 
 SERVED_LOG_SIZE = 200_000
 
@@ -47,7 +48,7 @@ class Stats:
 class World:
     def __init__(
         self, seed: int, n_markets: int, start: float, speed: float, informed_flow: float,
-        market: str = DEFAULT_MARKET,
+        market: str = DEFAULT_MARKET, weekly_restarts: bool = False, **catalog_options,
     ) -> None:
         self.seed = seed
         self.informed_flow = informed_flow
@@ -55,8 +56,9 @@ class World:
         self.start = start
         self.clock = SimClock(start, speed)
         calibration = CALIBRATIONS[market]
-        self.catalog = Catalog(seed, n_markets, start, calibration)
-        self.micro = MicroModel(seed, informed_flow, calibration=calibration)
+        self.catalog = Catalog(seed, n_markets, start, calibration, **catalog_options)
+        self.restarts = RestartSchedule(weekly=weekly_restarts)
+        self.micro = MicroModel(seed, informed_flow, calibration=calibration, restarts=self.restarts)
         self.stats = Stats()
         self.served = collections.deque(maxlen=SERVED_LOG_SIZE)
         # The catalog is a large, long-lived object graph: keep the cyclic GC from rescanning it on every
@@ -69,6 +71,16 @@ class World:
         t = self.clock.now()
         self.catalog.ensure(t)
         return t
+
+    def schedule_restart(self, start: float) -> dict:
+        """A planned restart at `start` (simulated seconds), at least a book tick ahead of now: a tick the feed or
+        REST already served must never change its trades afterwards."""
+        now = self.now()
+        if start < now + 61.0:
+            raise ValueError(f"a restart must start at least 61 s ahead of now ({now:.3f}), got {start:.3f}")
+        self.restarts.add(start)
+        self.micro.forget()
+        return {"start": start, "halt_end": start + HALT_S, "post_only_end": start + HALT_S + POST_ONLY_S}
 
     # -- books ----------------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import collections
 import heapq
 import json
 import sys
@@ -57,6 +58,10 @@ class Hub:
         self.last_state: dict[int, object] = {}
         self.frozen_until = 0.0
         self._tasks: list[asyncio.Task] = []
+        # Ground truth for latency tests: each custom event dispatched (event_type, condition_id, t_ms, wall s),
+        # and the wall time each token was first subscribed by any client.
+        self.custom_sent: collections.deque = collections.deque(maxlen=100_000)
+        self.first_subscribed: dict[str, float] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -133,10 +138,12 @@ class Hub:
         self.catch_up_sync(budget_s=0.2)
         t = self.emitted_ms
         books = []
+        wall = time.time()
         for tok in assets:
             tok = str(tok)
             c.assets.add(tok)
             self.by_token.setdefault(tok, set()).add(c)
+            self.first_subscribed.setdefault(tok, wall)
             hit = self.world.catalog.market_by_token(tok, t / 1000.0)
             if hit is None:
                 continue
@@ -249,6 +256,7 @@ class Hub:
         return ev
 
     def _dispatch_custom(self, out, body) -> None:
+        self.custom_sent.append((body["event_type"], body["market"], int(body["timestamp"]), time.time()))
         for c in self.conns:
             if c.custom:
                 out.setdefault(c, []).append((int(body["timestamp"]), body))
@@ -260,6 +268,11 @@ class Hub:
             out.setdefault(c, []).append((t_ms, body))
 
     def _market_event(self, out, m, t_ms: int, k: int, idx: int) -> None:
+        if self.world.restarts.halted(t_ms / 1000.0):
+            # Matching is halted: nothing changes on the wire. The next message after the halt is a diff against
+            # the last state emitted, so a client's books stay exact.
+            self._push_next(m, k, idx)
+            return
         micro = self.world.micro
         ts = micro.tick_state(m, k)
         prev = self.last_state.get(m.gid)
@@ -290,6 +303,11 @@ class Hub:
                 if prev.best(i) != cur.best(i):
                     self._to_asset(out, tok, t_ms, msgs.best_bid_ask(cur, i, t_ms), custom_only=True)
         self.last_state[m.gid] = cur
+        self._push_next(m, k, idx)
+
+    def _push_next(self, m, k: int, idx: int) -> None:
+        """Queue the market's next event after (tick k, trade idx), or stop following it once it resolved."""
+        ts = self.world.micro.tick_state(m, k)
         if idx + 1 < len(ts.trades):
             nxt = (ts.trade_times[idx + 1], m.gid, k, idx + 1)
         else:

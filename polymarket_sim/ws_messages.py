@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import fees
 from .fmt import fmt_micro, fmt_milli
 
 
@@ -76,9 +77,13 @@ def _event_message(ev) -> dict:
 
 
 def new_market(m, t_ms: int) -> dict:
-    return {"id": str(m.gid), "question": m.question, "market": m.condition_id, "slug": m.slug,
-            "description": m.description, "assets_ids": [m.yes_token, m.no_token], "outcomes": list(m.outcomes),
-            "event_message": _event_message(m.event), "timestamp": str(t_ms), "event_type": "new_market"}
+    body = {"id": str(m.gid), "question": m.question, "market": m.condition_id, "slug": m.slug,
+            "description": m.description, "assets_ids": m.listed_tokens(), "outcomes": m.listed_outcomes(),
+            "event_message": _event_message(m.event), "timestamp": str(t_ms), "event_type": "new_market",
+            "fees_enabled": m.fees_enabled}
+    if m.fees_enabled:
+        body["fee_schedule"] = fees.ws_schedule(m)
+    return body
 
 
 def market_resolved(m, t_ms: int) -> dict:

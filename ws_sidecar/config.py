@@ -41,11 +41,15 @@ class SidecarConfig:
     backoff_cap_s: float = 30.0
     hash_check_interval_s: float = 60.0  # compare a sample of local books with REST this often (wall)
     hash_check_sample: int = 20
+    exchange_probe_interval_s: float = 15.0  # GET /book on one tracked token this often: an HTTP 425 = planned restart
     resync_batch_s: float = 0.5  # resync requests are batched this long
 
     # Files.
     flush_interval_s: float = 10.0
     flush_max_rows: int = 200_000
+    # While writes fail (a full disk), rows wait in memory up to this many; beyond it the buffered data rows
+    # are dropped and recorded as a `write_failed` gap (whose trades the Data API backfill refetches).
+    max_buffered_rows: int = 1_000_000
     status_interval_s: float = 2.0
 
     # Zero loss (times on the recorder's clock).

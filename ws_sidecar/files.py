@@ -2,9 +2,9 @@
 
 Layout: ``<data_dir>/incoming/<kind>/day=YYYY-MM-DD/<kind>-<YYYYMMDDTHH>-<ms>-<seq>-<run>.parquet``
 
-- ``kind``: ``trades``, ``book_updates``, ``raw_frames`` or ``ws_gaps``.
-- ``YYYYMMDDTHH``: the UTC hour every row of the file belongs to (exchange time for trades and book updates,
-  receive time for raw frames, gap start for gaps). One file never spans two hours, so a file maps to exactly
+- ``kind``: ``trades``, ``book_updates``, ``raw_frames``, ``ws_gaps`` or ``market_events``.
+- ``YYYYMMDDTHH``: the UTC hour every row of the file belongs to (exchange time for trades, book updates and
+  market events, receive time for raw frames, gap start for gaps). One file never spans two hours, so a file maps to exactly
   one hourly partition.
 - ``<ms>-<seq>-<run>``: the file *key*. ``ms`` is the wall-clock millisecond at which the writer named the
   file, made monotonic by the writer (and carried across restarts in its state file); ``seq`` is a per-process
@@ -24,7 +24,7 @@ import re
 import stat
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,11 +32,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-KINDS = ("trades", "book_updates", "raw_frames", "ws_gaps")
+from polymarket_assets.lib.fees import FEE_FIELDS
+
+KINDS = ("trades", "book_updates", "raw_frames", "ws_gaps", "market_events")
 COMPRESSION = "zstd"
 
 NAME_RE = re.compile(
-    r"^(?P<kind>trades|book_updates|raw_frames|ws_gaps)-(?P<hour>\d{8}T\d{2})-"
+    r"^(?P<kind>trades|book_updates|raw_frames|ws_gaps|market_events)-(?P<hour>\d{8}T\d{2})-"
     r"(?P<key>(?P<ms>\d{13})-(?P<seq>\d{8})-(?P<run>[0-9a-f]{8}))\.parquet$"
 )
 DAY_RE = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
@@ -107,11 +109,36 @@ WS_GAPS_SCHEMA = pa.schema(
         ("connection_id", pa.string()),
         ("start_ts", TS_MS),
         ("end_ts", TS_MS),
-        ("reason", pa.string()),  # "disconnect", "freeze", "resync" or "restart"
+        ("reason", pa.string()),  # "disconnect", "freeze", "resync", "restart" or "planned_restart" (the exchange's)
         ("detail", pa.string()),
         ("n_assets", pa.int64()),
         ("condition_id", pa.string()),  # set when a resync concerns one market
         ("detected_at", TS_US),
+    ]
+)
+
+# The custom events (`custom_feature_enabled`): a `new_market` is the market's first sighting, a `market_resolved`
+# the provisional resolution (`outcome` is its claim as a label, confirmed or contradicted by `resolutions`).
+MARKET_EVENTS_SCHEMA = pa.schema(
+    [
+        ("event_key", pa.string()),  # <event_type>:<condition_id>:<exchange ms>; one row per event whatever the sockets
+        ("event_type", pa.string()),  # "new_market" or "market_resolved"
+        ("source", pa.string()),  # "ws_new_market" or "ws_market_resolved"
+        ("condition_id", pa.string()),
+        ("market_id", pa.string()),
+        ("question", pa.string()),
+        ("slug", pa.string()),
+        ("asset_ids", pa.list_(pa.string())),
+        ("outcomes", pa.list_(pa.string())),
+        ("winning_asset_id", pa.string()),
+        ("winning_outcome", pa.string()),
+        ("outcome", pa.string()),  # market_resolved: YES / NO / UNKNOWN (by outcome name, lib/labels.py)
+        ("detail", pa.string()),
+        *FEE_FIELDS,
+        ("exchange_ts", TS_MS),
+        ("received_at", TS_US),
+        ("connection_id", pa.string()),
+        ("run_id", pa.string()),
     ]
 )
 
@@ -120,10 +147,12 @@ SCHEMAS = {
     "book_updates": BOOK_UPDATES_SCHEMA,
     "raw_frames": RAW_FRAMES_SCHEMA,
     "ws_gaps": WS_GAPS_SCHEMA,
+    "market_events": MARKET_EVENTS_SCHEMA,
 }
 # The column whose value decides a row's hour (and so its file and partition).
-HOUR_COLUMN = {"trades": "exchange_ts", "book_updates": "exchange_ts", "raw_frames": "received_at", "ws_gaps": "start_ts"}
-HOUR_UNIT = {"trades": 1000, "book_updates": 1000, "raw_frames": 1_000_000, "ws_gaps": 1000}  # per second
+HOUR_COLUMN = {"trades": "exchange_ts", "book_updates": "exchange_ts", "raw_frames": "received_at", "ws_gaps": "start_ts",
+               "market_events": "exchange_ts"}
+HOUR_UNIT = {"trades": 1000, "book_updates": 1000, "raw_frames": 1_000_000, "ws_gaps": 1000, "market_events": 1000}
 
 
 @dataclass(frozen=True)
@@ -176,6 +205,15 @@ def key_ms(key: str) -> int:
     return int(key[:13])
 
 
+def valid_hour(hour: str) -> bool:
+    """Whether a name's ``YYYYMMDDTHH`` tag is a real UTC hour (the pattern alone admits ``20261399T99``)."""
+    try:
+        datetime.strptime(hour, "%Y%m%dT%H")
+    except ValueError:
+        return False
+    return True
+
+
 def resolve_relpath(data_dir: str | os.PathLike, relpath: str) -> IncomingFile | None:
     """An ``IncomingFile`` for a ``<kind>/day=.../<name>`` identity, or None if it is not one of ours.
 
@@ -204,11 +242,16 @@ def resolve_relpath(data_dir: str | os.PathLike, relpath: str) -> IncomingFile |
 
 
 def list_incoming(
-    data_dir: str | os.PathLike, kinds: Iterable[str] = KINDS, min_day: str | None = None
+    data_dir: str | os.PathLike,
+    kinds: Iterable[str] = KINDS,
+    min_day: str | None = None,
+    odd: list[tuple[Path, str]] | None = None,
 ) -> Iterator[IncomingFile]:
     """Every closed file of the given kinds (in day directories >= ``min_day``), by listing and stat only.
 
-    Symlinks, temporary files and foreign names are skipped, never followed.
+    Symlinks, temporary files and foreign names are skipped, never followed. When ``odd`` is given, every
+    skipped entry that pretends to be ours (a symlink or non-file with one of our names, a symlinked day
+    directory) is appended to it as ``(path, reason)``, so a caller can report it instead of staying silent.
     """
     root = incoming_root(data_dir)
     for kind in kinds:
@@ -218,17 +261,25 @@ def list_incoming(
         if kind_dir.is_symlink() or not kind_dir.is_dir():
             continue
         with os.scandir(kind_dir) as days:
-            day_entries = sorted(
-                (d for d in days if DAY_RE.fullmatch(d.name) and d.is_dir(follow_symlinks=False)),
-                key=lambda d: d.name,
-            )
+            day_entries = []
+            for d in days:
+                if not DAY_RE.fullmatch(d.name) or (min_day is not None and d.name[4:] < min_day):
+                    continue
+                if d.is_dir(follow_symlinks=False):
+                    day_entries.append(d)
+                elif odd is not None and d.is_symlink():
+                    odd.append((Path(d.path), "symlinked day directory (never followed)"))
+            day_entries.sort(key=lambda d: d.name)
         for day in day_entries:
-            if min_day is not None and day.name[4:] < min_day:
-                continue
             with os.scandir(day.path) as entries:
                 for entry in entries:
                     match = NAME_RE.fullmatch(entry.name)
-                    if match is None or match["kind"] != kind or not entry.is_file(follow_symlinks=False):
+                    if match is None or match["kind"] != kind:
+                        continue
+                    if not entry.is_file(follow_symlinks=False):
+                        if odd is not None:
+                            what = "symlink" if entry.is_symlink() else "not a regular file"
+                            odd.append((Path(entry.path), f"{what} with an incoming file name (never followed)"))
                         continue
                     yield IncomingFile(kind, match["hour"], match["key"], Path(entry.path), entry.stat().st_size)
 
@@ -259,8 +310,13 @@ def write_atomic(table: pa.Table, path: Path, *, debug_delay_s: float = 0.0) -> 
     return path
 
 
-def remove_temporaries(data_dir: str | os.PathLike) -> int:
-    """Delete leftover temporary files (a killed writer's partial files). They were never visible to readers."""
+def remove_temporaries(data_dir: str | os.PathLike, min_day: str | None = None) -> int:
+    """Delete leftover temporary files (a killed writer's partial files). They were never visible to readers.
+
+    A writer only ever writes into the day directory of its current file key, so after a crash temporaries
+    can only be in days >= the day of the previous run's last key: ``min_day`` keeps start-up from walking a
+    year of history (None walks every day).
+    """
     removed = 0
     root = incoming_root(data_dir)
     for kind in KINDS:
@@ -268,7 +324,9 @@ def remove_temporaries(data_dir: str | os.PathLike) -> int:
         if kind_dir.is_symlink() or not kind_dir.is_dir():
             continue
         for day in kind_dir.iterdir():
-            if not DAY_RE.fullmatch(day.name) or day.is_symlink() or not day.is_dir():
+            if not DAY_RE.fullmatch(day.name) or (min_day is not None and day.name[4:] < min_day):
+                continue
+            if day.is_symlink() or not day.is_dir():
                 continue
             for entry in day.iterdir():
                 if entry.name.startswith(TMP_PREFIX) and not entry.is_symlink():
@@ -302,6 +360,34 @@ def book_updates_table(rows: list[tuple], run_id: str, connection_id: str, seq_s
 
 def raw_frames_table(rows: list[tuple], run_id: str, connection_id: str, seq_start: int) -> pa.Table:
     return _with_constants(RAW_FRAMES_SCHEMA, RAW_ROW, rows, run_id, connection_id, seq_start)
+
+
+# What Arrow raises for rows that do not fit a schema (wrong type, out of range): the rows' fault, not the disk's.
+ROW_ERRORS = (pa.ArrowException, OverflowError, TypeError, ValueError)
+
+
+def convert_each(
+    build: Callable[[list[tuple], int], pa.Table], rows: list[tuple]
+) -> tuple[list[pa.Table], list[tuple[tuple, str]]]:
+    """``build(rows, first_index)`` over every row that converts, and each row that does not with the reason.
+
+    The whole batch converts in one call as a rule; when it fails (a value of the wrong type or out of range),
+    it is split in halves until the bad rows stand alone, so one bad row never costs its batch.
+    """
+    try:
+        return [build(rows, 0)], []
+    except ROW_ERRORS as exc:
+        if len(rows) == 1:
+            return [], [(rows[0], f"row does not fit the schema: {exc}"[:300])]
+    tables: list[pa.Table] = []
+    rejected: list[tuple[tuple, str]] = []
+    middle = len(rows) // 2
+    for start, half in ((0, rows[:middle]), (middle, rows[middle:])):
+        good, bad = convert_each(lambda part, i, start=start: build(part, start + i), half)
+        tables += good
+        rejected += bad
+    return tables, rejected
+
 
 
 def table_from_rows(kind: str, rows: list[tuple]) -> pa.Table:

@@ -1,11 +1,12 @@
 """Frames of one connection → local books, trade rows, book-update rows, raw-frame rows (the hot path).
 
 ``FrameProcessor.process(text, received_us)`` parses a frame with the shared parser
-(``polymarket_assets.lib.ws_messages.parse_ws_frame``), applies it to the connection's books, checks every
+(``polymarket_assets.lib.ws_messages.parse_ws_frame_each``), applies it to the connection's books, checks every
 ``price_change`` (and ``best_bid_ask``) against the local book, and appends row tuples (in the column order
 of ``ws_sidecar.files``) to buffers that the writer swaps out. Anything it cannot trust is turned into a
-resync request instead of being guessed at: a malformed frame (quarantined with its reason), a best-price
-mismatch, an update for a token without a book.
+resync request instead of being guessed at: a malformed frame or message (quarantined alone with its reason and
+raw frame, while the frame's other messages are applied), a best-price mismatch, an update for a token
+without a book.
 
 One processor per connection, used by that connection's thread only; ``lock`` guards the buffers against
 the writer.
@@ -14,6 +15,8 @@ the writer.
 from __future__ import annotations
 
 import itertools
+import json
+import logging
 import re
 import threading
 from collections import Counter
@@ -30,12 +33,15 @@ from polymarket_assets.lib.ws_messages import (
     NewMarketEvent,
     PongEvent,
     PriceChangeEvent,
+    RejectedMessage,
     TickSizeChangeEvent,
     UnknownEvent,
-    parse_ws_frame,
+    parse_ws_frame_each,
 )
 from ws_sidecar import files
 from ws_sidecar.books import LocalBook
+
+log = logging.getLogger(__name__)
 
 _ASSET_RE = re.compile(r'"asset_id"\s*:\s*"(\d{1,78})"')
 _MARKET_RE = re.compile(r'"market"\s*:\s*"(0x[0-9a-fA-F]{64})"')
@@ -96,9 +102,21 @@ class FrameProcessor:
             self._raw_seq += len(raw)
         return (
             trades,
-            files.book_updates_table(books, self.run_id, self.connection_id, book_seq),
-            files.raw_frames_table(raw, self.run_id, self.connection_id, raw_seq),
+            self._convert(files.BOOK_ROW, books, lambda rows, i: files.book_updates_table(
+                rows, self.run_id, self.connection_id, book_seq + i), files.BOOK_UPDATES_SCHEMA),
+            self._convert(files.RAW_ROW, raw, lambda rows, i: files.raw_frames_table(
+                rows, self.run_id, self.connection_id, raw_seq + i), files.RAW_FRAMES_SCHEMA),
         )
+
+    def _convert(self, layout: tuple[str, ...], rows: list[tuple], build, schema: pa.Schema) -> pa.Table:
+        """The buffered rows as one table; a row that cannot be converted is quarantined alone, never the batch."""
+        tables, rejected = files.convert_each(build, rows)
+        for row, reason in rejected:
+            if self.quarantine is not None:
+                self.quarantine.add(reason, dict(zip(layout, row)), {"connection_id": self.connection_id})
+            else:
+                log.error("%s row rejected and no quarantine configured: %s", self.connection_id, reason)
+        return pa.concat_tables(tables) if tables else schema.empty_table()
 
     def pending_rows(self) -> int:
         return len(self.trades) + len(self.book_rows) + len(self.raw)
@@ -142,15 +160,18 @@ class FrameProcessor:
         with self.lock:
             self.frames += 1
             try:
-                events = parse_ws_frame(text)
+                events, rejected = parse_ws_frame_each(text)
             except ParseError as exc:
                 self._malformed(text, exc.reason, received_us)
                 return
-            if len(events) == 1 and type(events[0]) is PongEvent:
+            if not rejected and len(events) == 1 and type(events[0]) is PongEvent:
                 self.pongs += 1
                 return
             if self.keep_raw:
                 self.raw.append((received_us, text))
+            for bad in rejected:
+                # One bad message costs only itself: quarantined with its whole frame, its books re-fetched.
+                self._malformed(text, bad.reason, received_us, message=bad)
             previous_us = self.last_data_us
             self.last_data_us = received_us
             for event in events:
@@ -176,13 +197,20 @@ class FrameProcessor:
                 elif kind is PongEvent:
                     self.pongs += 1
 
-    def _malformed(self, text: str, reason: str, received_us: int) -> None:
+    def _malformed(self, text: str, reason: str, received_us: int, message: RejectedMessage | None = None) -> None:
+        """Quarantine a frame that could not be decoded (``message`` None; its raw text is archived here), or one
+        rejected message of a decoded frame (the frame is archived by the caller)."""
         self.malformed += 1
+        context = {"connection_id": self.connection_id, "received_us": received_us}
+        if message is not None:
+            context["message_index"] = message.index
         if self.quarantine is not None:
-            self.quarantine.add(reason, text, {"connection_id": self.connection_id, "received_us": received_us})
-        if self.keep_raw:
+            self.quarantine.add(reason, text, context)
+        if message is None and self.keep_raw:
             self.raw.append((received_us, text))
-        # Whatever the lost frame said is unknown: re-fetch the books it names, or every book if it names none.
+        if message is not None:
+            text = json.dumps(message.message, default=str)
+        # Whatever the lost message said is unknown: re-fetch the books it names, or every book if it names none.
         since = self.last_data_us or received_us
         assets = {a for a in _ASSET_RE.findall(text) if a in self.books}
         markets = set(_MARKET_RE.findall(text))

@@ -7,7 +7,13 @@ connections and writes the status file. Nothing here uses asyncio.
 Start-up: take the data directory's lock (one recorder per data directory), read the previous run's
 ``state.json``, delete its half-written temporary files, open a ``restart`` gap from its ``durable_through``
 (closed when every connection of this run has received data), reload recently recorded trades for
-reconciliation, and resume the audit from ``audited_through``.
+reconciliation, and resume the audit from ``audited_through``. Start-up reads only the recent day directories
+(temporaries since the previous run's last file key, trades since the audit point, from ``incoming/`` and the
+lake's ``trades`` partitions), so it does not grow with the history kept on disk.
+
+A full disk never stops it: the status and state writes are guarded (their failures are counted and shown in
+the next status that can be written), the writer keeps unwritten rows queued, and what it must drop to bound
+memory becomes a ``write_failed`` gap with a backfill of the window.
 """
 
 from __future__ import annotations
@@ -20,26 +26,31 @@ import threading
 import time
 from collections import deque
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from polymarket_assets.lib.clob import ClobClient
 from polymarket_assets.lib.data_api import DataApiClient
+from polymarket_assets.lib.parquet_store import partition_relpath
 from polymarket_assets.lib.quarantine import Quarantine
 from ws_sidecar import files
 from ws_sidecar.backfill import Backfiller
 from ws_sidecar.clock import make_clock
 from ws_sidecar.config import SidecarConfig
 from ws_sidecar.connection import Connection, State
+from ws_sidecar.market_events import market_event_row
+from ws_sidecar.planned_restart import PLANNED_RESTART, RestartWatch
 from ws_sidecar.processor import FrameProcessor
 from ws_sidecar.reconcile import TradeIndex
 from ws_sidecar.state import read_json, remove_stale_temporaries, write_json_atomic
-from ws_sidecar.universe import Market, ShardPlan, load_markets, select
+from ws_sidecar.universe import WS_NEW, Market, MarketsUnreadable, ShardPlan, load_markets, select
 from ws_sidecar.writer import Writer
 
 log = logging.getLogger(__name__)
 
 RESTART_GAP_TIMEOUT_S = 60.0  # wall seconds; a connection silent this long after start-up no longer holds it open
+CONNECTION_425_CAP_S = 5.0  # seconds; the longest wait between a connection's retries of a planned restart's 425
 
 
 class AlreadyRunning(RuntimeError):
@@ -64,19 +75,26 @@ class Recorder:
         self._lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._resolved: set[str] = set()
+        self._seen_events: set[str] = set()
         self._ws_new: dict[str, Market] = {}
         self._dropped_at: dict[str, float] = {}
         self._prev_tracked: list[str] = []
         self._gap_seq = 0
         self._gaps: deque = deque(maxlen=10_000)  # (end_s, start_s, reason, connection_id)
+        self._planned: deque = deque(maxlen=100)  # (start_us, end_us) of planned restarts seen
         self._refresh_now = threading.Event()
         self.markets_source = "none"
+        self.universe_kept = 0  # refreshes that kept the previous universe (see `refresh`)
+        self.universe_last_problem: str | None = None
         self.started_wall = time.time()
         self.state: dict = {}
         self.restart_gap: dict | None = None
         self._lock_fd: int | None = None
         self._last_status = (time.monotonic(), 0)
         self.msgs_per_s = 0.0
+        self.status_write_errors = 0
+        self.state_write_errors = 0
+        self.last_write_error: str | None = None
 
     # -- start-up -----------------------------------------------------------------------------------------
 
@@ -98,10 +116,13 @@ class Recorder:
         self.clock = make_clock(cfg.clock, cfg.sim_control_url)
         now = self.clock.now()
         remove_stale_temporaries(cfg.sidecar_dir)
-        removed = files.remove_temporaries(cfg.data_dir)
+        prev = read_json(cfg.state_path) or {}
+        # The previous writer's last key bounds where its half-written files can be (a day of slack).
+        last_ms = int(prev.get("last_file_ms") or 0)
+        min_day = files.day_of_ms(last_ms - 86_400_000) if last_ms > 86_400_000 else None
+        removed = files.remove_temporaries(cfg.data_dir, min_day=min_day)
         if removed:
             log.warning("removed %d partial files left by a previous run", removed)
-        prev = read_json(cfg.state_path) or {}
         audited = prev.get("audited_through")
         if audited is not None and prev.get("durable_through") is not None:
             # The previous audit counted trades it held in memory; those not yet in a closed file died with
@@ -146,6 +167,8 @@ class Recorder:
             on_flushed=self._on_flushed,
             quarantine=self.quarantine,
             debug_delay_s=cfg.debug_write_delay_s,
+            max_buffered_rows=cfg.max_buffered_rows,
+            on_dropped=self._on_rows_dropped,
         )
         self.writer.start()
         self.data_api = DataApiClient(cfg.data_api_url)
@@ -164,33 +187,109 @@ class Recorder:
             quarantine=self.quarantine,
         )
         self.backfiller.start()
+        self.restart_watch = RestartWatch(
+            cfg.clob_url, self.clock, self._probe_token, self._on_planned_restart, cfg.exchange_probe_interval_s,
+            self.stop_event,
+        )
+        self.restart_watch.start()
+
+    def _probe_token(self) -> str | None:
+        with self._lock:
+            for market in self.plan.markets.values():
+                return market.yes_token_id
+        return None
+
+    def _on_planned_restart(self, start_us: int, end_us: int, detail: str) -> None:
+        with self._lock:
+            self._planned.append((start_us, end_us))
+        self.record_gap(connection_id="exchange", start_us=start_us, end_us=end_us, reason=PLANNED_RESTART,
+                        detail=detail, n_assets=sum(len(c.subscribed) for c in list(self.connections.values())),
+                        condition_ids=sorted(self.plan.assignment))
+
+    def _in_planned_restart(self, start_us: int, end_us: int) -> bool:
+        """Whether [start, end] overlaps a planned restart the watch has reported or is following now."""
+        windows = list(self._planned)
+        open_since = self.restart_watch.open_since_us
+        if open_since is not None:
+            windows.append((open_since, self.clock.now_us()))
+        return any(start_us <= w_end and w_start <= end_us for w_start, w_end in windows)
+
+    def _planned_restart_open(self) -> bool:
+        """The watch is following a restart, or its post-only period (sockets catching up) has not ended."""
+        if self.restart_watch.open_since_us is not None:
+            return True
+        now_us = self.clock.now_us()
+        return any(start <= now_us <= end for start, end in list(self._planned))
 
     def _load_index(self, since_s: float) -> None:
-        """Trades this data directory already holds from ``since_s`` on, so a restart never re-adds them."""
+        """Trades this data directory already holds from ``since_s`` on, so a restart never re-adds them.
+
+        Incoming files first, then the lake's ``trades`` partitions (ingestion removes files from incoming/
+        once they are in the lake, and reading in this order never misses a file moved in between). Only day
+        directories that can hold such trades are listed.
+        """
         since_hour = files.hour_of_epoch_s(since_s)
+        # A file of an hour >= since_hour is named (keyed) after its trades happened; one day of clock slack.
+        min_day = files.day_of_ms(max(0, int(since_s * 1000) - 86_400_000))
+        columns = ["trade_uid", "source", "asset_id", "condition_id", "side", "price", "size", "exchange_ts"]
+        paths = [f.path for f in files.list_incoming(self.cfg.data_dir, ("trades",), min_day=min_day) if f.hour >= since_hour]
+        seen: set[str] = set()
         loaded = 0
-        for f in files.list_incoming(self.cfg.data_dir, ("trades",)):
-            if f.hour < since_hour:
-                continue
+        for path in paths + self._lake_trade_files(since_hour):
             try:
-                table = pq.read_table(
-                    f.path, columns=["trade_uid", "source", "asset_id", "condition_id", "side", "price", "size", "exchange_ts"]
-                )
+                table = pq.read_table(path, columns=columns)
             except (OSError, ValueError) as exc:
-                log.warning("cannot read %s for the trade index: %s", f.path, exc)
+                log.warning("cannot read %s for the trade index: %s", path, exc)
                 continue
             for r in table.to_pylist():
+                if r["trade_uid"] in seen:
+                    continue
+                seen.add(r["trade_uid"])
                 ts = r["exchange_ts"]
                 ts_ms = int(ts.timestamp() * 1000) if hasattr(ts, "timestamp") else int(ts)
                 self.index.add(r["condition_id"], ts_ms, r["asset_id"], r["side"], r["size"], r["price"], r["trade_uid"], r["source"])
                 loaded += 1
         log.info("trade index: %d recorded trades since %s", loaded, _iso(since_s))
 
+    def _lake_trade_files(self, since_hour: str) -> list:
+        """The lake's ``trades`` files of hours >= ``since_hour`` (``date=YYYY-MM-DD/hour=HH`` partitions)."""
+        root = Path(partition_relpath(str(self.cfg.data_dir / "lake"), "trades", {}))
+        since_date = f"{since_hour[:4]}-{since_hour[4:6]}-{since_hour[6:8]}"
+        found = []
+        try:
+            dates = sorted(d for d in os.listdir(root) if d.startswith("date=") and d[5:] >= since_date)
+        except OSError:
+            return []
+        for date in dates:
+            for hour in sorted(os.listdir(root / date)) if (root / date).is_dir() else []:
+                if not hour.startswith("hour=") or (date[5:] == since_date and hour[5:] < since_hour[9:11]):
+                    continue
+                found += sorted(p for p in (root / date / hour).glob("*.parquet") if not p.name.startswith("."))
+        return found
+
     # -- callbacks from other threads ---------------------------------------------------------------------
 
     def _save_state(self) -> None:
         with self._state_lock:
-            write_json_atomic(self.cfg.state_path, self.state)
+            try:
+                write_json_atomic(self.cfg.state_path, self.state)
+            except OSError as exc:
+                # A full disk: the previous state stays (older durable_through, so a restart's gap only grows).
+                self.state_write_errors += 1
+                self.last_write_error = f"state.json: {exc}"
+                log.warning("cannot write %s: %s", self.cfg.state_path, exc)
+
+    def _on_rows_dropped(self, start_us: int, end_us: int, dropped: dict[str, int]) -> None:
+        """The writer dropped buffered rows it could not write: a gap over their span, with a backfill."""
+        self.record_gap(
+            connection_id="recorder",
+            start_us=start_us,
+            end_us=max(end_us, start_us),
+            reason="write_failed",
+            detail=f"disk writes failing ({self.writer.last_error}); dropped {dropped}",
+            n_assets=sum(len(c.subscribed) for c in list(self.connections.values())),
+            condition_ids=sorted(self.plan.assignment),
+        )
 
     def _on_flushed(self, cut_us: int, last_ms: int) -> None:
         silent = self._silent_since(cut_us) if cut_us else None
@@ -216,18 +315,30 @@ class Recorder:
             self.state["audited_through"] = through
         self._save_state()
 
-    def _on_market_event(self, event) -> None:
+    def _on_market_event(self, event, connection_id: str) -> None:
+        """A custom event (seen on every socket that enabled them): act and record it once per run.
+
+        `new_market` subscribes the market at once (see `refresh`) and is its first sighting; `market_resolved`
+        unsubscribes it and is the provisional resolution. Either row is written within a quarter second.
+        """
+        key = f"{event.event_type}:{event.market}:{event.timestamp_ms}"
         with self._lock:
+            if key in self._seen_events:
+                return
+            self._seen_events.add(key)
             if event.event_type == "market_resolved":
-                if event.market not in self._resolved:
-                    self._resolved.add(event.market)
-                    self._refresh_now.set()
-            elif event.event_type == "new_market" and len(event.asset_ids) == 2 and event.market not in self._ws_new:
-                self._ws_new[event.market] = Market(event.market, event.asset_ids[0], event.asset_ids[1], None, "T0")
-                self._refresh_now.set()
+                self._resolved.add(event.market)
+            elif len(event.asset_ids) == 2:
+                self._ws_new[event.market] = Market(event.market, event.asset_ids[0], event.asset_ids[1], None, WS_NEW)
+        self._refresh_now.set()
+        self.writer.add_rows("market_events", [market_event_row(event, key, self.clock.now_us(), connection_id, self.run_id)],
+                             urgent=True)
 
     def record_gap(self, *, connection_id: str, start_us: int, end_us: int, reason: str, detail: str,
                    n_assets: int, condition_ids: list[str]) -> None:
+        if reason in ("disconnect", "freeze") and self._in_planned_restart(start_us, end_us):
+            # The exchange was restarting: still a gap (recorded and audited), but not an outage of ours.
+            reason, detail = PLANNED_RESTART, f"{reason} during a planned restart: {detail}"
         with self._lock:
             self._gap_seq += 1
             gap_id = f"{self.run_id}-{self._gap_seq}"
@@ -277,7 +388,16 @@ class Recorder:
     def refresh(self) -> None:
         cfg = self.cfg
         now = self.clock.now()
-        markets = load_markets(cfg.data_dir, datetime.fromtimestamp(now, tz=UTC))
+        try:
+            markets = load_markets(cfg.data_dir, datetime.fromtimestamp(now, tz=UTC))
+        except MarketsUnreadable as exc:
+            self._keep_universe(f"markets_current unreadable: {exc}")
+            return
+        if not markets and self.markets_source == "lake":
+            # Discovery never publishes an empty universe; a missing or empty table after a good one is a fault
+            # (a half-done restore, a bad replace), and obeying it would close every socket.
+            self._keep_universe("markets_current is missing or lists no open market")
+            return
         self.markets_source = "lake" if markets is not None else "none"
         markets = markets or []
         known = {m.condition_id for m in markets}
@@ -287,14 +407,16 @@ class Recorder:
             before = set(self.plan.assignment)
         selected = select(
             markets + extra,
-            always_tiers=cfg.always_tiers,
+            # A market announced by `new_market` is subscribed whatever the budget, until discovery lists it.
+            always_tiers=(*cfg.always_tiers, WS_NEW),
             capacity_markets=cfg.max_connections * (cfg.assets_per_connection // 2),
             fill_budget=cfg.fill_budget,
             exclude=resolved,
         )
         with self._lock:
             shards = self.plan.update(selected)
-            for cid in before - set(self.plan.assignment):
+            dropped = before - set(self.plan.assignment)
+            for cid in dropped:
                 self._dropped_at[cid] = now
             for cid in [c for c, at in self._dropped_at.items() if at < now - 2 * cfg.audit_overlap_s - cfg.audit_interval_s]:
                 del self._dropped_at[cid]
@@ -304,6 +426,14 @@ class Recorder:
                 self.state["tracked"] = tracked
         if changed:
             self._save_state()
+        # Markets still open in the lake but no longer subscribed (the budget went to others) stop being
+        # recorded from now on: say so with a gap row rather than let their coverage end silently.
+        still_open = sorted(dropped & known - resolved)
+        if still_open:
+            now_us = int(now * 1e6)
+            self.record_gap(connection_id="universe", start_us=now_us, end_us=now_us, reason="unsubscribed",
+                            detail=f"{len(still_open)} open markets left the subscribed set", n_assets=2 * len(still_open),
+                            condition_ids=[])
         for shard, mkts in shards.items():
             conn = self.connections.get(shard)
             if conn is None or (not conn.is_alive() and not self.stop_event.is_set()):
@@ -317,6 +447,11 @@ class Recorder:
             self.writer.remove_source(conn.processor)
             self.processors.pop(shard, None)
 
+    def _keep_universe(self, problem: str) -> None:
+        self.universe_kept += 1
+        self.universe_last_problem = problem[:500]
+        log.warning("%s: keeping the %d markets subscribed", problem, len(self.plan.assignment))
+
     def _new_connection(self, shard: int) -> Connection:
         cid = f"c{shard:02d}"
         processor = self.processors.get(shard)
@@ -325,7 +460,7 @@ class Recorder:
                 self.run_id,
                 cid,
                 on_trade=self._on_ws_trade,
-                on_market_event=self._on_market_event,
+                on_market_event=lambda event, cid=cid: self._on_market_event(event, cid),
                 quarantine=self.quarantine,
             )
             self.processors[shard] = processor
@@ -335,7 +470,9 @@ class Recorder:
             self.cfg,
             self.clock,
             processor,
-            ClobClient(self.cfg.clob_url),
+            # A planned restart's 425s are waited out in short steps: a socket thread blocked in a reseed reads
+            # nothing, so it should be back soon after the engine is.
+            ClobClient(self.cfg.clob_url, planned_backoff_cap_s=CONNECTION_425_CAP_S),
             on_gap=self.record_gap,
             quarantine=self.quarantine,
         )
@@ -381,7 +518,7 @@ class Recorder:
                     last_refresh = mono
                 self._maybe_close_restart_gap()
                 if mono - last_status >= self.cfg.status_interval_s:
-                    self.write_status()
+                    self._write_status_guarded()
                     last_status = mono
                 self.stop_event.wait(0.2)
         finally:
@@ -409,12 +546,21 @@ class Recorder:
             self.state["clean_shutdown"] = self.writer.pending_rows() == 0
             self.state["stopped_at"] = now
         self._save_state()
-        self.write_status(final=True)
+        self._write_status_guarded(final=True)
         self.clock.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
 
     # -- status -------------------------------------------------------------------------------------------
+
+    def _write_status_guarded(self, final: bool = False) -> None:
+        try:
+            self.write_status(final=final)
+        except OSError as exc:
+            self.status_write_errors += 1
+            self.last_write_error = f"status.json: {exc}"
+            if self.status_write_errors == 1 or self.status_write_errors % 100 == 0:
+                log.warning("cannot write %s (%d times): %s", self.cfg.status_path, self.status_write_errors, exc)
 
     def write_status(self, final: bool = False) -> dict:
         now = self.clock.now()
@@ -442,6 +588,8 @@ class Recorder:
             "updated_at_epoch": now,
             "updated_at_wall": time.time(),
             "markets_source": self.markets_source,
+            "universe_kept": self.universe_kept,
+            "universe_last_problem": self.universe_last_problem,
             "connections": conns,
             "connections_total": len(conns),
             "connections_live": sum(1 for c in conns if c["state"] == "live" and not c["in_outage"]),
@@ -453,14 +601,26 @@ class Recorder:
             "oldest_connection_message_age_s": max(ages) if ages else None,
             "gaps_last_hour": len(recent),
             "gaps_last_hour_by_reason": {r: sum(1 for g in recent if g[2] == r) for r in sorted({g[2] for g in recent})},
-            "gap_seconds_last_hour": round(sum(min(g[0], now) - max(g[1], hour_ago) for g in recent if g[2] != "resync"), 3),
+            "gap_seconds_last_hour": round(sum(min(g[0], now) - max(g[1], hour_ago) for g in recent
+                                               if g[2] not in ("resync", PLANNED_RESTART)), 3),
             "restart_gap_open": self.restart_gap is not None,
+            "planned_restart_open": self._planned_restart_open(),
+            "planned_restarts_seen": self.restart_watch.windows,
             "files_written": dict(self.writer.files_written),
             "rows_written": dict(self.writer.rows_written),
             "last_file": self.writer.last_file_key,
             "last_flush_age_s": round(time.time() - self.writer.last_flush_wall, 3),
             "pending_rows": self.writer.pending_rows(),
             "writer_errors": self.writer.errors,
+            "writer_consecutive_errors": self.writer.consecutive_errors,
+            "writer_last_error": self.writer.last_error,
+            "writer_rows_quarantined": dict(self.writer.rows_quarantined),
+            "writes_failing": self.writer.failing_since is not None,
+            "writes_failing_since": _iso(self.writer.failing_since),
+            "rows_dropped": dict(self.writer.rows_dropped),
+            "status_write_errors": self.status_write_errors,
+            "state_write_errors": self.state_write_errors,
+            "last_write_error": self.last_write_error,
             "quarantined": self.quarantine.count,
             "unknown_events": unknown,
             "book_checks": sum(c["book_checks"] for c in conns),

@@ -19,6 +19,8 @@ from polymarket_assets.lib.tiers import assign_tier
 
 log = logging.getLogger(__name__)
 
+# The tier of a market known only from a websocket `new_market` event (discovery has not listed it yet).
+WS_NEW = "WS_NEW"
 # Order in which tiers outside the always-set fill the budget.
 FILL_ORDER = ("T1", "T0", "STALE")
 _COLUMNS = ["condition_id", "yes_token_id", "no_token_id", "end_date", "discovery_status"]
@@ -37,13 +39,20 @@ class Market:
         return (self.yes_token_id, self.no_token_id)
 
 
+class MarketsUnreadable(Exception):
+    """``markets_current`` could not be read this time: not the same as "no markets" (see ``Recorder.refresh``)."""
+
+
 def load_markets(data_dir, now: datetime) -> list[Market] | None:
-    """Open markets of ``markets_current`` with their tier at ``now``; None when discovery has not run yet."""
+    """Open markets of ``markets_current`` with their tier at ``now``; None when discovery has not run yet.
+
+    Raises ``MarketsUnreadable`` when the table exists but a read fails (a disk or object-store error, a bad
+    file), so that the caller can keep what it subscribes instead of taking the failure for an empty universe.
+    """
     try:
         table = Lake(data_dir).read("markets_current", columns=_COLUMNS)
-    except (OSError, ValueError) as exc:  # replaced under our feet; the next refresh reads the new file
-        log.warning("markets_current unreadable this time: %s", exc)
-        return None
+    except (OSError, ValueError, KeyError) as exc:
+        raise MarketsUnreadable(f"{type(exc).__name__}: {exc}") from exc
     if table is None:
         return None
     out = []

@@ -1,9 +1,9 @@
 """Resources shared by every collection domain: the Polymarket APIs, the lake, and the clock.
 
-All settings come from the environment through `dg.EnvVar` when a run starts (the configuration contract
-of DESIGN.md); nothing reads the environment at import time. `.env.example` lists every variable with
-its production default. The optional object-store settings (`PM_WAREHOUSE_PATH`, the `AWS_*` variables)
-are read when a run opens the lake, because a `dg.EnvVar` field cannot fall back to a default.
+Every setting is bound to its `PM_*` variable through `dg.EnvVar` when that variable is set, and to its
+default from `lib/settings.py` otherwise (a `dg.EnvVar` field cannot fall back to a default), so a plain
+`dagster dev` needs no environment. Values are resolved when a run starts. The optional object-store
+settings (`PM_WAREHOUSE_PATH`, the `AWS_*` variables) are read when a run opens the lake.
 """
 
 import os
@@ -17,7 +17,22 @@ from polymarket_assets.lib.data_api import DataApiClient
 from polymarket_assets.lib.gamma import GammaClient
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.quarantine import Quarantine
+from polymarket_assets.lib.settings import DEFAULTS, UnreachableHost, check_resolvable
 from polymarket_assets.lib.warehouse import warehouse_path
+
+
+def _resolvable(url: str, setting: str) -> str:
+    """`url`, once its host name resolves. Without this an offline run retries for a minute and then
+    reports an open circuit breaker; an unknown host is a refusal no retry can fix, so the run fails at
+    once and says why."""
+    try:
+        check_resolvable(url)
+    except UnreachableHost as exc:
+        raise dg.Failure(
+            description=f"{setting}: {exc}. Offline, or a wrong {setting}? (make dev-sim records a local simulator)",
+            allow_retries=False,
+        ) from None
+    return url
 
 
 class PolymarketApiResource(dg.ConfigurableResource):
@@ -50,19 +65,19 @@ class PolymarketApiResource(dg.ConfigurableResource):
     @property
     def gamma(self) -> GammaClient:
         if self._gamma is None:
-            self._gamma = GammaClient(self.gamma_url, **self._common())
+            self._gamma = GammaClient(_resolvable(self.gamma_url, "PM_GAMMA_URL"), **self._common())
         return self._gamma
 
     @property
     def clob(self) -> ClobClient:
         if self._clob is None:
-            self._clob = ClobClient(self.clob_url, **self._common())
+            self._clob = ClobClient(_resolvable(self.clob_url, "PM_CLOB_URL"), **self._common())
         return self._clob
 
     @property
     def data_api(self) -> DataApiClient:
         if self._data is None:
-            self._data = DataApiClient(self.data_api_url, **self._common())
+            self._data = DataApiClient(_resolvable(self.data_api_url, "PM_DATA_API_URL"), **self._common())
         return self._data
 
     def stats(self) -> dict[str, int | float]:
@@ -110,14 +125,28 @@ class ClockResource(dg.ConfigurableResource):
         raise dg.Failure(f"PM_CLOCK must be 'system' or 'sim', not {self.source!r}")
 
 
+_URL_FIELDS = {"gamma_url": "PM_GAMMA_URL", "clob_url": "PM_CLOB_URL", "data_api_url": "PM_DATA_API_URL"}
+
+
+def env_or_default(name: str) -> dg.EnvVar | str:
+    """Bind a field to `name` when the variable is set, else to its default in code (lib/settings.py).
+    Only the choice is made when the definitions load; an `EnvVar`'s value is read when a run starts."""
+    return dg.EnvVar(name) if name in os.environ else DEFAULTS[name]
+
+
+def _config_value(name: str) -> dict | str:
+    value = env_or_default(name)
+    return {"env": name} if isinstance(value, dg.EnvVar) else value
+
+
 def polymarket_run_config(**settings) -> dict:
     """Run config that changes some `polymarket` resource settings (timeouts, retries) for one run.
 
-    Overriding a resource's config in run config replaces all of it, so the URL bindings to the environment
-    are restated here rather than by every caller.
+    Overriding a resource's config in run config replaces all of it, so the URL bindings are restated here
+    rather than by every caller.
     """
-    env = {"gamma_url": {"env": "PM_GAMMA_URL"}, "clob_url": {"env": "PM_CLOB_URL"}, "data_api_url": {"env": "PM_DATA_API_URL"}}
-    return {"resources": {"polymarket": {"config": {**env, **settings}}}}
+    urls = {field: _config_value(name) for field, name in _URL_FIELDS.items()}
+    return {"resources": {"polymarket": {"config": {**urls, **settings}}}}
 
 
 @dg.definitions
@@ -125,11 +154,11 @@ def resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
             "polymarket": PolymarketApiResource(
-                gamma_url=dg.EnvVar("PM_GAMMA_URL"),
-                clob_url=dg.EnvVar("PM_CLOB_URL"),
-                data_api_url=dg.EnvVar("PM_DATA_API_URL"),
+                **{field: env_or_default(name) for field, name in _URL_FIELDS.items()}
             ),
-            "lake": LakeResource(data_dir=dg.EnvVar("PM_DATA_DIR")),
-            "clock": ClockResource(source=dg.EnvVar("PM_CLOCK"), sim_control_url=dg.EnvVar("PM_SIM_CONTROL_URL")),
+            "lake": LakeResource(data_dir=env_or_default("PM_DATA_DIR")),
+            "clock": ClockResource(
+                source=env_or_default("PM_CLOCK"), sim_control_url=env_or_default("PM_SIM_CONTROL_URL")
+            ),
         }
     )

@@ -22,6 +22,8 @@ class ClientStats:
         self.backoff_s = 0.0
         self.failures = 0
         self.circuit_rejections = 0
+        self.planned_downtime_waits = 0
+        self.planned_downtime_wait_s = 0.0
         self.bytes = 0
         self.outcomes: Counter[str] = Counter()
         self.retry_reasons: Counter[str] = Counter()
@@ -37,6 +39,12 @@ class ClientStats:
             self.retries += 1
             self.retry_reasons[reason] += 1
             self.backoff_s += sleep_s
+
+    def record_planned_downtime(self, sleep_s: float) -> None:
+        """A 425 (planned restart) that will be retried after ``sleep_s``: not a failure, not a breaker strike."""
+        with self._lock:
+            self.planned_downtime_waits += 1
+            self.planned_downtime_wait_s += sleep_s
 
     def record_throttle(self, waited_s: float) -> None:
         if waited_s <= 0:
@@ -69,6 +77,8 @@ class ClientStats:
                 "backoff_s": round(self.backoff_s, 6),
                 "failures": self.failures,
                 "circuit_rejections": self.circuit_rejections,
+                "planned_downtime_waits": self.planned_downtime_waits,
+                "planned_downtime_wait_s": round(self.planned_downtime_wait_s, 6),
                 "bytes": self.bytes,
             }
             out.update({f"status_{k}": v for k, v in sorted(self.outcomes.items())})

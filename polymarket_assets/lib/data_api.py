@@ -10,8 +10,9 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from polymarket_assets.lib.errors import ApiError, ClientResponseError
+from polymarket_assets.lib.errors import ApiError, ClientResponseError, ParseError
 from polymarket_assets.lib.http_client import ApiClient
+from polymarket_assets.lib.parse_common import epoch_s_to_ms
 
 log = logging.getLogger(__name__)
 
@@ -20,15 +21,13 @@ DATA_API_GENERAL_LIMIT: tuple[int, float] = (1_000, 10.0)
 MAX_TRADES_OFFSET = 10_000
 
 
-def _trade_ts(row: Any) -> int | float | None:
-    ts = row.get("timestamp") if isinstance(row, dict) else None
-    if isinstance(ts, bool):
+def _trade_ts(row: Any) -> int | None:
+    """A row's epoch seconds, or None when it has no valid one: such a row is kept for the parser to quarantine,
+    and never ends the walk (a poisoned ``"timestamp": 5`` must not pass for "older than since_ts")."""
+    try:
+        return epoch_s_to_ms(row.get("timestamp"), "timestamp") // 1000 if isinstance(row, dict) else None
+    except ParseError:
         return None
-    if isinstance(ts, (int, float)):
-        return ts
-    if isinstance(ts, str) and ts.isdigit():
-        return int(ts)
-    return None
 
 
 class TradePages:

@@ -7,10 +7,12 @@ keep watching it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from polymarket_assets.lib.errors import ParseError
+from polymarket_assets.lib.fees import schedule_columns
 from polymarket_assets.lib.parse_gamma import parse_gamma_market
 from polymarket_assets.lib.tiers import (
     DEFAULT_PLAN,
@@ -61,12 +63,6 @@ def list_open_markets(gamma, now: datetime, previous: list[dict], quarantine, ra
     return listing
 
 
-def _price(values, index: int) -> float | None:
-    if values is None or len(values) <= index:
-        return None
-    return values[index]
-
-
 def market_state_row(market, observed_at: datetime, plan: TierPlan = DEFAULT_PLAN) -> dict:
     """One `market_states` row from a parsed Gamma market, with its tier at `observed_at`."""
     return {
@@ -80,8 +76,12 @@ def market_state_row(market, observed_at: datetime, plan: TierPlan = DEFAULT_PLA
         "no_outcome": market.no_outcome,
         "yes_token_id": market.yes_token_id,
         "no_token_id": market.no_token_id,
-        "yes_price": _price(market.outcome_prices, 0),
-        "no_price": _price(market.outcome_prices, 1),
+        "outcomes": json.dumps(list(market.outcomes)),
+        "version": market.version,
+        "clob_token_ids": market.clob_token_ids_raw,
+        "position_ids": market.position_ids_raw,
+        "yes_price": market.yes_price,
+        "no_price": market.no_price,
         "start_date": market.start_date,
         "end_date": market.end_date,
         "created_at": market.created_at,
@@ -111,6 +111,7 @@ def market_state_row(market, observed_at: datetime, plan: TierPlan = DEFAULT_PLA
         "min_order_size": market.min_order_size,
         "tier": assign_tier(market.end_date, observed_at, plan),
         "hours_to_close": hours_to_close(market.end_date, observed_at),
+        **schedule_columns(market.fees_enabled, market.fee_type, market.fee_schedule),
     }
 
 

@@ -37,6 +37,10 @@ class RetryExhaustedError(ApiError):
     """Every attempt hit a retryable fault (429, 5xx, timeout, HTML, throttling JSON, bad JSON)."""
 
 
+class PlannedDowntimeError(RetryExhaustedError):
+    """The exchange kept answering HTTP 425 (a planned matching-engine restart) for longer than the client waits."""
+
+
 class CircuitOpenError(ApiError):
     """The client's circuit breaker is open: the API failed repeatedly, so we fail fast until the cooldown ends."""
 

@@ -184,6 +184,9 @@ class GammaClient(ApiClient):
         query = dict(params or {})
         offset = 0
         read = 0
+        # The server's page length is read from its answers, never assumed to be `limit` (Gamma clamps to
+        # 100 today; a third party documents 1,000): a page shorter than an earlier one is the last.
+        served = 0
         while True:
             query.update(limit=limit, offset=offset)
             try:
@@ -205,8 +208,9 @@ class GammaClient(ApiClient):
             yield page
             read += len(page)
             offset += len(page)
-            if len(page) < limit:
-                return  # a short page is the last one
+            if len(page) < served:
+                return
+            served = max(served, len(page))
             if offset > max_offset:
                 raise PaginationLimitError(
                     f"offset cap {max_offset} reached after {read} markets; more may remain "

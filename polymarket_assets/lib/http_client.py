@@ -24,11 +24,13 @@ from polymarket_assets.lib.client_stats import ClientStats
 from polymarket_assets.lib.errors import (
     CircuitOpenError,
     ClientResponseError,
+    PlannedDowntimeError,
     ResponseTooLargeError,
     RetryExhaustedError,
 )
 from polymarket_assets.lib.rate_limit import TokenBucket, bucket_for_window, buckets_from_limits
 from polymarket_assets.lib.retry_policy import (
+    PLANNED_DOWNTIME_STATUS,
     backoff_delay,
     error_message,
     is_retryable_status,
@@ -52,6 +54,7 @@ class _RetryableFault(Exception):
     body: str | None = None
     retry_after: float | None = None
     cause: BaseException | None = None
+    planned: bool = False  # HTTP 425: a planned matching-engine restart, waited out on its own schedule
 
 
 def _normalize_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -99,6 +102,9 @@ class ApiClient:
         session: requests.Session | None = None,
         max_retry_after_s: float = 60.0,
         total_timeout_s: float | None = 60.0,
+        planned_downtime_wait_s: float = 300.0,
+        planned_backoff_base_s: float = 2.0,
+        planned_backoff_cap_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ):
@@ -115,6 +121,13 @@ class ApiClient:
         self.backoff_cap_s = backoff_cap_s
         self.max_retry_after_s = max_retry_after_s
         self.total_timeout_s = total_timeout_s
+        # A planned restart (HTTP 425) halts matching for about 90 s (polymarket_api.md §9.8): it is waited out
+        # with backoff from 1-2 s up to 30 s, for at most this long, and never counts as a failure.
+        if planned_backoff_base_s <= 0:
+            raise ValueError("planned_backoff_base_s must be > 0")
+        self.planned_downtime_wait_s = planned_downtime_wait_s
+        self.planned_backoff_base_s = planned_backoff_base_s
+        self.planned_backoff_cap_s = planned_backoff_cap_s
         self.stats = ClientStats()
         self.breaker = CircuitBreaker(breaker_failures, breaker_cooldown_s)
         self._buckets: dict[str, TokenBucket] = buckets_from_limits(limits or {})
@@ -168,7 +181,9 @@ class ApiClient:
         key = endpoint or path
         query = _normalize_params(params)
         last: _RetryableFault | None = None
-        for attempt in range(self.max_retries + 1):
+        attempt = planned_attempt = 0
+        planned_waited = 0.0
+        while attempt <= self.max_retries:
             if not self.breaker.allow_request():
                 self.stats.record_circuit_rejection()
                 self.stats.record_failure()
@@ -181,11 +196,31 @@ class ApiClient:
             try:
                 payload = self._attempt(method, url, query, body)
             except _RetryableFault as fault:
+                if fault.planned:
+                    # The exchange is up and says so: no breaker strike, no retry of the ordinary budget used.
+                    self.breaker.record_success()
+                    delay = backoff_delay(planned_attempt, self.planned_backoff_base_s, self.planned_backoff_cap_s, self._rng)
+                    if planned_waited + delay > self.planned_downtime_wait_s:
+                        self.stats.record_failure()
+                        raise PlannedDowntimeError(
+                            f"{method} {path}: HTTP 425 (planned restart) for {planned_waited:.0f} s, "
+                            f"more than planned_downtime_wait_s={self.planned_downtime_wait_s:.0f}",
+                            status=fault.status,
+                            body=fault.body,
+                            url=url,
+                        ) from fault.cause
+                    planned_attempt += 1
+                    planned_waited += delay
+                    log.info("%s %s: planned restart (HTTP 425), retrying in %.2f s", method, url, delay)
+                    self.stats.record_planned_downtime(delay)
+                    self._sleep(delay)
+                    continue
                 self.breaker.record_failure()
                 last = fault
                 if attempt == self.max_retries:
                     break
                 delay = backoff_delay(attempt, self.backoff_base_s, self.backoff_cap_s, self._rng)
+                attempt += 1
                 if fault.retry_after is not None:
                     if fault.retry_after > self.max_retry_after_s:
                         self.stats.record_failure()
@@ -298,6 +333,8 @@ class ApiClient:
         if status == 429:
             retry_after = parse_retry_after(resp.headers.get("Retry-After"))
             raise _RetryableFault("status_429", status=status, body=text, retry_after=retry_after)
+        if status == PLANNED_DOWNTIME_STATUS:
+            raise _RetryableFault("status_425", status=status, body=text, planned=True)
         if is_retryable_status(status):
             raise _RetryableFault(f"status_{status}", status=status, body=text)
         if looks_like_html(resp.headers.get("Content-Type"), raw):

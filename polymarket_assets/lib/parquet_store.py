@@ -9,6 +9,10 @@ directory or an object-store URI (`s3://bucket/prefix`); everything goes through
   whole or not at all, and S3 has no rename to build on. The endpoint, region and credentials come from the
   standard AWS variables (`AWS_ENDPOINT_URL` for a non-AWS server such as MinIO, `AWS_REGION`,
   `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`), read when a location is opened, never at import.
+
+A replaced partition (`Lake.replace_partition`) holds one file under a fixed name, so replacing it is one
+atomic step on both (rename, or PUT of the key): concurrent writers and readers see the old or the new
+partition, never an empty or a doubled one.
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 PARQUET_COMPRESSION = "zstd"
+# The one file of a partition that `replace_partition` owns.
+REPLACED_FILE = "data.parquet"
+# A read that meets a file removed after its listing lists again, at most this many times.
+READ_ATTEMPTS = 3
 OBJECT_STORE_SCHEMES = ("s3://",)
 
 
@@ -122,11 +129,29 @@ class DataLocation:
             found.append(info.path)
         return sorted(found)
 
+    def read_parquet(self, path: str, columns: list[str] | None = None) -> pa.Table:
+        """One whole file as one consistent version: read through a single open handle locally (a rename over
+        the path does not change what an open handle reads) and fetched whole with one GET on S3 (range reads
+        could mix the bytes of two versions of an object overwritten in between)."""
+        if self.is_local:
+            with self.fs.open_input_file(path) as handle:
+                return _select_present(pq.read_table(handle), columns)
+        with self.fs.open_input_stream(path) as stream:
+            body = stream.readall()
+        return _select_present(pq.read_table(pa.BufferReader(body)), columns)
+
     def delete(self, path: str) -> None:
         try:
             self.fs.delete_file(path)
         except FileNotFoundError:
             pass
+
+
+def _select_present(table: pa.Table, columns: list[str] | None) -> pa.Table:
+    """`columns` of `table` that it has (hive columns and columns newer than the file are added later)."""
+    if columns is None:
+        return table
+    return table.select([c for c in columns if c in table.column_names])
 
 
 def partition_path(root: Path, table: str, parts: Mapping[str, str]) -> Path:
@@ -199,9 +224,16 @@ class Lake:
         return self.location.public(self.location.write_parquet(table, path))
 
     def replace_partition(self, table_name: str, table: pa.Table, parts: Mapping[str, str]) -> Path | PurePosixPath:
-        """Make `table` the whole content of one partition: write it, then remove every other file there."""
+        """Make `table` the whole content of one partition, atomically for concurrent writers and readers.
+
+        The content of a replaced partition is one file under a fixed name (`REPLACED_FILE`), swapped in by a
+        single atomic step: a rename over it locally, one PUT of its key on S3. A reader therefore lists the old
+        file or the new one, never none and never both, and of two concurrent replaces the later one wins whole
+        (never an empty or doubled partition). Files of any other name (written by `write`, or the
+        `part-<uuid>` files of earlier versions) are removed only after the swap.
+        """
         directory = partition_relpath(self._root, table_name, parts)
-        written = self.write(table_name, table, parts, f"part-{uuid.uuid4().hex[:12]}")
+        written = self.write(table_name, table, parts, REPLACED_FILE.removesuffix(".parquet"))
         for other in self.location.parquet_files(directory):
             if posixpath.dirname(other) == directory and other != str(written):
                 self.location.delete(other)
@@ -211,16 +243,55 @@ class Lake:
         directory = partition_relpath(self._root, table_name, parts or {})
         return [self.location.public(p) for p in self.location.parquet_files(directory)]
 
-    def read(self, table_name: str, parts: Mapping[str, str] | None = None, columns: Iterable[str] | None = None) -> pa.Table | None:
-        """Read a whole table (or one partition) with its hive columns; None when nothing was written yet."""
+    def row_count(self, table_name: str, parts: Mapping[str, str] | None = None) -> int:
+        """Rows in a table (or one partition) from the Parquet footers, without reading any data."""
         files = self.location.parquet_files(partition_relpath(self._root, table_name, parts or {}))
-        if not files:
-            return None
-        dataset = ds.dataset(
-            files,
-            filesystem=self.location.fs,
-            format="parquet",
-            partitioning=ds.HivePartitioning.discover(infer_dictionary=False),
-            partition_base_dir=posixpath.join(self._root, table_name),
-        )
-        return dataset.to_table(columns=list(columns) if columns else None)
+        return sum(pq.read_metadata(f, filesystem=self.location.fs).num_rows for f in files)
+
+    def read(self, table_name: str, parts: Mapping[str, str] | None = None, columns: Iterable[str] | None = None) -> pa.Table | None:
+        """Read a whole table (or one partition) with its hive columns; None when nothing was written yet.
+
+        Each file is read from one open handle (locally) or one GET (on S3), so a file replaced while it is
+        read gives its old or its new content, never a mix; a file removed between the listing and the read
+        (a replace tidying up) makes the read list again.
+        """
+        base = posixpath.join(self._root, table_name)
+        wanted = list(columns) if columns else None
+        for attempt in range(READ_ATTEMPTS):
+            files = self.location.parquet_files(partition_relpath(self._root, table_name, parts or {}))
+            if not files:
+                return None
+            try:
+                return _with_hive_columns([(f, self.location.read_parquet(f, wanted)) for f in files], base, wanted)
+            except FileNotFoundError:
+                if attempt == READ_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+
+def _hive_parts(path: str, base: str) -> dict[str, str]:
+    segments = posixpath.dirname(path)[len(base) :].strip("/").split("/")
+    return dict(segment.split("=", 1) for segment in segments if "=" in segment)
+
+
+def _hive_array(values: list[str]) -> pa.Array:
+    # The types pyarrow's hive discovery infers (infer_dictionary=False): int32 when every value is an integer.
+    try:
+        return pa.array([int(v) for v in values], pa.int32())
+    except (ValueError, OverflowError):
+        return pa.array(values, pa.string())
+
+
+def _with_hive_columns(tables: list[tuple[str, pa.Table]], base: str, columns: list[str] | None) -> pa.Table:
+    """One table from per-file tables, each given the hive columns of its directory."""
+    parts = [_hive_parts(path, base) for path, _ in tables]
+    keys = list(dict.fromkeys(k for p in parts for k in p))
+    merged = pa.concat_tables([t for _, t in tables], promote_options="permissive")
+    for key in keys:
+        if key in merged.column_names or (columns is not None and key not in columns):
+            continue
+        values = [p.get(key) for p, (_, t) in zip(parts, tables) for _ in range(t.num_rows)]
+        if any(v is None for v in values):
+            raise ValueError(f"files of one table disagree on the hive key {key!r}")
+        merged = merged.append_column(key, _hive_array(values))
+    return merged.select(columns) if columns is not None else merged

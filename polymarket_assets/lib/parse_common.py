@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -94,11 +98,135 @@ def to_int(value: Any, field: str, *, required: bool = False) -> int | None:
     raise ParseError(f"{field} is not an integer: {str(value)[:40]!r}")
 
 
+# -- the time contract ---------------------------------------------------------------------------------------
+# Every exchange timestamp a parser accepts is epoch milliseconds inside one window: from TS_MIN (default
+# 2020-01-01, before Polymarket's first market) to wall-clock now + TS_MAX_AHEAD (default one day of clock
+# skew). Anything else is a unit mix-up or garbage, and is rejected with the unit it most likely was in.
+
+TS_MIN_ENV = "PM_TS_MIN"
+TS_MAX_AHEAD_ENV = "PM_TS_MAX_AHEAD_S"
+_DEFAULT_TS_MIN = datetime(2020, 1, 1, tzinfo=UTC)
+_DEFAULT_TS_MAX_AHEAD_S = 86_400.0
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """The accepted range of exchange timestamps: ``[min_ms, wall-clock now + max_ahead_ms]``."""
+
+    min_ms: int = int(_DEFAULT_TS_MIN.timestamp() * 1000)
+    max_ahead_ms: int = int(_DEFAULT_TS_MAX_AHEAD_S * 1000)
+
+    def max_ms(self) -> int:
+        return time.time_ns() // 1_000_000 + self.max_ahead_ms
+
+    def contains_ms(self, ms: int) -> bool:
+        return self.min_ms <= ms <= self.max_ms()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> TimeWindow:
+        """``PM_TS_MIN`` (an ISO date or instant, UTC when naive) and ``PM_TS_MAX_AHEAD_S`` (seconds)."""
+        window = cls()
+        text = environ.get(TS_MIN_ENV, "").strip()
+        if text:
+            start = datetime.fromisoformat(text)
+            start = start if start.tzinfo else start.replace(tzinfo=UTC)
+            window = replace(window, min_ms=int(start.timestamp() * 1000))
+        ahead = environ.get(TS_MAX_AHEAD_ENV, "").strip()
+        if ahead:
+            seconds = float(ahead)
+            if not math.isfinite(seconds) or seconds < 0:
+                raise ValueError(f"{TS_MAX_AHEAD_ENV} must be a non-negative number of seconds, got {ahead!r}")
+            window = replace(window, max_ahead_ms=int(seconds * 1000))
+        return window
+
+
+_window: TimeWindow | None = None
+
+
+def time_window() -> TimeWindow:
+    """The process's window: set by ``set_time_window``, else read once from the environment."""
+    global _window
+    if _window is None:
+        _window = TimeWindow.from_env()
+    return _window
+
+
+def set_time_window(window: TimeWindow | None) -> None:
+    """Override the window (tests, replays of old captures); None reads the environment again on next use."""
+    global _window
+    _window = window
+
+
+# Epoch units a timestamp may have been sent in, as (name, milliseconds per unit as a fraction num/den).
+_UNITS = (("seconds", 1000, 1), ("milliseconds", 1, 1), ("microseconds", 1, 1000), ("nanoseconds", 1, 1_000_000))
+
+
+def _rejection(field: str, value: int, expected: str, window: TimeWindow) -> ParseError:
+    """Why ``value`` (meant to be epoch ``expected``) is outside the window, naming the unit it fits if any."""
+    count = len(str(abs(value)))
+    digits = f"{count} digit{'' if count == 1 else 's'}"
+    if value < 0:
+        return ParseError(f"{field} is negative")
+    for unit, num, den in _UNITS:
+        if unit != expected and window.contains_ms(value * num // den):
+            return ParseError(f"{field} looks like epoch {unit} ({digits}), expected epoch {expected}")
+    num, den = next((n, d) for unit, n, d in _UNITS if unit == expected)
+    if value * num // den < window.min_ms:
+        return ParseError(f"{field} is before {_iso_ms(window.min_ms)} ({digits})")
+    return ParseError(f"{field} is more than {window.max_ahead_ms // 1000} s in the future ({digits})")
+
+
+def _iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d")
+
+
 def to_epoch_ms(value: Any, field: str = "timestamp", *, required: bool = True) -> int | None:
-    result = to_int(value, field, required=required)
-    if result is not None and result < 0:
-        raise ParseError(f"{field} is negative")
+    """Epoch milliseconds inside ``time_window()``; anything else raises with its likely unit in the reason."""
+    result = _any_int(value, field, required=required)
+    if result is None:
+        return None
+    window = time_window()
+    if not window.contains_ms(result):
+        raise _rejection(field, result, "milliseconds", window)
     return result
+
+
+def epoch_s_to_ms(value: Any, field: str = "timestamp", *, required: bool = True) -> int | None:
+    """A field the API really sends in epoch seconds (Data API trades), converted to milliseconds here, explicitly,
+    and held to the same window."""
+    seconds = _any_int(value, field, required=required)
+    if seconds is None:
+        return None
+    window = time_window()
+    if not window.contains_ms(seconds * 1000):
+        raise _rejection(field, seconds, "seconds", window)
+    return seconds * 1000
+
+
+def datetime_in_window(value: datetime | None, field: str) -> datetime | None:
+    """An observation time (Gamma ``createdAt``/``updatedAt``/``closedTime``) held to the same window."""
+    if value is None:
+        return None
+    window = time_window()
+    ms = math.floor(value.timestamp() * 1000)
+    if ms < window.min_ms:
+        raise ParseError(f"{field} is before {_iso_ms(window.min_ms)}")
+    if ms > window.max_ms():
+        raise ParseError(f"{field} is more than {window.max_ahead_ms // 1000} s in the future")
+    return value
+
+
+def _any_int(value: Any, field: str, *, required: bool) -> int | None:
+    """``to_int`` without its 20-character cap, so an absurd digit string is still judged (and its digits
+    counted) by the time contract rather than rejected with a vaguer reason."""
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        text = value.strip()
+        if len(text) > 40:
+            raise ParseError(f"{field} has {len(text)} digits, expected epoch milliseconds")
+        return int(text)
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        raise ParseError(f"{field} has {len(str(value))} digits, expected epoch milliseconds")
+    return to_int(value, field, required=required)
 
 
 def to_bool(value: Any, field: str, *, required: bool = False) -> bool | None:

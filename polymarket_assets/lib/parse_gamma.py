@@ -1,19 +1,28 @@
 """Gamma market objects → ``GammaMarket`` rows (polymarket_api.md §1.3).
 
-Owns the outcome → token mapping that the old system got wrong: ``outcomes``, ``outcomePrices`` and
-``clobTokenIds`` are JSON-encoded arrays that share an index. Yes/No markets are mapped by name; other binary
-markets (Up/Down, team names) map index 0 to the ``yes_*`` columns and keep their real names; markets with
-more than two outcomes are marked ``multi`` and get no yes/no columns at all.
+Owns the outcome → id mapping that the old system got wrong: ``outcomes``, ``outcomePrices`` and the outcome
+ids share an index. Yes/No markets are mapped by name (``["No", "Yes"]`` exists); other binary markets
+(Up/Down, team names) map index 0 to the ``yes_*`` columns and keep their real names; markets with more than
+two outcomes are marked ``multi`` and get no yes/no columns at all.
+
+Owns, too, the choice of the outcome id field by protocol ``version`` (polymarket_api.md §9.6): ``"v2"``
+markets trade under ``positionIds`` (a real array; a JSON string is accepted), ``"v1"`` markets under
+``clobTokenIds`` (a JSON-encoded string), whichever other field is present. A market without ``version`` is a
+legacy v1 market (every real payload of 2024-26 has none) unless it carries ``positionIds``, which leaves the
+choice ambiguous; that and any other version are quarantined with the reason.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from polymarket_assets.lib.errors import ParseError
+from polymarket_assets.lib.fees import FeeSchedule, parse_fee_schedule
 from polymarket_assets.lib.parse_common import (
+    datetime_in_window,
     json_list,
     to_bool,
     to_condition_id,
@@ -24,6 +33,11 @@ from polymarket_assets.lib.parse_common import (
     to_str,
     to_token_id,
 )
+
+V1, V2 = "v1", "v2"
+VERSIONS = (V1, V2)
+# The Gamma field that holds the outcome ids, by protocol version.
+ID_FIELD = {V1: "clobTokenIds", V2: "positionIds"}
 
 YES_NO = "yes_no"
 NAMED_BINARY = "named_binary"
@@ -37,7 +51,11 @@ class GammaMarket:
     question: str
     slug: str | None
     outcomes: tuple[str, ...]
-    token_ids: tuple[str, ...]  # () when the market has no CLOB tokens yet
+    # The ids the market trades under (CLOB asset ids), chosen by version; () when it has none yet.
+    token_ids: tuple[str, ...]
+    version: str | None  # as sent; None on legacy markets
+    clob_token_ids_raw: str | None  # `clobTokenIds` and `positionIds` as sent (JSON text), whichever is used
+    position_ids_raw: str | None
     outcome_prices: tuple[float | None, ...]
     yes_token_id: str | None
     no_token_id: str | None
@@ -77,19 +95,23 @@ class GammaMarket:
     uma_resolution_statuses: tuple[str, ...]
     tick_size: float | None
     min_order_size: float | None
+    # Fee Structure V2 (polymarket_api.md §9.7); `fees_enabled` falls back to "has a non-zero schedule".
+    fees_enabled: bool | None = None
+    fee_type: str | None = None
+    fee_schedule: FeeSchedule | None = None
 
     @property
     def yes_price(self) -> float | None:
-        return self._price_of(self.yes_token_id)
+        return self._price_of(self.yes_outcome)
 
     @property
     def no_price(self) -> float | None:
-        return self._price_of(self.no_token_id)
+        return self._price_of(self.no_outcome)
 
-    def _price_of(self, token_id: str | None) -> float | None:
-        if token_id is None or not self.token_ids:
+    def _price_of(self, outcome: str | None) -> float | None:
+        if outcome is None:
             return None
-        return self.outcome_prices[self.token_ids.index(token_id)]
+        return self.outcome_prices[self.outcomes.index(outcome)]
 
 
 def _gamma_id(value: Any) -> str:
@@ -113,16 +135,39 @@ def _outcomes(obj: dict) -> tuple[str, ...]:
     return tuple(raw)
 
 
-def _token_ids(obj: dict, n: int) -> tuple[str, ...]:
-    raw = json_list(obj.get("clobTokenIds"), "clobTokenIds")
+def protocol_version(obj: dict) -> str:
+    """``v1`` or ``v2``: the version the market says, or ``v1`` for a legacy market without the field."""
+    version = obj.get("version")
+    if version is None:
+        if json_list(obj.get("positionIds"), "positionIds"):
+            raise ParseError("version missing but positionIds present: cannot choose the outcome id field")
+        return V1
+    if version not in VERSIONS:
+        raise ParseError(f"unknown version {str(version)[:40]!r} (expected 'v1' or 'v2')")
+    return version
+
+
+def _token_ids(obj: dict, version: str, n: int) -> tuple[str, ...]:
+    field = ID_FIELD[version]
+    raw = json_list(obj.get(field), field)
     if raw is None or raw == []:
+        other = ID_FIELD[V1 if version == V2 else V2]
+        if json_list(obj.get(other), other):
+            raise ParseError(f"version {version} market has no {field} (only {other}, which {version} does not use)")
         return ()
     if len(raw) != n:
-        raise ParseError(f"clobTokenIds has {len(raw)} entries but outcomes has {n}")
-    ids = tuple(to_token_id(t, "clobTokenIds[]") for t in raw)
+        raise ParseError(f"{field} has {len(raw)} entries but outcomes has {n}")
+    ids = tuple(to_token_id(t, f"{field}[]") for t in raw)
     if len(set(ids)) != len(ids):
-        raise ParseError("clobTokenIds contain duplicates")
+        raise ParseError(f"{field} contain duplicates")
     return ids
+
+
+def _raw_json(value: Any) -> str | None:
+    """An id field as sent, as JSON text (``positionIds`` arrives as a real array)."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _outcome_prices(obj: dict, n: int) -> tuple[float | None, ...]:
@@ -165,8 +210,8 @@ def _event_id(value: Any) -> str | None:
     return to_str(value, "events[0].id")
 
 
-def _map_binary(outcomes: tuple[str, ...]) -> tuple[str, int | None, int | None]:
-    """(kind, yes_index, no_index) for the outcome → token mapping."""
+def map_binary(outcomes) -> tuple[str, int | None, int | None]:
+    """(kind, yes_index, no_index) for the outcome → id mapping: by name for Yes/No markets."""
     if len(outcomes) != 2:
         return MULTI, None, None
     names = [o.strip().lower() for o in outcomes]
@@ -181,9 +226,10 @@ def parse_gamma_market(obj: dict) -> GammaMarket:
         raise ParseError(f"market must be an object, got {type(obj).__name__}")
     outcomes = _outcomes(obj)
     n = len(outcomes)
-    token_ids = _token_ids(obj, n)
+    version = protocol_version(obj)
+    token_ids = _token_ids(obj, version, n)
     prices = _outcome_prices(obj, n)
-    kind, yes_i, no_i = _map_binary(outcomes)
+    kind, yes_i, no_i = map_binary(outcomes)
     event = _event(obj)
 
     liquidity = obj.get("liquidity")
@@ -197,6 +243,9 @@ def parse_gamma_market(obj: dict) -> GammaMarket:
         slug=to_str(obj.get("slug"), "slug"),
         outcomes=outcomes,
         token_ids=token_ids,
+        version=obj.get("version"),
+        clob_token_ids_raw=_raw_json(obj.get("clobTokenIds")),
+        position_ids_raw=_raw_json(obj.get("positionIds")),
         outcome_prices=prices,
         yes_token_id=token_ids[yes_i] if token_ids and yes_i is not None else None,
         no_token_id=token_ids[no_i] if token_ids and no_i is not None else None,
@@ -205,9 +254,9 @@ def parse_gamma_market(obj: dict) -> GammaMarket:
         outcome_kind=kind,
         end_date=to_datetime(obj.get("endDate"), "endDate"),
         start_date=to_datetime(obj.get("startDate"), "startDate"),
-        created_at=to_datetime(obj.get("createdAt"), "createdAt"),
-        updated_at=to_datetime(obj.get("updatedAt"), "updatedAt"),
-        closed_time=to_datetime(obj.get("closedTime"), "closedTime"),
+        created_at=_observed_at(obj.get("createdAt"), "createdAt"),
+        updated_at=_observed_at(obj.get("updatedAt"), "updatedAt"),
+        closed_time=_observed_at(obj.get("closedTime"), "closedTime"),
         active=to_bool(obj.get("active"), "active"),
         closed=to_bool(obj.get("closed"), "closed"),
         archived=to_bool(obj.get("archived"), "archived"),
@@ -221,11 +270,11 @@ def parse_gamma_market(obj: dict) -> GammaMarket:
         event_slug=to_str(event.get("slug"), "events[0].slug"),
         event_title=to_str(event.get("title"), "events[0].title"),
         category=to_str(obj.get("category"), "category"),
-        volume=to_float(obj.get("volume"), "volume"),
-        volume_num=to_float(obj.get("volumeNum"), "volumeNum"),
-        volume_24h=to_float(obj.get("volume24hr"), "volume24hr"),
-        volume_1wk=to_float(obj.get("volume1wk"), "volume1wk"),
-        liquidity=to_float(liquidity, "liquidity"),
+        volume=to_nonneg(obj.get("volume"), "volume"),
+        volume_num=to_nonneg(obj.get("volumeNum"), "volumeNum"),
+        volume_24h=to_nonneg(obj.get("volume24hr"), "volume24hr"),
+        volume_1wk=to_nonneg(obj.get("volume1wk"), "volume1wk"),
+        liquidity=to_nonneg(liquidity, "liquidity"),
         best_bid=to_price(obj.get("bestBid"), "bestBid"),
         best_ask=to_price(obj.get("bestAsk"), "bestAsk"),
         last_trade_price=to_price(obj.get("lastTradePrice"), "lastTradePrice"),
@@ -236,7 +285,22 @@ def parse_gamma_market(obj: dict) -> GammaMarket:
         uma_resolution_statuses=_uma_statuses(obj),
         tick_size=_tick_size(obj.get("orderPriceMinTickSize")),
         min_order_size=to_nonneg(obj.get("orderMinSize"), "orderMinSize"),
+        **_fees(obj),
     )
+
+
+def _fees(obj: dict) -> dict[str, Any]:
+    schedule = parse_fee_schedule(obj.get("feeSchedule"))
+    enabled = to_bool(obj.get("feesEnabled"), "feesEnabled")
+    if enabled is None and schedule is not None:
+        enabled = schedule.rate > 0
+    return {"fees_enabled": enabled, "fee_type": to_str(obj.get("feeType"), "feeType"), "fee_schedule": schedule}
+
+
+def _observed_at(value: Any, field: str) -> datetime | None:
+    """A time Gamma observed (creation, update, close) is held to the time contract's window. ``endDate`` and
+    ``startDate`` are schedules, not observations, and legitimately lie years ahead (``2500-...`` occurs)."""
+    return datetime_in_window(to_datetime(value, field), field)
 
 
 def _price_change(value: Any, field: str) -> float | None:

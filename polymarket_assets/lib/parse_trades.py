@@ -11,6 +11,7 @@ from typing import Any
 
 from polymarket_assets.lib.errors import ParseError
 from polymarket_assets.lib.parse_common import (
+    epoch_s_to_ms,
     get_field,
     to_condition_id,
     to_int,
@@ -31,7 +32,7 @@ class Trade:
     size: float
     price: float
     notional_usd: float
-    timestamp: int  # epoch seconds
+    timestamp: int  # epoch seconds, inside the time contract's window
     outcome: str | None
     outcome_index: int | None
     transaction_hash: str | None
@@ -52,12 +53,9 @@ def parse_data_api_trade(obj: dict) -> Trade:
         raise ParseError(f"trade must be an object, got {type(obj).__name__}")
     size = to_nonneg(obj.get("size"), "size", required=True)
     price = to_price(obj.get("price"), "price", required=True)
-    timestamp = to_int(obj.get("timestamp"), "timestamp", required=True)
-    if timestamp < 0:
-        raise ParseError("timestamp is negative")
-    # Epoch milliseconds here would put trades in the year 50,000+; catch a unit mix-up instead of storing it.
-    if timestamp > 10**11:
-        raise ParseError(f"timestamp {timestamp} looks like milliseconds, expected epoch seconds")
+    # The Data API sends block time in epoch seconds (v1 and v2, polymarket_api.md §9.2): converted explicitly and
+    # held to the time contract, so a row in milliseconds (or any other unit) is rejected, never stored.
+    timestamp = epoch_s_to_ms(obj.get("timestamp"), "timestamp") // 1000
     outcome_index = to_int(get_field(obj, "outcomeIndex", "outcome_index"), "outcomeIndex")
     if outcome_index is not None and outcome_index < 0:
         raise ParseError("outcomeIndex is negative")

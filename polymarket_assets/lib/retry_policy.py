@@ -12,8 +12,9 @@ import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-# 408 request timeout, 425 "service not ready" (seen during CLOB incidents), 429 throttling.
+# 408 request timeout, 425 "too early" (a planned matching-engine restart, §9.8), 429 throttling.
 RETRYABLE_4XX = frozenset({408, 425, 429})
+PLANNED_DOWNTIME_STATUS = 425
 
 _THROTTLE_WORDS = re.compile(r"too many|rate.?limit|throttl|slow down|try again later|\b429\b", re.IGNORECASE)
 

@@ -4,6 +4,8 @@ Book tiers use batched `POST /books` for both tokens and compute the metrics fro
 max of bids, best ask = min of asks, never by position). Price tiers use batched `POST /prices` and
 `POST /midpoints`. Every selected market gets exactly one row per scheduled instant: a market whose book
 is gone is written with `book_status='no_orderbook'`, one whose request failed is counted as not captured.
+Every record of an answer (a book, a price entry, a midpoint) is judged on its own: a bad one is quarantined
+with its reason and costs only its token, and `SweepResult.quarantined` says how many there were.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import UTC, datetime
 from polymarket_assets.lib.books import book_metrics, parse_book
 from polymarket_assets.lib.clob import BooksResult
 from polymarket_assets.lib.errors import ApiError, ParseError
+from polymarket_assets.lib.parse_common import to_price
 from polymarket_assets.lib.tiers import DEFAULT_PLAN, TierPlan, TierSpec, assign_tier, hours_to_close
 
 CONTEXT_COLUMNS = ("volume_24h", "liquidity", "one_day_price_change", "one_week_price_change")
@@ -60,15 +63,7 @@ class SweepResult:
     raw: list[tuple[str, object, object]] = field(default_factory=list)
     failed_condition_ids: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-
-
-def _f(value) -> float | None:
-    if value is None or value == "":
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+    quarantined: int = 0  # records of this sweep's answers kept in the quarantine instead of the rows
 
 
 def _base_row(market: dict, tier: TierSpec, slot_ts: datetime, captured_at: datetime, source: str) -> dict:
@@ -127,6 +122,7 @@ class _GroupOutcome:
     chunk_errors: list[ApiError]
     chunks: int
     failed_chunks: int
+    quarantined: int
 
 
 def _fetch_group(clob, tokens: list[str], batch_size: int) -> _GroupAnswer:
@@ -149,19 +145,30 @@ def _fetch_book(clob, token: str) -> object:
 
 
 def _confirm(token: str, fetched: object, books: dict, no_book: set[str], known: set[str], quarantine,
-             book_errors: list[str]) -> None:
-    """Apply one `GET /book` outcome: a parsed book, a confirmed absence, a quarantined payload or an error."""
+             book_errors: list[str]) -> int:
+    """Apply one `GET /book` outcome: a parsed book, a confirmed absence, a quarantined payload or an error.
+    Returns how many records it quarantined (0 or 1)."""
     if isinstance(fetched, ApiError):
         if getattr(fetched, "status", None) in (400, 404) or "orderbook" in str(fetched).lower():
             no_book.add(token)
             known.add(token)
         else:
             book_errors.append(f"/book {token}: {fetched}")
-        return
+        return 0
     try:
-        books[token] = parse_book(fetched)
+        books[token] = _own_book(parse_book(fetched), token)
     except ParseError as exc:
-        quarantine.add(str(exc), {"token_id": token}, {"endpoint": "/book"})
+        quarantine.add(str(exc), fetched, {"endpoint": "/book", "token_id": token})
+        return 1
+    return 0
+
+
+def _own_book(book, token: str | None):
+    """A book answered for `token` must be that token's book: a mislabelled one would be stored under another
+    market's name."""
+    if token is not None and book.asset_id != token:
+        raise ParseError("book answered for another token")
+    return book
 
 
 def _build_group(clob, group: list[dict], fetched: _GroupAnswer, tier: TierSpec, slot_ts: datetime,
@@ -171,14 +178,16 @@ def _build_group(clob, group: list[dict], fetched: _GroupAnswer, tier: TierSpec,
     raw_json = json.dumps(answer.books, separators=(",", ":"))[1:-1]
     books: dict[str, object] = {}
     bad_records: list[str] = []
+    quarantined = 0
     for obj in answer.books:
         try:
             book = parse_book(obj)
         except ParseError as exc:
             quarantine.add(str(exc), obj, {"endpoint": "/books", "slot_ts": slot_ts.isoformat()})
+            quarantined += 1
             # The bad record is kept in quarantine; the token gets one more chance on its own.
-            if isinstance(obj, dict) and obj.get("asset_id"):
-                bad_records.append(str(obj["asset_id"]))
+            if isinstance(obj, dict) and isinstance(obj.get("asset_id"), str):
+                bad_records.append(obj["asset_id"])
             continue
         books[book.asset_id] = book
     book_errors: list[str] = []
@@ -186,7 +195,7 @@ def _build_group(clob, group: list[dict], fetched: _GroupAnswer, tier: TierSpec,
     no_book: set[str] = {t for t in answer.missing_token_ids if t in known and t not in fetched.confirmed}
     for token in answer.missing_token_ids:
         if token in fetched.confirmed and token not in books:
-            _confirm(token, fetched.confirmed[token], books, no_book, known, quarantine, book_errors)
+            quarantined += _confirm(token, fetched.confirmed[token], books, no_book, known, quarantine, book_errors)
     for token in bad_records:
         if token in no_book or token in books:
             continue
@@ -194,7 +203,7 @@ def _build_group(clob, group: list[dict], fetched: _GroupAnswer, tier: TierSpec,
             outcome: object = clob.get_book(token)
         except ApiError as exc:
             outcome = exc
-        _confirm(token, outcome, books, no_book, known, quarantine, book_errors)
+        quarantined += _confirm(token, outcome, books, no_book, known, quarantine, book_errors)
     failed = set(answer.failed_token_ids)
 
     rows: list[dict] = []
@@ -242,7 +251,7 @@ def _build_group(clob, group: list[dict], fetched: _GroupAnswer, tier: TierSpec,
                 }
             )
     return _GroupOutcome(rows, orderbooks, raw_json, failed_ids, book_errors, list(answer.errors), fetched.chunks,
-                         fetched.failed_chunks)
+                         fetched.failed_chunks, quarantined)
 
 
 def sweep_books(clob, markets: list[dict], tier: TierSpec, slot_ts: datetime, captured_at: datetime, quarantine,
@@ -316,30 +325,67 @@ def sweep_books(clob, markets: list[dict], tier: TierSpec, slot_ts: datetime, ca
         result.rows.extend(outcome.rows)
         result.orderbooks.extend(outcome.orderbooks)
         result.failed_condition_ids.extend(outcome.failed_condition_ids)
+        result.quarantined += outcome.quarantined
     result.errors.extend(e for o in outcomes for e in o.book_errors)
     result.errors.extend(str(e) for e in chunk_errors)
     return result
 
 
-def sweep_prices(clob, markets: list[dict], tier: TierSpec, slot_ts: datetime, captured_at: datetime,
+def _price(value, field: str) -> float | None:
+    """A price in [0, 1], or None when the API sent none (absent, null or "")."""
+    return None if value == "" else to_price(value, field)
+
+
+def _clean_prices(answer: dict, quarantine, slot_ts: datetime) -> dict[str, tuple[float | None, float | None]]:
+    """`POST /prices` entries → {token: (best bid, best ask)}. An entry that is not an object, or holds a value that
+    is not a price in [0, 1] (NaN, Infinity, negative, above 1, text), is quarantined whole and left out."""
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for token, entry in answer.items():
+        try:
+            if not isinstance(entry, dict):
+                raise ParseError(f"/prices entry is {type(entry).__name__}, expected an object")
+            out[token] = (_price(entry.get("BUY"), "BUY"), _price(entry.get("SELL"), "SELL"))
+        except ParseError as exc:
+            quarantine.add(exc.reason, {token: entry}, {"endpoint": "/prices", "slot_ts": slot_ts.isoformat()})
+    return out
+
+
+def _clean_mids(answer: dict, quarantine, slot_ts: datetime) -> dict[str, float | None]:
+    """`POST /midpoints` entries → {token: mid}, each value held to [0, 1] like a price; bad ones quarantined."""
+    out: dict[str, float | None] = {}
+    for token, value in answer.items():
+        try:
+            out[token] = _price(value, "midpoint")
+        except ParseError as exc:
+            quarantine.add(exc.reason, {token: value}, {"endpoint": "/midpoints", "slot_ts": slot_ts.isoformat()})
+    return out
+
+
+def sweep_prices(clob, markets: list[dict], tier: TierSpec, slot_ts: datetime, captured_at: datetime, quarantine,
                  batch_size: int = 100) -> SweepResult:
+    """One prices sweep. Every entry of the answers is validated on its own: a bad one is quarantined and costs
+    only its token (a market whose YES token has neither a valid price nor a valid mid is not captured)."""
     result = SweepResult()
     if not markets:
         return result
     tokens = [t for m in markets for t in (m["yes_token_id"], m["no_token_id"])]
-    prices = clob.get_prices(tokens, batch_size=batch_size)
-    mids = clob.get_midpoints(tokens, batch_size=batch_size)
-    result.raw.append(("/prices", {"tokens": len(tokens)}, prices))
-    result.raw.append(("/midpoints", {"tokens": len(tokens)}, mids))
+    raw_prices = clob.get_prices(tokens, batch_size=batch_size)
+    raw_mids = clob.get_midpoints(tokens, batch_size=batch_size)
+    result.raw.append(("/prices", {"tokens": len(tokens)}, raw_prices))
+    result.raw.append(("/midpoints", {"tokens": len(tokens)}, raw_mids))
+    prices = _clean_prices(raw_prices, quarantine, slot_ts)
+    mids = _clean_mids(raw_mids, quarantine, slot_ts)
+    result.quarantined = len(raw_prices) - len(prices) + len(raw_mids) - len(mids)
     for market in markets:
         yes, no = market["yes_token_id"], market["no_token_id"]
         if yes not in prices and yes not in mids:
             result.failed_condition_ids.append(market["condition_id"])
             continue
         row = _base_row(market, tier, slot_ts, captured_at, "prices")
-        yes_p, no_p = prices.get(yes) or {}, prices.get(no) or {}
-        row["best_bid"], row["best_ask"], row["mid"] = _f(yes_p.get("BUY")), _f(yes_p.get("SELL")), _f(mids.get(yes))
-        row["no_best_bid"], row["no_best_ask"], row["no_mid"] = _f(no_p.get("BUY")), _f(no_p.get("SELL")), _f(mids.get(no))
+        row["best_bid"], row["best_ask"] = prices.get(yes, (None, None))
+        row["mid"] = mids.get(yes)
+        row["no_best_bid"], row["no_best_ask"] = prices.get(no, (None, None))
+        row["no_mid"] = mids.get(no)
         if row["best_bid"] is not None and row["best_ask"] is not None:
             row["spread"] = row["best_ask"] - row["best_bid"]
         row["last_trade_price"] = market.get("last_trade_price")

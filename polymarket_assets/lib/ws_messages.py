@@ -13,9 +13,11 @@ from typing import Any, ClassVar
 
 from polymarket_assets.lib.books import Book, parse_book
 from polymarket_assets.lib.errors import ParseError
+from polymarket_assets.lib.fees import FeeSchedule, parse_fee_schedule
 from polymarket_assets.lib.parse_common import (
     get_field,
     load_json_text,
+    to_bool,
     to_condition_id,
     to_epoch_ms,
     to_float,
@@ -128,6 +130,8 @@ class NewMarketEvent(WsEvent):
     event_slug: str | None
     event_title: str | None
     timestamp_ms: int
+    fees_enabled: bool | None = None
+    fee_schedule: FeeSchedule | None = None
 
 
 @dataclass(frozen=True)
@@ -273,6 +277,8 @@ def _market_fields(msg: dict) -> dict[str, Any]:
         "event_slug": to_str(event.get("slug"), "event_message.slug"),
         "event_title": to_str(event.get("title"), "event_message.title"),
         "timestamp_ms": _ts(msg),
+        "fees_enabled": to_bool(msg.get("fees_enabled"), "fees_enabled"),
+        "fee_schedule": parse_fee_schedule(msg.get("fee_schedule"), "fee_schedule"),
     }
 
 
@@ -314,8 +320,21 @@ def parse_ws_message(msg: Any) -> WsEvent:
         raise ParseError(f"{event_type}: {exc.reason}") from None
 
 
-def parse_ws_frame(text: str) -> list[WsEvent]:
-    """One websocket text frame → its events (a frame may batch several messages in an array)."""
+@dataclass(frozen=True)
+class RejectedMessage:
+    """One message of a frame that failed to parse; the frame's other messages are unaffected."""
+
+    index: int  # position in the frame (0 for a frame holding a single object)
+    message: Any  # the decoded message, as sent
+    reason: str
+
+
+def parse_ws_frame_each(text: str) -> tuple[list[WsEvent], list[RejectedMessage]]:
+    """One websocket text frame → its good events and its rejected messages, each message judged on its own.
+
+    A frame that cannot be decoded at all (not UTF-8, not JSON, JSON but neither an object nor an array) still
+    raises ``ParseError``: there is no message in it to keep.
+    """
     if isinstance(text, (bytes, bytearray)):
         try:
             text = bytes(text).decode("utf-8")
@@ -325,12 +344,30 @@ def parse_ws_frame(text: str) -> list[WsEvent]:
         raise ParseError(f"frame must be text, got {type(text).__name__}")
     stripped = text.strip()
     if stripped.upper() == "PONG":
-        return [PongEvent()]
+        return [PongEvent()], []
     if not stripped:
         raise ParseError("empty frame")
     decoded = load_json_text(stripped, "frame")
-    if isinstance(decoded, list):
-        return [parse_ws_message(item) for item in decoded]
     if isinstance(decoded, dict):
-        return [parse_ws_message(decoded)]
-    raise ParseError(f"frame is JSON {type(decoded).__name__}, expected an object or an array")
+        messages = [decoded]
+    elif isinstance(decoded, list):
+        messages = decoded
+    else:
+        raise ParseError(f"frame is JSON {type(decoded).__name__}, expected an object or an array")
+    events: list[WsEvent] = []
+    rejected: list[RejectedMessage] = []
+    for index, message in enumerate(messages):
+        try:
+            events.append(parse_ws_message(message))
+        except ParseError as exc:
+            rejected.append(RejectedMessage(index, message, exc.reason))
+    return events, rejected
+
+
+def parse_ws_frame(text: str) -> list[WsEvent]:
+    """One websocket text frame → its events (a frame may batch several messages in an array). Strict: the
+    first bad message raises ``ParseError`` (``parse_ws_frame_each`` keeps the good ones instead)."""
+    events, rejected = parse_ws_frame_each(text)
+    if rejected:
+        raise ParseError(rejected[0].reason)
+    return events

@@ -121,3 +121,46 @@ def test_ml_bench_realistic_market_figures_on_a_tiny_world():
         "null_world_verdict_gain_rate": 0.25,
         "null_world_ci_below_zero_vs_market_rate": 0.25,
     }
+
+
+def test_bad_input_benchmark_reports_rows_lost_across_the_fault_suites():
+    from benchmarks import bad_input_bench
+
+    assert "bad_input_bench" in run_all.discover()
+    results = bad_input_bench.run()
+    assert results["bad_input_rows_lost"] == 0 and results["bad_input_errors"] is None, results
+    assert results["bad_input_good_rows"] > 0 and results["bad_input_quarantined_ratio"] == 1.0
+    assert all(isinstance(v, (int, float, str)) or v is None for v in results.values())
+
+
+def test_ids_v2_benchmark_on_a_small_world():
+    from benchmarks import ids_v2_bench
+
+    assert "ids_v2_bench" in run_all.discover()
+    results = ids_v2_bench.run(markets=60)
+    assert results["v2_markets_listed"] > 0 and results["v1_markets_listed"] > 0
+    assert results["v2_markets_tracked_ratio"] == 1.0 and results["v1_markets_tracked_ratio"] == 1.0
+    for key in ("ids_v2_loadavg_1m", "ids_v2_elapsed_s"):
+        _check_metric(results, key, float)
+
+
+def test_the_soak_benchmark_is_registered_and_reports_its_figures_against_their_targets(tmp_path):
+    from benchmarks import soak_bench
+    from polymarket_assets_tests.operation.soak import CheckState, SoakReport
+
+    assert "soak_bench" in run_all.discover()
+    report = SoakReport(
+        launched=1000.0, ended=8200.0, first_snapshot_s=95.0, discovery_runs=[], markets_discovered=40,
+        coverage_by_tier={"T2": 1.0, "T4": 0.99}, expected_by_tier={"T2": 100, "T4": 400},
+        warehouse_path=tmp_path / "warehouse.duckdb", warehouse_views=12,
+        warehouse_builds=[1060.0, 1660.0, 2560.0, 8000.0], checks=[CheckState("a", "SUCCEEDED"), CheckState("b", "FAILED", "ERROR")],
+        runs_by_status={"SUCCESS": 10}, failed_runs=[], trades={"truth": 5, "missing": 0, "duplicates": 0, "unexplained": 0},
+        load_average=(1.5, 1.2, 1.0),
+    )
+    results = soak_bench.soak_metrics(report)
+    assert results["soak_coverage_min_tier"] == 0.99
+    assert results["soak_coverage_min_tier_target_ratio"] == round(0.99 / 0.995, 4)
+    assert results["soak_warehouse_age_max_s"] == 8000.0 - 2560.0  # the longest stretch without a rebuild
+    assert results["soak_first_snapshot_s"] == 95.0 and results["soak_first_snapshot_s_target_ratio"] == round(95 / 120, 4)
+    assert results["soak_false_red_checks"] == 1 and results["soak_load_avg_1m"] == 1.5
+    assert all(isinstance(v, (int, float, str, bool)) or v is None for v in results.values())

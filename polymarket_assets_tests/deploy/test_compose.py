@@ -221,7 +221,7 @@ def test_published_ports_are_bound_to_loopback_only():
 
 
 def test_every_instance_and_workspace_variable_reaches_the_services_that_load_them():
-    needed = df.env_references(yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text()))
+    needed = df.env_references(yaml.safe_load((REPO_ROOT / "deploy" / "dagster.yaml").read_text()))
     needed |= df.env_references(yaml.safe_load((REPO_ROOT / "workspace.yaml").read_text()))
     assert {"DAGSTER_PG_HOST", "DAGSTER_PG_PASSWORD", "DAGSTER_GRPC_PORT"} <= needed
     for name in DAGSTER_SERVICES:

@@ -1,4 +1,4 @@
-"""dagster.yaml and deploy/dagster.dev.yaml validate against the installed Dagster's own schema, the dev
+"""deploy/dagster.yaml (production) and deploy/dagster.dev.yaml validate against the installed Dagster's own schema, the dev
 instance behaves like production (same queue, pools, monitoring and retries) but on SQLite under its
 DAGSTER_HOME, and the tier tag limit really holds a second run of a busy tier in the queue."""
 
@@ -11,7 +11,7 @@ from dagster._utils.tags import TagConcurrencyLimitsCounter
 
 from polymarket_assets_tests.deploy.topology import REPO_ROOT, prepare_dagster_home
 
-PRODUCTION = REPO_ROOT / "dagster.yaml"
+PRODUCTION = REPO_ROOT / "deploy" / "dagster.yaml"
 DEV = REPO_ROOT / "deploy" / "dagster.dev.yaml"
 # Sections that decide how runs are queued, limited, watched and retried: identical in dev and production.
 SHARED_SECTIONS = (

@@ -217,3 +217,43 @@ def test_a_snapshot_written_after_the_build_is_in_the_views_without_a_rebuild(co
     finally:
         fs.delete_file(key)
         con.close()
+
+
+def test_racing_replaces_on_s3_never_leave_a_partition_empty_or_doubled(s3_server, monkeypatch):
+    import threading
+
+    import pyarrow as pa
+
+    env, _ = s3_server
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    lake = Lake(f"s3://{BUCKET}/race")
+    rows = 5_000
+
+    def version(tag: int) -> pa.Table:
+        return pa.table({"tag": [tag] * rows, "x": list(range(rows))})
+
+    lake.replace_partition("markets_current", version(0), {})
+    stop, errors = threading.Event(), []
+
+    def writer(tag: int) -> None:
+        try:
+            while not stop.is_set():
+                Lake(f"s3://{BUCKET}/race").replace_partition("markets_current", version(tag), {})
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(tag,)) for tag in (1, 2)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(60):
+            table = lake.read("markets_current")
+            assert table is not None and table.num_rows == rows, f"read {i}: {None if table is None else table.num_rows} rows"
+            assert len(set(table.column("tag").to_pylist())) == 1
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors, errors
+    assert [p.name for p in lake.files("markets_current")] == ["data.parquet"]

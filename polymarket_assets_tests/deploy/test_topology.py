@@ -234,7 +234,7 @@ def test_the_slot_runs_asset_checks_appear_with_their_results(stack):
 
 def test_the_topology_serves_the_code_location_as_production_configures_it(stack):
     expected_graph = _code_asset_graph()
-    production = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    production = yaml.safe_load((REPO_ROOT / "deploy" / "dagster.yaml").read_text())
     topology, pg_database = stack.topology, stack.topology.database
 
     # The code location loaded from the gRPC server, without error.

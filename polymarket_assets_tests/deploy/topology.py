@@ -1,6 +1,6 @@
 """Run the production topology on 127.0.0.1 for tests: fresh Postgres databases, the user-code gRPC
 server, `dagster-daemon run` and `dagster-webserver`, each a separate process group started from the
-committed `dagster.yaml` and `workspace.yaml`, plus GraphQL and socket helpers.
+committed `deploy/dagster.yaml` and `workspace.yaml`, plus GraphQL and socket helpers.
 
 Later tests (schedule tick -> run against the simulator, sensor runs, daemon kill -9 and run
 monitoring) reuse `running_topology(..., extra_env=sim_urls)`, `Topology.graphql`, `launch_run`,
@@ -124,7 +124,7 @@ def fresh_postgres_database(prefix: str = "pm_deploy") -> Iterator[PgDatabase]:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def prepare_dagster_home(home: Path, instance_yaml: Path = REPO_ROOT / "dagster.yaml") -> Path:
+def prepare_dagster_home(home: Path, instance_yaml: Path = REPO_ROOT / "deploy" / "dagster.yaml") -> Path:
     """A DAGSTER_HOME holding an unmodified copy of the given instance config."""
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(instance_yaml, home / "dagster.yaml")
@@ -137,7 +137,7 @@ def instance_yaml_with(path: Path, overrides: Mapping[str, Mapping[str, Any]]) -
     Only values the production file already has may change (a test must not pass thanks to a key
     production lacks), so monitoring can be made faster without drifting from the real config.
     """
-    config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    config = yaml.safe_load((REPO_ROOT / "deploy" / "dagster.yaml").read_text())
     for section, values in overrides.items():
         missing = set(values) - set(config.get(section) or {})
         if missing:
@@ -696,7 +696,7 @@ def start_topology(
     database: PgDatabase,
     *,
     extra_env: Mapping[str, str] | None = None,
-    instance_yaml: Path = REPO_ROOT / "dagster.yaml",
+    instance_yaml: Path = REPO_ROOT / "deploy" / "dagster.yaml",
     workspace_yaml: Path = REPO_ROOT / "workspace.yaml",
     code_module: str = CODE_MODULE,
     startup_timeout: float = 90,

@@ -9,6 +9,7 @@ import pytest
 
 from polymarket_assets_tests.lib.stub_server import StubServer
 from polymarket_assets_tests.samples import SAMPLES_DIR
+from polymarket_assets_tests.time_contract import placeholder_times  # noqa: F401 (a fixture)
 
 
 def load_sample(name: str):

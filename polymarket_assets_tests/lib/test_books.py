@@ -66,7 +66,7 @@ def test_ws_book_sample():
     assert m["mid"] == pytest.approx(0.5125)
 
 
-def test_docs_book_short_decimals_and_other_order():
+def test_docs_book_short_decimals_and_other_order(placeholder_times):
     book = parse_book(load_sample("docs_example_ws_book.json"))
     assert book.bids == ((0.48, 30.0), (0.49, 20.0), (0.5, 15.0))
     m = book_metrics(book)

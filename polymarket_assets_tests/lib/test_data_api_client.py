@@ -10,6 +10,7 @@ from polymarket_assets_tests.lib.conftest import FAST
 from polymarket_assets_tests.lib.stub_server import json_reply
 
 CID = "0x" + "ab" * 32
+T0 = 1_790_000_000  # epoch seconds (2026-09): trade times obey the time contract
 
 
 def client_for(stub, **kw) -> DataApiClient:
@@ -24,7 +25,7 @@ def serve_trades(stub, newest: int, count: int, server_cap: int | None = None):
         if server_cap is not None and offset > server_cap:
             return json_reply({"error": f"max historical trades offset of {server_cap} exceeded"}, status=400)
         rows = [
-            {"timestamp": newest - i, "transactionHash": f"0x{i:064x}"}
+            {"timestamp": T0 + newest - i, "transactionHash": f"0x{i:064x}"}
             for i in range(offset, min(count, offset + limit))
         ]
         return json_reply(rows)
@@ -35,7 +36,7 @@ def serve_trades(stub, newest: int, count: int, server_cap: int | None = None):
 def test_get_trades_sends_the_market_list(stub):
     serve_trades(stub, 1000, 3)
     rows = client_for(stub).get_trades([CID, CID, "0x" + "cd" * 32], limit=2, offset=1)
-    assert [r["timestamp"] for r in rows] == [999, 998]
+    assert [r["timestamp"] - T0 for r in rows] == [999, 998]
     call = stub.calls()[0]
     assert call.param("market") == f"{CID},0x{'cd' * 32}"
     assert (call.param("limit"), call.param("offset")) == ("2", "1")
@@ -44,9 +45,9 @@ def test_get_trades_sends_the_market_list(stub):
 
 def test_iter_trades_stops_at_since_ts(stub):
     serve_trades(stub, 10_000, 5_000)
-    pages = client_for(stub).iter_trades([CID], since_ts=10_000 - 250, page_size=100)
+    pages = client_for(stub).iter_trades([CID], since_ts=T0 + 10_000 - 250, page_size=100)
     rows = [r for page in pages for r in page]
-    assert [r["timestamp"] for r in rows] == list(range(10_000, 10_000 - 251, -1))
+    assert [r["timestamp"] - T0 for r in rows] == list(range(10_000, 10_000 - 251, -1))
     assert pages.reached_since and not pages.truncated
     assert len(stub.calls()) == 3
 

@@ -36,7 +36,7 @@ def keyset_pages(stub, pages: dict[str | None, tuple[list[dict], str | None]]):
     stub.handle("GET", f"{PREFIX}/markets/keyset", handler)
 
 
-def offset_pages(stub, total: int, cap: int | None = None):
+def offset_pages(stub, total: int, cap: int | None = None, page_max: int = 100):
     def handler(req):
         offset, limit = int(req.param("offset")), int(req.param("limit"))
         if cap is not None and offset > cap:
@@ -47,7 +47,7 @@ def offset_pages(stub, total: int, cap: int | None = None):
                 },
                 status=422,
             )
-        return json_reply(markets(range(offset, min(total, offset + min(limit, 100)))))
+        return json_reply(markets(range(offset, min(total, offset + min(limit, page_max)))))
 
     stub.handle("GET", f"{PREFIX}/markets", handler)
 
@@ -87,6 +87,16 @@ def test_offset_paging_reads_everything_below_the_cap(stub):
     pages = list(client_for(stub).iter_markets_offset({"closed": False}))
     assert [len(p) for p in pages] == [100, 100, 50]
     assert [c.param("offset") for c in stub.calls()] == ["0", "100", "200"]
+
+
+@pytest.mark.parametrize("page_max", [30, 99])
+def test_offset_paging_reads_the_page_length_from_the_answers(stub, page_max):
+    """A server that serves fewer markets per page than asked (§9.9: design for 100, read len(markets)) does
+    not end the listing after its first page."""
+    offset_pages(stub, total=250, page_max=page_max)
+    pages = list(client_for(stub).iter_markets_offset({"closed": False}))
+    ids = [m["id"] for p in pages for m in p]
+    assert ids == [str(i) for i in range(250)]
 
 
 def test_offset_paging_stops_at_the_cap_with_a_clear_error(stub):

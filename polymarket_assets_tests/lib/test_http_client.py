@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -14,6 +15,7 @@ from polymarket_assets.lib.errors import (
     ApiError,
     CircuitOpenError,
     ClientResponseError,
+    PlannedDowntimeError,
     ResponseTooLargeError,
     RetryExhaustedError,
 )
@@ -323,3 +325,31 @@ def test_total_timeout_bounds_a_trickling_body(stub):
     client = make(stub, read_timeout=2.0, total_timeout_s=0.4)
     assert client.get_json("/slow") == OK
     assert client.stats.as_dict()["retry_read_timeout"] == 1
+
+
+def test_a_planned_restart_425_is_waited_out_with_backoff_from_one_to_two_s_capped_at_30_s(stub):
+    # A ~90 s matching-engine restart (polymarket_api.md §9.8): ten 425s in a row, more than the ordinary retry
+    # budget (max_retries=2 here), then success. Sleeps are recorded, not slept.
+    stub.script("GET", "/book", *[json_reply({"error": "restarting"}, status=425)] * 10, json_reply(OK))
+    slept: list[float] = []
+    client = make(stub, max_retries=2, breaker_failures=3, sleep=slept.append)
+    assert client.get_json("/book") == OK
+    assert len(stub.calls("GET", "/book")) == 11
+    assert 1.0 <= slept[0] <= 2.0, "the first wait is 1-2 s"
+    assert all(b >= a / 2 for a, b in itertools.pairwise(slept)), "waits grow (equal jitter)"
+    assert max(slept) <= 30.0 and sum(slept) >= 90.0
+    stats = client.stats.as_dict()
+    # Not a failure, not a retry of the ordinary budget, not a circuit-breaker strike.
+    assert stats["failures"] == 0 and stats["retries"] == 0 and stats["planned_downtime_waits"] == 10
+    assert stats["status_425"] == 10
+    assert client.breaker.allow_request()
+
+
+def test_a_425_that_outlasts_the_planned_wait_is_a_clear_error(stub):
+    stub.script("GET", "/book", *[json_reply({"error": "restarting"}, status=425)] * 50)
+    slept: list[float] = []
+    client = make(stub, planned_downtime_wait_s=20, sleep=slept.append)
+    with pytest.raises(PlannedDowntimeError, match="planned restart"):
+        client.get_json("/book")
+    assert sum(slept) <= 20
+    assert client.stats.as_dict()["failures"] == 1

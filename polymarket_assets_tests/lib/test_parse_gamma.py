@@ -160,6 +160,95 @@ def test_reversed_yes_no_order_maps_by_name():
     assert m.yes_price == 0.75
 
 
+P_YES, P_NO = str(3**160), str(5**108)  # position ids of a v2 market (decimal strings, 77 and 76 digits)
+
+
+@pytest.mark.parametrize("position_ids", [[P_YES, P_NO], json.dumps([P_YES, P_NO])])
+@pytest.mark.parametrize("clob_token_ids", [..., json.dumps(["11", "12"])])
+def test_v2_market_trades_under_its_position_ids_even_when_clob_token_ids_are_present(position_ids, clob_token_ids):
+    """§9.6: the id field is chosen by `version`, never by presence; positionIds may arrive as a real array."""
+    m = parse_gamma_market(with_(version="v2", positionIds=position_ids, clobTokenIds=clob_token_ids))
+    assert (m.version, m.token_ids, m.yes_token_id, m.no_token_id) == ("v2", (P_YES, P_NO), P_YES, P_NO)
+    assert json.loads(m.position_ids_raw) == [P_YES, P_NO]
+    assert m.clob_token_ids_raw == (None if clob_token_ids is ... else clob_token_ids)
+
+
+def test_v2_no_yes_market_maps_position_ids_by_outcome_name():
+    m = parse_gamma_market(with_(version="v2", outcomes='["No", "Yes"]', positionIds=[P_NO, P_YES]))
+    assert (m.yes_token_id, m.no_token_id, m.yes_price, m.no_price) == (P_YES, P_NO, 0.75, 0.25)
+
+
+def test_v1_market_uses_clob_token_ids_even_when_position_ids_are_present():
+    m = parse_gamma_market(with_(version="v1", positionIds=[P_YES, P_NO]))
+    assert m.token_ids == (str(2**255 + 1), str(2**250 + 7)) and m.version == "v1"
+
+
+def test_legacy_market_without_version_is_v1():
+    m = parse_gamma_market(BASE)
+    assert m.version is None and m.yes_token_id == str(2**255 + 1)
+
+
+def test_market_row_keeps_version_and_both_id_fields_raw():
+    from polymarket_assets.lib.discovery import market_state_row
+
+    m = parse_gamma_market(with_(version="v2", outcomes='["No", "Yes"]', positionIds=[P_NO, P_YES]))
+    row = market_state_row(m, datetime(2026, 12, 1, tzinfo=UTC))
+    assert (row["version"], row["clob_token_ids"], json.loads(row["position_ids"])) == ("v2", BASE["clobTokenIds"], [P_NO, P_YES])
+    assert (row["yes_token_id"], row["yes_price"], row["no_price"], json.loads(row["outcomes"])) == (P_YES, 0.75, 0.25, ["No", "Yes"])
+
+
+@pytest.mark.parametrize(
+    "changes, reason",
+    [
+        ({"version": ..., "positionIds": [P_YES, P_NO]}, "version missing but positionIds present"),
+        ({"version": "v3"}, "unknown version 'v3'"),
+        ({"version": 2}, "unknown version"),
+        ({"version": ""}, "unknown version"),
+        ({"version": "V2", "positionIds": [P_YES, P_NO]}, "unknown version 'V2'"),
+        ({"version": "v2"}, "version v2 market has no positionIds"),
+        ({"version": "v2", "positionIds": []}, "version v2 market has no positionIds"),
+        ({"version": "v1", "clobTokenIds": ..., "positionIds": [P_YES, P_NO]}, "version v1 market has no clobTokenIds"),
+        ({"version": "v2", "positionIds": [P_YES]}, "positionIds has 1 entries but outcomes has 2"),
+        ({"version": "v2", "positionIds": [P_YES, "0x12"]}, "decimal token id"),
+        ({"version": "v2", "positionIds": [P_YES, 12]}, "string of digits"),
+        ({"version": "v2", "positionIds": [P_YES, "-5"]}, "decimal token id"),
+        ({"version": "v2", "positionIds": "[1e76, 2]"}, "string of digits"),
+        ({"version": "v2", "positionIds": {"0": P_YES}}, "positionIds has type dict"),
+        ({"version": "v2", "positionIds": [P_YES, P_YES]}, "duplicates"),
+    ],
+)
+def test_bad_versions_and_ids_are_refused_with_the_reason(changes, reason):
+    with pytest.raises(ParseError, match=reason):
+        parse_gamma_market(with_(**changes))
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    version=st.sampled_from([None, "v1", "v2"]),
+    flipped=st.booleans(),
+    both=st.booleans(),
+    as_text=st.booleans(),
+    ids=st.lists(st.integers(min_value=1, max_value=2**256 - 1).map(str), min_size=4, max_size=4, unique=True),
+)
+def test_ids_follow_version_and_outcome_names(version, flipped, both, as_text, ids):
+    """Whatever the listed order and whichever id fields are present, the yes side gets the id listed beside
+    "Yes" in the field its version names."""
+    yes_v1, no_v1, yes_v2, no_v2 = ids
+    order = (lambda pair: pair[::-1]) if flipped else (lambda pair: pair)
+    obj = with_(outcomes=json.dumps(order(["Yes", "No"])), outcomePrices=json.dumps(order(["0.2", "0.8"])),
+                clobTokenIds=json.dumps(order([yes_v1, no_v1])))
+    if version is not None:
+        obj["version"] = version
+    if version == "v2" or (both and version == "v1"):
+        pos = order([yes_v2, no_v2])
+        obj["positionIds"] = json.dumps(pos) if as_text else pos
+    if version == "v2" and not both:
+        del obj["clobTokenIds"]
+    m = parse_gamma_market(obj)
+    expected = (yes_v2, no_v2) if version == "v2" else (yes_v1, no_v1)
+    assert (m.yes_token_id, m.no_token_id, m.yes_price) == (*expected, 0.2)
+
+
 def test_multi_outcome_market():
     m = parse_gamma_market(
         with_(
@@ -222,7 +311,7 @@ def test_impossible_values_raise_parse_error(changes, reason):
         ("2024-01-04 17:33:51.448+00", datetime(2024, 1, 4, 17, 33, 51, 448000, tzinfo=UTC)),
         ("2026-03-11T09:29:01.328428Z", datetime(2026, 3, 11, 9, 29, 1, 328428, tzinfo=UTC)),
         ("2026-03-11T10:29:01+01:00", datetime(2026, 3, 11, 9, 29, 1, tzinfo=UTC)),
-        ("2027-12-31", datetime(2027, 12, 31, tzinfo=UTC)),
+        ("2025-12-31", datetime(2025, 12, 31, tzinfo=UTC)),
         ("2024-06-17T12:00:00", datetime(2024, 6, 17, 12, tzinfo=UTC)),
     ],
 )
@@ -236,6 +325,8 @@ def test_date_forms(text, expected):
 token_ids = st.integers(min_value=1, max_value=2**256 - 1).map(str)
 prices = st.integers(min_value=0, max_value=10_000).map(lambda n: n / 10_000)
 dates = st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2099, 1, 1), timezones=st.just(UTC))
+# Observation times (createdAt...) obey the time contract's window; schedules (endDate) may lie anywhere.
+observed = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2026, 1, 1), timezones=st.just(UTC))
 names = st.text(
     alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=12
 ).filter(lambda s: s.strip() and s.strip().lower() not in ("yes", "no"))
@@ -263,7 +354,7 @@ def valid_markets(draw):
     n = len(outcomes)
     tokens = draw(st.lists(token_ids, min_size=n, max_size=n, unique=True))
     px = draw(st.lists(prices, min_size=n, max_size=n))
-    end, created = draw(dates), draw(dates)
+    end, created = draw(dates), draw(observed)
     form = draw(st.integers(0, 2))
     obj = {
         "id": str(draw(st.integers(1, 10**9))),

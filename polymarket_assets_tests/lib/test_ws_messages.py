@@ -23,6 +23,7 @@ from polymarket_assets.lib.ws_messages import (
     parse_ws_frame,
 )
 from polymarket_assets_tests.lib.conftest import SAMPLES_DIR, sample_text
+from polymarket_assets_tests.time_contract import PLACEHOLDER_TIME_SAMPLES
 
 EXPECTED_TYPES = {
     "docs_example_ws_best_bid_ask.json": BestBidAskEvent,
@@ -51,7 +52,9 @@ def test_every_ws_sample_is_covered():
 
 
 @pytest.mark.parametrize("name, cls", sorted(EXPECTED_TYPES.items()))
-def test_every_ws_sample_parses(name, cls):
+def test_every_ws_sample_parses(name, cls, request):
+    if name in PLACEHOLDER_TIME_SAMPLES:
+        request.getfixturevalue("placeholder_times")
     events = parse_ws_frame(sample_text(name))
     assert len(events) == 1 and type(events[0]) is cls
 
@@ -150,7 +153,7 @@ def test_best_bid_ask_new_market_and_resolution():
     assert n.question.startswith("Will NVIDIA") and n.timestamp_ms == 1766790415550
 
 
-def test_array_frames_pong_and_unknown_types():
+def test_array_frames_pong_and_unknown_types(placeholder_times):
     book = json.loads(sample_text("docs_example_ws_book.json"))
     trade = json.loads(sample_text("docs_example_ws_last_trade_price.json"))
     events = parse_ws_frame(json.dumps([book, trade, {"event_type": "brand_new", "x": 1}]))

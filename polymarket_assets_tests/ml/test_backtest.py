@@ -7,22 +7,15 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from polymarket_assets.lib.ml.backtest import (
-    BET_SCHEMA,
-    BacktestConfig,
-    Quote,
-    band_levels,
-    fee_per_share,
-    run_backtest,
-    summarize,
-)
+from polymarket_assets.lib.fees import FeeSchedule, fee_per_share
+from polymarket_assets.lib.ml.backtest import BET_SCHEMA, BacktestConfig, Quote, band_levels, run_backtest, summarize
 from polymarket_assets_tests.ml.lakefixtures import T0
 
 S = timedelta(seconds=1)
 DAY = timedelta(days=1)
-CONFIG = BacktestConfig(
-    edge_threshold=0.03, fee_rate=0.02, latency_s=30, max_wait_s=600, stake_usd=100, depth_share=0.5
-)
+CONFIG = BacktestConfig(edge_threshold=0.03, latency_s=30, max_wait_s=600, stake_usd=100, depth_share=0.5)
+POLITICS = FeeSchedule(rate=0.04, exponent=1, taker_only=True, rebate_rate=0.25)
+FEES = {"a": [(T0 - DAY, POLITICS)]}
 
 
 def q(ts, bid, ask, bid_size=10_000.0, ask_size=10_000.0, tradable=True, bids=None, asks=None):
@@ -34,36 +27,48 @@ def q(ts, bid, ask, bid_size=10_000.0, ask_size=10_000.0, tradable=True, bids=No
 def test_buys_yes_walking_the_ask_book_after_the_latency_and_settles_at_resolution():
     book = ((0.52, 100.0), (0.53, 200.0), (0.60, 1000.0))
     quotes = {"a": [q(T0, 0.48, 0.50), q(T0 + 20 * S, 0.49, 0.51), q(T0 + 40 * S, 0.50, 0.52, asks=book)]}
-    bets = run_backtest({"a": [(T0, 0.62)]}, quotes, {"a": (1, T0 + DAY)}, CONFIG).to_pylist()
+    bets = run_backtest({"a": [(T0, 0.62)]}, quotes, {"a": (1, T0 + DAY)}, CONFIG, fee_schedules=FEES).to_pylist()
     assert len(bets) == 1
     bet = bets[0]
     assert bet["side"] == "YES" and bet["entry_ts"] == T0 + 40 * S  # the first snapshot at or after t + 30 s
     # half of each level: 50 @ 0.52 ($26), 100 @ 0.53 ($53), then $21 of the 0.60 level (35 shares)
     assert bet["levels_walked"] == 3 and bet["shares"] == pytest.approx(185.0)
     assert bet["cost_usd"] == pytest.approx(100.0) and bet["entry_price"] == pytest.approx(100 / 185)
-    fee = 50 * 0.02 * 0.48 + 100 * 0.02 * 0.47 + 35 * 0.02 * 0.40
+    # each level is one taker fill under the market's schedule: size × 0.04 × p × (1 − p)
+    fee = 0.4992 + 0.9964 + 0.336
     assert bet["fee_usd"] == pytest.approx(fee) and bet["capital_usd"] == pytest.approx(100 + fee)
     assert bet["pnl_usd"] == pytest.approx(185 - 100 - fee)
     assert bet["return_on_capital"] == pytest.approx((185 - 100 - fee) / (100 + fee))
     assert bet["decision_price"] == 0.50
 
 
+def test_each_level_filled_pays_its_own_rounded_fee():
+    # 1.5015 @ 0.50 costs 0.015015 → 0.01502 and 3 @ 0.51 costs 0.029988 → 0.02999: 0.04501 in all, where one
+    # fill of the whole would round 0.045003 to 0.045
+    book = ((0.50, 3.003), (0.51, 6.0))
+    quotes = {"a": [q(T0, 0.48, 0.50, asks=book), q(T0 + 30 * S, 0.48, 0.50, asks=book)]}
+    bet = run_backtest({"a": [(T0, 0.70)]}, quotes, {"a": (1, T0 + DAY)}, CONFIG, fee_schedules=FEES).to_pylist()[0]
+    assert bet["shares"] == pytest.approx(4.5015) and bet["levels_walked"] == 2
+    assert bet["fee_usd"] == pytest.approx(0.01502 + 0.02999, abs=1e-12)
+
+
 def test_the_walk_stops_at_the_first_level_without_edge_after_its_fee():
-    # at 0.595 a share costs 0.595 + 0.02 * 0.405 > 0.60: only half of the 0.50 level is bought
+    # at 0.595 a share costs 0.595 + 0.04 × 0.595 × 0.405 > 0.60: only half of the 0.50 level is bought
     book = ((0.50, 10.0), (0.595, 1000.0))
     quotes = {"a": [q(T0, 0.48, 0.50, asks=book), q(T0 + 30 * S, 0.48, 0.50, asks=book)]}
-    bets = run_backtest({"a": [(T0, 0.60)]}, quotes, {"a": (0, T0 + DAY)}, CONFIG).to_pylist()
+    bets = run_backtest({"a": [(T0, 0.60)]}, quotes, {"a": (0, T0 + DAY)}, CONFIG, fee_schedules=FEES).to_pylist()
     assert bets[0]["shares"] == pytest.approx(5.0) and bets[0]["levels_walked"] == 1
-    assert bets[0]["pnl_usd"] == pytest.approx(-5 * 0.50 - 5 * 0.02 * 0.5)
+    assert bets[0]["pnl_usd"] == pytest.approx(-5 * 0.50 - 5 * 0.04 * 0.5 * 0.5)
 
 
 def test_selling_yes_is_buying_no_walking_the_bids_and_loses_when_yes_wins():
     bids = ((0.70, 100.0), (0.69, 100.0))
     quotes = {"a": [q(T0, 0.70, 0.72, bids=bids), q(T0 + 30 * S, 0.70, 0.72, bids=bids)]}
-    bets = run_backtest({"a": [(T0, 0.55)]}, quotes, {"a": (1, T0 + 5 * 3600 * S)}, CONFIG).to_pylist()
+    outcomes = {"a": (1, T0 + 5 * 3600 * S)}
+    bets = run_backtest({"a": [(T0, 0.55)]}, quotes, outcomes, CONFIG, fee_schedules=FEES).to_pylist()
     assert len(bets) == 1 and bets[0]["side"] == "NO"
     assert bets[0]["shares"] == pytest.approx(100.0) and bets[0]["cost_usd"] == pytest.approx(50 * 0.30 + 50 * 0.31)
-    assert bets[0]["fee_usd"] == pytest.approx(50 * 0.02 * 0.30 + 50 * 0.02 * 0.31)
+    assert bets[0]["fee_usd"] == pytest.approx(50 * 0.04 * 0.30 * 0.70 + 50 * 0.04 * 0.31 * 0.69)
     assert bets[0]["pnl_usd"] == pytest.approx(-bets[0]["capital_usd"])
 
 
@@ -74,10 +79,24 @@ def test_depth_bands_become_a_conservative_book():
 
 
 def test_no_bet_below_the_threshold_after_fees():
-    # edge before fees 0.035, fee per share 0.02 * 0.5 = 0.01: 0.025 is under 0.03
+    # edge before fees 0.035, fee per share 0.04 * 0.5 * 0.5 = 0.01: 0.025 is under 0.03
     quotes = {"a": [q(T0, 0.45, 0.50), q(T0 + 30 * S, 0.45, 0.50)]}
-    assert run_backtest({"a": [(T0, 0.535)]}, quotes, {"a": (1, T0 + DAY)}, CONFIG).num_rows == 0
-    assert fee_per_share(0.5, 0.02) == pytest.approx(0.01)
+    assert run_backtest({"a": [(T0, 0.535)]}, quotes, {"a": (1, T0 + DAY)}, CONFIG, fee_schedules=FEES).num_rows == 0
+    assert fee_per_share(0.5, POLITICS) == pytest.approx(0.01)
+    # The same edge on a fee-free (geopolitics) market clears the threshold.
+    free = {"a": [(T0 - DAY, FeeSchedule(rate=0.0))]}
+    bets = run_backtest({"a": [(T0, 0.535)]}, quotes, {"a": (1, T0 + DAY)}, CONFIG, fee_schedules=free).to_pylist()
+    assert len(bets) == 1 and bets[0]["fee_usd"] == 0.0
+
+
+def test_the_fee_is_the_schedule_in_force_at_the_fill():
+    quotes = {"a": [q(T0, 0.48, 0.50), q(T0 + 40 * S, 0.50, 0.52)]}
+    # fees were off when the decision was taken and switched on (crypto, 0.07) before the fill
+    history = {"a": [(T0 - DAY, None), (T0 + 35 * S, FeeSchedule(rate=0.07))]}
+    bet = run_backtest({"a": [(T0, 0.70)]}, quotes, {"a": (1, T0 + DAY)}, CONFIG, fee_schedules=history).to_pylist()[0]
+    # one level: 192.30769 shares × 0.07 × 0.52 × 0.48 = 3.3599999… → 3.36 (5 decimals)
+    assert bet["shares"] == pytest.approx(100 / 0.52) and bet["fee_usd"] == 3.36
+    assert bet["pnl_usd"] == pytest.approx(bet["shares"] * (1 - 0.52) - 3.36)
 
 
 def test_no_fill_when_the_price_moved_away_during_the_latency():

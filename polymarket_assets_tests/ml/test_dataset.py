@@ -162,7 +162,7 @@ def test_labels_are_the_strict_labels_of_the_real_resolved_samples(tmp_path):
     for name, label in samples.items():
         obj = load_sample(name)
         parsed = parse_gamma_market(obj)
-        outcome = combine(label_from_gamma(parsed.closed, obj_outcome_prices(obj)), None).outcome
+        outcome = combine(label_from_gamma(parsed.closed, obj_outcome_prices(obj), parsed.outcomes), None).outcome
         cid = parsed.condition_id
         _market(lake, cid, close)
         checks.append(resolution(cid, outcome, close + 3 * H))
@@ -170,7 +170,7 @@ def test_labels_are_the_strict_labels_of_the_real_resolved_samples(tmp_path):
     # closed at ["0", "0"]: INVALID; closed at ["0.9995", "0.0005"]: still UNKNOWN; never checked: unresolved
     for cid, prices in (("0xinvalid", ["0", "0"]), ("0xnearly", ["0.9995", "0.0005"])):
         _market(lake, cid, close)
-        checks.append(resolution(cid, label_from_gamma(True, prices).outcome, close + 3 * H))
+        checks.append(resolution(cid, label_from_gamma(True, prices, ["Yes", "No"]).outcome, close + 3 * H))
     _market(lake, "0xpending", close)
     # a final label is never replaced by a later UNKNOWN check (the resolutions view's rule)
     yes_cid = next(c for c, v in expected.items() if v == 1)

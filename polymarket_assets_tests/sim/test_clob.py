@@ -97,11 +97,14 @@ def test_clob_markets_cursor_and_winners(sim):
     truth = {m["condition_id"]: m for m in sim.control.markets()}
     for cm in first["data"]:
         t = truth[cm["condition_id"]]
-        assert [x["token_id"] for x in cm["tokens"]] == [t["yes_token_id"], t["no_token_id"]]
+        # tokens[] are listed in the market's outcome order (a ["No", "Yes"] market lists its No token first).
+        by_name = {t["yes_outcome"]: t["yes_token_id"], t["no_outcome"]: t["no_token_id"]}
+        assert [x["outcome"] for x in cm["tokens"]] == t["outcomes"]
+        assert [x["token_id"] for x in cm["tokens"]] == [by_name[o] for o in t["outcomes"]]
         if cm["closed"]:
-            winners = [x["winner"] for x in cm["tokens"]]
+            winners = {x["token_id"]: x["winner"] for x in cm["tokens"]}
             expected = {"YES": [True, False], "NO": [False, True], "INVALID": [False, False]}[t["outcome"]]
-            assert winners == expected
+            assert [winners[t["yes_token_id"]], winners[t["no_token_id"]]] == expected
     one = sim.clob(f"/markets/{first['data'][0]['condition_id']}")
     assert one["condition_id"] == first["data"][0]["condition_id"]
 

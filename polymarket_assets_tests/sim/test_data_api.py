@@ -38,7 +38,7 @@ def test_trades_shape_order_and_truth(sim):
         assert row["timestamp"] == t["timestamp_ms"] // 1000
         assert row["asset"] == t["asset_id"] and row["side"] == t["side"]
         assert row["price"] == t["price_num"] and row["size"] == t["size_num"]
-        assert row["outcomeIndex"] == t["token_index"]
+        assert row["outcomeIndex"] == t["outcome_index"] and row["outcome"] == t["outcome"]
         assert isinstance(row["size"], float) and isinstance(row["price"], float)
 
 

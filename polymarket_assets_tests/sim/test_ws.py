@@ -280,4 +280,11 @@ def test_every_shape_allowance_is_needed(sim):
     compare("ws_book", books, [load("ws_market_book_trump2024_no_token_2024-10.json")])
     closed_events = [e for m in sim.gamma("/markets", closed="true", limit=20) for e in m["events"]]
     compare("gamma_event", closed_events, [load("gamma_events_negrisk_dem_nominee_2028.json")[0]])
+    # The custom events, built by the code the hub sends them with, for a market that charges fees.
+    from polymarket_sim import ws_messages
+    from polymarket_sim.catalog import Catalog
+
+    charged = next(m for m in Catalog(7, 40, START_TS).markets if m.fees_enabled)
+    compare("ws_new_market", [ws_messages.new_market(charged, 0)], [load("docs_example_ws_new_market.json")])
+    compare("ws_market_resolved", [ws_messages.market_resolved(charged, 0)], [load("docs_example_ws_market_resolved.json")])
     assert USED_ALLOWANCES == set(ALLOWED_DIFFERENCES)

@@ -88,3 +88,22 @@ def test_whale_schedule_targets_the_hour_that_just_ended():
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 24, 13, 10, tzinfo=UTC))
     request = whale_events_schedule(context)
     assert request.partition_key == "2026-11-24-12:00" and request.run_key == "whale_events:2026-11-24-12:00"
+
+
+def test_writer_failures_backlog_and_stalled_flushes_fail_the_health_check():
+    cfg = SidecarHealthConfig()
+    healthy = {**HEALTHY, "updated_at_wall": 95.0, "writer_errors": 3, "writer_consecutive_errors": 0,
+               "pending_rows": 1_200, "last_flush_age_s": 4.0}
+    assert sidecar_health(healthy, cfg, 100.0) == (True, []), "errors that later flushes recovered from are history"
+    cases = {
+        "last 2 flushes failed: OSError: [Errno 28]": {"writer_consecutive_errors": 2,
+                                                       "writer_last_error": "OSError: [Errno 28] No space left"},
+        "5000000 rows waiting for the writer": {"pending_rows": 5_000_000},
+        "no flush completed for 300 s": {"last_flush_age_s": 300.0},
+    }
+    for needle, change in cases.items():
+        ok, problems = sidecar_health({**healthy, **change}, cfg, 100.0)
+        assert not ok and any(needle in p for p in problems), (needle, problems)
+    # A recorder that only reports the total still fails while it has errors.
+    legacy = {k: v for k, v in healthy.items() if k != "writer_consecutive_errors"}
+    assert sidecar_health(legacy, cfg, 100.0)[0] is False

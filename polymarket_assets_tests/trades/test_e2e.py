@@ -52,7 +52,7 @@ def tick(data_dir, instance, cursor):
 def execute(definitions, instance, requests, only: str | None = None) -> None:
     job = definitions.resolve_job_def("ws_ingest_job")
     for request in requests:
-        selection = [k for k in request.asset_selection if only is None or k.to_user_string() == only]
+        selection = [k for k in request.asset_selection or [] if only is None or k.to_user_string() == only]
         if not selection:
             continue
         config = {"ops": {k.to_user_string(): request.run_config["ops"][k.to_user_string()] for k in selection}}

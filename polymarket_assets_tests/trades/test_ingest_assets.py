@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import dagster as dg
 import duckdb
 import pyarrow as pa
@@ -19,10 +21,10 @@ from .conftest import CID, HOUR, NO, YES, api_trade, resources, write, ws_trade
 PK = "2026-11-24-10:00"
 
 
-def seed_market(data_dir):
+def seed_market(data_dir, outcomes=("Yes", "No")):
     Lake(data_dir).replace_partition("markets_current", pa.Table.from_pylist(
         [{"condition_id": CID, "yes_token_id": YES, "no_token_id": NO, "yes_outcome": "Yes", "no_outcome": "No",
-          "discovery_status": "open"}], schema=MARKET_CURRENT_SCHEMA), {})
+          "outcomes": json.dumps(list(outcomes)), "discovery_status": "open"}], schema=MARKET_CURRENT_SCHEMA), {})
 
 
 def rel(path) -> str:
@@ -39,6 +41,18 @@ def run(assets, data_dir, config: dict | None = None, partition_key: str = PK):
 def lake_trades(data_dir) -> list[dict]:
     table = Lake(data_dir).read("trades")
     return table.to_pylist() if table is not None else []
+
+
+def test_ws_trades_of_a_no_yes_market_get_the_listed_outcome_index(data_dir):
+    """A market listed ["No", "Yes"]: a websocket trade of the Yes token is outcome "Yes" at index 1, the
+    index the Data API gives the same trade (before, the yes side was always index 0)."""
+    seed_market(data_dir, outcomes=("No", "Yes"))
+    [f1] = write(data_dir, "trades", [ws_trade("ws-yes", HOUR * 1000 + 10, price=0.3, size=10.0),
+                                      ws_trade("ws-no", HOUR * 1000 + 20, price=0.7, size=10.0, asset=NO)])
+    run([trades], data_dir, {"trades": {"config": {"files": [rel(f1)]}}})
+    rows = {r["trade_uid"]: r for r in lake_trades(data_dir)}
+    assert (rows["ws-yes"]["outcome"], rows["ws-yes"]["outcome_index"]) == ("Yes", 1)
+    assert (rows["ws-no"]["outcome"], rows["ws-no"]["outcome_index"]) == ("No", 0)
 
 
 def test_trades_are_merged_once_per_uid_with_notional_and_outcome(data_dir):
@@ -82,10 +96,12 @@ def test_book_updates_and_raw_frames_are_linked_gaps_merged_and_every_view_answe
     [g2] = write(data_dir, "ws_gaps", [gap, ("g2", "r", "recorder", HOUR * 1000 + 100_000, HOUR * 1000 + 130_000, "restart", "x", 0, None, 0)])
     config = {"book_updates": {"config": {"files": [rel(b)]}}, "ws_raw_frames": {"config": {"files": [rel(raw)]}},
               "ws_gaps": {"config": {"files": [rel(g1), rel(g2)]}}}
-    for _ in range(2):
+    inode = b.stat().st_ino
+    for _ in range(2):  # the second run finds its files ingested and removed from incoming/: a no-op
         run([book_updates, ws_raw_frames, ws_gaps], data_dir, config)
     linked = list((data_dir / "lake" / "book_updates").rglob("*.parquet"))
-    assert [p.name for p in linked] == [b.name] and linked[0].stat().st_ino == b.stat().st_ino
+    assert [p.name for p in linked] == [b.name] and linked[0].stat().st_ino == inode, "a hard link, not a copy"
+    assert not b.exists() and not raw.exists() and not g1.exists(), "ingested files leave incoming/"
     assert [p.name for p in (data_dir / "raw" / "ws_market").rglob("*.parquet")] == [raw.name]
     assert sorted(r["gap_id"] for r in Lake(data_dir).read("ws_gaps").to_pylist()) == ["g1", "g2"]
 
@@ -151,10 +167,45 @@ def test_whale_events_with_tiers_market_percentile_and_price_impact(data_dir):
 
 
 def test_an_hour_with_no_new_files_merges_to_the_existing_rows_unchanged():
-    from polymarket_assets.defs.trades.ingest import merge_trades, read_incoming
+    from polymarket_assets.defs.trades.ingest import load_incoming, merge_trades
     from polymarket_assets.defs.trades.schema import TRADES_SCHEMA
+    from polymarket_assets.lib.quarantine import Quarantine
 
-    empty = read_incoming([], TRADES_SCHEMA)
+    empty = load_incoming("/nonexistent", "trades", [], Quarantine("/nonexistent", "ws_ingest")).table
     assert empty.schema.names.count("incoming_file") == 1
     first, _ = merge_trades(None, empty, None, 1)
     assert first.num_rows == 0 and first.schema.names == TRADES_SCHEMA.names
+
+
+def test_trades_carry_the_taker_fee_of_their_market_schedule(data_dir):
+    other = "0x" + "d2" * 32
+    Lake(data_dir).replace_partition("markets_current", pa.Table.from_pylist(
+        [{"condition_id": CID, "yes_token_id": YES, "no_token_id": NO, "yes_outcome": "Yes", "no_outcome": "No",
+          "discovery_status": "open", "fees_enabled": True, "fee_type": "crypto_fees", "fee_rate": 0.07,
+          "fee_exponent": 1.0, "fee_taker_only": True, "fee_rebate_rate": 0.2},
+         {"condition_id": other, "yes_token_id": "3" * 77, "no_token_id": "4" * 77, "discovery_status": "open",
+          "fees_enabled": False, "fee_type": None}], schema=MARKET_CURRENT_SCHEMA), {})
+    unknown = "0x" + "e3" * 32
+    rows = [ws_trade("ws-1", HOUR * 1000 + 10, price=0.456, size=219.217767),
+            ws_trade("ws-2", HOUR * 1000 + 20, price=0.3, size=10.0)]
+    rows += [("ws-3", "ws", "3" * 77, other, "BUY", 0.5, 100.0, 0.0, HOUR * 1000 + 30, HOUR * 10**6, None, None, None, "c00", "r1"),
+             ("ws-4", "ws", "5" * 77, unknown, "BUY", 0.5, 100.0, 0.0, HOUR * 1000 + 40, HOUR * 10**6, None, None, None, "c00", "r1")]
+    [f1] = write(data_dir, "trades", rows)
+    run([trades], data_dir, {"trades": {"config": {"files": [rel(f1)]}}})
+    fees = {r["trade_uid"]: r["fee_usd"] for r in lake_trades(data_dir)}
+    # 219.217767 × 0.07 × 0.456 × 0.544 = 3.80660253… → 3.8066; 10 × 0.07 × 0.3 × 0.7 = 0.147
+    assert fees == {"ws-1": 3.8066, "ws-2": 0.147, "ws-3": 0.0, "ws-4": None}
+    # A later schedule change does not rewrite the fees of trades already ingested under the old one.
+    Lake(data_dir).replace_partition("markets_current", pa.Table.from_pylist(
+        [{"condition_id": CID, "yes_token_id": YES, "no_token_id": NO, "discovery_status": "open",
+          "fees_enabled": False}], schema=MARKET_CURRENT_SCHEMA), {})
+    [f2] = write(data_dir, "trades", [ws_trade("ws-5", HOUR * 1000 + 50, price=0.5, size=10.0)])
+    run([trades], data_dir, {"trades": {"config": {"files": [rel(f2)]}}})
+    fees = {r["trade_uid"]: r["fee_usd"] for r in lake_trades(data_dir)}
+    assert fees["ws-1"] == 3.8066 and fees["ws-5"] == 0.0
+    build_warehouse(data_dir, VIEWS)
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT sum(fee_usd), count(fee_usd) FROM trades").fetchone() == (pytest.approx(3.9536), 4)
+    finally:
+        con.close()

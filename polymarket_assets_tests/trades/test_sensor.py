@@ -80,17 +80,19 @@ def test_cursor_keeps_only_recent_keys_above_a_floor():
 
     start = HOUR * 1000
     listed = [fake(start + i * 10_000, i) for i in range(200)]  # 200 files, one every 10 s
-    runs, skipped, cursor = plan_runs(listed, SensorCursor(), lambda pk: True)
-    assert sum(len(r.files) for r in runs) == 200 and not skipped
+    plan = plan_runs(listed, SensorCursor(), lambda pk: True)
+    runs, cursor = plan.runs, plan.cursor
+    assert sum(len(r.files) for r in runs) == 200 and not plan.rejected and not plan.waiting
     assert len(cursor.done) == CURSOR_WINDOW_MS // 10_000 + 1  # 5 minutes of keys (both ends), the rest under the floor
     assert all(not cursor.is_new(f.key) for f in listed)
     # A file named earlier but renamed later, still inside the window, is picked up; one below the floor is not.
     late_inside = fake(start + 199 * 10_000 - 60_000, 1000)
-    runs, _, cursor2 = plan_runs(listed + [late_inside], cursor, lambda pk: True)
+    plan2 = plan_runs(listed + [late_inside], cursor, lambda pk: True)
+    runs, cursor2 = plan2.runs, plan2.cursor
     assert [f.key for r in runs for f in r.files] == [late_inside.key]
     assert len(SensorCursor.parse(cursor2.dumps()).done) == len(cursor2.done)
     # Runs are capped, so run config stays bounded.
-    many, _, _ = plan_runs(listed, SensorCursor(), lambda pk: True, max_files=64)
+    many = plan_runs(listed, SensorCursor(), lambda pk: True, max_files=64).runs
     assert [len(r.files) for r in many] == [64, 64, 64, 8] and len({r.run_key for r in many}) == 4
 
 

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from polymarket_assets_tests.time_contract import placeholder_times  # noqa: F401 (a fixture)
 from polymarket_sim import run_sim
 from ws_sidecar import files
 from ws_sidecar.runner import compare_with_truth, seed_markets_from_sim

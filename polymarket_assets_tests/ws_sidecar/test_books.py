@@ -10,6 +10,7 @@ from ws_sidecar.processor import FrameProcessor
 
 TOKEN = "1" * 77
 MARKET = "0x" + "ab" * 32
+T0 = 1_790_000_000_000  # epoch ms (2026-09): exchange times obey the time contract
 
 
 def test_levels_apply_and_best_prices_ignore_wire_order():
@@ -37,7 +38,7 @@ def test_rest_comparison_verdicts():
 
 
 def _pc(ts: int, price: str, size: str, side: str, best_bid: str, best_ask: str) -> str:
-    return json.dumps({"market": MARKET, "event_type": "price_change", "timestamp": str(ts), "price_changes": [
+    return json.dumps({"market": MARKET, "event_type": "price_change", "timestamp": str(T0 + ts), "price_changes": [
         {"asset_id": TOKEN, "price": price, "size": size, "side": side, "hash": "x" * 40,
          "best_bid": best_bid, "best_ask": best_ask}]})
 
@@ -45,7 +46,7 @@ def _pc(ts: int, price: str, size: str, side: str, best_bid: str, best_ask: str)
 def test_ws_changes_already_contained_in_a_rest_book_are_skipped():
     p = FrameProcessor("r", "c00")
     p.track(TOKEN, MARKET)
-    rest = parse_book({"market": MARKET, "asset_id": TOKEN, "timestamp": "2000", "hash": "a" * 40,
+    rest = parse_book({"market": MARKET, "asset_id": TOKEN, "timestamp": str(T0 + 2000), "hash": "a" * 40,
                        "bids": [{"price": "0.40", "size": "7"}], "asks": [{"price": "0.60", "size": "3"}]})
     p.apply_rest_book(rest, 50)
     # Queued before the REST book was taken: its size 1 at 0.40 is already superseded by the REST size 7.
@@ -56,7 +57,7 @@ def test_ws_changes_already_contained_in_a_rest_book_are_skipped():
     kinds = [(r[4], r[5]) for r in p.book_rows]
     assert kinds == [("snapshot", "rest"), ("change", "ws")]
     # A WS book replaces the state and lifts the guard.
-    p.process(json.dumps({"event_type": "book", "market": MARKET, "asset_id": TOKEN, "timestamp": "1000",
+    p.process(json.dumps({"event_type": "book", "market": MARKET, "asset_id": TOKEN, "timestamp": str(T0 + 1000),
                           "hash": "b" * 40, "bids": [], "asks": [{"price": "0.7", "size": "1"}]}), 80)
     p.process(_pc(1200, "0.2", "1", "BUY", "0.2", "0.7"), 90)
     assert p.books[TOKEN].bids == {0.2: 1.0} and p.mismatches == 0

@@ -14,6 +14,7 @@ import pytest
 
 from polymarket_assets.lib.quarantine import Quarantine
 from polymarket_assets_tests.samples import SAMPLES_DIR
+from polymarket_assets_tests.time_contract import PLACEHOLDER_TIME_SAMPLES
 from ws_sidecar import files
 from ws_sidecar.connection import dynamic_message, subscribe_message
 from ws_sidecar.processor import FrameProcessor
@@ -77,7 +78,9 @@ def test_every_ws_sample_is_covered_here():
 
 
 @pytest.mark.parametrize("name", ["ws_market_book_trump2024_no_token_2024-10.json", "docs_example_ws_book.json"])
-def test_book_samples_replace_the_local_book_and_give_one_snapshot_row(name):
+def test_book_samples_replace_the_local_book_and_give_one_snapshot_row(name, request):
+    if name in PLACEHOLDER_TIME_SAMPLES:
+        request.getfixturevalue("placeholder_times")
     msg = obj(name)
     msg.setdefault("event_type", "book")  # the nautilus capture lacks event_type; the channel sends it
     p = tracked(processor(), msg)
@@ -160,7 +163,9 @@ def test_price_change_that_disagrees_with_the_local_book_requests_a_resync():
 
 
 @pytest.mark.parametrize("name", ["ws_market_tick_size_change_2025-02.json", "docs_example_ws_tick_size_change.json"])
-def test_tick_size_change_samples(name):
+def test_tick_size_change_samples(name, request):
+    if name in PLACEHOLDER_TIME_SAMPLES:
+        request.getfixturevalue("placeholder_times")
     msg = obj(name)
     p = tracked(processor(), msg)
     p.process(text(name), 1)
@@ -235,7 +240,7 @@ def test_array_frames_pong_unknown_and_malformed_frames(tmp_path):
     assert set(q.resync) == {"1", "2"}
 
 
-def test_rows_convert_to_the_incoming_schemas():
+def test_rows_convert_to_the_incoming_schemas(placeholder_times):
     p = tracked(processor(), obj("docs_example_ws_price_change_v2.json"))
     p.process(text("docs_example_ws_price_change_v2.json"), 1)
     p.process(text("docs_example_ws_last_trade_price.json"), 2)

@@ -12,7 +12,7 @@ from polymarket_assets.defs.markets.schema import (
     MARKET_STATE_SCHEMA,
     TIER_TRANSITION_SCHEMA,
 )
-from polymarket_assets.defs.partitions import hourly_partitions, partition_parts
+from polymarket_assets.defs.partitions import hourly_partitions, partition_check_spec, partition_parts
 from polymarket_assets.defs.policies import API_POOL, API_RETRY_POLICY, ONE_PARTITION_PER_RUN
 from polymarket_assets.defs.resources import ClockResource, LakeResource, PolymarketApiResource
 from polymarket_assets.lib.discovery import (
@@ -27,10 +27,32 @@ from polymarket_assets.lib.raw_archive import RawArchive
 
 # Discovery observes the present: a run may start a little after its hour ends (queue, retries), no later.
 LATE_GRACE = timedelta(minutes=15)
+# A market announced on the websocket this shortly before a listing may not be listed yet: it is not flagged.
+WS_SIGHTING_GRACE = timedelta(minutes=2)
 
 
 def _rows(table: pa.Table | None) -> list[dict]:
     return table.to_pylist() if table is not None else []
+
+
+def ws_sightings(lake) -> tuple[dict, set[str]]:
+    """(first `new_market` time per market, markets with a `market_resolved`) from the recorder's `market_events`."""
+    table = lake.read("market_events", columns=["condition_id", "event_type", "exchange_ts"])
+    seen: dict = {}
+    resolved: set[str] = set()
+    for row in table.to_pylist() if table is not None else []:
+        cid = row["condition_id"]
+        if row["event_type"] == "new_market":
+            seen[cid] = min(seen.get(cid, row["exchange_ts"]), row["exchange_ts"])
+        elif row["event_type"] == "market_resolved":
+            resolved.add(cid)
+    return seen, resolved
+
+
+def undiscovered_ws_markets(current: list[dict], seen: dict, resolved: set[str], listed_from) -> list[str]:
+    """Markets the websocket announced before this listing began that discovery has never listed (nor resolved)."""
+    known = {row["condition_id"] for row in current}
+    return sorted(cid for cid, at in seen.items() if at < listed_from and cid not in known and cid not in resolved)
 
 
 def final_condition_ids(lake) -> set[str]:
@@ -48,6 +70,14 @@ def final_condition_ids(lake) -> set[str]:
     retry_policy=API_RETRY_POLICY,
     backfill_policy=ONE_PARTITION_PER_RUN,
     tags={"domain": "markets"},
+    check_specs=[
+        partition_check_spec(
+            "ws_new_markets_discovered",
+            "markets",
+            "Every market the websocket announced (`new_market`) more than a couple of minutes before this listing "
+            "was listed by discovery (or has resolved since). Warns: the recorder subscribes such markets anyway.",
+        )
+    ],
 )
 def markets(
     context: dg.AssetExecutionContext,
@@ -86,6 +116,13 @@ def markets(
     current, new_ids, gone_ids = merge_current(
         previous, observed_rows, observed_at, final_condition_ids(store), listing.unparsed
     )
+    # A market the websocket announced (`new_market`) was first seen then, not when discovery got to it.
+    seen, ws_resolved = ws_sightings(store)
+    new = set(new_ids)
+    for row in current:
+        if row["condition_id"] in new and row["condition_id"] in seen:
+            row["first_seen_at"] = min(row["first_seen_at"], seen[row["condition_id"]])
+    missing = undiscovered_ws_markets(current, seen, ws_resolved, now - WS_SIGHTING_GRACE)
     transitions = tier_transitions(previous, observed_rows, observed_at, unparsed_condition_ids=listing.unparsed)
 
     parts = partition_parts(context.partition_key)
@@ -96,8 +133,12 @@ def markets(
     quarantine.flush(observed_at)
 
     tiers: dict[str, int] = {}
+    versions: dict[str, int] = {}
     for row in observed_rows:
         tiers[row["tier"]] = tiers.get(row["tier"], 0) + 1
+        # Markets from before Gamma's `version` field are legacy v1 markets (parse_gamma).
+        version = row["version"] or "legacy"
+        versions[version] = versions.get(version, 0) + 1
     api = polymarket.stats()
     return dg.MaterializeResult(
         metadata={
@@ -115,6 +156,17 @@ def markets(
             "api_retries": int(api.get("retries", 0)),
             "duration_s": round(time.monotonic() - started, 3),
             "observed_at": observed_at.isoformat(),
+            "ws_announced_new_markets": sum(1 for cid in new_ids if cid in seen),
+            "ws_announced_not_discovered": len(missing),
             **{f"tier_{name}": count for name, count in sorted(tiers.items())},
-        }
+            **{f"version_{name}": count for name, count in sorted(versions.items())},
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="ws_new_markets_discovered",
+                passed=not missing,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"missing": len(missing), "condition_ids": dg.MetadataValue.json(missing[:50])},
+            )
+        ],
     )

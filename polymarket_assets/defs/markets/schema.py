@@ -2,6 +2,8 @@
 
 import pyarrow as pa
 
+from polymarket_assets.lib.fees import FEE_FIELDS
+
 TS = pa.timestamp("us", tz="UTC")
 
 MARKET_STATE_SCHEMA = pa.schema(
@@ -16,6 +18,12 @@ MARKET_STATE_SCHEMA = pa.schema(
         ("no_outcome", pa.string()),
         ("yes_token_id", pa.string()),
         ("no_token_id", pa.string()),
+        # As Gamma sent them (JSON text): the listed outcome names, the protocol version and both id fields;
+        # the yes/no token ids above are chosen from them by version and mapped by outcome name.
+        ("outcomes", pa.string()),
+        ("version", pa.string()),
+        ("clob_token_ids", pa.string()),
+        ("position_ids", pa.string()),
         ("yes_price", pa.float64()),
         ("no_price", pa.float64()),
         ("start_date", TS),
@@ -47,6 +55,7 @@ MARKET_STATE_SCHEMA = pa.schema(
         ("min_order_size", pa.float64()),
         ("tier", pa.string()),
         ("hours_to_close", pa.float64()),
+        *FEE_FIELDS,
     ]
 )
 

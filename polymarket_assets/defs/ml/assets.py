@@ -13,6 +13,7 @@ import dagster as dg
 import pyarrow.compute as pc
 
 from polymarket_assets.defs.ml.partitions import daily_partitions
+from polymarket_assets.defs.partitions import partition_check_spec
 from polymarket_assets.defs.resources import ClockResource, LakeResource
 from polymarket_assets.lib.ml import model as model_lib
 from polymarket_assets.lib.ml import pipeline
@@ -40,7 +41,11 @@ class FeaturesConfig(dg.Config):
     deps=COLLECTION_DEPS,
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
     tags={"domain": "ml"},
-    check_specs=[dg.AssetCheckSpec("unique_market_instant", asset="features")],
+    check_specs=[
+        partition_check_spec(
+            "unique_market_instant", "features", "One row per (market, instant) in the day's features.", daily_partitions
+        )
+    ],
 )
 def features(
     context: dg.AssetExecutionContext, config: FeaturesConfig, lake: LakeResource
@@ -364,7 +369,6 @@ def model_evaluation(
 class PredictionsConfig(dg.Config):
     lookback_h: float = 2.0
     """Markets without a snapshot in this many hours get no prediction."""
-    fee_rate: float = 0.02
     whale_usd: float = WHALE_USD
 
 
@@ -382,7 +386,7 @@ def predictions(config: PredictionsConfig, lake: LakeResource, clock: ClockResou
     model = model_lib.load(lake.data_dir)
     now = clock.clock().now()
     table = pipeline.predict_open_markets(
-        lake.data_dir, model, now, config.lookback_h, config.fee_rate, config.whale_usd
+        lake.data_dir, model, now, config.lookback_h, config.whale_usd
     )
     edges = [e for e in table.column("best_edge").to_pylist() if e is not None]
     return dg.MaterializeResult(
@@ -398,7 +402,6 @@ def predictions(config: PredictionsConfig, lake: LakeResource, clock: ClockResou
 
 class BacktestRunConfig(dg.Config):
     edge_threshold: float = 0.03
-    fee_rate: float = 0.02
     latency_s: float = 30.0
     max_wait_s: float = 3600.0
     stake_usd: float = 100.0
@@ -462,6 +465,7 @@ def backtest(config: BacktestRunConfig, lake: LakeResource) -> dg.MaterializeRes
             "max_drawdown_usd": round(summary["max_drawdown_usd"], 2),
             "fees_usd": round(summary["fees_usd"], 2),
             "markets": summary["markets"],
+            "markets_without_fee_schedule": summary["markets_without_fee_schedule"],
             "sharpe_warning": loud,
             "warning": dg.MetadataValue.md(note),
             "config": dg.MetadataValue.json(bt.as_dict()),

@@ -1,16 +1,23 @@
-"""When the ML layer runs: features daily, retraining weekly or after enough new resolutions, predictions
-hourly (and at once after a new model, by the assets' automation conditions)."""
+"""When the ML layer runs: the first model as soon as enough markets have resolved, features daily, retraining
+weekly or after enough new resolutions, predictions hourly (and at once after a new model, by the assets'
+automation conditions)."""
 
 import json
+import os
 from datetime import UTC, timedelta
 
 import dagster as dg
 
+from polymarket_assets.defs.ml.partitions import daily_partitions
 from polymarket_assets.defs.resources import LakeResource
 from polymarket_assets.lib.ml.sources import RESOLUTIONS, connect, has_files, relation_sql
 from polymarket_assets.lib.parquet_store import local_data_dir
 
 RETRAIN_AFTER_RESOLUTIONS = 200
+# The training gate wants 10 markets in each of three splits (60/20/20) and 100 rows: about 50 resolved markets
+# with snapshots before their close. The setting overrides it (read when the sensor evaluates).
+FIRST_MODEL_SETTING = "PM_ML_FIRST_MODEL_MIN_RESOLVED"
+FIRST_MODEL_MIN_RESOLVED = 60
 
 features_job = dg.define_asset_job(
     "features_job", selection=["features"], tags={"domain": "ml"}
@@ -96,3 +103,36 @@ def ml_retrain_sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -
         else []
     )
     return dg.SensorResult(run_requests=requests, cursor=cursor)
+
+
+def first_model_min_resolved() -> int:
+    text = os.environ.get(FIRST_MODEL_SETTING, "").strip()
+    try:
+        return int(text) if text else FIRST_MODEL_MIN_RESOLVED
+    except ValueError:
+        raise ValueError(f"{FIRST_MODEL_SETTING} must be a whole number, not {text!r}") from None
+
+
+@dg.sensor(jobs=[features_job, ml_training_job], minimum_interval_seconds=300,
+           default_status=dg.DefaultSensorStatus.RUNNING)
+def ml_first_model_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
+    """Trains the first model without anyone's help: once enough markets have resolved it builds every missing
+    `features` day, then launches `ml_training_job`. Until then each tick says how many have resolved and how
+    many it waits for. Once a model exists, retraining belongs to `ml_retrain_sensor` and the weekly schedule."""
+    if context.instance.get_latest_materialization_event(dg.AssetKey("xgb_model")) is not None:
+        return dg.SkipReason("a model exists; ml_retrain_sensor and ml_retrain_schedule retrain it")
+    resolved = resolved_market_count(lake.data_dir)
+    needed = first_model_min_resolved()
+    if resolved < needed:
+        return dg.SkipReason(
+            f"{resolved} markets have resolved YES or NO; the first model trains once {needed} have "
+            f"({FIRST_MODEL_SETTING}). `make demo` records enough simulated history in minutes."
+        )
+    built = context.instance.get_materialized_partitions(dg.AssetKey("features"))
+    missing = [key for key in daily_partitions.get_partition_keys() if key not in built]
+    if missing:
+        context.log.info(f"{resolved} markets resolved: building features for {len(missing)} days first")
+        return [dg.RunRequest(job_name="features_job", partition_key=key, run_key=f"first-model:features:{key}")
+                for key in missing]
+    return dg.RunRequest(job_name="ml_training_job", run_key=f"first-model:{resolved}",
+                         tags={"resolved_markets": str(resolved), "purpose": "first model"})

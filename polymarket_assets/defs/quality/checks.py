@@ -1,4 +1,12 @@
-"""Freshness checks for every collection asset, evaluated by a sensor so the UI shows stale data at once."""
+"""Freshness checks for the collection assets, evaluated by a sensor so the UI shows stale data at once.
+
+The snapshot tiers have none: a tier's partition is materialized only when its hour holds rows, and a tier may
+rightly be empty (no market within an hour of closing, none stale), so "not updated lately" would be a false red.
+Whether each tier is being swept is `collection_health`'s coverage and sweep checks, which compare the captured
+pairs with what discovery scheduled; the same holds for `coverage` (its hourly run comes at :20, so a last-update
+check would be red for the first hour of every new deployment). `collection_health` has a freshness policy of
+its own.
+"""
 
 from datetime import timedelta
 
@@ -6,14 +14,7 @@ import dagster as dg
 
 FRESHNESS = {
     "markets": timedelta(hours=2),
-    "snapshots_t0": timedelta(hours=2),
-    "snapshots_t1": timedelta(minutes=15),
-    "snapshots_t2": timedelta(minutes=5),
-    "snapshots_t3": timedelta(minutes=5),
-    "snapshots_t4": timedelta(minutes=5),
-    "snapshots_stale": timedelta(hours=2),
     "resolutions": timedelta(hours=1),
-    "coverage": timedelta(hours=2),
     "warehouse": timedelta(hours=2),
 }
 

@@ -1,8 +1,11 @@
-"""Health of the websocket recording, as asset checks the UI shows (run every 5 minutes by `ws_health_job`).
+"""Health of the websocket recording, as asset checks the UI shows (every 5 minutes: `incoming_files_sensor`
+adds them to its first ingestion run of each 5-minute window, or runs `ws_health_job` when no file came).
 
 - `trades_fresh`: age of the newest recorded trade and of the newest incoming file;
-- `ws_gap_minutes`: minutes of connection outage per hour (union over connections, resyncs excluded);
-- `ws_sidecar_health`: the recorder's own status file (heartbeat, live connections, message age, counters).
+- `ws_gap_minutes`: minutes of connection outage per hour (union over connections; resyncs and the exchange's
+  planned restarts excluded, the latter reported beside it);
+- `ws_sidecar_health`: the recorder's own status file (heartbeat, live connections, message age, counters);
+  quiet or reconnecting sockets during a planned restart of the exchange are expected, not a problem.
 """
 
 import time
@@ -15,6 +18,7 @@ from polymarket_assets.defs.partitions import partition_parts
 from polymarket_assets.defs.resources import ClockResource, LakeResource
 from polymarket_assets.defs.trades.ingest import union_minutes
 from ws_sidecar import files
+from ws_sidecar.planned_restart import PLANNED_RESTART
 from ws_sidecar.state import read_json
 
 
@@ -78,8 +82,11 @@ class GapMinutesConfig(dg.Config):
     hours: int = 3
 
 
-def gap_minutes_by_hour(lake: LakeResource, now: datetime, hours: int) -> dict[str, float]:
-    """Outage minutes (union over connections and the recorder, resyncs excluded) for each of the last hours."""
+def gap_minutes_by_hour(lake: LakeResource, now: datetime, hours: int,
+                        reasons_excluded: tuple[str, ...] = ("resync", PLANNED_RESTART),
+                        only_reason: str | None = None) -> dict[str, float]:
+    """Outage minutes (union over connections and the recorder) for each of the last hours: every reason but
+    `reasons_excluded`, or only `only_reason`."""
     store = lake.lake()
     current = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     intervals = []
@@ -87,7 +94,7 @@ def gap_minutes_by_hour(lake: LakeResource, now: datetime, hours: int) -> dict[s
         table = store.read("ws_gaps", partition_parts(_hour_key(current - timedelta(hours=h))))
         if table is not None:
             for r in table.select(["reason", "start_ts", "end_ts"]).to_pylist():
-                if r["reason"] != "resync":
+                if (r["reason"] == only_reason) if only_reason else (r["reason"] not in reasons_excluded):
                     intervals.append((r["start_ts"].timestamp(), r["end_ts"].timestamp()))
     out = {}
     for h in range(hours):
@@ -99,7 +106,9 @@ def gap_minutes_by_hour(lake: LakeResource, now: datetime, hours: int) -> dict[s
 
 @dg.asset_check(asset="ws_gaps", name="ws_gap_minutes", description="Minutes per hour without a working websocket.")
 def ws_gap_minutes(config: GapMinutesConfig, lake: LakeResource, clock: ClockResource) -> dg.AssetCheckResult:
-    by_hour = gap_minutes_by_hour(lake, clock.clock().now(), config.hours)
+    now = clock.clock().now()
+    by_hour = gap_minutes_by_hour(lake, now, config.hours)
+    planned = gap_minutes_by_hour(lake, now, config.hours, only_reason=PLANNED_RESTART)
     worst = max(by_hour.values(), default=0.0)
     return dg.AssetCheckResult(
         passed=worst <= config.max_gap_minutes_per_hour,
@@ -107,6 +116,7 @@ def ws_gap_minutes(config: GapMinutesConfig, lake: LakeResource, clock: ClockRes
         metadata={
             "worst_hour_gap_minutes": worst,
             "max_gap_minutes_per_hour": config.max_gap_minutes_per_hour,
+            "planned_restart_minutes": round(sum(planned.values()), 3),
             **{f"gap_minutes {hour}": minutes for hour, minutes in by_hour.items()},
         },
     )
@@ -115,6 +125,10 @@ def ws_gap_minutes(config: GapMinutesConfig, lake: LakeResource, clock: ClockRes
 class SidecarHealthConfig(dg.Config):
     max_status_age_s: float = 30.0
     max_message_age_s: float = 60.0
+    max_flush_age_s: float = 60.0
+    """The writer completes a flush every few seconds; longer without one means rows are only in memory."""
+    max_pending_rows: int = 1_000_000
+    """Rows received but not yet on disk; far above one flush's worth means the writer is failing or behind."""
 
 
 def sidecar_health(status: dict | None, config: SidecarHealthConfig, wall_now: float) -> tuple[bool, list[str]]:
@@ -129,16 +143,35 @@ def sidecar_health(status: dict | None, config: SidecarHealthConfig, wall_now: f
         problems.append(f"status not updated for {age:.0f} s (recorder dead or hung)")
     if status.get("markets_source") != "lake":
         problems.append("no markets_current table to read markets from")
-    if status.get("connections_live", 0) < status.get("connections_total", 0):
-        problems.append(f"{status['connections_total'] - status['connections_live']} connections not live")
-    msg_age = status.get("oldest_connection_message_age_s")
-    if status.get("connections_total", 0) and (msg_age is None or msg_age > config.max_message_age_s):
-        problems.append(f"a connection has received no message for {msg_age} s")
+    # During the exchange's planned restart quiet, reconnecting sockets are expected (and recorded as its gap).
+    if not status.get("planned_restart_open"):
+        if status.get("connections_live", 0) < status.get("connections_total", 0):
+            problems.append(f"{status['connections_total'] - status['connections_live']} connections not live")
+        msg_age = status.get("oldest_connection_message_age_s")
+        if status.get("connections_total", 0) and (msg_age is None or msg_age > config.max_message_age_s):
+            problems.append(f"a connection has received no message for {msg_age} s")
     if status.get("restart_gap_open"):
         problems.append("still recovering from a restart")
     if (status.get("backfill") or {}).get("last_error"):
         problems.append(f"last backfill error: {status['backfill']['last_error']}")
+    problems += _writer_problems(status, config)
     return not problems, problems
+
+
+def _writer_problems(status: dict, config: SidecarHealthConfig) -> list[str]:
+    """The writer is where received rows become files: failing flushes or a growing backlog lose data on a crash."""
+    problems = []
+    # Recorders that predate `writer_consecutive_errors` only report the total: any error then counts.
+    failing = status.get("writer_consecutive_errors", status.get("writer_errors", 0)) or 0
+    if failing:
+        problems.append(f"the writer's last {failing} flushes failed: {status.get('writer_last_error') or 'see its log'}")
+    flush_age = status.get("last_flush_age_s")
+    if flush_age is not None and flush_age > config.max_flush_age_s:
+        problems.append(f"no flush completed for {flush_age:.0f} s")
+    pending = status.get("pending_rows") or 0
+    if pending > config.max_pending_rows:
+        problems.append(f"{pending} rows waiting for the writer")
+    return problems
 
 
 @dg.asset_check(asset="trades", name="ws_sidecar_health", description="The websocket recorder is alive and connected.")
@@ -163,8 +196,15 @@ def ws_sidecar_health(config: SidecarHealthConfig, lake: LakeResource) -> dg.Ass
             "last_message_age_s": status.get("last_message_age_s"),
             "gaps_last_hour": status.get("gaps_last_hour"),
             "gap_seconds_last_hour": status.get("gap_seconds_last_hour"),
+            "planned_restart_open": status.get("planned_restart_open"),
+            "planned_restarts_seen": status.get("planned_restarts_seen"),
             "files_written": sum((status.get("files_written") or {}).values()),
             "quarantined": status.get("quarantined"),
+            "pending_rows": status.get("pending_rows"),
+            "writer_errors": status.get("writer_errors"),
+            "writer_consecutive_errors": status.get("writer_consecutive_errors"),
+            "writer_rows_quarantined": sum((status.get("writer_rows_quarantined") or {}).values()),
+            "last_flush_age_s": status.get("last_flush_age_s"),
             "book_resyncs": status.get("book_resyncs"),
             "trades_backfilled": backfill.get("trades_backfilled", 0) + backfill.get("trades_audited_in", 0),
             "audited_through": backfill.get("audited_through"),

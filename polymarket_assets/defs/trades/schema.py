@@ -1,12 +1,12 @@
 """Column layout of the `trades` and `whale_events` lake tables.
 
-`book_updates` and `ws_gaps` keep the incoming files' own layout (`ws_sidecar.files`), so ingesting them is a
-hard link (book updates) or a de-duplicating merge (gaps) with no conversion.
+`book_updates`, `ws_gaps` and `market_events` keep the incoming files' own layout (`ws_sidecar.files`), so
+ingesting them is a hard link (book updates) or a de-duplicating merge (gaps, market events) with no conversion.
 """
 
 import pyarrow as pa
 
-from ws_sidecar.files import BOOK_UPDATES_SCHEMA, RAW_FRAMES_SCHEMA, WS_GAPS_SCHEMA
+from ws_sidecar.files import BOOK_UPDATES_SCHEMA, MARKET_EVENTS_SCHEMA, RAW_FRAMES_SCHEMA, WS_GAPS_SCHEMA
 
 TS_MS = pa.timestamp("ms", tz="UTC")
 TS_US = pa.timestamp("us", tz="UTC")
@@ -31,6 +31,9 @@ TRADES_SCHEMA = pa.schema(
         ("run_id", pa.string()),
         ("incoming_file", pa.string()),
         ("ingested_at", TS_US),
+        # The taker fee of the fill under the market's schedule at ingestion (lib/fees.py); NULL when the market's
+        # schedule is unknown, 0 when its fees are off.
+        ("fee_usd", pa.float64()),
     ]
 )
 
@@ -62,4 +65,4 @@ WHALE_EVENTS_SCHEMA = pa.schema(
     ]
 )
 
-__all__ = ["BOOK_UPDATES_SCHEMA", "RAW_FRAMES_SCHEMA", "TRADES_SCHEMA", "WHALE_EVENTS_SCHEMA", "WS_GAPS_SCHEMA"]
+__all__ = ["BOOK_UPDATES_SCHEMA", "MARKET_EVENTS_SCHEMA", "RAW_FRAMES_SCHEMA", "TRADES_SCHEMA", "WHALE_EVENTS_SCHEMA", "WS_GAPS_SCHEMA"]

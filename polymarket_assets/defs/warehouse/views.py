@@ -2,7 +2,11 @@
 
 import pyarrow as pa
 
-from polymarket_assets.defs.markets.schema import MARKET_CURRENT_SCHEMA, MARKET_STATE_SCHEMA, TIER_TRANSITION_SCHEMA
+from polymarket_assets.defs.markets.schema import (
+    MARKET_CURRENT_SCHEMA,
+    MARKET_STATE_SCHEMA,
+    TIER_TRANSITION_SCHEMA,
+)
 from polymarket_assets.defs.quality.assets import COVERAGE_SCHEMA
 from polymarket_assets.defs.resolutions.assets import RESOLUTION_SCHEMA
 from polymarket_assets.defs.snapshots.schema import ORDERBOOK_SCHEMA, SNAPSHOT_SCHEMA, SWEEP_SCHEMA
@@ -26,11 +30,13 @@ VIEWS = [
         _with_hive(MARKET_STATE_SCHEMA, "date", "hour"),
         f"SELECT * {HIVE_COLUMNS} FROM src",
     ),
+    # Each snapshot with its market's question and slug (from `markets`, created above), beside its tier.
     ViewSpec(
         "snapshots",
         "snapshots",
         _with_hive(SNAPSHOT_SCHEMA, "date", "hour"),
-        f"SELECT * {HIVE_COLUMNS} FROM src",
+        f"""SELECT s.* {HIVE_COLUMNS}, m.question, m.slug
+            FROM src s LEFT JOIN (SELECT condition_id, question, slug FROM markets) m USING (condition_id)""",
     ),
     ViewSpec(
         "orderbooks",
@@ -43,6 +49,29 @@ VIEWS = [
         "sweeps",
         _with_hive(SWEEP_SCHEMA, "date", "hour"),
         f"SELECT * {HIVE_COLUMNS} FROM src",
+    ),
+    # Live coverage per tier and hour from the sweep log: per instant its best attempt (a captured sweep beats a
+    # partial, failed or missed one). Counts only instants whose slot run started; the `coverage` asset also
+    # counts slots that never ran. The newest hour in the log is still being recorded (`in_progress`).
+    ViewSpec(
+        "coverage_hourly",
+        "sweeps",
+        _with_hive(SWEEP_SCHEMA, "date", "hour"),
+        """SELECT *, hour = max(hour) OVER () AS in_progress FROM (
+           SELECT tier, to_timestamp(floor(epoch(slot_ts) / 3600) * 3600) AS hour,
+                  sum(expected)::BIGINT AS expected, sum(captured)::BIGINT AS captured,
+                  CASE WHEN sum(expected) > 0 THEN sum(captured) / sum(expected) END AS coverage,
+                  count(*) AS instants,
+                  count(*) FILTER (WHERE status IN ('missed', 'failed')) AS instants_lost,
+                  count(*) FILTER (WHERE status = 'partial') AS instants_partial,
+                  max(slot_ts) AS last_instant
+           FROM (
+               SELECT tier, slot_ts, status, expected, captured FROM src
+               QUALIFY row_number() OVER (
+                   PARTITION BY tier, slot_ts
+                   ORDER BY CASE status WHEN 'captured' THEN 0 WHEN 'partial' THEN 1 WHEN 'failed' THEN 2 ELSE 3 END,
+                            captured DESC) = 1) AS best
+           GROUP BY ALL)""",
     ),
     ViewSpec(
         "tier_transitions",
@@ -65,16 +94,18 @@ VIEWS = [
         "coverage",
         "coverage",
         _with_hive(COVERAGE_SCHEMA, "date", "hour"),
-        """SELECT tier, hour_start AS hour, expected, captured, coverage, instants, instants_with_misses, computed_at
+        """SELECT tier, hour_start AS hour, expected, captured, coverage, instants, instants_with_misses, computed_at,
+                  coalesce(in_progress, false) AS in_progress, coalesce(measured_until, hour_start + INTERVAL 1 HOUR) AS measured_until,
+                  coalesce(missed_planned_restart, 0) AS missed_planned_restart
            FROM src
            QUALIFY row_number() OVER (PARTITION BY tier, hour_start ORDER BY computed_at DESC) = 1""",
     ),
 ]
 
-from polymarket_assets.defs.trades.views import TRADE_VIEWS  # noqa: E402 - appended by the trades domain
+from polymarket_assets.defs.trades.views import TRADE_VIEWS
 
 VIEWS.extend(TRADE_VIEWS)
 
-from polymarket_assets.defs.ml.views import ML_VIEWS  # noqa: E402 - appended by the ml domain
+from polymarket_assets.defs.ml.views import ML_VIEWS
 
 VIEWS.extend(ML_VIEWS)

@@ -12,8 +12,10 @@ before the market's end date known then, its closedTime and its resolution. The 
 book level by level (the recorded order book when there is one, else the depth bands of the snapshot, each
 band filled at its worst price), taking at most `depth_share` of each level, while the next share still has
 a positive edge after its fee, up to `stake_usd` of cost. A snapshot with no recorded depth (the prices-only
-tiers) is never traded. The fee is one call (`fee_per_share`). One position per market, settled at
-resolution (1 per share if it won, 0 otherwise).
+tiers) is never traded. Each level taken is one taker fill, charged Polymarket's taker fee under the market's
+own schedule in force at the fill (`polymarket_assets.lib.fees`: `size × rate × (p(1 − p))^exponent`,
+rounded to 5 decimals; 0 where fees are off or no schedule was observed). One position per market, settled
+at resolution (1 per share if it won, 0 otherwise).
 
 The summary is per bet first: the mean and standard deviation of the return on capital at risk (cost +
 fee), with a bootstrap CI that resamples clusters (events) because bets on one event are one bet. PnL is
@@ -32,13 +34,13 @@ from datetime import datetime, timedelta
 import numpy as np
 import pyarrow as pa
 
+from polymarket_assets.lib.fees import FeeSchedule, fee_per_share, schedule_at, taker_fee
 from polymarket_assets.lib.ml.bootstrap import paired_delta
 
 
 @dataclass(frozen=True)
 class BacktestConfig:
     edge_threshold: float = 0.03
-    fee_rate: float = 0.02
     latency_s: float = 30.0
     max_wait_s: float = 3600.0
     stake_usd: float = 100.0
@@ -74,10 +76,6 @@ BET_SCHEMA = pa.schema(
 )
 
 
-def fee_per_share(price: float, fee_rate: float) -> float:
-    return fee_rate * min(price, 1.0 - price)
-
-
 Levels = tuple[tuple[float, float], ...]  # (YES price, shares), best first
 
 
@@ -102,30 +100,33 @@ def band_levels(best: float | None, mid: float | None, depth_1c, depth_5c, side:
     return tuple((round(price, 6), size) for price, size in levels if size > 0)
 
 
-def walk_book(levels: Levels, unit_edge, stake_usd: float, depth_share: float, fee_rate: float, to_price):
-    """(shares, cost, fee, levels used) buying along `levels` while a share's edge after fee is positive."""
+def walk_book(
+    levels: Levels, unit_edge, stake_usd: float, depth_share: float, schedule: FeeSchedule | None, to_price
+):
+    """(shares, cost, fee, levels used) buying along `levels` while a share's edge after fee is positive; each
+    level taken is one taker fill, charged its own (rounded) fee under `schedule`."""
     shares = cost = fee = 0.0
     used = 0
     for yes_price, size in levels:
         price = to_price(yes_price)
-        if price <= 0 or unit_edge(price) - fee_per_share(price, fee_rate) <= 0 or cost >= stake_usd:
+        if price <= 0 or unit_edge(price) - fee_per_share(price, schedule) <= 0 or cost >= stake_usd:
             break
         take = min(size * depth_share, (stake_usd - cost) / price)
         if take <= 0:
             continue
         shares += take
         cost += take * price
-        fee += take * fee_per_share(price, fee_rate)
+        fee += taker_fee(take, price, schedule)
         used += 1
     return shares, cost, fee, used
 
 
-def _edges(p: float, quote: Quote, fee_rate: float) -> tuple[float | None, float | None]:
-    buy_yes = p - quote.ask - fee_per_share(quote.ask, fee_rate) if quote.ask is not None else None
+def _edges(p: float, quote: Quote, schedule: FeeSchedule | None) -> tuple[float | None, float | None]:
+    buy_yes = p - quote.ask - fee_per_share(quote.ask, schedule) if quote.ask is not None else None
     buy_no = None
     if quote.bid is not None:
         no_price = 1.0 - quote.bid
-        buy_no = (1.0 - p) - no_price - fee_per_share(no_price, fee_rate)
+        buy_no = (1.0 - p) - no_price - fee_per_share(no_price, schedule)
     return buy_yes, buy_no
 
 
@@ -134,13 +135,17 @@ def run_backtest(
     quotes: dict[str, list[Quote]],
     outcomes: dict[str, tuple[int, datetime]],
     config: BacktestConfig,
+    *,
     clusters: dict[str, str] | None = None,
     closes: dict[str, datetime] | None = None,
+    fee_schedules: dict[str, list[tuple[datetime, FeeSchedule | None]]] | None = None,
 ) -> pa.Table:
     """Bets (one row each) for markets with a label. `decisions`: per market, (instant, p) in time order;
     `quotes`: per market, every snapshot in time order; `outcomes`: label (1 YES / 0 NO) and settlement time;
     `clusters`: each market's event (default: itself); `closes`: when each market stopped trading (its
-    closedTime or end date), if known. Nothing is entered at or after the close or the settlement."""
+    closedTime or end date), if known; `fee_schedules`: per market, its observed fee schedules in time order
+    (`market_states`; none: no fee). Nothing is entered at or after the close or the settlement."""
+    fee_schedules = fee_schedules or {}
     rows = []
     latency = timedelta(seconds=config.latency_s)
     max_wait = timedelta(seconds=config.max_wait_s)
@@ -151,17 +156,19 @@ def run_backtest(
         cutoff = min(settle_ts, (closes or {}).get(cid) or settle_ts)
         book = quotes.get(cid, [])
         times = [q.ts for q in book]
+        history = fee_schedules.get(cid, [])
         for ts, p in market_decisions:
             current = _quote_at_or_before(book, times, ts)
             if current is None or not current.tradable or ts >= cutoff:
                 continue
-            yes_edge, no_edge = _edges(p, current, config.fee_rate)
+            yes_edge, no_edge = _edges(p, current, schedule_at(history, ts))
             side = _better(yes_edge, no_edge, config.edge_threshold)
             if side is None:
                 continue
             entry = _quote_at_or_after(book, times, ts + latency)
             if entry is None or entry.ts - (ts + latency) > max_wait or entry.ts >= cutoff or not entry.tradable:
                 continue
+            schedule = schedule_at(history, entry.ts)
             if side == "YES":
                 levels, to_price, edge_of = entry.ask_levels, (lambda x: x), (lambda price, p=p: p - price)
                 decision_price = current.ask
@@ -172,7 +179,7 @@ def run_backtest(
             if not levels:
                 continue
             shares, cost, fee, used = walk_book(
-                levels, edge_of, config.stake_usd, config.depth_share, config.fee_rate, to_price
+                levels, edge_of, config.stake_usd, config.depth_share, schedule, to_price
             )
             if shares < config.min_shares:
                 continue

@@ -16,12 +16,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from polymarket_assets.lib.fees import fee_per_share, schedule_from_columns
 from polymarket_assets.lib.ml import model as model_lib
 from polymarket_assets.lib.ml.backtest import BacktestConfig, Quote, band_levels, run_backtest, summarize
 from polymarket_assets.lib.ml.dataset import DEFAULT_EMBARGO_H, TrainingSet, build_training_set
 from polymarket_assets.lib.ml.evaluation import evaluate
 from polymarket_assets.lib.ml.features import WHALE_USD, build_features
 from polymarket_assets.lib.ml.sources import (
+    CURRENT_FEES,
+    MARKET_FEES,
     MARKET_STATES,
     MARKETS_CURRENT,
     ORDERBOOKS,
@@ -182,13 +185,10 @@ def predict_open_markets(
     model: model_lib.Model,
     now: datetime,
     lookback_h: float = 2.0,
-    fee_rate: float = 0.02,
     whale_usd: float = WHALE_USD,
 ) -> pa.Table:
     """The latest probability for every open market with a snapshot in the last `lookback_h` hours, and its
-    edge over the executable prices after fees (buy YES at the ask, buy NO at 1 - bid)."""
-    from polymarket_assets.lib.ml.backtest import fee_per_share
-
+    edge over the executable prices after the market's own taker fee (buy YES at the ask, buy NO at 1 - bid)."""
     root = lake_root(data_dir)
     con = connect()
     try:
@@ -200,6 +200,10 @@ def predict_open_markets(
             for r in con.execute(
                 f"SELECT condition_id FROM {relation_sql(root, MARKETS_CURRENT)} WHERE discovery_status = 'open'"
             ).fetchall()
+        }
+        schedules = {
+            row["condition_id"]: schedule_from_columns(row)
+            for row in con.sql(f"SELECT * FROM {relation_sql(root, CURRENT_FEES)}").to_arrow_table().to_pylist()
         }
     finally:
         con.close()
@@ -215,8 +219,9 @@ def predict_open_markets(
     out = []
     for row, prob in zip(rows.to_pylist(), p.tolist()):
         bid, ask = row["best_bid"], row["best_ask"]
-        edge_yes = prob - ask - fee_per_share(ask, fee_rate) if ask is not None else None
-        edge_no = (1 - prob) - (1 - bid) - fee_per_share(1 - bid, fee_rate) if bid is not None else None
+        schedule = schedules.get(row["condition_id"])
+        edge_yes = prob - ask - fee_per_share(ask, schedule) if ask is not None else None
+        edge_no = (1 - prob) - (1 - bid) - fee_per_share(1 - bid, schedule) if bid is not None else None
         best_side, best_edge = None, None
         for side, edge in (("YES", edge_yes), ("NO", edge_no)):
             if edge is not None and (best_edge is None or edge > best_edge):
@@ -291,6 +296,10 @@ def backtest_and_save(
                 "WHERE closed_time IS NOT NULL GROUP BY condition_id"
             ).fetchall()
         )
+        fee_rows = con.sql(
+            f"SELECT s.* FROM {relation_sql(root, MARKET_FEES)} s "
+            "JOIN split_markets USING (condition_id) ORDER BY s.condition_id, s.observed_at"
+        ).to_arrow_table()
     finally:
         con.close()
     p = model.predict(rows) if rows.num_rows else np.empty(0)
@@ -310,10 +319,16 @@ def backtest_and_save(
         quotes[cid].append(Quote(row["ts"], row["best_bid"], row["best_ask"], bids, asks, tradable))
         if tradable:
             decisions[cid].append((row["ts"], prob))
-    bets = run_backtest(decisions, quotes, labels, config, clusters, closes)
+    fee_schedules: dict[str, list] = defaultdict(list)
+    for row in fee_rows.to_pylist():
+        fee_schedules[row["condition_id"]].append((row["observed_at"], schedule_from_columns(row)))
+    bets = run_backtest(
+        decisions, quotes, labels, config, clusters=clusters, closes=closes, fee_schedules=fee_schedules
+    )
     bets = bets.append_column("model_version", pa.array([model.version] * bets.num_rows, pa.string()))
     Lake(data_dir).write(BETS_TABLE, bets, {}, model.version)
     summary = summarize(bets)
     summary["decision_rows"] = int(sum(len(v) for v in decisions.values()))
     summary["markets"] = len(labels)
+    summary["markets_without_fee_schedule"] = sum(1 for cid in labels if cid not in fee_schedules)
     return bets, summary

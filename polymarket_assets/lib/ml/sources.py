@@ -74,6 +74,17 @@ MARKET_STATES = Source(
     ),
 )
 
+# Each market's fee schedule as discovery observed it (`lib/fees.FEE_FIELDS`), for the backtest and predictions.
+_FEE_COLUMNS = (
+    ("fees_enabled", "BOOLEAN"),
+    ("fee_rate", "DOUBLE"),
+    ("fee_exponent", "DOUBLE"),
+    ("fee_taker_only", "BOOLEAN"),
+    ("fee_rebate_rate", "DOUBLE"),
+)
+MARKET_FEES = Source("market_states", (("observed_at", TS), ("condition_id", "VARCHAR"), *_FEE_COLUMNS))
+CURRENT_FEES = Source("markets_current", (("condition_id", "VARCHAR"), *_FEE_COLUMNS), hive=False)
+
 MARKETS_CURRENT = Source(
     "markets_current",
     (
