@@ -313,11 +313,9 @@ class MicroModel:
         n = self._trade_count(m, k, t0)
         if not n:
             return trades, times
-        rs = Stream(self.seed, T_TRADE, m.key, k)
-        stamps = sorted(t0 + rs.randint(0, m.tick_ms - 1) for _ in range(n))
-        restarts = self.restarts
+        rs, stamps = self._stamps(m, k, t0, n)
         for seq, t_ms in enumerate(stamps):
-            if restarts is not None and restarts.no_trades(t_ms / 1000.0):
+            if self._restarted(t_ms):
                 continue
             tr = self._draw_trade(m, rs, bids, asks, k, seq)
             if tr is None:
@@ -328,6 +326,15 @@ class MicroModel:
             times.append(t_ms)
             on_trade()
         return trades, times
+
+    def _stamps(self, m, k: int, t0: int, n: int) -> tuple[Stream, list[int]]:
+        """The tick's trade stream and its n order times (ms), in order; the stream goes on to draw the trades."""
+        rs = Stream(self.seed, T_TRADE, m.key, k)
+        return rs, sorted(t0 + rs.randint(0, m.tick_ms - 1) for _ in range(n))
+
+    def _restarted(self, t_ms: int) -> bool:
+        """Inside a planned restart window: taker orders are rejected, nothing trades."""
+        return self.restarts is not None and self.restarts.no_trades(t_ms / 1000.0)
 
     def _intent(self, m, k: int, j: int) -> tuple[bool, float, int, str]:
         """(whale, notional USD, token, side) of the j-th order of tick k: drawn from its own stream, without
@@ -366,8 +373,8 @@ class MicroModel:
     # -- the market maker's price -----------------------------------------------------------------------------
 
     def _net_whale_orders(self, m, k_before: int) -> int:
-        """Net whale orders towards YES in the ticks before k_before (every order, filled or not: the market
-        maker sees the order flow)."""
+        """Net whale orders towards YES in the ticks before k_before (every order placed, filled or not: the
+        market maker sees the order flow; a planned restart rejects the orders of its window)."""
         ticks, cum = self._flow.setdefault(m.gid, ([], []))
         size, _ = self._block_size(m)
         done = ticks[-1] if ticks else tick_of(m, int(m.created_at * 1000)) - 1
@@ -377,9 +384,12 @@ class MicroModel:
                 for k in self._trading_ticks(m, b):
                     if k <= done or k >= k_before:
                         continue
-                    for j in range(self._trade_count(m, k, tick_start(m, k))):
+                    t0 = tick_start(m, k)
+                    n = self._trade_count(m, k, t0)
+                    rejected = self._rejected_orders(m, k, t0, n)
+                    for j in range(n):
                         whale, _, token, side = self._intent(m, k, j)
-                        if whale:
+                        if whale and j not in rejected:
                             total += 1 if (token == 0) == (side == "BUY") else -1
                     ticks.append(k)
                     cum.append(total)
@@ -388,6 +398,13 @@ class MicroModel:
                 cum.append(total)
         i = bisect.bisect_left(ticks, k_before) - 1
         return cum[i] if i >= 0 else 0
+
+    def _rejected_orders(self, m, k: int, t0: int, n: int) -> set[int]:
+        """The tick's orders a planned restart rejected: the market maker never sees them."""
+        if self.restarts is None or not n or not self.restarts.windows(t0 / 1000.0, (t0 + m.tick_ms) / 1000.0):
+            return set()
+        _, stamps = self._stamps(m, k, t0, n)
+        return {j for j, t_ms in enumerate(stamps) if self._restarted(t_ms)}
 
     def market_yes(self, m, t_ms: int) -> float:
         """The YES price the market maker quotes at t_ms: the fair price, moved by the whale orders of the
@@ -402,8 +419,10 @@ class MicroModel:
         return market_yes(fair, self.evidence, net_old, net_now - net_old, cal)
 
     def forget(self) -> None:
-        """Drop every cached tick (the restart schedule changed; ticks it does not touch recompute identically)."""
+        """Drop every cached tick and the maker's order-flow tally (the restart schedule changed; ticks it does
+        not touch recompute identically)."""
         self._cache.clear()
+        self._flow.clear()
         self._lazy.clear()
         self._last_trade.clear()
 

@@ -8,7 +8,14 @@ import pyarrow as pa
 import pytest
 
 from polymarket_assets.lib.fees import FeeSchedule, fee_per_share
-from polymarket_assets.lib.ml.backtest import BET_SCHEMA, BacktestConfig, Quote, band_levels, run_backtest, summarize
+from polymarket_assets.lib.ml.backtest import (
+    BET_SCHEMA,
+    BacktestConfig,
+    Quote,
+    band_levels,
+    run_backtest,
+    summarize,
+)
 from polymarket_assets_tests.ml.lakefixtures import T0
 
 S = timedelta(seconds=1)

@@ -277,3 +277,27 @@ def test_the_strong_world_keeps_the_price_deaf_to_the_tape():
     for m in _resolved_binary(w)[:50]:
         t = m.end_date - 3600
         assert w.micro.market_yes(m, int(t * 1000)) == fair_yes(w.seed, m, t)
+
+
+def test_the_market_maker_learns_nothing_from_whale_orders_a_restart_rejected():
+    from polymarket_sim.orderbook import tick_of
+    from polymarket_sim.restarts import HALT_S, POST_ONLY_S
+
+    def learned_inside(w, start):
+        """Net whale orders the maker counted over the ticks wholly inside the window, summed over markets."""
+        end = start + HALT_S + POST_ONLY_S
+        total = 0
+        w.catalog.ensure(end)
+        for m in w.catalog.markets:
+            if not (m.created_at < start and m.end_date > end):
+                continue
+            k0, k1 = tick_of(m, int(start * 1000)) + 1, tick_of(m, int(end * 1000))
+            if k1 > k0:
+                total += abs(w.micro._net_whale_orders(m, k1) - w.micro._net_whale_orders(m, k0))
+        return total
+
+    start = START_TS + 86400
+    halted, open_ = World(5, 400, START_TS, 0, 0.8), World(5, 400, START_TS, 0, 0.8)
+    halted.schedule_restart(start)
+    assert learned_inside(open_, start) > 0  # without the restart, whales did order in that window
+    assert learned_inside(halted, start) == 0
