@@ -4,12 +4,21 @@
   of about 10 M snapshot rows of the collection's shape (tiers at their cadences, ~8 M trades, hourly
   discovery states), in a fresh process so its peak RSS is the build's alone. Targets: 60 s, 4,000 MB.
 - `train_1m_rows_s`: XGBoost (hist, CPU, early stopping) on 1 M feature rows with labels. Target: 120 s.
-- `delta_brier_informed`, `delta_brier_informed_ci_high` (and `_ci_low`): a simulated world with
-  `--informed-flow 0.8`, recorded by the real collection assets every 2 simulated hours over 40 hours
-  (400 markets), then the ML assets; ΔBrier of the model against the market mid on the test split with its
-  clustered 95% CI. `delta_brier_null_ci_low`, `delta_brier_null_ci_high`: the same world with informed
-  flow 0, where the simulator's calibrated, martingale price leaves nothing to find. The `_vs_isotonic`
-  figures compare with the price recalibrated on train.
+- `delta_brier_informed`, `delta_brier_informed_ci_high` (and `_ci_low`): the simulator's `strong` market
+  (a price deaf to the tape) with `--informed-flow 0.8`, recorded by the real collection assets every 2
+  simulated hours over 40 hours (400 markets), then the ML assets; ΔBrier of the model against the market
+  mid on the test split with its clustered 95% CI: a pipeline check that a signal is found when there is one.
+  `delta_brier_null_ci_low`, `delta_brier_null_ci_high`: the same world with informed flow 0.
+- The realistic market (the simulator's default, whose maker prices whale orders once six hours old):
+  `sim_market_brier_24h` (target 0.05-0.07) and `sim_best_delta_brier_24h`, the market's Brier 24 h before
+  close and what the Bayes-optimal use of every whale order gains on it, pooled over `SIM_SEEDS` at informed
+  flow 0.3, straight from the price process; `informed_world_delta_brier` and `_ci_low`/`_ci_high` (target:
+  CI high < 0, ΔBrier in [-0.03, -0.002]), the model against the best baseline in that world recorded as
+  above; `null_world_false_gain_rate` (target <= 0.10), the share of `NULL_SEEDS` null worlds (informed flow
+  0) whose ΔBrier CI against the best baseline lies below 0, with `null_world_verdict_gain_rate` (the share
+  the evaluation calls a gain) beside it (a seed whose training set the gate refuses is counted in
+  `null_world_seeds_blocked_by_gate`, not in the rates); `canaries_null`, whether every leak canary of
+  every one of these worlds came out null.
 """
 
 from __future__ import annotations
@@ -31,6 +40,9 @@ WORLD_START = datetime(2026, 11, 8, tzinfo=UTC)
 WORLD_MARKETS = 400
 WORLD_HOURS = 40
 WORLD_STEP = timedelta(hours=2)
+SIM_SEEDS = (3, 7, 11, 21)
+NULL_SEEDS = tuple(range(101, 111))
+REALISTIC_INFORMED = 0.3
 FEATURE_MEMORY = "2500MB"
 
 _BUILD = r"""
@@ -112,7 +124,42 @@ def bench_training(work: Path, features_file: str) -> dict:
     }
 
 
-def bench_world(work: Path, informed_flow: float) -> dict:
+def bench_sim_market(seeds=SIM_SEEDS, markets: int = WORLD_MARKETS, informed_flow: float = REALISTIC_INFORMED) -> dict:
+    """The realistic market's Brier 24 h before close, and the best possible gain on it, pooled over seeds."""
+    from polymarket_sim.world import World, market_brier
+
+    start = WORLD_START.timestamp()
+    rows = market = best = 0.0
+    for seed in seeds:
+        m, b, n = market_brier(World(seed, markets, start, 0, informed_flow), 24.0, start, start + 3 * 86400)
+        if n:
+            rows, market, best = rows + n, market + m * n, best + b * n
+    return {
+        "sim_market_brier_24h": round(market / rows, 5) if rows else None,
+        "sim_best_delta_brier_24h": round((best - market) / rows, 5) if rows else None,
+        "sim_market_rows_24h": int(rows),
+    }
+
+
+def false_gain_rates(worlds: list[dict]) -> dict:
+    """Over null worlds: the share whose CI against the best baseline lies below 0, and whose verdict is a gain."""
+    n = len(worlds)
+    return {
+        "null_world_seeds": n,
+        "null_world_false_gain_rate": round(sum(w["vs_best"][2] < 0 for w in worlds) / n, 4) if n else None,
+        "null_world_verdict_gain_rate": round(sum(w["verdict"] == "gain" for w in worlds) / n, 4) if n else None,
+        "null_world_ci_below_zero_vs_market_rate": round(sum(w["ci"][1] < 0 for w in worlds) / n, 4) if n else None,
+    }
+
+
+def bench_world(
+    work: Path,
+    informed_flow: float,
+    seed: int = 21,
+    market: str = "strong",
+    markets: int = WORLD_MARKETS,
+    hours: int = WORLD_HOURS,
+) -> dict:
     from polymarket_assets.defs.ml.demo import coarse_run_config, model_figures, run_ml_pipeline
     from polymarket_assets.defs.ml.history import CleanRunPool, HistoryCollector
     from polymarket_sim import run_sim
@@ -124,13 +171,14 @@ def bench_world(work: Path, informed_flow: float) -> dict:
     saved = dict(os.environ)
     start = WORLD_START - timedelta(minutes=5)
     with run_sim(
-        markets=WORLD_MARKETS,
-        seed=21,
+        markets=markets,
+        seed=seed,
         speed=0.0,
         faults="none",
         informed_flow=informed_flow,
         start=start.isoformat(),
         rate_limit="off",
+        market=market,
     ) as sim:
         try:
             os.environ.update(
@@ -145,9 +193,10 @@ def bench_world(work: Path, informed_flow: float) -> dict:
                     trade_tiers=("T1", "T2", "T3"),
                     resolutions_every=2,
                 )
-                stats = collector.collect(WORLD_START, WORLD_START + timedelta(hours=WORLD_HOURS), WORLD_STEP)
-                days = sorted({(WORLD_START + timedelta(hours=h)).date() for h in range(WORLD_HOURS + 1)})
-                run_ml_pipeline(pool, data_dir, days, coarse_run_config(WORLD_STEP, WORLD_HOURS))
+                stats = collector.collect(WORLD_START, WORLD_START + timedelta(hours=hours), WORLD_STEP)
+                days = sorted({(WORLD_START + timedelta(hours=h)).date() for h in range(hours + 1)})
+                # independent simulated events: the purge without an embargo (as the ML test worlds)
+                run_ml_pipeline(pool, data_dir, days, coarse_run_config(WORLD_STEP, hours, embargo_h=0.0))
         finally:
             os.environ.clear()
             os.environ.update(saved)
@@ -155,10 +204,15 @@ def bench_world(work: Path, informed_flow: float) -> dict:
     from polymarket_assets.lib.ml.model import latest_version, models_dir
 
     evaluation = json.loads((models_dir(data_dir) / latest_version(data_dir) / "evaluation.json").read_text())
-    vs_iso = evaluation["overall"]["delta_brier_vs_market_isotonic"]
+    vs_iso = evaluation["overall"]["delta_brier_vs_isotonic"]
+    vs_best = evaluation["vs_best"]
     return {
         "delta": figures["delta_brier"],
         "ci": figures["delta_brier_ci"],
+        "vs_best": [vs_best["delta"], vs_best["ci_low"], vs_best["ci_high"]],
+        "best_baseline": evaluation["best_baseline"],
+        "verdict": evaluation["verdict"],
+        "canaries_null": bool(evaluation["canaries_null"]),
         "vs_isotonic": [vs_iso["delta"], vs_iso["ci_low"], vs_iso["ci_high"]],
         "markets": figures["resolved_markets_used"],
         "test_markets": figures["test_markets"],
@@ -168,10 +222,39 @@ def bench_world(work: Path, informed_flow: float) -> dict:
     }
 
 
+def bench_realistic_worlds(work: Path, null_seeds=NULL_SEEDS, markets: int = WORLD_MARKETS,
+                           hours: int = WORLD_HOURS) -> dict:
+    """The realistic market with informed flow, and null worlds over many seeds."""
+    informed = bench_world(work / "realistic", REALISTIC_INFORMED, 21, "realistic", markets, hours)
+    shutil.rmtree(work / "realistic", ignore_errors=True)
+    nulls, blocked = [], []
+    for seed in null_seeds:
+        try:
+            nulls.append(bench_world(work / f"null-{seed}", 0.0, seed, "realistic", markets, hours))
+        except RuntimeError as exc:  # the gate refused a world too small for a purged split: not a result
+            if "training_set_ready" not in str(exc):
+                raise
+            blocked.append(seed)
+        shutil.rmtree(work / f"null-{seed}", ignore_errors=True)
+    return {
+        "informed_world_delta_brier": round(informed["vs_best"][0], 5),
+        "informed_world_delta_brier_ci_low": round(informed["vs_best"][1], 5),
+        "informed_world_delta_brier_ci_high": round(informed["vs_best"][2], 5),
+        "informed_world_best_baseline": informed["best_baseline"],
+        "informed_world_verdict": informed["verdict"],
+        "informed_world_delta_brier_vs_market": round(informed["delta"], 5),
+        **false_gain_rates(nulls),
+        "null_world_seeds_blocked_by_gate": len(blocked),
+        "canaries_null": informed["canaries_null"] and all(w["canaries_null"] for w in nulls),
+        "ml_realistic_failed_runs": informed["failed_runs"] + sum(w["failed_runs"] for w in nulls),
+    }
+
+
 def run() -> dict:
     work = Path(tempfile.mkdtemp(prefix="ml-bench-"))
     try:
-        out: dict = {}
+        out: dict = bench_sim_market()
+        out.update(bench_realistic_worlds(work))
         informed = bench_world(work / "informed", 0.8)
         null = bench_world(work / "null", 0.0)
         out.update(
@@ -180,6 +263,7 @@ def run() -> dict:
                 "delta_brier_informed_ci_low": round(informed["ci"][0], 5),
                 "delta_brier_informed_ci_high": round(informed["ci"][1], 5),
                 "delta_brier_informed_vs_isotonic": [round(v, 5) for v in informed["vs_isotonic"]],
+                "canaries_null": out["canaries_null"] and informed["canaries_null"] and null["canaries_null"],
                 "delta_brier_null": round(null["delta"], 5),
                 "delta_brier_null_ci_low": round(null["ci"][0], 5),
                 "delta_brier_null_ci_high": round(null["ci"][1], 5),

@@ -174,8 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", type=float, default=15.0, help="simulated seconds per wall second")
     parser.add_argument("--minutes", type=int, default=60, help="simulated minutes of slot schedules")
     parser.add_argument("--faults", default="light")
-    parser.add_argument("--informed-flow", type=float, default=0.8,
+    parser.add_argument("--informed-flow", type=float, default=0.3,
                         help="share of whale trades that know the outcome: the only signal the mid lacks")
+    parser.add_argument("--market", default="realistic", choices=["realistic", "strong"],
+                        help="realistic: the market maker prices whale orders once six hours old, so the mid is "
+                        "about as hard to beat as Polymarket's; strong: a price deaf to the tape (a pipeline check)")
     # Slot runs live about two simulated minutes (launched one ahead), so ~6 overlap; keep spare workers.
     parser.add_argument("--workers", type=int, default=12)
     parser.add_argument("--history-hours", type=int, default=int(DEMO_HISTORY.total_seconds() // 3600),
@@ -196,10 +199,13 @@ def main(argv: list[str] | None = None) -> int:
     from polymarket_sim import run_sim
 
     log(f"starting polymarket_sim: {args.markets} markets, seed {args.seed}, faults={args.faults}, "
-        f"informed flow {args.informed_flow}, speed x{args.speed}")
+        f"informed flow {args.informed_flow}, {args.market} market"
+        f"{' (a market as hard to beat as a real one)' if args.market == 'realistic' else ' (a pipeline check, not a market)'}"
+        f", speed x{args.speed}")
     sim_log = open(data_dir / "sim.log", "w")  # the server logs every request a fault cut short
     with sim_log, run_sim(markets=args.markets, seed=args.seed, speed=0.0, faults=args.faults,
-                          informed_flow=args.informed_flow, start=sim_start.isoformat(), stderr=sim_log) as sim:
+                          informed_flow=args.informed_flow, start=sim_start.isoformat(), stderr=sim_log,
+                          market=args.market) as sim:
         # Light faults, plus the occasional record with an impossible value, so quarantine has work to show.
         sim.control.set_faults(profile=args.faults, bad_record_rate=0.01)
         os.environ.update(sim.env)
@@ -236,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
                                 run_config_overrides=overrides, log=log)
             log(f"model {model['model_version']}: {model['resolved_markets_used']} resolved markets, "
                 f"Brier {model['brier_model']:.4f} vs market {model['brier_market']:.4f}, "
-                f"ΔBrier 95% CI {model['delta_brier_ci']}")
+                f"ΔBrier 95% CI {model['delta_brier_ci']}; against the best baseline ({model['best_baseline']}) "
+                f"{model['delta_brier_vs_best_ci']}: {model['verdict']}; canaries null: {model['canaries_null']}")
             # The history's last step lies up to DEMO_STEP before the live hour: jump to its warm-up.
             sim.control.set_time(max(sim.control.now(), warm_up_from.timestamp()))
         log(f"simulated clock at {datetime.fromtimestamp(sim.control.now(), timezone.utc).isoformat()}; discovering markets")
@@ -306,8 +313,9 @@ def main(argv: list[str] | None = None) -> int:
         figures.pop("capture", None)
         summary.update(figures)
         summary["sim_hour"] = hour0.isoformat()
-        for key in ("resolved_markets_used", "brier_model", "brier_market", "delta_brier_ci", "backtest_sharpe",
-                    "backtest_bets", "model_version"):
+        for key in ("resolved_markets_used", "brier_model", "brier_market", "delta_brier_ci", "best_baseline",
+                    "delta_brier_vs_best_ci", "verdict", "canaries_null", "backtest_sharpe",
+                    "backtest_sharpe_per_bet", "backtest_return_per_bet_ci", "backtest_bets", "model_version"):
             if key in model:
                 summary[key] = model[key]
         summary["wall_s"] = round(time.monotonic() - wall_start, 1)

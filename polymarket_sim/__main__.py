@@ -17,6 +17,7 @@ from aiohttp import web
 
 from .catalog import DEFAULT_NO_YES_SHARE, DEFAULT_V2_SHARE
 from .fmt import parse_time
+from .pricing import CALIBRATIONS, DEFAULT_MARKET
 from .server import build_app
 from .world import World
 
@@ -30,6 +31,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per wall second; 0 = paused")
     p.add_argument("--faults", default="none", help="none | light | heavy")
     p.add_argument("--informed-flow", type=float, default=0.0, help="0..1: how much whale flow predicts outcomes")
+    p.add_argument("--market", default=DEFAULT_MARKET, choices=sorted(CALIBRATIONS),
+                   help="realistic: a market as hard to beat as Polymarket's (its maker learns from whale flow); "
+                   "strong: informed flow the price never learns (a pipeline check)")
     p.add_argument("--start", default=None, help="initial simulated time (ISO 8601 or epoch s); default now")
     p.add_argument("--books-batch-max", type=int, default=500)
     p.add_argument("--rate-limit", default="throttle", choices=["throttle", "429", "off"])
@@ -53,7 +57,7 @@ async def _serve(args: argparse.Namespace) -> None:
     if not 0.0 <= args.informed_flow <= 1.0:
         raise SystemExit("--informed-flow must be within [0, 1]")
     try:
-        world = World(args.seed, args.markets, start, args.speed, args.informed_flow,
+        world = World(args.seed, args.markets, start, args.speed, args.informed_flow, args.market,
                       weekly_restarts=args.restarts == "weekly",
                       no_yes_share=args.no_yes_share, v2_share=args.v2_share,
                       v2_since=parse_time(args.v2_since) if args.v2_since is not None else None)

@@ -15,7 +15,13 @@ import math
 
 from . import names
 from .fees import CATEGORY_RATES, fee_category
-from .pricing import endpoints_given_outcome, group_endpoints_given_winner
+from .pricing import (
+    CALIBRATIONS,
+    DEFAULT_MARKET,
+    Calibration,
+    endpoints_given_outcome,
+    group_endpoints_given_winner,
+)
 from .rng import T_EVENT, T_IDGAP, T_SLOT, Stream, h, u01
 
 HOUR = 3600.0
@@ -59,6 +65,7 @@ class Event:
 class Market:
     __slots__ = (
         "accepting_after_close",
+        "clock_power",
         "condition_id",
         "created_at",
         "density",
@@ -213,19 +220,22 @@ class _GenPlan:
 class Catalog:
     """All markets and events ever created up to the materialised horizon, sorted by id (= creation order).
 
-    ``no_yes_share``: share of Yes/No markets listed as ``["No", "Yes"]``. ``v2_share``: share of the markets
-    created at or after ``v2_since`` (epoch s; None = ``start``) that are Protocol V2 markets (polymarket_api.md
-    §9.6); markets created from ``v2_since`` on carry a ``version`` field, older ones none (as the real
-    2024-26 payloads).
+    ``calibration``: how prices move and what the market maker learns (``pricing.CALIBRATIONS``; default
+    ``realistic``). ``no_yes_share``: share of Yes/No markets listed as ``["No", "Yes"]``. ``v2_share``: share
+    of the markets created at or after ``v2_since`` (epoch s; None = ``start``) that are Protocol V2 markets
+    (polymarket_api.md §9.6); markets created from ``v2_since`` on carry a ``version`` field, older ones none
+    (as the real 2024-26 payloads).
     """
 
-    def __init__(self, seed: int, n_markets: int, start: float, *, no_yes_share: float = DEFAULT_NO_YES_SHARE,
-                 v2_share: float = DEFAULT_V2_SHARE, v2_since: float | None = None) -> None:
+    def __init__(self, seed: int, n_markets: int, start: float, calibration: Calibration | None = None, *,
+                 no_yes_share: float = DEFAULT_NO_YES_SHARE, v2_share: float = DEFAULT_V2_SHARE,
+                 v2_since: float | None = None) -> None:
         for name, share in (("no_yes_share", no_yes_share), ("v2_share", v2_share)):
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1], got {share}")
         self.seed = seed
         self.start = start
+        self.calibration = calibration or CALIBRATIONS[DEFAULT_MARKET]
         self.no_yes_share = no_yes_share
         self.v2_share = v2_share
         self.v2_since = start if v2_since is None else v2_since
@@ -304,7 +314,9 @@ class Catalog:
         ev.markets = []
         if ev.neg_risk:
             gs = Stream(seed, T_SLOT, slot, gen, -1)
-            group_paths = group_endpoints_given_winner([(gs.gauss(), gs.gauss()) for _ in range(size)], winner)
+            group_paths = group_endpoints_given_winner(
+                [(gs.gauss(), gs.gauss()) for _ in range(size)], winner, self.calibration.prior_var
+            )
         for j in range(size):
             m = Market()
             m.slot, m.gen, m.member, m.kind, m.event = slot, gen, j, kind, ev
@@ -344,7 +356,8 @@ class Catalog:
                 m.x0, m.z1 = group_paths[j]
             else:
                 sign = 1.0 if m.outcome == YES else (-1.0 if m.outcome == NO else 0.0)
-                m.x0, m.z1 = endpoints_given_outcome(ms.gauss(), ms.gauss(), sign)
+                m.x0, m.z1 = endpoints_given_outcome(ms.gauss(), ms.gauss(), sign, self.calibration.prior_var)
+            m.clock_power = self.calibration.clock_power
             m.tick_ms = int(ms.weighted([5000, 10000, 15000, 20000, 30000, 60000], [2, 4, 3, 3, 2, 1]))
             m.phase_ms = ms.randint(0, m.tick_ms - 1)
             if ev.neg_risk and j > 0:

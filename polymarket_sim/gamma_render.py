@@ -12,7 +12,6 @@ import json
 from . import fees
 from .catalog import INVALID, V2, YES
 from .fmt import closed_time, date_only, iso
-from .pricing import fair_yes
 from .rng import h
 
 SUBMITTER = "0x91430CaD2d3975766499717fA0D66A78D814E5c5"
@@ -213,11 +212,11 @@ def market_object(world, m, t: float, embed_events: bool = True) -> dict:
         d["liquidityClob"] = 0
     d["competitive"] = round(max(0.0, 1.0 - 4.0 * d["spread"]), 6) if not resolved else 0
     ref = min(t, m.resolved_at)
-    p_now = fair_yes(world.seed, m, ref)
+    p_now = world.micro.market_yes(m, int(ref * 1000))
     for key, back in (("oneHourPriceChange", 3600.0), ("oneDayPriceChange", DAY), ("oneWeekPriceChange", 7 * DAY),
                       ("oneMonthPriceChange", 30 * DAY)):
         if ref - back >= m.created_at:
-            d[key] = round(p_now - fair_yes(world.seed, m, ref - back), 3)
+            d[key] = round(p_now - world.micro.market_yes(m, int((ref - back) * 1000)), 3)
     d["closed"] = resolved
     d["acceptingOrders"] = (not resolved) or m.accepting_after_close
     d["updatedAt"] = iso(max(m.created_at, t - (h(m.key, int(t) // 60) % 600_000_000) / 1e6), micros=True)

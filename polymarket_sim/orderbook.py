@@ -1,7 +1,8 @@
 """Book states and trades: the market microstructure, derived per (market, book tick) from seeded hashes.
 
 Each market has a fixed book tick (5-60 s) and phase. At the start of tick k the YES book is rebuilt around
-the fair price from a persistent ladder (each price level keeps its size for several ticks), which is the
+the market maker's price (the fair price moved by the whale orders it has learned from, `market_yes`) from
+a persistent ladder (each price level keeps its size for several ticks), which is the
 "base" book of the tick. Trades in tick k are a Poisson draw with times inside the tick; each takes the best
 level on its side at that instant and removes its size from that level (a level emptied by a trade
 disappears). The NO book is always the mirror of the YES book (NO bids = 1 - YES asks), because Polymarket
@@ -21,8 +22,8 @@ from collections import OrderedDict
 from statistics import NormalDist
 
 from .fmt import fmt_micro, fmt_milli
-from .pricing import fair_yes
-from .rng import T_LEVEL, T_SPREAD, T_TRADE, T_TRADE_ANY, Stream, h, u01
+from .pricing import CALIBRATIONS, DEFAULT_MARKET, Calibration, fair_yes, market_yes, whale_evidence
+from .rng import T_INTENT, T_LEVEL, T_SPREAD, T_TRADE, T_TRADE_ANY, Stream, h, u01
 
 _INV53 = 2.0**-53
 
@@ -182,9 +183,16 @@ def tick_start(m, k: int) -> int:
 class MicroModel:
     """Computes and caches per-tick states. One instance per world."""
 
-    def __init__(self, seed: int, informed_flow: float, cache_size: int = 60000, restarts=None) -> None:
+    def __init__(
+        self, seed: int, informed_flow: float, cache_size: int = 60000, calibration: Calibration | None = None,
+        restarts=None,
+    ) -> None:
         self.seed = seed
         self.informed_flow = informed_flow
+        self.calibration = calibration or CALIBRATIONS[DEFAULT_MARKET]
+        self.evidence = whale_evidence(informed_flow)
+        # Per market: trading ticks in order and the net whale orders towards YES up to and including each.
+        self._flow: dict[int, tuple[list[int], list[int]]] = {}
         self.restarts = restarts  # planned restarts: no trade prints inside their windows
         self._cache: OrderedDict = OrderedDict()
         self._lazy: OrderedDict = OrderedDict()
@@ -202,7 +210,7 @@ class MicroModel:
         consecutive books differ in a few levels and a price_change carries a handful of entries.
         """
         seed, key = self.seed, m.key
-        pm = fair_yes(seed, m, t_ms / 1000.0) * 1000.0
+        pm = self.market_yes(m, t_ms) * 1000.0
         pm = min(998.5, max(1.5, pm))
         tick = 1 if (pm > 960.0 or pm < 40.0) else 10
         r = h(seed, T_SPREAD, key, (k + key % 6) // 6)
@@ -305,13 +313,11 @@ class MicroModel:
         n = self._trade_count(m, k, t0)
         if not n:
             return trades, times
-        rs = Stream(self.seed, T_TRADE, m.key, k)
-        stamps = sorted(t0 + rs.randint(0, m.tick_ms - 1) for _ in range(n))
-        restarts = self.restarts
+        rs, stamps = self._stamps(m, k, t0, n)
         for seq, t_ms in enumerate(stamps):
-            if restarts is not None and restarts.no_trades(t_ms / 1000.0):
+            if self._restarted(t_ms):
                 continue
-            tr = self._draw_trade(m, rs, bids, asks)
+            tr = self._draw_trade(m, rs, bids, asks, k, seq)
             if tr is None:
                 continue
             tr.t_ms, tr.k, tr.seq = t_ms, k, seq
@@ -321,7 +327,19 @@ class MicroModel:
             on_trade()
         return trades, times
 
-    def _draw_trade(self, m, rs: Stream, bids: _Side, asks: _Side) -> Trade | None:
+    def _stamps(self, m, k: int, t0: int, n: int) -> tuple[Stream, list[int]]:
+        """The tick's trade stream and its n order times (ms), in order; the stream goes on to draw the trades."""
+        rs = Stream(self.seed, T_TRADE, m.key, k)
+        return rs, sorted(t0 + rs.randint(0, m.tick_ms - 1) for _ in range(n))
+
+    def _restarted(self, t_ms: int) -> bool:
+        """Inside a planned restart window: taker orders are rejected, nothing trades."""
+        return self.restarts is not None and self.restarts.no_trades(t_ms / 1000.0)
+
+    def _intent(self, m, k: int, j: int) -> tuple[bool, float, int, str]:
+        """(whale, notional USD, token, side) of the j-th order of tick k: drawn from its own stream, without
+        the book, so the market maker's ledger of whale orders needs no book either."""
+        rs = Stream(self.seed, T_INTENT, m.key, k, j)
         whale = rs.random() < 0.05
         if whale:
             notional = min(250_000.0, WHALE_USD * rs.random() ** (-1.0 / 1.15))
@@ -334,6 +352,10 @@ class MicroModel:
             side = "BUY" if token == winner else "SELL"
         else:
             side = "BUY" if rs.random() < 0.5 else "SELL"
+        return whale, notional, token, side
+
+    def _draw_trade(self, m, rs: Stream, bids: _Side, asks: _Side, k: int, j: int) -> Trade | None:
+        whale, notional, token, side = self._intent(m, k, j)
         # Buying YES or selling NO takes a YES ask; selling YES or buying NO hits a YES bid.
         book_side = asks if (token == 0) == (side == "BUY") else bids
         top = book_side.best()
@@ -348,9 +370,59 @@ class MicroModel:
         tr.wallet = rs.randint(0, N_WHALE_WALLETS - 1) if whale else N_WHALE_WALLETS + rs.randint(0, N_RETAIL_WALLETS - 1)
         return tr
 
+    # -- the market maker's price -----------------------------------------------------------------------------
+
+    def _net_whale_orders(self, m, k_before: int) -> int:
+        """Net whale orders towards YES in the ticks before k_before (every order placed, filled or not: the
+        market maker sees the order flow; a planned restart rejects the orders of its window)."""
+        ticks, cum = self._flow.setdefault(m.gid, ([], []))
+        size, _ = self._block_size(m)
+        done = ticks[-1] if ticks else tick_of(m, int(m.created_at * 1000)) - 1
+        if done < k_before - 1:
+            total = cum[-1] if cum else 0
+            for b in range((done + 1) // size, (k_before - 1) // size + 1):
+                for k in self._trading_ticks(m, b):
+                    if k <= done or k >= k_before:
+                        continue
+                    t0 = tick_start(m, k)
+                    n = self._trade_count(m, k, t0)
+                    rejected = self._rejected_orders(m, k, t0, n)
+                    for j in range(n):
+                        whale, _, token, side = self._intent(m, k, j)
+                        if whale and j not in rejected:
+                            total += 1 if (token == 0) == (side == "BUY") else -1
+                    ticks.append(k)
+                    cum.append(total)
+            if not ticks or ticks[-1] < k_before - 1:
+                ticks.append(k_before - 1)
+                cum.append(total)
+        i = bisect.bisect_left(ticks, k_before) - 1
+        return cum[i] if i >= 0 else 0
+
+    def _rejected_orders(self, m, k: int, t0: int, n: int) -> set[int]:
+        """The tick's orders a planned restart rejected: the market maker never sees them."""
+        if self.restarts is None or not n or not self.restarts.windows(t0 / 1000.0, (t0 + m.tick_ms) / 1000.0):
+            return set()
+        _, stamps = self._stamps(m, k, t0, n)
+        return {j for j, t_ms in enumerate(stamps) if self._restarted(t_ms)}
+
+    def market_yes(self, m, t_ms: int) -> float:
+        """The YES price the market maker quotes at t_ms: the fair price, moved by the whale orders of the
+        ticks before the current one (see `pricing.market_yes`)."""
+        fair = fair_yes(self.seed, m, t_ms / 1000.0)
+        cal = self.calibration
+        if not cal.mm_learns or not self.evidence:
+            return fair
+        k = tick_of(m, min(t_ms, int(m.end_date * 1000)))
+        net_now = self._net_whale_orders(m, k)
+        net_old = self._net_whale_orders(m, tick_of(m, min(t_ms, int(m.end_date * 1000)) - int(cal.mm_lag_s * 1000)))
+        return market_yes(fair, self.evidence, net_old, net_now - net_old, cal)
+
     def forget(self) -> None:
-        """Drop every cached tick (the restart schedule changed; ticks it does not touch recompute identically)."""
+        """Drop every cached tick and the maker's order-flow tally (the restart schedule changed; ticks it does
+        not touch recompute identically)."""
         self._cache.clear()
+        self._flow.clear()
         self._lazy.clear()
         self._last_trade.clear()
 

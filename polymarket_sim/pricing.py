@@ -14,17 +14,50 @@ that outcome (`endpoints_given_outcome`, `group_endpoints_given_winner`), which 
 drawing the path and reading the outcome off it. Points inside the path come from a Levy (midpoint)
 construction keyed by (seed, market, level, index): evaluating one market at one instant costs DEPTH hash
 calls, most of them cached, and never touches any other market (except its negRisk siblings).
+
+Two calibrations (`CALIBRATIONS`, chosen with `--market`):
+
+- `realistic` (the default): prices start more decided (x0 has variance 3.5, was 1.5) and
+  information arrives earlier (s = tau**0.8). The market maker learns from whale order flow, Kyle-style
+  (`market_yes`): each whale order towards YES is evidence worth log((1 + F) / (1 - F)) in log-odds when a
+  share F of whales is informed; orders older than `mm_lag_s` (6 h) are priced in fully, newer ones with
+  `mm_recent_weight` (0). What is left for a model is the flow of the last six hours, so an edge decays as
+  the market learns. With informed flow 0.3 (seeds 3, 7, 11, 21; 400 markets; 230-270 rows each) the
+  market's Brier score 24 h before close is 0.047-0.068 (mean 0.056; Polymarket's is about 0.056) and the
+  Bayes-optimal use of every whale order gains 0.005-0.016 in Brier on the price (mean 0.011; the best
+  published real gain is about 0.009).
+- `strong`: the previous world (x0 variance 1.5, s = tau**2, the price ignores the tape), where informed
+  whales carry information the mid never gets: a pipeline check, not a market.
+
+With informed flow 0 both calibrations' prices are the fair price, a calibrated martingale.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from .rng import T_NOISE, gauss
 
 P_MIN, P_MAX = 0.0015, 0.9985
-PRIOR_VAR = 1.5  # variance of x0: where prices start
 PATH_VAR = 4.0  # variance the path adds over the market's life
+
+
+@dataclass(frozen=True)
+class Calibration:
+    prior_var: float  # variance of x0: where prices start
+    clock_power: float  # the variance clock is s = tau ** clock_power
+    mm_learns: bool  # the market maker prices whale order flow
+    mm_lag_s: float = 0.0  # whale orders older than this are priced in fully
+    mm_recent_weight: float = 0.0  # ... and newer ones with this weight
+
+
+CALIBRATIONS = {
+    "realistic": Calibration(prior_var=3.5, clock_power=0.8, mm_learns=True, mm_lag_s=6 * 3600.0),
+    "strong": Calibration(prior_var=1.5, clock_power=2.0, mm_learns=False),
+}
+DEFAULT_MARKET = "realistic"
+MAX_INFORMED = 0.98  # caps the evidence of one whale order (F = 1 would make it certain)
 DEPTH = 22  # midpoint levels: below 2**-22 of the variance clock the path is interpolated linearly
 _HALF_SD = [math.sqrt(PATH_VAR * 2.0**-level / 4.0) for level in range(DEPTH)]
 _SQRT2 = math.sqrt(2.0)
@@ -43,22 +76,24 @@ def _node(seed: int, key: int, level: int, index: int) -> float:
     return v
 
 
-def endpoints_given_outcome(g1: float, g2: float, sign: float) -> tuple[float, float]:
+def endpoints_given_outcome(g1: float, g2: float, sign: float, prior_var: float) -> tuple[float, float]:
     """(x0, z1) from two standard normals: z1 on the outcome's side (sign +1 YES, -1 NO), x0 given z1; sign 0
     (a market that will resolve INVALID) draws both without condition."""
     if not sign:
-        x0 = math.sqrt(PRIOR_VAR) * g1
+        x0 = math.sqrt(prior_var) * g1
         return x0, x0 + math.sqrt(PATH_VAR) * g2
-    total = PRIOR_VAR + PATH_VAR
+    total = prior_var + PATH_VAR
     z1 = sign * abs(g1) * math.sqrt(total)
-    x0 = z1 * PRIOR_VAR / total + math.sqrt(PRIOR_VAR * PATH_VAR / total) * g2
+    x0 = z1 * prior_var / total + math.sqrt(prior_var * PATH_VAR / total) * g2
     return x0, z1
 
 
-def group_endpoints_given_winner(draws: list[tuple[float, float]], winner: int) -> list[tuple[float, float]]:
+def group_endpoints_given_winner(
+    draws: list[tuple[float, float]], winner: int, prior_var: float
+) -> list[tuple[float, float]]:
     """(x0, z1) per negRisk member from two standard normals each, given which member wins: members are
     exchangeable, so swapping the top finisher's endpoints into the winner's place conditions exactly."""
-    pairs = [endpoints_given_outcome(g1, g2, 0.0) for g1, g2 in draws]
+    pairs = [endpoints_given_outcome(g1, g2, 0.0, prior_var) for g1, g2 in draws]
     top = max(range(len(pairs)), key=lambda j: pairs[j][1])
     pairs[top], pairs[winner] = pairs[winner], pairs[top]
     return pairs
@@ -69,7 +104,7 @@ def clock(m, t: float) -> float:
     life = m.end_date - m.created_at
     tau = (t - m.created_at) / life if life > 0 else 1.0
     tau = min(1.0, max(0.0, tau))
-    return tau * tau
+    return tau**m.clock_power
 
 
 def latent(seed: int, m, s: float) -> float:
@@ -145,3 +180,20 @@ def fair_yes(seed: int, m, t: float) -> float:
     else:
         p = _phi_cdf(latent(seed, m, s) / math.sqrt(remaining))
     return min(P_MAX, max(P_MIN, p))
+
+
+def whale_evidence(informed_flow: float) -> float:
+    """Log-likelihood ratio of one whale order towards YES, YES against NO, when a share `informed_flow` of
+    whales trades towards the outcome and the rest at random: ((1 + F) / 2) / ((1 - F) / 2)."""
+    f = min(MAX_INFORMED, max(0.0, informed_flow))
+    return math.log((1.0 + f) / (1.0 - f))
+
+
+def market_yes(fair: float, evidence: float, net_old: int, net_recent: int, calibration: Calibration) -> float:
+    """The market maker's price: the fair price moved by the whale order flow it has learned from (`net_old`:
+    net whale orders towards YES older than the lag; `net_recent`: newer ones)."""
+    weight = net_old + calibration.mm_recent_weight * net_recent
+    if not calibration.mm_learns or not evidence or not weight:
+        return fair
+    logit = math.log(fair / (1.0 - fair)) + evidence * weight
+    return min(P_MAX, max(P_MIN, 1.0 / (1.0 + math.exp(-min(50.0, max(-50.0, logit))))))

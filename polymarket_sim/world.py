@@ -15,6 +15,7 @@ from .catalog import Catalog
 from .clock import SimClock
 from .fmt import fmt_milli
 from .orderbook import BookState, MicroModel
+from .pricing import CALIBRATIONS, DEFAULT_MARKET
 from .restarts import HALT_S, POST_ONLY_S, RestartSchedule
 
 SERVED_LOG_SIZE = 200_000
@@ -45,15 +46,19 @@ class Stats:
 
 
 class World:
-    def __init__(self, seed: int, n_markets: int, start: float, speed: float, informed_flow: float,
-                 weekly_restarts: bool = False, **catalog_options) -> None:
+    def __init__(
+        self, seed: int, n_markets: int, start: float, speed: float, informed_flow: float,
+        market: str = DEFAULT_MARKET, weekly_restarts: bool = False, **catalog_options,
+    ) -> None:
         self.seed = seed
         self.informed_flow = informed_flow
+        self.market = market
         self.start = start
         self.clock = SimClock(start, speed)
-        self.catalog = Catalog(seed, n_markets, start, **catalog_options)
+        calibration = CALIBRATIONS[market]
+        self.catalog = Catalog(seed, n_markets, start, calibration, **catalog_options)
         self.restarts = RestartSchedule(weekly=weekly_restarts)
-        self.micro = MicroModel(seed, informed_flow, restarts=self.restarts)
+        self.micro = MicroModel(seed, informed_flow, calibration=calibration, restarts=self.restarts)
         self.stats = Stats()
         self.served = collections.deque(maxlen=SERVED_LOG_SIZE)
         # The catalog is a large, long-lived object graph: keep the cyclic GC from rescanning it on every
@@ -120,3 +125,28 @@ def _ltp(trade, idx: int) -> str:
         return "0"
     p = trade.price if trade.token_index == idx else 1000 - trade.price
     return fmt_milli(p)
+
+
+def market_brier(world: World, hours: float, since: float, until: float) -> tuple[float, float, int]:
+    """(Brier of the market's price, Brier of the Bayes-optimal price given every whale order so far, rows)
+    `hours` before close, over the resolved YES/NO markets whose instant falls in [since, until]: how hard
+    the simulated market is to beat, and what the best possible model would gain."""
+    from .orderbook import tick_of
+    from .pricing import Calibration, fair_yes, market_yes
+
+    world.catalog.ensure(until + hours * 3600)
+    everything = Calibration(prior_var=1.0, clock_power=1.0, mm_learns=True)  # every order priced in
+    market = best = 0.0
+    n = 0
+    for m in world.catalog.markets:
+        t = m.end_date - hours * 3600
+        if m.outcome not in ("YES", "NO") or not since <= t <= until or t < m.created_at + 600:
+            continue
+        y = 1.0 if m.outcome == "YES" else 0.0
+        t_ms = int(t * 1000)
+        net = world.micro._net_whale_orders(m, tick_of(m, t_ms)) if world.micro.evidence else 0
+        p_best = market_yes(fair_yes(world.seed, m, t), world.micro.evidence, net, 0, everything)
+        market += (world.micro.market_yes(m, t_ms) - y) ** 2
+        best += (p_best - y) ** 2
+        n += 1
+    return (market / n, best / n, n) if n else (float("nan"), float("nan"), 0)

@@ -101,6 +101,28 @@ def test_module_docstring_states_what_it_measures():
         assert phrase in doc, phrase
 
 
+def test_ml_bench_realistic_market_figures_on_a_tiny_world():
+    from benchmarks import ml_bench
+
+    results = ml_bench.bench_sim_market(seeds=(5,), markets=60)
+    _check_metric(results, "sim_market_brier_24h", float)
+    _check_metric(results, "sim_best_delta_brier_24h", float)
+    assert results["sim_market_rows_24h"] > 10 and 0 < results["sim_market_brier_24h"] < 0.25
+    worlds = [
+        {"vs_best": [-0.004, -0.007, -0.001], "verdict": "gain", "ci": [-0.01, -0.002]},
+        {"vs_best": [-0.001, -0.003, 0.001], "verdict": "none", "ci": [-0.003, 0.001]},
+        {"vs_best": [0.002, -0.001, 0.004], "verdict": "none", "ci": [-0.001, 0.004]},
+        {"vs_best": [-0.001, -0.0016, -0.0002], "verdict": "none", "ci": [-0.002, 0.001]},
+    ]
+    rates = ml_bench.false_gain_rates(worlds)
+    assert rates == {
+        "null_world_seeds": 4,
+        "null_world_false_gain_rate": 0.5,
+        "null_world_verdict_gain_rate": 0.25,
+        "null_world_ci_below_zero_vs_market_rate": 0.25,
+    }
+
+
 def test_bad_input_benchmark_reports_rows_lost_across_the_fault_suites():
     from benchmarks import bad_input_bench
 

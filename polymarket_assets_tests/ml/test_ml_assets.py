@@ -97,3 +97,41 @@ def test_training_evaluation_and_backtest_report_in_metadata(lake_dir):
     bt = by_asset["backtest"]
     assert bt["bets"].value >= 0 and isinstance(bt["sharpe_warning"].value, bool)
     assert ("leakage" in bt["warning"].value) == bt["sharpe_warning"].value
+    assert evaluation["best_baseline"].value in ("market", "displayed", "isotonic", "platt", "price_bucket", "price_hours")
+    assert evaluation["verdict"].value in ("gain", "none", "loss") and evaluation["canaries_null"].value is True
+    assert "shuffled_labels" in evaluation["canaries"].value and "pooled" in evaluation["walk_forward"].value
+    assert "category: " in evaluation["breakdowns"].value and "price_bucket: " in evaluation["breakdowns"].value
+    assert ts["purged_rows"].value >= 0 and "test_start" in ts["split_boundaries"].value
+    assert "annualised_basis" in bt and "return_per_bet_mean" in bt and "max_concurrent_positions" in bt
+
+
+def test_a_canary_that_beats_the_market_fails_the_evaluation(lake_dir, monkeypatch):
+    """The canaries' own behaviour is tested on hand-built sets (test_evaluation.py); here, that a canary
+    which is not null stops the asset loudly while its figures are still written for diagnosis."""
+    import json
+
+    from polymarket_assets.lib.ml import evaluation as evaluation_lib
+
+    def leaking(training_set, split, replicates, seed):
+        fired = {"delta": -0.05, "ci_low": -0.07, "ci_high": -0.03, "verdict": "gain", "null": False}
+        return {"placebo_outcome": fired}
+
+    monkeypatch.setattr(evaluation_lib, "run_canaries", leaking)
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [training_set, training_set_ready, xgb_model, model_evaluation],
+        resources=_resources(lake_dir),
+        instance=instance,
+        run_config={
+            "ops": {
+                "training_set_training_set_ready": {"config": {"min_rows": 50, "min_markets_per_split": 5}},
+                "model_evaluation": {"config": {"bootstrap_replicates": 100, "walk_forward_folds": 0}},
+            }
+        },
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "leak canaries beat the market: ['placebo_outcome']" in str(failure.event_specific_data.error)
+    written = json.loads((models_dir(lake_dir) / latest_version(lake_dir) / "evaluation.json").read_text())
+    assert written["canaries_null"] is False

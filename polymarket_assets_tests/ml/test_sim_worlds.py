@@ -59,7 +59,7 @@ def test_model_artifact_evaluation_and_backtest_are_recorded(signal_world):
     meta = json.loads((directory / "meta.json").read_text())
     assert (directory / "model.json").stat().st_size > 1000
     assert meta["features"][0] == "price" and "whale_net_count_7d" in meta["features"]
-    assert meta["training_window"]["last_train_close"] <= meta["training_window"]["first_test_close"]
+    assert meta["training_window"]["last_train_label"] < meta["training_window"]["first_test_row"]
     assert meta["evaluation"]["rows"] > 0 and "backtest" in meta
     assert (directory / "reliability.png").read_bytes()[:4] == b"\x89PNG"
     metadata = signal_world.evaluation["model_evaluation"]
@@ -116,19 +116,23 @@ def test_informed_whales_reach_the_features(signal_world, null_world):
 
 
 def test_the_model_beats_the_mid_when_whales_are_informed(signal_world):
-    overall = evaluation_of(signal_world)["overall"]
+    evaluation = evaluation_of(signal_world)
+    overall = evaluation["overall"]
     delta = overall["delta_brier_vs_market"]
     assert delta["ci_high"] < 0, delta
     assert overall["clusters"] >= 30
     assert signal_world.figures["delta_brier_ci"] == [delta["ci_low"], delta["ci_high"]]
+    assert evaluation["canaries_null"] is True, evaluation["canaries"]
 
 
 def test_without_informed_flow_the_model_does_not_beat_the_market(null_world):
     """No signal in the data, so a CI of ΔBrier against the mid entirely below 0 would mean leakage."""
-    overall = evaluation_of(null_world)["overall"]
-    for baseline in ("delta_brier_vs_market", "delta_brier_vs_market_isotonic"):
+    evaluation = evaluation_of(null_world)
+    overall = evaluation["overall"]
+    for baseline in ("delta_brier_vs_market", "delta_brier_vs_isotonic"):
         delta = overall[baseline]
         assert delta["ci_high"] >= 0, (baseline, delta)
+    assert evaluation["verdict"] != "gain" and evaluation["canaries_null"] is True
     assert overall["clusters"] >= 20
 
 

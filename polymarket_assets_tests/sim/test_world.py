@@ -163,7 +163,8 @@ def test_price_changes_do_not_predict_the_outcome_beyond_the_price():
     last day resolve YES no more often than the ones that fell."""
     from polymarket_sim.pricing import fair_yes
 
-    w = World(6, 4000, START_TS, 0, 0.0)
+    # Prices start decided in the realistic calibration, so it takes more markets to find 80 in the band.
+    w = World(6, 9000, START_TS, 0, 0.0)
     groups = {"up": [0, 0], "down": [0, 0]}
     for m in _resolved_binary(w):
         if m.end_date - m.created_at < 3 * 86400:
@@ -231,3 +232,72 @@ def test_cli_prints_one_json_line_and_exits_cleanly_on_sigterm():
     finally:
         if p.poll() is None:
             p.kill()
+
+
+def test_the_realistic_market_is_as_hard_to_beat_as_polymarket():
+    """Informed flow 0.3: the market's Brier 24 h before close is Polymarket's order (about 0.056), and even
+    the Bayes-optimal use of every whale order beats it by only about 0.01, because the market maker prices
+    whale orders once they are six hours old."""
+    from polymarket_sim.world import market_brier
+
+    worlds = [market_brier(World(seed, 400, START_TS, 0, 0.3), 24.0, START_TS, START_TS + 3 * 86400) for seed in (5, 11)]
+    n = sum(w[2] for w in worlds)
+    market = sum(w[0] * w[2] for w in worlds) / n
+    best = sum(w[1] * w[2] for w in worlds) / n
+    assert n > 400 and 0.05 <= market <= 0.07, (market, n)
+    assert -0.02 <= best - market <= -0.002, (best, market)
+
+
+def test_the_market_maker_learns_from_whale_orders_only_when_whales_are_informed():
+    from polymarket_sim.orderbook import tick_of
+    from polymarket_sim.pricing import P_MAX, P_MIN, fair_yes
+
+    informed, null = World(5, 150, START_TS, 0, 0.5), World(5, 150, START_TS, 0, 0.0)
+    moved = towards = 0
+    for m_inf, m_null in zip(_resolved_binary(informed)[:120], _resolved_binary(null)[:120]):
+        t = m_inf.end_date - 3600
+        t_ms = int(t * 1000)
+        assert null.micro.market_yes(m_null, t_ms) == fair_yes(null.seed, m_null, t)
+        lagged = informed.micro._net_whale_orders(m_inf, tick_of(m_inf, t_ms - 6 * 3600 * 1000))
+        price, fair = informed.micro.market_yes(m_inf, t_ms), fair_yes(informed.seed, m_inf, t)
+        if lagged and P_MIN < fair < P_MAX:
+            moved += 1
+            assert (price > fair if lagged > 0 else price < fair) or price in (P_MIN, P_MAX), (price, fair, lagged)
+            towards += (price > fair) == (m_inf.outcome == "YES")
+        elif not lagged:
+            assert price == fair
+    # informed whales trade towards the outcome, so what the market maker learned points to it
+    assert moved > 30 and towards / moved > 0.7
+
+
+def test_the_strong_world_keeps_the_price_deaf_to_the_tape():
+    from polymarket_sim.pricing import fair_yes
+
+    w = World(5, 100, START_TS, 0, 0.8, "strong")
+    for m in _resolved_binary(w)[:50]:
+        t = m.end_date - 3600
+        assert w.micro.market_yes(m, int(t * 1000)) == fair_yes(w.seed, m, t)
+
+
+def test_the_market_maker_learns_nothing_from_whale_orders_a_restart_rejected():
+    from polymarket_sim.orderbook import tick_of
+    from polymarket_sim.restarts import HALT_S, POST_ONLY_S
+
+    def learned_inside(w, start):
+        """Net whale orders the maker counted over the ticks wholly inside the window, summed over markets."""
+        end = start + HALT_S + POST_ONLY_S
+        total = 0
+        w.catalog.ensure(end)
+        for m in w.catalog.markets:
+            if not (m.created_at < start and m.end_date > end):
+                continue
+            k0, k1 = tick_of(m, int(start * 1000)) + 1, tick_of(m, int(end * 1000))
+            if k1 > k0:
+                total += abs(w.micro._net_whale_orders(m, k1) - w.micro._net_whale_orders(m, k0))
+        return total
+
+    start = START_TS + 86400
+    halted, open_ = World(5, 400, START_TS, 0, 0.8), World(5, 400, START_TS, 0, 0.8)
+    halted.schedule_restart(start)
+    assert learned_inside(open_, start) > 0  # without the restart, whales did order in that window
+    assert learned_inside(halted, start) == 0

@@ -18,6 +18,8 @@ from polymarket_assets.defs.resources import ClockResource, LakeResource
 from polymarket_assets.lib.ml import model as model_lib
 from polymarket_assets.lib.ml import pipeline
 from polymarket_assets.lib.ml.backtest import BacktestConfig
+from polymarket_assets.lib.ml.dataset import DEFAULT_EMBARGO_H
+from polymarket_assets.lib.ml.evaluation import FORECASTERS
 from polymarket_assets.lib.ml.features import WHALE_USD
 from polymarket_assets.lib.ml.plots import importance_png, markdown_image, reliability_png
 from polymarket_assets.lib.ml.store import write_features_partition
@@ -95,7 +97,9 @@ class TrainingSetConfig(dg.Config):
     tolerance_h: list[float] = [1.0, 0.5, 0.25]  # noqa: RUF012
     """Per horizon: how much older than close - h the chosen row may be."""
     fractions: list[float] = [0.6, 0.2, 0.2]  # noqa: RUF012
-    """Train / validation / test shares of the clusters (markets, or negRisk events), in order of close."""
+    """Train / validation / test shares of the clusters (events, or single markets), in order of resolution."""
+    embargo_h: float = DEFAULT_EMBARGO_H
+    """Clusters resolving this close before the validation or test start are purged."""
 
 
 @dg.asset(
@@ -105,13 +109,16 @@ class TrainingSetConfig(dg.Config):
     tags={"domain": "ml"},
 )
 def training_set(config: TrainingSetConfig, lake: LakeResource) -> dg.MaterializeResult:
-    """Features at 24 h, 4 h and 1 h before close joined to strict labels (YES/NO only; INVALID and UNKNOWN
-    excluded and counted), split by close time into train / validation / test with no market or negRisk
-    event in two splits."""
+    """Features at 24 h, 4 h and 1 h before the close known at the time, joined to strict labels (YES/NO only;
+    INVALID and UNKNOWN excluded and counted), split by resolution time into train / validation / test by
+    event cluster, with a purge and an embargo so every fitted label resolved before the first test row."""
     if len(config.tolerance_h) != len(config.horizons_h) or len(config.fractions) != 3:
         raise dg.Failure("tolerance_h needs one value per horizon, and fractions three values")
     ts = pipeline.make_training_set(
-        lake.data_dir, dict(zip(config.horizons_h, config.tolerance_h)), tuple(config.fractions)
+        lake.data_dir,
+        dict(zip(config.horizons_h, config.tolerance_h)),
+        tuple(config.fractions),
+        config.embargo_h,
     )
     table = ts.table
     by_split = {s: pipeline.split(table, s) for s in ("train", "validation", "test")}
@@ -131,6 +138,8 @@ def training_set(config: TrainingSetConfig, lake: LakeResource) -> dg.Materializ
         },
         **{f"excluded_{k.lower()}": v for k, v in ts.excluded.items()},
         "split_boundaries": dg.MetadataValue.json(ts.boundaries),
+        "purged_rows": ts.purged.get("rows", 0),
+        "purged_clusters": ts.purged.get("clusters", 0),
     }
     return dg.MaterializeResult(metadata=metadata)
 
@@ -180,25 +189,79 @@ def xgb_model(config: XgbModelConfig, lake: LakeResource, clock: ClockResource) 
 
 class ModelEvaluationConfig(dg.Config):
     bootstrap_replicates: int = 2000
+    walk_forward_folds: int = 3
+    """Rolling-origin folds, each with its own fit (0: none)."""
+    fail_on_canary: bool = True
+    """A leak canary that beats the market fails the evaluation (the figures are still written)."""
+
+
+def _ci(d: dict) -> str:
+    return f"{d['delta']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
 
 
 def _score_table(result: dict) -> str:
-    lines = [
-        "| horizon | rows | forecaster | Brier | log loss | AUC | ECE | ΔBrier model − this [95% CI] |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    """Every forecaster per horizon, with the model's ΔBrier and ΔLogLoss against it."""
+    header = (
+        "| horizon | rows | forecaster | Brier | reliability | resolution | log loss | AUC | "
+        "ΔBrier model − this [95% CI] | ΔLogLoss model − this [95% CI] |"
+    )
+    lines = [header, "|---|---|---|---|---|---|---|---|---|---|"]
     blocks = [("all", result["overall"])] + list(result["by_horizon"].items())
     for horizon, block in blocks:
-        for name in ("model", "market", "market_isotonic"):
+        for name in FORECASTERS:
             s = block[name]
-            delta = ""
-            if name != "model":
-                d = block[f"delta_brier_vs_{name}"]
-                delta = f"{d['delta']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+            best = " (best)" if name == result["best_baseline"] else ""
+            delta = _ci(block[f"delta_brier_vs_{name}"]) if name != "model" else ""
+            delta_ll = _ci(block[f"delta_log_loss_vs_{name}"]) if name != "model" else ""
             lines.append(
-                f"| {horizon} | {block['rows']} | {name} | {s['brier']:.4f} | {s['log_loss']:.4f} | "
-                f"{s['auc']:.3f} | {s['ece']:.4f} | {delta} |"
+                f"| {horizon} | {block['rows']} | {name}{best} | {s['brier']:.4f} | {s['reliability']:.4f} | "
+                f"{s['resolution']:.4f} | {s['log_loss']:.4f} | {s['auc']:.3f} | {delta} | {delta_ll} |"
             )
+    return "\n".join(lines)
+
+
+def _breakdown_table(result: dict) -> str:
+    """Per category and price bucket: the model against the market and the best baseline."""
+    best = result["best_baseline"]
+    header = (
+        f"| group | rows | clusters | Brier model | Brier market | ΔBrier vs market | ΔBrier vs {best} | "
+        f"ΔLogLoss vs {best} |"
+    )
+    lines = [header, "|---|---|---|---|---|---|---|---|"]
+    for kind in ("by_category", "by_price_bucket"):
+        for key, block in result[kind].items():
+            lines.append(
+                f"| {kind.removeprefix('by_')}: {key} | {block['rows']} | {block['clusters']} | "
+                f"{block['model']['brier']:.4f} | {block['market']['brier']:.4f} | "
+                f"{_ci(block['delta_brier_vs_market'])} | {_ci(block[f'delta_brier_vs_{best}'])} | "
+                f"{_ci(block[f'delta_log_loss_vs_{best}'])} |"
+            )
+    return "\n".join(lines)
+
+
+def _canary_table(canaries: dict) -> str:
+    lines = ["| canary | ΔBrier vs market [99% CI] | verdict | null |", "|---|---|---|---|"]
+    for name, c in canaries.items():
+        lines.append(f"| {name} | {_ci(c)} | {c['verdict']} | {'yes' if c['null'] else '**NO**'} |")
+    return "\n".join(lines)
+
+
+def _walk_forward_table(wf: dict) -> str:
+    lines = ["| fold | test start | rows | clusters | ΔBrier vs market [95% CI] |", "|---|---|---|---|---|"]
+    for fold in wf["folds"]:
+        if "skipped" in fold:
+            lines.append(f"| {fold['fold']} | {fold.get('test_start', '')} | skipped: {fold['skipped']} | | |")
+        else:
+            lines.append(
+                f"| {fold['fold']} | {fold['test_start']} | {fold['rows_test']} | {fold['clusters_test']} | "
+                f"{_ci(fold['delta_brier_vs_market'])} |"
+            )
+    pooled = wf["pooled"]
+    if pooled:
+        lines.append(
+            f"| pooled | | {pooled['rows']} | {pooled['clusters']} | {_ci(pooled['delta_brier_vs_market'])}; "
+            f"vs {pooled['best_baseline']} {_ci(pooled['delta_brier_vs_best'])}: {pooled['verdict']} |"
+        )
     return "\n".join(lines)
 
 
@@ -212,9 +275,11 @@ def _score_table(result: dict) -> str:
 def model_evaluation(
     config: ModelEvaluationConfig, lake: LakeResource, clock: ClockResource
 ) -> dg.MaterializeResult:
-    """The latest model on the test split, per horizon: Brier, log loss, AUC and ECE for the model, the market
-    price, and the price recalibrated by isotonic regression fitted on train; ΔBrier (model − baseline) with a
-    paired bootstrap 95% CI clustered by market (event for negRisk); reliability diagram and importances."""
+    """The latest model on the test split against six baselines fitted on train (market mid, displayed
+    price, isotonic, Platt, price bucket, price + hours to close), reported against the best of them:
+    ΔBrier and ΔLogLoss with clustered 95% CIs, per horizon, category and price bucket, the Brier
+    decomposition, a verdict with a minimum effect size, walk-forward folds pooled, and three leak canaries
+    that must come out null (else the evaluation fails)."""
     model = model_lib.load(lake.data_dir)
     table = pipeline.read_training_set(lake.data_dir)
     now = clock.clock().now()
@@ -222,51 +287,83 @@ def model_evaluation(
         lake.data_dir, model, table, now, replicates=config.bootstrap_replicates
     )
     preds, y = result.pop("_predictions"), result.pop("_labels")
-    png = reliability_png(
-        {
-            "model": (preds["model"], y),
-            "market": (preds["market"], y),
-            "market (isotonic)": (preds["market_isotonic"], y),
-        }
-    )
+    best = result["best_baseline"]
+    curves = {"model": (preds["model"], y), "market": (preds["market"], y)}
+    curves[f"{best} (best baseline)"] = (preds[best], y)
+    png = reliability_png(curves)
+    if config.walk_forward_folds > 0:
+        result["walk_forward"] = pipeline.walk_forward_of(model, table, config.walk_forward_folds,
+                                                          config.bootstrap_replicates)
     directory = model_lib.models_dir(lake.data_dir) / model.version
     (directory / "reliability.png").write_bytes(png)
     importances = model.importances()
     (directory / "evaluation.json").write_text(json.dumps(result, indent=2, default=str))
-    model_lib.update_meta(lake.data_dir, model.version, {"evaluation": result["overall"]})
+    model_lib.update_meta(
+        lake.data_dir,
+        model.version,
+        {"evaluation": result["overall"], "verdict": result["verdict"], "best_baseline": best,
+         "canaries_null": result["canaries_null"]},
+    )
     overall = result["overall"]
-    vs_market = overall["delta_brier_vs_market"]
+    vs_market, vs_best = overall["delta_brier_vs_market"], result["vs_best"]
     warning = ""
-    if vs_market["delta"] < -0.03:
+    if vs_best["delta"] < -0.03:
         warning = (
-            f"**Warning: ΔBrier vs the market is {vs_market['delta']:+.4f}.** The best published feature "
+            f"**Warning: ΔBrier vs the best baseline is {vs_best['delta']:+.4f}.** The best published feature "
             "models gain about 0.009; treat a gain this large as leakage until proven otherwise.\n\n"
         )
+    if not result["canaries_null"]:
+        warning = "# ⚠️ A leak canary beat the market: the evaluation leaks\n\n" + warning
     imp_md = "\n".join(f"| `{k}` | {v:.3f} |" for k, v in list(importances.items())[:15])
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": overall["rows"],
-            "model_version": model.version,
-            "test_markets": overall["markets"],
-            "brier_model": round(overall["model"]["brier"], 6),
-            "brier_market": round(overall["market"]["brier"], 6),
-            "brier_market_isotonic": round(overall["market_isotonic"]["brier"], 6),
-            "delta_brier_vs_market": round(vs_market["delta"], 6),
-            "delta_brier_vs_market_ci_low": round(vs_market["ci_low"], 6),
-            "delta_brier_vs_market_ci_high": round(vs_market["ci_high"], 6),
-            "delta_brier_vs_isotonic": round(overall["delta_brier_vs_market_isotonic"]["delta"], 6),
-            "auc_model": round(overall["model"]["auc"], 4),
-            "ece_model": round(overall["model"]["ece"], 4),
-            "scores": dg.MetadataValue.md(warning + _score_table(result)),
-            "reliability_diagram": dg.MetadataValue.md(markdown_image(png, "reliability diagram")),
-            "feature_importance": dg.MetadataValue.md(
-                markdown_image(importance_png(importances), "feature importance")
-                + "\n\n| feature | share of gain |\n|---|---|\n"
-                + imp_md
-            ),
-            "reliability_png": dg.MetadataValue.path(str(directory / "reliability.png")),
-        }
-    )
+    metadata = {
+        "dagster/row_count": overall["rows"],
+        "model_version": model.version,
+        "test_markets": overall["markets"],
+        "test_clusters": overall["clusters"],
+        "best_baseline": best,
+        "verdict": result["verdict"],
+        "min_effect_brier": result["min_effect_brier"],
+        "brier_model": round(overall["model"]["brier"], 6),
+        "brier_market": round(overall["market"]["brier"], 6),
+        "brier_best_baseline": round(overall[best]["brier"], 6),
+        "delta_brier_vs_best": round(vs_best["delta"], 6),
+        "delta_brier_vs_best_ci_low": round(vs_best["ci_low"], 6),
+        "delta_brier_vs_best_ci_high": round(vs_best["ci_high"], 6),
+        "delta_log_loss_vs_best": round(overall[f"delta_log_loss_vs_{best}"]["delta"], 6),
+        "delta_brier_vs_market": round(vs_market["delta"], 6),
+        "delta_brier_vs_market_ci_low": round(vs_market["ci_low"], 6),
+        "delta_brier_vs_market_ci_high": round(vs_market["ci_high"], 6),
+        "reliability_model": round(overall["model"]["reliability"], 6),
+        "resolution_model": round(overall["model"]["resolution"], 6),
+        "auc_model": round(overall["model"]["auc"], 4),
+        "ece_model": round(overall["model"]["ece"], 4),
+        "canaries_null": result["canaries_null"],
+        "canaries": dg.MetadataValue.md(_canary_table(result["canaries"])),
+        "scores": dg.MetadataValue.md(warning + _score_table(result)),
+        "breakdowns": dg.MetadataValue.md(_breakdown_table(result)),
+        "reliability_diagram": dg.MetadataValue.md(markdown_image(png, "reliability diagram")),
+        "feature_importance": dg.MetadataValue.md(
+            markdown_image(importance_png(importances), "feature importance")
+            + "\n\n| feature | share of gain |\n|---|---|\n"
+            + imp_md
+        ),
+        "reliability_png": dg.MetadataValue.path(str(directory / "reliability.png")),
+    }
+    wf = result.get("walk_forward")
+    if wf is not None:
+        metadata["walk_forward"] = dg.MetadataValue.md(_walk_forward_table(wf))
+        if wf["pooled"]:
+            pooled = wf["pooled"]["delta_brier_vs_best"]
+            metadata["walk_forward_delta_brier_vs_best"] = round(pooled["delta"], 6)
+            metadata["walk_forward_delta_brier_vs_best_ci_low"] = round(pooled["ci_low"], 6)
+            metadata["walk_forward_delta_brier_vs_best_ci_high"] = round(pooled["ci_high"], 6)
+    if config.fail_on_canary and not result["canaries_null"]:
+        failed = [name for name, c in result["canaries"].items() if not c["null"]]
+        raise dg.Failure(
+            description=f"leak canaries beat the market: {failed}; see {directory / 'evaluation.json'}",
+            metadata=metadata,
+        )
+    return dg.MaterializeResult(metadata=metadata)
 
 
 class PredictionsConfig(dg.Config):
@@ -321,7 +418,9 @@ class BacktestRunConfig(dg.Config):
 )
 def backtest(config: BacktestRunConfig, lake: LakeResource) -> dg.MaterializeResult:
     """Trades the latest model on the test split's markets: enters when the edge over the executable price
-    exceeds the threshold after fees, after a latency, sized within visible depth, held to resolution."""
+    exceeds the threshold after fees, after a latency, walking the recorded book level by level, never after
+    close; held to resolution. Per-bet return on capital at risk with a cluster-bootstrap CI, PnL on the peak
+    capital at risk with the positions open at once, and no annualised figure over a short elapsed time."""
     model = model_lib.load(lake.data_dir)
     table = pipeline.read_training_set(lake.data_dir)
     bt = BacktestConfig(**config.model_dump())
@@ -333,20 +432,37 @@ def backtest(config: BacktestRunConfig, lake: LakeResource) -> dg.MaterializeRes
         "Check the features of the traded rows for data observed after their instant, and the split for "
         "markets shared with training."
         if loud
-        else "Sharpe within the plausible range."
+        else f"Sharpe {'within the plausible range' if sharpe is not None else 'not computed'} "
+        f"({summary['annualised_basis']})."
     )
     model_lib.update_meta(lake.data_dir, model.version, {"backtest": summary})
+
+    def rounded(value, digits=4):
+        return round(value, digits) if value is not None else None
+
+    ci = summary["return_per_bet_ci"]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": bets.num_rows,
             "model_version": model.version,
             "bets": summary["bets"],
+            "bet_clusters": summary["clusters"],
             "pnl_usd": round(summary["pnl_usd"], 2),
             "hit_rate": summary["hit_rate"],
+            "return_per_bet_mean": rounded(summary["return_per_bet_mean"]),
+            "return_per_bet_std": rounded(summary["return_per_bet_std"]),
+            "return_per_bet_ci_low": rounded(ci[0]) if ci else None,
+            "return_per_bet_ci_high": rounded(ci[1]) if ci else None,
+            "sharpe_per_bet": rounded(summary["sharpe_per_bet"]),
+            "return_on_capital": rounded(summary["return_on_capital"]),
+            "peak_capital_usd": round(summary["peak_capital_usd"], 2),
+            "return_on_peak_capital": rounded(summary["return_on_peak_capital"]),
+            "max_concurrent_positions": summary["max_concurrent"],
+            "elapsed_days": round(summary["elapsed_days"], 3),
+            "annualised_return_on_peak_capital": rounded(summary["annualised_return_on_peak_capital"]),
             "sharpe": sharpe,
-            "sharpe_basis": summary["sharpe_basis"],
+            "annualised_basis": summary["annualised_basis"],
             "max_drawdown_usd": round(summary["max_drawdown_usd"], 2),
-            "return_on_cost": summary["return_on_cost"],
             "fees_usd": round(summary["fees_usd"], 2),
             "markets": summary["markets"],
             "markets_without_fee_schedule": summary["markets_without_fee_schedule"],

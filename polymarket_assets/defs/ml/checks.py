@@ -7,7 +7,7 @@ import pyarrow.compute as pc
 
 from polymarket_assets.defs.resources import LakeResource
 from polymarket_assets.lib.ml import pipeline
-from polymarket_assets.lib.ml.dataset import SPLITS
+from polymarket_assets.lib.ml.dataset import PURGED, SPLITS
 from polymarket_assets.lib.ml.features import FEATURE_COLUMNS
 
 
@@ -52,7 +52,28 @@ def readiness(
     overlap = _markets_in_two_splits(table)
     if overlap:
         problems.append(f"{overlap} markets or events in two splits")
+    problems.extend(label_leaks(table))
     return not problems, {"problems": problems, "per_split": per_split, "all_null_features": all_null}
+
+
+def label_leaks(table: pa.Table) -> list[str]:
+    """Every label the model is fitted on (train) or early-stopped on (validation) must have resolved before
+    the first instant it is scored at: train before validation's first row, both before test's first row."""
+    first_row = {}
+    last_label = {}
+    for name in SPLITS:
+        part = pipeline.split(table, name)
+        if part.num_rows:
+            first_row[name] = pc.min(part.column("ts")).as_py()
+            last_label[name] = pc.max(part.column("label_ts")).as_py()
+    problems = []
+    for fitted, scored in (("train", "validation"), ("train", "test"), ("validation", "test")):
+        if fitted in last_label and scored in first_row and last_label[fitted] >= first_row[scored]:
+            problems.append(
+                f"{fitted} label resolved at {last_label[fitted].isoformat()}, not before the first {scored} "
+                f"row at {first_row[scored].isoformat()}"
+            )
+    return problems
 
 
 def _markets_in_two_splits(table: pa.Table) -> int:
@@ -61,7 +82,7 @@ def _markets_in_two_splits(table: pa.Table) -> int:
     for key in ("condition_id", "cluster"):
         seen.clear()
         for value, split in zip(table.column(key).to_pylist(), table.column("split").to_pylist()):
-            if seen.setdefault(value, split) != split:
+            if split != PURGED and seen.setdefault(value, split) != split:
                 bad.add(value)
     return len(bad)
 
@@ -69,8 +90,9 @@ def _markets_in_two_splits(table: pa.Table) -> int:
 @dg.asset_check(
     asset="training_set",
     blocking=True,
-    description="Minimum size, both classes in every split, "
-    "no null labels, no all-null feature columns, no market or event in two splits.",
+    description="Minimum size, both classes in every split, no null labels, no all-null feature columns, "
+    "no market or event in two splits, and every train/validation label resolved before the first row it is "
+    "scored against.",
 )
 def training_set_ready(config: TrainingSetReadyConfig, lake: LakeResource) -> dg.AssetCheckResult:
     table = pipeline.read_training_set(lake.data_dir)

@@ -45,10 +45,12 @@ def coarse_run_config(step: timedelta, hours: float, **kwargs) -> dict:
     """`ml_run_config` for history recorded every `step`: horizon tolerance one step, and the gate told which
     momentum features that cadence (or that short a history) cannot produce."""
     step_h = step.total_seconds() / 3600
+    # With the purged split, the rows kept are those whose labels resolve inside the history: a momentum
+    # over `lag` hours shows on them only when the history is about twice as long as the lag.
     unsupported = [
         name
         for name, lag in (("momentum_1h", 1), ("momentum_6h", 6), ("momentum_24h", 24))
-        if step_h > lag or hours < lag + 6
+        if step_h > lag or hours < 2 * lag
     ]
     extra = {"ops": {"training_set_training_set_ready": {"config": {"allow_all_null": unsupported}}}}
     return ml_run_config(tolerance_h=[step_h + 0.05] * 3, extra=extra, **kwargs)
@@ -61,17 +63,16 @@ def ml_run_config(
     min_markets_per_split: int = 10,
     replicates: int = 2000,
     extra: dict | None = None,
+    embargo_h: float | None = None,
 ) -> dict:
     from polymarket_assets.local_runner import merge_config
 
+    training = {"horizons_h": list(horizons_h), "tolerance_h": list(tolerance_h or COARSE_TOLERANCE_H)}
+    if embargo_h is not None:
+        training["embargo_h"] = embargo_h
     config = {
         "ops": {
-            "training_set": {
-                "config": {
-                    "horizons_h": list(horizons_h),
-                    "tolerance_h": list(tolerance_h or COARSE_TOLERANCE_H),
-                }
-            },
+            "training_set": {"config": training},
             "training_set_training_set_ready": {
                 "config": {"min_rows": min_rows, "min_markets_per_split": min_markets_per_split}
             },
@@ -123,10 +124,16 @@ def model_figures(data_dir) -> dict:
         "test_markets": overall["markets"],
         "brier_model": overall["model"]["brier"],
         "brier_market": overall["market"]["brier"],
-        "brier_market_isotonic": overall["market_isotonic"]["brier"],
+        "brier_market_isotonic": overall["isotonic"]["brier"],
         "delta_brier": delta["delta"],
         "delta_brier_ci": [delta["ci_low"], delta["ci_high"]],
+        "best_baseline": evaluation["best_baseline"],
+        "delta_brier_vs_best_ci": [evaluation["vs_best"]["ci_low"], evaluation["vs_best"]["ci_high"]],
+        "verdict": evaluation["verdict"],
+        "canaries_null": evaluation.get("canaries_null"),
         "backtest_sharpe": backtest.get("sharpe"),
+        "backtest_return_per_bet_ci": backtest.get("return_per_bet_ci"),
+        "backtest_sharpe_per_bet": backtest.get("sharpe_per_bet"),
         "backtest_bets": backtest.get("bets"),
         "backtest_pnl_usd": backtest.get("pnl_usd"),
     }

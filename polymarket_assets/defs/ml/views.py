@@ -20,6 +20,7 @@ TRAINING_SET_SCHEMA = pa.schema(
     + [
         ("outcome", pa.string()),
         ("resolved_at", _ARROW["TIMESTAMPTZ"]),
+        ("label_ts", _ARROW["TIMESTAMPTZ"]),
         ("cluster", pa.string()),
         ("label", pa.int64()),
         ("split", pa.string()),

@@ -1,9 +1,9 @@
-"""Paired bootstrap of a score difference, resampling whole clusters (markets, or negRisk events).
+"""Paired bootstrap of a score difference, resampling whole clusters (events, or single markets).
 
-Rows of one market (its several horizons) and of one negRisk event are not independent, so the unit of
-resampling is the cluster: each replicate draws clusters with replacement and recomputes
-ΔBrier = mean over the drawn rows of (p_model - y)² - (p_base - y)². Both forecasts are scored on the same
-rows in every replicate (paired).
+Rows of one market (its several horizons) and of one event are not independent, so the unit of resampling
+is the cluster: each replicate draws clusters with replacement and recomputes the mean over the drawn rows
+of a per-row loss difference, e.g. ΔBrier = (p_model - y)² - (p_base - y)². Both forecasts are scored on the
+same rows in every replicate (paired).
 """
 
 from __future__ import annotations
@@ -11,6 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+# A gain smaller than this (in Brier) is not called a gain even when its CI excludes 0: a near-copy of the
+# market plus a base-rate shift can be "significant" and still mean nothing. Real feature models gain ~0.009.
+MIN_EFFECT_BRIER = 0.002
+
+
+def verdict(delta: dict, min_effect: float = MIN_EFFECT_BRIER) -> str:
+    """'gain' (CI below 0 and the gain at least `min_effect`), 'loss' (CI above 0 and the loss at least
+    `min_effect`) or 'none'."""
+    if delta["ci_high"] < 0 and delta["delta"] <= -min_effect:
+        return "gain"
+    if delta["ci_low"] > 0 and delta["delta"] >= min_effect:
+        return "loss"
+    return "none"
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,21 @@ def paired_delta_brier(
     p_base = np.asarray(p_base, dtype=float)
     y = np.asarray(y, dtype=float)
     diff = (p_model - y) ** 2 - (p_base - y) ** 2
+    return paired_delta(diff, clusters, replicates, seed, level)
+
+
+def paired_delta_log_loss(
+    p_model, p_base, y, clusters, replicates: int = 2000, seed: int = 0, level: float = 0.95
+) -> DeltaCI:
+    from polymarket_assets.lib.ml.metrics import row_log_loss
+
+    diff = row_log_loss(p_model, y) - row_log_loss(p_base, y)
+    return paired_delta(diff, clusters, replicates, seed, level)
+
+
+def paired_delta(diff, clusters, replicates: int = 2000, seed: int = 0, level: float = 0.95) -> DeltaCI:
+    """Mean of the per-row differences with a cluster-bootstrap percentile CI."""
+    diff = np.asarray(diff, dtype=float)
     if diff.size == 0:
         return DeltaCI(float("nan"), float("nan"), float("nan"), 0, 0, 0)
     sums, counts = cluster_sums(diff, clusters)

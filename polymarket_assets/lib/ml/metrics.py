@@ -1,4 +1,5 @@
-"""Probability scores: Brier, log loss, AUC, expected calibration error, and the reliability curve."""
+"""Probability scores: Brier (with its reliability / resolution decomposition), log loss, AUC, expected
+calibration error, and the reliability curve."""
 
 from __future__ import annotations
 
@@ -20,12 +21,15 @@ def brier(p, y) -> float:
     return float(np.mean((p - y) ** 2)) if p.size else float("nan")
 
 
+def row_log_loss(p, y, eps: float = EPS) -> np.ndarray:
+    p, y = _arrays(p, y)
+    q = np.clip(p, eps, 1 - eps)
+    return -(y * np.log(q) + (1 - y) * np.log(1 - q))
+
+
 def log_loss(p, y, eps: float = EPS) -> float:
     p, y = _arrays(p, y)
-    if not p.size:
-        return float("nan")
-    q = np.clip(p, eps, 1 - eps)
-    return float(-np.mean(y * np.log(q) + (1 - y) * np.log(1 - q)))
+    return float(np.mean(row_log_loss(p, y, eps))) if p.size else float("nan")
 
 
 def auc(p, y) -> float:
@@ -81,11 +85,29 @@ def ece(p, y, bins: int = 10) -> float:
     return float(total / p.size)
 
 
+def brier_decomposition(p, y, bins: int = 10) -> dict[str, float]:
+    """Murphy's decomposition over equal-width bins: Brier = reliability - resolution + uncertainty + a
+    within-bin term. Reliability (lower is better) is how far each bin's mean forecast is from its observed
+    frequency; resolution (higher is better) is how far the bins' frequencies spread from the base rate."""
+    p, y = _arrays(p, y)
+    if not p.size:
+        return {"reliability": float("nan"), "resolution": float("nan"), "uncertainty": float("nan")}
+    base = float(y.mean())
+    rel = res = 0.0
+    for row in reliability(p, y, bins):
+        if row["n"]:
+            w = row["n"] / p.size
+            rel += w * (row["mean_p"] - row["freq"]) ** 2
+            res += w * (row["freq"] - base) ** 2
+    return {"reliability": float(rel), "resolution": float(res), "uncertainty": base * (1 - base)}
+
+
 def scores(p, y) -> dict[str, float]:
     return {
         "brier": brier(p, y),
         "log_loss": log_loss(p, y),
         "auc": auc(p, y),
         "ece": ece(p, y),
+        **brier_decomposition(p, y),
         "n": int(np.size(y)),
     }

@@ -18,8 +18,8 @@ import pyarrow.compute as pc
 
 from polymarket_assets.lib.fees import fee_per_share, schedule_from_columns
 from polymarket_assets.lib.ml import model as model_lib
-from polymarket_assets.lib.ml.backtest import BacktestConfig, Quote, run_backtest, summarize
-from polymarket_assets.lib.ml.dataset import TrainingSet, build_training_set
+from polymarket_assets.lib.ml.backtest import BacktestConfig, Quote, band_levels, run_backtest, summarize
+from polymarket_assets.lib.ml.dataset import DEFAULT_EMBARGO_H, TrainingSet, build_training_set
 from polymarket_assets.lib.ml.evaluation import evaluate
 from polymarket_assets.lib.ml.features import WHALE_USD, build_features
 from polymarket_assets.lib.ml.sources import (
@@ -27,6 +27,7 @@ from polymarket_assets.lib.ml.sources import (
     MARKET_FEES,
     MARKET_STATES,
     MARKETS_CURRENT,
+    ORDERBOOKS,
     RESOLUTIONS,
     connect,
     features_source,
@@ -45,7 +46,9 @@ def lake_root(data_dir: str | os.PathLike) -> Path:
     return local_data_dir(data_dir, "the ML layer") / "lake"
 
 
-def make_training_set(data_dir, horizons: dict[float, float], fractions=(0.6, 0.2, 0.2)) -> TrainingSet:
+def make_training_set(
+    data_dir, horizons: dict[float, float], fractions=(0.6, 0.2, 0.2), embargo_h: float = DEFAULT_EMBARGO_H
+) -> TrainingSet:
     root = lake_root(data_dir)
     con = connect()
     try:
@@ -56,6 +59,7 @@ def make_training_set(data_dir, horizons: dict[float, float], fractions=(0.6, 0.
             relation_sql(root, RESOLUTIONS),
             horizons=horizons,
             fractions=fractions,
+            embargo_h=embargo_h,
         )
     finally:
         con.close()
@@ -109,8 +113,8 @@ def train_and_save(
         "training_window": {
             "first_feature_ts": pc.min(ts_train).as_py().isoformat(),
             "last_feature_ts": pc.max(ts_train).as_py().isoformat(),
-            "last_train_close": pc.max(train_rows.column("close_ts")).as_py().isoformat(),
-            "first_test_close": _min_iso(split(table, "test"), "close_ts"),
+            "last_train_label": pc.max(train_rows.column("label_ts")).as_py().isoformat(),
+            "first_test_row": _min_iso(split(table, "test"), "ts"),
         },
         "rows": {name: split(table, name).num_rows for name in ("train", "validation", "test")},
         "resolved_markets": len(set(table.column("condition_id").to_pylist())),
@@ -137,6 +141,21 @@ def evaluate_and_save(
         EVALUATIONS_TABLE, pa.Table.from_pylist(rows, schema=EVALUATION_SCHEMA), {}, model.version
     )
     return result
+
+
+def walk_forward_of(model: model_lib.Model, table: pa.Table, folds: int, replicates: int) -> dict:
+    """Rolling-origin folds over the training set (default embargo), each fitted with the model's settings."""
+    from polymarket_assets.lib.ml.walkforward import walk_forward
+
+    meta = model.meta
+    train_kwargs = {
+        "params": meta.get("params"),
+        "num_boost_round": meta.get("num_boost_round", 400),
+        "early_stopping_rounds": meta.get("early_stopping_rounds", 40),
+        "use_market_margin": model.use_market_margin,
+        "features": model.features,
+    }
+    return walk_forward(table, folds, replicates=replicates, train_kwargs=train_kwargs)
 
 
 PREDICTION_SCHEMA = pa.schema(
@@ -237,24 +256,46 @@ def predict_open_markets(
     return table
 
 
+def _levels(raw, reverse: bool):
+    """A recorded book side as (price, size) levels, best first (bids highest first, asks lowest first)."""
+    if raw is None:
+        return None
+    merged: dict[float, float] = defaultdict(float)
+    for level in raw:
+        if level["price"] is not None and level["size"]:
+            merged[float(level["price"])] += float(level["size"])
+    return tuple(sorted(merged.items(), reverse=reverse))
+
+
 def backtest_and_save(
     data_dir, model: model_lib.Model, table: pa.Table, config: BacktestConfig, split_name: str = "test"
 ) -> tuple[pa.Table, dict]:
-    """Replay every feature row of the split's markets before their close through the model and the backtest."""
+    """Replay every feature row of the split's markets through the model and the backtest: decisions while
+    the market is open (before its end date as then known), fills walked along the recorded YES book at the
+    entry snapshot (its depth bands when no book was recorded), settlement at the label's time."""
     markets = split(table, split_name)
     labels: dict[str, tuple[int, datetime]] = {}
-    closes: dict[str, datetime] = {}
-    for row in markets.select(["condition_id", "label", "resolved_at", "close_ts"]).to_pylist():
-        labels[row["condition_id"]] = (row["label"], row["resolved_at"] or row["close_ts"])
-        closes[row["condition_id"]] = row["close_ts"]
+    clusters: dict[str, str] = {}
+    for row in markets.select(["condition_id", "label", "label_ts", "cluster"]).to_pylist():
+        labels[row["condition_id"]] = (row["label"], row["label_ts"])
+        clusters[row["condition_id"]] = row["cluster"]
     root = lake_root(data_dir)
     con = connect()
     try:
-        con.register("split_markets", pa.table({"condition_id": list(labels)}))
+        con.register("split_markets", pa.table({"condition_id": list(labels)}, schema=pa.schema([("condition_id", pa.string())])))
         rows = con.sql(
-            f"SELECT f.* FROM {relation_sql(root, features_source())} f "
-            "JOIN split_markets USING (condition_id) ORDER BY f.condition_id, f.ts"
+            f"""SELECT f.*, b.bids AS book_bids, b.asks AS book_asks
+                FROM {relation_sql(root, features_source())} f JOIN split_markets USING (condition_id)
+                LEFT JOIN {relation_sql(root, ORDERBOOKS)} b
+                  ON b.condition_id = f.condition_id AND b.token_id = f.yes_token_id AND b.captured_at = f.ts
+                ORDER BY f.condition_id, f.ts"""
         ).to_arrow_table()
+        closes = dict(
+            con.execute(
+                f"SELECT condition_id, min(closed_time) FROM {relation_sql(root, MARKET_STATES)} "
+                "WHERE closed_time IS NOT NULL GROUP BY condition_id"
+            ).fetchall()
+        )
         fee_rows = con.sql(
             f"SELECT s.* FROM {relation_sql(root, MARKET_FEES)} s "
             "JOIN split_markets USING (condition_id) ORDER BY s.condition_id, s.observed_at"
@@ -264,18 +305,26 @@ def backtest_and_save(
     p = model.predict(rows) if rows.num_rows else np.empty(0)
     decisions: dict[str, list] = defaultdict(list)
     quotes: dict[str, list] = defaultdict(list)
-    cols = rows.select(["condition_id", "ts", "best_bid", "best_ask", "bid_depth", "ask_depth"]).to_pylist()
-    for row, prob in zip(cols, p.tolist()):
+    names = ["condition_id", "ts", "best_bid", "best_ask", "mid", "hours_to_close", "book_bids", "book_asks",
+             "bid_depth_1c", "bid_depth_5c", "ask_depth_1c", "ask_depth_5c"]
+    for row, prob in zip(rows.select(names).to_pylist(), p.tolist()):
         cid = row["condition_id"]
-        quotes[cid].append(
-            Quote(row["ts"], row["best_bid"], row["best_ask"], row["bid_depth"], row["ask_depth"])
-        )
-        if row["ts"] < closes[cid]:
+        tradable = row["hours_to_close"] is not None and row["hours_to_close"] > 0
+        bids = _levels(row["book_bids"], reverse=True)
+        asks = _levels(row["book_asks"], reverse=False)
+        if bids is None:
+            bids = band_levels(row["best_bid"], row["mid"], row["bid_depth_1c"], row["bid_depth_5c"], "bid")
+        if asks is None:
+            asks = band_levels(row["best_ask"], row["mid"], row["ask_depth_1c"], row["ask_depth_5c"], "ask")
+        quotes[cid].append(Quote(row["ts"], row["best_bid"], row["best_ask"], bids, asks, tradable))
+        if tradable:
             decisions[cid].append((row["ts"], prob))
     fee_schedules: dict[str, list] = defaultdict(list)
     for row in fee_rows.to_pylist():
         fee_schedules[row["condition_id"]].append((row["observed_at"], schedule_from_columns(row)))
-    bets = run_backtest(decisions, quotes, labels, config, fee_schedules)
+    bets = run_backtest(
+        decisions, quotes, labels, config, clusters=clusters, closes=closes, fee_schedules=fee_schedules
+    )
     bets = bets.append_column("model_version", pa.array([model.version] * bets.num_rows, pa.string()))
     Lake(data_dir).write(BETS_TABLE, bets, {}, model.version)
     summary = summarize(bets)

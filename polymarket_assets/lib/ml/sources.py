@@ -70,6 +70,7 @@ MARKET_STATES = Source(
         ("neg_risk_market_id", "VARCHAR"),
         ("event_id", "VARCHAR"),
         ("category", "VARCHAR"),
+        ("closed_time", TS),
     ),
 )
 
@@ -109,6 +110,18 @@ TRADES = Source(
         ("notional_usd", "DOUBLE"),
         ("exchange_ts", TS),
         ("received_at", TS),
+    ),
+)
+
+BOOK_LEVELS = "STRUCT(price DOUBLE, size DOUBLE)[]"
+ORDERBOOKS = Source(
+    "orderbooks",
+    (
+        ("condition_id", "VARCHAR"),
+        ("token_id", "VARCHAR"),
+        ("captured_at", TS),
+        ("bids", BOOK_LEVELS),
+        ("asks", BOOK_LEVELS),
     ),
 )
 
