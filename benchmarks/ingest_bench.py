@@ -9,8 +9,8 @@ the recorder takes to start over a year of `incoming/` history.
      cadence (one file per kind and hour every `flush_interval_s`, plus the previous hour's late rows after each
      hour boundary), ticking every `SENSOR_INTERVAL_S` with the default batching window, plus a health-only run
      for every 5-minute window without an ingestion run (none in steady state);
-   - `freshness_checks_sensor`: nothing for a check its asset's scheduled job already runs more often than the
-     check's bound, otherwise one run per bound (an upper bound);
+   - the automation sensor: its runs are the automation parts; the first-model and discovery sensors: none in
+     steady state (STEADY_STATE_IDLE_SENSORS);
    - any other sensor: one run per `minimum_interval_seconds` (an upper bound; `ml_retrain_sensor`).
    The recorder's file cadence does not depend on the market count (every flush writes one file per kind and
    hour), so the figure is the one at 50k markets.
@@ -64,7 +64,8 @@ def _requests_per_tick(repo, schedule) -> int:
     from dagster._utils.schedules import cron_string_iterator
 
     first = next(cron_string_iterator(datetime(2026, 11, 23, tzinfo=UTC).timestamp(), schedule.cron_schedule, "UTC"))
-    with dg.build_schedule_context(scheduled_execution_time=first, repository_def=repo) as context:
+    resources = {key: repo.get_top_level_resources()[key] for key in schedule.required_resource_keys}
+    with dg.build_schedule_context(scheduled_execution_time=first, repository_def=repo, resources=resources) as context:
         data = schedule.evaluate_tick(context)
     return len(data.run_requests or [])
 
@@ -136,17 +137,21 @@ def ingest_runs_per_day(day_start_s: int = 1_795_910_400) -> dict:
 # sensor stops for good once a model exists; the discovery sensor requests a run only when the hourly
 # markets_schedule has left discovery stale (its tests show both).
 STEADY_STATE_IDLE_SENSORS = {"ml_first_model_sensor", "markets_discovery_sensor"}
+# Schedules that skip on an empty deployment (no model yet) but request a run every tick in steady state.
+STEADY_STATE_ACTIVE_SCHEDULES = {"predictions_schedule"}
 
 
 def runs_per_day() -> dict:
     from polymarket_assets.definitions import defs
-    from polymarket_assets.defs.quality.checks import FRESHNESS
 
     repo = defs().get_repository_def()
     parts: Counter[str] = Counter()
     scheduled: list[tuple[str, float]] = []  # (job, runs a day) for eager parents and freshness coverage
     for schedule in repo.schedule_defs:
-        per_day = _cron_runs_per_day(schedule.cron_schedule, schedule.execution_timezone or "UTC") * _requests_per_tick(repo, schedule)
+        requests = _requests_per_tick(repo, schedule)
+        if schedule.name in STEADY_STATE_ACTIVE_SCHEDULES:
+            requests = max(requests, 1)
+        per_day = _cron_runs_per_day(schedule.cron_schedule, schedule.execution_timezone or "UTC") * requests
         parts[f"schedule:{schedule.name}"] = per_day
         scheduled.append((schedule.job_name, per_day))
 
@@ -178,16 +183,6 @@ def runs_per_day() -> dict:
     for sensor in repo.sensor_defs:
         if sensor.name == "incoming_files_sensor":
             parts[f"sensor:{sensor.name}"] = ingest["runs"]
-        elif sensor.name == "freshness_checks_sensor":
-            total = 0.0
-            for asset, bound in FRESHNESS.items():
-                covered = any(
-                    per_day * bound.total_seconds() >= DAY_S
-                    and any(c.asset_key.to_user_string() == asset and c.name == "freshness_check" for c in _job_checks(repo, job))
-                    for job, per_day in scheduled
-                )
-                total += 0 if covered else DAY_S / bound.total_seconds()
-            parts[f"sensor:{sensor.name}"] = total
         elif isinstance(sensor, dg.AutomationConditionSensorDefinition):
             continue  # its runs are the automation parts above
         elif sensor.name in STEADY_STATE_IDLE_SENSORS:

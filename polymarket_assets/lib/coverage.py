@@ -46,23 +46,44 @@ def expected_pairs(
             batches[row["observed_at"]].append(row)
     times = sorted(batches)
     out: dict[str, set[tuple[str, datetime]]] = {tier.name: set() for tier in plan.tiers}
+    seen: set[str] = set()
     for index, observed in enumerate(times):
         # The instants that use this discovery: from it (or `start`) until the next one (or `end`).
         lo = max(start, observed)
         hi = min(end, times[index + 1]) if index + 1 < len(times) else end
+        first_sightings = {row["condition_id"] for row in batches[observed]} - seen
+        seen |= first_sightings
         if lo >= hi:
             continue
         for row in batches[observed]:
             end_date = row.get("end_date")
             span_start, tier = lo, assign_tier(end_date, lo, plan)
+            # A market a discovery lists for the first time can be swept from the first slot whose run can know it
+            # (first_sweepable_slot), not before: a new market's first minute after an hourly discovery, and every
+            # market's right after a deployment's first discovery.
+            first = observed if row["condition_id"] in first_sightings else None
             for instant, _, new_tier, _ in transitions_between(end_date, lo, hi, plan):
-                _add_span(out[tier], row["condition_id"], plan.by_name(tier), span_start, instant)
+                _add_span(out[tier], row["condition_id"], plan.by_name(tier), span_start, instant, first)
                 span_start, tier = instant, new_tier
-            _add_span(out[tier], row["condition_id"], plan.by_name(tier), span_start, hi)
+            _add_span(out[tier], row["condition_id"], plan.by_name(tier), span_start, hi, first)
     return out
 
 
-def _add_span(pairs: set, condition_id: str, tier: TierSpec, start: datetime, end: datetime) -> None:
+# How long a discovery run may take to publish what it observed at `observed_at` (markets_current is written at
+# its end, and slot runs read it just before their slot).
+DISCOVERY_PUBLISH_S = 60
+
+
+def first_sweepable_slot(first_sighting: datetime, tier: TierSpec) -> datetime:
+    """The first slot of `tier` whose run can know a market first listed by a discovery at `first_sighting`."""
+    ready = int(first_sighting.timestamp()) + DISCOVERY_PUBLISH_S
+    return datetime.fromtimestamp(-(-ready // tier.slot_s) * tier.slot_s, first_sighting.tzinfo)
+
+
+def _add_span(pairs: set, condition_id: str, tier: TierSpec, start: datetime, end: datetime,
+              first_sighting: datetime | None = None) -> None:
+    if first_sighting is not None:
+        start = max(start, first_sweepable_slot(first_sighting, tier))
     for instant in instants_in_window(tier, start, end):
         pairs.add((condition_id, instant))
 

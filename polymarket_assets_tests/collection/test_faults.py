@@ -14,7 +14,10 @@ FAULTS = {
     "http429_rate": 0.08, "retry_after_s": 0, "http5xx_rate": 0.08, "hang_rate": 0.04, "hang_s": 2.0,
     "cloudflare403_rate": 0.04, "error200_rate": 0.05, "malformed_rate": 0.05,
 }
-CLIENT = polymarket_run_config(read_timeout_s=0.5, max_retries=12, backoff_base_s=0.01, backoff_cap_s=0.1)
+def client() -> dict:
+    """Short timeouts and many retries, bound to the simulator's URLs: built once the module's environment is set
+    (the URL bindings are chosen from the environment when the config is built)."""
+    return polymarket_run_config(read_timeout_s=0.5, max_retries=12, backoff_base_s=0.01, backoff_cap_s=0.1)
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +26,9 @@ def faulty(collection_env):
     sim = env["sim"]
     defs = load_defs()
     lake = Lake(env["data_dir"])
-    assert run_job(defs, env["instance"], "markets_job", partition_of(HOUR0 - timedelta(hours=1)), CLIENT).success
+    assert run_job(defs, env["instance"], "markets_job", partition_of(HOUR0 - timedelta(hours=1)), client()).success
     sim.control.set_faults(profile="none", **FAULTS)
-    outcomes = run_slots(sim, lake, HOUR0, ["T0", "T1", "T2", "T3", "T4"], overrides=CLIENT, timeout_s=120)
+    outcomes = run_slots(sim, lake, HOUR0, ["T0", "T1", "T2", "T3", "T4"], overrides=client(), timeout_s=120)
     stats = sim.control.stats()
     sim.control.set_faults(profile="none")
     return {"outcomes": outcomes, "stats": stats, "data_dir": env["data_dir"], "lake": lake}
@@ -59,9 +62,9 @@ def bad_records(faulty, collection_env):
     before = {r["condition_id"] for r in lake.read("markets_current").to_pylist() if r["discovery_status"] == "open"}
     # Every discovery page carries one bad market; most book responses carry a bad book.
     sim.control.set_faults(profile="none", bad_record_rate=1.0)
-    discovery = run_job(defs, env["instance"], "markets_job", partition_of(HOUR0), CLIENT)
+    discovery = run_job(defs, env["instance"], "markets_job", partition_of(HOUR0), client())
     sim.control.set_faults(profile="none", bad_record_rate=0.6)
-    outcomes = run_slots(sim, lake, HOUR0 + timedelta(hours=1), ["T2", "T4"], overrides=CLIENT, timeout_s=120)
+    outcomes = run_slots(sim, lake, HOUR0 + timedelta(hours=1), ["T2", "T4"], overrides=client(), timeout_s=120)
     stats = sim.control.stats()
     sim.control.set_faults(profile="none")
     return {"discovery": discovery, "outcomes": outcomes, "before": before, "stats": stats, "lake": lake,

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polymarket_assets.lib.coverage import coverage_rows, expected_pairs
+from polymarket_assets.lib.coverage import DISCOVERY_PUBLISH_S, coverage_rows, expected_pairs
 
 H = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 
@@ -18,10 +18,11 @@ def _state(cid, observed_at, end_in_h):
 def test_expected_uses_latest_discovery_before_each_instant():
     states = [_state("a", H - timedelta(minutes=5), 0.5), _state("b", H + timedelta(minutes=30), 2.5)]
     expected = expected_pairs(states, H, H + timedelta(hours=1))
-    # a is T4 all hour from the first discovery: 240 instants; b only exists from 07:30 (T3, 30 s cadence).
+    # a is T4 all hour from the first discovery: 240 instants; b only exists from 07:30 (T3, 30 s cadence), and a
+    # first sighting is expected from the first slot a run could know it in (07:31).
     assert len({p for p in expected["T4"] if p[0] == "a"}) == 120  # the 07:30 discovery no longer lists a
     assert {p[0] for p in expected["T3"]} == {"b"}
-    assert len(expected["T3"]) == 60
+    assert len(expected["T3"]) == 58
 
 
 def test_coverage_rows_count_only_scheduled_pairs():
@@ -90,12 +91,20 @@ def _expected_by_brute_force(states, start, end):
     for row in states:
         batches.setdefault(row["observed_at"], []).append(row)
     times = sorted(batches)
+    first_seen = {}
+    for observed in times:
+        for row in batches[observed]:
+            first_seen.setdefault(row["condition_id"], observed)
     out = {tier.name: set() for tier in DEFAULT_PLAN.tiers}
     for tier in DEFAULT_PLAN.tiers:
         for instant in instants_in_window(tier, start, end):
             index = bisect_right(times, instant) - 1
             if index >= 0:
                 for row in batches[times[index]]:
+                    new = first_seen[row["condition_id"]] == times[index]
+                    published = (times[index] + timedelta(seconds=DISCOVERY_PUBLISH_S)).timestamp()
+                    if new and instant.timestamp() < -(-published // tier.slot_s) * tier.slot_s:
+                        continue  # no slot run before that could know the market
                     if assign_tier(row.get("end_date"), instant) == tier.name:
                         out[tier.name].add((row["condition_id"], instant))
     return out

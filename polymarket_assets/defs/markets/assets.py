@@ -13,7 +13,7 @@ from polymarket_assets.defs.markets.schema import (
     TIER_TRANSITION_SCHEMA,
 )
 from polymarket_assets.defs.partitions import hourly_partitions, partition_check_spec, partition_parts
-from polymarket_assets.defs.policies import API_POOL, API_RETRY_POLICY, ONE_PARTITION_PER_RUN
+from polymarket_assets.defs.policies import API_POOL, API_RETRY_POLICY, ONE_PARTITION_PER_RUN, freshness
 from polymarket_assets.defs.resources import ClockResource, LakeResource, PolymarketApiResource
 from polymarket_assets.lib.discovery import (
     OPEN,
@@ -65,6 +65,7 @@ def final_condition_ids(lake) -> set[str]:
 @dg.asset(
     partitions_def=hourly_partitions,
     group_name="markets",
+    freshness_policy=freshness("markets"),
     kinds={"python", "parquet"},
     pool=API_POOL,
     retry_policy=API_RETRY_POLICY,

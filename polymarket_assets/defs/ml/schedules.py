@@ -10,6 +10,7 @@ import dagster as dg
 
 from polymarket_assets.defs.ml.partitions import daily_partitions
 from polymarket_assets.defs.resources import LakeResource
+from polymarket_assets.lib.ml.model import latest_version
 from polymarket_assets.lib.ml.sources import RESOLUTIONS, connect, has_files, relation_sql
 from polymarket_assets.lib.parquet_store import local_data_dir
 
@@ -63,8 +64,11 @@ def ml_retrain_schedule(context: dg.ScheduleEvaluationContext):
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
-def predictions_schedule(context: dg.ScheduleEvaluationContext):
-    """Fresh predictions every hour from the current model."""
+def predictions_schedule(context: dg.ScheduleEvaluationContext, lake: LakeResource):
+    """Fresh predictions every hour from the current model; skipped, with the reason, until a model exists (a
+    run that could only fail would turn a healthy new deployment red)."""
+    if latest_version(lake.data_dir) is None:
+        return dg.SkipReason("no model yet: ml_first_model_sensor trains the first one once enough markets resolved")
     return dg.RunRequest(run_key=f"predictions:{context.scheduled_execution_time:%Y-%m-%dT%H}")
 
 

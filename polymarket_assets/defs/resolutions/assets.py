@@ -12,7 +12,7 @@ import dagster as dg
 import pyarrow as pa
 
 from polymarket_assets.defs.partitions import hourly_partitions, partition_parts
-from polymarket_assets.defs.policies import API_POOL, API_RETRY_POLICY, ONE_PARTITION_PER_RUN
+from polymarket_assets.defs.policies import API_POOL, API_RETRY_POLICY, ONE_PARTITION_PER_RUN, freshness
 from polymarket_assets.defs.resources import ClockResource, LakeResource, PolymarketApiResource
 from polymarket_assets.lib.errors import ApiError, ParseError
 from polymarket_assets.lib.labels import (
@@ -72,6 +72,7 @@ def ws_claims(store) -> dict[str, str]:
 @dg.asset(
     partitions_def=hourly_partitions,
     group_name="resolutions",
+    freshness_policy=freshness("resolutions"),
     kinds={"python", "parquet"},
     pool=API_POOL,
     retry_policy=API_RETRY_POLICY,

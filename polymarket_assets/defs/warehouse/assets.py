@@ -9,6 +9,7 @@ import time
 
 import dagster as dg
 
+from polymarket_assets.defs.policies import freshness
 from polymarket_assets.defs.resources import LakeResource
 from polymarket_assets.defs.warehouse.views import VIEWS
 from polymarket_assets.lib.warehouse import build_warehouse_report
@@ -34,6 +35,7 @@ WAREHOUSE_CONDITION = (
 @dg.asset(
     group_name="warehouse",
     kinds={"duckdb"},
+    freshness_policy=freshness("warehouse"),
     deps=["markets", "resolutions", "coverage", *[f"snapshots_{t}" for t in ("t0", "t1", "t2", "t3", "t4", "stale")],
           "trades", "book_updates", "ws_gaps", "market_events", "whale_events"],
     automation_condition=WAREHOUSE_CONDITION,
