@@ -422,7 +422,9 @@ def _coverage_segment(sim, hours: list[datetime], minutes: int, warm_up: bool, d
     runs: dict[tuple[str, datetime], tuple[PolymarketApiResource, set[str]]] = {}  # the live slot run per tier
     current: list[dict] = []
     if warm_up:
-        current = _coverage_discovery(sim, hours[0] - timedelta(hours=1), [], data_dir, tally, None)
+        # The deployment was already running: its previous discovery is part of the record coverage is scored
+        # from, so the segment's first instants are not a new market's first (unsweepable) slot.
+        current = _coverage_discovery(sim, hours[0] - timedelta(hours=1), [], data_dir, tally, states)
 
     def sweep(tier, instant: datetime, slot: datetime) -> None:
         polymarket, known = runs[(tier.name, slot)]
@@ -521,7 +523,7 @@ def bench_coverage(markets: int = COVERAGE_MARKETS, hours: int = COVERAGE_HOURS,
         sims = _start_sims(stack, Path(tmp) / "simulators.log", segments, markets=markets, seed=COVERAGE_SEED,
                            speed=0, faults=profile, start=(COVERAGE_START - timedelta(hours=1)).isoformat())
         with ThreadPoolExecutor(max_workers=segments, thread_name_prefix="segment") as pool:
-            futures = [pool.submit(_coverage_segment, sim, block, minutes, i > 0, Path(tmp) / f"s{i}", tally, states,
+            futures = [pool.submit(_coverage_segment, sim, block, minutes, True, Path(tmp) / f"s{i}", tally, states,
                                    captured, faults) for i, (sim, block) in enumerate(zip(sims, blocks))]
             for future in futures:
                 future.result()

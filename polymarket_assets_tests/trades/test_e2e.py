@@ -132,7 +132,8 @@ def test_recorded_trades_reach_the_view_once_each_through_a_kill_mid_write(env):
     assert sorted(again) == sorted(trades) and len({t[6] for t in trades}) == len(trades)
 
     stats = compare_with_truth([t[:6] for t in trades], sim.control, state["tracked"], t0, state["audited_through"])
-    assert stats["truth"] >= 8 and stats["capture_ratio"] == 1.0 and stats["duplicates"] == 0, stats
+    # A handful of trades at least (the realistic simulated market prints fewer than the old strong one did).
+    assert stats["truth"] >= 5 and stats["capture_ratio"] == 1.0 and stats["duplicates"] == 0, stats
 
     # The demo's figures come from the same lake.
     figures = demo_figures(data_dir, sim.control, start=t0, end=state["audited_through"])
