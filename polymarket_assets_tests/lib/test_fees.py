@@ -1,7 +1,6 @@
 """The taker fee of Fee Structure V2 (polymarket_api.md §9.7), against cases computed by hand."""
 
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -11,8 +10,9 @@ from polymarket_assets.lib.errors import ParseError
 from polymarket_assets.lib.fees import FeeSchedule, parse_fee_schedule, round_fee, taker_fee
 from polymarket_assets.lib.parse_gamma import parse_gamma_market
 from polymarket_assets.lib.ws_messages import parse_ws_frame
+from polymarket_assets_tests.samples import SAMPLES_DIR
 
-SAMPLES = Path("/work/shared/polymarket_samples")
+SAMPLES = SAMPLES_DIR
 CRYPTO = FeeSchedule(rate=0.07, exponent=1, taker_only=True, rebate_rate=0.2)
 POLITICS = FeeSchedule(rate=0.04, exponent=1, taker_only=True, rebate_rate=0.25)
 
