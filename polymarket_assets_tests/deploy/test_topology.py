@@ -48,6 +48,7 @@ from polymarket_assets.lib.tiers import DEFAULT_PLAN, slot_instants
 from polymarket_assets_tests.deploy import deploy_files as df
 from polymarket_assets_tests.deploy.topology import (
     ASSET_NODES_QUERY,
+    CHROMIUM_FLAGS,
     INSTANCE_QUERY,
     LOCATION_NAME,
     REPO_ROOT,
@@ -71,19 +72,6 @@ SENSOR = "incoming_files_sensor"
 # so run monitoring resolves it within the test while every other run keeps production's 1800 s.
 MAX_RUNTIME_S = 40
 SCREENSHOT = REPO_ROOT / "docs" / "asset_graph.png"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1600,1000",
-    # The graph is laid out by JavaScript after the GraphQL answers arrive; give the page time to settle.
-    "--virtual-time-budget=20000",
-]
 
 
 REQUIRED_DAEMONS = {"SCHEDULER", "SENSOR", "QUEUED_RUN_COORDINATOR", "MONITORING", "BACKFILL", "ASSET"}

@@ -42,6 +42,21 @@ PG_ADMIN_DB = os.environ.get("PM_TEST_PG_ADMIN_DB", "test")
 # Variables a developer's shell may carry that would point the processes somewhere else.
 _INHERITED_PREFIXES = ("DAGSTER_", "PM_")
 
+# Headless Chromium as the UI tests capture the Dagster UI with it.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1600,1000",
+    # Pages are laid out by JavaScript after the GraphQL answers arrive; give them time to settle.
+    "--virtual-time-budget=20000",
+]
+
 
 def free_port() -> int:
     """A TCP port that was free on 127.0.0.1 a moment ago."""

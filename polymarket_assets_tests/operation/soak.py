@@ -29,26 +29,14 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from polymarket_assets.definitions import defs as load_defs
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets_tests.deploy.dev_stack import DevStack, running_dev_stack
+from polymarket_assets_tests.deploy.topology import CHROMIUM_FLAGS
 from polymarket_sim.runner import SimControl
 from ws_sidecar.config import load_config
 from ws_sidecar.runner import compare_with_truth
 from ws_sidecar.state import read_json
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1600,1000",
-    # Pages are laid out by JavaScript after the GraphQL answers arrive; give them time to settle.
-    "--virtual-time-budget=20000",
-    # The UI keeps live queries open; capture after this long (ms) even if the page never goes idle.
-    "--timeout=90000",
-]
+# The UI keeps live queries open: capture after 90 s (ms) even if the page never goes idle.
+SOAK_CHROMIUM_FLAGS = [*CHROMIUM_FLAGS, "--timeout=90000"]
 # The UI's pages captured at the end: the global asset graph and the partitions of the fastest tier.
 PAGES = {"asset_graph": "/asset-groups", "snapshots_partitions": "/assets/snapshots_t4?view=partitions"}
 # What the partitions page counts, per snapshot asset: "missing" is partitions - the other three.
@@ -218,7 +206,7 @@ def screenshot(chromium: str, url: str, out: Path, profile: Path) -> int:
     from PIL import Image  # matplotlib's own dependency
 
     result = subprocess.run(
-        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={out}", url],
+        [chromium, *SOAK_CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={out}", url],
         check=False, capture_output=True, text=True, timeout=600,
     )
     if result.returncode != 0 or not out.is_file():
