@@ -1,7 +1,8 @@
 """Fault injection for /gamma, /clob, /data and /ws (never /control): profiles, rates and the HTTP middleware.
 
 Each HTTP request draws once against the cumulative rates of the HTTP fault kinds, so rates are per-request
-probabilities and at most one fault hits a request. WS fault rates are read by the WS hub.
+probabilities and at most one fault hits a request. WS fault rates are read by the WS hub. Delays and hangs
+wait on the middleware's `sleep` (asyncio's; tests pass a fake that records them).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -162,7 +164,7 @@ def corrupt_one_record(body: bytes, rng: random.Random) -> bytes | None:
     return dumps(doc).encode()
 
 
-def middleware(faults: FaultConfig, stats):
+def middleware(faults: FaultConfig, stats, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
     @web.middleware
     async def fault_middleware(request: web.Request, handler):
         path = request.path
@@ -173,7 +175,7 @@ def middleware(faults: FaultConfig, stats):
             return await handler(request)
         stats.faults[kind] += 1
         if kind == "delay":
-            await asyncio.sleep(faults.rng.uniform(faults["delay_min_s"], faults["delay_max_s"]))
+            await sleep(faults.rng.uniform(faults["delay_min_s"], faults["delay_max_s"]))
             return await handler(request)
         if kind == "http429":
             return web.Response(status=429, text=dumps({"error": "Too Many Requests"}), content_type="application/json",
@@ -184,7 +186,7 @@ def middleware(faults: FaultConfig, stats):
                                 content_type="application/json")
         if kind == "hang":
             # Hold the request past any sane client timeout, then answer normally (if anyone still listens).
-            await asyncio.sleep(faults["hang_s"])
+            await sleep(faults["hang_s"])
             return await handler(request)
         if kind == "cloudflare403":
             return web.Response(status=403, text=CLOUDFLARE_HTML, content_type="text/html")

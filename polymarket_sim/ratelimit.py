@@ -1,7 +1,8 @@
 """Per-endpoint sliding-window rate limits (polymarket_api.md §3), enforced by delay (default) or by 429.
 
 All clients here share 127.0.0.1, so the windows are global, which is what a per-IP limit means for them.
-Windows run on the wall clock: limits protect the server in real time, whatever the simulated speed.
+Windows run on the wall clock: limits protect the server in real time, whatever the simulated speed. The clock
+and the middleware's `sleep` are injectable, so tests assert exact waits on a fake one.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import collections
 import math
 import time
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -39,7 +41,8 @@ GENERAL = ("general", 15000)
 
 
 class RateLimiter:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._windows: dict[str, collections.deque] = collections.defaultdict(collections.deque)
 
     def buckets(self, path: str) -> list[tuple[str, int]]:
@@ -50,7 +53,7 @@ class RateLimiter:
 
     def reserve(self, path: str, mode: str, scale: float = 1.0, window: float = WINDOW_S) -> tuple[float, float | None]:
         """(delay to wait before serving, retry_after if rejected in 429 mode)."""
-        now = time.monotonic()
+        now = self._clock()
         slot = now
         rules = self.buckets(path)
         for name, limit in rules:
@@ -67,7 +70,7 @@ class RateLimiter:
         return slot - now, None
 
 
-def middleware(limiter: RateLimiter, faults, stats):
+def middleware(limiter: RateLimiter, faults, stats, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
     @web.middleware
     async def rate_limit_middleware(request: web.Request, handler):
         path = request.path
@@ -82,7 +85,7 @@ def middleware(limiter: RateLimiter, faults, stats):
                                     content_type="application/json", headers={"Retry-After": str(int(retry_after))})
             if delay > 0:
                 stats.faults["rate_limit_delay"] += 1
-                await asyncio.sleep(delay)
+                await sleep(delay)
         return await handler(request)
 
     return rate_limit_middleware

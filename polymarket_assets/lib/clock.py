@@ -2,19 +2,34 @@
 
 A sweep waits for its scheduled instant on this clock and stamps `captured_at` from it, so a run against an
 accelerated or test-stepped simulator behaves exactly as a production run does against wall time.
+
+`WallTime` is the real time that waiting code spends whatever the clock above says (HTTP backoff, rate limits,
+circuit-breaker cooldowns, `Retry-After`): tests hand it a fake to assert exact delays without sleeping.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import requests
 
 
+@dataclass(frozen=True)
+class WallTime:
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+SYSTEM_TIME = WallTime()
+
+
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def sleep_until(self, instant: datetime) -> None:
         while True:
@@ -57,7 +72,7 @@ class SimClock:
         return self._anchor_sim + (time.monotonic() - self._anchor_wall) * self._speed
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self._now_ts(), tz=timezone.utc)
+        return datetime.fromtimestamp(self._now_ts(), tz=UTC)
 
     def sleep_until(self, instant: datetime, max_wall_s: float = 900.0) -> None:
         target = instant.timestamp()

@@ -10,8 +10,7 @@ import json
 import logging
 import random
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -21,6 +20,7 @@ from requests.adapters import HTTPAdapter
 
 from polymarket_assets.lib.circuit_breaker import CircuitBreaker
 from polymarket_assets.lib.client_stats import ClientStats
+from polymarket_assets.lib.clock import SYSTEM_TIME, WallTime
 from polymarket_assets.lib.errors import (
     CircuitOpenError,
     ClientResponseError,
@@ -82,6 +82,7 @@ class ApiClient:
 
     ``limits`` maps a rate-limit key (``endpoint``, default the request path) to ``(requests, window_s)``.
     Every request also takes a token from ``default_limit``, the host-wide budget, when one is given.
+    ``wall_time`` is the real time its waits spend (backoff, rate limits, cooldowns, ``Retry-After``).
     """
 
     def __init__(
@@ -105,7 +106,7 @@ class ApiClient:
         planned_downtime_wait_s: float = 300.0,
         planned_backoff_base_s: float = 2.0,
         planned_backoff_cap_s: float = 30.0,
-        sleep: Callable[[float], None] = time.sleep,
+        wall_time: WallTime = SYSTEM_TIME,
         rng: random.Random | None = None,
     ):
         parts = urlsplit(base_url)
@@ -129,10 +130,11 @@ class ApiClient:
         self.planned_backoff_base_s = planned_backoff_base_s
         self.planned_backoff_cap_s = planned_backoff_cap_s
         self.stats = ClientStats()
-        self.breaker = CircuitBreaker(breaker_failures, breaker_cooldown_s)
-        self._buckets: dict[str, TokenBucket] = buckets_from_limits(limits or {})
-        self._general_bucket = bucket_for_window(*default_limit) if default_limit else None
-        self._sleep = sleep
+        self._time = wall_time
+        self.breaker = CircuitBreaker(breaker_failures, breaker_cooldown_s, clock=wall_time.monotonic)
+        waits = {"clock": wall_time.monotonic, "sleep": wall_time.sleep}
+        self._buckets: dict[str, TokenBucket] = buckets_from_limits(limits or {}, **waits)
+        self._general_bucket = bucket_for_window(*default_limit, **waits) if default_limit else None
         self._rng = rng or random.Random()
         # A 429's Retry-After applies to the whole client (the server throttles our address, not one thread).
         self._pause_lock = threading.Lock()
@@ -213,7 +215,7 @@ class ApiClient:
                     planned_waited += delay
                     log.info("%s %s: planned restart (HTTP 425), retrying in %.2f s", method, url, delay)
                     self.stats.record_planned_downtime(delay)
-                    self._sleep(delay)
+                    self._time.sleep(delay)
                     continue
                 self.breaker.record_failure()
                 last = fault
@@ -235,7 +237,7 @@ class ApiClient:
                     self._pause_all(delay)
                 log.debug("retrying %s %s in %.2f s after %s", method, url, delay, fault.reason)
                 self.stats.record_retry(fault.reason, delay)
-                self._sleep(delay)
+                self._time.sleep(delay)
             except (ClientResponseError, ResponseTooLargeError):
                 # The server is up and answered; the fault is in the request or the data, not its health.
                 self.breaker.record_success()
@@ -260,14 +262,14 @@ class ApiClient:
 
     def _pause_all(self, seconds: float) -> None:
         with self._pause_lock:
-            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+            self._paused_until = max(self._paused_until, self._time.monotonic() + seconds)
 
     def _throttle(self, key: str) -> None:
         waited = 0.0
         with self._pause_lock:
-            pause = self._paused_until - time.monotonic()
+            pause = self._paused_until - self._time.monotonic()
         if pause > 0:
-            self._sleep(pause)
+            self._time.sleep(pause)
             waited += pause
         if self._general_bucket is not None:
             waited += self._general_bucket.acquire()
@@ -306,7 +308,7 @@ class ApiClient:
                 f"response declares {declared} bytes, cap is {self.max_bytes}", status=status, url=url
             )
         buf = bytearray()
-        started = time.monotonic()
+        started = self._time.monotonic()
         try:
             for chunk in resp.iter_content(_CHUNK_BYTES):
                 buf += chunk
@@ -316,7 +318,7 @@ class ApiClient:
                         f"response exceeded the {self.max_bytes}-byte cap", status=status, url=url
                     )
                 # The read timeout bounds each socket read; a server that trickles bytes needs a total bound.
-                if self.total_timeout_s is not None and time.monotonic() - started > self.total_timeout_s:
+                if self.total_timeout_s is not None and self._time.monotonic() - started > self.total_timeout_s:
                     self.stats.record_attempt("read_timeout", len(buf))
                     raise _RetryableFault("read_timeout", status=status)
         except requests.exceptions.RequestException as exc:
@@ -331,7 +333,7 @@ class ApiClient:
         status = resp.status_code
         text = raw.decode("utf-8", errors="replace")
         if status == 429:
-            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            retry_after = parse_retry_after(resp.headers.get("Retry-After"), now=self._time.now())
             raise _RetryableFault("status_429", status=status, body=text, retry_after=retry_after)
         if status == PLANNED_DOWNTIME_STATUS:
             raise _RetryableFault("status_425", status=status, body=text, planned=True)

@@ -48,7 +48,9 @@ def test_hourly_schedules_target_their_hours(repo):
     _, (markets,) = _evaluate(repo, "markets_schedule", datetime(2026, 11, 25, 7, 0, tzinfo=timezone.utc))
     assert markets.partition_key == "2026-11-25-07:00"
     _, (reassembly,) = _evaluate(repo, "snapshots_reassembly_schedule", datetime(2026, 11, 25, 7, 15, tzinfo=timezone.utc))
-    assert reassembly.partition_key == "2026-11-25-06:00" and "run_config" not in reassembly.run_config
+    assert reassembly.partition_key == "2026-11-25-06:00" and reassembly.run_key == "reassembly:2026-11-25-06:00"
+    # No `slot_start` for any tier: a snapshot run without one re-assembles its hour instead of sweeping a slot.
+    assert reassembly.run_config == {}
 
 
 def test_collection_schedules_are_on_by_default(repo):

@@ -1,12 +1,15 @@
-"""ApiClient against a real socket stub: retries, Retry-After, size cap, breaker, stats, base-URL prefixes."""
+"""ApiClient against a real socket stub: retries, Retry-After, size cap, breaker, stats, base-URL prefixes.
+
+Waits (Retry-After, rate limits, breaker cooldowns, planned restarts) run on a fake wall time and are asserted
+exactly; timeouts stay real, since they are the sockets' own.
+"""
 
 from __future__ import annotations
 
 import itertools
 import json
 import threading
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -20,6 +23,7 @@ from polymarket_assets.lib.errors import (
     RetryExhaustedError,
 )
 from polymarket_assets.lib.http_client import ApiClient
+from polymarket_assets_tests.fake_time import FakeTime
 from polymarket_assets_tests.lib.conftest import FAST
 from polymarket_assets_tests.lib.stub_server import CLOUDFLARE_HTML, Reply, json_reply
 
@@ -82,35 +86,34 @@ def test_each_retryable_fault_is_retried_then_succeeds(stub, fault, reason):
 
 def test_retry_after_seconds_is_honoured(stub):
     stub.script("GET", "/t", Reply(status=429, headers={"Retry-After": "1"}), json_reply(OK))
-    client = make(stub)
-    started = time.monotonic()
+    t = FakeTime()
+    client = make(stub, wall_time=t.wall_time)
     assert client.get_json("/t") == OK
-    elapsed = time.monotonic() - started
-    assert 1.0 <= elapsed < 2.5
+    assert t.slept == [1.0]  # the Retry-After, longer than the backoff; waited once, not again by the pause
     assert client.stats.as_dict()["status_429"] == 1
 
 
 def test_retry_after_http_date_is_honoured(stub):
-    when = datetime.now(UTC) + timedelta(seconds=30)
+    t = FakeTime()
+    when = t.now() + timedelta(seconds=30)
     stub.script(
         "GET",
         "/t",
         Reply(status=429, headers={"Retry-After": format_datetime(when, usegmt=True)}),
         json_reply(OK),
     )
-    slept: list[float] = []
-    client = make(stub, sleep=slept.append)
+    client = make(stub, wall_time=t.wall_time)
     assert client.get_json("/t") == OK
-    assert slept and 28.0 <= max(slept) <= 31.0
+    assert t.slept == [30.0]
 
 
 def test_retry_after_beyond_the_limit_gives_up_instead_of_sleeping(stub):
     stub.script("GET", "/t", Reply(status=429, headers={"Retry-After": "3600"}))
-    client = make(stub, max_retry_after_s=5)
-    started = time.monotonic()
+    t = FakeTime()
+    client = make(stub, max_retry_after_s=5, wall_time=t.wall_time)
     with pytest.raises(RetryExhaustedError, match="3600"):
         client.get_json("/t")
-    assert time.monotonic() - started < 1.0
+    assert t.slept == []
 
 
 @pytest.mark.parametrize("status", [400, 401, 404, 405, 410, 414, 422])
@@ -180,7 +183,8 @@ def test_body_just_under_the_cap_is_accepted(stub):
 
 
 def test_breaker_opens_fails_fast_and_recovers(stub):
-    client = make(stub, max_retries=0, breaker_failures=3, breaker_cooldown_s=0.3)
+    t = FakeTime()
+    client = make(stub, max_retries=0, breaker_failures=3, breaker_cooldown_s=15.0, wall_time=t.wall_time)
     stub.script("GET", "/t", *[Reply(status=500)] * 3)
     for _ in range(3):
         with pytest.raises(RetryExhaustedError):
@@ -188,9 +192,9 @@ def test_breaker_opens_fails_fast_and_recovers(stub):
     with pytest.raises(CircuitOpenError):
         client.get_json("/t")
     assert len(stub.calls()) == 3  # the open breaker sent nothing
-    assert client.breaker.state == "open"
+    assert client.breaker.state == "open" and client.breaker.retry_in_s() == 15.0
 
-    time.sleep(0.35)
+    t.advance(15.0)
     # Half-open: one trial goes out; a failure re-opens at once.
     stub.script("GET", "/t", Reply(status=500))
     with pytest.raises(RetryExhaustedError):
@@ -198,7 +202,7 @@ def test_breaker_opens_fails_fast_and_recovers(stub):
     with pytest.raises(CircuitOpenError):
         client.get_json("/t")
 
-    time.sleep(0.35)
+    t.advance(15.0)
     stub.script("GET", "/t", json_reply(OK), json_reply(OK))
     assert client.get_json("/t") == OK
     assert client.breaker.state == "closed"
@@ -238,28 +242,29 @@ def test_stats_count_a_mixed_sequence(stub):
 
 def test_rate_limit_waits_are_counted(stub):
     stub.handle("GET", "/r", lambda req: json_reply(OK))
-    client = make(stub, limits={"/r": (10, 1.0)})  # burst 1, then 9/s
-    started = time.monotonic()
+    t = FakeTime()
+    client = make(stub, limits={"/r": (10, 1.0)}, wall_time=t.wall_time)  # burst 1, then 9/s
     for _ in range(6):
         client.get_json("/r")
-    elapsed = time.monotonic() - started
     stats = client.stats.as_dict()
-    # Whatever the request latency, 5 requests beyond the burst need 5/9 s at 9/s.
-    assert elapsed >= 5 / 9 - 0.01
-    assert stats["throttle_waits"] >= 1
-    assert stats["throttle_wait_s"] > 0
+    # The 5 requests beyond the burst wait 1/9 s each at 9/s.
+    assert t.slept == pytest.approx([1 / 9] * 5)
+    assert stats["throttle_waits"] == 5
+    assert stats["throttle_wait_s"] == pytest.approx(5 / 9)
 
 
 def test_endpoint_key_selects_the_bucket(stub):
     stub.handle("GET", "/markets/1", lambda req: json_reply(OK))
     stub.handle("GET", "/other", lambda req: json_reply(OK))
-    client = make(stub, limits={"/markets": (10, 1.0)})
+    t = FakeTime()
+    client = make(stub, limits={"/markets": (10, 1.0)}, wall_time=t.wall_time)
     for _ in range(3):
         client.get_json("/other")  # no per-endpoint limit, no default: never waits
     assert client.stats.throttle_waits == 0
     for _ in range(4):
         client.get_json("/markets/1", endpoint="/markets")
-    assert client.stats.throttle_waits >= 2
+    assert client.stats.throttle_waits == 3  # burst 1
+    assert t.slept == pytest.approx([1 / 9] * 3)
 
 
 @pytest.mark.parametrize("base", ["/gamma", "/gamma/", "/api/v1/gamma"])
@@ -331,13 +336,13 @@ def test_a_planned_restart_425_is_waited_out_with_backoff_from_one_to_two_s_capp
     # A ~90 s matching-engine restart (polymarket_api.md §9.8): ten 425s in a row, more than the ordinary retry
     # budget (max_retries=2 here), then success. Sleeps are recorded, not slept.
     stub.script("GET", "/book", *[json_reply({"error": "restarting"}, status=425)] * 10, json_reply(OK))
-    slept: list[float] = []
-    client = make(stub, max_retries=2, breaker_failures=3, sleep=slept.append)
+    t = FakeTime()
+    client = make(stub, max_retries=2, breaker_failures=3, wall_time=t.wall_time)
     assert client.get_json("/book") == OK
     assert len(stub.calls("GET", "/book")) == 11
-    assert 1.0 <= slept[0] <= 2.0, "the first wait is 1-2 s"
-    assert all(b >= a / 2 for a, b in itertools.pairwise(slept)), "waits grow (equal jitter)"
-    assert max(slept) <= 30.0 and sum(slept) >= 90.0
+    assert 1.0 <= t.slept[0] <= 2.0, "the first wait is 1-2 s"
+    assert all(b >= a / 2 for a, b in itertools.pairwise(t.slept)), "waits grow (equal jitter)"
+    assert max(t.slept) <= 30.0 and sum(t.slept) >= 90.0
     stats = client.stats.as_dict()
     # Not a failure, not a retry of the ordinary budget, not a circuit-breaker strike.
     assert stats["failures"] == 0 and stats["retries"] == 0 and stats["planned_downtime_waits"] == 10
@@ -347,9 +352,9 @@ def test_a_planned_restart_425_is_waited_out_with_backoff_from_one_to_two_s_capp
 
 def test_a_425_that_outlasts_the_planned_wait_is_a_clear_error(stub):
     stub.script("GET", "/book", *[json_reply({"error": "restarting"}, status=425)] * 50)
-    slept: list[float] = []
-    client = make(stub, planned_downtime_wait_s=20, sleep=slept.append)
+    t = FakeTime()
+    client = make(stub, planned_downtime_wait_s=20, wall_time=t.wall_time)
     with pytest.raises(PlannedDowntimeError, match="planned restart"):
         client.get_json("/book")
-    assert sum(slept) <= 20
+    assert sum(t.slept) <= 20
     assert client.stats.as_dict()["failures"] == 1

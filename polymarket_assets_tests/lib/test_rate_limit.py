@@ -8,26 +8,12 @@ import time
 import pytest
 
 from polymarket_assets.lib.rate_limit import TokenBucket, bucket_for_window, buckets_from_limits
-
-
-class FakeTime:
-    """A clock whose sleep advances it, so waits are exact and instant."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from polymarket_assets_tests.fake_time import FakeTime
 
 
 def test_burst_is_free_then_requests_are_spaced_by_the_rate():
     t = FakeTime()
-    bucket = TokenBucket(rate_per_s=2.0, burst=3, clock=t.clock, sleep=t.sleep)
+    bucket = TokenBucket(rate_per_s=2.0, burst=3, clock=t.monotonic, sleep=t.sleep)
     assert [bucket.acquire() for _ in range(3)] == [0.0, 0.0, 0.0]
     assert bucket.acquire() == pytest.approx(0.5)
     assert bucket.acquire() == pytest.approx(0.5)
@@ -36,9 +22,9 @@ def test_burst_is_free_then_requests_are_spaced_by_the_rate():
 
 def test_tokens_refill_over_time_up_to_the_burst():
     t = FakeTime()
-    bucket = TokenBucket(rate_per_s=1.0, burst=2, clock=t.clock, sleep=t.sleep)
+    bucket = TokenBucket(rate_per_s=1.0, burst=2, clock=t.monotonic, sleep=t.sleep)
     bucket.acquire(), bucket.acquire()
-    t.now += 10  # long idle: refills to the burst, not to 10
+    t.advance(10)  # long idle: refills to the burst, not to 10
     assert bucket.available == pytest.approx(2.0)
     assert bucket.try_acquire() and bucket.try_acquire()
     assert not bucket.try_acquire()
@@ -46,12 +32,12 @@ def test_tokens_refill_over_time_up_to_the_burst():
 
 def test_window_bucket_never_exceeds_the_window_limit():
     t = FakeTime()
-    bucket = bucket_for_window(300, 10.0, clock=t.clock, sleep=t.sleep)
-    start = t.now
+    bucket = bucket_for_window(300, 10.0, clock=t.monotonic, sleep=t.sleep)
+    start = t.monotonic()
     stamps = []
     for _ in range(900):
         bucket.acquire()
-        stamps.append(t.now - start)
+        stamps.append(t.monotonic() - start)
     # Slide a 10 s window over the grant times: never more than 300 inside it.
     j = 0
     for i, s in enumerate(stamps):

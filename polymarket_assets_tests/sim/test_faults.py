@@ -1,16 +1,25 @@
-"""Every fault mode is observable from a client; /control is never faulted; profiles and rate limits."""
+"""Every fault mode is observable from a client; /control is never faulted; profiles and rate limits.
+
+The waits the faults and rate limits impose are asserted exactly on a fake clock, in process; the simulator's
+sockets show the same behaviour from a client.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
 import pytest
 import requests
 import websocket
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
-from polymarket_sim import run_sim
-from polymarket_sim.faults import PROFILES
+from polymarket_assets_tests.fake_time import FakeTime
+from polymarket_sim import faults, ratelimit, run_sim
+from polymarket_sim.faults import PROFILES, FaultConfig
+from polymarket_sim.world import Stats
 
 from .conftest import START
 from .wsclient import WSClient
@@ -33,11 +42,33 @@ def _get(h, timeout=5.0):
     return requests.get(h.urls["PM_GAMMA_URL"] + "/markets", params={"limit": 2}, timeout=timeout)
 
 
+def _serve(middleware, requests_: int = 1, path: str = "/gamma/markets") -> list[web.Response]:
+    """Pass requests one after another through one middleware, in process, to a handler answering `[]`."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response([])
+
+    async def run() -> list[web.Response]:
+        return [await middleware(make_mocked_request("GET", path), handler) for _ in range(requests_)]
+
+    return asyncio.run(run())
+
+
 def test_delay(clean):
-    clean.control.set_faults(delay_rate=1, delay_min_s=0.4, delay_max_s=0.4)
-    t0 = time.perf_counter()
-    r = _get(clean)
-    assert r.status_code == 200 and time.perf_counter() - t0 >= 0.4
+    before = clean.control.stats()["faults"].get("delay", 0)
+    clean.control.set_faults(delay_rate=1, delay_min_s=0.01, delay_max_s=0.01)
+    assert _get(clean).status_code == 200
+    assert clean.control.stats()["faults"]["delay"] == before + 1
+
+
+@pytest.mark.parametrize("kind, settings, wait", [
+    ("delay", {"delay_rate": 1, "delay_min_s": 0.4, "delay_max_s": 0.4}, 0.4),
+    ("hang", {"hang_rate": 1, "hang_s": 20}, 20.0),
+])
+def test_delay_and_hang_wait_their_time_then_answer(kind, settings, wait):
+    t, stats = FakeTime(), Stats()
+    (response,) = _serve(faults.middleware(FaultConfig(**settings), stats, sleep=t.asleep))
+    assert response.status == 200 and t.slept == [wait] and stats.faults[kind] == 1
 
 
 def test_429_with_retry_after(clean):
@@ -157,7 +188,10 @@ def test_ws_freeze_fault_rate(clean):
     try:
         c.subscribe(_pair(clean))
         c.recv_frame()
-        time.sleep(1.5)
+        # The hub rolls the per-connection faults once a second; at 600 a minute the first roll freezes.
+        deadline = time.monotonic() + 5.0
+        while not clean.control.stats()["faults"].get("ws_freeze") and time.monotonic() < deadline:
+            time.sleep(0.05)
         clean.control.advance(600)
         c.send("PING")
         assert c.recv_frame() == "PONG"
@@ -195,21 +229,38 @@ def test_ws_disconnect_fault_and_control_disconnect_all(clean):
     assert clean.control.stats()["faults"]["ws_disconnect"] >= 1
 
 
-def test_rate_limit_throttles_by_default_and_429s_on_request(clean):
-    # Shrink the /gamma/markets limit (300 per 10 s) to 6 per 1 s so the test is quick.
-    clean.control.set_faults(rate_limit_mode="throttle", rate_limit_scale=0.02, rate_limit_window_s=1.0)
+# The /gamma/markets limit (300 per 10 s) shrunk to 6 per second.
+SMALL_LIMIT = {"rate_limit_scale": 0.02, "rate_limit_window_s": 1.0}
+
+
+def test_rate_limit_delays_or_rejects_exactly_what_exceeds_the_window():
+    t, stats = FakeTime(), Stats()
+    config = FaultConfig(rate_limit_mode="throttle", **SMALL_LIMIT)
+    middleware = ratelimit.middleware(ratelimit.RateLimiter(clock=t.monotonic), config, stats, sleep=t.asleep)
+    # Six pass at once; the seventh waits until the first six leave the window, and opens the next one.
+    assert [r.status for r in _serve(middleware, 9)] == [200] * 9
+    assert t.slept == [1.0] and stats.faults["rate_limit_delay"] == 1
+    t.advance(1.0)
+    config.update({"rate_limit_mode": "429"})
+    responses = _serve(middleware, 9)
+    assert [r.status for r in responses] == [200] * 6 + [429] * 3
+    assert [r.headers["Retry-After"] for r in responses[6:]] == ["1"] * 3
+    assert t.slept == [1.0] and stats.faults["rate_limit_429"] == 3
+
+
+def test_rate_limit_429s_on_request_and_throttles_by_default(clean):
+    clean.control.set_faults(rate_limit_mode="429", **SMALL_LIMIT)
     try:
         s = requests.Session()
-        t0 = time.perf_counter()
-        for _ in range(9):
-            assert s.get(clean.urls["PM_GAMMA_URL"] + "/markets", params={"limit": 1}, timeout=5).status_code == 200
-        assert time.perf_counter() - t0 >= 0.8, "requests over the limit are delayed"
-        time.sleep(1.1)
-        clean.control.set_faults(rate_limit_mode="429")
         codes = [s.get(clean.urls["PM_GAMMA_URL"] + "/markets", params={"limit": 1}, timeout=5) for _ in range(9)]
         rejected = [r for r in codes if r.status_code == 429]
         assert rejected and all(int(r.headers["Retry-After"]) >= 1 for r in rejected)
         assert codes[0].status_code == 200
+        # The window is still full: in the default mode the next request is delayed, not rejected.
+        delayed = clean.control.stats()["faults"].get("rate_limit_delay", 0)
+        clean.control.set_faults(rate_limit_mode="throttle")
+        assert s.get(clean.urls["PM_GAMMA_URL"] + "/markets", params={"limit": 1}, timeout=5).status_code == 200
+        assert clean.control.stats()["faults"]["rate_limit_delay"] == delayed + 1
     finally:
         clean.control.set_faults(rate_limit_mode="off", rate_limit_scale=1.0, rate_limit_window_s=10.0)
 
