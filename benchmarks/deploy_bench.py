@@ -120,7 +120,7 @@ def _run_phases(database, run_ids: list[str]) -> dict[str, dict[str, float]]:
 
 
 def run() -> dict:
-    schedules = [f"snapshots_{t.lower()}_schedule" for t in TIERS]
+    schedules = [f"{DEFAULT_PLAN.by_name(t).asset_name}_schedule" for t in TIERS]
     load_before = os.getloadavg()[0]
     with (
         tempfile.TemporaryDirectory(prefix="deploy_bench_") as tmp,

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from polymarket_assets.defs.ml.demo import DEMO_HISTORY, DEMO_STEP, run_ml_demo
+from polymarket_assets.defs.snapshots.schedules import tier_schedules
 from polymarket_assets.local_runner import LocalRunPool, RunOutcome
 
 REPO = Path(__file__).resolve().parents[1]
@@ -264,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
 
         tick = hour0 - timedelta(minutes=3)
         last_tick = hour0 + timedelta(minutes=args.minutes - 2)
-        slot_schedules = [s.name for s in defs.schedules if s.name.startswith("snapshots_t") or s.name == "snapshots_stale_schedule"]
+        slot_schedules = [s.name for s in tier_schedules]
         while tick <= last_tick:
             # Launch each tick's runs as the simulated clock reaches it; they wait for their own instants.
             while sim.control.now() < tick.timestamp():

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from polymarket_assets.lib.tiers import DEFAULT_PLAN
+
 DEFAULT_WS_URL = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
 DEFAULT_CLOB_URL = "https://clob.polymarket.com"
 DEFAULT_DATA_API_URL = "https://data-api.polymarket.com"
@@ -27,7 +29,7 @@ class SidecarConfig:
     sim_control_url: str = ""
 
     # Which markets.
-    always_tiers: tuple[str, ...] = ("T2", "T3", "T4")
+    always_tiers: tuple[str, ...] = DEFAULT_PLAN.ws_always_tiers  # the plan's `ws_always` tiers
     max_connections: int = 10  # budget for markets outside always_tiers (always_tiers may exceed it)
     assets_per_connection: int = 200
     fill_budget: bool = True  # subscribe other tiers up to the connection budget

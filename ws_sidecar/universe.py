@@ -3,7 +3,8 @@
 Markets come from the lake table ``markets_current`` (written hourly by the ``markets`` asset). Tiers are
 recomputed at each refresh from ``end_date`` with ``polymarket_assets.lib.tiers.assign_tier``, since a market
 moves from T1 to T2 long before discovery runs again. Every market of ``always_tiers`` is subscribed; others
-fill what is left of the connection budget, nearest to closing first. Both tokens of a market always sit on
+fill what is left of the connection budget in the plan's ``ws_fill_order`` (tiers nearest to close first, the
+stale tier last), each nearest to closing first. Both tokens of a market always sit on
 the same connection (one ``price_change`` carries both), and a market never moves between connections once
 placed, so a refresh costs only the subscribe/unsubscribe operations of what changed.
 """
@@ -15,14 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from polymarket_assets.lib.parquet_store import Lake
-from polymarket_assets.lib.tiers import assign_tier
+from polymarket_assets.lib.tiers import DEFAULT_PLAN, assign_tier
 
 log = logging.getLogger(__name__)
 
 # The tier of a market known only from a websocket `new_market` event (discovery has not listed it yet).
 WS_NEW = "WS_NEW"
 # Order in which tiers outside the always-set fill the budget.
-FILL_ORDER = ("T1", "T0", "STALE")
+FILL_ORDER = DEFAULT_PLAN.ws_fill_order
 _COLUMNS = ["condition_id", "yes_token_id", "no_token_id", "end_date", "discovery_status"]
 
 

@@ -13,7 +13,8 @@ ONE_PARTITION_PER_RUN = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 # How stale each asset may get before the UI marks it stale (Dagster's freshness policies, evaluated by the
 # daemon). An asset never materialized yet is "unknown", not failing, so a new deployment does not start red.
 # The snapshot tiers have none (a tier may rightly be empty; collection_health's coverage and sweep checks judge
-# them), nor `coverage` (collection_health covers it); `collection_health` declares its own.
+# them, a sweep being late past its tier's `tolerance_s` in the tier plan, so a tier added to the plan is judged
+# alike), nor `coverage` (collection_health covers it); `collection_health` declares its own.
 FRESHNESS = {"markets": timedelta(hours=2), "resolutions": timedelta(hours=1), "warehouse": timedelta(hours=2)}
 
 

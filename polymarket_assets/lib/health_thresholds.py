@@ -6,9 +6,15 @@ location, only a new run. An unparsable value is a clear error naming the settin
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+
+from polymarket_assets.lib.tiers import DEFAULT_PLAN
+
+# The instants lost tolerated, as a share of one hour's scheduled instants over every tier of the plan.
+LOST_INSTANTS_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -17,9 +23,10 @@ class HealthThresholds:
     """Per tier, the least share of scheduled (market, instant) pairs captured (last complete hour, current hour so far)."""
     missed_sweeps_error_share: float = 0.5
     """A slot run whose missed or failed sweeps exceed this share of its sweeps is an ERROR, any fewer a WARN."""
-    sweeps_missed_max: int = 5
+    sweeps_missed_max: int = math.ceil(LOST_INSTANTS_SHARE * DEFAULT_PLAN.instants_per_hour)
     """Instants lost (every sweep attempt missed or failed) tolerated over the last complete hour and the current
-    hour so far, all tiers together (about 1 % of the ~430 instants an hour of the default plan)."""
+    hour so far, all tiers together: 1 % of an hour's instants of the tier plan, rounded up (5 of the default
+    plan's 434), so a tier added to the plan raises it."""
     recorder_gap_minutes_max: float = 5.0
     """Minutes without a working websocket tolerated in the last complete hour and in the current hour so far (the
     same bound as the `ws_gap_minutes` check)."""

@@ -1,7 +1,9 @@
 """Tiers: how often a market is snapshotted, decided by the hours left to its `endDate`.
 
 Owns the tier table of DESIGN.md (every number configurable), tier assignment at an instant, the scheduled
-instants inside a run's slot, and the exact moments a market crosses from one tier to the next.
+instants inside a run's slot, and the exact moments a market crosses from one tier to the next. Everything
+kept per tier elsewhere (snapshot assets, jobs, schedules, checks, coverage, health, warehouse and ML deps,
+the websocket recorder's choice of markets) is derived from `DEFAULT_PLAN`, so adding a tier is one edit here.
 """
 
 from __future__ import annotations
@@ -25,17 +27,33 @@ class TierSpec:
     tolerance_s: float
     # How much of the timeline one scheduled run covers (cron is minute-grained).
     slot_s: int
+    # The websocket recorder subscribes every market of this tier; other tiers only fill its spare budget.
+    ws_always: bool = False
+    # The tier of markets still unresolved `TierPlan.stale_after_hours` past endDate (its hours are unused).
+    stale: bool = False
 
     @property
     def sweeps_per_slot(self) -> int:
         return max(1, self.slot_s // self.interval_s)
 
+    @property
+    def asset_name(self) -> str:
+        """The tier's snapshot asset (`snapshots_t0`); its job and schedule add `_job` and `_schedule`."""
+        return f"snapshots_{self.name.lower()}"
+
 
 @dataclass(frozen=True)
 class TierPlan:
     tiers: tuple[TierSpec, ...]
-    # A market more than this far past endDate and still unresolved leaves T4 for the stale cadence.
+    # A market more than this far past endDate and still unresolved leaves the last tier for the stale one.
     stale_after_hours: float = 24.0
+
+    def __post_init__(self):
+        names = [t.asset_name for t in self.tiers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tier names must differ (case-insensitively): {self.names}")
+        if sum(t.stale for t in self.tiers) > 1:
+            raise ValueError("at most one tier may be the stale tier")
 
     def by_name(self, name: str) -> TierSpec:
         for tier in self.tiers:
@@ -47,16 +65,56 @@ class TierPlan:
     def names(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.tiers)
 
+    @property
+    def asset_names(self) -> tuple[str, ...]:
+        """Every tier's snapshot asset, in plan order."""
+        return tuple(t.asset_name for t in self.tiers)
+
+    @property
+    def live(self) -> tuple[TierSpec, ...]:
+        """The tiers chosen by hours to close, i.e. all but the stale tier, in plan order."""
+        return tuple(t for t in self.tiers if not t.stale)
+
+    @property
+    def stale_tier(self) -> TierSpec | None:
+        return next((t for t in self.tiers if t.stale), None)
+
+    def names_beyond(self, hours: float) -> tuple[str, ...]:
+        """The live tiers whose markets are all more than `hours` from close."""
+        return tuple(t.name for t in self.live if t.min_hours >= hours)
+
+    def names_within(self, hours: float) -> tuple[str, ...]:
+        """The live tiers whose markets are all at most `hours` from close (or past it)."""
+        return tuple(t.name for t in self.live if t.max_hours <= hours)
+
+    @property
+    def ws_always_tiers(self) -> tuple[str, ...]:
+        """The tiers whose every market the websocket recorder subscribes (its `WS_ALWAYS_TIERS` default)."""
+        return tuple(t.name for t in self.tiers if t.ws_always)
+
+    @property
+    def ws_fill_order(self) -> tuple[str, ...]:
+        """The order in which the other tiers fill the recorder's spare budget: nearest to close first, stale
+        last."""
+        others = sorted((t for t in self.live if not t.ws_always), key=lambda t: t.max_hours)
+        return tuple(t.name for t in others) + tuple(t.name for t in self.tiers if t.stale)
+
+    @property
+    def instants_per_hour(self) -> int:
+        """Scheduled instants an hour over all tiers (each tier sweeps whether or not it holds markets)."""
+        return sum(round(HOUR / t.interval_s) for t in self.tiers)
+
 
 DEFAULT_PLAN = TierPlan(
     tiers=(
         TierSpec("T0", 48.0, float("inf"), 3600, books=False, tolerance_s=60.0, slot_s=3600),
         TierSpec("T1", 12.0, 48.0, 300, books=False, tolerance_s=30.0, slot_s=300),
-        TierSpec("T2", 4.0, 12.0, 60, books=True, tolerance_s=10.0, slot_s=60),
-        TierSpec("T3", 1.0, 4.0, 30, books=True, tolerance_s=7.5, slot_s=60),
+        TierSpec("T2", 4.0, 12.0, 60, books=True, tolerance_s=10.0, slot_s=60, ws_always=True),
+        TierSpec("T3", 1.0, 4.0, 30, books=True, tolerance_s=7.5, slot_s=60, ws_always=True),
         # T4 also holds markets past endDate (negative hours) until they go stale.
-        TierSpec("T4", float("-inf"), 1.0, 15, books=True, tolerance_s=5.0, slot_s=60),
-        TierSpec("STALE", float("-inf"), float("-inf"), 3600, books=False, tolerance_s=60.0, slot_s=3600),
+        TierSpec("T4", float("-inf"), 1.0, 15, books=True, tolerance_s=5.0, slot_s=60, ws_always=True),
+        TierSpec("STALE", float("-inf"), float("-inf"), 3600, books=False, tolerance_s=60.0, slot_s=3600,
+                 stale=True),
     )
 )
 
@@ -72,11 +130,10 @@ def assign_tier(end_date: datetime | None, at: datetime, plan: TierPlan = DEFAUL
     hours = hours_to_close(end_date, at)
     if hours is None:
         return plan.tiers[0].name
-    if hours <= -plan.stale_after_hours:
-        return "STALE"
-    for tier in plan.tiers:
-        if tier.name == "STALE":
-            continue
+    stale = plan.stale_tier
+    if stale is not None and hours <= -plan.stale_after_hours:
+        return stale.name
+    for tier in plan.live:
         if tier.min_hours < hours <= tier.max_hours or (tier.min_hours == float("-inf") and hours <= tier.max_hours):
             return tier.name
     return plan.tiers[0].name
@@ -84,8 +141,8 @@ def assign_tier(end_date: datetime | None, at: datetime, plan: TierPlan = DEFAUL
 
 def boundaries(plan: TierPlan = DEFAULT_PLAN) -> list[float]:
     """Hours-to-close values at which a market changes tier, descending (48, 12, 4, 1, -stale)."""
-    cuts = sorted({t.min_hours for t in plan.tiers if t.min_hours not in (float("-inf"),)}, reverse=True)
-    return cuts + [-plan.stale_after_hours]
+    cuts = sorted({t.min_hours for t in plan.live if t.min_hours != float("-inf")}, reverse=True)
+    return cuts + ([-plan.stale_after_hours] if plan.stale_tier is not None else [])
 
 
 def transitions_between(

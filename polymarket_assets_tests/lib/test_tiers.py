@@ -1,5 +1,6 @@
 """Tier assignment, slot instants and exact transition instants."""
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -8,6 +9,7 @@ from hypothesis import strategies as st
 
 from polymarket_assets.lib.tiers import (
     DEFAULT_PLAN,
+    TierPlan,
     assign_tier,
     instants_in_window,
     slot_instants,
@@ -61,3 +63,36 @@ def test_transitions_chain_from_the_old_tier_to_the_new(end_offset_h, span_h):
         assert abs((end - instant).total_seconds() / 3600 - hours) < 1e-6
         tier = new
     assert tier == assign_tier(end, until)
+
+
+def test_the_stale_tier_is_a_field_of_the_plan_not_a_name():
+    renamed = TierPlan(tiers=(*DEFAULT_PLAN.live, replace(DEFAULT_PLAN.stale_tier, name="LATE")))
+    assert assign_tier(NOW - timedelta(hours=30), NOW, renamed) == "LATE"
+    changes = transitions_between(NOW + timedelta(hours=2), NOW, NOW + timedelta(hours=30), renamed)
+    assert [c[1:] for c in changes] == [("T3", "T4", 1.0), ("T4", "LATE", -24.0)]
+    # Without a stale tier, a market past endDate stays in the tier that reaches below zero hours.
+    unstaled = TierPlan(tiers=DEFAULT_PLAN.live)
+    assert assign_tier(NOW - timedelta(hours=300), NOW, unstaled) == "T4"
+    changes = transitions_between(NOW + timedelta(hours=2), NOW, NOW + timedelta(hours=30), unstaled)
+    assert [c[1:] for c in changes] == [("T3", "T4", 1.0)]
+
+
+def test_plan_rejects_clashing_names_and_two_stale_tiers():
+    t0, stale = DEFAULT_PLAN.by_name("T0"), DEFAULT_PLAN.by_name("STALE")
+    with pytest.raises(ValueError, match="names"):
+        TierPlan(tiers=(t0, replace(t0, name="t0")))
+    with pytest.raises(ValueError, match="stale"):
+        TierPlan(tiers=(t0, stale, replace(stale, name="STALE2")))
+
+
+def test_what_others_read_from_the_default_plan():
+    assert DEFAULT_PLAN.asset_names == (
+        "snapshots_t0", "snapshots_t1", "snapshots_t2", "snapshots_t3", "snapshots_t4", "snapshots_stale")
+    assert [t.name for t in DEFAULT_PLAN.live] == ["T0", "T1", "T2", "T3", "T4"]
+    assert DEFAULT_PLAN.stale_tier.name == "STALE"
+    assert DEFAULT_PLAN.ws_always_tiers == ("T2", "T3", "T4")
+    assert DEFAULT_PLAN.ws_fill_order == ("T1", "T0", "STALE")
+    assert DEFAULT_PLAN.names_beyond(1.0) == ("T0", "T1", "T2", "T3")
+    assert DEFAULT_PLAN.names_within(48.0) == ("T1", "T2", "T3", "T4")
+    # T0 1 + T1 12 + T2 60 + T3 120 + T4 240 + STALE 1.
+    assert DEFAULT_PLAN.instants_per_hour == 434

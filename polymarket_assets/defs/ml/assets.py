@@ -23,9 +23,10 @@ from polymarket_assets.lib.ml.evaluation import FORECASTERS
 from polymarket_assets.lib.ml.features import WHALE_USD
 from polymarket_assets.lib.ml.plots import importance_png, markdown_image, reliability_png
 from polymarket_assets.lib.ml.store import write_features_partition
+from polymarket_assets.lib.tiers import DEFAULT_PLAN
 
 ML_GROUP = "ml"
-COLLECTION_DEPS = ["markets", "trades", *[f"snapshots_{t}" for t in ("t0", "t1", "t2", "t3", "t4", "stale")]]
+COLLECTION_DEPS = ["markets", "trades", *DEFAULT_PLAN.asset_names]
 SHARPE_WARNING = 2.0
 
 

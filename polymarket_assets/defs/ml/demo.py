@@ -29,6 +29,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from polymarket_assets.defs.ml.history import HISTORY_TIERS, HistoryCollector, hour_ceil, sim_now
+from polymarket_assets.lib.tiers import DEFAULT_PLAN
 
 # Hourly rows: a horizon row may be up to an hour older than close - h.
 COARSE_TOLERANCE_H = [1.05, 1.05, 1.05]
@@ -38,7 +39,7 @@ DEMO_HISTORY = timedelta(hours=40)
 DEMO_STEP = timedelta(hours=2)
 # Trades are backfilled for markets within 48 h of close (the recorder's near tiers): the rest would triple
 # the demo's history time and only feed the 7-day whale window of markets no horizon row is taken from.
-DEMO_TRADE_TIERS = ("T1", "T2", "T3", "T4")
+DEMO_TRADE_TIERS = DEFAULT_PLAN.names_within(48.0)
 
 
 def coarse_run_config(step: timedelta, hours: float, **kwargs) -> dict:

@@ -30,7 +30,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-HISTORY_TIERS = ("T0", "T1", "T2", "T3")
+from polymarket_assets.lib.ml.dataset import HORIZONS_H
+from polymarket_assets.lib.tiers import DEFAULT_PLAN
+
+HISTORY_TIERS = DEFAULT_PLAN.names_beyond(min(HORIZONS_H))
 STEP = timedelta(hours=1)
 
 

@@ -33,7 +33,6 @@ COVERAGE_SCHEMA = pa.schema(
         ("missed_planned_restart", pa.int64()),
     ]
 )
-SNAPSHOT_ASSETS = [f"snapshots_{t.name.lower()}" for t in DEFAULT_PLAN.tiers]
 
 
 class CoverageConfig(dg.Config):
@@ -46,7 +45,7 @@ class CoverageConfig(dg.Config):
     group_name="quality",
     kinds={"python", "parquet"},
     backfill_policy=ONE_PARTITION_PER_RUN,
-    deps=["markets", *SNAPSHOT_ASSETS],
+    deps=["markets", *DEFAULT_PLAN.asset_names],
     check_specs=[
         partition_check_spec(
             "coverage_above_threshold",

@@ -1,6 +1,6 @@
-"""Tiered snapshots: one hourly-partitioned asset per tier (`snapshots_t0` … `snapshots_t4`, `snapshots_stale`).
+"""Tiered snapshots: one hourly-partitioned asset per tier of the plan (`lib/tiers.py`: `snapshots_t0` …).
 
-A scheduled run captures one slot of its hour (one minute for T2–T4, five for T1, an hour for T0/stale):
+A scheduled run captures one slot of its hour (the tier's `slot_s`: one minute for T2–T4, an hour for T0):
 it waits for each scheduled instant on the clock, sweeps the tier's markets, and writes one file per
 instant. A run without a slot re-assembles its hour: it merges the instant files into one, deduplicated
 on (condition_id, slot_ts). Either way, materializing a partition twice never duplicates a row.
@@ -55,11 +55,7 @@ class SnapshotRunConfig(dg.Config):
     slot_start: str = ""
     """ISO start of the slot to capture. Empty: re-assemble the partition's hour from what was captured."""
     books: bool | None = None
-    """Override the tier's default for fetching order books (T2–T4 on, T0/T1/stale off)."""
-
-
-def asset_name(tier: TierSpec) -> str:
-    return f"snapshots_{tier.name.lower()}"
+    """Override the tier's default for fetching order books (its `books`: T2–T4 on, T0/T1/stale off)."""
 
 
 def _parse_slot(value: str) -> datetime:
@@ -163,7 +159,7 @@ def report_checks(context: dg.AssetExecutionContext, asset_key: dg.AssetKey, res
 
 
 def build_snapshot_asset(tier: TierSpec) -> dg.AssetsDefinition:
-    name = asset_name(tier)
+    name = tier.asset_name
 
     @dg.multi_asset(
         name=name,
@@ -222,7 +218,7 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
     use_books = tier.books if config.books is None else config.books
     store = lake.lake()
     clk = clock.clock()
-    quarantine = lake.quarantine(f"snapshots_{tier.name.lower()}")
+    quarantine = lake.quarantine(tier.asset_name)
     instants = slot_instants(tier, slot)
     # The run is launched a minute ahead; read the market list just before the slot, so a discovery that
     # finished meanwhile (the first one after start-up, for instance) is already swept.

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 
 from polymarket_assets.defs.partitions import hourly_partitions
-from polymarket_assets.defs.snapshots.assets import asset_name
 from polymarket_assets.lib.tiers import DEFAULT_PLAN, TierSpec
 
 LEAD = timedelta(minutes=1)
@@ -35,7 +34,7 @@ def slot_for_tick(tick: datetime) -> datetime:
 
 def snapshot_run_request(tier: TierSpec, tick: datetime) -> dg.RunRequest:
     slot = slot_for_tick(tick)
-    name = asset_name(tier)
+    name = tier.asset_name
     return dg.RunRequest(
         run_key=f"{name}:{slot:%Y-%m-%dT%H:%M}",
         partition_key=hourly_partitions.get_partition_key_for_timestamp(slot.timestamp()),
@@ -46,10 +45,10 @@ def snapshot_run_request(tier: TierSpec, tick: datetime) -> dg.RunRequest:
 
 def build_tier_job(tier: TierSpec):
     return dg.define_asset_job(
-        f"{asset_name(tier)}_job",
+        f"{tier.asset_name}_job",
         # The checks are left out: slot runs overlap, so a selected check would always be "In Progress". Each
         # slot run records its checks' results itself; the hourly re-assembly selects them (see assets.py).
-        selection=dg.AssetSelection.assets(asset_name(tier)).without_checks(),
+        selection=dg.AssetSelection.assets(tier.asset_name).without_checks(),
         tags={"tier": tier.name},
         # One process per run: a slot run must reach its first instant within seconds of launch.
         executor_def=dg.in_process_executor,
@@ -58,7 +57,7 @@ def build_tier_job(tier: TierSpec):
 
 def build_tier_schedule(tier: TierSpec, job) -> dg.ScheduleDefinition:
     @dg.schedule(
-        name=f"{asset_name(tier)}_schedule",
+        name=f"{tier.asset_name}_schedule",
         cron_schedule=tier_cron(tier),
         job=job,
         execution_timezone="UTC",
@@ -76,7 +75,7 @@ tier_schedules = [build_tier_schedule(tier, job) for tier, job in zip(DEFAULT_PL
 
 snapshots_reassembly_job = dg.define_asset_job(
     "snapshots_reassembly_job",
-    selection=[asset_name(t) for t in DEFAULT_PLAN.tiers],
+    selection=list(DEFAULT_PLAN.asset_names),
     tags={"purpose": "reassembly"},
     executor_def=dg.in_process_executor,
 )

@@ -12,6 +12,7 @@ import dagster as dg
 from polymarket_assets.defs.policies import freshness
 from polymarket_assets.defs.resources import LakeResource
 from polymarket_assets.defs.warehouse.views import VIEWS
+from polymarket_assets.lib.tiers import DEFAULT_PLAN
 from polymarket_assets.lib.warehouse import build_warehouse_report
 
 
@@ -36,7 +37,7 @@ WAREHOUSE_CONDITION = (
     group_name="warehouse",
     kinds={"duckdb"},
     freshness_policy=freshness("warehouse"),
-    deps=["markets", "resolutions", "coverage", *[f"snapshots_{t}" for t in ("t0", "t1", "t2", "t3", "t4", "stale")],
+    deps=["markets", "resolutions", "coverage", *DEFAULT_PLAN.asset_names,
           "trades", "book_updates", "ws_gaps", "market_events", "whale_events"],
     automation_condition=WAREHOUSE_CONDITION,
     check_specs=[

@@ -16,13 +16,10 @@ from pathlib import Path
 
 import duckdb
 
-TIER_CADENCE = [  # (tier, hours to close above, interval seconds)
-    ("T0", 48.0, 3600),
-    ("T1", 12.0, 300),
-    ("T2", 4.0, 60),
-    ("T3", 1.0, 30),
-    ("T4", -1e9, 15),
-]
+from polymarket_assets.lib.tiers import DEFAULT_PLAN
+
+# (tier, hours to close above, interval seconds)
+TIER_CADENCE = [(t.name, max(t.min_hours, -1e9), t.interval_s) for t in DEFAULT_PLAN.live]
 
 
 def generate_lake(
@@ -92,7 +89,7 @@ def generate_lake(
                to_timestamp(slot + random() * 2) AS captured_at, yes_token_id, no_token_id,
                1 / (1 + exp(-((prior * (1 - tau ** 3) + (y * 2 - 1) * 4.0 * tau ** 3)
                              + sigma * sqrt(1 - tau ** 3) * sin(slot / 7200.0 + mid_index)))) AS fair,
-               tier IN ('T2', 'T3', 'T4') AS books, end_date, y, mid_index
+               tier IN ({", ".join(f"'{t.name}'" for t in DEFAULT_PLAN.tiers if t.books)}) AS books, end_date, y, mid_index
         FROM priced
         """
     )
