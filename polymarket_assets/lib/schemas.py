@@ -91,7 +91,7 @@ TIER_TRANSITION_SCHEMA = pa.schema(
 
 # --- snapshot sweeps: snapshots, orderbooks, sweeps
 
-# The columns a snapshot copies from its market's discovery state, as discovery last saw them (`lib/sweep.py`).
+# The columns a snapshot copies from its market's discovery state as last seen (`lib/sweep.py`).
 SNAPSHOT_MARKET_COLUMNS = ("volume_24h", "liquidity", "one_day_price_change", "one_week_price_change")
 
 SNAPSHOT_SCHEMA = pa.schema(

@@ -4,10 +4,11 @@ A `Table` is a name (its files live under `<data_dir>/lake/<name>/`, `lib/parque
 (`lib/schemas.py`), its hive partitioning, the Dagster assets that write it and its warehouse views. From it:
 
 - `views()`: the warehouse's views (`lib/warehouse.py`), in declaration order (`snapshots` and `trades` join
-  `markets`, so it comes first); a view over a partitioned table sees the hive keys as columns, and the default
-  view leaves them out;
+  `markets`, so it comes first); a view over a partitioned table sees the hive keys as columns, and the
+  default view leaves them out;
 - `producers()`: every asset that writes a table, which the `warehouse` asset depends on;
-- the column types of the ML layer's sources (`lib/ml/sources.py`) and the synthetic lake (`lib/ml/synthetic.py`).
+- the column types of the ML layer's sources (`lib/ml/sources.py`) and the tables of the synthetic lake
+  (`lib/ml/synthetic.py`).
 
 Adding a column is one edit to its schema (and its producer); adding a table, one `Table` in `TABLES`.
 """
@@ -55,14 +56,16 @@ class Table:
 
     def parts(self, at: date, **values: str) -> dict[str, str]:
         """The hive partition of rows at `at` (a date or datetime); keys that are not times are given."""
-        return {key: values[key] if key in values else at.strftime(TIME_KEY_FORMATS[key]) for key in self.partitioning}
+        return {key: values.get(key) or at.strftime(TIME_KEY_FORMATS[key]) for key in self.partitioning}
 
     def view_specs(self) -> list[ViewSpec]:
-        schema = self.schema
-        for key in self.hive_columns:
+        """Its views for the warehouse: typed by its schema plus the hive keys (text, for an empty table)."""
+        schema, hive_columns = self.schema, self.hive_columns
+        for key in hive_columns:
             schema = schema.append(pa.field(key, pa.string()))
-        every_column = f"SELECT * {_exclude(self.hive_columns)} FROM src" if self.hive_columns else "SELECT * FROM src"
-        return [ViewSpec(v.name, self.name, schema, v.sql or every_column, hive=bool(self.partitioning)) for v in self.views]
+        every_column = f"SELECT * {_exclude(hive_columns)} FROM src" if hive_columns else "SELECT * FROM src"
+        hive = bool(self.partitioning)
+        return [ViewSpec(v.name, self.name, schema, v.sql or every_column, hive) for v in self.views]
 
 
 def _exclude(columns: tuple[str, ...]) -> str:
@@ -73,9 +76,9 @@ EVERY_FILE_COLUMN = f"* {_exclude(HOURLY)}"  # `*` of an hourly table's `src`, w
 
 SNAPSHOT_PRODUCERS = tuple(f"snapshots_{name.lower()}" for name in DEFAULT_PLAN.names)
 
-# Live coverage per tier and hour from the sweep log: per instant its best attempt (a captured sweep beats a
-# partial, failed or missed one). Counts only instants whose slot run started; the `coverage` asset also counts
-# slots that never ran. The newest hour in the log is still being recorded (`in_progress`).
+# Live coverage per tier and hour from the sweep log: per instant its best attempt (a captured sweep beats
+# a partial, failed or missed one). Counts only instants whose slot run started; the `coverage` asset also
+# counts slots that never ran. The newest hour in the log is still being recorded (`in_progress`).
 COVERAGE_HOURLY_SQL = """SELECT *, hour = max(hour) OVER () AS in_progress FROM (
            SELECT tier, to_timestamp(floor(epoch(slot_ts) / 3600) * 3600) AS hour,
                   sum(expected)::BIGINT AS expected, sum(captured)::BIGINT AS captured,
@@ -92,10 +95,10 @@ COVERAGE_HOURLY_SQL = """SELECT *, hour = max(hour) OVER () AS in_progress FROM 
                             captured DESC) = 1) AS best
            GROUP BY ALL)"""
 
-# `trades` states every trade in YES terms (`yes_price`, `yes_side`) too: a trade of the NO token at p is a trade
-# of YES at 1 - p on the other side (a NO BUY at 0.3 is a YES SELL at 0.7). The token's side is found by its
-# outcome NAME against the market's `yes_outcome`/`no_outcome` (never by index); a trade whose outcome matches
-# neither gets NULLs, not a guess. YES-terms prices are rounded to the market's tick.
+# `trades` states every trade in YES terms (`yes_price`, `yes_side`) too: a trade of the NO token at p is a
+# trade of YES at 1 - p on the other side (a NO BUY at 0.3 is a YES SELL at 0.7). The token's side is found
+# by its outcome NAME against the market's `yes_outcome`/`no_outcome` (never by index); a trade whose outcome
+# matches neither gets NULLs, not a guess. YES-terms prices are rounded to the market's tick.
 _IS_YES = "lower(t.outcome) = lower(m.yes_outcome)"
 _IS_NO = "lower(t.outcome) = lower(m.no_outcome)"
 TRADES_SQL = f"""
@@ -111,7 +114,9 @@ TRADES_SQL = f"""
 
 # Every trade at or above the lowest whale threshold, live (the `whale_events` job runs hourly, for the
 # previous hour).
-_WHALE_TIER = " ".join(f"WHEN notional_usd >= {t!r} THEN '{tier_label(t)}'" for t in sorted(DEFAULT_THRESHOLDS, reverse=True))
+_WHALE_TIER = " ".join(
+    f"WHEN notional_usd >= {t!r} THEN '{tier_label(t)}'" for t in sorted(DEFAULT_THRESHOLDS, reverse=True)
+)
 LARGE_TRADES_SQL = f"""
     SELECT *, CASE {_WHALE_TIER} END AS whale_tier FROM ({TRADES_SQL})
     WHERE notional_usd >= {min(DEFAULT_THRESHOLDS)!r}"""
@@ -214,8 +219,8 @@ MARKET_EVENTS = Table(
     ("market_events",),
     (
         View("market_events"),
-        # Each websocket `market_resolved` as a provisional label, seconds after the fact; `resolutions` holds the
-        # strict label that confirms or contradicts it.
+        # Each websocket `market_resolved` as a provisional label, seconds after the fact; `resolutions`
+        # holds the strict label that confirms or contradicts it.
         View(
             "provisional_resolutions",
             """SELECT condition_id, outcome, winning_asset_id, winning_outcome, exchange_ts AS resolved_at, source,

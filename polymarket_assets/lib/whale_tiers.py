@@ -1,7 +1,8 @@
 """The whale tiers: USD notional thresholds (size × price, never shares) and their labels ("1k", "5k", "25k").
 
-Shared by the `whale_events` classification (`defs/trades/whales.py`) and the `large_trades` view
-(`lib/tables.py`), so both call the same trades whales.
+Shared by the `whale_events` classification (`defs/trades/whales.py`), the `large_trades` view
+(`lib/tables.py`) and the features' whale flow (`lib/ml/features.py`), so all three agree on which trades
+are whales.
 """
 
 DEFAULT_THRESHOLDS = (1_000.0, 5_000.0, 25_000.0)

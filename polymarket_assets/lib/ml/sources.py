@@ -21,7 +21,7 @@ from polymarket_assets.lib.warehouse import duckdb_type
 
 @dataclass(frozen=True)
 class Source:
-    """These columns of lake table `table` (its type and partitioning are looked up in the registry)."""
+    """These columns of lake table `table`; their types and the table's partitioning come from the registry."""
 
     table: str
     names: tuple[str, ...]
