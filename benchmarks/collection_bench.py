@@ -80,9 +80,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from polymarket_assets.defs.markets.schema import MARKET_CURRENT_SCHEMA, MARKET_STATE_SCHEMA
 from polymarket_assets.defs.resources import PolymarketApiResource
-from polymarket_assets.defs.snapshots.schema import ORDERBOOK_SCHEMA, SNAPSHOT_SCHEMA
+from polymarket_assets.lib import tables
 from polymarket_assets.lib.clob import CLOB_LIMITS
 from polymarket_assets.lib.coverage import coverage_rows, expected_pairs
 from polymarket_assets.lib.discovery import OPEN, list_open_markets, market_state_row, merge_current
@@ -91,6 +90,12 @@ from polymarket_assets.lib.gamma import GAMMA_LIMITS, MAX_MARKETS_PAGE
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.quarantine import Quarantine
 from polymarket_assets.lib.raw_archive import RawArchive
+from polymarket_assets.lib.schemas import (
+    MARKET_CURRENT_SCHEMA,
+    MARKET_STATE_SCHEMA,
+    ORDERBOOK_SCHEMA,
+    SNAPSHOT_SCHEMA,
+)
 from polymarket_assets.lib.sweep import select_markets, sweep_books, sweep_prices
 from polymarket_assets.lib.tiers import DEFAULT_PLAN
 from polymarket_sim import run_sim
@@ -244,7 +249,7 @@ def _vm_hwm_mb() -> float:
 def _sweep_child(spec: dict) -> dict:
     """Runs in a fresh process: read markets_current, sweep every open market's books, write like capture_slot."""
     store = Lake(spec["data_dir"])
-    current = store.read("markets_current").to_pylist()
+    current = store.read(tables.MARKETS_CURRENT.name).to_pylist()
     markets = [r for r in current if r["discovery_status"] == OPEN and r["yes_token_id"] and r["no_token_id"]]
     hwm_before = _vm_hwm_mb()
     polymarket = _resource(spec["urls"])
@@ -304,7 +309,7 @@ def bench_sweep(sim, current: list[dict], data_dir: Path, label: str = "50k",
                 latencies_s: tuple[float, ...] = (0.0,)) -> dict:
     """One book sweep of every open market in `current`, in a child process, per injected latency."""
     lake = Lake(data_dir)
-    lake.replace_partition("markets_current", pa.Table.from_pylist(current, schema=MARKET_CURRENT_SCHEMA), {})
+    lake.replace_partition(tables.MARKETS_CURRENT.name, pa.Table.from_pylist(current, schema=MARKET_CURRENT_SCHEMA), {})
     out: dict = {}
     limit_n, limit_w = BOOKS_LIMIT
     for latency in latencies_s:

@@ -20,10 +20,9 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
-from polymarket_assets.defs.markets.schema import MARKET_STATE_SCHEMA
-from polymarket_assets.defs.snapshots.schema import SNAPSHOT_SCHEMA, SWEEP_SCHEMA
 from polymarket_assets.lib.health import measure_health
 from polymarket_assets.lib.parquet_store import Lake
+from polymarket_assets.lib.schemas import MARKET_STATE_SCHEMA, SNAPSHOT_SCHEMA, SWEEP_SCHEMA
 from polymarket_assets.lib.tiers import DEFAULT_PLAN, instants_in_window
 
 N_MARKETS = 20_000

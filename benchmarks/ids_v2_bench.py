@@ -27,12 +27,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from polymarket_assets.defs.markets.schema import MARKET_CURRENT_SCHEMA
 from polymarket_assets.defs.resources import PolymarketApiResource
+from polymarket_assets.lib import tables
 from polymarket_assets.lib.discovery import list_open_markets, market_state_row, merge_current
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.quarantine import Quarantine
 from polymarket_assets.lib.raw_archive import RawArchive
+from polymarket_assets.lib.schemas import MARKET_CURRENT_SCHEMA
 from polymarket_assets.lib.sweep import select_markets, sweep_books, sweep_prices
 from polymarket_assets.lib.tiers import DEFAULT_PLAN
 from polymarket_sim import run_sim
@@ -53,7 +54,7 @@ def _discover(urls: dict, data_dir: Path, now: datetime) -> list[dict]:
                                 RawArchive(data_dir, "gamma_markets"))
     rows = [market_state_row(m, now) for m in listing.markets.values()]
     current, _, _ = merge_current([], rows, now)
-    Lake(data_dir).replace_partition("markets_current", pa.Table.from_pylist(current, schema=MARKET_CURRENT_SCHEMA), {})
+    Lake(data_dir).replace_partition(tables.MARKETS_CURRENT.name, pa.Table.from_pylist(current, schema=MARKET_CURRENT_SCHEMA), {})
     return current
 
 

@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from polymarket_assets.lib.compaction import closed_partitions, compact_partition, visible_files
-from polymarket_assets.lib.parquet_store import DataLocation
+from polymarket_assets.lib.parquet_store import DataLocation, partition_path
 from polymarket_assets.lib.raw_archive import RAW_SCHEMA
 from polymarket_assets.lib.tiers import DEFAULT_PLAN
 from polymarket_assets.lib.warehouse import build_warehouse
@@ -49,14 +49,11 @@ HOURLY_RAW = ("gamma_markets", "resolutions")
 
 
 def _schemas() -> dict[str, pa.Schema]:
-    """Each lake table's file schema (the view schema without its hive columns), plus the raw archives'."""
-    from polymarket_assets.defs.warehouse.views import VIEWS
+    """Each lake table's file schema, plus the raw archives'."""
+    from polymarket_assets.lib import tables
     from ws_sidecar.files import RAW_FRAMES_SCHEMA
 
-    hive = {"date", "hour"}
-    out = {}
-    for spec in VIEWS:
-        out.setdefault(f"lake/{spec.table}", pa.schema([f for f in spec.schema if f.name not in hive]))
+    out = {f"lake/{t.name}": t.schema for t in tables.TABLES}
     for kind in ("clob_books", "clob_prices", *HOURLY_RAW):
         out[f"raw/{kind}"] = RAW_SCHEMA
     out["raw/ws_market"] = RAW_FRAMES_SCHEMA
@@ -92,10 +89,8 @@ def _templates(root: Path, schemas: dict[str, pa.Schema]) -> dict[str, Path]:
 
 
 def _hour_dir(data_dir: Path, table: str, tier: str | None, hour: datetime) -> Path:
-    directory = data_dir / table
-    if tier is not None:
-        directory = directory / f"tier={tier}"
-    return directory / f"date={hour:%Y-%m-%d}" / f"hour={hour:%H}"
+    tier_part = {"tier": tier} if tier is not None else {}
+    return partition_path(data_dir, table, {**tier_part, "date": f"{hour:%Y-%m-%d}", "hour": f"{hour:%H}"})
 
 
 def generate(data_dir: Path, templates: dict[str, Path], start: datetime, hours: int, per_hour: dict, *, fresh: bool) -> int:
@@ -127,7 +122,7 @@ def _timed(fn) -> tuple[float, object]:
 
 
 def run(days: int = DAYS, cadence_scale: float = 1.0) -> dict:
-    from polymarket_assets.defs.warehouse.views import VIEWS
+    from polymarket_assets.lib.tables import views
 
     work = Path(tempfile.mkdtemp(prefix="store_bench_"))
     try:
@@ -152,8 +147,8 @@ def run(days: int = DAYS, cadence_scale: float = 1.0) -> dict:
         compact_day(DataLocation(day_dir))
         files_max = max_files_per_table_hour(location, tables, YEAR_START, end)
         load = os.getloadavg()[0]
-        day_s, _ = _timed(lambda: build_warehouse(day_dir, VIEWS, count_rows=False))
-        year_s, _ = _timed(lambda: build_warehouse(year_dir, VIEWS, count_rows=False))
+        day_s, _ = _timed(lambda: build_warehouse(day_dir, views(), count_rows=False))
+        year_s, _ = _timed(lambda: build_warehouse(year_dir, views(), count_rows=False))
         return {
             "year_files_per_table_hour_max": files_max,
             "year_files_written": history + fresh,

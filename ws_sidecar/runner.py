@@ -152,8 +152,8 @@ def run_sidecar(env: dict, data_dir: str | os.PathLike, *, log_path: str | os.Pa
 def seed_markets_from_sim(data_dir: str | os.PathLike, control, condition_ids: Iterable[str] | None = None) -> list[dict]:
     """Write ``markets_current`` from the simulator's ground truth (for tests and benchmarks that exercise the
     recorder alone; the demo runs the real ``markets`` asset). Markets not yet resolved are ``open``."""
-    from polymarket_assets.defs.markets.schema import MARKET_CURRENT_SCHEMA
     from polymarket_assets.lib.parquet_store import Lake
+    from polymarket_assets.lib.schemas import MARKET_CURRENT_SCHEMA
     from polymarket_assets.lib.tiers import assign_tier
 
     now = datetime.fromtimestamp(control.now(), tz=UTC)

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from polymarket_assets.lib import tables
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.tiers import DEFAULT_PLAN, assign_tier
 
@@ -51,7 +52,7 @@ def load_markets(data_dir, now: datetime) -> list[Market] | None:
     file), so that the caller can keep what it subscribes instead of taking the failure for an empty universe.
     """
     try:
-        table = Lake(data_dir).read("markets_current", columns=_COLUMNS)
+        table = Lake(data_dir).read(tables.MARKETS_CURRENT.name, columns=_COLUMNS)
     except (OSError, ValueError, KeyError) as exc:
         raise MarketsUnreadable(f"{type(exc).__name__}: {exc}") from exc
     if table is None:

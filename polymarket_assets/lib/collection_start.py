@@ -9,16 +9,15 @@ when the code location loads (`defs/partitions.py`); nothing else reads it.
 from __future__ import annotations
 
 import os
-import posixpath
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import pyarrow.fs as pafs
 
-from polymarket_assets.lib.parquet_store import DataLocation
+from polymarket_assets.lib import tables
+from polymarket_assets.lib.parquet_store import DataLocation, partition_relpath
 
 SETTING = "PM_COLLECTION_START"
-DISCOVERY_TABLE = "market_states"
 
 
 def parse_start(text: str) -> datetime:
@@ -51,10 +50,10 @@ def _child_values(location: DataLocation, directory: str, key: str) -> list[str]
 def first_discovery_hour(data_dir: str | os.PathLike[str]) -> datetime | None:
     """The earliest `date=/hour=` partition of `market_states` holding a file, or None before the first discovery."""
     location = DataLocation(data_dir)
-    table_dir = location.path("lake", DISCOVERY_TABLE)
-    for date in _child_values(location, table_dir, "date"):
-        for hour in _child_values(location, posixpath.join(table_dir, f"date={date}"), "hour"):
-            if location.parquet_files(posixpath.join(table_dir, f"date={date}", f"hour={hour}")):
+    lake, table = location.path("lake"), tables.MARKET_STATES.name
+    for date in _child_values(location, partition_relpath(lake, table, {}), "date"):
+        for hour in _child_values(location, partition_relpath(lake, table, {"date": date}), "hour"):
+            if location.parquet_files(partition_relpath(lake, table, {"date": date, "hour": hour})):
                 return datetime.fromisoformat(f"{date}T{hour}:00+00:00")
     return None
 

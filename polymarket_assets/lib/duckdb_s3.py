@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 
 import duckdb
 
+from polymarket_assets.lib.sql import sql_text
+
 SECRET_NAME = "pm_lake_s3"
 
 
@@ -52,11 +54,7 @@ def load_httpfs(con: duckdb.DuckDBPyConnection) -> None:
             f"DuckDB {duckdb.__version__} cannot load httpfs: install the matching duckdb-extension-httpfs "
             "(pyproject pins both) or run `INSTALL httpfs` once where the extension repository is reachable"
         )
-    con.execute(f"LOAD '{_sql_escape(str(bundled))}'")
-
-
-def _sql_escape(text: str) -> str:
-    return text.replace("'", "''")
+    con.execute(f"LOAD {sql_text(str(bundled))}")
 
 
 def secret_options(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -85,6 +83,6 @@ def configure_s3(con: duckdb.DuckDBPyConnection, environ: Mapping[str, str] | No
     load_httpfs(con)
     options = secret_options(environ)
     literals = ", ".join(
-        f"{name} {value}" if name == "USE_SSL" else f"{name} '{_sql_escape(value)}'" for name, value in options.items()
+        f"{name} {value}" if name == "USE_SSL" else f"{name} {sql_text(value)}" for name, value in options.items()
     )
     con.execute(f"CREATE OR REPLACE TEMPORARY SECRET {SECRET_NAME} (TYPE s3, {literals})")

@@ -19,28 +19,8 @@ from polymarket_assets.lib.books import book_metrics, parse_book
 from polymarket_assets.lib.clob import BooksResult
 from polymarket_assets.lib.errors import ApiError, ParseError
 from polymarket_assets.lib.parse_common import to_price
+from polymarket_assets.lib.schemas import SNAPSHOT_MARKET_COLUMNS, SNAPSHOT_SCHEMA
 from polymarket_assets.lib.tiers import DEFAULT_PLAN, TierPlan, TierSpec, assign_tier, hours_to_close
-
-CONTEXT_COLUMNS = ("volume_24h", "liquidity", "one_day_price_change", "one_week_price_change")
-METRIC_COLUMNS = (
-    "best_bid",
-    "best_ask",
-    "mid",
-    "spread",
-    "bid_depth",
-    "ask_depth",
-    "bid_depth_1c",
-    "ask_depth_1c",
-    "bid_depth_5c",
-    "ask_depth_5c",
-    "imbalance",
-    "bid_wall_price",
-    "bid_wall_size",
-    "bid_wall_distance",
-    "ask_wall_price",
-    "ask_wall_size",
-    "ask_wall_distance",
-)
 
 
 def select_markets(current: list[dict], tier: str, instant: datetime, plan: TierPlan = DEFAULT_PLAN) -> list[dict]:
@@ -78,7 +58,7 @@ def _base_row(market: dict, tier: TierSpec, slot_ts: datetime, captured_at: date
         "no_token_id": market["no_token_id"],
         "hours_to_close": hours_to_close(market.get("end_date"), slot_ts),
     }
-    for column in CONTEXT_COLUMNS:
+    for column in SNAPSHOT_MARKET_COLUMNS:
         row[column] = market.get(column)
     return row
 
@@ -209,6 +189,7 @@ def _build_group(clob, group: list[dict], fetched: _GroupAnswer, tier: TierSpec,
     rows: list[dict] = []
     orderbooks: list[dict] = []
     failed_ids: list[str] = []
+    columns = SNAPSHOT_SCHEMA.names
     for market in group:
         yes, no = market["yes_token_id"], market["no_token_id"]
         if yes in failed or no in failed or (yes not in books and yes not in no_book):
@@ -220,9 +201,9 @@ def _build_group(clob, group: list[dict], fetched: _GroupAnswer, tier: TierSpec,
             row["book_status"] = "no_orderbook"
             rows.append(row)
             continue
+        # The book's figures that are snapshot columns (`book_metrics` gives a few more).
         metrics = book_metrics(yes_book)
-        for column in METRIC_COLUMNS:
-            row[column] = metrics.get(column)
+        row.update((column, metrics[column]) for column in columns if column in metrics)
         row["last_trade_price"] = yes_book.last_trade_price
         row["book_hash"] = yes_book.hash
         row["book_ts"] = datetime.fromtimestamp(yes_book.timestamp_ms / 1000, tz=UTC) if yes_book.timestamp_ms else None

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from polymarket_assets.lib.duckdb_s3 import configure_s3
 from polymarket_assets.lib.parquet_store import DataLocation
+from polymarket_assets.lib.sql import sql_list, sql_text
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,10 @@ def source_relation(location: DataLocation, spec: ViewSpec, only: list[str] | No
     table_dir = location.path("lake", spec.table)
     if only is None:
         edges = edge_files(location, table_dir)
-        source = _sql_text(location.uri_of(table_dir) + "/**/*.parquet")
+        source = sql_text(location.uri_of(table_dir) + "/**/*.parquet")
     else:  # an explicit list (a view that leaves bad files out): fixed until the next rebuild
         edges = (only[0], only[-1]) if only else None
-        source = "[" + ", ".join(_sql_text(location.uri_of(p)) for p in only) + "]"
+        source = sql_list(location.uri_of(p) for p in only)
     if edges is None:
         return f"({_empty_select(spec.schema)})"
     try:
@@ -123,7 +124,7 @@ def _hive_parts(path: str, table_dir: str) -> list[tuple[str, str]]:
 
 def _hive_value_sql(key: str, sample: str) -> str:
     """A hive column from the file name, typed as DuckDB's hive detection types it (DATE, BIGINT, VARCHAR)."""
-    raw = f"NULLIF(regexp_extract(filename, {_sql_text('/' + re.escape(key) + '=([^/]*)/')}, 1), '')"
+    raw = f"NULLIF(regexp_extract(filename, {sql_text('/' + re.escape(key) + '=([^/]*)/')}, 1), '')"
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", sample):
         return f"CAST({raw} AS DATE)"
     if re.fullmatch(r"-?\d{1,18}", sample):
@@ -189,10 +190,6 @@ def warehouse_path(data_dir: str | os.PathLike[str], configured: str | os.PathLi
     if DataLocation(data_dir).is_local:
         return Path(data_dir) / "warehouse.duckdb"
     raise ValueError(f"the lake {data_dir} is on an object store: give warehouse.duckdb a local path (PM_WAREHOUSE_PATH)")
-
-
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def build_warehouse(

@@ -9,13 +9,12 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from polymarket_assets.defs.markets.schema import MARKET_STATE_SCHEMA
 from polymarket_assets.defs.resources import ClockResource, LakeResource
-from polymarket_assets.defs.snapshots.schema import SNAPSHOT_SCHEMA, SWEEP_SCHEMA
-from polymarket_assets.defs.warehouse.views import VIEWS
+from polymarket_assets.lib import tables
 from polymarket_assets.lib.coverage import expected_pairs
 from polymarket_assets.lib.health_thresholds import HealthThresholds
 from polymarket_assets.lib.parquet_store import Lake
+from polymarket_assets.lib.schemas import MARKET_STATE_SCHEMA, SNAPSHOT_SCHEMA, SWEEP_SCHEMA
 from polymarket_assets.lib.warehouse import build_warehouse
 from polymarket_assets_tests.health.conftest import HOUR
 from polymarket_sim import run_sim
@@ -57,7 +56,7 @@ def build_healthy_lake(data_dir) -> Lake:
     status_dir.mkdir()
     (status_dir / "status.json").write_text(json.dumps(
         {"state": "running", "updated_at_wall": time.time(), "last_message_age_s": 0.5}))
-    build_warehouse(data_dir, VIEWS)
+    build_warehouse(data_dir, tables.views())
     return lake
 
 

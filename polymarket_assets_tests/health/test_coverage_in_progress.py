@@ -6,9 +6,9 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polymarket_assets.defs.markets.schema import MARKET_STATE_SCHEMA
 from polymarket_assets.lib.coverage import IN_FLIGHT, measure_hour
 from polymarket_assets.lib.parquet_store import Lake
+from polymarket_assets.lib.schemas import MARKET_STATE_SCHEMA
 from polymarket_assets_tests.collection.harness import load_defs, partition_of, run_job, run_slots
 from polymarket_assets_tests.health.conftest import HOUR
 

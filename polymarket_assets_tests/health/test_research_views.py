@@ -8,11 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polymarket_assets.defs.markets.schema import MARKET_CURRENT_SCHEMA
-from polymarket_assets.defs.snapshots.schema import SNAPSHOT_SCHEMA, SWEEP_SCHEMA
-from polymarket_assets.defs.trades.schema import TRADES_SCHEMA
-from polymarket_assets.defs.warehouse.views import VIEWS
+from polymarket_assets.lib import tables
 from polymarket_assets.lib.parquet_store import Lake
+from polymarket_assets.lib.schemas import MARKET_CURRENT_SCHEMA, SNAPSHOT_SCHEMA, SWEEP_SCHEMA, TRADES_SCHEMA
 from polymarket_assets.lib.warehouse import build_warehouse, connect_read_only
 
 H = datetime(2026, 11, 25, 7, tzinfo=UTC)
@@ -59,7 +57,7 @@ def warehouse(tmp_path):
     hour8 = [sweep(s(3600), "captured", 5, 5, "r3")]
     lake.write("sweeps", pa.Table.from_pylist(hour7, schema=SWEEP_SCHEMA), {"tier": "T4", **PARTS}, "w")
     lake.write("sweeps", pa.Table.from_pylist(hour8, schema=SWEEP_SCHEMA), {"tier": "T4", "date": "2026-11-25", "hour": "08"}, "w")
-    build_warehouse(tmp_path, VIEWS)
+    build_warehouse(tmp_path, tables.views())
     con = connect_read_only(tmp_path)
     yield con
     con.close()
@@ -108,7 +106,7 @@ def test_yes_price_of_a_no_trade_is_one_minus_its_price_on_the_tick(tmp_path_fac
     lake = Lake(data)
     lake.write("markets_current", pa.Table.from_pylist([_market("m", "Yes", "No", tick)], schema=MARKET_CURRENT_SCHEMA), {}, "c")
     lake.write("trades", pa.Table.from_pylist([_trade("x", "m", "No", 1, "BUY", price, 1.0)], schema=TRADES_SCHEMA), PARTS, "t")
-    build_warehouse(data, [v for v in VIEWS if v.name in ("markets", "trades")])
+    build_warehouse(data, [v for v in tables.views() if v.name in ("markets", "trades")])
     con = connect_read_only(data)
     try:
         yes_price, yes_side = con.execute("SELECT yes_price, yes_side FROM trades").fetchone()

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from polymarket_assets.defs.snapshots.assets import snapshot_checks
-from polymarket_assets.defs.snapshots.schema import SNAPSHOT_SCHEMA
+from polymarket_assets.lib.schemas import SNAPSHOT_SCHEMA
 from polymarket_assets_tests import fault_scenarios
 
 API_SCENARIOS = [fault_scenarios.clob_books, fault_scenarios.clob_prices, fault_scenarios.data_api_trades,

@@ -54,9 +54,9 @@ def test_misses_inside_a_planned_restart_are_counted_apart_and_not_against_cover
 def test_measure_hour_reads_the_planned_restarts_the_recorder_filed_in_ws_gaps(tmp_path):
     import pyarrow as pa
 
-    from polymarket_assets.defs.markets.schema import MARKET_STATE_SCHEMA
     from polymarket_assets.lib.coverage import measure_hour
     from polymarket_assets.lib.parquet_store import Lake
+    from polymarket_assets.lib.schemas import MARKET_STATE_SCHEMA
     from ws_sidecar.files import WS_GAPS_SCHEMA
 
     lake = Lake(tmp_path)

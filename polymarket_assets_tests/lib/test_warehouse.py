@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 import duckdb
 import pyarrow as pa
 
-from polymarket_assets.defs.warehouse.views import VIEWS
 from polymarket_assets.lib.parquet_store import Lake
+from polymarket_assets.lib.tables import views
 from polymarket_assets.lib.warehouse import build_warehouse, connect_read_only
 
 REQUIRED = {
@@ -26,7 +26,7 @@ def _columns(con, view):
 
 
 def test_empty_lake_gives_every_contract_view_with_its_columns(tmp_path):
-    counts = build_warehouse(tmp_path, VIEWS)
+    counts = build_warehouse(tmp_path, views())
     assert all(v == 0 for v in counts.values())
     con = connect_read_only(tmp_path)
     for view, required in REQUIRED.items():
@@ -38,7 +38,7 @@ def test_empty_lake_gives_every_contract_view_with_its_columns(tmp_path):
 
 
 def test_views_read_the_lake_and_resolutions_keep_final_labels(tmp_path):
-    from polymarket_assets.defs.resolutions.assets import RESOLUTION_SCHEMA
+    from polymarket_assets.lib.schemas import RESOLUTION_SCHEMA
 
     lake = Lake(tmp_path)
     t = lambda h: datetime(2026, 11, 25, h, tzinfo=timezone.utc)  # noqa: E731
@@ -48,15 +48,15 @@ def test_views_read_the_lake_and_resolutions_keep_final_labels(tmp_path):
                {**base, "condition_id": "0xb", "outcome": "UNKNOWN", "checked_at": t(8)}]
     lake.write("resolutions", pa.Table.from_pylist(rows_07, schema=RESOLUTION_SCHEMA), {"date": "2026-11-25", "hour": "07"}, "a")
     lake.write("resolutions", pa.Table.from_pylist(rows_08, schema=RESOLUTION_SCHEMA), {"date": "2026-11-25", "hour": "08"}, "a")
-    build_warehouse(tmp_path, VIEWS)
+    build_warehouse(tmp_path, views())
     con = connect_read_only(tmp_path)
     got = dict(con.execute("SELECT condition_id, outcome FROM resolutions ORDER BY 1").fetchall())
     assert got == {"0xa": "YES", "0xb": "UNKNOWN"}
 
 
 def test_rebuild_while_a_reader_is_open(tmp_path):
-    build_warehouse(tmp_path, VIEWS)
+    build_warehouse(tmp_path, views())
     reader = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
-    build_warehouse(tmp_path, VIEWS)  # must not fail on the reader's open file
+    build_warehouse(tmp_path, views())  # must not fail on the reader's open file
     assert reader.execute("SELECT count(*) FROM snapshots").fetchone()[0] == 0
     reader.close()

@@ -7,11 +7,11 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from polymarket_assets.defs.resolutions.assets import RESOLUTION_SCHEMA
 from polymarket_assets.defs.resources import LakeResource
 from polymarket_assets.defs.warehouse.assets import view_check_name, warehouse
-from polymarket_assets.defs.warehouse.views import VIEWS
+from polymarket_assets.lib import tables
 from polymarket_assets.lib.parquet_store import Lake
+from polymarket_assets.lib.schemas import RESOLUTION_SCHEMA
 from polymarket_assets.lib.warehouse import build_warehouse_report, connect_read_only
 from ws_sidecar import files
 
@@ -47,7 +47,7 @@ def seed(data_dir, bad: str) -> str:
 @pytest.mark.parametrize("bad", ["corrupt", "empty", "truncated"])
 def test_one_bad_book_updates_file_costs_nothing_but_itself(tmp_path, bad):
     bad_path = seed(tmp_path, bad)
-    build = build_warehouse_report(tmp_path, VIEWS)
+    build = build_warehouse_report(tmp_path, tables.views())
     assert set(build.problems) == {"book_updates"}
     assert list(build.problems["book_updates"].bad_files) == [bad_path]
     assert build.counts["book_updates"] == 5 and build.counts["resolutions"] == 1
@@ -56,7 +56,7 @@ def test_one_bad_book_updates_file_costs_nothing_but_itself(tmp_path, bad):
         assert con.execute("SELECT count(*) FROM book_updates").fetchone() == (5,)
         assert con.execute("SELECT outcome FROM resolutions").fetchall() == [("YES",)]
         views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
-        assert {v.name for v in VIEWS} <= views, "every view exists"
+        assert {v.name for v in tables.views()} <= views, "every view exists"
     finally:
         con.close()
 
@@ -68,7 +68,7 @@ def test_the_asset_fails_only_that_views_check_and_names_the_file(tmp_path):
                                 raise_on_error=False)
         assert result.success, "the rebuild itself succeeds"
         checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
-        assert set(checks) == {view_check_name(v.name) for v in VIEWS}
+        assert set(checks) == {view_check_name(v.name) for v in tables.views()}
         failed = [name for name, e in checks.items() if not e.passed]
         assert failed == [view_check_name("book_updates")]
         assert bad_path in str(checks[view_check_name("book_updates")].metadata["problem"].value)

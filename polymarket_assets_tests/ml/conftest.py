@@ -58,7 +58,7 @@ def build_world(
     from polymarket_assets.defs.ml.demo import run_ml_pipeline
     from polymarket_assets.defs.ml.history import CleanRunPool, HistoryCollector
     from polymarket_assets.defs.partitions import hourly_partitions
-    from polymarket_assets.defs.warehouse.views import VIEWS
+    from polymarket_assets.lib import tables
     from polymarket_assets.lib.warehouse import build_warehouse
     from polymarket_sim import run_sim
 
@@ -108,7 +108,7 @@ def build_world(
                     evaluation[asset] = {k: v.value for k, v in event.asset_materialization.metadata.items()}
             finally:
                 instance.dispose()
-            build_warehouse(data_dir, VIEWS)
+            build_warehouse(data_dir, tables.views())
         finally:
             patch.undo()
     return World(

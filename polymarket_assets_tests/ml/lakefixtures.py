@@ -6,13 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
-from polymarket_assets.defs.markets.schema import MARKET_STATE_SCHEMA
-from polymarket_assets.defs.resolutions.assets import RESOLUTION_SCHEMA
-from polymarket_assets.defs.snapshots.schema import SNAPSHOT_SCHEMA
 from polymarket_assets.lib.parquet_store import Lake
+from polymarket_assets.lib.schemas import MARKET_STATE_SCHEMA, RESOLUTION_SCHEMA, SNAPSHOT_SCHEMA, TS
 
 T0 = datetime(2026, 11, 20, tzinfo=UTC)
-TS = pa.timestamp("us", tz="UTC")
 
 # The trade columns the ML layer reads (the trades domain's table has more).
 TRADE_SCHEMA = pa.schema(

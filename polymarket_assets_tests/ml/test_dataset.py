@@ -9,13 +9,7 @@ import pytest
 from polymarket_assets.defs.resolutions.assets import obj_outcome_prices
 from polymarket_assets.lib.labels import combine, label_from_gamma
 from polymarket_assets.lib.ml.dataset import build_training_set
-from polymarket_assets.lib.ml.sources import (
-    MARKET_STATES,
-    RESOLUTIONS,
-    connect,
-    features_source,
-    relation_sql,
-)
+from polymarket_assets.lib.ml.sources import FEATURES, MARKET_STATES, RESOLUTIONS, connect, relation_sql
 from polymarket_assets.lib.ml.store import write_features_partition
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.parse_gamma import parse_gamma_market
@@ -40,7 +34,7 @@ def _build(lake: Lake, days: int, **kwargs):
     con = connect()
     return build_training_set(
         con,
-        relation_sql(lake.root, features_source()),
+        relation_sql(lake.root, FEATURES),
         relation_sql(lake.root, MARKET_STATES),
         relation_sql(lake.root, RESOLUTIONS),
         **kwargs,

@@ -12,9 +12,9 @@ from polymarket_assets.lib.ml.baselines import Baselines, displayed_price
 from polymarket_assets.lib.ml.bootstrap import verdict
 from polymarket_assets.lib.ml.canaries import run_canaries
 from polymarket_assets.lib.ml.evaluation import evaluate
-from polymarket_assets.lib.ml.features import FEATURE_COLUMNS
 from polymarket_assets.lib.ml.metrics import brier, brier_decomposition
 from polymarket_assets.lib.ml.walkforward import walk_forward
+from polymarket_assets.lib.schemas import FEATURE_COLUMNS
 from polymarket_assets_tests.ml.lakefixtures import T0
 
 H = timedelta(hours=1)

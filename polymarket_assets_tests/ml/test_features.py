@@ -4,9 +4,10 @@ from datetime import timedelta
 
 import pytest
 
-from polymarket_assets.lib.ml.features import FEATURE_COLUMNS, WHALE_CAP_H, build_features
+from polymarket_assets.lib.ml.features import WHALE_CAP_H, build_features
 from polymarket_assets.lib.ml.sources import connect
 from polymarket_assets.lib.parquet_store import Lake
+from polymarket_assets.lib.schemas import FEATURE_COLUMNS
 from polymarket_assets_tests.ml.lakefixtures import (
     T0,
     market_state,

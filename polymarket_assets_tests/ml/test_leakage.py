@@ -8,8 +8,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from polymarket_assets.lib.ml.features import FEATURE_COLUMNS, ID_COLUMNS, build_features
+from polymarket_assets.lib.ml.features import build_features
 from polymarket_assets.lib.ml.sources import connect
+from polymarket_assets.lib.schemas import FEATURE_COLUMNS, ID_COLUMNS
 from polymarket_assets_tests.ml.conftest import WORLD_START
 
 T = WORLD_START + timedelta(hours=10)  # between the 08:00 and 12:00 steps, so both sides have rows

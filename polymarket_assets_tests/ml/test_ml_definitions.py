@@ -8,9 +8,8 @@ import duckdb
 import pytest
 
 from polymarket_assets.defs.ml.schedules import RETRAIN_AFTER_RESOLUTIONS, retrain_decision
-from polymarket_assets.defs.ml.views import ML_VIEWS
 from polymarket_assets.defs.resources import LakeResource
-from polymarket_assets.defs.warehouse.views import VIEWS
+from polymarket_assets.lib import tables
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.warehouse import build_warehouse
 from polymarket_assets_tests.ml.lakefixtures import T0, resolution, write_resolutions
@@ -115,10 +114,11 @@ def test_retrain_sensor_reads_final_labels_from_the_lake(defs, tmp_path):
 
 
 def test_ml_views_are_appended_and_exist_empty_before_any_file(tmp_path):
-    names = [v.name for v in VIEWS]
-    assert names[-len(ML_VIEWS) :] == [v.name for v in ML_VIEWS]
+    names = [v.name for v in tables.views()]
+    ml_views = [v.name for t in tables.TABLES if set(t.producers) <= ML_ASSETS for v in t.views]
+    assert names[-len(ml_views) :] == ml_views
     assert {"features", "predictions"} <= set(names)
-    counts = build_warehouse(tmp_path, VIEWS)
+    counts = build_warehouse(tmp_path, tables.views())
     assert counts["features"] == 0 and counts["predictions"] == 0
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
     columns = {r[0]: r[1] for r in con.execute("DESCRIBE features").fetchall()}

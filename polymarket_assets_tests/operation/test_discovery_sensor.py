@@ -11,7 +11,6 @@ from dagster._core.utils import make_new_run_id
 from hypothesis import given
 from hypothesis import strategies as st
 
-from polymarket_assets.defs.markets.schema import MARKET_CURRENT_SCHEMA
 from polymarket_assets.defs.markets.sensors import (
     RETRY_AFTER,
     STALE_AFTER,
@@ -21,6 +20,7 @@ from polymarket_assets.defs.markets.sensors import (
 from polymarket_assets.defs.partitions import hourly_partitions
 from polymarket_assets.defs.resources import ClockResource, LakeResource
 from polymarket_assets.lib.parquet_store import Lake
+from polymarket_assets.lib.schemas import MARKET_CURRENT_SCHEMA
 
 
 def _evaluate(instance, data_dir, cursor=None) -> dg.SensorResult:
@@ -83,7 +83,7 @@ def test_discovery_is_due_exactly_when_the_list_is_missing_or_stale_and_no_recen
 
 def test_a_slot_swept_before_any_discovery_warns_instead_of_passing():
     from polymarket_assets.defs.snapshots.assets import NO_DISCOVERY, snapshot_checks
-    from polymarket_assets.defs.snapshots.schema import SNAPSHOT_SCHEMA
+    from polymarket_assets.lib.schemas import SNAPSHOT_SCHEMA
 
     empty = SNAPSHOT_SCHEMA.empty_table()
     (before,) = [c for c in snapshot_checks(empty, 0, [], 0.5, discovered=False) if c.check_name == "non_empty"]

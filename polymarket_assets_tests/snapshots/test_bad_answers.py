@@ -9,10 +9,10 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from polymarket_assets.defs.markets.schema import MARKET_CURRENT_SCHEMA
 from polymarket_assets.defs.resources import ClockResource, LakeResource, PolymarketApiResource
 from polymarket_assets.defs.snapshots.assets import snapshot_assets
 from polymarket_assets.lib.parquet_store import Lake
+from polymarket_assets.lib.schemas import MARKET_CURRENT_SCHEMA
 from polymarket_assets_tests import fault_scenarios as fs
 from polymarket_assets_tests.lib.stub_server import StubServer, json_reply
 

@@ -14,7 +14,7 @@ import pytest
 
 from polymarket_assets.defs.resources import LakeResource
 from polymarket_assets.defs.trades.sensors import incoming_files_sensor
-from polymarket_assets.defs.warehouse.views import VIEWS
+from polymarket_assets.lib import tables
 from polymarket_assets.lib.warehouse import build_warehouse
 from polymarket_assets_tests.ws_sidecar.conftest import FAST, START, seeded_dir, wait
 from polymarket_sim import run_sim
@@ -65,7 +65,7 @@ def execute(definitions, instance, requests, only: str | None = None) -> None:
 
 
 def view_rows(data_dir):
-    build_warehouse(data_dir, VIEWS)
+    build_warehouse(data_dir, tables.views())
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
     try:
         trades = con.execute("SELECT asset_id, side, size, price, epoch_ms(exchange_ts), condition_id, trade_uid FROM trades").fetchall()

@@ -9,11 +9,11 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from polymarket_assets.defs.markets.schema import MARKET_CURRENT_SCHEMA
 from polymarket_assets.defs.trades.assets import book_updates, trades, whale_events, ws_gaps, ws_raw_frames
 from polymarket_assets.defs.trades.whales import classify, classify_trade
-from polymarket_assets.defs.warehouse.views import VIEWS
+from polymarket_assets.lib import tables
 from polymarket_assets.lib.parquet_store import Lake
+from polymarket_assets.lib.schemas import MARKET_CURRENT_SCHEMA
 from polymarket_assets.lib.warehouse import build_warehouse
 
 from .conftest import CID, HOUR, NO, YES, api_trade, resources, write, ws_trade
@@ -107,7 +107,7 @@ def test_book_updates_and_raw_frames_are_linked_gaps_merged_and_every_view_answe
 
     [t] = write(data_dir, "trades", [ws_trade("ws-1", HOUR * 1000 + 10)])
     run([trades], data_dir, {"trades": {"config": {"files": [rel(t)]}}})
-    build_warehouse(data_dir, VIEWS)
+    build_warehouse(data_dir, tables.views())
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
     try:
         cols = [d[0] for d in con.execute("SELECT * FROM trades LIMIT 0").description]
@@ -168,8 +168,8 @@ def test_whale_events_with_tiers_market_percentile_and_price_impact(data_dir):
 
 def test_an_hour_with_no_new_files_merges_to_the_existing_rows_unchanged():
     from polymarket_assets.defs.trades.ingest import load_incoming, merge_trades
-    from polymarket_assets.defs.trades.schema import TRADES_SCHEMA
     from polymarket_assets.lib.quarantine import Quarantine
+    from polymarket_assets.lib.schemas import TRADES_SCHEMA
 
     empty = load_incoming("/nonexistent", "trades", [], Quarantine("/nonexistent", "ws_ingest")).table
     assert empty.schema.names.count("incoming_file") == 1
@@ -203,7 +203,7 @@ def test_trades_carry_the_taker_fee_of_their_market_schedule(data_dir):
     run([trades], data_dir, {"trades": {"config": {"files": [rel(f2)]}}})
     fees = {r["trade_uid"]: r["fee_usd"] for r in lake_trades(data_dir)}
     assert fees["ws-1"] == 3.8066 and fees["ws-5"] == 0.0
-    build_warehouse(data_dir, VIEWS)
+    build_warehouse(data_dir, tables.views())
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
     try:
         assert con.execute("SELECT sum(fee_usd), count(fee_usd) FROM trades").fetchone() == (pytest.approx(3.9536), 4)

@@ -7,8 +7,8 @@ import time
 
 import pyarrow as pa
 
-from polymarket_assets.defs.trades.schema import TRADES_SCHEMA
 from polymarket_assets.lib.parquet_store import Lake
+from polymarket_assets.lib.schemas import TRADES_SCHEMA
 from ws_sidecar import files
 from ws_sidecar.config import SidecarConfig
 from ws_sidecar.recorder import Recorder

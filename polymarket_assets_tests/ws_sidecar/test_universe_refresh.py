@@ -8,8 +8,8 @@ import time
 
 import pyarrow as pa
 
-from polymarket_assets.defs.markets.schema import MARKET_CURRENT_SCHEMA
 from polymarket_assets.lib.parquet_store import REPLACED_FILE, Lake
+from polymarket_assets.lib.schemas import MARKET_CURRENT_SCHEMA
 from ws_sidecar.runner import run_sidecar
 
 from .conftest import FAST, seeded_dir

@@ -7,14 +7,10 @@ from datetime import timedelta
 import dagster as dg
 import pyarrow as pa
 
-from polymarket_assets.defs.markets.schema import (
-    MARKET_CURRENT_SCHEMA,
-    MARKET_STATE_SCHEMA,
-    TIER_TRANSITION_SCHEMA,
-)
 from polymarket_assets.defs.partitions import hourly_partitions, partition_check_spec, partition_parts
 from polymarket_assets.defs.policies import API_POOL, API_RETRY_POLICY, ONE_PARTITION_PER_RUN, freshness
 from polymarket_assets.defs.resources import ClockResource, LakeResource, PolymarketApiResource
+from polymarket_assets.lib import tables
 from polymarket_assets.lib.discovery import (
     OPEN,
     list_open_markets,
@@ -24,6 +20,11 @@ from polymarket_assets.lib.discovery import (
 )
 from polymarket_assets.lib.labels import FINAL_LABELS
 from polymarket_assets.lib.raw_archive import RawArchive
+from polymarket_assets.lib.schemas import (
+    MARKET_CURRENT_SCHEMA,
+    MARKET_STATE_SCHEMA,
+    TIER_TRANSITION_SCHEMA,
+)
 
 # Discovery observes the present: a run may start a little after its hour ends (queue, retries), no later.
 LATE_GRACE = timedelta(minutes=15)
@@ -104,7 +105,7 @@ def markets(
     raw = RawArchive(store.data_dir, "gamma_markets")
     started = time.monotonic()
 
-    previous = _rows(store.read("markets_current"))
+    previous = _rows(store.read(tables.MARKETS_CURRENT.name))
     for row in previous:
         row.pop("date", None), row.pop("hour", None)
     # Several keyset listings at once over endDate ranges sized from the previous discovery (GammaClient);
@@ -129,7 +130,7 @@ def markets(
     parts = partition_parts(context.partition_key)
     store.replace_partition("market_states", pa.Table.from_pylist(observed_rows, schema=MARKET_STATE_SCHEMA), parts)
     store.replace_partition("tier_transitions", pa.Table.from_pylist(transitions, schema=TIER_TRANSITION_SCHEMA), parts)
-    store.replace_partition("markets_current", pa.Table.from_pylist(current, schema=MARKET_CURRENT_SCHEMA), {})
+    store.replace_partition(tables.MARKETS_CURRENT.name, pa.Table.from_pylist(current, schema=MARKET_CURRENT_SCHEMA), {})
     raw.flush(parts, f"pages-{int(now.timestamp())}")
     quarantine.flush(observed_at)
 

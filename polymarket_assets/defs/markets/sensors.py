@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from polymarket_assets.defs.markets.schedules import markets_job
 from polymarket_assets.defs.partitions import hourly_partitions
 from polymarket_assets.defs.resources import ClockResource, LakeResource
+from polymarket_assets.lib import tables
 
 # The schedule discovers hourly; a discovery takes about a minute. Older than this, the list is stale.
 STALE_AFTER = timedelta(hours=1, minutes=10)
@@ -26,7 +27,7 @@ SENSOR_INTERVAL_S = 30
 
 def last_discovery(lake: LakeResource) -> datetime | None:
     """When discovery last completed: the newest `observed_at` in `markets_current` (None: never)."""
-    table = lake.lake().read("markets_current", columns=["observed_at"])
+    table = lake.lake().read(tables.MARKETS_CURRENT.name, columns=["observed_at"])
     if table is None or table.num_rows == 0:
         return None
     return pc.max(table.column("observed_at")).as_py()

@@ -23,6 +23,7 @@ from polymarket_assets.lib.ml.evaluation import FORECASTERS
 from polymarket_assets.lib.ml.features import WHALE_USD
 from polymarket_assets.lib.ml.plots import importance_png, markdown_image, reliability_png
 from polymarket_assets.lib.ml.store import write_features_partition
+from polymarket_assets.lib.sql import sql_list
 from polymarket_assets.lib.tiers import DEFAULT_PLAN
 
 ML_GROUP = "ml"
@@ -65,7 +66,7 @@ def features(
             f"""SELECT count(DISTINCT condition_id), avg(CASE WHEN trade_count_1h > 0 THEN 1 ELSE 0 END),
                        avg(CASE WHEN end_date IS NULL THEN 1 ELSE 0 END), avg(CASE WHEN bid_depth IS NULL THEN 1 ELSE 0 END),
                        count(*) - count(DISTINCT (condition_id, ts))
-                FROM read_parquet([{", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)}])"""
+                FROM read_parquet({sql_list(str(p) for p in paths)})"""
         ).fetchall()[0]
     finally:
         con.close()

@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 from polymarket_assets.defs.resources import LakeResource
 from polymarket_assets.lib.ml import pipeline
 from polymarket_assets.lib.ml.dataset import PURGED, SPLITS
-from polymarket_assets.lib.ml.features import FEATURE_COLUMNS
+from polymarket_assets.lib.schemas import FEATURE_COLUMNS
 
 
 class TrainingSetReadyConfig(dg.Config):

@@ -13,26 +13,8 @@ from polymarket_assets.defs.partitions import hourly_partitions, partition_check
 from polymarket_assets.defs.policies import ONE_PARTITION_PER_RUN
 from polymarket_assets.defs.resources import ClockResource, LakeResource
 from polymarket_assets.lib.coverage import measure_hour
+from polymarket_assets.lib.schemas import COVERAGE_SCHEMA
 from polymarket_assets.lib.tiers import DEFAULT_PLAN
-
-TS = pa.timestamp("us", tz="UTC")
-COVERAGE_SCHEMA = pa.schema(
-    [
-        ("tier", pa.string()),
-        ("hour_start", TS),
-        ("expected", pa.int64()),
-        ("captured", pa.int64()),
-        ("coverage", pa.float64()),
-        ("instants", pa.int64()),
-        ("instants_with_misses", pa.int64()),
-        ("computed_at", TS),
-        # The hour was not over when measured; only its instants before `measured_until` were counted.
-        ("in_progress", pa.bool_()),
-        ("measured_until", TS),
-        # Missed pairs inside a planned restart of the exchange (`ws_gaps` reason planned_restart): not counted.
-        ("missed_planned_restart", pa.int64()),
-    ]
-)
 
 
 class CoverageConfig(dg.Config):

@@ -14,6 +14,7 @@ import pyarrow as pa
 from polymarket_assets.defs.partitions import hourly_partitions, partition_parts
 from polymarket_assets.defs.policies import API_POOL, API_RETRY_POLICY, ONE_PARTITION_PER_RUN, freshness
 from polymarket_assets.defs.resources import ClockResource, LakeResource, PolymarketApiResource
+from polymarket_assets.lib import tables
 from polymarket_assets.lib.errors import ApiError, ParseError
 from polymarket_assets.lib.labels import (
     FINAL_LABELS,
@@ -27,24 +28,7 @@ from polymarket_assets.lib.labels import (
 )
 from polymarket_assets.lib.parse_gamma import parse_gamma_market
 from polymarket_assets.lib.raw_archive import RawArchive
-
-TS = pa.timestamp("us", tz="UTC")
-RESOLUTION_SCHEMA = pa.schema(
-    [
-        ("condition_id", pa.string()),
-        ("outcome", pa.string()),
-        ("winning_token_id", pa.string()),
-        ("winning_outcome", pa.string()),
-        ("resolved_at", TS),
-        ("source", pa.string()),
-        ("detail", pa.string()),
-        ("outcome_prices", pa.string()),
-        ("uma_resolution_status", pa.string()),
-        ("checked_at", TS),
-        # The websocket `market_resolved` claim this check confirmed or contradicted (`market_events`), if any.
-        ("ws_outcome", pa.string()),
-    ]
-)
+from polymarket_assets.lib.schemas import RESOLUTION_SCHEMA
 
 
 def resolution_candidates(current: list[dict], final_ids: set[str], now, claimed: frozenset[str] = frozenset()) -> list[dict]:
@@ -91,7 +75,7 @@ def resolutions(
     now = clock.clock().now()
     store = lake.lake()
     started = time.monotonic()
-    current = store.read("markets_current")
+    current = store.read(tables.MARKETS_CURRENT.name)
     current_rows = current.to_pylist() if current is not None else []
     previous = store.read("resolutions", columns=["condition_id", "outcome"])
     final_ids = {r["condition_id"] for r in (previous.to_pylist() if previous is not None else []) if r["outcome"] in FINAL_LABELS}

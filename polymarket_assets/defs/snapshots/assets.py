@@ -26,10 +26,11 @@ import pyarrow.compute as pc
 from polymarket_assets.defs.partitions import hourly_partitions, partition_check_spec, partition_parts
 from polymarket_assets.defs.policies import API_POOL, API_RETRY_POLICY, ONE_PARTITION_PER_RUN
 from polymarket_assets.defs.resources import ClockResource, LakeResource, PolymarketApiResource
-from polymarket_assets.defs.snapshots.schema import ORDERBOOK_SCHEMA, SNAPSHOT_SCHEMA, SWEEP_SCHEMA
+from polymarket_assets.lib import tables
 from polymarket_assets.lib.errors import ApiError
 from polymarket_assets.lib.health_thresholds import HealthThresholds, setting_name
 from polymarket_assets.lib.raw_archive import RawArchive
+from polymarket_assets.lib.schemas import ORDERBOOK_SCHEMA, SNAPSHOT_SCHEMA, SWEEP_SCHEMA
 from polymarket_assets.lib.sweep import select_markets, sweep_books, sweep_prices
 from polymarket_assets.lib.tiers import DEFAULT_PLAN, TierSpec, slot_instants
 
@@ -223,7 +224,7 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
     # The run is launched a minute ahead; read the market list just before the slot, so a discovery that
     # finished meanwhile (the first one after start-up, for instance) is already swept.
     clk.sleep_until(instants[0] - MARKETS_READ_AHEAD)
-    current = store.read("markets_current")
+    current = store.read(tables.MARKETS_CURRENT.name)
     current_rows = current.to_pylist() if current is not None else []
     if current is None:
         context.log.warning(f"{tier.name} slot {slot.isoformat()}: {NO_DISCOVERY}")

@@ -33,9 +33,10 @@ from polymarket_assets.defs.trades.ingest import (
     remove_ingested,
     retention_mode,
 )
-from polymarket_assets.defs.trades.schema import TRADES_SCHEMA
+from polymarket_assets.lib import tables
 from polymarket_assets.lib.compaction import compacted_members
 from polymarket_assets.lib.parquet_store import write_parquet_atomic
+from polymarket_assets.lib.schemas import TRADES_SCHEMA
 from polymarket_assets.lib.temporaries import remove_stale
 from ws_sidecar import files as incoming_files
 
@@ -120,7 +121,7 @@ def trades(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake:
         existing = store.read("trades", parts)
         if existing is not None:
             existing = existing.select(TRADES_SCHEMA.names)
-        table, counts = merge_trades(existing, incoming, store.read("markets_current"), time.time_ns() // 1000)
+        table, counts = merge_trades(existing, incoming, store.read(tables.MARKETS_CURRENT.name), time.time_ns() // 1000)
         store.replace_partition("trades", table, parts)
     removed = remove_ingested(loaded.good, retention_mode())
     uids = table.column("trade_uid")

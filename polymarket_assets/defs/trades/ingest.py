@@ -33,12 +33,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from polymarket_assets.defs.trades.schema import MARKET_EVENTS_SCHEMA, TRADES_SCHEMA, WS_GAPS_SCHEMA
 from polymarket_assets.lib.compaction import compacted_members
 from polymarket_assets.lib.fees import FEE_FIELDS, schedule_from_columns, taker_fee
 from polymarket_assets.lib.parquet_store import local_data_dir
 from polymarket_assets.lib.quarantine import Quarantine
+from polymarket_assets.lib.schemas import TRADES_SCHEMA
 from ws_sidecar import files
+from ws_sidecar.files import MARKET_EVENTS_SCHEMA, WS_GAPS_SCHEMA
 
 # kind of incoming file -> the asset that ingests it
 ASSET_FOR_KIND = {"trades": "trades", "book_updates": "book_updates", "raw_frames": "ws_raw_frames", "ws_gaps": "ws_gaps",

@@ -19,15 +19,9 @@ import duckdb
 import pyarrow as pa
 
 from polymarket_assets.defs.partitions import partition_parts
-from polymarket_assets.defs.trades.schema import WHALE_EVENTS_SCHEMA
 from polymarket_assets.lib.parquet_store import local_data_dir
-
-DEFAULT_THRESHOLDS = (1_000.0, 5_000.0, 25_000.0)
-
-
-def tier_label(threshold: float) -> str:
-    threshold = float(threshold)
-    return f"{threshold / 1000:g}k" if threshold >= 1000 else f"{threshold:g}"
+from polymarket_assets.lib.schemas import WHALE_EVENTS_SCHEMA
+from polymarket_assets.lib.whale_tiers import DEFAULT_THRESHOLDS, tier_label
 
 
 def classify(notional_usd: float, thresholds: Sequence[float] = DEFAULT_THRESHOLDS) -> tuple[str, float] | None:

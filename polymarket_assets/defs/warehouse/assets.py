@@ -11,9 +11,10 @@ import dagster as dg
 
 from polymarket_assets.defs.policies import freshness
 from polymarket_assets.defs.resources import LakeResource
-from polymarket_assets.defs.warehouse.views import VIEWS
-from polymarket_assets.lib.tiers import DEFAULT_PLAN
+from polymarket_assets.lib import tables
 from polymarket_assets.lib.warehouse import build_warehouse_report
+
+VIEWS = tables.views()
 
 
 def view_check_name(view: str) -> str:
@@ -22,8 +23,8 @@ def view_check_name(view: str) -> str:
 # Views read whatever files exist when queried, so a rebuild only has to pick up new tables and view
 # definitions: at start-up (never built, or a new automation cursor), here, and then every ten minutes in
 # collection_health_job's run (defs/health/schedules.py), which shares its launch with the health measurement.
-# Not `on_cron`, which also waits for every one of the eleven dependencies to update inside the same window and
-# so never fired. A failed first build waits for the next ten-minute run instead of retrying every evaluation.
+# Not `on_cron`, which also waits for every one of the dependencies to update inside the same window and so
+# never fired. A failed first build waits for the next ten-minute run instead of retrying every evaluation.
 WAREHOUSE_CONDITION = (
     (
         (dg.AutomationCondition.missing() & ~dg.AutomationCondition.execution_failed()).with_label("never built")
@@ -37,8 +38,8 @@ WAREHOUSE_CONDITION = (
     group_name="warehouse",
     kinds={"duckdb"},
     freshness_policy=freshness("warehouse"),
-    deps=["markets", "resolutions", "coverage", *DEFAULT_PLAN.asset_names,
-          "trades", "book_updates", "ws_gaps", "market_events", "whale_events"],
+    # Every asset that writes a table it has a view of (lib/tables.py).
+    deps=tables.producers(),
     automation_condition=WAREHOUSE_CONDITION,
     check_specs=[
         dg.AssetCheckSpec(view_check_name(v.name), asset="warehouse", description=f"Every file of `{v.table}` is in view `{v.name}`.")

@@ -36,6 +36,7 @@ import pyarrow as pa
 
 from polymarket_assets.lib.fees import FeeSchedule, fee_per_share, schedule_at, taker_fee
 from polymarket_assets.lib.ml.bootstrap import paired_delta
+from polymarket_assets.lib.schemas import BET_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -49,31 +50,6 @@ class BacktestConfig:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-TS = pa.timestamp("us", tz="UTC")
-BET_SCHEMA = pa.schema(
-    [
-        ("condition_id", pa.string()),
-        ("cluster", pa.string()),
-        ("decision_ts", TS),
-        ("entry_ts", TS),
-        ("settle_ts", TS),
-        ("side", pa.string()),
-        ("p_model", pa.float64()),
-        ("decision_price", pa.float64()),
-        ("entry_price", pa.float64()),  # average price paid per share over the levels walked
-        ("levels_walked", pa.int64()),
-        ("shares", pa.float64()),
-        ("cost_usd", pa.float64()),
-        ("fee_usd", pa.float64()),
-        ("capital_usd", pa.float64()),  # at risk: cost + fee
-        ("edge_at_entry", pa.float64()),  # p (or 1 - p) minus the average price and fee per share
-        ("outcome", pa.int64()),
-        ("pnl_usd", pa.float64()),
-        ("return_on_capital", pa.float64()),
-    ]
-)
 
 
 Levels = tuple[tuple[float, float], ...]  # (YES price, shares), best first

@@ -19,8 +19,8 @@ import pyarrow.compute as pc
 from polymarket_assets.lib.ml import model as model_lib
 from polymarket_assets.lib.ml.baselines import market_price
 from polymarket_assets.lib.ml.bootstrap import paired_delta_brier, verdict
-from polymarket_assets.lib.ml.features import FEATURE_COLUMNS
 from polymarket_assets.lib.ml.model import column_array
+from polymarket_assets.lib.schemas import FEATURE_COLUMNS
 
 CANARIES = ("shuffled_labels", "noise_feature", "placebo_outcome")
 CANARY_LEVEL = 0.99  # three canaries per evaluation: a false alarm about 1 % each

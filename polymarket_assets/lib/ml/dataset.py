@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from polymarket_assets.lib.labels import INVALID, NO, UNKNOWN, YES
-from polymarket_assets.lib.ml.features import FEATURE_COLUMNS
+from polymarket_assets.lib.schemas import FEATURE_COLUMNS
 
 HORIZONS_H = (24.0, 4.0, 1.0)
 DEFAULT_TOLERANCE_H = {24.0: 1.0, 4.0: 0.5, 1.0: 0.25}

@@ -149,29 +149,3 @@ def evaluation_rows(result: dict, version: str, evaluated_at) -> list[dict]:
             )
     return rows
 
-
-EVALUATION_SCHEMA = pa.schema(
-    [
-        ("model_version", pa.string()),
-        ("evaluated_at", pa.timestamp("us", tz="UTC")),
-        ("split", pa.string()),
-        ("group_kind", pa.string()),  # overall, horizon, category, price_bucket
-        ("group", pa.string()),
-        ("forecaster", pa.string()),
-        ("is_best_baseline", pa.bool_()),
-        ("rows", pa.int64()),
-        ("clusters", pa.int64()),
-        ("brier", pa.float64()),
-        ("log_loss", pa.float64()),
-        ("auc", pa.float64()),
-        ("ece", pa.float64()),
-        ("reliability", pa.float64()),
-        ("resolution", pa.float64()),
-        ("delta_brier_model_minus_this", pa.float64()),
-        ("delta_ci_low", pa.float64()),
-        ("delta_ci_high", pa.float64()),
-        ("delta_log_loss_model_minus_this", pa.float64()),
-        ("delta_log_loss_ci_low", pa.float64()),
-        ("delta_log_loss_ci_high", pa.float64()),
-    ]
-)

@@ -43,75 +43,16 @@ import pyarrow.compute as pc
 
 from polymarket_assets.lib.ml.asof import MISSING, KeySpace, expand, last_at_or_before, prefix_sums, take
 from polymarket_assets.lib.ml.sources import MARKET_STATES, SNAPSHOTS, TRADES, relation_sql, table_files
+from polymarket_assets.lib.sql import sql_text
+from polymarket_assets.lib.whale_tiers import DEFAULT_THRESHOLDS
 
-WHALE_USD = 1_000.0  # the lowest `whale_events` tier: a whale is classified on USD notional, never on shares
+WHALE_USD = min(DEFAULT_THRESHOLDS)  # the lowest whale tier: a whale is classified on USD notional, never shares
 SNAPSHOT_LOOKBACK = timedelta(hours=49)  # 24 h momentum may look back to ts - 48 h
 TRADE_LOOKBACK = timedelta(days=7, hours=1)
 EVENT_STALENESS_H = 6
 WHALE_CAP_H = 168.0  # "hours since the last whale" when there was none in the last 7 days
 MICRO = 1_000_000  # USD and share sums are kept in integer millionths
 HOUR_US = 3_600_000_000
-
-ID_TYPES = {
-    "condition_id": "VARCHAR",
-    "ts": "TIMESTAMPTZ",
-    "slot_ts": "TIMESTAMPTZ",
-    "tier": "VARCHAR",
-    "end_date": "TIMESTAMPTZ",
-    "event_key": "VARCHAR",
-    "category": "VARCHAR",
-    "yes_token_id": "VARCHAR",
-}
-ID_COLUMNS = list(ID_TYPES)
-
-# The model's inputs, in a fixed order (the artifact stores this list). `category_code` is added at training.
-FEATURE_COLUMNS = [
-    "price",
-    "mid",
-    "best_bid",
-    "best_ask",
-    "spread",
-    "last_trade_price",
-    "bid_depth",
-    "ask_depth",
-    "bid_depth_1c",
-    "ask_depth_1c",
-    "bid_depth_5c",
-    "ask_depth_5c",
-    "imbalance",
-    "bid_wall_size",
-    "bid_wall_distance",
-    "ask_wall_size",
-    "ask_wall_distance",
-    "momentum_1h",
-    "momentum_6h",
-    "momentum_24h",
-    "volume_24h",
-    "liquidity",
-    "one_day_price_change",
-    "one_week_price_change",
-    "trade_count_1h",
-    "buy_usd_1h",
-    "sell_usd_1h",
-    "net_flow_usd_1h",
-    "vwap_1h",
-    "whale_count_24h",
-    "whale_net_usd_24h",
-    "whale_net_count_24h",
-    "whale_count_7d",
-    "whale_net_usd_7d",
-    "whale_net_count_7d",
-    "hours_since_whale",
-    "hours_to_close",
-    "hour_of_day",
-    "day_of_week",
-    "market_age_h",
-    "neg_risk",
-    "event_yes_sum",
-    "event_n_markets",
-]
-
-
 
 
 def window_params(start: datetime, end: datetime) -> dict:
@@ -525,9 +466,8 @@ def copy_features(
 
     def write(cursor: duckdb.DuckDBPyConnection, sql: str, i: int) -> tuple[str, int]:
         path = path_for(i)
-        escaped = str(path).replace("'", "''")
-        cursor.execute(f"COPY ({sql}) TO '{escaped}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)", params)
-        return path, cursor.execute(f"SELECT count(*) FROM read_parquet('{escaped}')").fetchall()[0][0]
+        cursor.execute(f"COPY ({sql}) TO {sql_text(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)", params)
+        return path, cursor.execute(f"SELECT count(*) FROM read_parquet({sql_text(path)})").fetchall()[0][0]
 
     with _insertion_order(con):
         asof, passes = _plan(con, lake_root, start, end, whale_usd)

@@ -29,8 +29,8 @@ import numpy as np
 import pyarrow as pa
 
 from polymarket_assets.lib.ml.dataset import feature_matrix
-from polymarket_assets.lib.ml.features import FEATURE_COLUMNS
 from polymarket_assets.lib.parquet_store import local_data_dir
+from polymarket_assets.lib.schemas import FEATURE_COLUMNS
 
 if TYPE_CHECKING:
     import xgboost as xgb

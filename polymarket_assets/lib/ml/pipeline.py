@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from polymarket_assets.lib import tables
 from polymarket_assets.lib.fees import fee_per_share, schedule_from_columns
 from polymarket_assets.lib.ml import model as model_lib
 from polymarket_assets.lib.ml.backtest import BacktestConfig, Quote, band_levels, run_backtest, summarize
@@ -24,22 +25,17 @@ from polymarket_assets.lib.ml.evaluation import evaluate
 from polymarket_assets.lib.ml.features import WHALE_USD, build_features
 from polymarket_assets.lib.ml.sources import (
     CURRENT_FEES,
+    FEATURES,
     MARKET_FEES,
     MARKET_STATES,
     MARKETS_CURRENT,
     ORDERBOOKS,
     RESOLUTIONS,
     connect,
-    features_source,
     relation_sql,
 )
 from polymarket_assets.lib.parquet_store import Lake, local_data_dir
-
-TRAINING_SET_TABLE = "training_set"
-PREDICTIONS_TABLE = "predictions"
-EVALUATIONS_TABLE = "model_evaluations"
-BETS_TABLE = "backtest_bets"
-TS = pa.timestamp("us", tz="UTC")
+from polymarket_assets.lib.schemas import EVALUATION_SCHEMA, PREDICTION_SCHEMA
 
 
 def lake_root(data_dir: str | os.PathLike) -> Path:
@@ -54,7 +50,7 @@ def make_training_set(
     try:
         ts = build_training_set(
             con,
-            relation_sql(root, features_source()),
+            relation_sql(root, FEATURES),
             relation_sql(root, MARKET_STATES),
             relation_sql(root, RESOLUTIONS),
             horizons=horizons,
@@ -63,12 +59,12 @@ def make_training_set(
         )
     finally:
         con.close()
-    Lake(data_dir).replace_partition(TRAINING_SET_TABLE, ts.table, {})
+    Lake(data_dir).replace_partition(tables.TRAINING_SET.name, ts.table, {})
     return ts
 
 
 def read_training_set(data_dir) -> pa.Table:
-    table = Lake(data_dir).read(TRAINING_SET_TABLE)
+    table = Lake(data_dir).read(tables.TRAINING_SET.name)
     if table is None:
         raise FileNotFoundError("no training set yet: materialize training_set first")
     return table
@@ -133,12 +129,12 @@ def _min_iso(table: pa.Table, column: str) -> str | None:
 def evaluate_and_save(
     data_dir, model: model_lib.Model, table: pa.Table, now: datetime, replicates: int = 2000
 ) -> dict:
-    from polymarket_assets.lib.ml.evaluation import EVALUATION_SCHEMA, evaluation_rows
+    from polymarket_assets.lib.ml.evaluation import evaluation_rows
 
     result = evaluate(model, table, "test", replicates=replicates)
     rows = evaluation_rows(result, model.version, now)
     Lake(data_dir).write(
-        EVALUATIONS_TABLE, pa.Table.from_pylist(rows, schema=EVALUATION_SCHEMA), {}, model.version
+        tables.MODEL_EVALUATIONS.name, pa.Table.from_pylist(rows, schema=EVALUATION_SCHEMA), {}, model.version
     )
     return result
 
@@ -156,28 +152,6 @@ def walk_forward_of(model: model_lib.Model, table: pa.Table, folds: int, replica
         "features": model.features,
     }
     return walk_forward(table, folds, replicates=replicates, train_kwargs=train_kwargs)
-
-
-PREDICTION_SCHEMA = pa.schema(
-    [
-        ("condition_id", pa.string()),
-        ("predicted_at", TS),
-        ("feature_ts", TS),
-        ("model_version", pa.string()),
-        ("p_yes", pa.float64()),
-        ("price", pa.float64()),
-        ("best_bid", pa.float64()),
-        ("best_ask", pa.float64()),
-        ("edge_buy_yes", pa.float64()),
-        ("edge_buy_no", pa.float64()),
-        ("best_side", pa.string()),
-        ("best_edge", pa.float64()),
-        ("hours_to_close", pa.float64()),
-        ("tier", pa.string()),
-        # The model was fitted on rows at most this far from close; beyond it the prediction extrapolates.
-        ("within_training_horizons", pa.bool_()),
-    ]
-)
 
 
 def predict_open_markets(
@@ -248,10 +222,7 @@ def predict_open_markets(
         )
     table = pa.Table.from_pylist(out, schema=PREDICTION_SCHEMA)
     Lake(data_dir).write(
-        PREDICTIONS_TABLE,
-        table,
-        {"date": f"{now:%Y-%m-%d}", "hour": f"{now:%H}"},
-        f"predictions-{now:%Y%m%dT%H%M%S}",
+        tables.PREDICTIONS.name, table, tables.PREDICTIONS.parts(now), f"predictions-{now:%Y%m%dT%H%M%S}"
     )
     return table
 
@@ -285,7 +256,7 @@ def backtest_and_save(
         con.register("split_markets", pa.table({"condition_id": list(labels)}, schema=pa.schema([("condition_id", pa.string())])))
         rows = con.sql(
             f"""SELECT f.*, b.bids AS book_bids, b.asks AS book_asks
-                FROM {relation_sql(root, features_source())} f JOIN split_markets USING (condition_id)
+                FROM {relation_sql(root, FEATURES)} f JOIN split_markets USING (condition_id)
                 LEFT JOIN {relation_sql(root, ORDERBOOKS)} b
                   ON b.condition_id = f.condition_id AND b.token_id = f.yes_token_id AND b.captured_at = f.ts
                 ORDER BY f.condition_id, f.ts"""
@@ -326,7 +297,7 @@ def backtest_and_save(
         decisions, quotes, labels, config, clusters=clusters, closes=closes, fee_schedules=fee_schedules
     )
     bets = bets.append_column("model_version", pa.array([model.version] * bets.num_rows, pa.string()))
-    Lake(data_dir).write(BETS_TABLE, bets, {}, model.version)
+    Lake(data_dir).write(tables.BACKTEST_BETS.name, bets, {}, model.version)
     summary = summarize(bets)
     summary["decision_rows"] = int(sum(len(v) for v in decisions.values()))
     summary["markets"] = len(labels)

@@ -1,8 +1,9 @@
 """The lake tables the ML layer reads, as DuckDB relations that exist even before any file was written.
 
-Each source names only the columns the ML code uses, with their types, so a table that has no files yet (the
-trades of a platform without the recorder, say) reads as an empty relation of the right shape, and a table
-whose files lack a column added later reads it as NULL (`union_by_name`).
+Each source names only the columns the ML code uses, of one lake table, typed as the table registry declares
+them (`lib/tables.py`), so a table that has no files yet (the trades of a platform without the recorder, say)
+reads as an empty relation of the right shape, and a table whose files lack a column added later reads it as
+NULL (`union_by_name`).
 """
 
 from __future__ import annotations
@@ -13,124 +14,98 @@ from pathlib import Path
 
 import duckdb
 
+from polymarket_assets.lib import tables
+from polymarket_assets.lib.sql import sql_list, sql_text
+from polymarket_assets.lib.warehouse import duckdb_type
+
 
 @dataclass(frozen=True)
 class Source:
+    """These columns of lake table `table`; their types and the table's partitioning come from the registry."""
+
     table: str
-    columns: tuple[tuple[str, str], ...]  # (name, DuckDB type)
-    hive: bool = True
+    names: tuple[str, ...]
 
-    def names(self) -> list[str]:
-        return [name for name, _ in self.columns]
+    @property
+    def columns(self) -> tuple[tuple[str, str], ...]:
+        """(name, DuckDB type) of each column."""
+        schema = tables.table(self.table).schema
+        return tuple((name, duckdb_type(schema.field(name).type)) for name in self.names)
 
+    @property
+    def hive(self) -> bool:
+        return bool(tables.table(self.table).partitioning)
 
-TS = "TIMESTAMPTZ"
 
 SNAPSHOTS = Source(
-    "snapshots",
+    tables.SNAPSHOTS.name,
     (
-        ("condition_id", "VARCHAR"),
-        ("tier", "VARCHAR"),
-        ("slot_ts", TS),
-        ("captured_at", TS),
-        ("yes_token_id", "VARCHAR"),
-        ("best_bid", "DOUBLE"),
-        ("best_ask", "DOUBLE"),
-        ("mid", "DOUBLE"),
-        ("spread", "DOUBLE"),
-        ("last_trade_price", "DOUBLE"),
-        ("bid_depth", "DOUBLE"),
-        ("ask_depth", "DOUBLE"),
-        ("bid_depth_1c", "DOUBLE"),
-        ("ask_depth_1c", "DOUBLE"),
-        ("bid_depth_5c", "DOUBLE"),
-        ("ask_depth_5c", "DOUBLE"),
-        ("imbalance", "DOUBLE"),
-        ("bid_wall_size", "DOUBLE"),
-        ("bid_wall_distance", "DOUBLE"),
-        ("ask_wall_size", "DOUBLE"),
-        ("ask_wall_distance", "DOUBLE"),
-        ("volume_24h", "DOUBLE"),
-        ("liquidity", "DOUBLE"),
-        ("one_day_price_change", "DOUBLE"),
-        ("one_week_price_change", "DOUBLE"),
+        "condition_id",
+        "tier",
+        "slot_ts",
+        "captured_at",
+        "yes_token_id",
+        "best_bid",
+        "best_ask",
+        "mid",
+        "spread",
+        "last_trade_price",
+        "bid_depth",
+        "ask_depth",
+        "bid_depth_1c",
+        "ask_depth_1c",
+        "bid_depth_5c",
+        "ask_depth_5c",
+        "imbalance",
+        "bid_wall_size",
+        "bid_wall_distance",
+        "ask_wall_size",
+        "ask_wall_distance",
+        "volume_24h",
+        "liquidity",
+        "one_day_price_change",
+        "one_week_price_change",
     ),
 )
 
 MARKET_STATES = Source(
-    "market_states",
+    tables.MARKET_STATES.name,
     (
-        ("observed_at", TS),
-        ("condition_id", "VARCHAR"),
-        ("yes_token_id", "VARCHAR"),
-        ("no_token_id", "VARCHAR"),
-        ("end_date", TS),
-        ("created_at", TS),
-        ("neg_risk", "BOOLEAN"),
-        ("neg_risk_market_id", "VARCHAR"),
-        ("event_id", "VARCHAR"),
-        ("category", "VARCHAR"),
-        ("closed_time", TS),
+        "observed_at",
+        "condition_id",
+        "yes_token_id",
+        "no_token_id",
+        "end_date",
+        "created_at",
+        "neg_risk",
+        "neg_risk_market_id",
+        "event_id",
+        "category",
+        "closed_time",
     ),
 )
 
 # Each market's fee schedule as discovery observed it (`lib/fees.FEE_FIELDS`), for the backtest and predictions.
-_FEE_COLUMNS = (
-    ("fees_enabled", "BOOLEAN"),
-    ("fee_rate", "DOUBLE"),
-    ("fee_exponent", "DOUBLE"),
-    ("fee_taker_only", "BOOLEAN"),
-    ("fee_rebate_rate", "DOUBLE"),
-)
-MARKET_FEES = Source("market_states", (("observed_at", TS), ("condition_id", "VARCHAR"), *_FEE_COLUMNS))
-CURRENT_FEES = Source("markets_current", (("condition_id", "VARCHAR"), *_FEE_COLUMNS), hive=False)
+_FEE_COLUMNS = ("fees_enabled", "fee_rate", "fee_exponent", "fee_taker_only", "fee_rebate_rate")
+MARKET_FEES = Source(tables.MARKET_STATES.name, ("observed_at", "condition_id", *_FEE_COLUMNS))
+CURRENT_FEES = Source(tables.MARKETS_CURRENT.name, ("condition_id", *_FEE_COLUMNS))
 
 MARKETS_CURRENT = Source(
-    "markets_current",
-    (
-        ("condition_id", "VARCHAR"),
-        ("end_date", TS),
-        ("neg_risk", "BOOLEAN"),
-        ("neg_risk_market_id", "VARCHAR"),
-        ("event_id", "VARCHAR"),
-        ("discovery_status", "VARCHAR"),
-        ("question", "VARCHAR"),
-    ),
-    hive=False,
+    tables.MARKETS_CURRENT.name,
+    ("condition_id", "end_date", "neg_risk", "neg_risk_market_id", "event_id", "discovery_status", "question"),
 )
 
 TRADES = Source(
-    "trades",
-    (
-        ("asset_id", "VARCHAR"),
-        ("condition_id", "VARCHAR"),
-        ("side", "VARCHAR"),
-        ("price", "DOUBLE"),
-        ("size", "DOUBLE"),
-        ("notional_usd", "DOUBLE"),
-        ("exchange_ts", TS),
-        ("received_at", TS),
-    ),
+    tables.TRADES.name,
+    ("asset_id", "condition_id", "side", "price", "size", "notional_usd", "exchange_ts", "received_at"),
 )
 
-BOOK_LEVELS = "STRUCT(price DOUBLE, size DOUBLE)[]"
-ORDERBOOKS = Source(
-    "orderbooks",
-    (
-        ("condition_id", "VARCHAR"),
-        ("token_id", "VARCHAR"),
-        ("captured_at", TS),
-        ("bids", BOOK_LEVELS),
-        ("asks", BOOK_LEVELS),
-    ),
-)
+ORDERBOOKS = Source(tables.ORDERBOOKS.name, ("condition_id", "token_id", "captured_at", "bids", "asks"))
 
-RESOLUTIONS = Source(
-    "resolutions",
-    (("condition_id", "VARCHAR"), ("outcome", "VARCHAR"), ("resolved_at", TS), ("checked_at", TS)),
-)
+RESOLUTIONS = Source(tables.RESOLUTIONS.name, ("condition_id", "outcome", "resolved_at", "checked_at"))
 
-FEATURES_TABLE = "features"
+# The `features` lake table (written by the `features` asset), one row per (market, instant).
+FEATURES = Source(tables.FEATURES.name, tuple(tables.FEATURES.schema.names))
 
 
 def has_files(lake_root: Path, table: str) -> bool:
@@ -164,9 +139,8 @@ def relation_sql(lake_root: str | os.PathLike, source: Source, files: list[str] 
     if not files:
         cols = ", ".join(f'CAST(NULL AS {typ}) AS "{name}"' for name, typ in source.columns)
         return f"(SELECT {cols} WHERE false)"
-    paths = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
     hive = "true" if source.hive else "false"
-    scan = f"read_parquet([{paths}], hive_partitioning={hive}, union_by_name=true)"
+    scan = f"read_parquet({sql_list(files)}, hive_partitioning={hive}, union_by_name=true)"
     present = _columns_of(scan)
     cols = ", ".join(
         f'CAST("{name}" AS {typ}) AS "{name}"' if name in present else f'CAST(NULL AS {typ}) AS "{name}"'
@@ -189,7 +163,7 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with bounded memory (it spills to `temp_directory` beyond the limit), in UTC."""
     con = duckdb.connect()
-    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET memory_limit = {sql_text(memory_limit)}")
     con.execute(f"SET threads = {int(threads)}")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET preserve_insertion_order = false")
@@ -198,14 +172,6 @@ def connect(
     # feature query quadratic. Always use the sort-merge ASOF join.
     con.execute("SET asof_loop_join_threshold = 0")
     if temp_directory:
-        con.execute(f"SET temp_directory = '{temp_directory}'")
+        con.execute(f"SET temp_directory = {sql_text(temp_directory)}")
     return con
 
-
-def features_source() -> Source:
-    """The `features` lake table (written by the `features` asset), one row per (market, instant)."""
-    from polymarket_assets.lib.ml.features import FEATURE_COLUMNS, ID_TYPES
-
-    return Source(
-        FEATURES_TABLE, tuple(ID_TYPES.items()) + tuple((name, "DOUBLE") for name in FEATURE_COLUMNS)
-    )

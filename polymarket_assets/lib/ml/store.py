@@ -10,8 +10,9 @@ from pathlib import Path
 
 import duckdb
 
+from polymarket_assets.lib import tables
 from polymarket_assets.lib.ml.features import WHALE_USD, copy_features
-from polymarket_assets.lib.ml.sources import FEATURES_TABLE, connect
+from polymarket_assets.lib.ml.sources import connect
 from polymarket_assets.lib.parquet_store import local_data_dir, partition_path
 
 
@@ -29,7 +30,7 @@ def write_features_partition(
     """Build one day of features straight into `lake/features/date=<day>/` (one file per chunk of snapshot
     files) and make those files the partition's only ones. Returns the row count and the files."""
     lake_root = local_data_dir(data_dir, "the features build") / "lake"
-    directory = partition_path(lake_root, FEATURES_TABLE, {"date": day.isoformat()})
+    directory = partition_path(lake_root, tables.FEATURES.name, tables.FEATURES.parts(day))
     directory.mkdir(parents=True, exist_ok=True)
     build = uuid.uuid4().hex[:12]
     own = con is None

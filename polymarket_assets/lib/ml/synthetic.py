@@ -4,8 +4,9 @@ Markets live 1-10 days and are snapshotted at their tier's cadence (hourly beyon
 1 min, 30 s, 15 s in the last hour), with discovery states every hour, trades at 2-40 an hour (5 % whales
 of $1k-$50k; with probability `informed` a whale trades towards the outcome) and a resolution 2 h after
 close. The YES mid drifts from a prior to the outcome (weight tau³) with noise, like the simulator's.
-The files follow the collection's layout (hive partitions by tier/date/hour), so the feature SQL reads them
-exactly as it reads collected data.
+Each table is written with the columns and hive partitioning the registry declares for it (`lib/tables.py`;
+a column the generator does not fill is NULL), so the feature SQL reads the files exactly as it reads
+collected data.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from pathlib import Path
 
 import duckdb
 
+from polymarket_assets.lib import tables
+from polymarket_assets.lib.sql import sql_text
+from polymarket_assets.lib.tables import TIME_KEY_FORMATS
 from polymarket_assets.lib.tiers import DEFAULT_PLAN
+from polymarket_assets.lib.warehouse import duckdb_type
 
 # (tier, hours to close above, interval seconds)
 TIER_CADENCE = [(t.name, max(t.min_hours, -1e9), t.interval_s) for t in DEFAULT_PLAN.live]
@@ -118,11 +123,10 @@ def generate_lake(
                NULL::VARCHAR AS book_hash, CASE WHEN books THEN slot_ts END AS book_ts,
                1000 + 50 * mid_index % 5000 AS volume_24h, 5000.0 + mid_index % 7000 AS liquidity,
                (random() - 0.5) * 0.1 AS one_day_price_change, (random() - 0.5) * 0.2 AS one_week_price_change,
-               epoch(end_date - slot_ts) / 3600 AS hours_to_close,
-               strftime(slot_ts, '%Y-%m-%d') AS date, strftime(slot_ts, '%H') AS hour
+               epoch(end_date - slot_ts) / 3600 AS hours_to_close
         FROM s
     """
-    _copy(con, snapshot_sql, root / "snapshots", ["tier", "date", "hour"])
+    _copy(con, snapshot_sql, root, tables.SNAPSHOTS, "slot_ts")
     states_sql = f"""
         WITH hours AS (
             SELECT m.*, unnest(range(CAST(ceil(greatest(epoch(end_date) - life_s, {t0}) / 3600) * 3600 AS BIGINT),
@@ -133,10 +137,10 @@ def generate_lake(
                'Synthetic market ' || mid_index || '?' AS question, 'market-' || mid_index AS slug,
                yes_token_id, no_token_id, end_date, to_timestamp(epoch(end_date) - life_s) AS created_at,
                neg_key IS NOT NULL AS neg_risk, neg_key AS neg_risk_market_id, coalesce(neg_key, 'ev' || mid_index) AS event_id,
-               category, strftime(to_timestamp(h + 20), '%Y-%m-%d') AS date, strftime(to_timestamp(h + 20), '%H') AS hour
+               category
         FROM hours
     """
-    _copy(con, states_sql, root / "market_states", ["date", "hour"])
+    _copy(con, states_sql, root, tables.MARKET_STATES, "observed_at")
     counts["market_states"] = con.execute(f"SELECT count(*) FROM ({states_sql})").fetchall()[0][0]
     trades_sql = f"""
         WITH windows AS (
@@ -161,33 +165,39 @@ def generate_lake(
                CASE WHEN (u3 < 0.5) = (towards_yes = 1) THEN 'BUY' ELSE 'SELL' END AS side,
                0.5 AS price, least(usd, 250000) / 0.5 AS size, least(usd, 250000) AS notional_usd,
                make_timestamptz(CAST(ts * 1e6 AS BIGINT)) AS exchange_ts,
-               make_timestamptz(CAST((ts + 0.3) * 1e6 AS BIGINT)) AS received_at,
-               strftime(make_timestamptz(CAST(ts * 1e6 AS BIGINT)), '%Y-%m-%d') AS date,
-               strftime(make_timestamptz(CAST(ts * 1e6 AS BIGINT)), '%H') AS hour
+               make_timestamptz(CAST((ts + 0.3) * 1e6 AS BIGINT)) AS received_at
         FROM signed
     """
     con.execute(f"CREATE TABLE tr AS {trades_sql}")
-    _copy(con, "SELECT * FROM tr", root / "trades", ["date", "hour"])
+    _copy(con, "SELECT * FROM tr", root, tables.TRADES, "exchange_ts")
     counts["trades"] = con.execute("SELECT count(*) FROM tr").fetchall()[0][0]
     resolutions_sql = f"""
         SELECT condition_id, CASE WHEN y = 1 THEN 'YES' ELSE 'NO' END AS outcome, NULL::VARCHAR AS winning_token_id,
                NULL::VARCHAR AS winning_outcome, end_date + INTERVAL 2 HOUR AS resolved_at, 'synthetic' AS source,
                NULL::VARCHAR AS detail, NULL::VARCHAR AS outcome_prices, 'resolved' AS uma_resolution_status,
-               end_date + INTERVAL 2 HOUR AS checked_at,
-               strftime(end_date + INTERVAL 2 HOUR, '%Y-%m-%d') AS date, strftime(end_date + INTERVAL 2 HOUR, '%H') AS hour
+               end_date + INTERVAL 2 HOUR AS checked_at
         FROM m WHERE epoch(end_date) + 7200 < {t0 + span_s}
     """
-    _copy(con, resolutions_sql, root / "resolutions", ["date", "hour"])
+    _copy(con, resolutions_sql, root, tables.RESOLUTIONS, "checked_at")
     counts["resolutions"] = con.execute(f"SELECT count(*) FROM ({resolutions_sql})").fetchall()[0][0]
     con.close()
     return counts
 
 
-def _copy(con: duckdb.DuckDBPyConnection, sql: str, directory: Path, partition_by: list[str]) -> None:
+def _copy(con: duckdb.DuckDBPyConnection, sql: str, root: Path, table: tables.Table, at: str) -> None:
+    """Write the rows of `sql` as `table`'s files: the registry's columns, each cast to its type (NULL where
+    `sql` has no such column), in hive partitions whose time keys come from column `at`."""
+    generated = {row[0] for row in con.execute(f"DESCRIBE {sql}").fetchall()}
+    columns = []
+    for field in table.schema:
+        value = f'"{field.name}"' if field.name in generated else "NULL"
+        columns.append(f'CAST({value} AS {duckdb_type(field.type)}) AS "{field.name}"')
+    columns += [f"strftime({at}, '{TIME_KEY_FORMATS[key]}') AS {key}" for key in table.hive_columns]
+    directory = root / table.name
     directory.mkdir(parents=True, exist_ok=True)
-    cols = ", ".join(partition_by)
     con.execute(
-        f"COPY ({sql}) TO '{directory}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({cols}), "
+        f"COPY (SELECT {', '.join(columns)} FROM ({sql})) TO {sql_text(str(directory))} "
+        f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({', '.join(table.partitioning)}), "
         "OVERWRITE_OR_IGNORE, FILENAME_PATTERN 'synthetic-{i}')"
     )
 
