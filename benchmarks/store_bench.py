@@ -50,8 +50,8 @@ HOURLY_RAW = ("gamma_markets", "resolutions")
 
 def _schemas() -> dict[str, pa.Schema]:
     """Each lake table's file schema (the view schema without its hive columns), plus the raw archives'."""
+    from polymarket_assets.defs.trades.schema import RAW_FRAMES_SCHEMA
     from polymarket_assets.defs.warehouse.views import VIEWS
-    from ws_sidecar.files import RAW_FRAMES_SCHEMA
 
     hive = {"date", "hour"}
     out = {}

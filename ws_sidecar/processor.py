@@ -25,6 +25,7 @@ from collections.abc import Callable
 import pyarrow as pa
 
 from polymarket_assets.lib.errors import ParseError
+from polymarket_assets.lib.incoming import INCOMING_BOOK_UPDATES_SCHEMA, INCOMING_RAW_FRAMES_SCHEMA
 from polymarket_assets.lib.ws_messages import (
     BestBidAskEvent,
     BookEvent,
@@ -103,9 +104,9 @@ class FrameProcessor:
         return (
             trades,
             self._convert(files.BOOK_ROW, books, lambda rows, i: files.book_updates_table(
-                rows, self.run_id, self.connection_id, book_seq + i), files.BOOK_UPDATES_SCHEMA),
+                rows, self.run_id, self.connection_id, book_seq + i), INCOMING_BOOK_UPDATES_SCHEMA),
             self._convert(files.RAW_ROW, raw, lambda rows, i: files.raw_frames_table(
-                rows, self.run_id, self.connection_id, raw_seq + i), files.RAW_FRAMES_SCHEMA),
+                rows, self.run_id, self.connection_id, raw_seq + i), INCOMING_RAW_FRAMES_SCHEMA),
         )
 
     def _convert(self, layout: tuple[str, ...], rows: list[tuple], build, schema: pa.Schema) -> pa.Table:

@@ -12,6 +12,7 @@ import pytest
 from polymarket_assets.defs.markets.schema import MARKET_STATE_SCHEMA
 from polymarket_assets.defs.resources import ClockResource, LakeResource
 from polymarket_assets.defs.snapshots.schema import SNAPSHOT_SCHEMA, SWEEP_SCHEMA
+from polymarket_assets.defs.trades.schema import WS_GAPS_SCHEMA
 from polymarket_assets.defs.warehouse.views import VIEWS
 from polymarket_assets.lib.coverage import expected_pairs
 from polymarket_assets.lib.health_thresholds import HealthThresholds
@@ -19,7 +20,6 @@ from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.warehouse import build_warehouse
 from polymarket_assets_tests.health.conftest import HOUR
 from polymarket_sim import run_sim
-from ws_sidecar.files import WS_GAPS_SCHEMA
 
 NOW = HOUR + timedelta(minutes=30)
 PREVIOUS = HOUR - timedelta(hours=1)

@@ -19,8 +19,8 @@ from polymarket_assets.defs.trades.checks import (
     ws_sidecar_health,
 )
 from polymarket_assets.defs.trades.schedules import whale_events_schedule
+from polymarket_assets.defs.trades.schema import WS_GAPS_SCHEMA
 from polymarket_assets.lib.parquet_store import Lake
-from ws_sidecar.files import WS_GAPS_SCHEMA
 from ws_sidecar.state import write_json_atomic
 
 HEALTHY = {

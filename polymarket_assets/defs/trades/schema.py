@@ -6,7 +6,10 @@ ingesting them is a hard link (book updates) or a de-duplicating merge (gaps, ma
 
 import pyarrow as pa
 
-from ws_sidecar.files import BOOK_UPDATES_SCHEMA, MARKET_EVENTS_SCHEMA, RAW_FRAMES_SCHEMA, WS_GAPS_SCHEMA
+from polymarket_assets.lib.incoming import INCOMING_BOOK_UPDATES_SCHEMA as BOOK_UPDATES_SCHEMA
+from polymarket_assets.lib.incoming import INCOMING_MARKET_EVENTS_SCHEMA as MARKET_EVENTS_SCHEMA
+from polymarket_assets.lib.incoming import INCOMING_RAW_FRAMES_SCHEMA as RAW_FRAMES_SCHEMA
+from polymarket_assets.lib.incoming import INCOMING_WS_GAPS_SCHEMA as WS_GAPS_SCHEMA
 
 TS_MS = pa.timestamp("ms", tz="UTC")
 TS_US = pa.timestamp("us", tz="UTC")

@@ -16,7 +16,7 @@ from polymarket_assets.defs.trades.schema import (
     WHALE_EVENTS_SCHEMA,
     WS_GAPS_SCHEMA,
 )
-from polymarket_assets.defs.trades.whales import DEFAULT_THRESHOLDS, tier_label
+from polymarket_assets.lib.trades.whales import DEFAULT_THRESHOLDS, tier_label
 from polymarket_assets.lib.warehouse import ViewSpec, to_tick
 
 

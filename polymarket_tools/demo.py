@@ -7,7 +7,7 @@ partitioned job runs on a SQLite-backed Dagster instance in a temporary `DAGSTER
 assets knows it is a demo.
 
 Before the live hour, the simulator's paused clock is stepped through `--history-hours` of earlier simulated
-time every two hours (`polymarket_assets.defs.ml.demo.run_ml_demo`): the same collection jobs record a
+time every two hours (`polymarket_tools.ml_demo.run_ml_demo`): the same collection jobs record a
 resolved history, and the ML jobs build features, the training set, the model, its evaluation and the
 backtest. After the live hour, `predictions` scores the markets still open. The last line printed is one JSON
 object with the figures.
@@ -27,8 +27,8 @@ from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from polymarket_assets.defs.ml.demo import DEMO_HISTORY, DEMO_STEP, run_ml_demo
-from polymarket_assets.local_runner import LocalRunPool, RunOutcome
+from polymarket_tools.local_runner import LocalRunPool, RunOutcome
+from polymarket_tools.ml_demo import DEMO_HISTORY, DEMO_STEP, run_ml_demo
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_MARKER = ".demo-data"
@@ -251,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"discovery {'succeeded' if ok else 'FAILED'}")
 
         # The websocket recorder runs beside the slot runs for the whole live hour.
-        from ws_sidecar.runner import demo_figures, run_sidecar
+        from polymarket_tools.demo_figures import demo_figures
+        from polymarket_tools.sidecar import run_sidecar
 
         recording = contextlib.ExitStack()
         recorder = recording.enter_context(
