@@ -3,10 +3,10 @@
 ``FrameProcessor.process(text, received_us)`` parses a frame with the shared parser
 (``polymarket_assets.lib.ws_messages.parse_ws_frame_each``), applies it to the connection's books, checks every
 ``price_change`` (and ``best_bid_ask``) against the local book, and appends row tuples (in the column order
-of ``ws_sidecar.files``) to buffers that the writer swaps out. Anything it cannot trust is turned into a
-resync request instead of being guessed at: a malformed frame or message (quarantined alone with its reason and
-raw frame, while the frame's other messages are applied), a best-price mismatch, an update for a token
-without a book.
+of the incoming schemas, ``polymarket_assets.lib.incoming``) to buffers that the writer swaps out. Anything it
+cannot trust is turned into a resync request instead of being guessed at: a malformed frame or message
+(quarantined alone with its reason and raw frame, while the frame's other messages are applied), a best-price
+mismatch, an update for a token without a book.
 
 One processor per connection, used by that connection's thread only; ``lock`` guards the buffers against
 the writer.
