@@ -31,7 +31,7 @@ test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: setup
-	$(PY) -m polymarket_assets.demo
+	$(PY) -m polymarket_tools.demo
 
 bench: setup
 	$(PY) -m benchmarks.run_all

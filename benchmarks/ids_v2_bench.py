@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from polymarket_assets.defs.resources import PolymarketApiResource
 from polymarket_assets.lib import tables
 from polymarket_assets.lib.discovery import list_open_markets, market_state_row, merge_current
+from polymarket_assets.lib.incoming import list_incoming
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.quarantine import Quarantine
 from polymarket_assets.lib.raw_archive import RawArchive
@@ -37,8 +38,7 @@ from polymarket_assets.lib.schemas import MARKET_CURRENT_SCHEMA
 from polymarket_assets.lib.sweep import select_markets, sweep_books, sweep_prices
 from polymarket_assets.lib.tiers import DEFAULT_PLAN
 from polymarket_sim import run_sim
-from ws_sidecar import files
-from ws_sidecar.runner import run_sidecar
+from polymarket_tools.sidecar import run_sidecar
 
 MARKETS = 400
 SEED = 29
@@ -83,7 +83,7 @@ def _subscribed(env: dict, data_dir: Path, current: list[dict]) -> set[str]:
                     "every market with ids subscribed")
         time.sleep(3)  # the book snapshots' flush
     books = set()
-    for f in files.list_incoming(data_dir, ["book_updates"]):
+    for f in list_incoming(data_dir, ["book_updates"]):
         table = pq.read_table(f.path, columns=["asset_id", "kind", "source"]).to_pylist()
         books |= {r["asset_id"] for r in table if r["kind"] == "snapshot" and r["source"] == "ws"}
     return {m["condition_id"] for m in open_markets if {m["yes_token_id"], m["no_token_id"]} <= books}

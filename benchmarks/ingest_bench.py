@@ -89,15 +89,15 @@ def _job_checks(repo, job_name: str) -> set:
 
 def ingest_runs_per_day(day_start_s: int = 1_795_910_400) -> dict:
     """`plan_runs` replayed over a day of files at the recorder's default cadence (see the module docstring)."""
-    from polymarket_assets.defs.trades.ingest import (
+    from polymarket_assets.defs.trades.sensors import SENSOR_INTERVAL_S
+    from polymarket_assets.lib.incoming import IncomingFile, file_name, hour_of_epoch_s
+    from polymarket_assets.lib.trades.plan import (
         HEALTH_WINDOW_S,
         MAX_FILES_PER_RUN,
         SensorCursor,
         batch_window_s,
         plan_runs,
     )
-    from polymarket_assets.defs.trades.sensors import SENSOR_INTERVAL_S
-    from ws_sidecar import files
     from ws_sidecar.config import SidecarConfig
 
     interval = SidecarConfig().flush_interval_s
@@ -106,15 +106,15 @@ def ingest_runs_per_day(day_start_s: int = 1_795_910_400) -> dict:
     seq = 0
     for k in range(int(DAY_S / interval)):
         t = day_start_s + k * interval
-        hours = [files.hour_of_epoch_s(t)]
+        hours = [hour_of_epoch_s(t)]
         if t % 3600 < interval:  # the first flush after an hour boundary also holds the last hour's late rows
-            hours.append(files.hour_of_epoch_s(t - 3600))
+            hours.append(hour_of_epoch_s(t - 3600))
         for kind in ("trades", "book_updates", "raw_frames"):
             for hour in hours:
                 seq += 1
-                name = files.file_name(kind, hour, int(t * 1000) + seq % 1000, seq, "0a1b2c3d")
+                name = file_name(kind, hour, int(t * 1000) + seq % 1000, seq, "0a1b2c3d")
                 key = name[len(kind) + len(hour) + 2 : -len(".parquet")]
-                listed.append(files.IncomingFile(kind, hour, key, Path(name), 1))
+                listed.append(IncomingFile(kind, hour, key, Path(name), 1))
     keys = [f.key for f in listed]
     cursor = SensorCursor(health_ms=day_start_s * 1000)
     runs, windows_with_runs = 0, set()
@@ -222,7 +222,7 @@ def generate_history(data_dir: Path, files_per_day: int, days: int, now_s: float
     the last two hours real (the trade index reads them), every other file empty."""
     import pyarrow.parquet as pq
 
-    from ws_sidecar import files
+    from polymarket_assets.lib.incoming import day_of_ms, file_name, hour_of_epoch_s, incoming_root
 
     created = 0
     per_kind = max(1, files_per_day // 3)
@@ -232,13 +232,13 @@ def generate_history(data_dir: Path, files_per_day: int, days: int, now_s: float
         count = per_kind if d < 2 else max(1, per_kind // old_day_scale)
         step = DAY_S / count
         for kind in ("trades", "book_updates", "raw_frames"):
-            directory = files.incoming_root(data_dir) / kind / f"day={files.day_of_ms(day_start * 1000)}"
+            directory = incoming_root(data_dir) / kind / f"day={day_of_ms(day_start * 1000)}"
             directory.mkdir(parents=True, exist_ok=True)
             for i in range(count):
                 t = day_start + i * step
                 if t > now_s:
                     break
-                path = directory / files.file_name(kind, files.hour_of_epoch_s(t), int(t * 1000), i, "0a1b2c3d")
+                path = directory / file_name(kind, hour_of_epoch_s(t), int(t * 1000), i, "0a1b2c3d")
                 if kind == "trades" and t >= real_since:
                     pq.write_table(_trades_table(5, int(t * 1000)), path)
                 else:
@@ -272,14 +272,14 @@ def startup_seconds(data_dir: Path, now_s: float) -> float:
 
 
 def sidecar_startup(files_per_day: int, days: int = 365, old_day_scale: int = OLD_DAY_SCALE) -> dict:
-    from ws_sidecar import files
+    from polymarket_assets.lib.incoming import list_incoming
 
     now_s = time.time()
     with tempfile.TemporaryDirectory(prefix="ingest_bench_") as tmp:
         data_dir = Path(tmp) / "data"
         created = generate_history(data_dir, files_per_day, days, now_s, old_day_scale)
         started = time.perf_counter()
-        listed = sum(1 for _ in files.list_incoming(data_dir))
+        listed = sum(1 for _ in list_incoming(data_dir))
         full_listing = time.perf_counter() - started
         elapsed = startup_seconds(data_dir, now_s)
     return {

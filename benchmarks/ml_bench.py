@@ -160,9 +160,9 @@ def bench_world(
     markets: int = WORLD_MARKETS,
     hours: int = WORLD_HOURS,
 ) -> dict:
-    from polymarket_assets.defs.ml.demo import coarse_run_config, model_figures, run_ml_pipeline
-    from polymarket_assets.defs.ml.history import CleanRunPool, HistoryCollector
     from polymarket_sim import run_sim
+    from polymarket_tools.history import CleanRunPool, HistoryCollector
+    from polymarket_tools.ml_demo import coarse_run_config, model_figures, run_ml_pipeline
 
     data_dir, home = work / "data", work / "home"
     data_dir.mkdir(parents=True)

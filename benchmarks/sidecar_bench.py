@@ -40,9 +40,10 @@ from pathlib import Path
 
 import duckdb
 
+from polymarket_assets.lib.incoming import list_incoming
 from polymarket_sim import run_sim
-from ws_sidecar import files
-from ws_sidecar.runner import compare_with_truth, match_key, run_sidecar, seed_markets_from_sim
+from polymarket_tools.sidecar import run_sidecar
+from polymarket_tools.sim_truth import compare_with_truth, match_key, seed_markets_from_sim
 
 BURST = 150_000
 LATENCY_RECORD_S = 60
@@ -85,8 +86,8 @@ def throughput(workdir: Path) -> dict:
             sc.wait_for(lambda s: s["pending_rows"] == 0 and s["last_flush_age_s"] < 0.5, 60, "burst written", poll_s=0.02)
             cpu1 = _cpu_seconds(sc.pid)
             final = sc.status()
-        book_rows = sum(pq_rows(f.path) for f in files.list_incoming(data_dir, ["book_updates"]))
-        raw_rows = sum(pq_rows(f.path) for f in files.list_incoming(data_dir, ["raw_frames"]))
+        book_rows = sum(pq_rows(f.path) for f in list_incoming(data_dir, ["book_updates"]))
+        raw_rows = sum(pq_rows(f.path) for f in list_incoming(data_dir, ["raw_frames"]))
     return {
         "sidecar_msgs_per_s": round(BURST / (cpu1 - cpu0)),
         "sidecar_msgs_per_s_wall": round(BURST / (t1 - t0)),
@@ -181,8 +182,8 @@ def lake_trades(data_dir: Path) -> list[tuple]:
 
 
 def latency(workdir: Path) -> dict:
-    from polymarket_assets.defs.trades.ingest import DEFAULT_BATCH_S
     from polymarket_assets.defs.trades.sensors import SENSOR_INTERVAL_S
+    from polymarket_assets.lib.trades.plan import DEFAULT_BATCH_S
 
     data_dir = workdir / "latency"
     with run_sim(markets=200, seed=11, speed=1, faults="none") as sim:

@@ -51,7 +51,7 @@ HOURLY_RAW = ("gamma_markets", "resolutions")
 def _schemas() -> dict[str, pa.Schema]:
     """Each lake table's file schema, plus the raw archives'."""
     from polymarket_assets.lib import tables
-    from ws_sidecar.files import RAW_FRAMES_SCHEMA
+    from polymarket_assets.lib.schemas import RAW_FRAMES_SCHEMA
 
     out = {f"lake/{t.name}": t.schema for t in tables.TABLES}
     for kind in ("clob_books", "clob_prices", *HOURLY_RAW):

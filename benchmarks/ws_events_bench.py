@@ -26,9 +26,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from polymarket_assets.lib.incoming import list_incoming
 from polymarket_sim import run_sim
-from ws_sidecar import files
-from ws_sidecar.runner import run_sidecar, seed_markets_from_sim
+from polymarket_tools.sidecar import run_sidecar
+from polymarket_tools.sim_truth import seed_markets_from_sim
 
 START = "2026-11-25T06:00:00Z"
 MARKETS = 200
@@ -47,7 +48,7 @@ def _p95(xs: list[float]) -> float | None:
 def _event_rows_renamed(data_dir: Path) -> dict[tuple[str, str], float]:
     """(event_type, condition_id) -> wall time its market_events file was renamed into place (first one)."""
     out: dict[tuple[str, str], float] = {}
-    for f in files.list_incoming(data_dir, ["market_events"]):
+    for f in list_incoming(data_dir, ["market_events"]):
         mtime = os.stat(f.path).st_mtime
         for r in pq.read_table(f.path, columns=["event_type", "condition_id"]).to_pylist():
             key = (r["event_type"], r["condition_id"])

@@ -20,13 +20,13 @@ import pyarrow.parquet as pq
 
 from polymarket_assets.lib.clob import ClobClient
 from polymarket_assets.lib.data_api import DataApiClient
+from polymarket_assets.lib.incoming import KINDS, list_incoming
 from polymarket_assets.lib.parse_gamma import parse_gamma_market
 from polymarket_assets.lib.parse_trades import parse_data_api_trade
 from polymarket_assets.lib.quarantine import Quarantine, parse_or_quarantine
 from polymarket_assets.lib.sweep import sweep_books, sweep_prices
 from polymarket_assets.lib.tiers import DEFAULT_PLAN
 from polymarket_assets_tests.lib.stub_server import StubServer, json_reply
-from ws_sidecar import files
 from ws_sidecar.processor import FrameProcessor
 from ws_sidecar.writer import Writer
 
@@ -132,9 +132,9 @@ def websocket_writer(data_dir: Path) -> Outcome:
                                trade_row("overflow", 10**20)])
     writer.flush()
     writer.flush()  # a second flush has nothing left to do and must not fail
-    landed = {kind: 0 for kind in files.KINDS}
+    landed = {kind: 0 for kind in KINDS}
     stored_ts: list[int] = []
-    for f in files.list_incoming(data_dir):
+    for f in list_incoming(data_dir):
         table = pq.read_table(f.path)
         landed[f.kind] += table.num_rows
         if f.kind in ("trades", "book_updates"):
@@ -360,4 +360,4 @@ def run_all(root: Path) -> list[Outcome]:
 
 def stored_hours(data_dir: Path) -> list[str]:
     """Hours of the incoming files written (a timestamp in seconds would show up as 1970)."""
-    return sorted({f.hour for f in files.list_incoming(data_dir)})
+    return sorted({f.hour for f in list_incoming(data_dir)})

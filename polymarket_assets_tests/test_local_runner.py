@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from polymarket_assets.defs.ml.history import CleanRunPool
-from polymarket_assets.local_runner import LocalRunPool
+from polymarket_tools.history import CleanRunPool
+from polymarket_tools.local_runner import LocalRunPool
 
 
 @pytest.mark.parametrize("pool_type", [LocalRunPool, CleanRunPool])

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from polymarket_assets.lib import recorder_state
 from polymarket_assets.lib.tiers import DEFAULT_PLAN
 
 DEFAULT_WS_URL = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
@@ -68,15 +69,15 @@ class SidecarConfig:
 
     @property
     def sidecar_dir(self) -> Path:
-        return self.data_dir / "ws_sidecar"
+        return recorder_state.sidecar_dir(self.data_dir)
 
     @property
     def status_path(self) -> Path:
-        return self.sidecar_dir / "status.json"
+        return recorder_state.status_path(self.data_dir)
 
     @property
     def state_path(self) -> Path:
-        return self.sidecar_dir / "state.json"
+        return recorder_state.state_path(self.data_dir)
 
 
 _ENV = {

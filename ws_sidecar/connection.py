@@ -34,6 +34,7 @@ import websocket
 
 from polymarket_assets.lib.books import parse_book
 from polymarket_assets.lib.errors import ApiError, ParseError
+from polymarket_assets.lib.incoming import RESYNC
 from ws_sidecar.books import compare_with_rest
 from ws_sidecar.processor import FrameProcessor
 
@@ -420,7 +421,7 @@ class Connection(threading.Thread):
             connection_id=self.connection_id,
             start_us=min(start, end_us),
             end_us=end_us,
-            reason="resync",
+            reason=RESYNC,
             detail=details.most_common(1)[0][0] if details else "resync",
             n_assets=len(assets),
             condition_ids=cids,

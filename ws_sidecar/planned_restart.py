@@ -20,7 +20,6 @@ from polymarket_assets.lib.errors import ApiError, PlannedDowntimeError
 
 log = logging.getLogger(__name__)
 
-PLANNED_RESTART = "planned_restart"  # the ws_gaps reason
 POST_ONLY_S = 120.0  # the documented post-only period after a restart: no taker trades yet
 FOLLOW_MAX_S = 900.0  # a "restart" that answers 425 longer than this is reported as it stands
 

@@ -3,10 +3,10 @@
 ``FrameProcessor.process(text, received_us)`` parses a frame with the shared parser
 (``polymarket_assets.lib.ws_messages.parse_ws_frame_each``), applies it to the connection's books, checks every
 ``price_change`` (and ``best_bid_ask``) against the local book, and appends row tuples (in the column order
-of ``ws_sidecar.files``) to buffers that the writer swaps out. Anything it cannot trust is turned into a
-resync request instead of being guessed at: a malformed frame or message (quarantined alone with its reason and
-raw frame, while the frame's other messages are applied), a best-price mismatch, an update for a token
-without a book.
+of the incoming schemas, ``polymarket_assets.lib.incoming``) to buffers that the writer swaps out. Anything it
+cannot trust is turned into a resync request instead of being guessed at: a malformed frame or message
+(quarantined alone with its reason and raw frame, while the frame's other messages are applied), a best-price
+mismatch, an update for a token without a book.
 
 One processor per connection, used by that connection's thread only; ``lock`` guards the buffers against
 the writer.
@@ -25,6 +25,7 @@ from collections.abc import Callable
 import pyarrow as pa
 
 from polymarket_assets.lib.errors import ParseError
+from polymarket_assets.lib.incoming import INCOMING_BOOK_UPDATES_SCHEMA, INCOMING_RAW_FRAMES_SCHEMA
 from polymarket_assets.lib.ws_messages import (
     BestBidAskEvent,
     BookEvent,
@@ -103,9 +104,9 @@ class FrameProcessor:
         return (
             trades,
             self._convert(files.BOOK_ROW, books, lambda rows, i: files.book_updates_table(
-                rows, self.run_id, self.connection_id, book_seq + i), files.BOOK_UPDATES_SCHEMA),
+                rows, self.run_id, self.connection_id, book_seq + i), INCOMING_BOOK_UPDATES_SCHEMA),
             self._convert(files.RAW_ROW, raw, lambda rows, i: files.raw_frames_table(
-                rows, self.run_id, self.connection_id, raw_seq + i), files.RAW_FRAMES_SCHEMA),
+                rows, self.run_id, self.connection_id, raw_seq + i), INCOMING_RAW_FRAMES_SCHEMA),
         )
 
     def _convert(self, layout: tuple[str, ...], rows: list[tuple], build, schema: pa.Schema) -> pa.Table:

@@ -30,20 +30,23 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from polymarket_assets.lib import incoming
 from polymarket_assets.lib.clob import ClobClient
 from polymarket_assets.lib.data_api import DataApiClient
+from polymarket_assets.lib.incoming import PLANNED_RESTART, RESYNC
 from polymarket_assets.lib.parquet_store import partition_relpath
 from polymarket_assets.lib.quarantine import Quarantine
+from polymarket_assets.lib.recorder_state import read_json
 from ws_sidecar import files
 from ws_sidecar.backfill import Backfiller
 from ws_sidecar.clock import make_clock
 from ws_sidecar.config import SidecarConfig
 from ws_sidecar.connection import Connection, State
 from ws_sidecar.market_events import market_event_row
-from ws_sidecar.planned_restart import PLANNED_RESTART, RestartWatch
+from ws_sidecar.planned_restart import RestartWatch
 from ws_sidecar.processor import FrameProcessor
 from ws_sidecar.reconcile import TradeIndex
-from ws_sidecar.state import read_json, remove_stale_temporaries, write_json_atomic
+from ws_sidecar.state import remove_stale_temporaries, write_json_atomic
 from ws_sidecar.universe import WS_NEW, Market, MarketsUnreadable, ShardPlan, load_markets, select
 from ws_sidecar.writer import Writer
 
@@ -119,7 +122,7 @@ class Recorder:
         prev = read_json(cfg.state_path) or {}
         # The previous writer's last key bounds where its half-written files can be (a day of slack).
         last_ms = int(prev.get("last_file_ms") or 0)
-        min_day = files.day_of_ms(last_ms - 86_400_000) if last_ms > 86_400_000 else None
+        min_day = incoming.day_of_ms(last_ms - 86_400_000) if last_ms > 86_400_000 else None
         removed = files.remove_temporaries(cfg.data_dir, min_day=min_day)
         if removed:
             log.warning("removed %d partial files left by a previous run", removed)
@@ -228,11 +231,11 @@ class Recorder:
         once they are in the lake, and reading in this order never misses a file moved in between). Only day
         directories that can hold such trades are listed.
         """
-        since_hour = files.hour_of_epoch_s(since_s)
+        since_hour = incoming.hour_of_epoch_s(since_s)
         # A file of an hour >= since_hour is named (keyed) after its trades happened; one day of clock slack.
-        min_day = files.day_of_ms(max(0, int(since_s * 1000) - 86_400_000))
+        min_day = incoming.day_of_ms(max(0, int(since_s * 1000) - 86_400_000))
         columns = ["trade_uid", "source", "asset_id", "condition_id", "side", "price", "size", "exchange_ts"]
-        paths = [f.path for f in files.list_incoming(self.cfg.data_dir, ("trades",), min_day=min_day) if f.hour >= since_hour]
+        paths = [f.path for f in incoming.list_incoming(self.cfg.data_dir, ("trades",), min_day=min_day) if f.hour >= since_hour]
         seen: set[str] = set()
         loaded = 0
         for path in paths + self._lake_trade_files(since_hour):
@@ -351,7 +354,7 @@ class Recorder:
             reason,
             detail,
             n_assets,
-            condition_ids[0] if reason == "resync" and len(condition_ids) == 1 else None,
+            condition_ids[0] if reason == RESYNC and len(condition_ids) == 1 else None,
             self.clock.now_us(),
         )
         # Durable before anything else happens: a gap row that dies in memory would hide its outage for good.
@@ -602,7 +605,7 @@ class Recorder:
             "gaps_last_hour": len(recent),
             "gaps_last_hour_by_reason": {r: sum(1 for g in recent if g[2] == r) for r in sorted({g[2] for g in recent})},
             "gap_seconds_last_hour": round(sum(min(g[0], now) - max(g[1], hour_ago) for g in recent
-                                               if g[2] not in ("resync", PLANNED_RESTART)), 3),
+                                               if g[2] not in (RESYNC, PLANNED_RESTART)), 3),
             "restart_gap_open": self.restart_gap is not None,
             "planned_restart_open": self._planned_restart_open(),
             "planned_restarts_seen": self.restart_watch.windows,

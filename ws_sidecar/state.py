@@ -1,10 +1,5 @@
-"""The recorder's two small JSON files under ``<data_dir>/ws_sidecar/``, each written atomically.
-
-- ``status.json``: health for people and for the Dagster check (connections, subscribed assets, msgs/s, age
-  of the last message, gaps in the last hour, files written). Rewritten every couple of seconds.
-- ``state.json``: what a restarted recorder needs: the previous run's id, ``durable_through`` (every row
-  received before it is in a closed file), ``audited_through`` (every tracked market was reconciled with the
-  Data API up to it), the last file key, the tracked markets and whether it stopped cleanly.
+"""Writing the recorder's two small JSON files (``status.json``, ``state.json``; what they hold and where they
+live: `polymarket_assets/lib/recorder_state.py`), each atomically, and clearing a crashed run's temporaries.
 """
 
 from __future__ import annotations
@@ -28,15 +23,6 @@ def write_json_atomic(path: Path, payload: Any) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
-
-
-def read_json(path: Path) -> dict | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            value = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def remove_stale_temporaries(directory: Path) -> None:

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from polymarket_assets.lib import incoming
 from polymarket_assets.lib.errors import ParseError
 from polymarket_assets.lib.parse_common import time_window, to_epoch_ms
 from ws_sidecar import files
@@ -62,8 +63,8 @@ class Writer(threading.Thread):
         self.quarantine = quarantine
         self.debug_delay_s = debug_delay_s
         self._sources: list = []  # FrameProcessor-like objects with take() and pending_rows()
-        self._extra: dict[str, list[tuple]] = {kind: [] for kind in files.KINDS}  # full row tuples
-        self._tables: dict[str, list[pa.Table]] = {kind: [] for kind in files.KINDS}  # converted batches
+        self._extra: dict[str, list[tuple]] = {kind: [] for kind in incoming.KINDS}  # full row tuples
+        self._tables: dict[str, list[pa.Table]] = {kind: [] for kind in incoming.KINDS}  # converted batches
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._urgent: set[str] = set()
@@ -159,12 +160,12 @@ class Writer(threading.Thread):
         """Beyond ``max_buffered_rows`` waiting rows, drop every buffered data row (not gap rows) and report
         the span they covered, so memory stays bounded and the loss is a recorded gap, never a silent one."""
         with self._lock:
-            queued = sum(len(self._extra[k]) + sum(t.num_rows for t in self._tables[k]) for k in files.KINDS if k != "ws_gaps")
+            queued = sum(len(self._extra[k]) + sum(t.num_rows for t in self._tables[k]) for k in incoming.KINDS if k != "ws_gaps")
             if queued <= self.max_buffered_rows:
                 return
             dropped: dict[str, int] = {}
             spans = []
-            for kind in files.KINDS:
+            for kind in incoming.KINDS:
                 if kind == "ws_gaps":
                     continue
                 parts = [t for t in self._tables[kind] if t.num_rows]
@@ -186,10 +187,10 @@ class Writer(threading.Thread):
         """Write everything pending (or only ``kinds`` from the queued rows, sources untouched)."""
         with self._flush_lock:
             cut_us = self.clock.now_us()
-            rows: dict[str, list[tuple]] = {kind: [] for kind in files.KINDS}
-            tables: dict[str, list[pa.Table]] = {kind: [] for kind in files.KINDS}
+            rows: dict[str, list[tuple]] = {kind: [] for kind in incoming.KINDS}
+            tables: dict[str, list[pa.Table]] = {kind: [] for kind in incoming.KINDS}
             with self._lock:
-                for kind in files.KINDS:
+                for kind in incoming.KINDS:
                     if kinds is None or kind in kinds:
                         rows[kind], self._extra[kind] = self._extra[kind], []
                         tables[kind], self._tables[kind] = self._tables[kind], []
@@ -202,14 +203,14 @@ class Writer(threading.Thread):
             started = time.perf_counter()
             written = []
             pending = {}
-            for kind in files.KINDS:
+            for kind in incoming.KINDS:
                 parts = [t for t in tables[kind] if t.num_rows]
                 if rows[kind]:
                     converted, rejected = files.convert_each(lambda batch, _, kind=kind: files.table_from_rows(kind, batch),
                                                              rows[kind])
                     parts += converted
                     for row, reason in rejected:
-                        self._quarantine(kind, reason, dict(zip(files.SCHEMAS[kind].names, row)))
+                        self._quarantine(kind, reason, dict(zip(incoming.INCOMING_SCHEMAS[kind].names, row)))
                 parts = [t for t in parts if t.num_rows]
                 if parts:
                     pending[kind] = self._in_window(kind, pa.concat_tables(parts))
@@ -255,8 +256,8 @@ class Writer(threading.Thread):
     def _in_window(self, kind: str, table: pa.Table) -> pa.Table:
         """The rows whose hour column obeys the time contract; the others (a timestamp in seconds would land in a
         1970 file no sensor reads, one in microseconds would name no valid hour) are quarantined one by one."""
-        column = files.HOUR_COLUMN[kind]
-        per_ms = files.HOUR_UNIT[kind] // 1000
+        column = incoming.HOUR_COLUMN[kind]
+        per_ms = incoming.HOUR_UNIT[kind] // 1000
         window = time_window()
         values = pc.cast(table.column(column), pa.int64())
         ok = pc.and_(pc.greater_equal(values, window.min_ms * per_ms), pc.less_equal(values, window.max_ms() * per_ms))
@@ -276,8 +277,8 @@ class Writer(threading.Thread):
     @staticmethod
     def _by_hour(kind: str, table: pa.Table) -> list[tuple[int, pa.Table]]:
         """(hour as epoch hours, rows of that hour): one file never spans two hours."""
-        per_hour = files.HOUR_UNIT[kind] * 3600
-        hours = pc.divide(pc.cast(table.column(files.HOUR_COLUMN[kind]), pa.int64()), per_hour)
+        per_hour = incoming.HOUR_UNIT[kind] * 3600
+        hours = pc.divide(pc.cast(table.column(incoming.HOUR_COLUMN[kind]), pa.int64()), per_hour)
         unique = sorted(hours.unique().to_pylist())
         if len(unique) == 1:
             return [(unique[0], table)]
@@ -285,8 +286,8 @@ class Writer(threading.Thread):
 
     def _write_part(self, kind: str, hour: int, part: pa.Table):
         ms, seq = self._next_key()
-        name = files.file_name(kind, files.hour_of_epoch_s(hour * 3600), ms, seq, self.run_id)
-        path = files.incoming_root(self.data_dir) / kind / f"day={files.day_of_ms(ms)}" / name
+        name = incoming.file_name(kind, incoming.hour_of_epoch_s(hour * 3600), ms, seq, self.run_id)
+        path = incoming.incoming_root(self.data_dir) / kind / f"day={incoming.day_of_ms(ms)}" / name
         files.write_atomic(part, path, debug_delay_s=self.debug_delay_s)
         self.files_written[kind] += 1
         self.rows_written[kind] += part.num_rows

@@ -17,7 +17,7 @@ How the swap reaches readers:
   listing taken in between sees the rows twice. Compaction only touches hours closed for `min_age`, when
   nothing but an occasional late file writes there.
 
-Callers hold the partition's writer lock (`defs/trades/ingest.partition_lock`) around `compact_partition`
+Callers hold the partition's writer lock (`lib/trades/ingest.partition_lock`) around `compact_partition`
 where writers take it (the ingestion of linked incoming files), so no file is linked in during a swap.
 """
 

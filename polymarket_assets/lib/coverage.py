@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from polymarket_assets.lib.incoming import PLANNED_RESTART
 from polymarket_assets.lib.tiers import (
     DEFAULT_PLAN,
     TierPlan,
@@ -23,7 +24,6 @@ from polymarket_assets.lib.tiers import (
     instants_in_window,
     transitions_between,
 )
-from ws_sidecar.planned_restart import PLANNED_RESTART
 
 # A sweep due less than this long ago may still be writing its rows: not counted yet.
 IN_FLIGHT = timedelta(minutes=2)

@@ -1,9 +1,10 @@
 """The Arrow schemas of the lake tables: the columns each producer writes, in order.
 
 `lib/tables.py` registers each schema with its table (partitioning, producers, views); everything else that
-needs a table's columns or types derives them from there. Not here: `book_updates`, `ws_gaps` and
-`market_events`, which keep the recorder's incoming-file layout (`ws_sidecar.files`), so ingesting them is a
-hard link (book updates) or a de-duplicating merge (gaps, market events) with no conversion.
+needs a table's columns or types derives them from there. `book_updates`, `ws_raw_frames`' archive, `ws_gaps`
+and `market_events` keep the recorder's incoming-file layout (`INCOMING_*` below), so ingesting them is a hard
+link (book updates) or a de-duplicating merge (gaps, market events) with no conversion; their lake names below
+are those layouts.
 """
 
 import pyarrow as pa
@@ -411,3 +412,104 @@ BET_SCHEMA = pa.schema(
     ]
 )
 BACKTEST_BETS_SCHEMA = BET_SCHEMA.append(pa.field("model_version", pa.string()))
+
+# --- the recorder's incoming files (`lib/incoming.py` names and reads them)
+# Row tuples are built in exactly these column orders on the hot path (no dicts per row).
+INCOMING_TRADES_SCHEMA = pa.schema(
+    [
+        ("trade_uid", pa.string()),
+        ("source", pa.string()),  # "ws" (last_trade_price) or "data_api" (backfill)
+        ("asset_id", pa.string()),
+        ("condition_id", pa.string()),
+        ("side", pa.string()),
+        ("price", pa.float64()),
+        ("size", pa.float64()),
+        ("fee_rate_bps", pa.float64()),
+        ("exchange_ts", TS_MS),  # WS: epoch ms as sent; Data API: epoch s * 1000
+        ("received_at", TS),
+        ("outcome", pa.string()),
+        ("outcome_index", pa.int64()),
+        ("transaction_hash", pa.string()),
+        ("connection_id", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+INCOMING_BOOK_UPDATES_SCHEMA = pa.schema(
+    [
+        ("received_at", TS),
+        ("exchange_ts", TS_MS),
+        ("run_id", pa.string()),
+        ("connection_id", pa.string()),
+        ("seq", pa.int64()),  # per-process row counter: the order rows were applied in
+        ("asset_id", pa.string()),
+        ("condition_id", pa.string()),
+        ("kind", pa.string()),  # "snapshot", "change" or "tick_size"
+        ("source", pa.string()),  # "ws" or "rest" (POST /books reseed or resync)
+        ("side", pa.string()),  # change rows: BUY = bid level, SELL = ask level
+        ("price", pa.float64()),
+        ("size", pa.float64()),  # change rows: the new total at price; 0 removes the level
+        ("bids", pa.list_(LEVEL)),  # snapshot rows
+        ("asks", pa.list_(LEVEL)),
+        ("hash", pa.string()),
+        ("best_bid", pa.float64()),  # the local book after applying this row
+        ("best_ask", pa.float64()),
+        ("tick_size", pa.float64()),
+    ]
+)
+
+INCOMING_RAW_FRAMES_SCHEMA = pa.schema(
+    [
+        ("received_at", TS),
+        ("run_id", pa.string()),
+        ("connection_id", pa.string()),
+        ("seq", pa.int64()),
+        ("frame", pa.string()),
+    ]
+)
+
+INCOMING_WS_GAPS_SCHEMA = pa.schema(
+    [
+        ("gap_id", pa.string()),
+        ("run_id", pa.string()),
+        ("connection_id", pa.string()),
+        ("start_ts", TS_MS),
+        ("end_ts", TS_MS),
+        ("reason", pa.string()),  # "disconnect", "freeze", "resync", "restart", "write_failed" or "planned_restart"
+        ("detail", pa.string()),
+        ("n_assets", pa.int64()),
+        ("condition_id", pa.string()),  # set when a resync concerns one market
+        ("detected_at", TS),
+    ]
+)
+
+# The custom events (`custom_feature_enabled`): a `new_market` is the market's first sighting, a `market_resolved`
+# the provisional resolution (`outcome` is its claim as a label, confirmed or contradicted by `resolutions`).
+INCOMING_MARKET_EVENTS_SCHEMA = pa.schema(
+    [
+        ("event_key", pa.string()),  # <event_type>:<condition_id>:<exchange ms>; one row per event whatever the sockets
+        ("event_type", pa.string()),  # "new_market" or "market_resolved"
+        ("source", pa.string()),  # "ws_new_market" or "ws_market_resolved"
+        ("condition_id", pa.string()),
+        ("market_id", pa.string()),
+        ("question", pa.string()),
+        ("slug", pa.string()),
+        ("asset_ids", pa.list_(pa.string())),
+        ("outcomes", pa.list_(pa.string())),
+        ("winning_asset_id", pa.string()),
+        ("winning_outcome", pa.string()),
+        ("outcome", pa.string()),  # market_resolved: YES / NO / UNKNOWN (by outcome name, lib/labels.py)
+        ("detail", pa.string()),
+        *FEE_FIELDS,
+        ("exchange_ts", TS_MS),
+        ("received_at", TS),
+        ("connection_id", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+# --- the recorder's lake tables, in its incoming-file layout
+BOOK_UPDATES_SCHEMA = INCOMING_BOOK_UPDATES_SCHEMA
+RAW_FRAMES_SCHEMA = INCOMING_RAW_FRAMES_SCHEMA
+WS_GAPS_SCHEMA = INCOMING_WS_GAPS_SCHEMA
+MARKET_EVENTS_SCHEMA = INCOMING_MARKET_EVENTS_SCHEMA

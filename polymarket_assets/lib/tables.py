@@ -24,7 +24,6 @@ from polymarket_assets.lib import schemas
 from polymarket_assets.lib.tiers import DEFAULT_PLAN
 from polymarket_assets.lib.warehouse import ViewSpec, to_tick
 from polymarket_assets.lib.whale_tiers import DEFAULT_THRESHOLDS, tier_label
-from ws_sidecar.files import BOOK_UPDATES_SCHEMA, MARKET_EVENTS_SCHEMA, WS_GAPS_SCHEMA
 
 # Hive partitionings, outermost key first.
 HOURLY = ("date", "hour")
@@ -194,10 +193,10 @@ TRADES = Table(
     ("trades",),
     (View("trades", TRADES_SQL), View("large_trades", LARGE_TRADES_SQL)),
 )
-BOOK_UPDATES = Table("book_updates", BOOK_UPDATES_SCHEMA, HOURLY, ("book_updates",), (View("book_updates"),))
+BOOK_UPDATES = Table("book_updates", schemas.BOOK_UPDATES_SCHEMA, HOURLY, ("book_updates",), (View("book_updates"),))
 WS_GAPS = Table(
     "ws_gaps",
-    WS_GAPS_SCHEMA,
+    schemas.WS_GAPS_SCHEMA,
     HOURLY,
     ("ws_gaps",),
     (
@@ -214,7 +213,7 @@ WHALE_EVENTS = Table(
 )
 MARKET_EVENTS = Table(
     "market_events",
-    MARKET_EVENTS_SCHEMA,
+    schemas.MARKET_EVENTS_SCHEMA,
     HOURLY,
     ("market_events",),
     (

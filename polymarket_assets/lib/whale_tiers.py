@@ -1,6 +1,6 @@
 """The whale tiers: USD notional thresholds (size × price, never shares) and their labels ("1k", "5k", "25k").
 
-Shared by the `whale_events` classification (`defs/trades/whales.py`), the `large_trades` view
+Shared by the `whale_events` classification (`lib/trades/whales.py`), the `large_trades` view
 (`lib/tables.py`) and the features' whale flow (`lib/ml/features.py`), so all three agree on which trades
 are whales.
 """

@@ -4,15 +4,15 @@ definitions (the batching window), not constants. No timing assertions."""
 from __future__ import annotations
 
 from benchmarks import ingest_bench
-from polymarket_assets.defs.trades import ingest
+from polymarket_assets.lib.trades import plan
 
 
 def test_ingest_runs_follow_the_batching_window(monkeypatch):
     default = ingest_bench.ingest_runs_per_day()
-    assert default["batch_window_s"] == ingest.DEFAULT_BATCH_S and default["health_only_runs"] == 0
+    assert default["batch_window_s"] == plan.DEFAULT_BATCH_S and default["health_only_runs"] == 0
     # One run per window, plus one for the previous hour's late files in the window after each boundary.
-    assert default["ingest_runs"] == 86_400 // ingest.DEFAULT_BATCH_S + 24
-    monkeypatch.setattr(ingest, "DEFAULT_BATCH_S", 600)
+    assert default["ingest_runs"] == 86_400 // plan.DEFAULT_BATCH_S + 24
+    monkeypatch.setattr(plan, "DEFAULT_BATCH_S", 600)
     assert ingest_bench.ingest_runs_per_day()["ingest_runs"] == 86_400 // 600 + 24
 
 

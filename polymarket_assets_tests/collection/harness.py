@@ -19,7 +19,7 @@ from polymarket_assets.defs.partitions import hourly_partitions
 from polymarket_assets.defs.snapshots.schedules import snapshot_run_request
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.tiers import DEFAULT_PLAN, slot_instants
-from polymarket_assets.local_runner import LocalRunPool
+from polymarket_tools.local_runner import LocalRunPool
 
 
 @contextmanager

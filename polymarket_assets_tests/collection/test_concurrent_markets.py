@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 
 from polymarket_assets.lib.parquet_store import Lake
-from polymarket_assets.local_runner import LocalRunPool
+from polymarket_tools.local_runner import LocalRunPool
 
 from .conftest import HOUR0
 from .harness import load_defs, partition_of, run_job

@@ -18,12 +18,13 @@ import dagster as dg
 import duckdb
 import pytest
 
-from polymarket_assets.defs.trades.ingest import SensorCursor, plan_runs
+from polymarket_assets.lib.incoming import list_incoming
 from polymarket_assets.lib.parquet_store import Lake
+from polymarket_assets.lib.trades.plan import SensorCursor, plan_runs
 from polymarket_assets_tests.collection.harness import load_defs, partition_of, run_job, run_slots
 from polymarket_sim import run_sim
-from ws_sidecar import files
-from ws_sidecar.runner import compare_with_truth, run_sidecar
+from polymarket_tools.sidecar import run_sidecar
+from polymarket_tools.sim_truth import compare_with_truth
 
 HOUR1 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 LATER = HOUR1 + timedelta(hours=40)
@@ -78,11 +79,11 @@ def world(collection_env):
         time.sleep(3)  # the last flush
         out["recorder_window"] = (t_start, t_end - 2)
         out["status_end"] = sc.status()
-    out["book_updates"] = [r for f in files.list_incoming(data_dir, ["book_updates"]) for r in _rows(f.path)]
-    out["recorded_trades"] = [r for f in files.list_incoming(data_dir, ["trades"]) for r in _rows(f.path)]
+    out["book_updates"] = [r for f in list_incoming(data_dir, ["book_updates"]) for r in _rows(f.path)]
+    out["recorded_trades"] = [r for f in list_incoming(data_dir, ["trades"]) for r in _rows(f.path)]
 
     # Ingestion of the recorded trades, as the sensor would request it.
-    plan = plan_runs(files.list_incoming(data_dir, ["trades"]), SensorCursor(), lambda pk: True)
+    plan = plan_runs(list_incoming(data_dir, ["trades"]), SensorCursor(), lambda pk: True)
     assert plan.runs and not plan.rejected and not plan.waiting
     ingest = defs.resolve_job_def("ws_ingest_job")
     for run in plan.runs:

@@ -14,11 +14,10 @@ from polymarket_assets.lib import tables
 from polymarket_assets.lib.coverage import expected_pairs
 from polymarket_assets.lib.health_thresholds import HealthThresholds
 from polymarket_assets.lib.parquet_store import Lake
-from polymarket_assets.lib.schemas import MARKET_STATE_SCHEMA, SNAPSHOT_SCHEMA, SWEEP_SCHEMA
+from polymarket_assets.lib.schemas import MARKET_STATE_SCHEMA, SNAPSHOT_SCHEMA, SWEEP_SCHEMA, WS_GAPS_SCHEMA
 from polymarket_assets.lib.warehouse import build_warehouse
 from polymarket_assets_tests.health.conftest import HOUR
 from polymarket_sim import run_sim
-from ws_sidecar.files import WS_GAPS_SCHEMA
 
 NOW = HOUR + timedelta(minutes=30)
 PREVIOUS = HOUR - timedelta(hours=1)

@@ -11,7 +11,6 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from polymarket_assets.defs.snapshots.schedules import snapshot_run_request
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.tiers import DEFAULT_PLAN
-from polymarket_assets.local_runner import LocalRunPool
 from polymarket_assets_tests.collection.harness import (
     load_defs,
     partition_of,
@@ -20,6 +19,7 @@ from polymarket_assets_tests.collection.harness import (
     sweep_logged,
 )
 from polymarket_assets_tests.health.conftest import HOUR
+from polymarket_tools.local_runner import LocalRunPool
 
 T4 = dg.AssetKey("snapshots_t4")
 

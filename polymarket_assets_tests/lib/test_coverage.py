@@ -56,8 +56,7 @@ def test_measure_hour_reads_the_planned_restarts_the_recorder_filed_in_ws_gaps(t
 
     from polymarket_assets.lib.coverage import measure_hour
     from polymarket_assets.lib.parquet_store import Lake
-    from polymarket_assets.lib.schemas import MARKET_STATE_SCHEMA
-    from ws_sidecar.files import WS_GAPS_SCHEMA
+    from polymarket_assets.lib.schemas import MARKET_STATE_SCHEMA, WS_GAPS_SCHEMA
 
     lake = Lake(tmp_path)
     state = _state("a", H - timedelta(minutes=5), 0.5)  # T4 all hour: 240 instants

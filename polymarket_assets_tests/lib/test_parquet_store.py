@@ -7,7 +7,7 @@ import sys
 import textwrap
 
 import pyarrow as pa
-import pyarrow.parquet  # noqa: F401  (pa.parquet below)
+import pyarrow.parquet
 
 from polymarket_assets.lib.parquet_store import Lake
 
@@ -78,10 +78,10 @@ def test_code_that_needs_a_local_directory_refuses_an_object_store_lake_before_t
 
     import pytest
 
-    from polymarket_assets.defs.trades.ingest import partition_lock
-    from polymarket_assets.defs.trades.whales import whale_events_for_window
     from polymarket_assets.lib.ml import model, pipeline, store
     from polymarket_assets.lib.parquet_store import local_data_dir
+    from polymarket_assets.lib.trades.ingest import partition_lock
+    from polymarket_assets.lib.trades.whales import whale_events_for_window
 
     monkeypatch.chdir(tmp_path)
     assert local_data_dir(tmp_path, "x") == tmp_path

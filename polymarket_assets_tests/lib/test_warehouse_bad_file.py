@@ -11,9 +11,8 @@ from polymarket_assets.defs.resources import LakeResource
 from polymarket_assets.defs.warehouse.assets import view_check_name, warehouse
 from polymarket_assets.lib import tables
 from polymarket_assets.lib.parquet_store import Lake
-from polymarket_assets.lib.schemas import RESOLUTION_SCHEMA
+from polymarket_assets.lib.schemas import BOOK_UPDATES_SCHEMA, RESOLUTION_SCHEMA
 from polymarket_assets.lib.warehouse import build_warehouse_report, connect_read_only
-from ws_sidecar import files
 
 T = datetime(2026, 11, 25, 7, tzinfo=UTC)
 YES = "1" * 77
@@ -22,7 +21,7 @@ YES = "1" * 77
 def book_table(n: int, start_ms: int) -> pa.Table:
     rows = [(start_ms * 1000 + i, start_ms + i, "r", "c00", i, YES, "0xc", "change", "ws", "BUY", 0.5, 1.0, None, None,
              "h", 0.5, None, None) for i in range(n)]
-    return pa.Table.from_pylist([dict(zip(files.BOOK_UPDATES_SCHEMA.names, r)) for r in rows], schema=files.BOOK_UPDATES_SCHEMA)
+    return pa.Table.from_pylist([dict(zip(BOOK_UPDATES_SCHEMA.names, r)) for r in rows], schema=BOOK_UPDATES_SCHEMA)
 
 
 def seed(data_dir, bad: str) -> str:

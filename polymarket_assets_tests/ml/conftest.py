@@ -43,7 +43,7 @@ class World:
 
 
 def ml_config_for(step: timedelta, hours: int) -> dict:
-    from polymarket_assets.defs.ml.demo import coarse_run_config
+    from polymarket_tools.ml_demo import coarse_run_config
 
     # The simulator's events are independent (no news spills from one cluster to another), so these short
     # worlds skip the embargo; the purge alone still keeps every fitted label before the first test row.
@@ -55,12 +55,12 @@ def build_world(
 ) -> World:
     import dagster as dg
 
-    from polymarket_assets.defs.ml.demo import run_ml_pipeline
-    from polymarket_assets.defs.ml.history import CleanRunPool, HistoryCollector
     from polymarket_assets.defs.partitions import hourly_partitions
     from polymarket_assets.lib import tables
     from polymarket_assets.lib.warehouse import build_warehouse
     from polymarket_sim import run_sim
+    from polymarket_tools.history import CleanRunPool, HistoryCollector
+    from polymarket_tools.ml_demo import run_ml_pipeline
 
     data_dir, home = base / "data", base / "home"
     data_dir.mkdir(parents=True)

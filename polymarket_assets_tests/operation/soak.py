@@ -28,12 +28,12 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 from polymarket_assets.definitions import defs as load_defs
 from polymarket_assets.lib.parquet_store import Lake
+from polymarket_assets.lib.recorder_state import read_json
 from polymarket_assets_tests.deploy.dev_stack import DevStack, running_dev_stack
 from polymarket_assets_tests.deploy.topology import CHROMIUM_FLAGS
 from polymarket_sim.runner import SimControl
+from polymarket_tools.sim_truth import compare_with_truth
 from ws_sidecar.config import load_config
-from ws_sidecar.runner import compare_with_truth
-from ws_sidecar.state import read_json
 
 # The UI keeps live queries open: capture after 90 s (ms) even if the page never goes idle.
 SOAK_CHROMIUM_FLAGS = [*CHROMIUM_FLAGS, "--timeout=90000"]

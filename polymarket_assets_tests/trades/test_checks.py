@@ -20,7 +20,7 @@ from polymarket_assets.defs.trades.checks import (
 )
 from polymarket_assets.defs.trades.schedules import whale_events_schedule
 from polymarket_assets.lib.parquet_store import Lake
-from ws_sidecar.files import WS_GAPS_SCHEMA
+from polymarket_assets.lib.schemas import WS_GAPS_SCHEMA
 from ws_sidecar.state import write_json_atomic
 
 HEALTHY = {

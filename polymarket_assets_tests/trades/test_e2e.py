@@ -15,11 +15,13 @@ import pytest
 from polymarket_assets.defs.resources import LakeResource
 from polymarket_assets.defs.trades.sensors import incoming_files_sensor
 from polymarket_assets.lib import tables
+from polymarket_assets.lib.incoming import TMP_PREFIX, incoming_root
 from polymarket_assets.lib.warehouse import build_warehouse
 from polymarket_assets_tests.ws_sidecar.conftest import FAST, START, seeded_dir, wait
 from polymarket_sim import run_sim
-from ws_sidecar import files
-from ws_sidecar.runner import compare_with_truth, demo_figures, run_sidecar
+from polymarket_tools.demo_figures import demo_figures
+from polymarket_tools.sidecar import run_sidecar
+from polymarket_tools.sim_truth import compare_with_truth
 
 
 @pytest.fixture
@@ -82,10 +84,10 @@ def test_recorded_trades_reach_the_view_once_each_through_a_kill_mid_write(env):
     with run_sidecar(sim.env, data_dir, debug_write_delay_s=0.6, **FAST) as sc:
         sc.wait_for(lambda s: s["files_written"].get("trades", 0) >= 1, 30, "first files")
         t0 = sim.control.now()
-        incoming = files.incoming_root(data_dir)
-        wait(lambda: list(incoming.rglob(files.TMP_PREFIX + "*")), 10, "a write in progress", poll_s=0.02)
+        incoming = incoming_root(data_dir)
+        wait(lambda: list(incoming.rglob(TMP_PREFIX + "*")), 10, "a write in progress", poll_s=0.02)
         sc.kill()
-        partial = {p.name for p in incoming.rglob(files.TMP_PREFIX + "*")}
+        partial = {p.name for p in incoming.rglob(TMP_PREFIX + "*")}
         assert partial, "the kill landed in the middle of a write"
         killed = sc.state()
         assert killed["clean_shutdown"] is False
@@ -101,7 +103,7 @@ def test_recorded_trades_reach_the_view_once_each_through_a_kill_mid_write(env):
         sc.restart()
         t_restart = sim.control.now()
         sc.wait_for(lambda s: not s["restart_gap_open"], 30, "restart gap closed")
-        assert not [p for p in incoming.rglob(files.TMP_PREFIX + "*") if killed["run_id"] in p.name], \
+        assert not [p for p in incoming.rglob(TMP_PREFIX + "*") if killed["run_id"] in p.name], \
             "the restart removed the dead writer's temporaries"
         sc.wait_for(lambda s: s["backfill"]["audited_through_epoch"] >= t_restart + 5, 40, "audit past the restart")
         second = tick(data_dir, instance, first.cursor)

@@ -10,10 +10,10 @@ import pyarrow as pa
 import pytest
 
 from polymarket_assets.defs.trades.assets import book_updates, trades, whale_events, ws_gaps, ws_raw_frames
-from polymarket_assets.defs.trades.whales import classify, classify_trade
 from polymarket_assets.lib import tables
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.schemas import MARKET_CURRENT_SCHEMA
+from polymarket_assets.lib.trades.whales import classify, classify_trade
 from polymarket_assets.lib.warehouse import build_warehouse
 
 from .conftest import CID, HOUR, NO, YES, api_trade, resources, write, ws_trade
@@ -167,9 +167,10 @@ def test_whale_events_with_tiers_market_percentile_and_price_impact(data_dir):
 
 
 def test_an_hour_with_no_new_files_merges_to_the_existing_rows_unchanged():
-    from polymarket_assets.defs.trades.ingest import load_incoming, merge_trades
     from polymarket_assets.lib.quarantine import Quarantine
     from polymarket_assets.lib.schemas import TRADES_SCHEMA
+    from polymarket_assets.lib.trades.ingest import load_incoming
+    from polymarket_assets.lib.trades.merge import merge_trades
 
     empty = load_incoming("/nonexistent", "trades", [], Quarantine("/nonexistent", "ws_ingest")).table
     assert empty.schema.names.count("incoming_file") == 1

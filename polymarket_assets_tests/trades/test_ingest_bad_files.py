@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from polymarket_assets.defs.trades.assets import book_updates, trades, ws_gaps, ws_raw_frames
+from polymarket_assets.lib.incoming import HOUR_COLUMN, INCOMING_BOOK_UPDATES_SCHEMA, NAME_RE
 from polymarket_assets.lib.parquet_store import Lake
-from ws_sidecar import files
 
 from .conftest import CID, HOUR, YES, resources, write, ws_trade
 
@@ -45,7 +45,7 @@ def spoil(path, how: str) -> None:
         pq.write_table(table.set_column(column, table.schema.names[column], pa.array(["x"] * table.num_rows)), path)
     elif how == "rows_outside_hour":
         table = pq.read_table(path)
-        name = files.HOUR_COLUMN[files.NAME_RE.fullmatch(path.name)["kind"]]
+        name = HOUR_COLUMN[NAME_RE.fullmatch(path.name)["kind"]]
         moved = pa.array([v.as_py().replace(year=2030) if v.is_valid else None for v in table.column(name)], table.schema.field(name).type)
         pq.write_table(table.set_column(table.schema.get_field_index(name), name, moved), path)
     else:
@@ -121,7 +121,7 @@ def test_a_castable_layout_is_written_converted_not_linked(data_dir):
     pq.write_table(table.select(list(reversed(table.schema.names))), f)  # same columns, another order
     materialize(book_updates, data_dir, [rel(f)])
     [linked] = (data_dir / "lake" / "book_updates").rglob("*.parquet")
-    assert pq.read_schema(linked).names == files.BOOK_UPDATES_SCHEMA.names
+    assert pq.read_schema(linked).names == INCOMING_BOOK_UPDATES_SCHEMA.names
 
 
 def test_stale_temporaries_in_the_partition_are_removed_and_never_read(data_dir):

@@ -9,7 +9,7 @@ import pyarrow as pa
 from polymarket_assets.defs.markets.assets import undiscovered_ws_markets, ws_sightings
 from polymarket_assets.defs.trades.assets import market_events
 from polymarket_assets.lib.parquet_store import Lake
-from ws_sidecar.files import MARKET_EVENTS_SCHEMA
+from polymarket_assets.lib.schemas import MARKET_EVENTS_SCHEMA
 
 from .conftest import HOUR, write
 from .test_ingest_assets import rel, run
@@ -78,7 +78,7 @@ def test_a_bad_events_file_is_quarantined_alone_and_ingested_files_leave_incomin
 def test_lake_compaction_waits_for_the_market_events_writer_lock(data_dir):
     import threading
 
-    from polymarket_assets.defs.trades.ingest import partition_lock
+    from polymarket_assets.lib.trades.ingest import partition_lock
     from polymarket_assets_tests.maintenance.test_compaction import compact
 
     lake = Lake(data_dir)

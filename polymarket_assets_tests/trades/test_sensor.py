@@ -6,8 +6,8 @@ import os
 
 import dagster as dg
 
-from polymarket_assets.defs.trades.ingest import CURSOR_WINDOW_MS, SensorCursor, plan_runs
-from ws_sidecar import files
+from polymarket_assets.lib.incoming import TMP_PREFIX, IncomingFile, file_name, incoming_root
+from polymarket_assets.lib.trades.plan import CURSOR_WINDOW_MS, SensorCursor, plan_runs
 
 from .conftest import HOUR, api_trade, cursor_size, evaluate, write, ws_trade
 
@@ -51,13 +51,13 @@ def test_one_run_per_hour_naming_its_files_then_nothing_twice(data_dir):
 def test_temporaries_foreign_names_symlinks_and_unknown_hours_are_never_requested(data_dir, tmp_path):
     [good] = write(data_dir, "trades", [ws_trade("a", HOUR * 1000)])
     day = good.parent
-    (day / (files.TMP_PREFIX + "abc-" + good.name.replace("00000001", "00000002"))).write_bytes(b"half a file")
+    (day / (TMP_PREFIX + "abc-" + good.name.replace("00000001", "00000002"))).write_bytes(b"half a file")
     (day / "trades-20261124T10-9999999999999-00000001-0a1b2c3d.parquet.partial").write_bytes(b"x")
     outside = tmp_path / "secret.parquet"
     outside.write_bytes(b"x")
     os.symlink(outside, day / good.name.replace("00000001", "00000003"))
-    (files.incoming_root(data_dir) / "trades" / "elsewhere").mkdir()
-    (files.incoming_root(data_dir) / "trades" / "elsewhere" / good.name.replace("00000001", "00000004")).write_bytes(b"x")
+    (incoming_root(data_dir) / "trades" / "elsewhere").mkdir()
+    (incoming_root(data_dir) / "trades" / "elsewhere" / good.name.replace("00000001", "00000004")).write_bytes(b"x")
     write(data_dir, "trades", [ws_trade("old", 946_684_800_000)])  # year 2000: no such partition
     result = evaluate(data_dir)
     [run] = result.run_requests
@@ -74,9 +74,9 @@ def test_the_sensor_only_lists_and_stats(data_dir):
 
 
 def test_cursor_keeps_only_recent_keys_above_a_floor():
-    def fake(ms: int, seq: int) -> files.IncomingFile:
-        name = files.file_name("trades", "20261124T10", ms, seq, "0a1b2c3d")
-        return files.IncomingFile("trades", "20261124T10", name[len("trades-20261124T10-"):-8], files.incoming_root("/x") / "trades" / "day=2026-11-24" / name, 1)
+    def fake(ms: int, seq: int) -> IncomingFile:
+        name = file_name("trades", "20261124T10", ms, seq, "0a1b2c3d")
+        return IncomingFile("trades", "20261124T10", name[len("trades-20261124T10-"):-8], incoming_root("/x") / "trades" / "day=2026-11-24" / name, 1)
 
     start = HOUR * 1000
     listed = [fake(start + i * 10_000, i) for i in range(200)]  # 200 files, one every 10 s

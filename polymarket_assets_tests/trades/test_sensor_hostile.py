@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 
 from polymarket_assets.defs.resources import LakeResource
 from polymarket_assets.defs.trades import sensors
-from polymarket_assets.defs.trades.ingest import QUARANTINED_FILES_DIR, QUARANTINED_SUFFIX
 from polymarket_assets.defs.trades.sensors import incoming_files_sensor
-from ws_sidecar import files
+from polymarket_assets.lib.incoming import KINDS, NAME_RE, day_of_ms, file_name, incoming_root
+from polymarket_assets.lib.trades.ingest import QUARANTINED_FILES_DIR, QUARANTINED_SUFFIX
 
 from .conftest import HOUR, write, ws_trade
 
@@ -40,7 +40,7 @@ BODIES = st.binary(max_size=64)
 def hostile_entries(draw):
     """(how, name fields) of one entry a broken or hostile writer left."""
     how = draw(st.sampled_from(["impossible_hour", "future_key", "out_of_range_hour", "symlink", "weird_body"]))
-    kind = draw(st.sampled_from(files.KINDS))
+    kind = draw(st.sampled_from(KINDS))
     seq = draw(st.integers(min_value=0, max_value=99_999_999))
     ms = -draw(st.integers(min_value=1, max_value=3_600_000))  # relative to now, resolved when placed
     hour = GOOD_HOUR
@@ -57,8 +57,8 @@ def place(data_dir: Path, how: str, kind: str, hour: str, ms: int, seq: int, bod
     if ms < 0:
         ms += time.time_ns() // 1_000_000
     name = f"{kind}-{hour}-{ms:013d}-{seq:08d}-{RUN}.parquet"
-    assert files.NAME_RE.fullmatch(name), name
-    day = files.incoming_root(data_dir) / kind / f"day={files.day_of_ms(min(ms, 253_402_300_799_000))}"
+    assert NAME_RE.fullmatch(name), name
+    day = incoming_root(data_dir) / kind / f"day={day_of_ms(min(ms, 253_402_300_799_000))}"
     day.mkdir(parents=True, exist_ok=True)
     path = day / name
     if how == "symlink":
@@ -107,7 +107,7 @@ def test_hostile_entries_never_raise_never_wedge_and_are_quarantined_visibly(ent
             else:
                 hostile.append(rel)
         if symlinked_day:
-            os.symlink(good.parent, files.incoming_root(data_dir) / "trades" / "day=2026-01-01")
+            os.symlink(good.parent, incoming_root(data_dir) / "trades" / "day=2026-01-01")
             hostile.append("trades/day=2026-01-01")
 
         seen: list[str] = []
@@ -118,7 +118,7 @@ def test_hostile_entries_never_raise_never_wedge_and_are_quarantined_visibly(ent
             cursor = result.cursor or cursor
         assert sorted(seen) == sorted(expected), "every real file once, no hostile one"
         for rel in set(hostile):
-            assert not os.path.lexists(files.incoming_root(data_dir) / rel), f"{rel} left in incoming/"
+            assert not os.path.lexists(incoming_root(data_dir) / rel), f"{rel} left in incoming/"
         moved = {str(p.relative_to(data_dir.joinpath(*QUARANTINED_FILES_DIR)))
                  for p in data_dir.joinpath(*QUARANTINED_FILES_DIR).rglob("*" + QUARANTINED_SUFFIX)}
         assert {rel + QUARANTINED_SUFFIX for rel in hostile} <= moved
@@ -149,7 +149,7 @@ class FakeTime:
 
 def copy_with_key(body: bytes, data_dir: Path, ms: int, seq: int) -> Path:
     """A trades file of ``body`` under a name carrying key ``ms`` (as if it had been written then)."""
-    target = files.incoming_root(data_dir) / "trades" / f"day={files.day_of_ms(ms)}" / files.file_name("trades", GOOD_HOUR, ms, seq, RUN)
+    target = incoming_root(data_dir) / "trades" / f"day={day_of_ms(ms)}" / file_name("trades", GOOD_HOUR, ms, seq, RUN)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(body)
     return target
@@ -175,7 +175,7 @@ def test_files_wait_for_their_batch_window_and_the_cursor_never_passes_them(data
         second = tick(data_dir, instance, first.cursor)
         assert not ingest_runs(second)
         cursor = second.cursor or first.cursor
-        assert all(sensors.SensorCursor.parse(cursor).is_new(files.NAME_RE.fullmatch(p.name)["key"]) for p in late)
+        assert all(sensors.SensorCursor.parse(cursor).is_new(NAME_RE.fullmatch(p.name)["key"]) for p in late)
         clock.ms += 60_000  # the second window has closed
         third = tick(data_dir, instance, cursor)
         assert sorted(handed(third)) == sorted(f"trades/{p.parent.name}/{p.name}" for p in late)

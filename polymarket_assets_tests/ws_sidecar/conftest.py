@@ -10,10 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from polymarket_assets.lib.incoming import list_incoming
 from polymarket_assets_tests.time_contract import placeholder_times  # noqa: F401 (a fixture)
 from polymarket_sim import run_sim
-from ws_sidecar import files
-from ws_sidecar.runner import compare_with_truth, seed_markets_from_sim
+from polymarket_tools.sim_truth import compare_with_truth, seed_markets_from_sim
 
 START = "2026-11-25T06:00:00Z"
 
@@ -38,7 +38,7 @@ def seeded_dir(tmp_path: Path, sim, condition_ids=None) -> tuple[Path, list[dict
 
 
 def read_kind(data_dir: Path, kind: str) -> list[dict]:
-    tables = [pq.read_table(f.path) for f in files.list_incoming(data_dir, [kind])]
+    tables = [pq.read_table(f.path) for f in list_incoming(data_dir, [kind])]
     return pa.concat_tables(tables).to_pylist() if tables else []
 
 

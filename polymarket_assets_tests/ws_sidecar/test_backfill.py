@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from ws_sidecar import files
+from polymarket_assets.lib.incoming import list_incoming
 from ws_sidecar.backfill import Backfiller, IncompleteFetch, trim_repeats
 from ws_sidecar.config import SidecarConfig
 from ws_sidecar.reconcile import TradeIndex
@@ -61,7 +61,7 @@ def backfiller(tmp_path, api, index=None):
 
 
 def written(tmp_path) -> list[dict]:
-    return [r for f in files.list_incoming(tmp_path, ["trades"]) for r in pq.read_table(f.path).to_pylist()]
+    return [r for f in list_incoming(tmp_path, ["trades"]) for r in pq.read_table(f.path).to_pylist()]
 
 
 def test_missing_trades_are_written_once_and_recorded_ones_never(tmp_path):

@@ -18,10 +18,11 @@ from polymarket_assets.defs.partitions import hourly_partitions
 from polymarket_assets.defs.resolutions.assets import resolutions
 from polymarket_assets.defs.resources import ClockResource, LakeResource, PolymarketApiResource
 from polymarket_assets.defs.trades.assets import market_events
+from polymarket_assets.lib.incoming import list_incoming
 from polymarket_assets.lib.parquet_store import Lake
+from polymarket_assets.lib.schemas import MARKET_EVENTS_SCHEMA
 from polymarket_sim import run_sim
-from ws_sidecar import files
-from ws_sidecar.runner import run_sidecar
+from polymarket_tools.sidecar import run_sidecar
 
 from .conftest import FAST, START, read_kind, seeded_dir, wait
 
@@ -50,7 +51,7 @@ def test_new_market_subscribed_at_once_and_market_resolved_labelled_provisionall
         # What the recorder wrote, read before ingestion takes the files out of incoming/.
         rows = read_kind(data_dir, "market_events")
         written = {}
-        for f in files.list_incoming(data_dir, ["market_events"]):
+        for f in list_incoming(data_dir, ["market_events"]):
             for r in pq.read_table(f.path).to_pylist():
                 written.setdefault(r["event_key"], os.stat(f.path).st_mtime)
         labels = label_with_dagster(sim, data_dir, resolved)
@@ -94,7 +95,7 @@ def label_with_dagster(sim, data_dir, resolved: list[dict]) -> dict:
         "polymarket": PolymarketApiResource(gamma_url=env["PM_GAMMA_URL"], clob_url=env["PM_CLOB_URL"],
                                             data_api_url=env["PM_DATA_API_URL"]),
     }
-    hours = sorted({f.partition_key for f in files.list_incoming(data_dir, ["market_events"])})
+    hours = sorted({f.partition_key for f in list_incoming(data_dir, ["market_events"])})
     for key in hours:
         assert dg.materialize([market_events], partition_key=key, resources=res).success
     lake = Lake(data_dir)
@@ -106,7 +107,7 @@ def label_with_dagster(sim, data_dir, resolved: list[dict]) -> dict:
     original = recorded[liar["condition_id"]]
     forged = {**original, "event_key": "forged", "outcome": false_claim,
               "exchange_ts": original["exchange_ts"] + timedelta(seconds=1)}
-    lake.write("market_events", pa.Table.from_pylist([forged], schema=files.MARKET_EVENTS_SCHEMA),
+    lake.write("market_events", pa.Table.from_pylist([forged], schema=MARKET_EVENTS_SCHEMA),
                {"date": hours[-1][:10], "hour": hours[-1][11:13]}, "forged")
     now = sim.control.now()
     assert dg.materialize([resolutions], partition_key=hourly_partitions.get_partition_key_for_timestamp(now),

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from polymarket_assets.lib.incoming import list_incoming
 from ws_sidecar import files, recorder, state
 from ws_sidecar.config import SidecarConfig
 from ws_sidecar.recorder import Recorder
@@ -106,7 +107,7 @@ def read_status(cfg) -> dict:
 
 
 def incoming_rows(data_dir: Path, kind: str) -> list[dict]:
-    tables = [pq.read_table(f.path) for f in files.list_incoming(data_dir, [kind])]
+    tables = [pq.read_table(f.path) for f in list_incoming(data_dir, [kind])]
     return pa.concat_tables(tables).to_pylist() if tables else []
 
 

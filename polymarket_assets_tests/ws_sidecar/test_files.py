@@ -8,6 +8,17 @@ from datetime import UTC, datetime
 import pyarrow.parquet as pq
 import pytest
 
+from polymarket_assets.lib.incoming import (
+    INCOMING_TRADES_SCHEMA,
+    NAME_RE,
+    day_of_ms,
+    file_name,
+    hour_of_epoch_s,
+    incoming_root,
+    key_ms,
+    list_incoming,
+    resolve_relpath,
+)
 from ws_sidecar import files
 from ws_sidecar.universe import Market, ShardPlan, select
 from ws_sidecar.writer import Writer
@@ -28,15 +39,15 @@ def trade_row(ts_ms: int, uid: str) -> tuple:
 
 
 def test_names_round_trip_and_foreign_names_are_rejected(tmp_path):
-    name = files.file_name("trades", "20261125T06", 1_795_595_000_123, 7, "0a1b2c3d")
+    name = file_name("trades", "20261125T06", 1_795_595_000_123, 7, "0a1b2c3d")
     assert name == "trades-20261125T06-1795595000123-00000007-0a1b2c3d.parquet"
-    m = files.NAME_RE.fullmatch(name)
+    m = NAME_RE.fullmatch(name)
     assert (m["kind"], m["hour"], m["key"]) == ("trades", "20261125T06", "1795595000123-00000007-0a1b2c3d")
     for bad in (".tmp-x-" + name, name + ".partial", "trades-2026112506-1-1-x.parquet", "../" + name,
                 name.replace("trades", "secrets")):
-        assert files.NAME_RE.fullmatch(bad) is None
+        assert NAME_RE.fullmatch(bad) is None
     with pytest.raises(ValueError):
-        files.file_name("trades", "2026-11-25", 1, 1, "0a1b2c3d")
+        file_name("trades", "2026-11-25", 1, 1, "0a1b2c3d")
 
 
 def test_writer_splits_by_hour_names_in_rename_order_and_leaves_no_temporaries(tmp_path):
@@ -47,14 +58,14 @@ def test_writer_splits_by_hour_names_in_rename_order_and_leaves_no_temporaries(t
     writer.add_rows("trades", rows)
     writer.add_rows("ws_gaps", [("g1", "r", "c00", HOUR * 1000, HOUR * 1000 + 10, "disconnect", "x", 2, None, HOUR * 10**6)])
     paths = writer.flush()
-    listed = sorted(files.list_incoming(tmp_path), key=lambda f: f.key)
+    listed = sorted(list_incoming(tmp_path), key=lambda f: f.key)
     assert [f.path for f in listed] == paths  # key order == rename order
     assert [(f.kind, f.hour) for f in listed] == [("trades", "20261125T05"), ("trades", "20261125T06"), ("ws_gaps", "20261125T06")]
     assert [f.partition_key for f in listed[:2]] == ["2026-11-25-05:00", "2026-11-25-06:00"]
     assert pq.read_table(listed[1].path).column("trade_uid").to_pylist() == ["b", "c"]
-    assert pq.read_table(listed[0].path).schema == files.TRADES_SCHEMA
+    assert pq.read_table(listed[0].path).schema == INCOMING_TRADES_SCHEMA
     assert not [p for p in tmp_path.rglob(".*")], "no temporary file survives a completed write"
-    assert flushed == [(HOUR * 10**6, files.key_ms(listed[-1].key))]
+    assert flushed == [(HOUR * 10**6, key_ms(listed[-1].key))]
     assert writer.files_written == {"trades": 2, "ws_gaps": 1}
 
 
@@ -68,13 +79,13 @@ def test_listing_ignores_temporaries_symlinks_and_foreign_files(tmp_path):
     os.symlink(good, day / good.name.replace("-00000001-", "-00000009-"))
     outside = tmp_path / "outside"
     outside.mkdir()
-    os.symlink(outside, files.incoming_root(tmp_path) / "trades" / "day=2026-01-01")
-    assert [f.path for f in files.list_incoming(tmp_path)] == [good]
+    os.symlink(outside, incoming_root(tmp_path) / "trades" / "day=2026-01-01")
+    assert [f.path for f in list_incoming(tmp_path)] == [good]
     rel = f"trades/{day.name}/{good.name}"
-    assert files.resolve_relpath(tmp_path, rel).path == good
+    assert resolve_relpath(tmp_path, rel).path == good
     for bad in ("trades/../../etc/passwd", f"trades/{day.name}/.tmp-123-{good.name}", f"book_updates/{day.name}/{good.name}",
                 f"trades/{day.name}/" + good.name.replace("-00000001-", "-00000009-"), "x/y"):
-        assert files.resolve_relpath(tmp_path, bad) is None, bad
+        assert resolve_relpath(tmp_path, bad) is None, bad
     assert files.remove_temporaries(tmp_path) == 1
     assert good.exists()
 
@@ -82,7 +93,7 @@ def test_listing_ignores_temporaries_symlinks_and_foreign_files(tmp_path):
 def test_killed_write_leaves_only_a_hidden_temporary(tmp_path, monkeypatch):
     import pyarrow as pa
 
-    target = tmp_path / "incoming" / "trades" / "day=2026-11-25" / files.file_name("trades", "20261125T06", 1, 1, "0a1b2c3d")
+    target = tmp_path / "incoming" / "trades" / "day=2026-11-25" / file_name("trades", "20261125T06", 1, 1, "0a1b2c3d")
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("killed during rename")
@@ -90,7 +101,7 @@ def test_killed_write_leaves_only_a_hidden_temporary(tmp_path, monkeypatch):
     monkeypatch.setattr(files.os, "replace", crash)
     with pytest.raises(KeyboardInterrupt):
         files.write_atomic(pa.table({"x": [1]}), target)
-    assert not target.exists() and list(files.list_incoming(tmp_path)) == []
+    assert not target.exists() and list(list_incoming(tmp_path)) == []
 
 
 def m(cid: str, tier: str, end: float | None = None) -> Market:
@@ -120,6 +131,6 @@ def test_shards_hold_both_tokens_and_markets_never_move():
 
 
 def test_hour_helpers():
-    assert files.hour_of_epoch_s(HOUR + 3599.9) == "20261125T06"
-    assert files.day_of_ms(HOUR * 1000) == "2026-11-25"
+    assert hour_of_epoch_s(HOUR + 3599.9) == "20261125T06"
+    assert day_of_ms(HOUR * 1000) == "2026-11-25"
     assert datetime(2026, 11, 25, 6, tzinfo=UTC).timestamp() == HOUR

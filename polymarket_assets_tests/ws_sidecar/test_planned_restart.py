@@ -15,10 +15,10 @@ import dagster as dg
 from polymarket_assets.defs.resources import ClockResource, LakeResource
 from polymarket_assets.defs.trades.assets import ws_gaps
 from polymarket_assets.defs.trades.checks import SidecarHealthConfig, sidecar_health, ws_gap_minutes
+from polymarket_assets.lib.incoming import list_incoming
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_sim import run_sim
-from ws_sidecar import files
-from ws_sidecar.runner import run_sidecar
+from polymarket_tools.sidecar import run_sidecar
 
 from .conftest import FAST, START, capture, seeded_dir
 
@@ -79,7 +79,7 @@ def health_through_dagster(sim, data_dir) -> dict:
     """Ingest the recorded gaps, then run `ws_gap_minutes` as `ws_health_job` does (the simulator's clock)."""
     res = {"lake": LakeResource(data_dir=str(data_dir)),
            "clock": ClockResource(source="sim", sim_control_url=sim.env["PM_SIM_CONTROL_URL"])}
-    for key in sorted({f.partition_key for f in files.list_incoming(data_dir, ["ws_gaps"])}):
+    for key in sorted({f.partition_key for f in list_incoming(data_dir, ["ws_gaps"])}):
         assert dg.materialize([ws_gaps], partition_key=key, resources=res).success
     defs = dg.Definitions(
         assets=[ws_gaps],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from polymarket_sim import run_sim
-from ws_sidecar.runner import run_sidecar
+from polymarket_tools.sidecar import run_sidecar
 
 from .conftest import FAST, START, capture, read_kind, rebuild_books, seeded_dir, wait
 

@@ -12,6 +12,11 @@ from datetime import UTC, datetime
 import pyarrow.parquet as pq
 import pytest
 
+from polymarket_assets.lib.incoming import (
+    INCOMING_BOOK_UPDATES_SCHEMA,
+    INCOMING_RAW_FRAMES_SCHEMA,
+    INCOMING_TRADES_SCHEMA,
+)
 from polymarket_assets.lib.quarantine import Quarantine
 from polymarket_assets_tests.samples import SAMPLES_DIR
 from polymarket_assets_tests.time_contract import PLACEHOLDER_TIME_SAMPLES
@@ -28,7 +33,7 @@ CLIENT_MESSAGES = {
     "docs_example_ws_dynamic_unsubscribe.json",
 }
 BOOK_COLUMNS = files.BOOK_ROW
-TRADE_COLUMNS = files.TRADES_SCHEMA.names
+TRADE_COLUMNS = INCOMING_TRADES_SCHEMA.names
 
 
 def text(name: str) -> str:
@@ -249,10 +254,10 @@ def test_rows_convert_to_the_incoming_schemas(placeholder_times):
     p.process(text("docs_example_ws_book.json"), 3)
     trades, table, raw = p.take()
     assert files.table_from_rows("trades", trades).num_rows == 1
-    assert table.num_rows == 3 and table.schema == files.BOOK_UPDATES_SCHEMA
+    assert table.num_rows == 3 and table.schema == INCOMING_BOOK_UPDATES_SCHEMA
     assert table.column("bids").to_pylist()[2][0] == {"price": 0.48, "size": 30.0}
     assert table.column("seq").to_pylist() == [0, 1, 2] and set(table.column("connection_id").to_pylist()) == {"c00"}
-    assert raw.num_rows == 3 and raw.schema == files.RAW_FRAMES_SCHEMA
+    assert raw.num_rows == 3 and raw.schema == INCOMING_RAW_FRAMES_SCHEMA
     trades, table, raw = p.take()
     assert (trades, table.num_rows, raw.num_rows) == ([], 0, 0)
     p.process(text("docs_example_ws_book.json"), 4)

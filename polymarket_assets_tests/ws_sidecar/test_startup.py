@@ -7,6 +7,7 @@ import time
 
 import pyarrow as pa
 
+from polymarket_assets.lib.incoming import INCOMING_TRADES_SCHEMA, hour_of_epoch_s, incoming_root
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.schemas import TRADES_SCHEMA
 from ws_sidecar import files
@@ -30,7 +31,7 @@ def row(uid: str, ts_ms: int) -> tuple:
 
 
 def test_temporaries_are_removed_from_the_recent_days_only(tmp_path):
-    day = files.incoming_root(tmp_path) / "trades"
+    day = incoming_root(tmp_path) / "trades"
     recent, old = day / "day=2026-12-05", day / "day=2025-01-01"
     for d in (recent, old):
         d.mkdir(parents=True)
@@ -45,10 +46,10 @@ def test_the_trade_index_reads_incoming_and_the_lake_once_per_trade(tmp_path):
     writer = Writer(tmp_path, "0a1b2c3d", FixedClock(now_ms * 1000))
     writer.add_rows("trades", [row("in-incoming", now_ms - 1000), row("both", now_ms - 900)])
     writer.flush()
-    lake_rows = [dict(zip(files.TRADES_SCHEMA.names, r)) for r in (row("in-lake", now_ms - 800), row("both", now_ms - 900))]
+    lake_rows = [dict(zip(INCOMING_TRADES_SCHEMA.names, r)) for r in (row("in-lake", now_ms - 800), row("both", now_ms - 900))]
     table = pa.Table.from_pylist([{**r, "notional_usd": 5.0, "incoming_file": "x", "ingested_at": now_ms * 1000} for r in lake_rows],
                                  schema=TRADES_SCHEMA)
-    hour = files.hour_of_epoch_s((now_ms - 800) / 1000)
+    hour = hour_of_epoch_s((now_ms - 800) / 1000)
     Lake(tmp_path).write("trades", table, {"date": f"{hour[:4]}-{hour[4:6]}-{hour[6:8]}", "hour": hour[9:]}, "part-a")
     old = pa.Table.from_pylist([{**lake_rows[0], "trade_uid": "too-old", "notional_usd": 5.0, "incoming_file": "x",
                                  "ingested_at": 0}], schema=TRADES_SCHEMA)

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from polymarket_assets.lib.parquet_store import REPLACED_FILE, Lake
 from polymarket_assets.lib.schemas import MARKET_CURRENT_SCHEMA
-from ws_sidecar.runner import run_sidecar
+from polymarket_tools.sidecar import run_sidecar
 
 from .conftest import FAST, seeded_dir
 

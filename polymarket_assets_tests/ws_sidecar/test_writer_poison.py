@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from polymarket_assets.lib.books import Book
+from polymarket_assets.lib.incoming import list_incoming
 from polymarket_assets.lib.quarantine import Quarantine
 from polymarket_assets_tests import fault_scenarios
-from ws_sidecar import files
 from ws_sidecar.processor import FrameProcessor
 from ws_sidecar.writer import Writer
 
@@ -82,8 +82,8 @@ def test_any_mix_of_good_and_poisoned_rows_lands_exactly_the_good_ones(stamps):
                 for i, (good, ok, poisoned) in enumerate(stamps)]
         writer.add_rows("trades", rows)
         writer.flush()
-        landed = [uid for f in files.list_incoming(data_dir) for uid in pq.read_table(f.path).column("trade_uid").to_pylist()]
+        landed = [uid for f in list_incoming(data_dir) for uid in pq.read_table(f.path).column("trade_uid").to_pylist()]
         assert sorted(landed) == sorted(r[0] for r in rows if r[0].startswith("g"))
         assert quarantine.count == sum(1 for good, *_ in stamps if not good) == writer.rows_quarantined["trades"]
         assert writer.pending_rows() == 0 and writer.errors == 0
-        assert all(f.hour >= "20261125T03" for f in files.list_incoming(data_dir))
+        assert all(f.hour >= "20261125T03" for f in list_incoming(data_dir))

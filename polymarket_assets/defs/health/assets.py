@@ -15,7 +15,7 @@ from polymarket_assets.defs.resources import ClockResource, LakeResource
 from polymarket_assets.defs.trades.checks import gap_minutes_by_hour
 from polymarket_assets.lib.health import HEALTH_CHECKS, measure_health, verdicts
 from polymarket_assets.lib.health_thresholds import HealthThresholds
-from ws_sidecar.state import read_json
+from polymarket_assets.lib.recorder_state import read_json, status_path
 
 # How often collection_health_schedule materializes it (with a warehouse rebuild); the freshness policy allows
 # three missed ticks.
@@ -35,7 +35,7 @@ def collection_health(context: dg.AssetExecutionContext, lake: LakeResource, clo
     recorder gaps and lag, discovery and warehouse age: plotted from this asset's metadata, judged by its checks."""
     now = clock.clock().now()
     store = lake.lake()
-    status = read_json(store.data_dir / "ws_sidecar" / "status.json") if store.location.is_local else None
+    status = read_json(status_path(store.data_dir)) if store.location.is_local else None
     figures = measure_health(store, now, status, gap_minutes_by_hour(lake, now, 2), lake.warehouse_path(), time.time())
     limits = HealthThresholds.from_env()
     results = verdicts(figures, limits)

@@ -11,9 +11,9 @@ from pydantic import Field
 
 from polymarket_assets.defs.maintenance.retention import prune_orphan_compute_logs, prune_runs
 from polymarket_assets.defs.resources import ClockResource, LakeResource
-from polymarket_assets.defs.trades.ingest import partition_lock
 from polymarket_assets.lib.compaction import closed_partitions, compact_partition, visible_files
 from polymarket_assets.lib.parquet_store import DataLocation
+from polymarket_assets.lib.trades.ingest import partition_lock
 
 
 class RunRetentionConfig(dg.Config):

@@ -20,25 +20,24 @@ from pydantic import Field
 from polymarket_assets.defs.partitions import hourly_partitions, partition_check_spec, partition_parts
 from polymarket_assets.defs.policies import ONE_PARTITION_PER_RUN
 from polymarket_assets.defs.resources import ClockResource, LakeResource
-from polymarket_assets.defs.trades.ingest import (
+from polymarket_assets.lib import tables
+from polymarket_assets.lib.compaction import compacted_members
+from polymarket_assets.lib.incoming import INCOMING_SCHEMAS, RESYNC
+from polymarket_assets.lib.parquet_store import write_parquet_atomic
+from polymarket_assets.lib.schemas import TRADES_SCHEMA
+from polymarket_assets.lib.temporaries import remove_stale
+from polymarket_assets.lib.trades.ingest import (
     QUARANTINE_SOURCE,
     LoadedFiles,
     files_for_partition,
     link_into,
     load_incoming,
-    merge_gaps,
-    merge_market_events,
-    merge_trades,
     partition_lock,
     remove_ingested,
     retention_mode,
 )
-from polymarket_assets.lib import tables
-from polymarket_assets.lib.compaction import compacted_members
-from polymarket_assets.lib.parquet_store import write_parquet_atomic
-from polymarket_assets.lib.schemas import TRADES_SCHEMA
-from polymarket_assets.lib.temporaries import remove_stale
-from ws_sidecar import files as incoming_files
+from polymarket_assets.lib.trades.merge import merge_gaps, merge_market_events, merge_trades
+from polymarket_assets.lib.trades.whales import DEFAULT_THRESHOLDS, whale_events_for_window
 
 # Ingestion fails only for reasons outside the files (a full disk, a lock, a killed worker); bad files are
 # quarantined instead. Retry the step in the same run before the run fails visibly.
@@ -51,7 +50,6 @@ INGEST_ASSET = {
     "backfill_policy": ONE_PARTITION_PER_RUN,
     "retry_policy": INGEST_RETRY_POLICY,
 }
-from polymarket_assets.defs.trades.whales import DEFAULT_THRESHOLDS, whale_events_for_window
 
 
 class IncomingFilesConfig(dg.Config):
@@ -177,7 +175,7 @@ def _take_in_files(context, lake: LakeResource, kind: str, config: "IncomingFile
     with partition_lock(lake.data_dir, LOCK_NAMES[kind], context.partition_key):
         merged = compacted_members(directory)
         for f in loaded.good:
-            if pq.read_schema(f.path).equals(incoming_files.SCHEMAS[kind]):
+            if pq.read_schema(f.path).equals(INCOMING_SCHEMAS[kind]):
                 added += link_into(f, directory)
             elif f.name not in merged and not (directory / f.name).exists():
                 write_parquet_atomic(loaded.tables[f.relpath], directory / f.name)
@@ -212,7 +210,7 @@ def ws_gaps(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake
         store.replace_partition("ws_gaps", table, parts)
     removed = remove_ingested(loaded.good, retention_mode())
     rows = table.to_pylist()
-    outages = [r for r in rows if r["reason"] != "resync"]
+    outages = [r for r in rows if r["reason"] != RESYNC]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": table.num_rows,

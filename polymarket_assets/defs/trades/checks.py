@@ -16,10 +16,10 @@ import pyarrow.compute as pc
 
 from polymarket_assets.defs.partitions import partition_parts
 from polymarket_assets.defs.resources import ClockResource, LakeResource
-from polymarket_assets.defs.trades.ingest import union_minutes
-from ws_sidecar import files
-from ws_sidecar.planned_restart import PLANNED_RESTART
-from ws_sidecar.state import read_json
+from polymarket_assets.lib import incoming
+from polymarket_assets.lib.incoming import PLANNED_RESTART, RESYNC
+from polymarket_assets.lib.recorder_state import read_json, status_path
+from polymarket_assets.lib.trades.gaps import union_minutes
 
 
 def _hour_key(ts: datetime) -> str:
@@ -41,10 +41,10 @@ def newest_trade(lake: LakeResource, now: datetime, hours: int = 3) -> datetime 
 def newest_incoming_file_age_s(data_dir: str) -> float | None:
     """Wall seconds since the newest incoming file was named (file keys carry that wall-clock millisecond)."""
     today = datetime.now(UTC)
-    keys = [f.key for f in files.list_incoming(data_dir, min_day=(today - timedelta(days=1)).strftime("%Y-%m-%d"))]
+    keys = [f.key for f in incoming.list_incoming(data_dir, min_day=(today - timedelta(days=1)).strftime("%Y-%m-%d"))]
     if not keys:
         return None
-    return max(0.0, time.time() - files.key_ms(max(keys)) / 1000)
+    return max(0.0, time.time() - incoming.key_ms(max(keys)) / 1000)
 
 
 class TradesFreshConfig(dg.Config):
@@ -83,7 +83,7 @@ class GapMinutesConfig(dg.Config):
 
 
 def gap_minutes_by_hour(lake: LakeResource, now: datetime, hours: int,
-                        reasons_excluded: tuple[str, ...] = ("resync", PLANNED_RESTART),
+                        reasons_excluded: tuple[str, ...] = (RESYNC, PLANNED_RESTART),
                         only_reason: str | None = None) -> dict[str, float]:
     """Outage minutes (union over connections and the recorder) for each of the last hours: every reason but
     `reasons_excluded`, or only `only_reason`."""
@@ -176,7 +176,7 @@ def _writer_problems(status: dict, config: SidecarHealthConfig) -> list[str]:
 
 @dg.asset_check(asset="trades", name="ws_sidecar_health", description="The websocket recorder is alive and connected.")
 def ws_sidecar_health(config: SidecarHealthConfig, lake: LakeResource) -> dg.AssetCheckResult:
-    status = read_json(lake.lake().data_dir / "ws_sidecar" / "status.json")
+    status = read_json(status_path(lake.lake().data_dir))
     healthy, problems = sidecar_health(status, config, time.time())
     status = status or {}
     backfill = status.get("backfill") or {}

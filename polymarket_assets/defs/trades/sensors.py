@@ -19,16 +19,15 @@ import dagster as dg
 from polymarket_assets.defs.partitions import hourly_partitions
 from polymarket_assets.defs.resources import LakeResource
 from polymarket_assets.defs.trades.checks import health_check_keys
-from polymarket_assets.defs.trades.ingest import (
+from polymarket_assets.lib import incoming
+from polymarket_assets.lib.trades.ingest import QUARANTINE_SOURCE, quarantine_file
+from polymarket_assets.lib.trades.plan import (
     ASSET_FOR_KIND,
     HEALTH_WINDOW_S,
-    QUARANTINE_SOURCE,
     SensorCursor,
     batch_window_s,
     plan_runs,
-    quarantine_file,
 )
-from ws_sidecar import files
 
 # 20 s between ticks: with 10 s files, a trade reaches the `trades` view in well under a minute.
 SENSOR_INTERVAL_S = 20
@@ -70,9 +69,9 @@ def incoming_files_sensor(context: dg.SensorEvaluationContext, lake: LakeResourc
         context.log.error(f"cursor floor {cursor.floor} is ahead of the clock; listing every day again")
         cursor = SensorCursor()
     odd: list = []
-    listed = list(files.list_incoming(lake.data_dir, min_day=cursor.min_day(), odd=odd))
+    listed = list(incoming.list_incoming(lake.data_dir, min_day=cursor.min_day(), odd=odd))
     plan = plan_runs(listed, cursor, hourly_partitions.has_partition_key, now_ms=now_ms, batch_ms=batch_window_s() * 1000)
-    root = files.incoming_root(lake.data_dir)
+    root = incoming.incoming_root(lake.data_dir)
     _quarantine_hostile(context, lake, [(f.path, f.relpath, reason) for f, reason in plan.rejected] + [
         (path, path.relative_to(root).as_posix(), reason) for path, reason in odd
     ])

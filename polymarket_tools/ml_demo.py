@@ -3,7 +3,7 @@ backtest → predictions, all as real Dagster runs.
 
 Call it before the demo's live hour, with the simulator started `DEMO_HISTORY` earlier:
 
-    from polymarket_assets.defs.ml.demo import DEMO_HISTORY, run_ml_demo
+    from polymarket_tools.ml_demo import DEMO_HISTORY, run_ml_demo
 
     sim_start = hour0 - DEMO_HISTORY - timedelta(minutes=2)          # instead of hour0 - 2 min
     with run_sim(..., speed=0.0, start=sim_start.isoformat()) as sim:
@@ -28,8 +28,8 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from polymarket_assets.defs.ml.history import HISTORY_TIERS, HistoryCollector, hour_ceil, sim_now
 from polymarket_assets.lib.tiers import DEFAULT_PLAN
+from polymarket_tools.history import HISTORY_TIERS, HistoryCollector, hour_ceil, sim_now
 
 # Hourly rows: a horizon row may be up to an hour older than close - h.
 COARSE_TOLERANCE_H = [1.05, 1.05, 1.05]
@@ -66,7 +66,7 @@ def ml_run_config(
     extra: dict | None = None,
     embargo_h: float | None = None,
 ) -> dict:
-    from polymarket_assets.local_runner import merge_config
+    from polymarket_tools.local_runner import merge_config
 
     training = {"horizons_h": list(horizons_h), "tolerance_h": list(tolerance_h or COARSE_TOLERANCE_H)}
     if embargo_h is not None:

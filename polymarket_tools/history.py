@@ -40,7 +40,7 @@ STEP = timedelta(hours=1)
 def _execute_with_env(env: dict, job_name: str, partition_key, run_config, tags):
     import os
 
-    from polymarket_assets.local_runner import execute_run
+    from polymarket_tools.local_runner import execute_run
 
     os.environ.update(env)
     return execute_run(job_name, partition_key, run_config, tags)
@@ -61,7 +61,7 @@ class CleanRunPool:
         from concurrent.futures import ProcessPoolExecutor
 
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["polymarket_assets.local_runner", "polymarket_assets.definitions"])
+        context.set_forkserver_preload(["polymarket_tools.local_runner", "polymarket_assets.definitions"])
         self.workers = workers
         self.env = {k: v for k, v in os.environ.items() if k.startswith(("PM_", "DAGSTER_", "AWS_"))}
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
@@ -70,13 +70,13 @@ class CleanRunPool:
         return self._pool.submit(_execute_with_env, self.env, job_name, partition_key, run_config, tags)
 
     def submit_request(self, job_name: str, request, overrides: dict | None = None):
-        from polymarket_assets.local_runner import merge_config
+        from polymarket_tools.local_runner import merge_config
 
         config = merge_config(dict(request.run_config or {}), overrides or {})
         return self.submit(job_name, request.partition_key, config, dict(request.tags or {}))
 
     def shutdown(self, kill: bool = False) -> None:
-        from polymarket_assets.local_runner import close_pool
+        from polymarket_tools.local_runner import close_pool
 
         close_pool(self._pool, kill=kill)
 
@@ -208,7 +208,7 @@ class HistoryCollector:
     # -- runs ---------------------------------------------------------------------------------------------
 
     def _run(self, job_name: str, partition_key: str | None = None, run_config: dict | None = None):
-        from polymarket_assets.local_runner import merge_config
+        from polymarket_tools.local_runner import merge_config
 
         future = self.pool.submit(job_name, partition_key, merge_config(run_config or {}, self.overrides))
         return future
@@ -327,9 +327,9 @@ class HistoryCollector:
         self._ingest_hours([h for h in self._incoming_hours() if h <= finished])
 
     def _incoming_hours(self) -> list[datetime]:
-        from ws_sidecar import files
+        from polymarket_assets.lib.incoming import list_incoming
 
-        hours = {f.hour_start for f in files.list_incoming(self.data_dir, kinds=("trades",))}
+        hours = {f.hour_start for f in list_incoming(self.data_dir, kinds=("trades",))}
         return sorted(hours)
 
     def _ingest_hours(self, hours: list[datetime]) -> None:

@@ -7,7 +7,7 @@ partitioned job runs on a SQLite-backed Dagster instance in a temporary `DAGSTER
 assets knows it is a demo.
 
 Before the live hour, the simulator's paused clock is stepped through `--history-hours` of earlier simulated
-time every two hours (`polymarket_assets.defs.ml.demo.run_ml_demo`): the same collection jobs record a
+time every two hours (`polymarket_tools.ml_demo.run_ml_demo`): the same collection jobs record a
 resolved history, and the ML jobs build features, the training set, the model, its evaluation and the
 backtest. After the live hour, `predictions` scores the markets still open. The last line printed is one JSON
 object with the figures.
@@ -24,12 +24,12 @@ import sys
 import tempfile
 import time
 from concurrent.futures import Future
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from polymarket_assets.defs.ml.demo import DEMO_HISTORY, DEMO_STEP, run_ml_demo
 from polymarket_assets.defs.snapshots.schedules import tier_schedules
-from polymarket_assets.local_runner import LocalRunPool, RunOutcome
+from polymarket_tools.local_runner import LocalRunPool, RunOutcome
+from polymarket_tools.ml_demo import DEMO_HISTORY, DEMO_STEP, run_ml_demo
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_MARKER = ".demo-data"
@@ -139,7 +139,7 @@ def summarize(data_dir: Path, driver: Driver) -> dict:
     import duckdb
 
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
-    q = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
+    q = lambda sql: con.execute(sql).fetchone()[0]
     by_tier = {
         tier: round(captured / expected, 6)
         for tier, expected, captured in con.execute(
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     prepare_data_dir(data_dir)
     home = prepare_dagster_home()
     # Hours entirely in the past, so every hourly partition the demo touches already exists.
-    hour0 = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=8)
+    hour0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=8)
     # Start a few minutes early: the first slot runs (before the scored hour) warm up the run workers. The
     # model's history comes before that.
     warm_up_from = hour0 - timedelta(minutes=4)
@@ -247,12 +247,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"{model['delta_brier_vs_best_ci']}: {model['verdict']}; canaries null: {model['canaries_null']}")
             # The history's last step lies up to DEMO_STEP before the live hour: jump to its warm-up.
             sim.control.set_time(max(sim.control.now(), warm_up_from.timestamp()))
-        log(f"simulated clock at {datetime.fromtimestamp(sim.control.now(), timezone.utc).isoformat()}; discovering markets")
+        log(f"simulated clock at {datetime.fromtimestamp(sim.control.now(), UTC).isoformat()}; discovering markets")
         ok = driver.run_now("markets_schedule", hour0 - timedelta(hours=1))
         log(f"discovery {'succeeded' if ok else 'FAILED'}")
 
         # The websocket recorder runs beside the slot runs for the whole live hour.
-        from ws_sidecar.runner import demo_figures, run_sidecar
+        from polymarket_tools.demo_figures import demo_figures
+        from polymarket_tools.sidecar import run_sidecar
 
         recording = contextlib.ExitStack()
         recorder = recording.enter_context(

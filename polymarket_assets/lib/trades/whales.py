@@ -18,8 +18,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from polymarket_assets.defs.partitions import partition_parts
-from polymarket_assets.lib.parquet_store import local_data_dir
+from polymarket_assets.lib import tables
+from polymarket_assets.lib.parquet_store import local_data_dir, partition_path
 from polymarket_assets.lib.schemas import WHALE_EVENTS_SCHEMA
 from polymarket_assets.lib.whale_tiers import DEFAULT_THRESHOLDS, tier_label
 
@@ -38,9 +38,7 @@ def _hour_files(data_dir: Path, table: str, start: datetime, end: datetime) -> l
     out = []
     hour = start.replace(minute=0, second=0, microsecond=0)
     while hour < end:
-        directory = data_dir / "lake" / table
-        for key, value in partition_parts(hour.strftime("%Y-%m-%d-%H:00")).items():
-            directory = directory / f"{key}={value}"
+        directory = partition_path(data_dir / "lake", table, tables.table(table).parts(hour))
         out.extend(str(p) for p in sorted(directory.glob("*.parquet")))
         hour += timedelta(hours=1)
     return out
