@@ -187,7 +187,13 @@ def list_incoming(
                     odd.append((Path(d.path), "symlinked day directory (never followed)"))
             day_entries.sort(key=lambda d: d.name)
         for day in day_entries:
-            with os.scandir(day.path) as entries:
+            # Ingestion deletes what it took in while a listing runs: a day directory or file gone by the time
+            # it is read was never there (it is not an error, and its files are in the lake).
+            try:
+                entries = os.scandir(day.path)
+            except FileNotFoundError:
+                continue
+            with entries:
                 for entry in entries:
                     match = NAME_RE.fullmatch(entry.name)
                     if match is None or match["kind"] != kind:
@@ -197,7 +203,11 @@ def list_incoming(
                             what = "symlink" if entry.is_symlink() else "not a regular file"
                             odd.append((Path(entry.path), f"{what} with an incoming file name (never followed)"))
                         continue
-                    yield IncomingFile(kind, match["hour"], match["key"], Path(entry.path), entry.stat().st_size)
+                    try:
+                        size = entry.stat().st_size
+                    except FileNotFoundError:
+                        continue
+                    yield IncomingFile(kind, match["hour"], match["key"], Path(entry.path), size)
 
 
 def read_incoming(f: IncomingFile) -> tuple[pa.Table | None, str | None]:
