@@ -10,10 +10,13 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polymarket_assets.lib.errors import ApiError
 from polymarket_assets.lib.http_client import ApiClient
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +110,7 @@ class ClobClient(ApiClient):
         failed: list[str] = []
         errors: list[ApiError] = []
 
-        def collect(chunk: list[str], fetch) -> None:
+        def collect(chunk: list[str], fetch: Callable[[], list[dict]]) -> None:
             try:
                 books.extend(fetch())
             except ApiError as exc:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from polymarket_assets.lib.incoming import PLANNED_RESTART
 from polymarket_assets.lib.tiers import (
@@ -24,6 +25,9 @@ from polymarket_assets.lib.tiers import (
     instants_in_window,
     transitions_between,
 )
+
+if TYPE_CHECKING:
+    from polymarket_assets.lib.parquet_store import Lake
 
 # A sweep due less than this long ago may still be writing its rows: not counted yet.
 IN_FLIGHT = timedelta(minutes=2)
@@ -127,7 +131,7 @@ def measured_until(hour: datetime, now: datetime) -> datetime:
     return max(hour, min(hour + timedelta(hours=1), now - IN_FLIGHT))
 
 
-def planned_restart_windows(lake, hour: datetime) -> list[tuple[datetime, datetime]]:
+def planned_restart_windows(lake: Lake, hour: datetime) -> list[tuple[datetime, datetime]]:
     """(start, end) of the exchange's planned restarts the recorder saw (`ws_gaps` reason planned_restart) that can
     touch the hour starting at `hour`: gaps are filed by their start hour, and a restart lasts minutes."""
     windows = []
@@ -138,7 +142,7 @@ def planned_restart_windows(lake, hour: datetime) -> list[tuple[datetime, dateti
     return windows
 
 
-def measure_hour(lake, hour: datetime, now: datetime, plan: TierPlan = DEFAULT_PLAN) -> list[dict]:
+def measure_hour(lake: Lake, hour: datetime, now: datetime, plan: TierPlan = DEFAULT_PLAN) -> list[dict]:
     """Coverage rows (one per tier) of the hour starting at `hour`, from the lake, counting only the instants before
     `measured_until(hour, now)`. Each row carries `in_progress` (the hour is not over) and `measured_until`; pairs
     missed inside a planned restart of the exchange are counted as `missed_planned_restart`, not against coverage."""

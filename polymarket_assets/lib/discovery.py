@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from polymarket_assets.lib.errors import ParseError
 from polymarket_assets.lib.fees import schedule_columns
@@ -21,6 +22,12 @@ from polymarket_assets.lib.tiers import (
     hours_to_close,
     transitions_between,
 )
+
+if TYPE_CHECKING:
+    from polymarket_assets.lib.gamma import GammaClient
+    from polymarket_assets.lib.parse_gamma import GammaMarket
+    from polymarket_assets.lib.quarantine import Quarantine
+    from polymarket_assets.lib.raw_archive import RawArchive
 
 OPEN, GONE = "open", "gone"
 # Markets gone from discovery with a final label are dropped from the current table after this long.
@@ -38,7 +45,9 @@ class Listing:
     report: dict = field(default_factory=dict)
 
 
-def list_open_markets(gamma, now: datetime, previous: list[dict], quarantine, raw) -> Listing:
+def list_open_markets(
+    gamma: GammaClient, now: datetime, previous: list[dict], quarantine: Quarantine, raw: RawArchive
+) -> Listing:
     """Every open market through `gamma.iter_open_markets_partitioned`, with its endDate ranges sized from
     the previous discovery's open markets. Each page goes to the raw archive; a record that does not parse,
     or has no conditionId, goes to quarantine with the reason."""
@@ -63,7 +72,7 @@ def list_open_markets(gamma, now: datetime, previous: list[dict], quarantine, ra
     return listing
 
 
-def market_state_row(market, observed_at: datetime, plan: TierPlan = DEFAULT_PLAN) -> dict:
+def market_state_row(market: GammaMarket, observed_at: datetime, plan: TierPlan = DEFAULT_PLAN) -> dict:
     """One `market_states` row from a parsed Gamma market, with its tier at `observed_at`."""
     return {
         "observed_at": observed_at,
@@ -195,7 +204,9 @@ def tier_transitions(
     return out
 
 
-def _transition(cid, old, new, at, hours, observed_at) -> dict:
+def _transition(
+    cid: str, old: str, new: str, at: datetime, hours: float | None, observed_at: datetime
+) -> dict:
     return {
         "condition_id": cid,
         "old_tier": old,

@@ -126,7 +126,7 @@ class GammaClient(ApiClient):
 
     def _iter_keyset(
         self, path: str, items_key: str, params: Mapping[str, Any] | None, page_size: int, endpoint: str
-    ):
+    ) -> Iterator[list[dict]]:
         query = dict(params or {})
         query.pop("offset", None)  # keyset endpoints reject offset with a 422
         query["limit"] = page_size
@@ -389,7 +389,7 @@ def _run_streams(tasks: list[Callable[[], Iterator[list[dict]]]], workers: int) 
     out: queue.Queue = queue.Queue(maxsize=workers * 4)
     stop = threading.Event()
 
-    def put(item) -> bool:
+    def put(item: tuple[str, list[dict] | BaseException | None]) -> bool:
         while not stop.is_set():
             try:
                 out.put(item, timeout=0.1)
@@ -398,7 +398,7 @@ def _run_streams(tasks: list[Callable[[], Iterator[list[dict]]]], workers: int) 
                 continue
         return False
 
-    def work(task) -> None:
+    def work(task: Callable[[], Iterator[list[dict]]]) -> None:
         try:
             if stop.is_set():
                 return

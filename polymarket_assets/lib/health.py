@@ -11,6 +11,7 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pyarrow.compute as pc
 
@@ -18,6 +19,9 @@ from polymarket_assets.lib.coverage import measure_hour
 from polymarket_assets.lib.health_thresholds import HealthThresholds, setting_name
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.tiers import DEFAULT_PLAN
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 HOUR = timedelta(hours=1)
 DISCOVERY_LOOKBACK_HOURS = 6
@@ -29,7 +33,7 @@ def _parts(hour: datetime) -> dict[str, str]:
     return {"date": hour.strftime("%Y-%m-%d"), "hour": hour.strftime("%H")}
 
 
-def _min(values) -> float | None:
+def _min(values: Iterable[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return min(present) if present else None
 
@@ -170,7 +174,7 @@ def verdicts(figures: HealthFigures, limits: HealthThresholds) -> list[Verdict]:
     def below(tiers: dict[str, float | None]) -> dict[str, float]:
         return {t: round(v, 6) for t, v in tiers.items() if v is not None and v < limits.coverage_min}
 
-    def at_most(value, limit) -> bool:
+    def at_most(value: float | None, limit: float) -> bool:
         return value is not None and value <= limit
 
     last_below, current_below = below(figures.coverage_last_hour), below(figures.coverage_current_hour)

@@ -178,7 +178,9 @@ class ApiClient:
 
     # -- request loop ---------------------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, *, params, body, endpoint: str | None) -> Any:
+    def _request(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None, body: Any, endpoint: str | None
+    ) -> Any:
         url = self.url_for(path)
         key = endpoint or path
         query = _normalize_params(params)

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from polymarket_assets.lib.parse_gamma import map_binary
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 YES, NO, INVALID, UNKNOWN = "YES", "NO", "INVALID", "UNKNOWN"
 FINAL_LABELS = frozenset({YES, NO, INVALID})
@@ -26,14 +30,16 @@ class Label:
     detail: str = ""
 
 
-def _exact(values) -> list[Decimal] | None:
+def _exact(values: Iterable[str | float]) -> list[Decimal] | None:
     try:
         return [Decimal(str(v).strip()) for v in values]
     except (InvalidOperation, TypeError, ValueError):
         return None
 
 
-def label_from_gamma(closed: bool | None, outcome_prices, outcomes) -> Label:
+def label_from_gamma(
+    closed: bool | None, outcome_prices: Sequence[str | float] | None, outcomes: Sequence[str] | None
+) -> Label:
     """Label from a Gamma market's `closed` flag, decoded `outcomePrices` (strings or numbers) and decoded
     `outcomes` (the names at the same indices)."""
     if not closed:
@@ -90,7 +96,12 @@ class WsClaim:
     detail: str = ""
 
 
-def label_from_ws_resolved(outcomes, asset_ids, winning_outcome: str | None, winning_asset_id: str | None) -> WsClaim:
+def label_from_ws_resolved(
+    outcomes: Iterable[str] | None,
+    asset_ids: Iterable[str] | None,
+    winning_outcome: str | None,
+    winning_asset_id: str | None,
+) -> WsClaim:
     """The claim of a websocket `market_resolved`, by outcome name with the Gamma parser's name → side rule
     (`map_binary`: index 0 is the yes column of a named binary market). It is provisional: `check_ws_claim` confirms or contradicts it."""
     outcomes, asset_ids = list(outcomes or []), list(asset_ids or [])

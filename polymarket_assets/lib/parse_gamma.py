@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polymarket_assets.lib.errors import ParseError
 from polymarket_assets.lib.fees import FeeSchedule, parse_fee_schedule
@@ -33,6 +33,9 @@ from polymarket_assets.lib.parse_common import (
     to_str,
     to_token_id,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 V1, V2 = "v1", "v2"
 VERSIONS = (V1, V2)
@@ -210,7 +213,7 @@ def _event_id(value: Any) -> str | None:
     return to_str(value, "events[0].id")
 
 
-def map_binary(outcomes) -> tuple[str, int | None, int | None]:
+def map_binary(outcomes: Sequence[str]) -> tuple[str, int | None, int | None]:
     """(kind, yes_index, no_index) for the outcome → id mapping: by name for Yes/No markets."""
     if len(outcomes) != 2:
         return MULTI, None, None

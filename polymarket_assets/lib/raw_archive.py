@@ -32,7 +32,7 @@ class RawArchive:
         self.kind = kind
         self._rows: list[dict] = []
 
-    def add(self, fetched_at: datetime, endpoint: str, request, body) -> None:
+    def add(self, fetched_at: datetime, endpoint: str, request: object, body: object) -> None:
         self._rows.append(
             {
                 "fetched_at": fetched_at,

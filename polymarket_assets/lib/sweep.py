@@ -14,6 +14,7 @@ import json
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from polymarket_assets.lib.books import book_metrics, parse_book
 from polymarket_assets.lib.clob import BooksResult
@@ -21,6 +22,11 @@ from polymarket_assets.lib.errors import ApiError, ParseError
 from polymarket_assets.lib.parse_common import to_price
 from polymarket_assets.lib.schemas import SNAPSHOT_MARKET_COLUMNS, SNAPSHOT_SCHEMA
 from polymarket_assets.lib.tiers import DEFAULT_PLAN, TierPlan, TierSpec, assign_tier, hours_to_close
+
+if TYPE_CHECKING:
+    from polymarket_assets.lib.books import Book
+    from polymarket_assets.lib.clob import ClobClient
+    from polymarket_assets.lib.quarantine import Quarantine
 
 
 def select_markets(current: list[dict], tier: str, instant: datetime, plan: TierPlan = DEFAULT_PLAN) -> list[dict]:
@@ -63,7 +69,7 @@ def _base_row(market: dict, tier: TierSpec, slot_ts: datetime, captured_at: date
     return row
 
 
-def _top_of_book(book) -> tuple[float | None, float | None, float | None]:
+def _top_of_book(book: Book) -> tuple[float | None, float | None, float | None]:
     """Best bid, best ask and mid exactly as `book_metrics` gives them (a price counts when a level there has a
     positive size), without its depth and wall figures, which the NO side does not need."""
     bids = [price for price, size in book.bids if size > 0]
@@ -105,7 +111,7 @@ class _GroupOutcome:
     quarantined: int
 
 
-def _fetch_group(clob, tokens: list[str], batch_size: int) -> _GroupAnswer:
+def _fetch_group(clob: ClobClient, tokens: list[str], batch_size: int) -> _GroupAnswer:
     """HTTP only (runs on a worker thread of `sweep_books`): the group's `POST /books`."""
     wanted = list(dict.fromkeys(tokens))
     chunks = -(-len(wanted) // batch_size)
@@ -116,7 +122,7 @@ def _fetch_group(clob, tokens: list[str], batch_size: int) -> _GroupAnswer:
     return _GroupAnswer(answer, chunks, len(answer.errors), {})
 
 
-def _fetch_book(clob, token: str) -> object:
+def _fetch_book(clob: ClobClient, token: str) -> object:
     """HTTP only: `GET /book` for one token; the payload, or the `ApiError` it raised."""
     try:
         return clob.get_book(token)
@@ -124,7 +130,7 @@ def _fetch_book(clob, token: str) -> object:
         return exc
 
 
-def _confirm(token: str, fetched: object, books: dict, no_book: set[str], known: set[str], quarantine,
+def _confirm(token: str, fetched: object, books: dict, no_book: set[str], known: set[str], quarantine: Quarantine,
              book_errors: list[str]) -> int:
     """Apply one `GET /book` outcome: a parsed book, a confirmed absence, a quarantined payload or an error.
     Returns how many records it quarantined (0 or 1)."""
@@ -143,7 +149,7 @@ def _confirm(token: str, fetched: object, books: dict, no_book: set[str], known:
     return 0
 
 
-def _own_book(book, token: str | None):
+def _own_book(book: Book, token: str | None) -> Book:
     """A book answered for `token` must be that token's book: a mislabelled one would be stored under another
     market's name."""
     if token is not None and book.asset_id != token:
@@ -151,8 +157,8 @@ def _own_book(book, token: str | None):
     return book
 
 
-def _build_group(clob, group: list[dict], fetched: _GroupAnswer, tier: TierSpec, slot_ts: datetime,
-                 captured_at: datetime, quarantine, known: set[str]) -> _GroupOutcome:
+def _build_group(clob: ClobClient, group: list[dict], fetched: _GroupAnswer, tier: TierSpec, slot_ts: datetime,
+                 captured_at: datetime, quarantine: Quarantine, known: set[str]) -> _GroupOutcome:
     """Parse one group's books and turn them into rows (on the thread that called `sweep_books`)."""
     answer = fetched.answer
     raw_json = json.dumps(answer.books, separators=(",", ":"))[1:-1]
@@ -235,7 +241,8 @@ def _build_group(clob, group: list[dict], fetched: _GroupAnswer, tier: TierSpec,
                          fetched.failed_chunks, quarantined)
 
 
-def sweep_books(clob, markets: list[dict], tier: TierSpec, slot_ts: datetime, captured_at: datetime, quarantine,
+def sweep_books(clob: ClobClient, markets: list[dict], tier: TierSpec, slot_ts: datetime, captured_at: datetime,
+                quarantine: Quarantine,
                 batch_size: int = 100, max_workers: int = 4, known_without_book: set[str] | None = None) -> SweepResult:
     """One books sweep. `known_without_book` (shared by the sweeps of one run) remembers tokens whose book is
     confirmed gone, so each is confirmed with a single `GET /book` per run rather than per sweep.
@@ -312,12 +319,12 @@ def sweep_books(clob, markets: list[dict], tier: TierSpec, slot_ts: datetime, ca
     return result
 
 
-def _price(value, field: str) -> float | None:
+def _price(value: Any, field: str) -> float | None:
     """A price in [0, 1], or None when the API sent none (absent, null or "")."""
     return None if value == "" else to_price(value, field)
 
 
-def _clean_prices(answer: dict, quarantine, slot_ts: datetime) -> dict[str, tuple[float | None, float | None]]:
+def _clean_prices(answer: dict, quarantine: Quarantine, slot_ts: datetime) -> dict[str, tuple[float | None, float | None]]:
     """`POST /prices` entries → {token: (best bid, best ask)}. An entry that is not an object, or holds a value that
     is not a price in [0, 1] (NaN, Infinity, negative, above 1, text), is quarantined whole and left out."""
     out: dict[str, tuple[float | None, float | None]] = {}
@@ -331,7 +338,7 @@ def _clean_prices(answer: dict, quarantine, slot_ts: datetime) -> dict[str, tupl
     return out
 
 
-def _clean_mids(answer: dict, quarantine, slot_ts: datetime) -> dict[str, float | None]:
+def _clean_mids(answer: dict, quarantine: Quarantine, slot_ts: datetime) -> dict[str, float | None]:
     """`POST /midpoints` entries → {token: mid}, each value held to [0, 1] like a price; bad ones quarantined."""
     out: dict[str, float | None] = {}
     for token, value in answer.items():
@@ -342,7 +349,8 @@ def _clean_mids(answer: dict, quarantine, slot_ts: datetime) -> dict[str, float 
     return out
 
 
-def sweep_prices(clob, markets: list[dict], tier: TierSpec, slot_ts: datetime, captured_at: datetime, quarantine,
+def sweep_prices(clob: ClobClient, markets: list[dict], tier: TierSpec, slot_ts: datetime, captured_at: datetime,
+                 quarantine: Quarantine,
                  batch_size: int = 100) -> SweepResult:
     """One prices sweep. Every entry of the answers is validated on its own: a bad one is quarantined and costs
     only its token (a market whose YES token has neither a valid price nor a valid mid is not captured)."""

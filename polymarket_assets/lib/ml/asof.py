@@ -52,7 +52,7 @@ def prefix_sums(values: np.ndarray) -> np.ndarray:
     return np.concatenate([np.zeros(1, dtype=values.dtype), np.cumsum(values)])
 
 
-def take(values: np.ndarray, index: np.ndarray, fill=np.nan) -> np.ndarray:
+def take(values: np.ndarray, index: np.ndarray, fill: float = np.nan) -> np.ndarray:
     """values[index], with `fill` where the index is MISSING (float output for a NaN fill)."""
     out = np.full(index.shape, fill, dtype=np.result_type(values.dtype, np.asarray(fill).dtype))
     found = index != MISSING

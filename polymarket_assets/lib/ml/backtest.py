@@ -30,6 +30,7 @@ import bisect
 import math
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -37,6 +38,9 @@ import pyarrow as pa
 from polymarket_assets.lib.fees import FeeSchedule, fee_per_share, schedule_at, taker_fee
 from polymarket_assets.lib.ml.bootstrap import paired_delta
 from polymarket_assets.lib.schemas import BET_SCHEMA
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,9 @@ class Quote:
     tradable: bool = True  # open at this instant: before its end date as then known, not closed
 
 
-def band_levels(best: float | None, mid: float | None, depth_1c, depth_5c, side: str) -> Levels | None:
+def band_levels(
+    best: float | None, mid: float | None, depth_1c: float | None, depth_5c: float | None, side: str
+) -> Levels | None:
     """The snapshot's depth bands as a conservative book: the size within 1c of the mid at the band's worst
     price (never better than the touch), then the rest of the 5c band at its worst price."""
     if best is None or mid is None or depth_1c is None or depth_5c is None:
@@ -77,8 +83,13 @@ def band_levels(best: float | None, mid: float | None, depth_1c, depth_5c, side:
 
 
 def walk_book(
-    levels: Levels, unit_edge, stake_usd: float, depth_share: float, schedule: FeeSchedule | None, to_price
-):
+    levels: Levels,
+    unit_edge: Callable[[float], float],
+    stake_usd: float,
+    depth_share: float,
+    schedule: FeeSchedule | None,
+    to_price: Callable[[float], float],
+) -> tuple[float, float, float, int]:
     """(shares, cost, fee, levels used) buying along `levels` while a share's edge after fee is positive; each
     level taken is one taker fill, charged its own (rounded) fee under `schedule`."""
     shares = cost = fee = 0.0
@@ -187,7 +198,7 @@ def run_backtest(
     return pa.Table.from_pylist(rows, schema=BET_SCHEMA)
 
 
-def _better(yes_edge, no_edge, threshold) -> str | None:
+def _better(yes_edge: float | None, no_edge: float | None, threshold: float) -> str | None:
     best_side, best = None, threshold
     if yes_edge is not None and yes_edge > best:
         best_side, best = "YES", yes_edge

@@ -15,11 +15,16 @@ correction of the price, not only over the raw mid.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyarrow as pa
 
 from polymarket_assets.lib.ml.calibration import CLIP, PriceCalibrator
 from polymarket_assets.lib.ml.model import column_array
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
 
 BASELINES = ("market", "displayed", "isotonic", "platt", "price_bucket", "price_hours")
 DISPLAYED_SPREAD_MAX = 0.10
@@ -48,7 +53,7 @@ def _hours(rows: pa.Table) -> np.ndarray:
     return np.log1p(np.clip(np.nan_to_num(column_array(rows, "hours_to_close"), nan=0.0), 0.0, None))
 
 
-def _logistic(x: np.ndarray, y: np.ndarray):
+def _logistic(x: np.ndarray, y: np.ndarray) -> LogisticRegression | None:
     from sklearn.linear_model import LogisticRegression  # imported on use: run workers start faster
 
     if len(set(y.tolist())) < 2:
@@ -82,7 +87,7 @@ class Baselines:
     def predict(self, rows: pa.Table) -> dict[str, np.ndarray]:
         price = market_price(rows)
 
-        def fitted(model, x) -> np.ndarray:
+        def fitted(model: LogisticRegression | None, x: np.ndarray) -> np.ndarray:
             return model.predict_proba(x)[:, 1] if model is not None else np.full(len(x), self.base_rate)
 
         out = {

@@ -9,8 +9,12 @@ same rows in every replicate (paired).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 # A gain smaller than this (in Brier) is not called a gain even when its CI excludes 0: a near-copy of the
 # market plus a base-rate shift can be "significant" and still mean nothing. Real feature models gain ~0.009.
@@ -47,7 +51,7 @@ class DeltaCI:
         }
 
 
-def cluster_sums(values: np.ndarray, clusters) -> tuple[np.ndarray, np.ndarray]:
+def cluster_sums(values: np.ndarray, clusters: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Per-cluster sum of values and row count."""
     _, inverse = np.unique(np.asarray(clusters, dtype=object).astype(str), return_inverse=True)
     sums = np.bincount(inverse, weights=values)
@@ -56,7 +60,13 @@ def cluster_sums(values: np.ndarray, clusters) -> tuple[np.ndarray, np.ndarray]:
 
 
 def paired_delta_brier(
-    p_model, p_base, y, clusters, replicates: int = 2000, seed: int = 0, level: float = 0.95
+    p_model: ArrayLike,
+    p_base: ArrayLike,
+    y: ArrayLike,
+    clusters: ArrayLike,
+    replicates: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
 ) -> DeltaCI:
     p_model = np.asarray(p_model, dtype=float)
     p_base = np.asarray(p_base, dtype=float)
@@ -66,7 +76,13 @@ def paired_delta_brier(
 
 
 def paired_delta_log_loss(
-    p_model, p_base, y, clusters, replicates: int = 2000, seed: int = 0, level: float = 0.95
+    p_model: ArrayLike,
+    p_base: ArrayLike,
+    y: ArrayLike,
+    clusters: ArrayLike,
+    replicates: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
 ) -> DeltaCI:
     from polymarket_assets.lib.ml.metrics import row_log_loss
 
@@ -74,7 +90,9 @@ def paired_delta_log_loss(
     return paired_delta(diff, clusters, replicates, seed, level)
 
 
-def paired_delta(diff, clusters, replicates: int = 2000, seed: int = 0, level: float = 0.95) -> DeltaCI:
+def paired_delta(
+    diff: ArrayLike, clusters: ArrayLike, replicates: int = 2000, seed: int = 0, level: float = 0.95
+) -> DeltaCI:
     """Mean of the per-row differences with a cluster-bootstrap percentile CI."""
     diff = np.asarray(diff, dtype=float)
     if diff.size == 0:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 CLIP = 1e-3
 
@@ -16,7 +21,7 @@ class PriceCalibrator:
         self._iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)
         self.fitted = False
 
-    def fit(self, price, y) -> PriceCalibrator:
+    def fit(self, price: ArrayLike, y: ArrayLike) -> PriceCalibrator:
         price = np.asarray(price, dtype=float)
         y = np.asarray(y, dtype=float)
         ok = np.isfinite(price)
@@ -24,7 +29,7 @@ class PriceCalibrator:
         self.fitted = True
         return self
 
-    def predict(self, price) -> np.ndarray:
+    def predict(self, price: ArrayLike) -> np.ndarray:
         if not self.fitted:
             raise RuntimeError("fit the calibrator on the training period first")
         price = np.asarray(price, dtype=float)

@@ -191,7 +191,9 @@ def time_split(
     return assign_splits(table, label_time, t_val, t_test, None, embargo)
 
 
-def cut_instant(ts: list, resolved: list, share: float, embargo: timedelta, before) -> datetime:
+def cut_instant(
+    ts: list[datetime], resolved: list[datetime], share: float, embargo: timedelta, before: datetime | None
+) -> datetime | None:
     """The start instant t at which the rows scored after it (at or after t, resolved at or after t) make up
     `share` of those kept (those plus the rows of clusters resolved before t - embargo), among rows whose
     cluster resolved before `before - embargo` (all rows if None). Every row dropped between the two is the

@@ -12,6 +12,8 @@ when any of them beats the market, and the `model_evaluation` asset then fails.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,6 +28,10 @@ from polymarket_assets.lib.ml.bootstrap import (
 from polymarket_assets.lib.ml.canaries import run_canaries
 from polymarket_assets.lib.ml.metrics import brier, scores
 from polymarket_assets.lib.ml.model import Model, column_array
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
 
 FORECASTERS = ("model", *BASELINES)
 PRICE_BUCKETS = ((0.0, 0.1), (0.1, 0.3), (0.3, 0.7), (0.7, 0.9), (0.9, 1.0000001))
@@ -43,7 +49,15 @@ def best_baseline(preds: dict[str, np.ndarray], y: np.ndarray) -> str:
     return min(BASELINES, key=lambda name: (brier(preds[name][: y.size], y), name))
 
 
-def compare(preds: dict[str, np.ndarray], y, clusters, mask, baselines, replicates: int, seed: int) -> dict:
+def compare(
+    preds: dict[str, np.ndarray],
+    y: np.ndarray,
+    clusters: np.ndarray,
+    mask: np.ndarray,
+    baselines: Iterable[str],
+    replicates: int,
+    seed: int,
+) -> dict:
     """Rows, clusters, every forecaster's scores and, per baseline, ΔBrier and ΔLogLoss with CIs."""
     out = {
         "rows": int(mask.sum()),
@@ -109,7 +123,7 @@ def evaluate(
     return result
 
 
-def evaluation_rows(result: dict, version: str, evaluated_at) -> list[dict]:
+def evaluation_rows(result: dict, version: str, evaluated_at: datetime) -> list[dict]:
     """Flat rows (one per group × forecaster) for the `model_evaluations` table."""
     rows = []
     groups = [("overall", "all", result["overall"])]

@@ -64,7 +64,7 @@ def window_params(start: datetime, end: datetime) -> dict:
     }
 
 
-def _snapshot_scan(lake_root, files: list[str], since: str) -> str:
+def _snapshot_scan(lake_root: str | os.PathLike, files: list[str], since: str) -> str:
     """Snapshot rows with a price, captured in [$<since>, $end), in file order."""
     return (
         f"(SELECT * FROM {relation_sql(lake_root, SNAPSHOTS, files)} "
@@ -357,7 +357,7 @@ class _Pass:
     rows: np.ndarray
 
 
-def _plan(con: duckdb.DuckDBPyConnection, lake_root, start: datetime, end: datetime,
+def _plan(con: duckdb.DuckDBPyConnection, lake_root: str | os.PathLike, start: datetime, end: datetime,
           whale_usd: float) -> tuple[_AsOf, list[_Pass]]:
     """Run the input scans and the as-of pass; return it with the output passes (at least one, so an empty
     window still gives a typed, empty result)."""
@@ -440,7 +440,11 @@ def _insertion_order(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def build_features(
-    con: duckdb.DuckDBPyConnection, lake_root, start: datetime, end: datetime, whale_usd: float = WHALE_USD
+    con: duckdb.DuckDBPyConnection,
+    lake_root: str | os.PathLike,
+    start: datetime,
+    end: datetime,
+    whale_usd: float = WHALE_USD,
 ) -> pa.Table:
     """Feature rows with `start <= ts < end`, ordered by (condition_id, ts), as an Arrow table."""
     params = {"start": start, "end": end}
@@ -454,7 +458,7 @@ def build_features(
 
 def copy_features(
     con: duckdb.DuckDBPyConnection,
-    lake_root,
+    lake_root: str | os.PathLike,
     start: datetime,
     end: datetime,
     path_for: Callable[[int], str],

@@ -3,12 +3,17 @@ calibration error, and the reliability curve."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 EPS = 1e-6
 
 
-def _arrays(p, y) -> tuple[np.ndarray, np.ndarray]:
+def _arrays(p: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     p = np.asarray(p, dtype=float)
     y = np.asarray(y, dtype=float)
     if p.shape != y.shape:
@@ -16,23 +21,23 @@ def _arrays(p, y) -> tuple[np.ndarray, np.ndarray]:
     return p, y
 
 
-def brier(p, y) -> float:
+def brier(p: ArrayLike, y: ArrayLike) -> float:
     p, y = _arrays(p, y)
     return float(np.mean((p - y) ** 2)) if p.size else float("nan")
 
 
-def row_log_loss(p, y, eps: float = EPS) -> np.ndarray:
+def row_log_loss(p: ArrayLike, y: ArrayLike, eps: float = EPS) -> np.ndarray:
     p, y = _arrays(p, y)
     q = np.clip(p, eps, 1 - eps)
     return -(y * np.log(q) + (1 - y) * np.log(1 - q))
 
 
-def log_loss(p, y, eps: float = EPS) -> float:
+def log_loss(p: ArrayLike, y: ArrayLike, eps: float = EPS) -> float:
     p, y = _arrays(p, y)
     return float(np.mean(row_log_loss(p, y, eps))) if p.size else float("nan")
 
 
-def auc(p, y) -> float:
+def auc(p: ArrayLike, y: ArrayLike) -> float:
     """Area under the ROC curve (Mann-Whitney, ties count half); NaN unless both classes are present."""
     p, y = _arrays(p, y)
     pos = y == 1
@@ -52,7 +57,7 @@ def auc(p, y) -> float:
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
-def reliability(p, y, bins: int = 10) -> list[dict]:
+def reliability(p: ArrayLike, y: ArrayLike, bins: int = 10) -> list[dict]:
     """Equal-width bins over [0, 1]: count, mean predicted probability and observed frequency per bin."""
     p, y = _arrays(p, y)
     index = np.clip((p * bins).astype(int), 0, bins - 1)
@@ -73,7 +78,7 @@ def reliability(p, y, bins: int = 10) -> list[dict]:
     return out
 
 
-def ece(p, y, bins: int = 10) -> float:
+def ece(p: ArrayLike, y: ArrayLike, bins: int = 10) -> float:
     """Expected calibration error: bin-size-weighted |mean prediction - observed frequency|."""
     p, y = _arrays(p, y)
     if not p.size:
@@ -85,7 +90,7 @@ def ece(p, y, bins: int = 10) -> float:
     return float(total / p.size)
 
 
-def brier_decomposition(p, y, bins: int = 10) -> dict[str, float]:
+def brier_decomposition(p: ArrayLike, y: ArrayLike, bins: int = 10) -> dict[str, float]:
     """Murphy's decomposition over equal-width bins: Brier = reliability - resolution + uncertainty + a
     within-bin term. Reliability (lower is better) is how far each bin's mean forecast is from its observed
     frequency; resolution (higher is better) is how far the bins' frequencies spread from the base rate."""
@@ -102,7 +107,7 @@ def brier_decomposition(p, y, bins: int = 10) -> dict[str, float]:
     return {"reliability": float(rel), "resolution": float(res), "uncertainty": base * (1 - base)}
 
 
-def scores(p, y) -> dict[str, float]:
+def scores(p: ArrayLike, y: ArrayLike) -> dict[str, float]:
     return {
         "brier": brier(p, y),
         "log_loss": log_loss(p, y),

@@ -34,6 +34,7 @@ from polymarket_assets.lib.schemas import FEATURE_COLUMNS
 
 if TYPE_CHECKING:
     import xgboost as xgb
+    from numpy.typing import ArrayLike
 # XGBoost is imported where it is used: every run worker loads this code location, and the import (over a
 # second here) would otherwise slow the start of every collection slot run.
 
@@ -54,7 +55,7 @@ DEFAULT_PARAMS = {
 }
 
 
-def price_margin(price) -> np.ndarray:
+def price_margin(price: ArrayLike) -> np.ndarray:
     """Market log-odds; a missing price counts as 0.5 (margin 0)."""
     p = np.clip(np.nan_to_num(np.asarray(price, dtype=float), nan=0.5), PRICE_CLIP, 1 - PRICE_CLIP)
     return np.log(p / (1 - p))

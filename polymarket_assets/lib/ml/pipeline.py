@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -37,13 +38,19 @@ from polymarket_assets.lib.ml.sources import (
 from polymarket_assets.lib.parquet_store import Lake, local_data_dir
 from polymarket_assets.lib.schemas import EVALUATION_SCHEMA, PREDICTION_SCHEMA
 
+if TYPE_CHECKING:
+    from polymarket_assets.lib.ml.backtest import Levels
+
 
 def lake_root(data_dir: str | os.PathLike) -> Path:
     return local_data_dir(data_dir, "the ML layer") / "lake"
 
 
 def make_training_set(
-    data_dir, horizons: dict[float, float], fractions=(0.6, 0.2, 0.2), embargo_h: float = DEFAULT_EMBARGO_H
+    data_dir: str | os.PathLike[str],
+    horizons: dict[float, float],
+    fractions: tuple[float, float, float] = (0.6, 0.2, 0.2),
+    embargo_h: float = DEFAULT_EMBARGO_H,
 ) -> TrainingSet:
     root = lake_root(data_dir)
     con = connect()
@@ -63,7 +70,7 @@ def make_training_set(
     return ts
 
 
-def read_training_set(data_dir) -> pa.Table:
+def read_training_set(data_dir: str | os.PathLike[str]) -> pa.Table:
     table = Lake(data_dir).read(tables.TRAINING_SET.name)
     if table is None:
         raise FileNotFoundError("no training set yet: materialize training_set first")
@@ -82,7 +89,7 @@ class TrainResult:
 
 
 def train_and_save(
-    data_dir,
+    data_dir: str | os.PathLike[str],
     table: pa.Table,
     now: datetime,
     params: dict | None = None,
@@ -127,7 +134,7 @@ def _min_iso(table: pa.Table, column: str) -> str | None:
 
 
 def evaluate_and_save(
-    data_dir, model: model_lib.Model, table: pa.Table, now: datetime, replicates: int = 2000
+    data_dir: str | os.PathLike[str], model: model_lib.Model, table: pa.Table, now: datetime, replicates: int = 2000
 ) -> dict:
     from polymarket_assets.lib.ml.evaluation import evaluation_rows
 
@@ -155,7 +162,7 @@ def walk_forward_of(model: model_lib.Model, table: pa.Table, folds: int, replica
 
 
 def predict_open_markets(
-    data_dir,
+    data_dir: str | os.PathLike[str],
     model: model_lib.Model,
     now: datetime,
     lookback_h: float = 2.0,
@@ -227,7 +234,7 @@ def predict_open_markets(
     return table
 
 
-def _levels(raw, reverse: bool):
+def _levels(raw: list[dict] | None, reverse: bool) -> Levels | None:
     """A recorded book side as (price, size) levels, best first (bids highest first, asks lowest first)."""
     if raw is None:
         return None
@@ -239,7 +246,7 @@ def _levels(raw, reverse: bool):
 
 
 def backtest_and_save(
-    data_dir, model: model_lib.Model, table: pa.Table, config: BacktestConfig, split_name: str = "test"
+    data_dir: str | os.PathLike[str], model: model_lib.Model, table: pa.Table, config: BacktestConfig, split_name: str = "test"
 ) -> tuple[pa.Table, dict]:
     """Replay every feature row of the split's markets through the model and the backtest: decisions while
     the market is open (before its end date as then known), fills walked along the recorded YES book at the

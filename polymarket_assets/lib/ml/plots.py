@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import TYPE_CHECKING
 
 from polymarket_assets.lib.ml.metrics import reliability
 
+if TYPE_CHECKING:
+    from types import ModuleType
 
-def _pyplot():
+    from matplotlib.figure import Figure
+
+
+def _pyplot() -> ModuleType:
     """matplotlib's pyplot on the headless backend, imported on first use: every run worker loads this
     code location, and matplotlib would add most of a second to each one's start."""
     import matplotlib
@@ -52,7 +58,7 @@ def importance_png(importances: dict[str, float], top: int = 15) -> bytes:
     return _png(fig)
 
 
-def _png(fig) -> bytes:
+def _png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
     _pyplot().close(fig)

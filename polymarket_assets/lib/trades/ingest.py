@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -38,6 +39,9 @@ from polymarket_assets.lib.incoming import (
 from polymarket_assets.lib.parquet_store import local_data_dir
 from polymarket_assets.lib.quarantine import Quarantine
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 # What happens to an incoming file once its rows are in the lake: `delete` (default) or `keep`.
 RETENTION_ENV = "PM_INCOMING_AFTER_INGEST"
 RETENTION_MODES = ("delete", "keep")
@@ -49,7 +53,7 @@ QUARANTINED_SUFFIX = ".quarantined"
 RAW_BYTES_IN_ROW = 256 * 1024
 
 
-def retention_mode(environ=os.environ) -> str:
+def retention_mode(environ: Mapping[str, str] = os.environ) -> str:
     mode = environ.get(RETENTION_ENV, "").strip() or "delete"
     if mode not in RETENTION_MODES:
         raise ValueError(f"{RETENTION_ENV} must be one of {RETENTION_MODES}, not {mode!r}")
@@ -61,7 +65,7 @@ def partition_hour(partition_key: str) -> str:
     return partition_key[:4] + partition_key[5:7] + partition_key[8:10] + "T" + partition_key[11:13]
 
 
-def files_for_partition(data_dir, kind: str, partition_key: str, relpaths: list[str]) -> tuple[list[IncomingFile], list[str]]:
+def files_for_partition(data_dir: str | os.PathLike[str], kind: str, partition_key: str, relpaths: list[str]) -> tuple[list[IncomingFile], list[str]]:
     """The files a run ingests: the given identities (validated), or every file of the partition's hour.
 
     Returns (files, rejected identities). A rejected identity is not one of ours or not of this kind or hour;
@@ -83,7 +87,7 @@ def files_for_partition(data_dir, kind: str, partition_key: str, relpaths: list[
     return sorted(chosen, key=lambda f: f.key), rejected
 
 
-def _ours_but_gone(data_dir, relpath: str, kind: str, hour: str) -> bool:
+def _ours_but_gone(data_dir: str | os.PathLike[str], relpath: str, kind: str, hour: str) -> bool:
     parts = relpath.split("/")
     if len(parts) != 3 or parts[0] != kind or not DAY_RE.fullmatch(parts[1]):
         return False
@@ -94,7 +98,7 @@ def _ours_but_gone(data_dir, relpath: str, kind: str, hour: str) -> bool:
 
 
 @contextlib.contextmanager
-def partition_lock(data_dir, table: str, partition_key: str) -> Iterator[None]:
+def partition_lock(data_dir: str | os.PathLike[str], table: str, partition_key: str) -> Iterator[None]:
     directory = local_data_dir(data_dir, "trades ingestion") / "lake" / ".locks"
     directory.mkdir(parents=True, exist_ok=True)
     safe = partition_key.replace(":", "").replace("/", "_")
@@ -114,7 +118,7 @@ class LoadedFiles:
     quarantined: list[tuple[IncomingFile, str]]
 
 
-def quarantine_file(data_dir, path: Path, relpath: str, reason: str, quarantine: Quarantine) -> Path | None:
+def quarantine_file(data_dir: str | os.PathLike[str], path: Path, relpath: str, reason: str, quarantine: Quarantine) -> Path | None:
     """Move one incoming entry out of ``incoming/`` into ``quarantine/incoming_files/`` and record why.
 
     The quarantine row carries the reason and the raw bytes (up to ``RAW_BYTES_IN_ROW``; the moved file keeps
@@ -148,7 +152,7 @@ def quarantine_file(data_dir, path: Path, relpath: str, reason: str, quarantine:
 
 
 def load_incoming(
-    data_dir, kind: str, chosen: Iterable[IncomingFile], quarantine: Quarantine, now: datetime | None = None
+    data_dir: str | os.PathLike[str], kind: str, chosen: Iterable[IncomingFile], quarantine: Quarantine, now: datetime | None = None
 ) -> LoadedFiles:
     """Read and validate each file on its own; bad ones are quarantined (and moved away), good ones returned.
 

@@ -14,8 +14,12 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from polymarket_assets.lib.incoming import IncomingFile, day_of_ms, key_ms, valid_hour
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 # kind of incoming file -> the asset that ingests it
 ASSET_FOR_KIND = {"trades": "trades", "book_updates": "book_updates", "raw_frames": "ws_raw_frames", "ws_gaps": "ws_gaps",
@@ -37,7 +41,7 @@ HEALTH_WINDOW_S = 300
 BATCH_ENV = "PM_INGEST_BATCH_S"
 
 
-def batch_window_s(environ=os.environ) -> int:
+def batch_window_s(environ: Mapping[str, str] = os.environ) -> int:
     """The batching window from ``PM_INGEST_BATCH_S`` (seconds, >= 0), or the default."""
     text = environ.get(BATCH_ENV, "").strip()
     if not text:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -22,6 +23,9 @@ from polymarket_assets.lib import tables
 from polymarket_assets.lib.parquet_store import local_data_dir, partition_path
 from polymarket_assets.lib.schemas import WHALE_EVENTS_SCHEMA
 from polymarket_assets.lib.whale_tiers import DEFAULT_THRESHOLDS, tier_label
+
+if TYPE_CHECKING:
+    import os
 
 
 def classify(notional_usd: float, thresholds: Sequence[float] = DEFAULT_THRESHOLDS) -> tuple[str, float] | None:
@@ -52,7 +56,7 @@ def _relation(paths: list[str], columns: str) -> str:
 
 
 def whale_events_for_window(
-    data_dir,
+    data_dir: str | os.PathLike[str],
     start: datetime,
     end: datetime,
     *,
