@@ -1,4 +1,4 @@
-"""Settings every test process shares, applied before any test module imports the code location."""
+"""Settings every test process shares (all test packages), applied before any test module imports the code location."""
 
 import os
 

@@ -9,7 +9,7 @@ import pytest
 
 from ws_sidecar.config import describe, load_config
 
-README = Path(__file__).resolve().parents[2] / "ws_sidecar" / "README.md"
+README = Path(__file__).resolve().parents[1] / "ws_sidecar" / "README.md"
 
 
 def test_every_setting_is_documented_with_its_default():
