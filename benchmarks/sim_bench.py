@@ -63,20 +63,19 @@ def _books(s: requests.Session, base: str, pairs: list[list[str]]) -> tuple[floa
 async def _ws_async(urls: dict, control, assets: list[str]) -> float:
     # aiohttp's client parses frames in C; websocket-client (pure Python) tops out near 7k frames/s and
     # would measure itself rather than the simulator.
-    async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(urls["PM_WS_URL"], max_msg_size=0) as ws:
-            await ws.send_str(json.dumps({"assets_ids": assets, "type": "market", "custom_feature_enabled": False}))
-            await ws.receive()  # the initial book dump
-            loop = asyncio.get_running_loop()
-            t0 = time.perf_counter()
-            burst = loop.run_in_executor(None, control.ws_burst, WS_BURST)
-            got = 0
-            while got < WS_BURST:
-                msg = await ws.receive(timeout=60)
-                got += msg.data.count('"event_type"')
-            elapsed = time.perf_counter() - t0
-            await burst
-            return got / elapsed
+    async with aiohttp.ClientSession() as session, session.ws_connect(urls["PM_WS_URL"], max_msg_size=0) as ws:
+        await ws.send_str(json.dumps({"assets_ids": assets, "type": "market", "custom_feature_enabled": False}))
+        await ws.receive()  # the initial book dump
+        loop = asyncio.get_running_loop()
+        t0 = time.perf_counter()
+        burst = loop.run_in_executor(None, control.ws_burst, WS_BURST)
+        got = 0
+        while got < WS_BURST:
+            msg = await ws.receive(timeout=60)
+            got += msg.data.count('"event_type"')
+        elapsed = time.perf_counter() - t0
+        await burst
+        return got / elapsed
 
 
 def _ws(urls: dict, control, pairs: list[list[str]]) -> float:

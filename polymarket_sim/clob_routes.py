@@ -315,7 +315,7 @@ def setup(app: web.Application, world, prefix: str = "/clob", books_batch_max: i
             return []
         start_ts, end_ts, fidelity = window
         step = fidelity * 60
-        lo = max(start_ts, int(math.ceil(m.created_at)))
+        lo = max(start_ts, math.ceil(m.created_at))
         hi = min(end_ts, int(t), int(m.resolved_at) - 1)
         out = []
         if hi >= lo:

@@ -38,7 +38,7 @@ def _day(days: int) -> str:
 def iso(ts: float, micros: bool = False) -> str:
     """Epoch seconds -> "2026-03-12T09:25:00Z" (or with microseconds, as Gamma sometimes sends)."""
     # Hand-rolled (with a per-day cache) because Gamma pages format thousands of dates per request.
-    us = int(round(ts * 1_000_000))
+    us = round(ts * 1_000_000)
     secs, frac = divmod(us, 1_000_000)
     days, rem = divmod(secs, 86400)
     hh, rem = divmod(rem, 3600)

@@ -216,7 +216,7 @@ class MicroModel:
         r = h(seed, T_SPREAD, key, (k + key % 6) // 6)
         spread = (_SPREAD_COARSE if tick == 10 else _SPREAD_FINE)[r & 63]
         # Rounded to the nearest tick, so the mid is an unbiased reading of the fair price.
-        bb = int(math.floor((pm - spread * tick / 2.0) / tick + 0.5)) * tick
+        bb = math.floor((pm - spread * tick / 2.0) / tick + 0.5) * tick
         bb = max(tick, bb)
         ba = bb + spread * tick
         if ba > 1000 - tick:

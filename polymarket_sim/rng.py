@@ -84,7 +84,7 @@ class Stream:
         if lam <= 0:
             return 0
         if lam > 30:
-            return max(0, int(round(lam + math.sqrt(lam) * self.gauss())))
+            return max(0, round(lam + math.sqrt(lam) * self.gauss()))
         limit = math.exp(-lam)
         n, p = 0, self.random()
         while p > limit:

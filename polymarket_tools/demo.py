@@ -203,8 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         f"informed flow {args.informed_flow}, {args.market} market"
         f"{' (a market as hard to beat as a real one)' if args.market == 'realistic' else ' (a pipeline check, not a market)'}"
         f", speed x{args.speed}")
-    sim_log = open(data_dir / "sim.log", "w")  # the server logs every request a fault cut short
-    with sim_log, run_sim(markets=args.markets, seed=args.seed, speed=0.0, faults=args.faults,
+    # The server logs every request a fault cut short into sim.log.
+    with open(data_dir / "sim.log", "w") as sim_log, run_sim(markets=args.markets, seed=args.seed, speed=0.0, faults=args.faults,
                           informed_flow=args.informed_flow, start=sim_start.isoformat(), stderr=sim_log,
                           market=args.market) as sim:
         # Light faults, plus the occasional record with an impossible value, so quarantine has work to show.

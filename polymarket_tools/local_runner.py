@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import Self
 
 _DEFS = None
 
@@ -105,7 +106,7 @@ class LocalRunPool:
     def shutdown(self, kill: bool = False) -> None:
         close_pool(self._pool, kill=kill)
 
-    def __enter__(self) -> LocalRunPool:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type, *_) -> None:

@@ -1,6 +1,6 @@
 """Discovery, every tier's snapshots, resolutions, coverage and the warehouse against the simulator's ground truth."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import duckdb
 import pytest
@@ -37,7 +37,7 @@ def collected(collection_env):
     assert run_job(defs, instance, "resolutions_job", partition_of(HOUR0 + timedelta(hours=1))).success
     import dagster as dg
 
-    wh = [a for a in defs.assets if "warehouse" in {k.to_user_string() for k in a.keys}][0]
+    wh = next(a for a in defs.assets if "warehouse" in {k.to_user_string() for k in a.keys})
     assert dg.materialize([wh], instance=instance, resources=dict(defs.resources)).success
     out["con"] = duckdb.connect(str(env["data_dir"] / "warehouse.duckdb"), read_only=True)
     return out
@@ -86,11 +86,11 @@ def test_snapshots_match_the_books_the_sim_served_at_each_instant(collected):
 def test_each_row_belongs_to_the_tier_of_its_instant(collected):
     con, sim = collected["con"], collected["sim"]
     truth = {m["condition_id"]: m for m in sim.control.markets()}
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     for cid, tier, slot_ts in con.execute("SELECT condition_id, tier, slot_ts FROM snapshots").fetchall():
         end = truth[cid]["end_date"]
-        end_dt = datetime.fromtimestamp(end, tz=timezone.utc) if isinstance(end, (int, float)) else datetime.fromisoformat(end.replace("Z", "+00:00"))
+        end_dt = datetime.fromtimestamp(end, tz=UTC) if isinstance(end, (int, float)) else datetime.fromisoformat(end)
         assert assign_tier(end_dt, slot_ts) == tier
 
 
@@ -109,7 +109,7 @@ def test_coverage_counts_slots_that_never_ran_as_missed(collected):
     rows = {r[0]: r[1:] for r in con.execute(
         "SELECT tier, expected, captured, coverage FROM coverage WHERE hour = ?", [HOUR0]).fetchall()}
     # Only the first two minutes of hour 0 were swept, so fast tiers are far below target...
-    expected, captured, coverage = rows["T4"]
+    expected, captured, _coverage = rows["T4"]
     assert expected > 0 and 0 < captured < expected
     # ... and T0, swept once at :00 as scheduled, is complete.
     assert rows["T0"][2] == 1.0

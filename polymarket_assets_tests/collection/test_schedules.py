@@ -1,6 +1,6 @@
 """Schedules yield the right partition keys, run keys and slot config, evaluated through Dagster's own context."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
@@ -22,7 +22,7 @@ def _evaluate(repo, name, tick):
 
 
 def test_t4_tick_launches_the_next_minute_slot(repo):
-    tick = datetime(2026, 11, 25, 7, 59, tzinfo=timezone.utc)
+    tick = datetime(2026, 11, 25, 7, 59, tzinfo=UTC)
     schedule, requests = _evaluate(repo, "snapshots_t4_schedule", tick)
     assert schedule.cron_schedule == "* * * * *"
     (request,) = requests
@@ -33,21 +33,21 @@ def test_t4_tick_launches_the_next_minute_slot(repo):
 
 
 def test_t1_and_t0_ticks_precede_their_slots(repo):
-    _, (t1,) = _evaluate(repo, "snapshots_t1_schedule", datetime(2026, 11, 25, 7, 14, tzinfo=timezone.utc))
+    _, (t1,) = _evaluate(repo, "snapshots_t1_schedule", datetime(2026, 11, 25, 7, 14, tzinfo=UTC))
     assert t1.run_config["ops"]["snapshots_t1"]["config"]["slot_start"] == "2026-11-25T07:15:00+00:00"
     assert t1.partition_key == "2026-11-25-07:00"
-    schedule, (t0,) = _evaluate(repo, "snapshots_t0_schedule", datetime(2026, 11, 25, 7, 59, tzinfo=timezone.utc))
+    schedule, (t0,) = _evaluate(repo, "snapshots_t0_schedule", datetime(2026, 11, 25, 7, 59, tzinfo=UTC))
     assert schedule.cron_schedule == "59 * * * *"
     assert t0.partition_key == "2026-11-25-08:00"
 
 
 def test_hourly_schedules_target_their_hours(repo):
-    tick = datetime(2026, 11, 25, 7, 20, tzinfo=timezone.utc)
+    tick = datetime(2026, 11, 25, 7, 20, tzinfo=UTC)
     _, (coverage,) = _evaluate(repo, "coverage_schedule", tick)
     assert coverage.partition_key == "2026-11-25-06:00" and coverage.run_key == "coverage:2026-11-25-06:00"
-    _, (markets,) = _evaluate(repo, "markets_schedule", datetime(2026, 11, 25, 7, 0, tzinfo=timezone.utc))
+    _, (markets,) = _evaluate(repo, "markets_schedule", datetime(2026, 11, 25, 7, 0, tzinfo=UTC))
     assert markets.partition_key == "2026-11-25-07:00"
-    _, (reassembly,) = _evaluate(repo, "snapshots_reassembly_schedule", datetime(2026, 11, 25, 7, 15, tzinfo=timezone.utc))
+    _, (reassembly,) = _evaluate(repo, "snapshots_reassembly_schedule", datetime(2026, 11, 25, 7, 15, tzinfo=UTC))
     assert reassembly.partition_key == "2026-11-25-06:00" and reassembly.run_key == "reassembly:2026-11-25-06:00"
     # No `slot_start` for any tier: a snapshot run without one re-assembles its hour instead of sweeping a slot.
     assert reassembly.run_config == {}

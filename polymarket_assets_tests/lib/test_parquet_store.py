@@ -63,8 +63,8 @@ def test_kill_during_write_leaves_no_visible_partial_file(tmp_path):
         for _ in range(200):
             if target.exists() and any(target.glob("*.parquet")):
                 break
-            subprocess.run(["sleep", "0.05"])
-        subprocess.run(["sleep", "0.3"])
+            subprocess.run(["sleep", "0.05"], check=False)
+        subprocess.run(["sleep", "0.3"], check=False)
     finally:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()

@@ -1,7 +1,7 @@
 """Tier assignment, slot instants and exact transition instants."""
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -16,7 +16,7 @@ from polymarket_assets.lib.tiers import (
     transitions_between,
 )
 
-NOW = datetime(2026, 11, 25, 7, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

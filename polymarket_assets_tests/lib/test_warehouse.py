@@ -1,6 +1,6 @@
 """The warehouse holds views only, typed even before any data exists, and is swapped in atomically."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pyarrow as pa
@@ -41,7 +41,7 @@ def test_views_read_the_lake_and_resolutions_keep_final_labels(tmp_path):
     from polymarket_assets.lib.schemas import RESOLUTION_SCHEMA
 
     lake = Lake(tmp_path)
-    t = lambda h: datetime(2026, 11, 25, h, tzinfo=timezone.utc)  # noqa: E731
+    t = lambda h: datetime(2026, 11, 25, h, tzinfo=UTC)
     base = {name: None for name in RESOLUTION_SCHEMA.names}
     rows_07 = [{**base, "condition_id": "0xa", "outcome": "YES", "checked_at": t(7), "resolved_at": t(7)}]
     rows_08 = [{**base, "condition_id": "0xa", "outcome": "UNKNOWN", "checked_at": t(8)},

@@ -17,11 +17,11 @@ from polymarket_assets.defs.trades.sensors import incoming_files_sensor
 from polymarket_assets.lib import tables
 from polymarket_assets.lib.incoming import TMP_PREFIX, incoming_root
 from polymarket_assets.lib.warehouse import build_warehouse
-from ws_sidecar_tests.conftest import FAST, START, seeded_dir, wait
 from polymarket_sim import run_sim
 from polymarket_tools.demo_figures import demo_figures
 from polymarket_tools.sidecar import run_sidecar
 from polymarket_tools.sim_truth import compare_with_truth
+from ws_sidecar_tests.conftest import FAST, START, seeded_dir, wait
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Coverage for an hour is computed once its last slot runs have finished."""
 
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 import dagster as dg
 
@@ -15,6 +15,6 @@ coverage_job = dg.define_asset_job(
              default_status=dg.DefaultScheduleStatus.RUNNING)
 def coverage_schedule(context: dg.ScheduleEvaluationContext):
     """Scores the previous hour at 20 past."""
-    hour = context.scheduled_execution_time.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    hour = context.scheduled_execution_time.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     key = hourly_partitions.get_partition_key_for_timestamp(hour.timestamp())
     return dg.RunRequest(run_key=f"coverage:{key}", partition_key=key)

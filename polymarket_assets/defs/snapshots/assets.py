@@ -60,7 +60,7 @@ class SnapshotRunConfig(dg.Config):
 
 
 def _parse_slot(value: str) -> datetime:
-    slot = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    slot = datetime.fromisoformat(value)
     if slot.tzinfo is None:
         raise dg.Failure(f"slot_start must carry a UTC offset: {value!r}")
     return slot

@@ -5,7 +5,7 @@ instant late: the run waits on the clock for each of its instants.
 """
 
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -28,7 +28,7 @@ def tier_cron(tier: TierSpec) -> str:
 
 
 def slot_for_tick(tick: datetime) -> datetime:
-    tick = tick.astimezone(timezone.utc).replace(second=0, microsecond=0)
+    tick = tick.astimezone(UTC).replace(second=0, microsecond=0)
     return tick + LEAD
 
 
@@ -89,7 +89,7 @@ snapshots_reassembly_job = dg.define_asset_job(
 )
 def snapshots_reassembly_schedule(context: dg.ScheduleEvaluationContext):
     """Merges the previous hour's per-instant files of every tier into one file per partition."""
-    previous_hour = context.scheduled_execution_time.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    previous_hour = context.scheduled_execution_time.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     key = hourly_partitions.get_partition_key_for_timestamp(previous_hour.timestamp())
     return dg.RunRequest(run_key=f"reassembly:{key}", partition_key=key)
 
