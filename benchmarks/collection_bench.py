@@ -131,8 +131,9 @@ def _resource(urls: dict) -> PolymarketApiResource:
 
 def _fixed_latency(sim, seconds: float) -> None:
     """Every request waits exactly `seconds` before it is served (the simulator's delay fault)."""
-    sim.control.set_faults(profile="none", delay_rate=1.0 if seconds > 0 else 0.0, delay_min_s=seconds,
-                           delay_max_s=seconds)
+    sim.control.set_faults(
+        profile="none", delay_rate=1.0 if seconds > 0 else 0.0, delay_min_s=seconds, delay_max_s=seconds
+    )
 
 
 def _now(sim) -> datetime:
@@ -145,10 +146,17 @@ def _now(sim) -> datetime:
 def discover(polymarket: PolymarketApiResource, now: datetime, previous: list[dict], data_dir: Path) -> dict:
     """The `markets` asset's listing (`list_open_markets`) without its Parquet writes."""
     quarantine = Quarantine(data_dir, "gamma_markets")
-    listing = list_open_markets(polymarket.gamma, now, previous, quarantine, RawArchive(data_dir, "gamma_markets"))
+    listing = list_open_markets(
+        polymarket.gamma, now, previous, quarantine, RawArchive(data_dir, "gamma_markets")
+    )
     rows = [market_state_row(market, now) for market in listing.markets.values()]
-    return {"rows": rows, "unparsed": listing.unparsed, "pages_yielded": listing.pages, "listing": listing.report,
-            "quarantined": quarantine.count}
+    return {
+        "rows": rows,
+        "unparsed": listing.unparsed,
+        "pages_yielded": listing.pages,
+        "listing": listing.report,
+        "quarantined": quarantine.count,
+    }
 
 
 def _timed_discovery(sim, now: datetime, previous: list[dict], data_dir: Path, latency_s: float) -> dict:
@@ -176,8 +184,9 @@ def _cpu_s(pid: int) -> float:
         return 0.0
 
 
-def bench_discovery(sim, data_dir: Path, label: str = "50k", latency_s: float = LATENCY_S,
-                    time_first_run: bool = False) -> tuple[dict, list[dict]]:
+def bench_discovery(
+    sim, data_dir: Path, label: str = "50k", latency_s: float = LATENCY_S, time_first_run: bool = False
+) -> tuple[dict, list[dict]]:
     """Hourly discovery against `sim`; returns the metrics and the current table it leaves.
 
     The previous hour's discovery comes first, untimed, with the delay and rate limits off. With no
@@ -218,14 +227,17 @@ def bench_discovery(sim, data_dir: Path, label: str = "50k", latency_s: float = 
         f"{p}_client_cpu_s": round(steady["client_cpu_s"], 2),
         f"{p}_sim_cpu_s": round(sim_cpu, 2),
         f"{p}_loadavg_1m": load,
-        f"{p}_matches_sequential": {r["gamma_id"] for r in steady["rows"]} == {r["gamma_id"] for r in first["rows"]},
+        f"{p}_matches_sequential": {r["gamma_id"] for r in steady["rows"]}
+        == {r["gamma_id"] for r in first["rows"]},
     }
     if time_first_run:
-        out.update({
-            f"{p}_first_run_s": round(first["elapsed_s"], 2),
-            f"{p}_first_run_floor_ratio": round(first["elapsed_s"] / first["floor_s"], 3),
-            f"{p}_first_run_requests": int(first["stats"]["requests"]),
-        })
+        out.update(
+            {
+                f"{p}_first_run_s": round(first["elapsed_s"], 2),
+                f"{p}_first_run_floor_ratio": round(first["elapsed_s"] / first["floor_s"], 3),
+                f"{p}_first_run_requests": int(first["stats"]["requests"]),
+            }
+        )
     return out, current
 
 
@@ -258,8 +270,17 @@ def _sweep_child(spec: dict) -> dict:
     quarantine = Quarantine(spec["data_dir"], "snapshots_t2")
     started = time.perf_counter()
     cpu = time.process_time()
-    result = sweep_books(polymarket.clob, markets, tier, slot, slot, quarantine, batch_size=polymarket.books_batch_size,
-                         max_workers=polymarket.max_workers, known_without_book=set())
+    result = sweep_books(
+        polymarket.clob,
+        markets,
+        tier,
+        slot,
+        slot,
+        quarantine,
+        batch_size=polymarket.books_batch_size,
+        max_workers=polymarket.max_workers,
+        known_without_book=set(),
+    )
     sweep_s = time.perf_counter() - started
     cpu_s = time.process_time() - cpu
     hwm_sweep = _vm_hwm_mb()
@@ -269,7 +290,9 @@ def _sweep_child(spec: dict) -> dict:
     table = pa.Table.from_pylist(result.rows, schema=SNAPSHOT_SCHEMA)
     store.write("snapshots", table, parts, stem)
     if result.orderbooks:
-        store.write("orderbooks", pa.Table.from_pylist(result.orderbooks, schema=ORDERBOOK_SCHEMA), parts, stem)
+        store.write(
+            "orderbooks", pa.Table.from_pylist(result.orderbooks, schema=ORDERBOOK_SCHEMA), parts, stem
+        )
     raw = RawArchive(store.data_dir, "clob_books")
     for endpoint, request, body in result.raw:
         raw.add(slot, endpoint, request, body)
@@ -298,18 +321,27 @@ def _sweep_child(spec: dict) -> dict:
 
 def _run_sweep_child(sim, data_dir: Path, slot: datetime) -> dict:
     spec = {"urls": sim.urls, "data_dir": str(data_dir), "slot": slot.isoformat()}
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.collection_bench", "--sweep-child", json.dumps(spec)],
-                          cwd=REPO, capture_output=True, text=True, timeout=900, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.collection_bench", "--sweep-child", json.dumps(spec)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"sweep child failed ({proc.returncode}): {proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def bench_sweep(sim, current: list[dict], data_dir: Path, label: str = "50k",
-                latencies_s: tuple[float, ...] = (0.0,)) -> dict:
+def bench_sweep(
+    sim, current: list[dict], data_dir: Path, label: str = "50k", latencies_s: tuple[float, ...] = (0.0,)
+) -> dict:
     """One book sweep of every open market in `current`, in a child process, per injected latency."""
     lake = Lake(data_dir)
-    lake.replace_partition(tables.MARKETS_CURRENT.name, pa.Table.from_pylist(current, schema=MARKET_CURRENT_SCHEMA), {})
+    lake.replace_partition(
+        tables.MARKETS_CURRENT.name, pa.Table.from_pylist(current, schema=MARKET_CURRENT_SCHEMA), {}
+    )
     out: dict = {}
     limit_n, limit_w = BOOKS_LIMIT
     for latency in latencies_s:
@@ -323,35 +355,44 @@ def bench_sweep(sim, current: list[dict], data_dir: Path, label: str = "50k",
         _fixed_latency(sim, 0.0)
         p = f"sweep_{label}" if latency == 0 else f"sweep_{label}_latency{round(latency * 1000)}"
         floor = child["batches"] / (limit_n / limit_w)
-        out.update({
-            f"{p}_s": round(child["sweep_s"], 2),
-            f"{p}_floor_s": round(floor, 2),
-            f"{p}_floor_ratio": round(child["sweep_s"] / floor, 3),
-            f"{p}_peak_rss_mb": round(child["hwm_mb"], 1),
-            f"{p}_write_s": round(child["write_s"], 2),
-            f"{p}_batches": child["batches"],
-            f"{p}_requests": child["requests"],
-            f"{p}_retries": child["retries"],
-            f"{p}_throttle_wait_s": round(child["throttle_wait_s"], 2),
-            f"{p}_markets": child["markets"],
-            f"{p}_rows": child["rows"],
-            f"{p}_orderbooks": child["orderbooks"],
-            f"{p}_failed_markets": child["failed"],
-            f"{p}_no_orderbook": child["no_orderbook"],
-            f"{p}_workers": child["workers"],
-            f"{p}_rss_before_sweep_mb": round(child["hwm_before_mb"], 1),
-            f"{p}_peak_rss_sweep_only_mb": round(child["hwm_sweep_mb"], 1),
-            f"{p}_client_cpu_s": round(child["cpu_s"], 2),
-            f"{p}_sim_cpu_s": round(sim_cpu, 2),
-            f"{p}_loadavg_1m": load,
-        })
+        out.update(
+            {
+                f"{p}_s": round(child["sweep_s"], 2),
+                f"{p}_floor_s": round(floor, 2),
+                f"{p}_floor_ratio": round(child["sweep_s"] / floor, 3),
+                f"{p}_peak_rss_mb": round(child["hwm_mb"], 1),
+                f"{p}_write_s": round(child["write_s"], 2),
+                f"{p}_batches": child["batches"],
+                f"{p}_requests": child["requests"],
+                f"{p}_retries": child["retries"],
+                f"{p}_throttle_wait_s": round(child["throttle_wait_s"], 2),
+                f"{p}_markets": child["markets"],
+                f"{p}_rows": child["rows"],
+                f"{p}_orderbooks": child["orderbooks"],
+                f"{p}_failed_markets": child["failed"],
+                f"{p}_no_orderbook": child["no_orderbook"],
+                f"{p}_workers": child["workers"],
+                f"{p}_rss_before_sweep_mb": round(child["hwm_before_mb"], 1),
+                f"{p}_peak_rss_sweep_only_mb": round(child["hwm_sweep_mb"], 1),
+                f"{p}_client_cpu_s": round(child["cpu_s"], 2),
+                f"{p}_sim_cpu_s": round(sim_cpu, 2),
+                f"{p}_loadavg_1m": load,
+            }
+        )
     return out
 
 
-def bench_discovery_and_sweep(markets: int = N_MARKETS, label: str = "50k", latency_s: float = LATENCY_S,
-                              sweep_latencies_s: tuple[float, ...] = (0.0,), time_first_run: bool = False) -> dict:
-    with tempfile.TemporaryDirectory(prefix="collection_bench_") as tmp, \
-            run_sim(markets=markets, seed=SEED, speed=0, faults="none", startup_timeout=300) as sim:
+def bench_discovery_and_sweep(
+    markets: int = N_MARKETS,
+    label: str = "50k",
+    latency_s: float = LATENCY_S,
+    sweep_latencies_s: tuple[float, ...] = (0.0,),
+    time_first_run: bool = False,
+) -> dict:
+    with (
+        tempfile.TemporaryDirectory(prefix="collection_bench_") as tmp,
+        run_sim(markets=markets, seed=SEED, speed=0, faults="none", startup_timeout=300) as sim,
+    ):
         out, current = bench_discovery(sim, Path(tmp) / "discovery", label, latency_s, time_first_run)
         out.update(bench_sweep(sim, current, Path(tmp) / "sweep", label, sweep_latencies_s))
         out[f"collection_sim_internal_errors_{label}"] = int(sim.control.stats().get("internal_errors", 0))
@@ -394,8 +435,9 @@ def _roundtrip(rows: list[dict], schema: pa.Schema) -> list[dict]:
     return pa.Table.from_pylist(rows, schema=schema).to_pylist()
 
 
-def _coverage_discovery(sim, hour: datetime, previous: list[dict], data_dir: Path, tally: _Tally,
-                        record: list[dict] | None) -> list[dict]:
+def _coverage_discovery(
+    sim, hour: datetime, previous: list[dict], data_dir: Path, tally: _Tally, record: list[dict] | None
+) -> list[dict]:
     """One `markets` run at `hour` (with the asset's run retries); returns the new current table."""
     sim.control.set_time(hour.timestamp())
     for attempt, delay in enumerate((0.0, *DISCOVERY_RETRY_DELAYS_S)):
@@ -419,12 +461,23 @@ def _coverage_discovery(sim, hour: datetime, previous: list[dict], data_dir: Pat
     return previous
 
 
-def _coverage_segment(sim, hours: list[datetime], minutes: int, warm_up: bool, data_dir: Path, tally: _Tally,
-                      states: list[dict], captured: dict, faults: Counter) -> None:
+def _coverage_segment(
+    sim,
+    hours: list[datetime],
+    minutes: int,
+    warm_up: bool,
+    data_dir: Path,
+    tally: _Tally,
+    states: list[dict],
+    captured: dict,
+    faults: Counter,
+) -> None:
     """Discovery every hour and every tier's sweeps at every instant of `hours`, on one paused simulator."""
     plan = DEFAULT_PLAN
     quarantine = Quarantine(data_dir, "snapshots_bench")
-    runs: dict[tuple[str, datetime], tuple[PolymarketApiResource, set[str]]] = {}  # the live slot run per tier
+    runs: dict[
+        tuple[str, datetime], tuple[PolymarketApiResource, set[str]]
+    ] = {}  # the live slot run per tier
     current: list[dict] = []
     if warm_up:
         # The deployment was already running: its previous discovery is part of the record coverage is scored
@@ -438,20 +491,40 @@ def _coverage_segment(sim, hours: list[datetime], minutes: int, warm_up: bool, d
             return
         try:
             if tier.books:
-                result = sweep_books(polymarket.clob, chosen, tier, instant, instant, quarantine,
-                                     batch_size=polymarket.books_batch_size, max_workers=polymarket.max_workers,
-                                     known_without_book=known)
+                result = sweep_books(
+                    polymarket.clob,
+                    chosen,
+                    tier,
+                    instant,
+                    instant,
+                    quarantine,
+                    batch_size=polymarket.books_batch_size,
+                    max_workers=polymarket.max_workers,
+                    known_without_book=known,
+                )
             else:
-                result = sweep_prices(polymarket.clob, chosen, tier, instant, instant, quarantine,
-                                      batch_size=polymarket.books_batch_size)
+                result = sweep_prices(
+                    polymarket.clob,
+                    chosen,
+                    tier,
+                    instant,
+                    instant,
+                    quarantine,
+                    batch_size=polymarket.books_batch_size,
+                )
         except ApiError as exc:
             tally.add(sweeps=1, sweeps_failed=1)
             tally.error(f"{tier.name} {instant.isoformat()}: {exc}")
             return
-        tally.add(sweeps=1, sweeps_partial=1 if result.failed_condition_ids else 0,
-                  markets_failed=len(result.failed_condition_ids))
-        pairs = [{"condition_id": r["condition_id"], "slot_ts": r["slot_ts"]}
-                 for r in _roundtrip(result.rows, SNAPSHOT_SCHEMA)]
+        tally.add(
+            sweeps=1,
+            sweeps_partial=1 if result.failed_condition_ids else 0,
+            markets_failed=len(result.failed_condition_ids),
+        )
+        pairs = [
+            {"condition_id": r["condition_id"], "slot_ts": r["slot_ts"]}
+            for r in _roundtrip(result.rows, SNAPSHOT_SCHEMA)
+        ]
         with tally.lock:
             captured.setdefault((tier.name, instant.replace(minute=0, second=0)), []).extend(pairs)
 
@@ -510,13 +583,19 @@ def _start_sims(stack: ExitStack, log_path: Path, count: int, **options) -> list
     return handles
 
 
-def bench_coverage(markets: int = COVERAGE_MARKETS, hours: int = COVERAGE_HOURS, profile: str = "heavy",
-                   segments: int = COVERAGE_SEGMENTS, label: str = "24h_heavy", minutes: int = 60) -> dict:
+def bench_coverage(
+    markets: int = COVERAGE_MARKETS,
+    hours: int = COVERAGE_HOURS,
+    profile: str = "heavy",
+    segments: int = COVERAGE_SEGMENTS,
+    label: str = "24h_heavy",
+    minutes: int = 60,
+) -> dict:
     """Coverage over `hours` simulated hours (see the module docstring). `minutes` < 60 steps through only the
     first minutes of each hour and scores that part of it (for the smoke test)."""
     all_hours = [COVERAGE_START + timedelta(hours=h) for h in range(hours)]
     segments = max(1, min(segments, hours))
-    blocks = [all_hours[i * hours // segments:(i + 1) * hours // segments] for i in range(segments)]
+    blocks = [all_hours[i * hours // segments : (i + 1) * hours // segments] for i in range(segments)]
     tally = _Tally()
     states: list[dict] = []
     captured: dict[tuple[str, datetime], list[dict]] = {}
@@ -525,11 +604,32 @@ def bench_coverage(markets: int = COVERAGE_MARKETS, hours: int = COVERAGE_HOURS,
     load = _load()
     sims_cpu = 0.0
     with tempfile.TemporaryDirectory(prefix="coverage_bench_") as tmp, ExitStack() as stack:
-        sims = _start_sims(stack, Path(tmp) / "simulators.log", segments, markets=markets, seed=COVERAGE_SEED,
-                           speed=0, faults=profile, start=(COVERAGE_START - timedelta(hours=1)).isoformat())
+        sims = _start_sims(
+            stack,
+            Path(tmp) / "simulators.log",
+            segments,
+            markets=markets,
+            seed=COVERAGE_SEED,
+            speed=0,
+            faults=profile,
+            start=(COVERAGE_START - timedelta(hours=1)).isoformat(),
+        )
         with ThreadPoolExecutor(max_workers=segments, thread_name_prefix="segment") as pool:
-            futures = [pool.submit(_coverage_segment, sim, block, minutes, True, Path(tmp) / f"s{i}", tally, states,
-                                   captured, faults) for i, (sim, block) in enumerate(zip(sims, blocks))]
+            futures = [
+                pool.submit(
+                    _coverage_segment,
+                    sim,
+                    block,
+                    minutes,
+                    True,
+                    Path(tmp) / f"s{i}",
+                    tally,
+                    states,
+                    captured,
+                    faults,
+                )
+                for i, (sim, block) in enumerate(zip(sims, blocks))
+            ]
             for future in futures:
                 future.result()
         sims_cpu = sum(_cpu_s(sim.process.pid) for sim in sims)
@@ -537,7 +637,13 @@ def bench_coverage(markets: int = COVERAGE_MARKETS, hours: int = COVERAGE_HOURS,
     client_cpu = time.process_time() - cpu
 
     # The coverage asset, hour by hour.
-    columns = ["observed_at", "condition_id", "end_date", "yes_token_id", "no_token_id"]  # what the asset reads
+    columns = [
+        "observed_at",
+        "condition_id",
+        "end_date",
+        "yes_token_id",
+        "no_token_id",
+    ]  # what the asset reads
     states = pa.Table.from_pylist(states, schema=MARKET_STATE_SCHEMA).select(columns).to_pylist()
     totals: Counter[str] = Counter()
     per_tier: dict[str, Counter[str]] = {t.name: Counter() for t in DEFAULT_PLAN.tiers}
@@ -565,33 +671,35 @@ def bench_coverage(markets: int = COVERAGE_MARKETS, hours: int = COVERAGE_HOURS,
     for name, counts in per_tier.items():
         out[f"{p}_{name}"] = round(counts["captured"] / counts["expected"], 6) if counts["expected"] else None
         out[f"{p}_{name}_expected"] = counts["expected"]
-    out.update({
-        f"{p}_markets": markets,
-        f"{p}_hours": hours,
-        f"{p}_minutes_per_hour": minutes,
-        f"{p}_segments": segments,
-        f"{p}_wall_s": round(wall, 1),
-        f"{p}_client_cpu_s": round(client_cpu, 1),
-        f"{p}_sims_cpu_s": round(sims_cpu, 1),
-        f"{p}_sweeps": tally.counts["sweeps"],
-        f"{p}_sweeps_failed": tally.counts["sweeps_failed"],
-        f"{p}_sweeps_partial": tally.counts["sweeps_partial"],
-        f"{p}_markets_failed": tally.counts["markets_failed"],
-        f"{p}_discoveries": tally.counts["discoveries"],
-        f"{p}_discovery_failures": tally.counts["discovery_failures"],
-        f"{p}_discoveries_lost": tally.counts["discoveries_lost"],
-        f"{p}_quarantined_markets": tally.counts["discovery_quarantined"],
-        f"{p}_requests": tally.client["requests"],
-        f"{p}_retries": tally.client["retries"],
-        # Calls that raised, nearly all `GET /book` answering 404 for a market resolved since the hour's
-        # discovery (expected: each slot run confirms such a book once, then writes `no_orderbook`).
-        f"{p}_client_failures": tally.client["failures"],
-        f"{p}_book_404s": tally.client["status_404"],
-        f"{p}_circuit_rejections": tally.client["circuit_rejections"],
-        f"{p}_faults_injected": sum(v for k, v in faults.items() if not k.startswith("rate_limit")),
-        f"{p}_sim_internal_errors": tally.counts["sim_internal_errors"],
-        f"{p}_loadavg_1m": load,
-    })
+    out.update(
+        {
+            f"{p}_markets": markets,
+            f"{p}_hours": hours,
+            f"{p}_minutes_per_hour": minutes,
+            f"{p}_segments": segments,
+            f"{p}_wall_s": round(wall, 1),
+            f"{p}_client_cpu_s": round(client_cpu, 1),
+            f"{p}_sims_cpu_s": round(sims_cpu, 1),
+            f"{p}_sweeps": tally.counts["sweeps"],
+            f"{p}_sweeps_failed": tally.counts["sweeps_failed"],
+            f"{p}_sweeps_partial": tally.counts["sweeps_partial"],
+            f"{p}_markets_failed": tally.counts["markets_failed"],
+            f"{p}_discoveries": tally.counts["discoveries"],
+            f"{p}_discovery_failures": tally.counts["discovery_failures"],
+            f"{p}_discoveries_lost": tally.counts["discoveries_lost"],
+            f"{p}_quarantined_markets": tally.counts["discovery_quarantined"],
+            f"{p}_requests": tally.client["requests"],
+            f"{p}_retries": tally.client["retries"],
+            # Calls that raised, nearly all `GET /book` answering 404 for a market resolved since the hour's
+            # discovery (expected: each slot run confirms such a book once, then writes `no_orderbook`).
+            f"{p}_client_failures": tally.client["failures"],
+            f"{p}_book_404s": tally.client["status_404"],
+            f"{p}_circuit_rejections": tally.client["circuit_rejections"],
+            f"{p}_faults_injected": sum(v for k, v in faults.items() if not k.startswith("rate_limit")),
+            f"{p}_sim_internal_errors": tally.counts["sim_internal_errors"],
+            f"{p}_loadavg_1m": load,
+        }
+    )
     for kind, count in sorted(faults.items()):
         out[f"{p}_fault_{kind}"] = count
     for key, count in sorted(tally.client.items()):

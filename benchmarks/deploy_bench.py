@@ -124,7 +124,9 @@ def run() -> dict:
     load_before = os.getloadavg()[0]
     with (
         tempfile.TemporaryDirectory(prefix="deploy_bench_") as tmp,
-        run_sim(markets=MARKETS, seed=7, speed=1.0, faults="none", start=datetime.now(UTC).isoformat()) as sim,
+        run_sim(
+            markets=MARKETS, seed=7, speed=1.0, faults="none", start=datetime.now(UTC).isoformat()
+        ) as sim,
         fresh_postgres_database("pm_bench") as database,
         running_topology(
             Path(tmp),
@@ -135,7 +137,8 @@ def run() -> dict:
     ):
         now = datetime.now(UTC)
         discovery = topology.launch_run(
-            "markets_job", tags={"dagster/partition": hourly_partitions.get_partition_key_for_timestamp(now.timestamp())}
+            "markets_job",
+            tags={"dagster/partition": hourly_partitions.get_partition_key_for_timestamp(now.timestamp())},
         )
         assert topology.wait_for_run(discovery, timeout=120)["status"] == "SUCCESS", topology.logs_tail()
 
@@ -155,12 +158,19 @@ def run() -> dict:
             topology.start_schedule(name)
 
         def ticked_enough() -> bool:
-            return all(len([t for t in topology.schedule_ticks(n, limit=TICKS + 10) if t["runIds"]]) >= TICKS for n in schedules)
+            return all(
+                len([t for t in topology.schedule_ticks(n, limit=TICKS + 10) if t["runIds"]]) >= TICKS
+                for n in schedules
+            )
 
-        wait_until(ticked_enough, timeout=60 * (TICKS + 1) + 30, interval=2, what=f"{TICKS} ticks per schedule")
+        wait_until(
+            ticked_enough, timeout=60 * (TICKS + 1) + 30, interval=2, what=f"{TICKS} ticks per schedule"
+        )
         for name in schedules:
             topology.stop_schedule(name)
-        run_ids = [r for n in schedules for t in topology.schedule_ticks(n, limit=TICKS + 10) for r in t["runIds"]]
+        run_ids = [
+            r for n in schedules for t in topology.schedule_ticks(n, limit=TICKS + 10) for r in t["runIds"]
+        ]
         runs = [topology.wait_for_run(run_id, timeout=180) for run_id in run_ids]
         stop.set()
         sampler.join()
@@ -181,11 +191,19 @@ def run() -> dict:
             complete = run["endTime"] - last_instant.timestamp()
             marks = phases.get(run["runId"], {})
             per_run.append(
-                {"tier": tier.name, "status": run["status"], "launch_s": launch, "complete_s": complete,
-                 "tick_to_success_s": launch + complete,
-                 **{f"{phase}_s": marks[to] - marks[since] for phase, since, to in PHASES
-                    if since in marks and to in marks},
-                 **({"evaluate_s": marks["CREATED"] - tick.timestamp()} if "CREATED" in marks else {})}
+                {
+                    "tier": tier.name,
+                    "status": run["status"],
+                    "launch_s": launch,
+                    "complete_s": complete,
+                    "tick_to_success_s": launch + complete,
+                    **{
+                        f"{phase}_s": marks[to] - marks[since]
+                        for phase, since, to in PHASES
+                        if since in marks and to in marks
+                    },
+                    **({"evaluate_s": marks["CREATED"] - tick.timestamp()} if "CREATED" in marks else {}),
+                }
             )
     succeeded = [r for r in per_run if r["status"] == "SUCCESS"]
     steady = [(t, mb) for t, mb in samples if t - started >= WARMUP_S]
@@ -194,12 +212,15 @@ def run() -> dict:
         "daemon_rss_growth_mb_per_h": round(_slope_per_hour(steady), 1),
         # A leak keeps its slope; start-up caches flatten out. The two halves of the steady window tell which.
         "daemon_rss_growth_mb_per_h_halves": [
-            round(_slope_per_hour(half), 1) for half in (steady[: len(steady) // 2], steady[len(steady) // 2 :])
+            round(_slope_per_hour(half), 1)
+            for half in (steady[: len(steady) // 2], steady[len(steady) // 2 :])
         ],
         "daemon_rss_mb_by_minute": _first_per_minute(samples, started),
         "tick_launch_p95_s": _p95([r["launch_s"] for r in succeeded]) if succeeded else None,
         "tick_complete_p95_s": _p95([r["complete_s"] for r in succeeded]) if succeeded else None,
-        "tick_to_success_max_s": round(max(r["tick_to_success_s"] for r in succeeded), 2) if succeeded else None,
+        "tick_to_success_max_s": round(max(r["tick_to_success_s"] for r in succeeded), 2)
+        if succeeded
+        else None,
         "deploy_slot_runs": len(per_run),
         "deploy_slot_runs_succeeded": len(succeeded),
         "deploy_sweeps_missed": sum(1 for s in sweeps if s["status"] == "missed"),
@@ -218,7 +239,9 @@ def run() -> dict:
             if any(f"{phase}_s" in r for r in succeeded)
         },
         **{
-            f"tick_to_success_p95_s_{tier.lower()}": _p95([r["tick_to_success_s"] for r in succeeded if r["tier"] == tier])
+            f"tick_to_success_p95_s_{tier.lower()}": _p95(
+                [r["tick_to_success_s"] for r in succeeded if r["tier"] == tier]
+            )
             for tier in TIERS
             if any(r["tier"] == tier for r in succeeded)
         },

@@ -47,29 +47,67 @@ def build_lake(data_dir: str, n_markets: int) -> int:
         ids = [f"{tier}-{i}" for i in range(max(1, int(n_markets * share)))]
         markets[tier] = ids
         end = observed + timedelta(hours=hours)
-        states += [{"observed_at": observed, "condition_id": c, "yes_token_id": f"y{c}", "no_token_id": f"n{c}",
-                    "end_date": end} for c in ids]
-    lake.write("market_states", pa.Table.from_pylist(states, schema=MARKET_STATE_SCHEMA), _parts(observed), "d")
+        states += [
+            {
+                "observed_at": observed,
+                "condition_id": c,
+                "yes_token_id": f"y{c}",
+                "no_token_id": f"n{c}",
+                "end_date": end,
+            }
+            for c in ids
+        ]
+    lake.write(
+        "market_states", pa.Table.from_pylist(states, schema=MARKET_STATE_SCHEMA), _parts(observed), "d"
+    )
     rows = 0
     for hour in (HOUR - timedelta(hours=1), HOUR):
         for tier, ids in markets.items():
-            instants = instants_in_window(DEFAULT_PLAN.by_name(tier), hour, min(hour + timedelta(hours=1), NOW))
+            instants = instants_in_window(
+                DEFAULT_PLAN.by_name(tier), hour, min(hour + timedelta(hours=1), NOW)
+            )
             if not instants:
                 continue
             n = len(ids)
-            table = pa.table({
-                "condition_id": pa.array([c for _ in instants for c in ids]),
-                "tier": pa.array([tier] * (n * len(instants))),
-                "slot_ts": pa.array([t for t in instants for _ in ids], pa.timestamp("us", tz="UTC")),
-            })
+            table = pa.table(
+                {
+                    "condition_id": pa.array([c for _ in instants for c in ids]),
+                    "tier": pa.array([tier] * (n * len(instants))),
+                    "slot_ts": pa.array([t for t in instants for _ in ids], pa.timestamp("us", tz="UTC")),
+                }
+            )
             table = table.append_column("captured_at", table.column("slot_ts"))
-            full = pa.table({f.name: table.column(f.name) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
-                             for f in SNAPSHOT_SCHEMA}, schema=SNAPSHOT_SCHEMA)
+            full = pa.table(
+                {
+                    f.name: table.column(f.name)
+                    if f.name in table.column_names
+                    else pa.nulls(table.num_rows, f.type)
+                    for f in SNAPSHOT_SCHEMA
+                },
+                schema=SNAPSHOT_SCHEMA,
+            )
             lake.write("snapshots", full, {"tier": tier, **_parts(hour)}, "s")
             rows += full.num_rows
-            sweeps = [{"tier": tier, "slot_ts": t, "started_at": t, "lag_s": 0.0, "status": "captured", "expected": n,
-                       "captured": n, "duration_s": 1.0, "run_id": "bench"} for t in instants]
-            lake.write("sweeps", pa.Table.from_pylist(sweeps, schema=SWEEP_SCHEMA), {"tier": tier, **_parts(hour)}, "w")
+            sweeps = [
+                {
+                    "tier": tier,
+                    "slot_ts": t,
+                    "started_at": t,
+                    "lag_s": 0.0,
+                    "status": "captured",
+                    "expected": n,
+                    "captured": n,
+                    "duration_s": 1.0,
+                    "run_id": "bench",
+                }
+                for t in instants
+            ]
+            lake.write(
+                "sweeps",
+                pa.Table.from_pylist(sweeps, schema=SWEEP_SCHEMA),
+                {"tier": tier, **_parts(hour)},
+                "w",
+            )
     return rows
 
 
@@ -80,7 +118,11 @@ def run(n_markets: int = N_MARKETS) -> dict:
         t0 = time.perf_counter()
         figures = measure_health(Lake(data_dir), NOW, None, {}, os.path.join(data_dir, "warehouse.duckdb"))
         elapsed = time.perf_counter() - t0
-    coverage = [v for v in (*figures.coverage_last_hour.values(), *figures.coverage_current_hour.values()) if v is not None]
+    coverage = [
+        v
+        for v in (*figures.coverage_last_hour.values(), *figures.coverage_current_hour.values())
+        if v is not None
+    ]
     return {
         "health_markets": n_markets,
         "health_snapshot_rows": rows,

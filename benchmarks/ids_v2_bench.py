@@ -48,19 +48,28 @@ RECORDER = {"flush_interval_s": 1, "status_interval_s": 0.2, "refresh_s": 2, "se
 
 
 def _discover(urls: dict, data_dir: Path, now: datetime) -> list[dict]:
-    polymarket = PolymarketApiResource(gamma_url=urls["PM_GAMMA_URL"], clob_url=urls["PM_CLOB_URL"],
-                                       data_api_url=urls["PM_DATA_API_URL"])
-    listing = list_open_markets(polymarket.gamma, now, [], Quarantine(data_dir, "gamma_markets"),
-                                RawArchive(data_dir, "gamma_markets"))
+    polymarket = PolymarketApiResource(
+        gamma_url=urls["PM_GAMMA_URL"], clob_url=urls["PM_CLOB_URL"], data_api_url=urls["PM_DATA_API_URL"]
+    )
+    listing = list_open_markets(
+        polymarket.gamma,
+        now,
+        [],
+        Quarantine(data_dir, "gamma_markets"),
+        RawArchive(data_dir, "gamma_markets"),
+    )
     rows = [market_state_row(m, now) for m in listing.markets.values()]
     current, _, _ = merge_current([], rows, now)
-    Lake(data_dir).replace_partition(tables.MARKETS_CURRENT.name, pa.Table.from_pylist(current, schema=MARKET_CURRENT_SCHEMA), {})
+    Lake(data_dir).replace_partition(
+        tables.MARKETS_CURRENT.name, pa.Table.from_pylist(current, schema=MARKET_CURRENT_SCHEMA), {}
+    )
     return current
 
 
 def _swept(urls: dict, data_dir: Path, current: list[dict], now: datetime) -> set[str]:
-    polymarket = PolymarketApiResource(gamma_url=urls["PM_GAMMA_URL"], clob_url=urls["PM_CLOB_URL"],
-                                       data_api_url=urls["PM_DATA_API_URL"])
+    polymarket = PolymarketApiResource(
+        gamma_url=urls["PM_GAMMA_URL"], clob_url=urls["PM_CLOB_URL"], data_api_url=urls["PM_DATA_API_URL"]
+    )
     quarantine = Quarantine(data_dir, "snapshots")
     swept: set[str] = set()
     for tier in DEFAULT_PLAN.tiers:
@@ -69,8 +78,12 @@ def _swept(urls: dict, data_dir: Path, current: list[dict], now: datetime) -> se
             result = sweep_books(polymarket.clob, markets, tier, now, now, quarantine)
         else:
             result = sweep_prices(polymarket.clob, markets, tier, now, now, quarantine)
-        swept |= {r["condition_id"] for r in result.rows
-                  if r.get("book_status") == "ok" or (r.get("book_status") == "not_requested" and r.get("mid") is not None)}
+        swept |= {
+            r["condition_id"]
+            for r in result.rows
+            if r.get("book_status") == "ok"
+            or (r.get("book_status") == "not_requested" and r.get("mid") is not None)
+        }
     return swept
 
 
@@ -79,8 +92,11 @@ def _subscribed(env: dict, data_dir: Path, current: list[dict]) -> set[str]:
     # The recorder can only subscribe markets discovery gave both ids (a market it could not read has none).
     with_ids = sum(1 for m in open_markets if m["yes_token_id"] and m["no_token_id"])
     with run_sidecar(env, data_dir, **RECORDER) as sc:
-        sc.wait_for(lambda s: s["subscribed_markets"] == with_ids and s["connections_live"] >= 1, 60,
-                    "every market with ids subscribed")
+        sc.wait_for(
+            lambda s: s["subscribed_markets"] == with_ids and s["connections_live"] >= 1,
+            60,
+            "every market with ids subscribed",
+        )
         time.sleep(3)  # the book snapshots' flush
     books = set()
     for f in list_incoming(data_dir, ["book_updates"]):
@@ -92,14 +108,21 @@ def _subscribed(env: dict, data_dir: Path, current: list[dict]) -> set[str]:
 def run(markets: int = MARKETS) -> dict:
     load = round(os.getloadavg()[0], 2)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="ids_v2_bench_") as tmp, \
-            run_sim(markets=markets, seed=SEED, speed=0.0, start=START, rate_limit="off", v2_since=V2_SINCE) as sim:
+    with (
+        tempfile.TemporaryDirectory(prefix="ids_v2_bench_") as tmp,
+        run_sim(
+            markets=markets, seed=SEED, speed=0.0, start=START, rate_limit="off", v2_since=V2_SINCE
+        ) as sim,
+    ):
         data_dir = Path(tmp) / "data"
         now = datetime.fromtimestamp(sim.control.now(), tz=UTC)
         truth = [m for m in sim.control.markets() if m["state"] != "resolved"]
         current = _discover(sim.urls, data_dir, now)
-        discovered = {m["condition_id"] for m in current
-                      if (m["yes_token_id"], m["no_token_id"]) == _truth_ids(truth).get(m["condition_id"])}
+        discovered = {
+            m["condition_id"]
+            for m in current
+            if (m["yes_token_id"], m["no_token_id"]) == _truth_ids(truth).get(m["condition_id"])
+        }
         swept = _swept(sim.urls, data_dir, current, now)
         subscribed = _subscribed(sim.env, data_dir, current)
     out: dict = {}
@@ -108,7 +131,9 @@ def run(markets: int = MARKETS) -> dict:
         tracked = listed & discovered & swept & subscribed
         out[f"{version}_markets_listed"] = len(listed)
         out[f"{version}_markets_tracked_ratio"] = round(len(tracked) / len(listed), 4) if listed else None
-    out["v2_markets_no_yes_listed"] = sum(m["version"] == "v2" and m["outcomes"] == ["No", "Yes"] for m in truth)
+    out["v2_markets_no_yes_listed"] = sum(
+        m["version"] == "v2" and m["outcomes"] == ["No", "Yes"] for m in truth
+    )
     out["ids_v2_target_ratio"] = 1.0
     out["ids_v2_loadavg_1m"] = load
     out["ids_v2_elapsed_s"] = round(time.perf_counter() - started, 2)

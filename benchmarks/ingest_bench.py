@@ -63,9 +63,13 @@ def _requests_per_tick(repo, schedule) -> int:
     import dagster as dg
     from dagster._utils.schedules import cron_string_iterator
 
-    first = next(cron_string_iterator(datetime(2026, 11, 23, tzinfo=UTC).timestamp(), schedule.cron_schedule, "UTC"))
+    first = next(
+        cron_string_iterator(datetime(2026, 11, 23, tzinfo=UTC).timestamp(), schedule.cron_schedule, "UTC")
+    )
     resources = {key: repo.get_top_level_resources()[key] for key in schedule.required_resource_keys}
-    with dg.build_schedule_context(scheduled_execution_time=first, repository_def=repo, resources=resources) as context:
+    with dg.build_schedule_context(
+        scheduled_execution_time=first, repository_def=repo, resources=resources
+    ) as context:
         data = schedule.evaluate_tick(context)
     return len(data.run_requests or [])
 
@@ -123,14 +127,21 @@ def ingest_runs_per_day(day_start_s: int = 1_795_910_400) -> dict:
         now_ms = (day_start_s + tick * SENSOR_INTERVAL_S) * 1000
         written = bisect.bisect_right(keys, f"{now_ms:013d}")
         lo = bisect.bisect_right(keys, cursor.floor) if cursor.floor else 0
-        plan = plan_runs(listed[lo:written], cursor, lambda pk: True, MAX_FILES_PER_RUN, now_ms=now_ms, batch_ms=batch_ms)
+        plan = plan_runs(
+            listed[lo:written], cursor, lambda pk: True, MAX_FILES_PER_RUN, now_ms=now_ms, batch_ms=batch_ms
+        )
         cursor = plan.cursor
         runs += len(plan.runs)
         if plan.runs:
             windows_with_runs.add(now_ms // health_window_ms)
     health_only = DAY_S * 1000 // health_window_ms - len(windows_with_runs)
-    return {"runs": runs + health_only, "ingest_runs": runs, "health_only_runs": health_only, "files": len(listed),
-            "batch_window_s": batch_ms // 1000}
+    return {
+        "runs": runs + health_only,
+        "ingest_runs": runs,
+        "health_only_runs": health_only,
+        "files": len(listed),
+        "batch_window_s": batch_ms // 1000,
+    }
 
 
 # Sensors that launch nothing in steady state at 50k markets, whatever their tick interval: the first-model
@@ -176,7 +187,9 @@ def runs_per_day() -> dict:
                 ignored |= set(selection.resolve(graph))
         parents = set(graph.get(key).parent_keys) - ignored
         parts[f"automation:{key.to_user_string()}"] = sum(
-            per_day for job, per_day in scheduled if _job_assets(repo, job) & parents and key not in _job_assets(repo, job)
+            per_day
+            for job, per_day in scheduled
+            if _job_assets(repo, job) & parents and key not in _job_assets(repo, job)
         )
 
     ingest = ingest_runs_per_day()
@@ -195,11 +208,21 @@ def runs_per_day() -> dict:
         "runs_per_day_50k_vs_target": round(total / TARGET_RUNS_PER_DAY, 3),
         "runs_per_day_ingest": ingest["runs"],
         "runs_per_day_ingest_health_only": ingest["health_only_runs"],
-        "runs_per_day_snapshot_slots": round(sum(v for k, v in parts.items() if k.startswith("schedule:snapshots_") and "reassembly" not in k)),
-        "runs_per_day_other_schedules": round(sum(v for k, v in parts.items() if k.startswith("schedule:")
-                                                  and not (k.startswith("schedule:snapshots_") and "reassembly" not in k))),
+        "runs_per_day_snapshot_slots": round(
+            sum(v for k, v in parts.items() if k.startswith("schedule:snapshots_") and "reassembly" not in k)
+        ),
+        "runs_per_day_other_schedules": round(
+            sum(
+                v
+                for k, v in parts.items()
+                if k.startswith("schedule:")
+                and not (k.startswith("schedule:snapshots_") and "reassembly" not in k)
+            )
+        ),
         "runs_per_day_automation": round(sum(v for k, v in parts.items() if k.startswith("automation:"))),
-        "runs_per_day_other_sensors": round(sum(v for k, v in parts.items() if k.startswith("sensor:") and "incoming" not in k)),
+        "runs_per_day_other_sensors": round(
+            sum(v for k, v in parts.items() if k.startswith("sensor:") and "incoming" not in k)
+        ),
         "ingest_batch_window_s": ingest["batch_window_s"],
         "ingest_files_per_day": ingest["files"],
         "runs_per_day_loadavg_1m": _load(),
@@ -212,12 +235,32 @@ def runs_per_day() -> dict:
 def _trades_table(n: int, ts_ms: int):
     from ws_sidecar import files
 
-    rows = [(f"u{ts_ms}-{i}", "ws", "1" * 77, "0x" + "e" * 64, "BUY", 0.5, 10.0, 0.0, ts_ms + i, (ts_ms + i) * 1000, None, None,
-             None, "c00", "r1") for i in range(n)]
+    rows = [
+        (
+            f"u{ts_ms}-{i}",
+            "ws",
+            "1" * 77,
+            "0x" + "e" * 64,
+            "BUY",
+            0.5,
+            10.0,
+            0.0,
+            ts_ms + i,
+            (ts_ms + i) * 1000,
+            None,
+            None,
+            None,
+            "c00",
+            "r1",
+        )
+        for i in range(n)
+    ]
     return files.table_from_rows("trades", rows)
 
 
-def generate_history(data_dir: Path, files_per_day: int, days: int, now_s: float, old_day_scale: int = OLD_DAY_SCALE) -> int:
+def generate_history(
+    data_dir: Path, files_per_day: int, days: int, now_s: float, old_day_scale: int = OLD_DAY_SCALE
+) -> int:
     """A year of incoming/ by file count: the last two days full, older days at 1/old_day_scale, trades files of
     the last two hours real (the trade index reads them), every other file empty."""
     import pyarrow.parquet as pq
@@ -253,11 +296,20 @@ def startup_seconds(data_dir: Path, now_s: float) -> float:
     from ws_sidecar.state import write_json_atomic
 
     cfg = SidecarConfig(data_dir=data_dir, data_api_url="http://127.0.0.1:9", clob_url="http://127.0.0.1:9")
-    write_json_atomic(cfg.state_path, {
-        "run_id": "0a1b2c3d", "started_at": now_s - DAY_S, "durable_through": now_s - 5, "audited_through": now_s - 120,
-        "last_file_ms": int(now_s * 1000), "tracked": [], "clean_shutdown": True, "stopped_at": now_s - 1,
-        "recording_since": now_s - 365 * DAY_S,
-    })
+    write_json_atomic(
+        cfg.state_path,
+        {
+            "run_id": "0a1b2c3d",
+            "started_at": now_s - DAY_S,
+            "durable_through": now_s - 5,
+            "audited_through": now_s - 120,
+            "last_file_ms": int(now_s * 1000),
+            "tracked": [],
+            "clean_shutdown": True,
+            "stopped_at": now_s - 1,
+            "recording_since": now_s - 365 * DAY_S,
+        },
+    )
     recorder = Recorder(cfg)
     started = time.perf_counter()
     recorder._start()

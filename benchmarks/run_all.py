@@ -43,7 +43,9 @@ def _selected(names: list[str], only: list[str] | None) -> list[str]:
     wanted = {o.removesuffix(".py") for o in only}
     wanted |= {w + SUFFIX for w in wanted}
     chosen = [n for n in names if n in wanted]
-    unknown = {o for o in only if o.removesuffix(".py") not in names and o.removesuffix(".py") + SUFFIX not in names}
+    unknown = {
+        o for o in only if o.removesuffix(".py") not in names and o.removesuffix(".py") + SUFFIX not in names
+    }
     if unknown:
         raise SystemExit(f"unknown benchmark(s) {sorted(unknown)}; available: {names}")
     return chosen
@@ -65,7 +67,9 @@ def _merge(results: dict, module: str, metrics: dict) -> None:
         results[name] = value
 
 
-def run_modules(names: list[str], package: str = PACKAGE, results_path: Path | None = DEFAULT_RESULTS) -> dict:
+def run_modules(
+    names: list[str], package: str = PACKAGE, results_path: Path | None = DEFAULT_RESULTS
+) -> dict:
     results: dict = {}
     for name in names:
         print(f"run_all: {name} ...", file=sys.stderr, flush=True)
@@ -86,10 +90,16 @@ def run_modules(names: list[str], package: str = PACKAGE, results_path: Path | N
     return results
 
 
-def main(argv: list[str] | None = None, package: str = PACKAGE, results_path: Path | None = DEFAULT_RESULTS) -> dict:
+def main(
+    argv: list[str] | None = None, package: str = PACKAGE, results_path: Path | None = DEFAULT_RESULTS
+) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", action="append", metavar="NAME",
-                        help="run only this benchmark module (repeatable; with or without the _bench suffix)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="run only this benchmark module (repeatable; with or without the _bench suffix)",
+    )
     parser.add_argument("--output", type=Path, default=results_path, help="where to write the JSON object")
     args = parser.parse_args(argv)
     names = _selected(discover(package), args.only)

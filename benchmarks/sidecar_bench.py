@@ -74,8 +74,14 @@ def throughput(workdir: Path) -> dict:
         seed_markets_from_sim(data_dir, sim.control)
         # Wall clock for receive stamps (the paused simulator clock would stamp every frame alike).
         env = {k: v for k, v in sim.env.items() if k != "PM_SIM_CONTROL_URL"}
-        with run_sidecar(env, data_dir, status_interval_s=0.1, data_timeout_s=600, hash_check_interval_s=3600,
-                         flush_interval_s=1) as sc:
+        with run_sidecar(
+            env,
+            data_dir,
+            status_interval_s=0.1,
+            data_timeout_s=600,
+            hash_check_interval_s=3600,
+            flush_interval_s=1,
+        ) as sc:
             status = sc.wait_for(lambda s: s["connections_live"] == 1 and s["messages_total"] > 0, 60, "live")
             time.sleep(1.5)
             m0 = sc.status()["messages_total"]
@@ -83,7 +89,12 @@ def throughput(workdir: Path) -> dict:
             sim.control.ws_burst(BURST)
             sc.wait_for(lambda s: s["messages_total"] >= m0 + BURST, 300, "burst processed", poll_s=0.02)
             t1 = time.perf_counter()
-            sc.wait_for(lambda s: s["pending_rows"] == 0 and s["last_flush_age_s"] < 0.5, 60, "burst written", poll_s=0.02)
+            sc.wait_for(
+                lambda s: s["pending_rows"] == 0 and s["last_flush_age_s"] < 0.5,
+                60,
+                "burst written",
+                poll_s=0.02,
+            )
             cpu1 = _cpu_seconds(sc.pid)
             final = sc.status()
         book_rows = sum(pq_rows(f.path) for f in list_incoming(data_dir, ["book_updates"]))
@@ -118,11 +129,21 @@ class Dagster:
         home = workdir / "dagster_home"
         home.mkdir(parents=True, exist_ok=True)
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-        self._saved = {k: os.environ.get(k) for k in (*env, "PM_DATA_DIR", "DAGSTER_HOME", "PM_CLOCK", "PM_INGEST_BATCH_S")}
+        self._saved = {
+            k: os.environ.get(k)
+            for k in (*env, "PM_DATA_DIR", "DAGSTER_HOME", "PM_CLOCK", "PM_INGEST_BATCH_S")
+        }
         # Unbatched ingestion: the latency part measures recording + sensor + run; the batching window (a
         # deliberate wait, `ingest_batch_window_s`) adds at most its own length on top.
-        os.environ.update({**env, "PM_CLOCK": "sim", "PM_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(home),
-                           "PM_INGEST_BATCH_S": "0"})
+        os.environ.update(
+            {
+                **env,
+                "PM_CLOCK": "sim",
+                "PM_DATA_DIR": str(data_dir),
+                "DAGSTER_HOME": str(home),
+                "PM_INGEST_BATCH_S": "0",
+            }
+        )
         from polymarket_assets.definitions import defs
         from polymarket_assets.defs.resources import LakeResource
         from polymarket_assets.defs.trades.sensors import incoming_files_sensor
@@ -135,18 +156,28 @@ class Dagster:
         self.job = self.defs.resolve_job_def("ws_ingest_job")
 
     def tick(self, only: set[str] | None = None) -> int:
-        context = self.dg.build_sensor_context(cursor=self.cursor, instance=self.instance, resources={"lake": self.lake})
+        context = self.dg.build_sensor_context(
+            cursor=self.cursor, instance=self.instance, resources={"lake": self.lake}
+        )
         result = self.sensor(context)
         runs = 0
         for request in result.run_requests or []:
-            selection = [k for k in request.asset_selection or [] if only is None or k.to_user_string() in only]
+            selection = [
+                k for k in request.asset_selection or [] if only is None or k.to_user_string() in only
+            ]
             if not selection:
                 continue
-            config = {"ops": {k.to_user_string(): request.run_config["ops"][k.to_user_string()] for k in selection}}
+            config = {
+                "ops": {k.to_user_string(): request.run_config["ops"][k.to_user_string()] for k in selection}
+            }
             checks = {c for c in request.asset_check_keys if c.asset_key in selection}
             subset = self.job.get_subset(asset_selection=set(selection), asset_check_selection=checks)
-            outcome = subset.execute_in_process(run_config=config, partition_key=request.partition_key,
-                                                instance=self.instance, tags=request.tags)
+            outcome = subset.execute_in_process(
+                run_config=config,
+                partition_key=request.partition_key,
+                instance=self.instance,
+                tags=request.tags,
+            )
             if not outcome.success:
                 raise RuntimeError(f"ingestion run failed for {request.partition_key}")
             runs += 1
@@ -274,8 +305,12 @@ def capture(workdir: Path) -> dict:
             faults.halt.set()
             faults.join()
             t_end = t_start + 3600
-            sc.wait_for(lambda s: s["backfill"]["audited_through_epoch"] >= t_end and not s["restart_gap_open"],
-                        180, "audit past the hour", poll_s=0.5)
+            sc.wait_for(
+                lambda s: s["backfill"]["audited_through_epoch"] >= t_end and not s["restart_gap_open"],
+                180,
+                "audit past the hour",
+                poll_s=0.5,
+            )
             status = sc.status()
         dagster = Dagster(workdir / "capture_home", data_dir, sim.env)
         try:
@@ -284,6 +319,7 @@ def capture(workdir: Path) -> dict:
             dagster.close()
         trades = lake_trades(data_dir)
         stats = compare_with_truth([t[:6] for t in trades], sim.control, tracked, t_start + 60, t_end)
+
     # Every outage caused (each kill, each socket drop or freeze the simulator injected) must lie inside a
     # recorded gap (disconnect, freeze or restart; resyncs do not count). A drop that happens while the
     # recorder is dead or restarting is inside that restart's gap, so merged outages count as recorded.
@@ -297,13 +333,17 @@ def capture(workdir: Path) -> dict:
     covered = sum(1 for t in events if any(s - slack <= t <= e + slack for s, e in intervals))
     gaps = _lake_gaps(data_dir, t_start, t_end + 60)
     return {
-        "trade_capture_ratio": round(stats["capture_ratio"], 6) if stats["capture_ratio"] is not None else None,
+        "trade_capture_ratio": round(stats["capture_ratio"], 6)
+        if stats["capture_ratio"] is not None
+        else None,
         "trade_duplicates": stats["duplicates"] + stats["unexplained"],
         "gaps_recorded_ratio": round(covered / len(events), 4) if events else None,
         "capture_truth_trades": stats["truth"],
         "capture_missing_trades": stats["missing"],
         "capture_kills": len(kills),
-        "capture_socket_faults_injected": {k: sum(1 for f in faults.events if f[1] == k) for k in ("ws_disconnect", "ws_freeze")},
+        "capture_socket_faults_injected": {
+            k: sum(1 for f in faults.events if f[1] == k) for k in ("ws_disconnect", "ws_freeze")
+        },
         "capture_outages_caused": len(events),
         "capture_outages_in_gaps": covered,
         "capture_gaps_recorded": gaps,
@@ -352,7 +392,8 @@ def _lake_gaps(data_dir: Path, start: float, end: float) -> dict[str, int]:
     try:
         rows = con.execute(
             f"SELECT reason, count(DISTINCT gap_id) FROM read_parquet('{glob}', hive_partitioning=true) "
-            f"WHERE epoch(end_ts) >= ? AND epoch(start_ts) <= ? GROUP BY reason", [start, end]
+            f"WHERE epoch(end_ts) >= ? AND epoch(start_ts) <= ? GROUP BY reason",
+            [start, end],
         ).fetchall()
     finally:
         con.close()

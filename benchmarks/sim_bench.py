@@ -41,8 +41,10 @@ def _gamma(s: requests.Session, base: str) -> tuple[float, list[float], list[lis
         body = r.json()
         server.append(_server_ms(r))
         # The ids a market trades under: `positionIds` for a v2 market (polymarket_api.md §9.6).
-        tokens.extend(m["positionIds"] if m.get("version") == "v2" else json.loads(m["clobTokenIds"])
-                      for m in body["markets"])
+        tokens.extend(
+            m["positionIds"] if m.get("version") == "v2" else json.loads(m["clobTokenIds"])
+            for m in body["markets"]
+        )
         cursor = body.get("next_cursor")
     return GAMMA_PAGES / (time.perf_counter() - t0), server, tokens
 
@@ -52,7 +54,7 @@ def _books(s: requests.Session, base: str, pairs: list[list[str]]) -> tuple[floa
     server = []
     t0 = time.perf_counter()
     for i in range(BOOK_BATCHES):
-        batch = flat[(i * 100) % len(flat):(i * 100) % len(flat) + 100]
+        batch = flat[(i * 100) % len(flat) : (i * 100) % len(flat) + 100]
         r = s.post(base + "/books", json=[{"token_id": t} for t in batch], timeout=60)
         # A market that resolved since its tokens were listed has no book any more and is left out.
         assert r.status_code == 200 and len(r.json()) >= 0.9 * len(batch), r.text[:200]
@@ -63,8 +65,13 @@ def _books(s: requests.Session, base: str, pairs: list[list[str]]) -> tuple[floa
 async def _ws_async(urls: dict, control, assets: list[str]) -> float:
     # aiohttp's client parses frames in C; websocket-client (pure Python) tops out near 7k frames/s and
     # would measure itself rather than the simulator.
-    async with aiohttp.ClientSession() as session, session.ws_connect(urls["PM_WS_URL"], max_msg_size=0) as ws:
-        await ws.send_str(json.dumps({"assets_ids": assets, "type": "market", "custom_feature_enabled": False}))
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(urls["PM_WS_URL"], max_msg_size=0) as ws,
+    ):
+        await ws.send_str(
+            json.dumps({"assets_ids": assets, "type": "market", "custom_feature_enabled": False})
+        )
         await ws.receive()  # the initial book dump
         loop = asyncio.get_running_loop()
         t0 = time.perf_counter()
@@ -92,7 +99,9 @@ def run() -> dict:
     """First pass: markets never seen before (cold). Second pass, one simulated minute later, is what a
     collector polling every minute sees: static fields cached, every price and book recomputed for the new time.
     The headline figures are the second pass; the cold ones are reported beside them."""
-    with run_sim(markets=N_MARKETS, seed=7, speed=0, faults="none", rate_limit="off", startup_timeout=120) as sim:
+    with run_sim(
+        markets=N_MARKETS, seed=7, speed=0, faults="none", rate_limit="off", startup_timeout=120
+    ) as sim:
         s = requests.Session()
         cold_rate, cold_ms, pairs = _gamma(s, sim.urls["PM_GAMMA_URL"])
         cold_books_rate, cold_books_ms = _books(s, sim.urls["PM_CLOB_URL"], pairs)

@@ -33,9 +33,13 @@ TARGETS = {
 
 def soak_metrics(report: SoakReport) -> dict:
     figures = {
-        "soak_coverage_min_tier": round(report.coverage_min_tier, 6) if report.coverage_min_tier is not None else None,
+        "soak_coverage_min_tier": round(report.coverage_min_tier, 6)
+        if report.coverage_min_tier is not None
+        else None,
         "soak_warehouse_age_max_s": round(report.warehouse_age_max_s, 1),
-        "soak_first_snapshot_s": round(report.first_snapshot_s, 1) if report.first_snapshot_s is not None else None,
+        "soak_first_snapshot_s": round(report.first_snapshot_s, 1)
+        if report.first_snapshot_s is not None
+        else None,
     }
     out: dict = {"soak_seconds": round(report.seconds, 1), **figures}
     for name, value in figures.items():
@@ -50,10 +54,14 @@ def soak_metrics(report: SoakReport) -> dict:
             "soak_runs": sum(report.runs_by_status.values()),
             "soak_trades_truth": report.trades.get("truth"),
             "soak_trades_missing": report.trades.get("missing"),
-            "soak_trades_extra": (report.trades.get("duplicates") or 0) + (report.trades.get("unexplained") or 0),
+            "soak_trades_extra": (report.trades.get("duplicates") or 0)
+            + (report.trades.get("unexplained") or 0),
             "soak_load_avg_1m": round(report.load_average[0], 2),
             "soak_load_avg_15m": round(report.load_average[2], 2),
-            **{f"soak_coverage_{tier.lower()}": round(c, 6) for tier, c in sorted(report.coverage_by_tier.items())},
+            **{
+                f"soak_coverage_{tier.lower()}": round(c, 6)
+                for tier, c in sorted(report.coverage_by_tier.items())
+            },
         }
     )
     return out

@@ -44,7 +44,15 @@ RECORDER_FLUSH_S = 10
 WAREHOUSE_TARGET_S = 5.0
 YEAR_VS_DAY_TARGET = 1.5
 YEAR_START = datetime(2025, 12, 1, tzinfo=UTC)
-HOURLY_TABLES = ("trades", "ws_gaps", "whale_events", "market_states", "tier_transitions", "coverage", "resolutions")
+HOURLY_TABLES = (
+    "trades",
+    "ws_gaps",
+    "whale_events",
+    "market_states",
+    "tier_transitions",
+    "coverage",
+    "resolutions",
+)
 HOURLY_RAW = ("gamma_markets", "resolutions")
 
 
@@ -93,7 +101,9 @@ def _hour_dir(data_dir: Path, table: str, tier: str | None, hour: datetime) -> P
     return partition_path(data_dir, table, {**tier_part, "date": f"{hour:%Y-%m-%d}", "hour": f"{hour:%H}"})
 
 
-def generate(data_dir: Path, templates: dict[str, Path], start: datetime, hours: int, per_hour: dict, *, fresh: bool) -> int:
+def generate(
+    data_dir: Path, templates: dict[str, Path], start: datetime, hours: int, per_hour: dict, *, fresh: bool
+) -> int:
     """Lay down `hours` hours of files: `per_hour` files per table-hour when `fresh`, else one (compacted)."""
     written = 0
     for h in range(hours):
@@ -111,8 +121,17 @@ def generate(data_dir: Path, templates: dict[str, Path], start: datetime, hours:
     return written
 
 
-def max_files_per_table_hour(location: DataLocation, tables: list[str], start: datetime, end: datetime) -> int:
-    return max((len(visible_files(location, p.path)) for t in tables for p in closed_partitions(location, t, start, end)), default=0)
+def max_files_per_table_hour(
+    location: DataLocation, tables: list[str], start: datetime, end: datetime
+) -> int:
+    return max(
+        (
+            len(visible_files(location, p.path))
+            for t in tables
+            for p in closed_partitions(location, t, start, end)
+        ),
+        default=0,
+    )
 
 
 def _timed(fn) -> tuple[float, object]:
@@ -140,8 +159,11 @@ def run(days: int = DAYS, cadence_scale: float = 1.0) -> dict:
         end = fresh_day + timedelta(days=1)
 
         def compact_day(loc: DataLocation) -> int:
-            return sum(compact_partition(loc, p.path) is not None
-                       for t in tables for p in closed_partitions(loc, t, fresh_day, end))
+            return sum(
+                compact_partition(loc, p.path) is not None
+                for t in tables
+                for p in closed_partitions(loc, t, fresh_day, end)
+            )
 
         compaction_s, compacted = _timed(lambda: compact_day(location))
         compact_day(DataLocation(day_dir))

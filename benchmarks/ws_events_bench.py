@@ -37,8 +37,14 @@ SIM_HOURS = 6.0
 STEP_S = 30.0  # the feed arrives in 30-simulated-second slices, closer to a live feed than one large catch-up
 NEW_MARKET_TARGET_S = 5.0
 RESOLUTION_TARGET_S = 30.0
-SETTINGS = {"flush_interval_s": 2, "status_interval_s": 0.5, "refresh_s": 10, "data_timeout_s": 120,
-            "audit_interval_s": 3600, "hash_check_interval_s": 60}
+SETTINGS = {
+    "flush_interval_s": 2,
+    "status_interval_s": 0.5,
+    "refresh_s": 10,
+    "data_timeout_s": 120,
+    "audit_interval_s": 3600,
+    "hash_check_interval_s": 60,
+}
 
 
 def _p95(xs: list[float]) -> float | None:
@@ -57,13 +63,18 @@ def _event_rows_renamed(data_dir: Path) -> dict[tuple[str, str], float]:
 
 
 def bench_custom_events(markets: int = MARKETS, sim_hours: float = SIM_HOURS, step_s: float = STEP_S) -> dict:
-    with tempfile.TemporaryDirectory(prefix="ws_events_bench-") as tmp, \
-            run_sim(markets=markets, seed=13, speed=0, faults="none", start=START, rate_limit="off") as sim:
+    with (
+        tempfile.TemporaryDirectory(prefix="ws_events_bench-") as tmp,
+        run_sim(markets=markets, seed=13, speed=0, faults="none", start=START, rate_limit="off") as sim,
+    ):
         data_dir = Path(tmp) / "data"
         seed_markets_from_sim(data_dir, sim.control)
         with run_sidecar(sim.env, data_dir, **SETTINGS) as sc:
-            sc.wait_for(lambda s: s["connections_live"] == s["connections_total"] > 0 and not s["restart_gap_open"],
-                        60, "live")
+            sc.wait_for(
+                lambda s: s["connections_live"] == s["connections_total"] > 0 and not s["restart_gap_open"],
+                60,
+                "live",
+            )
             end = sim.control.now() + sim_hours * 3600
             while sim.control.now() < end:
                 sim.control.advance(step_s)
@@ -74,25 +85,37 @@ def bench_custom_events(markets: int = MARKETS, sim_hours: float = SIM_HOURS, st
                 time.sleep(0.5)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and any(
-                    e["first_subscribed_wall"] is None for e in sim.control.ws_custom_events() if e["event_type"] == "new_market"):
+                e["first_subscribed_wall"] is None
+                for e in sim.control.ws_custom_events()
+                if e["event_type"] == "new_market"
+            ):
                 time.sleep(0.5)
             truth = sim.control.ws_custom_events()
             status = sc.status()
         renamed = _event_rows_renamed(data_dir)
     created = [e for e in truth if e["event_type"] == "new_market"]
     resolved = [e for e in truth if e["event_type"] == "market_resolved"]
-    subscribe_s = [e["first_subscribed_wall"] - e["sent_wall"] for e in created if e["first_subscribed_wall"] is not None]
-    label_s = [renamed[("market_resolved", e["condition_id"])] - e["sent_wall"] for e in resolved
-               if ("market_resolved", e["condition_id"]) in renamed]
+    subscribe_s = [
+        e["first_subscribed_wall"] - e["sent_wall"] for e in created if e["first_subscribed_wall"] is not None
+    ]
+    label_s = [
+        renamed[("market_resolved", e["condition_id"])] - e["sent_wall"]
+        for e in resolved
+        if ("market_resolved", e["condition_id"]) in renamed
+    ]
     new_p95, label_p95 = _p95(subscribe_s), _p95(label_s)
     return {
         "new_market_to_subscribed_p95_s": new_p95,
-        "new_market_to_subscribed_p95_ratio_to_target": round(new_p95 / NEW_MARKET_TARGET_S, 3) if new_p95 is not None else None,
+        "new_market_to_subscribed_p95_ratio_to_target": round(new_p95 / NEW_MARKET_TARGET_S, 3)
+        if new_p95 is not None
+        else None,
         "new_market_to_subscribed_max_s": round(max(subscribe_s), 3) if subscribe_s else None,
         "new_markets_announced": len(created),
         "new_markets_subscribed": len(subscribe_s),
         "resolution_to_label_p95_s": label_p95,
-        "resolution_to_label_p95_ratio_to_target": round(label_p95 / RESOLUTION_TARGET_S, 3) if label_p95 is not None else None,
+        "resolution_to_label_p95_ratio_to_target": round(label_p95 / RESOLUTION_TARGET_S, 3)
+        if label_p95 is not None
+        else None,
         "resolution_to_label_max_s": round(max(label_s), 3) if label_s else None,
         "markets_resolved_announced": len(resolved),
         "markets_resolved_provisional_rows": len(label_s),

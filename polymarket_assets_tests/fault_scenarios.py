@@ -31,7 +31,13 @@ from ws_sidecar.processor import FrameProcessor
 from ws_sidecar.writer import Writer
 
 NOW_MS = 1_795_587_200_000  # 2026-11-25T06:13:20Z: inside the time contract's window and the partitions
-CLIENT = {"backoff_base_s": 0.01, "backoff_cap_s": 0.05, "read_timeout": 5.0, "connect_timeout": 2.0, "max_retries": 1}
+CLIENT = {
+    "backoff_base_s": 0.01,
+    "backoff_cap_s": 0.05,
+    "read_timeout": 5.0,
+    "connect_timeout": 2.0,
+    "max_retries": 1,
+}
 # Wrong-unit timestamps, as a poisoned feed sends them.
 TWENTY_DIGITS = "17900000000000000000"
 MICROSECONDS = str(NOW_MS * 1000)
@@ -94,18 +100,53 @@ class _FixedClock:
 
 
 def _trade(i: int, ts: str) -> dict:
-    return {"event_type": "last_trade_price", "market": condition(1), "asset_id": token(1), "price": "0.5",
-            "size": str(10 + i), "side": "BUY", "fee_rate_bps": "0", "timestamp": ts}
+    return {
+        "event_type": "last_trade_price",
+        "market": condition(1),
+        "asset_id": token(1),
+        "price": "0.5",
+        "size": str(10 + i),
+        "side": "BUY",
+        "fee_rate_bps": "0",
+        "timestamp": ts,
+    }
 
 
 def _change(i: int, ts: str) -> dict:
-    return {"event_type": "price_change", "market": condition(1), "timestamp": ts, "price_changes": [
-        {"asset_id": token(1), "price": f"0.{40 + i % 10}", "size": str(i + 1), "side": "BUY", "hash": "h" * 40}]}
+    return {
+        "event_type": "price_change",
+        "market": condition(1),
+        "timestamp": ts,
+        "price_changes": [
+            {
+                "asset_id": token(1),
+                "price": f"0.{40 + i % 10}",
+                "size": str(i + 1),
+                "side": "BUY",
+                "hash": "h" * 40,
+            }
+        ],
+    }
 
 
 def trade_row(uid: str, exchange_ts: int) -> tuple:
-    return (uid, "data_api", token(1), condition(1), "BUY", 0.5, 1.0, None, exchange_ts, NOW_MS * 1000, None, None,
-            None, None, "0a1b2c3d")
+    return (
+        uid,
+        "data_api",
+        token(1),
+        condition(1),
+        "BUY",
+        0.5,
+        1.0,
+        None,
+        exchange_ts,
+        NOW_MS * 1000,
+        None,
+        None,
+        None,
+        None,
+        "0a1b2c3d",
+    )
 
 
 def websocket_writer(data_dir: Path) -> Outcome:
@@ -121,15 +162,23 @@ def websocket_writer(data_dir: Path) -> Outcome:
     for i in range(20):
         frames.append(json.dumps(_trade(i, str(NOW_MS + i))))
         frames.append(json.dumps(_change(i, str(NOW_MS + i))))
-    poisoned = [_trade(100, TWENTY_DIGITS), _trade(101, MICROSECONDS), _trade(102, SECONDS),
-                _change(103, MICROSECONDS)]
+    poisoned = [
+        _trade(100, TWENTY_DIGITS),
+        _trade(101, MICROSECONDS),
+        _trade(102, SECONDS),
+        _change(103, MICROSECONDS),
+    ]
     frames += [json.dumps(m) for m in poisoned]
     # Two good trades batched with a poisoned change: only the change may be lost.
-    frames.append(json.dumps([_trade(20, str(NOW_MS + 20)), _change(104, TWENTY_DIGITS), _trade(21, str(NOW_MS + 21))]))
+    frames.append(
+        json.dumps([_trade(20, str(NOW_MS + 20)), _change(104, TWENTY_DIGITS), _trade(21, str(NOW_MS + 21))])
+    )
     for n, text in enumerate(frames):
         processor.process(text, NOW_MS * 1000 + n)
-    writer.add_rows("trades", [trade_row("ok", NOW_MS), trade_row("in-seconds", NOW_MS // 1000),
-                               trade_row("overflow", 10**20)])
+    writer.add_rows(
+        "trades",
+        [trade_row("ok", NOW_MS), trade_row("in-seconds", NOW_MS // 1000), trade_row("overflow", 10**20)],
+    )
     writer.flush()
     writer.flush()  # a second flush has nothing left to do and must not fail
     landed = {kind: 0 for kind in KINDS}
@@ -140,7 +189,9 @@ def websocket_writer(data_dir: Path) -> Outcome:
         if f.kind in ("trades", "book_updates"):
             stored_ts += [ts.timestamp() * 1000 for ts in table.column("exchange_ts").to_pylist()]
     rows = quarantined(data_dir, "ws_market")
-    good_expected = len(good_trades) + 2 + 1 + 20 + len(frames)  # trades (+2 batched, +1 queued), changes, raw
+    good_expected = (
+        len(good_trades) + 2 + 1 + 20 + len(frames)
+    )  # trades (+2 batched, +1 queued), changes, raw
     return Outcome(
         "websocket_writer",
         good_expected=good_expected,
@@ -157,9 +208,15 @@ def websocket_writer(data_dir: Path) -> Outcome:
 
 
 def _book(tok: str, cid: str) -> dict:
-    return {"market": cid, "asset_id": tok, "timestamp": str(NOW_MS), "hash": "a" * 40,
-            "bids": [{"price": "0.30", "size": "5"}, {"price": "0.40", "size": "7"}],
-            "asks": [{"price": "0.70", "size": "4"}, {"price": "0.60", "size": "3"}], "tick_size": "0.01"}
+    return {
+        "market": cid,
+        "asset_id": tok,
+        "timestamp": str(NOW_MS),
+        "hash": "a" * 40,
+        "bids": [{"price": "0.30", "size": "5"}, {"price": "0.40", "size": "7"}],
+        "asks": [{"price": "0.70", "size": "4"}, {"price": "0.60", "size": "3"}],
+        "tick_size": "0.01",
+    }
 
 
 BAD_BOOKS = {
@@ -176,8 +233,16 @@ BOOKS_BATCH = 10  # tokens per POST /books: five markets per answer
 def open_markets(n: int, hours_to_close: float, first: int = 0) -> list[dict]:
     """`markets_current`-like rows of `n` open binary markets closing `hours_to_close` after NOW_MS."""
     end = utc(NOW_MS + int(hours_to_close * 3_600_000))
-    return [{"condition_id": condition(i), "yes_token_id": token(2 * i), "no_token_id": token(2 * i + 1),
-             "discovery_status": "open", "end_date": end} for i in range(first, first + n)]
+    return [
+        {
+            "condition_id": condition(i),
+            "yes_token_id": token(2 * i),
+            "no_token_id": token(2 * i + 1),
+            "discovery_status": "open",
+            "end_date": end,
+        }
+        for i in range(first, first + n)
+    ]
 
 
 def serve_bad_books(stub: StubServer, markets: list[dict]) -> set[str]:
@@ -186,7 +251,10 @@ def serve_bad_books(stub: StubServer, markets: list[dict]) -> set[str]:
     owner = {m[k]: m["condition_id"] for m in markets for k in ("yes_token_id", "no_token_id")}
     per_answer = BOOKS_BATCH // 2
     kinds = list(BAD_BOOKS.values())
-    poison = {markets[i]["yes_token_id"]: kinds[(i // per_answer) % len(kinds)] for i in range(0, len(markets), per_answer)}
+    poison = {
+        markets[i]["yes_token_id"]: kinds[(i // per_answer) % len(kinds)]
+        for i in range(0, len(markets), per_answer)
+    }
 
     def served(tok: str):
         book = _book(tok, owner[tok])
@@ -211,21 +279,42 @@ def clob_books(data_dir: Path) -> Outcome:
         clob = ClobClient(stub.url, limits={}, default_limit=None, **CLIENT)
         quarantine = Quarantine(data_dir, "snapshots_t2")
         slot = utc(NOW_MS)
-        result = sweep_books(clob, markets, DEFAULT_PLAN.by_name("T2"), slot, slot, quarantine,
-                             batch_size=BOOKS_BATCH, max_workers=2)
+        result = sweep_books(
+            clob,
+            markets,
+            DEFAULT_PLAN.by_name("T2"),
+            slot,
+            slot,
+            quarantine,
+            batch_size=BOOKS_BATCH,
+            max_workers=2,
+        )
         quarantine.flush(slot)
     good = {m["condition_id"] for m in markets} - bad_markets
     landed = [r for r in result.rows if r["condition_id"] in good and good_book_row(r)]
     rows = [r for r in quarantined(data_dir, "snapshots_t2") if '"/books"' in (r["context"] or "")]
-    return Outcome("clob_books", good_expected=len(good), good_landed=len(landed), bad_injected=len(bad_markets),
-                   bad_quarantined=len(rows), bad_stored=sum(1 for r in result.rows if r["condition_id"] in bad_markets),
-                   reasons=[r["reason"] for r in rows])
+    return Outcome(
+        "clob_books",
+        good_expected=len(good),
+        good_landed=len(landed),
+        bad_injected=len(bad_markets),
+        bad_quarantined=len(rows),
+        bad_stored=sum(1 for r in result.rows if r["condition_id"] in bad_markets),
+        reasons=[r["reason"] for r in rows],
+    )
 
 
 # -- CLOB prices: bad entries in POST /prices and POST /midpoints ------------------------------------------
 
-BAD_PRICES = {"NaN": math.nan, "Infinity": math.inf, "negative": -0.1, "above one": 1.5, "text": "abc",
-              "text nan": "nan", "not an object": ["0.5"]}
+BAD_PRICES = {
+    "NaN": math.nan,
+    "Infinity": math.inf,
+    "negative": -0.1,
+    "above one": 1.5,
+    "text": "abc",
+    "text nan": "nan",
+    "not an object": ["0.5"],
+}
 PRICE_COLUMNS = ("best_bid", "best_ask", "mid", "no_best_bid", "no_best_ask", "no_mid")
 
 
@@ -283,10 +372,16 @@ def clob_prices(data_dir: Path) -> Outcome:
     good = {m["condition_id"] for m in markets} - bad_markets
     landed = [r for r in result.rows if r["condition_id"] in good and good_price_row(r)]
     rows = quarantined(data_dir, "snapshots_t0")
-    return Outcome("clob_prices", good_expected=len(good), good_landed=len(landed), bad_injected=injected,
-                   bad_quarantined=len(rows),
-                   bad_stored=bad_price_values(result.rows) + sum(1 for r in result.rows if r["condition_id"] in bad_markets),
-                   reasons=[r["reason"] for r in rows])
+    return Outcome(
+        "clob_prices",
+        good_expected=len(good),
+        good_landed=len(landed),
+        bad_injected=injected,
+        bad_quarantined=len(rows),
+        bad_stored=bad_price_values(result.rows)
+        + sum(1 for r in result.rows if r["condition_id"] in bad_markets),
+        reasons=[r["reason"] for r in rows],
+    )
 
 
 # -- Data API trades: poisoned timestamps inside a paged walk ----------------------------------------------
@@ -296,10 +391,23 @@ def data_api_trades(data_dir: Path) -> Outcome:
     """Two pages of trades newest first; the first page holds rows in milliseconds, microseconds, 20 digits, a
     tiny number and a negative one. A poisoned row must neither be stored nor end the walk early."""
     now_s = NOW_MS // 1000
-    good = [{"proxyWallet": "0x" + "1" * 40, "side": "BUY", "asset": token(1), "conditionId": condition(1),
-             "size": 5, "price": 0.5, "timestamp": now_s - i, "transactionHash": f"0x{i:064x}"} for i in range(12)]
-    poisoned = [{**good[0], "timestamp": value, "transactionHash": f"0x{100 + n:064x}"}
-                for n, value in enumerate([NOW_MS, NOW_MS * 1000, int(TWENTY_DIGITS), 5, -now_s])]
+    good = [
+        {
+            "proxyWallet": "0x" + "1" * 40,
+            "side": "BUY",
+            "asset": token(1),
+            "conditionId": condition(1),
+            "size": 5,
+            "price": 0.5,
+            "timestamp": now_s - i,
+            "transactionHash": f"0x{i:064x}",
+        }
+        for i in range(12)
+    ]
+    poisoned = [
+        {**good[0], "timestamp": value, "transactionHash": f"0x{100 + n:064x}"}
+        for n, value in enumerate([NOW_MS, NOW_MS * 1000, int(TWENTY_DIGITS), 5, -now_s])
+    ]
     page1 = good[:4] + poisoned + good[4:6]
     page2 = good[6:]
     pages = [page1, page2]
@@ -313,15 +421,24 @@ def data_api_trades(data_dir: Path) -> Outcome:
         stub.handle("GET", "/trades", trades)
         client = DataApiClient(stub.url, limits={}, default_limit=None, **CLIENT)
         walk = client.iter_trades([condition(1)], since_ts=now_s - 3600, page_size=len(page1))
-        parsed = [t for page in walk for raw in page if (t := parse_or_quarantine(parse_data_api_trade, raw, quarantine))]
+        parsed = [
+            t
+            for page in walk
+            for raw in page
+            if (t := parse_or_quarantine(parse_data_api_trade, raw, quarantine))
+        ]
     quarantine.flush(utc(NOW_MS))
     good_hashes = {g["transactionHash"] for g in good}
     rows = quarantined(data_dir, "data_api_trades")
-    return Outcome("data_api_trades", good_expected=len(good),
-                   good_landed=sum(1 for t in parsed if t.transaction_hash in good_hashes),
-                   bad_injected=len(poisoned), bad_quarantined=len(rows),
-                   bad_stored=sum(1 for t in parsed if t.transaction_hash not in good_hashes),
-                   reasons=[r["reason"] for r in rows])
+    return Outcome(
+        "data_api_trades",
+        good_expected=len(good),
+        good_landed=sum(1 for t in parsed if t.transaction_hash in good_hashes),
+        bad_injected=len(poisoned),
+        bad_quarantined=len(rows),
+        bad_stored=sum(1 for t in parsed if t.transaction_hash not in good_hashes),
+        reasons=[r["reason"] for r in rows],
+    )
 
 
 # -- Gamma: negative volume/liquidity, observation times out of the window ---------------------------------
@@ -329,25 +446,48 @@ def data_api_trades(data_dir: Path) -> Outcome:
 
 def _gamma(i: int, **changes) -> dict:
     created = utc(NOW_MS - 86_400_000).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"id": str(1000 + i), "question": f"Q{i}?", "conditionId": condition(i), "outcomes": '["Yes", "No"]',
-            "clobTokenIds": json.dumps([token(2 * i), token(2 * i + 1)]), "outcomePrices": '["0.4", "0.6"]',
-            "volume": "1000.5", "volumeNum": 1000.5, "volume24hr": 10.0, "liquidity": "250.0",
-            "createdAt": created, "updatedAt": created, "endDate": "2500-01-01T00:00:00Z", **changes}
+    return {
+        "id": str(1000 + i),
+        "question": f"Q{i}?",
+        "conditionId": condition(i),
+        "outcomes": '["Yes", "No"]',
+        "clobTokenIds": json.dumps([token(2 * i), token(2 * i + 1)]),
+        "outcomePrices": '["0.4", "0.6"]',
+        "volume": "1000.5",
+        "volumeNum": 1000.5,
+        "volume24hr": 10.0,
+        "liquidity": "250.0",
+        "createdAt": created,
+        "updatedAt": created,
+        "endDate": "2500-01-01T00:00:00Z",
+        **changes,
+    }
 
 
 def gamma_markets(data_dir: Path) -> Outcome:
     good = [_gamma(i) for i in range(10)]
-    bad = [_gamma(20, volume="-5"), _gamma(21, liquidity=-1.0), _gamma(22, volume24hr=-0.5),
-           _gamma(23, volumeNum=-3), _gamma(24, createdAt="1970-01-01T00:00:00Z"),
-           _gamma(25, updatedAt="2199-01-01T00:00:00Z")]
+    bad = [
+        _gamma(20, volume="-5"),
+        _gamma(21, liquidity=-1.0),
+        _gamma(22, volume24hr=-0.5),
+        _gamma(23, volumeNum=-3),
+        _gamma(24, createdAt="1970-01-01T00:00:00Z"),
+        _gamma(25, updatedAt="2199-01-01T00:00:00Z"),
+    ]
     quarantine = Quarantine(data_dir, "gamma_markets")
     parsed = [m for raw in good + bad if (m := parse_or_quarantine(parse_gamma_market, raw, quarantine))]
     quarantine.flush(utc(NOW_MS))
     rows = quarantined(data_dir, "gamma_markets")
     good_ids = {g["id"] for g in good}
-    return Outcome("gamma_markets", good_expected=len(good), good_landed=sum(1 for m in parsed if m.gamma_id in good_ids),
-                   bad_injected=len(bad), bad_quarantined=len(rows),
-                   bad_stored=sum(1 for m in parsed if m.gamma_id not in good_ids), reasons=[r["reason"] for r in rows])
+    return Outcome(
+        "gamma_markets",
+        good_expected=len(good),
+        good_landed=sum(1 for m in parsed if m.gamma_id in good_ids),
+        bad_injected=len(bad),
+        bad_quarantined=len(rows),
+        bad_stored=sum(1 for m in parsed if m.gamma_id not in good_ids),
+        reasons=[r["reason"] for r in rows],
+    )
 
 
 SCENARIOS = (websocket_writer, clob_books, clob_prices, data_api_trades, gamma_markets)

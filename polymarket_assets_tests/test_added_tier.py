@@ -74,8 +74,10 @@ def _copy_with_t5(dest: Path) -> None:
             shutil.copytree(package, dest / package.name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", dest)  # Dagster's defs-folder loader finds the project by it
     tiers = dest / "polymarket_assets" / "lib" / "tiers.py"
-    text, count = T4_LINE.subn(lambda m: f"{m['indent']}{T5_LINE}\n{m['indent']}TierSpec(\"T4\", float(\"-inf\"), 0.5,",
-                               tiers.read_text())
+    text, count = T4_LINE.subn(
+        lambda m: f'{m["indent"]}{T5_LINE}\n{m["indent"]}TierSpec("T4", float("-inf"), 0.5,',
+        tiers.read_text(),
+    )
     assert count == 1, "the T4 line of DEFAULT_PLAN was not found"
     tiers.write_text(text)
 
@@ -90,8 +92,13 @@ def test_a_tier_added_to_the_plan_gets_everything_per_tier(tmp_path):
         capture_output=True,
         text=True,
         timeout=300,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(code), "DAGSTER_HOME": str(tmp_path),
-             "PM_COLLECTION_START": "2026-11-01", "PM_DATA_DIR": str(tmp_path / "data")},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(code),
+            "DAGSTER_HOME": str(tmp_path),
+            "PM_COLLECTION_START": "2026-11-01",
+            "PM_DATA_DIR": str(tmp_path / "data"),
+        },
     )
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
@@ -100,8 +107,14 @@ def test_a_tier_added_to_the_plan_gets_everything_per_tier(tmp_path):
     # Like every tier, none: a tier may rightly be empty; collection_health judges coverage and sweeps.
     assert not seen["freshness_policy"]
     assert seen["checks"] == sorted(
-        ["unique_condition_slot", "bid_not_above_ask", "prices_in_unit_interval", "non_empty", "no_rows_lost",
-         "sweeps_on_time"]
+        [
+            "unique_condition_slot",
+            "bid_not_above_ask",
+            "prices_in_unit_interval",
+            "non_empty",
+            "no_rows_lost",
+            "sweeps_on_time",
+        ]
     )
     assert seen["job_assets"] == ["snapshots_t5"]
     assert seen["schedule"] == ["snapshots_t5_job", "* * * * *"]

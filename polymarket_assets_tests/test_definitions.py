@@ -10,8 +10,16 @@ import dagster as dg
 from polymarket_assets.definitions import defs
 
 EXPECTED_ASSETS = {
-    "markets", "snapshots_t0", "snapshots_t1", "snapshots_t2", "snapshots_t3", "snapshots_t4", "snapshots_stale",
-    "resolutions", "coverage", "warehouse",
+    "markets",
+    "snapshots_t0",
+    "snapshots_t1",
+    "snapshots_t2",
+    "snapshots_t3",
+    "snapshots_t4",
+    "snapshots_stale",
+    "resolutions",
+    "coverage",
+    "warehouse",
 }
 
 

@@ -157,15 +157,23 @@ def test_graph_matches_the_committed_snapshot():
     current = graph_snapshot(defs())
     if os.environ.get(UPDATE_SETTING):
         if os.environ.get("CI"):
-            pytest.fail(f"{UPDATE_SETTING} is set under CI: the snapshot is updated on a developer's machine, "
-                        "reviewed and committed, never rewritten by the run that checks it")
+            pytest.fail(
+                f"{UPDATE_SETTING} is set under CI: the snapshot is updated on a developer's machine, "
+                "reviewed and committed, never rewritten by the run that checks it"
+            )
         SNAPSHOT.write_text(current)
     committed = SNAPSHOT.read_text() if SNAPSHOT.exists() else ""
     if current != committed:
-        diff = "".join(difflib.unified_diff(
-            committed.splitlines(keepends=True), current.splitlines(keepends=True),
-            fromfile=f"{SNAPSHOT.name} (committed)", tofile=f"{SNAPSHOT.name} (code location now)",
-        ))
-        pytest.fail(f"The code location's graph differs from {SNAPSHOT.name}:\n{diff}\n"
-                    f"If the change is intended, update the file and commit it with the change:\n  {UPDATE_HOW}",
-                    pytrace=False)
+        diff = "".join(
+            difflib.unified_diff(
+                committed.splitlines(keepends=True),
+                current.splitlines(keepends=True),
+                fromfile=f"{SNAPSHOT.name} (committed)",
+                tofile=f"{SNAPSHOT.name} (code location now)",
+            )
+        )
+        pytest.fail(
+            f"The code location's graph differs from {SNAPSHOT.name}:\n{diff}\n"
+            f"If the change is intended, update the file and commit it with the change:\n  {UPDATE_HOW}",
+            pytrace=False,
+        )

@@ -17,6 +17,8 @@ print(sorted({{name.split(".")[0] for name in sys.modules}} & set({OUTSIDERS!r})
 
 
 def test_loading_the_definitions_imports_neither_the_recorder_nor_the_tools():
-    result = subprocess.run([sys.executable, "-c", LOAD], check=False, cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD], check=False, cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -227,9 +227,17 @@ class Catalog:
     (as the real 2024-26 payloads).
     """
 
-    def __init__(self, seed: int, n_markets: int, start: float, calibration: Calibration | None = None, *,
-                 no_yes_share: float = DEFAULT_NO_YES_SHARE, v2_share: float = DEFAULT_V2_SHARE,
-                 v2_since: float | None = None) -> None:
+    def __init__(
+        self,
+        seed: int,
+        n_markets: int,
+        start: float,
+        calibration: Calibration | None = None,
+        *,
+        no_yes_share: float = DEFAULT_NO_YES_SHARE,
+        v2_share: float = DEFAULT_V2_SHARE,
+        v2_since: float | None = None,
+    ) -> None:
         for name, share in (("no_yes_share", no_yes_share), ("v2_share", v2_share)):
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1], got {share}")
@@ -309,8 +317,10 @@ class Catalog:
             winner = -1
         ev.slug = f"{text['slug_base']}-{rs.randint(100, 999)}" if kind != "updown" else text["slug_base"]
         ev.ticker = ev.slug
-        ev.description = (f"This market will resolve according to the listed outcome for \"{ev.title}\". "
-                          "The resolution source is a consensus of credible reporting.")
+        ev.description = (
+            f'This market will resolve according to the listed outcome for "{ev.title}". '
+            "The resolution source is a consensus of credible reporting."
+        )
         ev.markets = []
         if ev.neg_risk:
             gs = Stream(seed, T_SLOT, slot, gen, -1)
@@ -341,7 +351,11 @@ class Catalog:
                 m.outcomes = text["outcomes"]
                 m.group_item_title = ""
                 m.group_threshold = "0"
-                m.outcome = INVALID if (kind == "yesno" and ms.random() < 0.03) else (YES if ms.random() < 0.5 else NO)
+                m.outcome = (
+                    INVALID
+                    if (kind == "yesno" and ms.random() < 0.03)
+                    else (YES if ms.random() < 0.5 else NO)
+                )
                 m.slug = ev.slug
             m.neg_risk = ev.neg_risk
             m.yes_token = _token_id(ms)

@@ -20,8 +20,15 @@ from .http_util import error, jresp
 NO_BOOK = "No orderbook exists for the requested token id"
 MARKETS_PAGE = 500
 MAX_HISTORY_WINDOW = 15 * 86400
-INTERVALS = {"1h": 3600, "6h": 6 * 3600, "1d": 86400, "1w": 7 * 86400, "1m": 30 * 86400,
-             "max": 31 * 86400, "all": 31 * 86400}
+INTERVALS = {
+    "1h": 3600,
+    "6h": 6 * 3600,
+    "1d": 86400,
+    "1w": 7 * 86400,
+    "1m": 30 * 86400,
+    "max": 31 * 86400,
+    "all": 31 * 86400,
+}
 MIN_FIDELITY = {"1w": 5, "1m": 10}
 
 
@@ -90,9 +97,13 @@ def clob_market_object(world, m, t: float) -> dict:
         "neg_risk_request_id": m.neg_risk_request_id,
         "icon": m.image,
         "image": m.image,
-        "rewards": {"rates": None if not has_rewards else [
-            {"asset_address": "0x2791Bca1f2de4661ED88A30C99A7a9449Aa84174", "rewards_daily_rate": 30}],
-            "min_size": 50, "max_spread": 4.5},
+        "rewards": {
+            "rates": None
+            if not has_rewards
+            else [{"asset_address": "0x2791Bca1f2de4661ED88A30C99A7a9449Aa84174", "rewards_daily_rate": 30}],
+            "min_size": 50,
+            "max_spread": 4.5,
+        },
         "is_50_50_outcome": False,
         # In listed order, with the ids the market trades under (position ids for a v2 market, §9.6).
         "tokens": [
@@ -140,7 +151,7 @@ def setup(app: web.Application, world, prefix: str = "/clob", books_batch_max: i
     async def books(request: web.Request) -> web.Response:
         body = await _json_body(request)
         if not isinstance(body, list):
-            return error(400, "Invalid payload: expected a JSON array of {\"token_id\": ...}")
+            return error(400, 'Invalid payload: expected a JSON array of {"token_id": ...}')
         if len(body) > books_batch_max:
             return error(400, f"Too many token ids: at most {books_batch_max} per request")
         t = world.now()
@@ -205,7 +216,9 @@ def setup(app: web.Application, world, prefix: str = "/clob", books_batch_max: i
         out = {}
         for item in body:
             try:
-                _m, idx, st = resolve_token(world, item.get("token_id") if isinstance(item, dict) else None, t)
+                _m, idx, st = resolve_token(
+                    world, item.get("token_id") if isinstance(item, dict) else None, t
+                )
             except TokenError:
                 continue
             out[item["token_id"]] = _mid(st, idx)
@@ -226,7 +239,9 @@ def setup(app: web.Application, world, prefix: str = "/clob", books_batch_max: i
         out = {}
         for item in body:
             try:
-                _m, idx, st = resolve_token(world, item.get("token_id") if isinstance(item, dict) else None, t)
+                _m, idx, st = resolve_token(
+                    world, item.get("token_id") if isinstance(item, dict) else None, t
+                )
             except TokenError:
                 continue
             out[item["token_id"]] = _spread(st, idx)
@@ -295,8 +310,10 @@ def setup(app: web.Application, world, prefix: str = "/clob", books_batch_max: i
             if interval not in INTERVALS:
                 return error(400, f"invalid filters: unknown interval '{interval}'")
             if fidelity < MIN_FIDELITY.get(interval, 1):
-                return error(400, f"invalid filters: minimum 'fidelity' for '{interval}' range is "
-                                  f"{MIN_FIDELITY[interval]}")
+                return error(
+                    400,
+                    f"invalid filters: minimum 'fidelity' for '{interval}' range is {MIN_FIDELITY[interval]}",
+                )
             if resolved:
                 # Interval queries return nothing for resolved markets (polymarket_api.md §2).
                 return None
@@ -352,7 +369,7 @@ def setup(app: web.Application, world, prefix: str = "/clob", books_batch_max: i
         t = world.now()
         body = await _json_body(request)
         if not isinstance(body, dict) or not isinstance(body.get("markets"), list):
-            return error(400, "invalid payload: expected {\"markets\": [token ids], ...}")
+            return error(400, 'invalid payload: expected {"markets": [token ids], ...}')
         if len(body["markets"]) > 20:
             return error(400, "invalid filters: at most 20 markets per request")
         try:
@@ -381,13 +398,23 @@ def setup(app: web.Application, world, prefix: str = "/clob", books_batch_max: i
         pool = cat.markets[:n]
         if sampling:
             pool = [m for m in pool if t < m.resolved_at and m.has_rewards]
-        page = pool[offset:offset + MARKETS_PAGE]
+        page = pool[offset : offset + MARKETS_PAGE]
         data = []
         for m in page:
             obj = clob_market_object(world, m, t)
             if simplified:
-                obj = {k: obj[k] for k in ("condition_id", "rewards", "tokens", "active", "closed", "archived",
-                                           "accepting_orders")}
+                obj = {
+                    k: obj[k]
+                    for k in (
+                        "condition_id",
+                        "rewards",
+                        "tokens",
+                        "active",
+                        "closed",
+                        "archived",
+                        "accepting_orders",
+                    )
+                }
             data.append(obj)
         nxt = offset + len(page)
         next_cursor = "LTE=" if nxt >= len(pool) else _b64(nxt)
@@ -423,11 +450,13 @@ def setup(app: web.Application, world, prefix: str = "/clob", books_batch_max: i
 
     def halts(handler):
         """An order-related endpoint: HTTP 425 while a planned restart halts the matching engine (§9.8)."""
+
         async def wrapped(request: web.Request) -> web.Response:
             if world.restarts.halted(world.now()):
                 world.stats.faults["planned_restart_425"] += 1
                 return error(425, "matching engine restarting; retry with backoff")
             return await handler(request)
+
         return wrapped
 
     r.add_get(prefix + "/book", halts(book), name="clob_book")

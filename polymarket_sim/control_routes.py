@@ -127,7 +127,7 @@ def setup(app: web.Application, world, prefix: str = "/control") -> None:
         if conds:
             markets = [cat.by_condition[c] for c in conds if c in cat.by_condition]
         else:
-            markets = cat.markets[:cat.visible(t)]
+            markets = cat.markets[: cat.visible(t)]
         rows = []
         start_ms, end_ms = int(start * 1000), int(end * 1000) + 1
         for m in markets:
@@ -149,11 +149,14 @@ def setup(app: web.Application, world, prefix: str = "/control") -> None:
 
     async def served_books(request: web.Request) -> web.Response:
         tok = request.query.get("token_id")
-        rows = [{"token_id": a, "ts_ms": b, "hash": c, "source": d, "served_at_wall": e}
-                for a, b, c, d, e in list(world.served) if tok is None or a == tok]
+        rows = [
+            {"token_id": a, "ts_ms": b, "hash": c, "source": d, "served_at_wall": e}
+            for a, b, c, d, e in list(world.served)
+            if tok is None or a == tok
+        ]
         limit = request.query.get("limit")
         if limit:
-            rows = rows[-int(limit):]
+            rows = rows[-int(limit) :]
         return jresp({"ring_size": world.served.maxlen, "entries": rows})
 
     async def ws_custom_events(request: web.Request) -> web.Response:
@@ -164,16 +167,25 @@ def setup(app: web.Application, world, prefix: str = "/control") -> None:
         for event_type, cid, t_ms, sent_wall in list(hub.custom_sent):
             m = cat.by_condition.get(cid)
             subs = [hub.first_subscribed.get(tok) for tok in m.tokens()] if m is not None else []
-            rows.append({"event_type": event_type, "condition_id": cid, "timestamp_ms": t_ms, "sent_wall": sent_wall,
-                         "outcome": m.outcome if m is not None else None,
-                         "first_subscribed_wall": max(subs) if subs and None not in subs else None})
+            rows.append(
+                {
+                    "event_type": event_type,
+                    "condition_id": cid,
+                    "timestamp_ms": t_ms,
+                    "sent_wall": sent_wall,
+                    "outcome": m.outcome if m is not None else None,
+                    "first_subscribed_wall": max(subs) if subs and None not in subs else None,
+                }
+            )
         return jresp(rows)
 
     async def post_restart(request: web.Request) -> web.Response:
         """Schedule a planned restart: {"start": time} or {"in_s": simulated seconds from now}."""
         try:
             body = await _body(request)
-            start = parse_time(body["start"]) if "start" in body else world.now() + float(body.get("in_s", 120))
+            start = (
+                parse_time(body["start"]) if "start" in body else world.now() + float(body.get("in_s", 120))
+            )
             return jresp(world.schedule_restart(start))
         except (ValueError, TypeError, KeyError) as exc:
             return error(400, str(exc))
@@ -194,8 +206,9 @@ def setup(app: web.Application, world, prefix: str = "/control") -> None:
     def _hub(request):
         hub = request.app.get("ws_hub")
         if hub is None:
-            raise web.HTTPServiceUnavailable(text='{"error":"websocket hub not running"}',
-                                             content_type="application/json")
+            raise web.HTTPServiceUnavailable(
+                text='{"error":"websocket hub not running"}', content_type="application/json"
+            )
         return hub
 
     async def ws_disconnect_all(request: web.Request) -> web.Response:

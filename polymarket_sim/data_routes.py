@@ -53,9 +53,17 @@ def setup(app: web.Application, world, prefix: str = "/data") -> None:
         conds = multi(request, "market")
         cat = world.catalog
         if conds:
-            markets = [cat.by_condition[c] for c in conds if c in cat.by_condition and cat.by_condition[c].created_at <= t]
+            markets = [
+                cat.by_condition[c]
+                for c in conds
+                if c in cat.by_condition and cat.by_condition[c].created_at <= t
+            ]
         elif request.query.get("eventId"):
-            ev = cat.events_by_id.get(int(request.query["eventId"])) if request.query["eventId"].isdigit() else None
+            ev = (
+                cat.events_by_id.get(int(request.query["eventId"]))
+                if request.query["eventId"].isdigit()
+                else None
+            )
             markets = [m for m in ev.markets if m.created_at <= t] if ev else []
         else:
             n = cat.visible(t)
@@ -80,6 +88,6 @@ def setup(app: web.Application, world, prefix: str = "/data") -> None:
             return not (ftype == "TOKENS" and tr.size / 1e6 < amount)
 
         found = newest_trades(world, markets, t, offset + limit, keep) if markets else []
-        return jresp([data_api_row(tr, world.seed) for tr in found[offset:offset + limit]])
+        return jresp([data_api_row(tr, world.seed) for tr in found[offset : offset + limit]])
 
     app.router.add_get(prefix + "/trades", trades, name="data_trades")

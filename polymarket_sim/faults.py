@@ -22,32 +22,54 @@ PROFILES: dict[str, dict] = {
     "none": {},
     # Survivable by a client that retries with backoff: about 1 request in 25 is affected.
     "light": {
-        "delay_rate": 0.02, "http429_rate": 0.008, "http5xx_rate": 0.008, "hang_rate": 0.001,
-        "cloudflare403_rate": 0.002, "error200_rate": 0.004, "malformed_rate": 0.004,
-        "ws_disconnect_per_min": 0.1, "ws_freeze_per_min": 0.05, "ws_malformed_rate": 0.001,
+        "delay_rate": 0.02,
+        "http429_rate": 0.008,
+        "http5xx_rate": 0.008,
+        "hang_rate": 0.001,
+        "cloudflare403_rate": 0.002,
+        "error200_rate": 0.004,
+        "malformed_rate": 0.004,
+        "ws_disconnect_per_min": 0.1,
+        "ws_freeze_per_min": 0.05,
+        "ws_malformed_rate": 0.001,
     },
     # Hard but survivable: about 1 request in 5 is affected; sockets drop about once a minute.
     "heavy": {
-        "delay_rate": 0.06, "http429_rate": 0.04, "http5xx_rate": 0.04, "hang_rate": 0.01,
-        "cloudflare403_rate": 0.015, "error200_rate": 0.02, "malformed_rate": 0.02,
-        "ws_disconnect_per_min": 1.0, "ws_freeze_per_min": 0.3, "ws_malformed_rate": 0.01,
+        "delay_rate": 0.06,
+        "http429_rate": 0.04,
+        "http5xx_rate": 0.04,
+        "hang_rate": 0.01,
+        "cloudflare403_rate": 0.015,
+        "error200_rate": 0.02,
+        "malformed_rate": 0.02,
+        "ws_disconnect_per_min": 1.0,
+        "ws_freeze_per_min": 0.3,
+        "ws_malformed_rate": 0.01,
     },
 }
 
 DEFAULTS = {
-    "delay_rate": 0.0, "delay_min_s": 0.2, "delay_max_s": 1.5,
-    "http429_rate": 0.0, "retry_after_s": 1,
+    "delay_rate": 0.0,
+    "delay_min_s": 0.2,
+    "delay_max_s": 1.5,
+    "http429_rate": 0.0,
+    "retry_after_s": 1,
     "http5xx_rate": 0.0,
-    "hang_rate": 0.0, "hang_s": 20.0,
+    "hang_rate": 0.0,
+    "hang_s": 20.0,
     "cloudflare403_rate": 0.0,
     "error200_rate": 0.0,
     "malformed_rate": 0.0,
     # Valid JSON in which one record carries an impossible value (a price of 1.7, mismatched outcome arrays).
     "bad_record_rate": 0.0,
-    "ws_disconnect_per_min": 0.0, "ws_freeze_per_min": 0.0, "ws_freeze_s": 15.0, "ws_malformed_rate": 0.0,
+    "ws_disconnect_per_min": 0.0,
+    "ws_freeze_per_min": 0.0,
+    "ws_freeze_s": 15.0,
+    "ws_malformed_rate": 0.0,
     "rate_limit_mode": "throttle",
     # Test knobs: every limit is multiplied by the scale, and the 10 s window can be shortened.
-    "rate_limit_scale": 1.0, "rate_limit_window_s": 10.0,
+    "rate_limit_scale": 1.0,
+    "rate_limit_window_s": 10.0,
 }
 
 CLOUDFLARE_HTML = """<!DOCTYPE html>
@@ -155,7 +177,11 @@ def corrupt_one_record(body: bytes, rng: random.Random) -> bytes | None:
     elif record.get("version") == "v2" and isinstance(record.get("positionIds"), list):
         record["positionIds"] = record["positionIds"][:1]
     elif "clobTokenIds" in record:
-        ids = json.loads(record["clobTokenIds"]) if isinstance(record["clobTokenIds"], str) else record["clobTokenIds"]
+        ids = (
+            json.loads(record["clobTokenIds"])
+            if isinstance(record["clobTokenIds"], str)
+            else record["clobTokenIds"]
+        )
         record["clobTokenIds"] = json.dumps(list(ids)[:1])
     elif "transactionHash" in record:
         record["price"] = -0.5
@@ -178,12 +204,17 @@ def middleware(faults: FaultConfig, stats, sleep: Callable[[float], Awaitable[No
             await sleep(faults.rng.uniform(faults["delay_min_s"], faults["delay_max_s"]))
             return await handler(request)
         if kind == "http429":
-            return web.Response(status=429, text=dumps({"error": "Too Many Requests"}), content_type="application/json",
-                                headers={"Retry-After": str(int(faults["retry_after_s"]))})
+            return web.Response(
+                status=429,
+                text=dumps({"error": "Too Many Requests"}),
+                content_type="application/json",
+                headers={"Retry-After": str(int(faults["retry_after_s"]))},
+            )
         if kind == "http5xx":
             status = faults.rng.choice([500, 502, 503, 504])
-            return web.Response(status=status, text=dumps({"error": "internal server error"}),
-                                content_type="application/json")
+            return web.Response(
+                status=status, text=dumps({"error": "internal server error"}), content_type="application/json"
+            )
         if kind == "hang":
             # Hold the request past any sane client timeout, then answer normally (if anyone still listens).
             await sleep(faults["hang_s"])
@@ -191,7 +222,9 @@ def middleware(faults: FaultConfig, stats, sleep: Callable[[float], Awaitable[No
         if kind == "cloudflare403":
             return web.Response(status=403, text=CLOUDFLARE_HTML, content_type="text/html")
         if kind == "error200":
-            return web.Response(status=200, text=dumps({"error": "Too Many Requests"}), content_type="application/json")
+            return web.Response(
+                status=200, text=dumps({"error": "Too Many Requests"}), content_type="application/json"
+            )
         resp = await handler(request)
         body = resp.body if isinstance(resp, web.Response) and resp.body is not None else b"{}"
         if isinstance(body, str):
@@ -202,6 +235,8 @@ def middleware(faults: FaultConfig, stats, sleep: Callable[[float], Awaitable[No
                 stats.faults[kind] -= 1  # nothing in this response can carry a bad record
                 return resp
             return web.Response(status=resp.status, body=corrupted, content_type="application/json")
-        return web.Response(status=resp.status, body=truncate(bytes(body), faults.rng), content_type="application/json")
+        return web.Response(
+            status=resp.status, body=truncate(bytes(body), faults.rng), content_type="application/json"
+        )
 
     return fault_middleware

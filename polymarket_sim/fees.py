@@ -17,8 +17,13 @@ CATEGORY_RATES = {
     "tech": (0.04, 0.25),
     "geopolitics": (0.0, 0.0),
 }
-_BY_TAG = (("Geopolitics", "geopolitics"), ("Sports", "sports"), ("Finance", "finance"), ("Tech", "tech"),
-           ("Politics", "politics"))
+_BY_TAG = (
+    ("Geopolitics", "geopolitics"),
+    ("Sports", "sports"),
+    ("Finance", "finance"),
+    ("Tech", "tech"),
+    ("Politics", "politics"),
+)
 
 
 def fee_category(kind: str, tags) -> str:

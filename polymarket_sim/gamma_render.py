@@ -108,15 +108,17 @@ def market_static(m) -> dict:
     if m.kind == "sports":
         d["gameStartTime"] = closed_time(m.end_date - 3 * 3600)
     if m.has_rewards:
-        d["clobRewards"] = [{
-            "id": str(200_000 + h(m.key, 78) % 200_000),
-            "conditionId": m.condition_id,
-            "assetAddress": USDC,
-            "rewardsAmount": 0,
-            "rewardsDailyRate": [1, 5, 30, 100][h(m.key, 79) % 4],
-            "startDate": date_only(m.created_at),
-            "endDate": "2500-12-31",
-        }]
+        d["clobRewards"] = [
+            {
+                "id": str(200_000 + h(m.key, 78) % 200_000),
+                "conditionId": m.condition_id,
+                "assetAddress": USDC,
+                "rewardsAmount": 0,
+                "rewardsDailyRate": [1, 5, 30, 100][h(m.key, 79) % 4],
+                "startDate": date_only(m.created_at),
+                "endDate": "2500-12-31",
+            }
+        ]
     m.static = d
     return d
 
@@ -213,8 +215,12 @@ def market_object(world, m, t: float, embed_events: bool = True) -> dict:
     d["competitive"] = round(max(0.0, 1.0 - 4.0 * d["spread"]), 6) if not resolved else 0
     ref = min(t, m.resolved_at)
     p_now = world.micro.market_yes(m, int(ref * 1000))
-    for key, back in (("oneHourPriceChange", 3600.0), ("oneDayPriceChange", DAY), ("oneWeekPriceChange", 7 * DAY),
-                      ("oneMonthPriceChange", 30 * DAY)):
+    for key, back in (
+        ("oneHourPriceChange", 3600.0),
+        ("oneDayPriceChange", DAY),
+        ("oneWeekPriceChange", 7 * DAY),
+        ("oneMonthPriceChange", 30 * DAY),
+    ):
         if ref - back >= m.created_at:
             d[key] = round(p_now - world.micro.market_yes(m, int((ref - back) * 1000)), 3)
     d["closed"] = resolved
@@ -283,14 +289,30 @@ def event_static(ev) -> dict:
         series_slug = ev.slug.rsplit("-", 1)[0].replace("-updown", "-up-or-down")
         d["startTime"] = iso(ev.end_date - 300)
         d["seriesSlug"] = series_slug
-        d["series"] = [{
-            "id": str(10_000 + h(len(series_slug), ord(series_slug[0]), ord(series_slug[1])) % 900),
-            "ticker": series_slug, "slug": series_slug, "title": ev.title.split(" - ")[0],
-            "seriesType": "single", "recurrence": "daily", "image": "", "icon": "", "active": True,
-            "closed": False, "archived": False, "featured": False, "restricted": True,
-            "createdAt": "2025-11-21T21:46:22.201627Z", "updatedAt": iso(ev.created_at, micros=True),
-            "volume24hr": 0.0, "volume": 0.0, "liquidity": 0.0, "commentCount": 0, "requiresTranslation": False,
-        }]
+        d["series"] = [
+            {
+                "id": str(10_000 + h(len(series_slug), ord(series_slug[0]), ord(series_slug[1])) % 900),
+                "ticker": series_slug,
+                "slug": series_slug,
+                "title": ev.title.split(" - ")[0],
+                "seriesType": "single",
+                "recurrence": "daily",
+                "image": "",
+                "icon": "",
+                "active": True,
+                "closed": False,
+                "archived": False,
+                "featured": False,
+                "restricted": True,
+                "createdAt": "2025-11-21T21:46:22.201627Z",
+                "updatedAt": iso(ev.created_at, micros=True),
+                "volume24hr": 0.0,
+                "volume": 0.0,
+                "liquidity": 0.0,
+                "commentCount": 0,
+                "requiresTranslation": False,
+            }
+        ]
     ev.static = d
     return d
 
@@ -303,18 +325,20 @@ def event_static_fields(world, ev, t: float) -> dict:
     v1w = vol - sum(_volume(m, t - 7 * DAY) for m in ev.markets)
     v1m = vol - sum(_volume(m, t - 30 * DAY) for m in ev.markets)
     liq = 0.0 if closed else round(sum(m.depth * 12.0 for m in ev.markets), 4)
-    d.update({
-        "closed": closed,
-        "liquidity": liq,
-        "volume": _num(vol),
-        "updatedAt": iso(max(ev.created_at, t - 37.0), micros=True),
-        "competitive": 0 if closed else 0.93,
-        "volume24hr": _num(v24),
-        "volume1wk": _num(v1w),
-        "volume1mo": _num(v1m),
-        "volume1yr": _num(vol),
-        "liquidityClob": liq,
-    })
+    d.update(
+        {
+            "closed": closed,
+            "liquidity": liq,
+            "volume": _num(vol),
+            "updatedAt": iso(max(ev.created_at, t - 37.0), micros=True),
+            "competitive": 0 if closed else 0.93,
+            "volume24hr": _num(v24),
+            "volume1wk": _num(v1w),
+            "volume1mo": _num(v1m),
+            "volume1yr": _num(vol),
+            "liquidityClob": liq,
+        }
+    )
     if closed:
         d["closedTime"] = iso(ev.resolved_at)
     return d
@@ -323,7 +347,14 @@ def event_static_fields(world, ev, t: float) -> dict:
 def event_object(world, ev, t: float) -> dict:
     d = event_static_fields(world, ev, t)
     d["markets"] = [market_object(world, m, t, embed_events=False) for m in ev.markets]
-    d["tags"] = [{"id": str(100 + h(len(tag), ord(tag[0])) % 100000), "label": tag,
-                  "slug": tag.lower().replace(" ", "-"), "forceShow": False, "requiresTranslation": False}
-                 for tag in ev.tags]
+    d["tags"] = [
+        {
+            "id": str(100 + h(len(tag), ord(tag[0])) % 100000),
+            "label": tag,
+            "slug": tag.lower().replace(" ", "-"),
+            "forceShow": False,
+            "requiresTranslation": False,
+        }
+        for tag in ev.tags
+    ]
     return d

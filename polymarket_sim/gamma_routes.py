@@ -51,8 +51,15 @@ _MARKET_ORDER = {
     "createdAt": lambda m, t: m.created_at,
     "closedTime": lambda m, t: m.resolved_at,
 }
-_ALIASES = {"volume_24hr": "volume24hr", "volume_num": "volumeNum", "liquidity_num": "liquidityNum",
-            "end_date": "endDate", "start_date": "startDate", "created_at": "createdAt", "closed_time": "closedTime"}
+_ALIASES = {
+    "volume_24hr": "volume24hr",
+    "volume_num": "volumeNum",
+    "liquidity_num": "liquidityNum",
+    "end_date": "endDate",
+    "start_date": "startDate",
+    "created_at": "createdAt",
+    "closed_time": "closedTime",
+}
 
 
 class MarketQuery:
@@ -138,8 +145,13 @@ class MarketQuery:
                 return False
         if self.uma is not None:
             state = m.state(t)
-            status = "resolved" if closed and not m.no_uma_status else (
-                "proposed" if state in ("proposed",) or (state == "stale" and t >= m.proposed_at) else "")
+            status = (
+                "resolved"
+                if closed and not m.no_uma_status
+                else (
+                    "proposed" if state in ("proposed",) or (state == "stale" and t >= m.proposed_at) else ""
+                )
+            )
             if status != self.uma:
                 return False
         return True
@@ -203,7 +215,7 @@ def _select(q: MarketQuery, catalog, t: float, start_after, limit: int, offset: 
     if start_after is not None:
         key = (start_after[0], start_after[1])
         rows = [r for r in rows if ((r[0], r[1]) > key if q.ascending else (r[0], r[1]) < key)]
-    page = rows[offset:offset + limit]
+    page = rows[offset : offset + limit]
     return [r[2] for r in page], len(rows) > offset + limit
 
 
@@ -225,8 +237,13 @@ def setup(app: web.Application, world, prefix: str = "/gamma") -> None:
         if offset < 0:
             return _validation("offset must be >= 0")
         if offset > MAX_OFFSET:
-            return jresp({"type": "validation error",
-                          "error": "offset too large, use /markets/keyset for deeper pagination"}, status=422)
+            return jresp(
+                {
+                    "type": "validation error",
+                    "error": "offset too large, use /markets/keyset for deeper pagination",
+                },
+                status=422,
+            )
         page, _ = _select(q, world.catalog, t, None, limit, offset)
         return jresp([market_object(world, m, t) for m in page], headers=DEPRECATION_HEADERS)
 
@@ -275,7 +292,9 @@ def setup(app: web.Application, world, prefix: str = "/gamma") -> None:
         cat = world.catalog
         if ids or slugs:
             found = {cat.events_by_id[i].id: cat.events_by_id[i] for i in ids if i in cat.events_by_id}
-            found.update({cat.events_by_slug[s].id: cat.events_by_slug[s] for s in slugs if s in cat.events_by_slug})
+            found.update(
+                {cat.events_by_slug[s].id: cat.events_by_slug[s] for s in slugs if s in cat.events_by_slug}
+            )
             evs = [found[i] for i in sorted(found) if found[i].created_at <= t]
             return evs, len(evs), want_closed, False
         return cat.events, cat.visible_events(t), want_closed, True
@@ -291,8 +310,13 @@ def setup(app: web.Application, world, prefix: str = "/gamma") -> None:
         if offset < 0:
             return _validation("offset must be >= 0")
         if offset > MAX_OFFSET:
-            return jresp({"type": "validation error",
-                          "error": "offset too large, use /events/keyset for deeper pagination"}, status=422)
+            return jresp(
+                {
+                    "type": "validation error",
+                    "error": "offset too large, use /events/keyset for deeper pagination",
+                },
+                status=422,
+            )
         out, skipped = [], 0
         for i in range(end):
             ev = evs[i]

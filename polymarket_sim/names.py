@@ -10,28 +10,163 @@ from datetime import UTC
 
 from .rng import Stream
 
-_COMPANIES = ["Nvidia", "Apple", "Tesla", "Microsoft", "OpenAI", "Anthropic", "Meta", "Amazon", "Netflix", "Intel",
-              "AMD", "Coinbase", "Stripe", "SpaceX", "Boeing", "Airbnb", "Uber", "Palantir", "Shopify", "Spotify"]
-_ASSETS = ["Bitcoin", "Ethereum", "Solana", "XRP", "Dogecoin", "Gold", "Silver", "Crude Oil", "the S&P 500", "Nasdaq"]
+_COMPANIES = [
+    "Nvidia",
+    "Apple",
+    "Tesla",
+    "Microsoft",
+    "OpenAI",
+    "Anthropic",
+    "Meta",
+    "Amazon",
+    "Netflix",
+    "Intel",
+    "AMD",
+    "Coinbase",
+    "Stripe",
+    "SpaceX",
+    "Boeing",
+    "Airbnb",
+    "Uber",
+    "Palantir",
+    "Shopify",
+    "Spotify",
+]
+_ASSETS = [
+    "Bitcoin",
+    "Ethereum",
+    "Solana",
+    "XRP",
+    "Dogecoin",
+    "Gold",
+    "Silver",
+    "Crude Oil",
+    "the S&P 500",
+    "Nasdaq",
+]
 _TICKERS = {"Bitcoin": "btc", "Ethereum": "eth", "Solana": "sol", "XRP": "xrp", "Dogecoin": "doge"}
-_PEOPLE = ["Gavin Newsom", "Josh Shapiro", "Pete Buttigieg", "Gretchen Whitmer", "Alexandria Ocasio-Cortez",
-           "Wes Moore", "Andy Beshear", "JB Pritzker", "Jon Ossoff", "Cory Booker", "Ro Khanna", "Mark Kelly",
-           "JD Vance", "Marco Rubio", "Ron DeSantis", "Vivek Ramaswamy", "Glenn Youngkin", "Tucker Carlson",
-           "Nikki Haley", "Tim Scott", "Elise Stefanik", "Byron Donalds", "Kristi Noem", "Sarah Sanders"]
-_RACES = ["Democratic Presidential Nominee", "Republican Presidential Nominee", "Senate Majority Leader",
-          "Next Fed Chair", "Time Person of the Year", "UK Prime Minister", "NYC Mayoral Election",
-          "Best Picture Winner", "Ballon d'Or Winner", "World Series Champion"]
-_TEAMS = ["Lakers", "Celtics", "Warriors", "Knicks", "Bucks", "Nuggets", "Heat", "Suns", "Mavericks", "76ers",
-          "Chiefs", "Eagles", "Bills", "49ers", "Cowboys", "Ravens", "Lions", "Packers", "Dodgers", "Yankees",
-          "Arsenal", "Liverpool", "Real Madrid", "Barcelona", "Bayern Munich", "PSG", "Inter", "Chelsea"]
-_EVENTS = ["announce a stock split", "release a new flagship model", "be sued by the FTC", "hit a $5T market cap",
-           "announce layoffs", "beat earnings estimates", "announce an acquisition", "be added to the Dow"]
-_COUNTRIES = ["Russia x Ukraine ceasefire", "Israel x Hamas ceasefire", "US x China trade deal",
-              "India x Pakistan talks", "EU tariff agreement", "Iran nuclear deal"]
-_ADJ = ["Comfortable", "Brave", "Quiet", "Swift", "Lucky", "Golden", "Silent", "Bold", "Clever", "Rapid", "Calm",
-        "Bright", "Frosty", "Mellow", "Wild", "Nimble"]
-_NOUN = ["Insulation", "Falcon", "Harbor", "Meadow", "Engine", "Lantern", "Compass", "Orchard", "Summit", "Ripple",
-         "Anchor", "Canyon", "Thicket", "Beacon", "Glacier", "Willow"]
+_PEOPLE = [
+    "Gavin Newsom",
+    "Josh Shapiro",
+    "Pete Buttigieg",
+    "Gretchen Whitmer",
+    "Alexandria Ocasio-Cortez",
+    "Wes Moore",
+    "Andy Beshear",
+    "JB Pritzker",
+    "Jon Ossoff",
+    "Cory Booker",
+    "Ro Khanna",
+    "Mark Kelly",
+    "JD Vance",
+    "Marco Rubio",
+    "Ron DeSantis",
+    "Vivek Ramaswamy",
+    "Glenn Youngkin",
+    "Tucker Carlson",
+    "Nikki Haley",
+    "Tim Scott",
+    "Elise Stefanik",
+    "Byron Donalds",
+    "Kristi Noem",
+    "Sarah Sanders",
+]
+_RACES = [
+    "Democratic Presidential Nominee",
+    "Republican Presidential Nominee",
+    "Senate Majority Leader",
+    "Next Fed Chair",
+    "Time Person of the Year",
+    "UK Prime Minister",
+    "NYC Mayoral Election",
+    "Best Picture Winner",
+    "Ballon d'Or Winner",
+    "World Series Champion",
+]
+_TEAMS = [
+    "Lakers",
+    "Celtics",
+    "Warriors",
+    "Knicks",
+    "Bucks",
+    "Nuggets",
+    "Heat",
+    "Suns",
+    "Mavericks",
+    "76ers",
+    "Chiefs",
+    "Eagles",
+    "Bills",
+    "49ers",
+    "Cowboys",
+    "Ravens",
+    "Lions",
+    "Packers",
+    "Dodgers",
+    "Yankees",
+    "Arsenal",
+    "Liverpool",
+    "Real Madrid",
+    "Barcelona",
+    "Bayern Munich",
+    "PSG",
+    "Inter",
+    "Chelsea",
+]
+_EVENTS = [
+    "announce a stock split",
+    "release a new flagship model",
+    "be sued by the FTC",
+    "hit a $5T market cap",
+    "announce layoffs",
+    "beat earnings estimates",
+    "announce an acquisition",
+    "be added to the Dow",
+]
+_COUNTRIES = [
+    "Russia x Ukraine ceasefire",
+    "Israel x Hamas ceasefire",
+    "US x China trade deal",
+    "India x Pakistan talks",
+    "EU tariff agreement",
+    "Iran nuclear deal",
+]
+_ADJ = [
+    "Comfortable",
+    "Brave",
+    "Quiet",
+    "Swift",
+    "Lucky",
+    "Golden",
+    "Silent",
+    "Bold",
+    "Clever",
+    "Rapid",
+    "Calm",
+    "Bright",
+    "Frosty",
+    "Mellow",
+    "Wild",
+    "Nimble",
+]
+_NOUN = [
+    "Insulation",
+    "Falcon",
+    "Harbor",
+    "Meadow",
+    "Engine",
+    "Lantern",
+    "Compass",
+    "Orchard",
+    "Summit",
+    "Ripple",
+    "Anchor",
+    "Canyon",
+    "Thicket",
+    "Beacon",
+    "Glacier",
+    "Willow",
+]
 
 IMAGE_BASE = "https://polymarket-upload.s3.us-east-2.amazonaws.com/"
 
@@ -53,14 +188,26 @@ def single_question(kind: str, rs: Stream, end_ts: float) -> dict:
     if kind == "updown":
         asset = rs.choice(list(_TICKERS))
         q = f"{asset} Up or Down - {when}, {rs.randint(1, 12)}:{rs.choice(['00', '15', '30', '45'])}PM ET"
-        return {"question": q, "outcomes": ("Up", "Down"), "title": q, "image": f"{_TICKERS[asset].upper()}+fullsize.png",
-                "slug_base": f"{_TICKERS[asset]}-updown-{int(end_ts)}", "tags": ["Crypto", "Up or Down", asset]}
+        return {
+            "question": q,
+            "outcomes": ("Up", "Down"),
+            "title": q,
+            "image": f"{_TICKERS[asset].upper()}+fullsize.png",
+            "slug_base": f"{_TICKERS[asset]}-updown-{int(end_ts)}",
+            "tags": ["Crypto", "Up or Down", asset],
+        }
     if kind == "sports":
         a = rs.choice(_TEAMS)
         b = rs.choice([t for t in _TEAMS if t != a])
         q = f"{a} vs. {b}"
-        return {"question": q, "outcomes": (a, b), "title": q, "image": f"{slugify(a)}-{slugify(b)}.png",
-                "slug_base": slugify(q), "tags": ["Sports", "Games"]}
+        return {
+            "question": q,
+            "outcomes": (a, b),
+            "title": q,
+            "image": f"{slugify(a)}-{slugify(b)}.png",
+            "slug_base": slugify(q),
+            "tags": ["Sports", "Games"],
+        }
     r = rs.random()
     if r < 0.35:
         subject = rs.choice(_COMPANIES)
@@ -74,8 +221,14 @@ def single_question(kind: str, rs: Stream, end_ts: float) -> dict:
     else:
         q = f"{rs.choice(_COUNTRIES)} by {when}?"
         tags = ["Politics", "Geopolitics"]
-    return {"question": q, "outcomes": ("Yes", "No"), "title": q, "image": f"{slugify(q)[:40]}.jpg",
-            "slug_base": slugify(q), "tags": tags}
+    return {
+        "question": q,
+        "outcomes": ("Yes", "No"),
+        "title": q,
+        "image": f"{slugify(q)[:40]}.jpg",
+        "slug_base": slugify(q),
+        "tags": tags,
+    }
 
 
 def negrisk_event(rs: Stream, k: int, end_ts: float) -> dict:
@@ -89,8 +242,14 @@ def negrisk_event(rs: Stream, k: int, end_ts: float) -> dict:
         name = pool.pop(rs.next64() % len(pool))
         candidates.append(name)
     questions = [f"Will {c} win the {year} {race}?" for c in candidates]
-    return {"title": title, "candidates": candidates, "questions": questions, "slug_base": slugify(title),
-            "image": f"{slugify(race)}.png", "tags": ["Politics", "Elections", race]}
+    return {
+        "title": title,
+        "candidates": candidates,
+        "questions": questions,
+        "slug_base": slugify(title),
+        "image": f"{slugify(race)}.png",
+        "tags": ["Politics", "Elections", race],
+    }
 
 
 def trader(wallet_index: int, seed: int) -> dict:

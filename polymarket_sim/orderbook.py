@@ -33,7 +33,19 @@ N_RETAIL_WALLETS = 20000
 
 
 class Trade:
-    __slots__ = ("k", "market", "price", "seq", "side", "size", "t_ms", "token_index", "tx_hash", "wallet", "whale")
+    __slots__ = (
+        "k",
+        "market",
+        "price",
+        "seq",
+        "side",
+        "size",
+        "t_ms",
+        "token_index",
+        "tx_hash",
+        "wallet",
+        "whale",
+    )
 
     @property
     def asset_id(self) -> str:
@@ -91,8 +103,10 @@ class BookState:
         hit = self._cache.get(key)
         if hit is None:
             bids, asks = self.levels(idx)
-            hit = ([{"price": fmt_milli(p), "size": fmt_micro(s)} for p, s in bids],
-                   [{"price": fmt_milli(p), "size": fmt_micro(s)} for p, s in asks])
+            hit = (
+                [{"price": fmt_milli(p), "size": fmt_micro(s)} for p, s in bids],
+                [{"price": fmt_milli(p), "size": fmt_micro(s)} for p, s in asks],
+            )
             self._cache[key] = hit
         return hit
 
@@ -169,7 +183,7 @@ class _Side:
 
     def wire(self) -> list:
         """Remaining levels in wire order: worst first, best last."""
-        return self.levels[self.head:][::-1]
+        return self.levels[self.head :][::-1]
 
 
 def tick_of(m, t_ms: int) -> int:
@@ -184,7 +198,11 @@ class MicroModel:
     """Computes and caches per-tick states. One instance per world."""
 
     def __init__(
-        self, seed: int, informed_flow: float, cache_size: int = 60000, calibration: Calibration | None = None,
+        self,
+        seed: int,
+        informed_flow: float,
+        cache_size: int = 60000,
+        calibration: Calibration | None = None,
         restarts=None,
     ) -> None:
         self.seed = seed
@@ -367,7 +385,11 @@ class MicroModel:
         book_side.consume(size)
         tr = Trade()
         tr.market, tr.token_index, tr.side, tr.price, tr.size, tr.whale = m, token, side, price, size, whale
-        tr.wallet = rs.randint(0, N_WHALE_WALLETS - 1) if whale else N_WHALE_WALLETS + rs.randint(0, N_RETAIL_WALLETS - 1)
+        tr.wallet = (
+            rs.randint(0, N_WHALE_WALLETS - 1)
+            if whale
+            else N_WHALE_WALLETS + rs.randint(0, N_RETAIL_WALLETS - 1)
+        )
         return tr
 
     # -- the market maker's price -----------------------------------------------------------------------------
@@ -401,7 +423,11 @@ class MicroModel:
 
     def _rejected_orders(self, m, k: int, t0: int, n: int) -> set[int]:
         """The tick's orders a planned restart rejected: the market maker never sees them."""
-        if self.restarts is None or not n or not self.restarts.windows(t0 / 1000.0, (t0 + m.tick_ms) / 1000.0):
+        if (
+            self.restarts is None
+            or not n
+            or not self.restarts.windows(t0 / 1000.0, (t0 + m.tick_ms) / 1000.0)
+        ):
             return set()
         _, stamps = self._stamps(m, k, t0, n)
         return {j for j, t_ms in enumerate(stamps) if self._restarted(t_ms)}
@@ -415,7 +441,9 @@ class MicroModel:
             return fair
         k = tick_of(m, min(t_ms, int(m.end_date * 1000)))
         net_now = self._net_whale_orders(m, k)
-        net_old = self._net_whale_orders(m, tick_of(m, min(t_ms, int(m.end_date * 1000)) - int(cal.mm_lag_s * 1000)))
+        net_old = self._net_whale_orders(
+            m, tick_of(m, min(t_ms, int(m.end_date * 1000)) - int(cal.mm_lag_s * 1000))
+        )
         return market_yes(fair, self.evidence, net_old, net_now - net_old, cal)
 
     def forget(self) -> None:
@@ -441,8 +469,9 @@ class MicroModel:
         ts.states = [BookState(m, t0, tick, bids.wire(), asks.wire())]
 
         # The snapshot after each trade is stamped with that trade's time once the times are known.
-        trades, times = self._run_trades(m, k, t0, bids, asks, lambda: ts.states.append(
-            BookState(m, 0, tick, bids.wire(), asks.wire())))
+        trades, times = self._run_trades(
+            m, k, t0, bids, asks, lambda: ts.states.append(BookState(m, 0, tick, bids.wire(), asks.wire()))
+        )
         for st, t_ms in zip(ts.states[1:], times):
             st.ts_ms = t_ms
         ts.trades, ts.trade_times = trades, times
@@ -473,7 +502,9 @@ class MicroModel:
                 return (b[0] if b else None, a[0] if a else None)
 
             tt.bests = [best_pair()]
-            tt.trades, tt.trade_times = self._run_trades(m, k, t0, bids, asks, lambda: tt.bests.append(best_pair()))
+            tt.trades, tt.trade_times = self._run_trades(
+                m, k, t0, bids, asks, lambda: tt.bests.append(best_pair())
+            )
         self._lazy[ck] = tt
         if len(self._lazy) > self._cache_size:
             self._lazy.popitem(last=False)

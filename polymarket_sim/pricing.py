@@ -170,7 +170,9 @@ def fair_yes(seed: int, m, t: float) -> float:
         key = (seed, m.event.id, t)
         probs = _GROUP_CACHE.get(key)
         if probs is None:
-            probs = win_probabilities([latent(seed, sib, clock(sib, t)) for sib in m.event.markets], remaining)
+            probs = win_probabilities(
+                [latent(seed, sib, clock(sib, t)) for sib in m.event.markets], remaining
+            )
             if len(_GROUP_CACHE) > 50_000:
                 _GROUP_CACHE.clear()
             _GROUP_CACHE[key] = probs
@@ -189,7 +191,9 @@ def whale_evidence(informed_flow: float) -> float:
     return math.log((1.0 + f) / (1.0 - f))
 
 
-def market_yes(fair: float, evidence: float, net_old: int, net_recent: int, calibration: Calibration) -> float:
+def market_yes(
+    fair: float, evidence: float, net_old: int, net_recent: int, calibration: Calibration
+) -> float:
     """The market maker's price: the fair price moved by the whale order flow it has learned from (`net_old`:
     net whale orders towards YES older than the lag; `net_recent`: newer ones)."""
     weight = net_old + calibration.mm_recent_weight * net_recent

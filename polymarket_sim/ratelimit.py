@@ -51,7 +51,9 @@ class RateLimiter:
                 return rules + [GENERAL]
         return [GENERAL]
 
-    def reserve(self, path: str, mode: str, scale: float = 1.0, window: float = WINDOW_S) -> tuple[float, float | None]:
+    def reserve(
+        self, path: str, mode: str, scale: float = 1.0, window: float = WINDOW_S
+    ) -> tuple[float, float | None]:
         """(delay to wait before serving, retry_after if rejected in 429 mode)."""
         now = self._clock()
         slot = now
@@ -70,7 +72,9 @@ class RateLimiter:
         return slot - now, None
 
 
-def middleware(limiter: RateLimiter, faults, stats, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
+def middleware(
+    limiter: RateLimiter, faults, stats, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+):
     @web.middleware
     async def rate_limit_middleware(request: web.Request, handler):
         path = request.path
@@ -78,11 +82,17 @@ def middleware(limiter: RateLimiter, faults, stats, sleep: Callable[[float], Awa
             return await handler(request)
         mode = faults["rate_limit_mode"]
         if mode != "off":
-            delay, retry_after = limiter.reserve(path, mode, faults["rate_limit_scale"], faults["rate_limit_window_s"])
+            delay, retry_after = limiter.reserve(
+                path, mode, faults["rate_limit_scale"], faults["rate_limit_window_s"]
+            )
             if retry_after is not None:
                 stats.faults["rate_limit_429"] += 1
-                return web.Response(status=429, text=dumps({"error": "Too Many Requests"}),
-                                    content_type="application/json", headers={"Retry-After": str(int(retry_after))})
+                return web.Response(
+                    status=429,
+                    text=dumps({"error": "Too Many Requests"}),
+                    content_type="application/json",
+                    headers={"Retry-After": str(int(retry_after))},
+                )
             if delay > 0:
                 stats.faults["rate_limit_delay"] += 1
                 await sleep(delay)

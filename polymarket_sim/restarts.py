@@ -51,5 +51,10 @@ class RestartSchedule:
         starts = [s for s in self.starts if s + HALT_S + POST_ONLY_S > t0 and s < t1]
         if self.weekly:
             first = math.floor((t0 - _WEEKLY_OFFSET_S) / WEEK_S) * WEEK_S + _WEEKLY_OFFSET_S
-            starts += [s for s in (first + k * WEEK_S for k in range(int((t1 - first) // WEEK_S) + 1)) if s < t1]
-        return [{"start": s, "halt_end": s + HALT_S, "post_only_end": s + HALT_S + POST_ONLY_S} for s in sorted(set(starts))]
+            starts += [
+                s for s in (first + k * WEEK_S for k in range(int((t1 - first) // WEEK_S) + 1)) if s < t1
+            ]
+        return [
+            {"start": s, "halt_end": s + HALT_S, "post_only_end": s + HALT_S + POST_ONLY_S}
+            for s in sorted(set(starts))
+        ]

@@ -26,8 +26,9 @@ class SimControl:
         self.session = requests.Session()
 
     def _get(self, path: str, **params):
-        r = self.session.get(self.base + path, params={k: v for k, v in params.items() if v is not None},
-                             timeout=self.timeout)
+        r = self.session.get(
+            self.base + path, params={k: v for k, v in params.items() if v is not None}, timeout=self.timeout
+        )
         r.raise_for_status()
         return r.json()
 
@@ -75,7 +76,9 @@ class SimControl:
         return self._get("/truth/served_books", token_id=token_id)
 
     def schedule_restart(self, start=None, in_s: float | None = None) -> dict:
-        return self._post("/restart", {"start": start} if start is not None else {"in_s": in_s if in_s is not None else 120})
+        return self._post(
+            "/restart", {"start": start} if start is not None else {"in_s": in_s if in_s is not None else 120}
+        )
 
     def restarts(self, start=None, end=None) -> list[dict]:
         return self._get("/restarts", start=start, end=end)
@@ -105,8 +108,20 @@ class SimHandle:
 
 
 def _cli_args(markets, seed, speed, faults, informed_flow, start, extra: dict) -> list[str]:
-    args = ["--port", str(extra.pop("port", 0)), "--markets", str(markets), "--seed", str(seed),
-            "--speed", str(speed), "--faults", faults, "--informed-flow", str(informed_flow)]
+    args = [
+        "--port",
+        str(extra.pop("port", 0)),
+        "--markets",
+        str(markets),
+        "--seed",
+        str(seed),
+        "--speed",
+        str(speed),
+        "--faults",
+        faults,
+        "--informed-flow",
+        str(informed_flow),
+    ]
     if start is not None:
         args += ["--start", str(start)]
     for key, value in extra.items():
@@ -115,17 +130,32 @@ def _cli_args(markets, seed, speed, faults, informed_flow, start, extra: dict) -
 
 
 @contextlib.contextmanager
-def run_sim(markets: int = 200, seed: int = 7, speed: float = 1.0, faults: str = "none",
-            informed_flow: float = 0.0, start=None, startup_timeout: float = 60.0, stderr=None, **extra):
+def run_sim(
+    markets: int = 200,
+    seed: int = 7,
+    speed: float = 1.0,
+    faults: str = "none",
+    informed_flow: float = 0.0,
+    start=None,
+    startup_timeout: float = 60.0,
+    stderr=None,
+    **extra,
+):
     """Run `python -m polymarket_sim` in a subprocess; yield a SimHandle; terminate it on exit.
 
     Extra keyword arguments become CLI flags (books_batch_max=100 -> --books-batch-max 100). `stderr` (a file
     object) receives the server's log; by default it is inherited.
     """
-    cmd = [sys.executable, "-m", "polymarket_sim"] + _cli_args(markets, seed, speed, faults, informed_flow, start,
-                                                                dict(extra))
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True,
-                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    cmd = [sys.executable, "-m", "polymarket_sim"] + _cli_args(
+        markets, seed, speed, faults, informed_flow, start, dict(extra)
+    )
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
     try:
         line_box: list[str] = []
         reader = threading.Thread(target=lambda: line_box.append(proc.stdout.readline()), daemon=True)
@@ -134,7 +164,9 @@ def run_sim(markets: int = 200, seed: int = 7, speed: float = 1.0, faults: str =
         if not line_box or not line_box[0].strip():
             raise RuntimeError(f"polymarket_sim did not start (exit code {proc.poll()})")
         urls = json.loads(line_box[0])
-        yield SimHandle(urls=urls, process=proc, control=SimControl(urls["PM_SIM_CONTROL_URL"]), env=dict(urls))
+        yield SimHandle(
+            urls=urls, process=proc, control=SimControl(urls["PM_SIM_CONTROL_URL"]), env=dict(urls)
+        )
     finally:
         if proc.poll() is None:
             proc.terminate()

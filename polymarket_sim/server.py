@@ -10,10 +10,18 @@ from . import clob_routes, control_routes, data_routes, faults, gamma_routes, ra
 from .world import World
 
 
-def build_app(world: World, fault_profile: str = "none", books_batch_max: int = 500,
-              rate_limit_mode: str = "throttle", ws_idle_timeout: float = 30.0, ws_max_assets: int = 500,
-              **fault_overrides) -> web.Application:
-    fault_cfg = faults.FaultConfig(fault_profile, seed=world.seed, rate_limit_mode=rate_limit_mode, **fault_overrides)
+def build_app(
+    world: World,
+    fault_profile: str = "none",
+    books_batch_max: int = 500,
+    rate_limit_mode: str = "throttle",
+    ws_idle_timeout: float = 30.0,
+    ws_max_assets: int = 500,
+    **fault_overrides,
+) -> web.Application:
+    fault_cfg = faults.FaultConfig(
+        fault_profile, seed=world.seed, rate_limit_mode=rate_limit_mode, **fault_overrides
+    )
     limiter = ratelimit.RateLimiter()
 
     @web.middleware
@@ -36,9 +44,14 @@ def build_app(world: World, fault_profile: str = "none", books_batch_max: int = 
         return resp
 
     # Order matters: count every request, then rate-limit it, then maybe inject a fault.
-    app = web.Application(middlewares=[count_requests, ratelimit.middleware(limiter, fault_cfg, world.stats),
-                                       faults.middleware(fault_cfg, world.stats)],
-                          client_max_size=16 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[
+            count_requests,
+            ratelimit.middleware(limiter, fault_cfg, world.stats),
+            faults.middleware(fault_cfg, world.stats),
+        ],
+        client_max_size=16 * 1024 * 1024,
+    )
     app["world"] = world
     app["faults"] = fault_cfg
     gamma_routes.setup(app, world)

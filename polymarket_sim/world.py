@@ -47,8 +47,15 @@ class Stats:
 
 class World:
     def __init__(
-        self, seed: int, n_markets: int, start: float, speed: float, informed_flow: float,
-        market: str = DEFAULT_MARKET, weekly_restarts: bool = False, **catalog_options,
+        self,
+        seed: int,
+        n_markets: int,
+        start: float,
+        speed: float,
+        informed_flow: float,
+        market: str = DEFAULT_MARKET,
+        weekly_restarts: bool = False,
+        **catalog_options,
     ) -> None:
         self.seed = seed
         self.informed_flow = informed_flow
@@ -92,7 +99,9 @@ class World:
             return None
         return self.micro.state_at(m, int(t * 1000))
 
-    def book_payload(self, st: BookState, idx: int, source: str | None, with_event_type: bool = False) -> dict:
+    def book_payload(
+        self, st: BookState, idx: int, source: str | None, with_event_type: bool = False
+    ) -> dict:
         """The /book JSON (and, with event_type, the WS `book` message) of token idx in state st."""
         m = st.market
         bids, asks = st.wire_levels(idx)

@@ -179,7 +179,11 @@ class Hub:
         i = bisect.bisect_right(ts.trade_times, t)
         st = ts.states[i]
         self.last_state[m.gid] = st
-        nxt = (ts.trade_times[i], m.gid, k, i) if i < len(ts.trades) else (tick_start(m, k + 1), m.gid, k + 1, -1)
+        nxt = (
+            (ts.trade_times[i], m.gid, k, i)
+            if i < len(ts.trades)
+            else (tick_start(m, k + 1), m.gid, k + 1, -1)
+        )
         heapq.heappush(self.heap, nxt)
         return st
 
@@ -290,14 +294,18 @@ class Hub:
                     for c in targets:
                         out.setdefault(c, []).append((t_ms, body))
                     for i in (0, 1):
-                        self.world.served.append((toks[i], cur.ts_ms, cur.hash(i), "ws_price_change", time.time()))
+                        self.world.served.append(
+                            (toks[i], cur.ts_ms, cur.hash(i), "ws_price_change", time.time())
+                        )
         else:
             tr = ts.trades[idx]
             self._to_asset(out, tr.asset_id, t_ms, ws_last_trade(tr))
             # "book" is sent when a trade affects the book; the trade moved both tokens' books.
             for i, tok in enumerate(toks):
                 if tok in self.by_token:
-                    self._to_asset(out, tok, t_ms, self.world.book_payload(cur, i, "ws_book", with_event_type=True))
+                    self._to_asset(
+                        out, tok, t_ms, self.world.book_payload(cur, i, "ws_book", with_event_type=True)
+                    )
         if prev is not None:
             for i, tok in enumerate(toks):
                 if prev.best(i) != cur.best(i):

@@ -28,7 +28,9 @@ def price_change(prev, cur, t_ms: int) -> dict | None:
     for idx in (0, 1):
         pb, pa = prev.levels(idx)
         cb, ca = cur.levels(idx)
-        changes = [(p, s, "BUY") for p, s in level_diff(pb, cb)] + [(p, s, "SELL") for p, s in level_diff(pa, ca)]
+        changes = [(p, s, "BUY") for p, s in level_diff(pb, cb)] + [
+            (p, s, "SELL") for p, s in level_diff(pa, ca)
+        ]
         if not changes:
             continue
         bb, ba = cur.best(idx)
@@ -36,12 +38,25 @@ def price_change(prev, cur, t_ms: int) -> dict | None:
         tok = cur.token(idx)
         bbs, bas = _best_str(bb, "0"), _best_str(ba, "1")
         for p, s, side in changes:
-            entries.append({"asset_id": tok, "price": fmt_milli(p), "size": fmt_micro(s), "side": side, "hash": h,
-                            "best_bid": bbs, "best_ask": bas})
+            entries.append(
+                {
+                    "asset_id": tok,
+                    "price": fmt_milli(p),
+                    "size": fmt_micro(s),
+                    "side": side,
+                    "hash": h,
+                    "best_bid": bbs,
+                    "best_ask": bas,
+                }
+            )
     if not entries:
         return None
-    return {"market": cur.market.condition_id, "price_changes": entries, "timestamp": str(t_ms),
-            "event_type": "price_change"}
+    return {
+        "market": cur.market.condition_id,
+        "price_changes": entries,
+        "timestamp": str(t_ms),
+        "event_type": "price_change",
+    }
 
 
 def noop_price_change(st, t_ms: int) -> dict:
@@ -53,34 +68,74 @@ def noop_price_change(st, t_ms: int) -> dict:
         for levels, side in ((bids, "BUY"), (asks, "SELL")):
             if levels:
                 p, s = levels[-1]
-                entries.append({"asset_id": st.token(idx), "price": fmt_milli(p), "size": fmt_micro(s), "side": side,
-                                "hash": st.hash(idx), "best_bid": _best_str(bb, "0"), "best_ask": _best_str(ba, "1")})
-    return {"market": st.market.condition_id, "price_changes": entries, "timestamp": str(t_ms),
-            "event_type": "price_change"}
+                entries.append(
+                    {
+                        "asset_id": st.token(idx),
+                        "price": fmt_milli(p),
+                        "size": fmt_micro(s),
+                        "side": side,
+                        "hash": st.hash(idx),
+                        "best_bid": _best_str(bb, "0"),
+                        "best_ask": _best_str(ba, "1"),
+                    }
+                )
+    return {
+        "market": st.market.condition_id,
+        "price_changes": entries,
+        "timestamp": str(t_ms),
+        "event_type": "price_change",
+    }
 
 
 def tick_size_change(m, token: str, old: int, new: int, t_ms: int) -> dict:
-    return {"event_type": "tick_size_change", "asset_id": token, "market": m.condition_id,
-            "old_tick_size": fmt_milli(old), "new_tick_size": fmt_milli(new), "timestamp": str(t_ms)}
+    return {
+        "event_type": "tick_size_change",
+        "asset_id": token,
+        "market": m.condition_id,
+        "old_tick_size": fmt_milli(old),
+        "new_tick_size": fmt_milli(new),
+        "timestamp": str(t_ms),
+    }
 
 
 def best_bid_ask(st, idx: int, t_ms: int) -> dict:
     bb, ba = st.best(idx)
     spread = (ba if ba is not None else 1000) - (bb or 0)
-    return {"event_type": "best_bid_ask", "market": st.market.condition_id, "asset_id": st.token(idx),
-            "best_bid": _best_str(bb, "0"), "best_ask": _best_str(ba, "1"), "spread": fmt_milli(spread),
-            "timestamp": str(t_ms)}
+    return {
+        "event_type": "best_bid_ask",
+        "market": st.market.condition_id,
+        "asset_id": st.token(idx),
+        "best_bid": _best_str(bb, "0"),
+        "best_ask": _best_str(ba, "1"),
+        "spread": fmt_milli(spread),
+        "timestamp": str(t_ms),
+    }
 
 
 def _event_message(ev) -> dict:
-    return {"id": str(ev.id), "ticker": ev.ticker, "slug": ev.slug, "title": ev.title, "description": ev.description}
+    return {
+        "id": str(ev.id),
+        "ticker": ev.ticker,
+        "slug": ev.slug,
+        "title": ev.title,
+        "description": ev.description,
+    }
 
 
 def new_market(m, t_ms: int) -> dict:
-    body = {"id": str(m.gid), "question": m.question, "market": m.condition_id, "slug": m.slug,
-            "description": m.description, "assets_ids": m.listed_tokens(), "outcomes": m.listed_outcomes(),
-            "event_message": _event_message(m.event), "timestamp": str(t_ms), "event_type": "new_market",
-            "fees_enabled": m.fees_enabled}
+    body = {
+        "id": str(m.gid),
+        "question": m.question,
+        "market": m.condition_id,
+        "slug": m.slug,
+        "description": m.description,
+        "assets_ids": m.listed_tokens(),
+        "outcomes": m.listed_outcomes(),
+        "event_message": _event_message(m.event),
+        "timestamp": str(t_ms),
+        "event_type": "new_market",
+        "fees_enabled": m.fees_enabled,
+    }
     if m.fees_enabled:
         body["fee_schedule"] = fees.ws_schedule(m)
     return body

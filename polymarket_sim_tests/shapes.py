@@ -19,19 +19,38 @@ SAMPLES = Path(os.environ.get("PM_SAMPLES_DIR", SAMPLES_DIR))
 
 # (kind, key) -> why the simulator differs from the real samples on purpose.
 ALLOWED_DIFFERENCES: dict[tuple[str, str], str] = {
-    ("ws_book", "tick_size"): "2026 real captures add tick_size to WS book (polymarket_api.md §4.3); the 2024 "
-                              "sample predates it",
-    ("ws_book", "last_trade_price"): "2026 real captures add last_trade_price to WS book (§4.3); the 2024 sample "
-                                     "predates it",
-    ("ws_new_market", "fees_enabled"): "2026 captures carry the market's fees (polymarket_api.md §4.3, [HF-SCHEMA]); "
-                                        "the docs example predates them",
-    ("ws_new_market", "fee_schedule"): "2026 captures carry fee_schedule{exponent, rate, taker_only, rebate_rate} "
-                                        "(§4.3, §9.7); the docs example predates it",
-    ("ws_market_resolved", "fees_enabled"): "market_resolved is new_market plus the winner (§4.3): same fee fields",
-    ("ws_market_resolved", "fee_schedule"): "market_resolved is new_market plus the winner (§4.3): same fee fields",
-    ("gamma_event", "closedTime"): "closed events carry closedTime (\"2024-11-06T20:40:10Z\", polymarket_api.md §0, "
-                                   "from a resolved-event capture not shipped in the samples); every shipped event "
-                                   "sample is open",
+    (
+        "ws_book",
+        "tick_size",
+    ): "2026 real captures add tick_size to WS book (polymarket_api.md §4.3); the 2024 sample predates it",
+    (
+        "ws_book",
+        "last_trade_price",
+    ): "2026 real captures add last_trade_price to WS book (§4.3); the 2024 sample predates it",
+    (
+        "ws_new_market",
+        "fees_enabled",
+    ): "2026 captures carry the market's fees (polymarket_api.md §4.3, [HF-SCHEMA]); "
+    "the docs example predates them",
+    (
+        "ws_new_market",
+        "fee_schedule",
+    ): "2026 captures carry fee_schedule{exponent, rate, taker_only, rebate_rate} "
+    "(§4.3, §9.7); the docs example predates it",
+    (
+        "ws_market_resolved",
+        "fees_enabled",
+    ): "market_resolved is new_market plus the winner (§4.3): same fee fields",
+    (
+        "ws_market_resolved",
+        "fee_schedule",
+    ): "market_resolved is new_market plus the winner (§4.3): same fee fields",
+    (
+        "gamma_event",
+        "closedTime",
+    ): 'closed events carry closedTime ("2024-11-06T20:40:10Z", polymarket_api.md §0, '
+    "from a resolved-event capture not shipped in the samples); every shipped event "
+    "sample is open",
 }
 
 

@@ -38,8 +38,12 @@ def test_no_book_mirrors_yes_book(sim):
     for yes, no in _tokens(sim, 10):
         y = sim.clob("/book", token_id=yes)
         n = sim.clob("/book", token_id=no)
-        assert [(1 - Decimal(a["price"]), a["size"]) for a in y["asks"]] == [(Decimal(b["price"]), b["size"]) for b in n["bids"]]
-        assert [(1 - Decimal(a["price"]), a["size"]) for a in y["bids"]] == [(Decimal(b["price"]), b["size"]) for b in n["asks"]]
+        assert [(1 - Decimal(a["price"]), a["size"]) for a in y["asks"]] == [
+            (Decimal(b["price"]), b["size"]) for b in n["bids"]
+        ]
+        assert [(1 - Decimal(a["price"]), a["size"]) for a in y["bids"]] == [
+            (Decimal(b["price"]), b["size"]) for b in n["asks"]
+        ]
         assert y["market"] == n["market"] and y["hash"] != n["hash"]
 
 
@@ -60,8 +64,11 @@ def test_batch_endpoints(sim):
     toks = [t for pair in _tokens(sim, 30) for t in pair]
     books = sim.post("PM_CLOB_URL", "/books", [{"token_id": t} for t in toks]).json()
     assert [b["asset_id"] for b in books] == toks
-    prices = sim.post("PM_CLOB_URL", "/prices", [{"token_id": toks[0], "side": "BUY"},
-                                                  {"token_id": toks[0], "side": "SELL"}]).json()
+    prices = sim.post(
+        "PM_CLOB_URL",
+        "/prices",
+        [{"token_id": toks[0], "side": "BUY"}, {"token_id": toks[0], "side": "SELL"}],
+    ).json()
     assert set(prices[toks[0]]) == {"BUY", "SELL"}
     mids = sim.post("PM_CLOB_URL", "/midpoints", [{"token_id": t} for t in toks[:4]]).json()
     assert set(mids) == set(toks[:4])
@@ -114,6 +121,6 @@ def test_some_books_have_an_empty_side(sim):
     toks = [t for m in truth for t in (m["yes_token_id"], m["no_token_id"])]
     empty = 0
     for i in range(0, len(toks), 100):
-        for b in sim.post("PM_CLOB_URL", "/books", [{"token_id": t} for t in toks[i:i + 100]]).json():
+        for b in sim.post("PM_CLOB_URL", "/books", [{"token_id": t} for t in toks[i : i + 100]]).json():
             empty += (not b["bids"]) or (not b["asks"])
     assert empty > 0

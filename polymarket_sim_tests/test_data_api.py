@@ -61,7 +61,7 @@ def test_trades_multi_market_limit_offset_and_cap(sim):
 def test_last_trade_price_matches_truth(sim):
     sim.control.set_time(START_TS)
     _cid, truth = _busy_market(sim)
-    last = max(truth, key=lambda t: (t["timestamp_ms"]))
+    last = max(truth, key=lambda t: t["timestamp_ms"])
     got = sim.clob("/last-trade-price", token_id=last["asset_id"])
     assert got == {"price": last["price"], "side": last["side"]}
 
@@ -73,8 +73,14 @@ def test_prices_history_rules(sim):
     h = sim.clob("/prices-history", market=tok, interval="1d", fidelity=60)["history"]
     assert 20 <= len(h) <= 25
     assert all(isinstance(p["t"], int) and isinstance(p["p"], float) for p in h)
-    assert compare("prices_history", [sim.clob("/prices-history", market=tok, interval="1d", fidelity=60)],
-                   [load("clob_prices_history_2026-03-22.json")]) == []
+    assert (
+        compare(
+            "prices_history",
+            [sim.clob("/prices-history", market=tok, interval="1d", fidelity=60)],
+            [load("clob_prices_history_2026-03-22.json")],
+        )
+        == []
+    )
     # p is the midpoint of the book at t.
     for pt in h[-3:]:
         book = sim.control.truth_book(tok, ts=pt["t"])
@@ -82,15 +88,26 @@ def test_prices_history_rules(sim):
         ba = min(float(x["price"]) for x in book["asks"]) if book["asks"] else 1.0
         assert abs(pt["p"] - (bb + ba) / 2) < 1e-9
     base = sim.urls["PM_CLOB_URL"] + "/prices-history"
-    r = requests.get(base, params={"market": tok, "startTs": int(START_TS) - 16 * 86400, "endTs": int(START_TS)}, timeout=10)
+    r = requests.get(
+        base,
+        params={"market": tok, "startTs": int(START_TS) - 16 * 86400, "endTs": int(START_TS)},
+        timeout=10,
+    )
     assert r.status_code == 400
     assert r.json() == {"error": "invalid filters: 'startTs' and 'endTs' interval is too long"}
     r = requests.get(base, params={"market": tok, "interval": "1w", "fidelity": 1}, timeout=10)
-    assert r.status_code == 400 and r.json() == {"error": "invalid filters: minimum 'fidelity' for '1w' range is 5"}
+    assert r.status_code == 400 and r.json() == {
+        "error": "invalid filters: minimum 'fidelity' for '1w' range is 5"
+    }
     closed = next(x for x in sim.control.markets() if x["state"] == "resolved")
     assert sim.clob("/prices-history", market=closed["yes_token_id"], interval="max")["history"] == []
-    coarse = sim.clob("/prices-history", market=closed["yes_token_id"], startTs=int(closed["resolves_at"]) - 5 * 86400,
-                      endTs=int(closed["resolves_at"]), fidelity=1)["history"]
+    coarse = sim.clob(
+        "/prices-history",
+        market=closed["yes_token_id"],
+        startTs=int(closed["resolves_at"]) - 5 * 86400,
+        endTs=int(closed["resolves_at"]),
+        fidelity=1,
+    )["history"]
     assert all(b["t"] - a["t"] >= 12 * 3600 for a, b in itertools.pairwise(coarse))
 
 
@@ -105,7 +122,15 @@ def test_other_clob_endpoints(sim):
     spreads = sim.post("PM_CLOB_URL", "/spreads", [{"token_id": yes}]).json()
     assert spreads[yes] == sim.clob("/spread", token_id=yes)["spread"]
     simple = sim.clob("/simplified-markets")
-    assert set(simple["data"][0]) == {"condition_id", "rewards", "tokens", "active", "closed", "archived", "accepting_orders"}
+    assert set(simple["data"][0]) == {
+        "condition_id",
+        "rewards",
+        "tokens",
+        "active",
+        "closed",
+        "archived",
+        "accepting_orders",
+    }
 
 
 def _whale_trades(flow: float):
@@ -114,7 +139,9 @@ def _whale_trades(flow: float):
     for m in w.catalog.markets:
         if m.outcome == "INVALID" or m.resolved_at < START_TS:
             continue
-        out.extend(tr for tr in w.micro.trades_between(m, int(START_TS * 1000), int((START_TS + 4 * 3600) * 1000)))
+        out.extend(
+            tr for tr in w.micro.trades_between(m, int(START_TS * 1000), int((START_TS + 4 * 3600) * 1000))
+        )
     return out
 
 
@@ -129,8 +156,13 @@ def test_heavy_tailed_sizes_and_informed_flow():
     informed = _whale_trades(1.0)
     notional = [tr.notional for tr in uninformed]
     assert len(notional) > 500
-    assert any(n >= 25_000 for n in notional) and 0.01 < sum(n >= 1000 for n in notional) / len(notional) < 0.15
-    assert {tr.side for tr in uninformed} == {"BUY", "SELL"} and {tr.token_index for tr in uninformed} == {0, 1}
+    assert (
+        any(n >= 25_000 for n in notional) and 0.01 < sum(n >= 1000 for n in notional) / len(notional) < 0.15
+    )
+    assert {tr.side for tr in uninformed} == {"BUY", "SELL"} and {tr.token_index for tr in uninformed} == {
+        0,
+        1,
+    }
     assert 0.35 < _towards_outcome(uninformed) < 0.65
     assert _towards_outcome(informed) > 0.95
 
@@ -143,7 +175,9 @@ def test_batch_prices_history_matches_single(sim):
     got = sim.post("PM_CLOB_URL", "/batch-prices-history", body).json()["history"]
     assert set(got) == set(toks)
     for tok in toks:
-        single = sim.clob("/prices-history", market=tok, startTs=body["start_ts"], endTs=body["end_ts"], fidelity=30)
+        single = sim.clob(
+            "/prices-history", market=tok, startTs=body["start_ts"], endTs=body["end_ts"], fidelity=30
+        )
         assert got[tok] == single["history"] and got[tok]
     yes, no = toks[0], toks[1]
     assert all(abs(a["p"] + b["p"] - 1) < 1e-9 for a, b in zip(got[yes], got[no]))

@@ -61,10 +61,13 @@ def test_delay(clean):
     assert clean.control.stats()["faults"]["delay"] == before + 1
 
 
-@pytest.mark.parametrize("kind, settings, wait", [
-    ("delay", {"delay_rate": 1, "delay_min_s": 0.4, "delay_max_s": 0.4}, 0.4),
-    ("hang", {"hang_rate": 1, "hang_s": 20}, 20.0),
-])
+@pytest.mark.parametrize(
+    "kind, settings, wait",
+    [
+        ("delay", {"delay_rate": 1, "delay_min_s": 0.4, "delay_max_s": 0.4}, 0.4),
+        ("hang", {"hang_rate": 1, "hang_s": 20}, 20.0),
+    ],
+)
 def test_delay_and_hang_wait_their_time_then_answer(kind, settings, wait):
     t, stats = FakeTime(), Stats()
     (response,) = _serve(faults.middleware(FaultConfig(**settings), stats, sleep=t.asleep))
@@ -252,14 +255,18 @@ def test_rate_limit_429s_on_request_and_throttles_by_default(clean):
     clean.control.set_faults(rate_limit_mode="429", **SMALL_LIMIT)
     try:
         s = requests.Session()
-        codes = [s.get(clean.urls["PM_GAMMA_URL"] + "/markets", params={"limit": 1}, timeout=5) for _ in range(9)]
+        codes = [
+            s.get(clean.urls["PM_GAMMA_URL"] + "/markets", params={"limit": 1}, timeout=5) for _ in range(9)
+        ]
         rejected = [r for r in codes if r.status_code == 429]
         assert rejected and all(int(r.headers["Retry-After"]) >= 1 for r in rejected)
         assert codes[0].status_code == 200
         # The window is still full: in the default mode the next request is delayed, not rejected.
         delayed = clean.control.stats()["faults"].get("rate_limit_delay", 0)
         clean.control.set_faults(rate_limit_mode="throttle")
-        assert s.get(clean.urls["PM_GAMMA_URL"] + "/markets", params={"limit": 1}, timeout=5).status_code == 200
+        assert (
+            s.get(clean.urls["PM_GAMMA_URL"] + "/markets", params={"limit": 1}, timeout=5).status_code == 200
+        )
         assert clean.control.stats()["faults"]["rate_limit_delay"] == delayed + 1
     finally:
         clean.control.set_faults(rate_limit_mode="off", rate_limit_scale=1.0, rate_limit_window_s=10.0)

@@ -29,7 +29,10 @@ def test_offset_ceiling_and_422_body(sim):
     assert sim.get("PM_GAMMA_URL", "/markets", offset=2000).status_code == 200
     r = sim.get("PM_GAMMA_URL", "/markets", offset=2001)
     assert r.status_code == 422
-    assert r.json() == {"type": "validation error", "error": "offset too large, use /markets/keyset for deeper pagination"}
+    assert r.json() == {
+        "type": "validation error",
+        "error": "offset too large, use /markets/keyset for deeper pagination",
+    }
 
 
 def test_closed_default_and_closed_true(sim):
@@ -42,7 +45,9 @@ def test_closed_default_and_closed_true(sim):
     assert sim.gamma("/markets", slug=resolved["slug"]) == []
     assert [m["id"] for m in sim.gamma("/markets", slug=resolved["slug"], closed="true")] == [resolved["id"]]
     assert sim.gamma("/markets", condition_ids=resolved["conditionId"]) == []
-    assert [m["id"] for m in sim.gamma("/markets", condition_ids=resolved["conditionId"], closed="true")] == [resolved["id"]]
+    assert [m["id"] for m in sim.gamma("/markets", condition_ids=resolved["conditionId"], closed="true")] == [
+        resolved["id"]
+    ]
     # The path form works for closed markets regardless of the default.
     assert sim.gamma(f"/markets/{resolved['id']}")["id"] == resolved["id"]
 
@@ -186,5 +191,7 @@ def test_events_keyset_returns_each_open_event_once(sim):
             break
     truth = {m["event_id"] for m in sim.control.markets() if m["state"] != "resolved"}
     assert len(seen) == len(set(seen)) and set(seen) == truth
-    offset_ids = [e["id"] for off in range(0, len(seen) + 100, 100) for e in sim.gamma("/events", limit=100, offset=off)]
+    offset_ids = [
+        e["id"] for off in range(0, len(seen) + 100, 100) for e in sim.gamma("/events", limit=100, offset=off)
+    ]
     assert offset_ids == seen

@@ -18,14 +18,24 @@ DAY = 86400.0
 
 @pytest.fixture(scope="module")
 def v2sim():
-    with run_sim(markets=200, seed=5, speed=0, start=START, rate_limit="off", v2_since="2026-01-01",
-                 v2_share=0.5, no_yes_share=0.5) as handle:
+    with run_sim(
+        markets=200,
+        seed=5,
+        speed=0,
+        start=START,
+        rate_limit="off",
+        v2_since="2026-01-01",
+        v2_share=0.5,
+        no_yes_share=0.5,
+    ) as handle:
         yield Client(handle)
         assert handle.control.stats()["internal_errors"] == 0
 
 
 def _listed(sim, **params) -> list[dict]:
-    return sim.gamma("/markets", limit=100, **params) + sim.gamma("/markets", limit=100, closed="true", **params)
+    return sim.gamma("/markets", limit=100, **params) + sim.gamma(
+        "/markets", limit=100, closed="true", **params
+    )
 
 
 def _ids(m: dict) -> list[str]:
@@ -77,7 +87,9 @@ def test_clob_serves_v2_markets_under_their_position_ids_only(v2sim):
     for legacy in json.loads(m["clobTokenIds"]):
         assert v2sim.get("PM_CLOB_URL", "/book", token_id=legacy).status_code == 404
     clob_market = v2sim.clob(f"/markets/{m['conditionId']}")
-    assert [(x["token_id"], x["outcome"]) for x in clob_market["tokens"]] == list(zip(ids, json.loads(m["outcomes"])))
+    assert [(x["token_id"], x["outcome"]) for x in clob_market["tokens"]] == list(
+        zip(ids, json.loads(m["outcomes"]))
+    )
 
 
 def test_websocket_subscribes_by_position_id(v2sim):
@@ -97,8 +109,11 @@ def test_websocket_subscribes_by_position_id(v2sim):
 
 def test_data_api_trades_carry_listed_outcome_and_index(v2sim):
     truth = {t["condition_id"]: t for t in v2sim.control.markets()}
-    flipped = [cid for cid, t in truth.items() if t["outcomes"] == ["No", "Yes"] and t["version"] == "v2"
-               and t["state"] != "resolved"]
+    flipped = [
+        cid
+        for cid, t in truth.items()
+        if t["outcomes"] == ["No", "Yes"] and t["version"] == "v2" and t["state"] != "resolved"
+    ]
     rows = []
     for cid in flipped[:10]:
         rows += v2sim.get("PM_DATA_API_URL", "/trades", market=cid, limit=50).json()
@@ -118,14 +133,18 @@ def test_keyset_applies_closed_false_even_with_an_identity_filter(v2sim, field):
     m = next(x for x in closed if (x["version"] == "v2") == want_v2)
     value = {"id": m["id"], "slug": m["slug"], "condition_ids": m["conditionId"]}.get(field) or _ids(m)[0]
     assert v2sim.gamma("/markets/keyset", **{field: value})["markets"] == []
-    assert [x["id"] for x in v2sim.gamma("/markets/keyset", closed="true", **{field: value})["markets"]] == [m["id"]]
+    assert [x["id"] for x in v2sim.gamma("/markets/keyset", closed="true", **{field: value})["markets"]] == [
+        m["id"]
+    ]
 
 
 def test_position_ids_filter_finds_only_v2_markets_and_clob_token_ids_only_v1(v2sim):
     live = v2sim.gamma("/markets", limit=100)
     v2 = next(m for m in live if m["version"] == "v2")
     v1 = next(m for m in live if m["version"] == "v1")
-    assert [x["id"] for x in v2sim.gamma("/markets/keyset", position_ids=v2["positionIds"][1])["markets"]] == [v2["id"]]
+    assert [
+        x["id"] for x in v2sim.gamma("/markets/keyset", position_ids=v2["positionIds"][1])["markets"]
+    ] == [v2["id"]]
     assert v2sim.gamma("/markets/keyset", clob_token_ids=v2["positionIds"][1])["markets"] == []
     assert v2sim.gamma("/markets/keyset", position_ids=json.loads(v1["clobTokenIds"])[0])["markets"] == []
 

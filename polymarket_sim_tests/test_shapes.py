@@ -33,7 +33,9 @@ def test_gamma_market_shape_matches_real_samples(sim):
     closed_page = sim.gamma("/markets", limit=100, closed="true")
     assert open_page and closed_page
     objs = open_page + closed_page
-    assert compare("gamma_market", [{k: v for k, v in m.items()} for m in objs], _gamma_market_samples()) == []
+    assert (
+        compare("gamma_market", [{k: v for k, v in m.items()} for m in objs], _gamma_market_samples()) == []
+    )
     embedded = [e for m in objs for e in m["events"]]
     assert compare("gamma_event", embedded, _gamma_event_samples()) == []
 
@@ -41,8 +43,14 @@ def test_gamma_market_shape_matches_real_samples(sim):
 def test_gamma_event_shape_matches_real_samples(sim):
     evs = sim.gamma("/events", limit=50)
     assert evs
-    assert compare("gamma_event", [{k: v for k, v in e.items() if k != "markets"} for e in evs],
-                   _gamma_event_samples()) == []
+    assert (
+        compare(
+            "gamma_event",
+            [{k: v for k, v in e.items() if k != "markets"} for e in evs],
+            _gamma_event_samples(),
+        )
+        == []
+    )
     nested = [m for e in evs for m in e["markets"]]
     assert all("events" not in m for m in nested)
     samples = [{k: v for k, v in m.items() if k != "events"} for m in _gamma_market_samples()]
@@ -69,7 +77,11 @@ def test_clob_book_shape_matches_real_samples(sim):
     assert compare("clob_book", books, samples) == []
     for b in books:
         for lvl in b["bids"] + b["asks"]:
-            assert set(lvl) == {"price", "size"} and isinstance(lvl["price"], str) and isinstance(lvl["size"], str)
+            assert (
+                set(lvl) == {"price", "size"}
+                and isinstance(lvl["price"], str)
+                and isinstance(lvl["size"], str)
+            )
 
 
 def test_clob_market_shape_matches_real_samples(sim):
@@ -77,7 +89,10 @@ def test_clob_market_shape_matches_real_samples(sim):
     open_ = [x for x in cm if not x["closed"]][:20]
     closed = [x for x in cm if x["closed"]][:20]
     assert open_ and closed
-    samples = [load("clob_market_closed_winner_no_katana_fdv.json"), load("clob_market_trump2024_negrisk_open_2024.json")]
+    samples = [
+        load("clob_market_closed_winner_no_katana_fdv.json"),
+        load("clob_market_trump2024_negrisk_open_2024.json"),
+    ]
     # accepting_order_timestamp is a string in one sample and null in the other; both are allowed.
     assert compare("clob_market", open_ + closed, samples) == []
     tok_samples = [t for s in samples for t in s["tokens"]]

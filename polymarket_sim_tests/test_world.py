@@ -69,10 +69,19 @@ def test_determinism_across_two_processes():
             h.control.advance(600)
             page = s.get(h.urls["PM_GAMMA_URL"] + "/markets", params={"limit": 50}, timeout=30).json()
             toks = [json.loads(m["clobTokenIds"])[0] for m in page]
-            books = s.post(h.urls["PM_CLOB_URL"] + "/books", json=[{"token_id": t} for t in toks], timeout=30).json()
+            books = s.post(
+                h.urls["PM_CLOB_URL"] + "/books", json=[{"token_id": t} for t in toks], timeout=30
+            ).json()
             trades = h.control.truth_trades(start=START_TS, end=START_TS + 600)
-            snaps.append((json.dumps([{k: v for k, v in m.items() if k != "updatedAt"} for m in page], sort_keys=True),
-                          [b["hash"] for b in books], json.dumps(trades, sort_keys=True)))
+            snaps.append(
+                (
+                    json.dumps(
+                        [{k: v for k, v in m.items() if k != "updatedAt"} for m in page], sort_keys=True
+                    ),
+                    [b["hash"] for b in books],
+                    json.dumps(trades, sort_keys=True),
+                )
+            )
     assert snaps[0] == snaps[1]
     assert len(json.loads(snaps[0][2])) > 0
 
@@ -218,12 +227,37 @@ def test_cli_prints_one_json_line_and_exits_cleanly_on_sigterm():
     import subprocess
     import sys
 
-    p = subprocess.Popen([sys.executable, "-m", "polymarket_sim", "--port", "0", "--markets", "30", "--speed", "0",
-                          "--seed", "1", "--faults", "light"], stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "polymarket_sim",
+            "--port",
+            "0",
+            "--markets",
+            "30",
+            "--speed",
+            "0",
+            "--seed",
+            "1",
+            "--faults",
+            "light",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         urls = json.loads(p.stdout.readline())
-        assert set(urls) == {"PM_GAMMA_URL", "PM_CLOB_URL", "PM_DATA_API_URL", "PM_WS_URL", "PM_SIM_CONTROL_URL"}
-        assert urls["PM_GAMMA_URL"].startswith("http://127.0.0.1:") and urls["PM_GAMMA_URL"].endswith("/gamma")
+        assert set(urls) == {
+            "PM_GAMMA_URL",
+            "PM_CLOB_URL",
+            "PM_DATA_API_URL",
+            "PM_WS_URL",
+            "PM_SIM_CONTROL_URL",
+        }
+        assert urls["PM_GAMMA_URL"].startswith("http://127.0.0.1:") and urls["PM_GAMMA_URL"].endswith(
+            "/gamma"
+        )
         assert urls["PM_WS_URL"].startswith("ws://127.0.0.1:") and urls["PM_WS_URL"].endswith("/ws/market")
         assert requests.get(urls["PM_SIM_CONTROL_URL"] + "/faults", timeout=10).json()["profile"] == "light"
         p.send_signal(signal.SIGTERM)
@@ -240,7 +274,10 @@ def test_the_realistic_market_is_as_hard_to_beat_as_polymarket():
     whale orders once they are six hours old."""
     from polymarket_sim.world import market_brier
 
-    worlds = [market_brier(World(seed, 400, START_TS, 0, 0.3), 24.0, START_TS, START_TS + 3 * 86400) for seed in (5, 11)]
+    worlds = [
+        market_brier(World(seed, 400, START_TS, 0, 0.3), 24.0, START_TS, START_TS + 3 * 86400)
+        for seed in (5, 11)
+    ]
     n = sum(w[2] for w in worlds)
     market = sum(w[0] * w[2] for w in worlds) / n
     best = sum(w[1] * w[2] for w in worlds) / n
@@ -262,7 +299,11 @@ def test_the_market_maker_learns_from_whale_orders_only_when_whales_are_informed
         price, fair = informed.micro.market_yes(m_inf, t_ms), fair_yes(informed.seed, m_inf, t)
         if lagged and P_MIN < fair < P_MAX:
             moved += 1
-            assert (price > fair if lagged > 0 else price < fair) or price in (P_MIN, P_MAX), (price, fair, lagged)
+            assert (price > fair if lagged > 0 else price < fair) or price in (P_MIN, P_MAX), (
+                price,
+                fair,
+                lagged,
+            )
             towards += (price > fair) == (m_inf.outcome == "YES")
         elif not lagged:
             assert price == fair

@@ -41,7 +41,7 @@ def test_subscribe_gets_book_array_then_updates_that_keep_books_equal_to_rest(at
         sim.control.advance(300)
         c.drain()
         # (The dump's book timestamps are when each state began; updates after it must come in time order.)
-        stamps = [int(m["timestamp"]) for m in c.messages[len(assets):]]
+        stamps = [int(m["timestamp"]) for m in c.messages[len(assets) :]]
         assert stamps == sorted(stamps), "events between the old and the new time arrive in time order"
         kinds = {m["event_type"] for m in c.messages}
         assert {"price_change", "book"} <= kinds
@@ -49,12 +49,22 @@ def test_subscribe_gets_book_array_then_updates_that_keep_books_equal_to_rest(at
             if m["event_type"] == "price_change":
                 assert {ch["asset_id"] for ch in m["price_changes"]} <= set(assets)
         # Both tokens of a market in one price_change message.
-        assert any(len({ch["asset_id"] for ch in m["price_changes"]}) == 2
-                   for m in c.messages if m["event_type"] == "price_change")
-        assert any(ch["size"] == "0" for m in c.messages if m["event_type"] == "price_change" for ch in m["price_changes"])
+        assert any(
+            len({ch["asset_id"] for ch in m["price_changes"]}) == 2
+            for m in c.messages
+            if m["event_type"] == "price_change"
+        )
+        assert any(
+            ch["size"] == "0"
+            for m in c.messages
+            if m["event_type"] == "price_change"
+            for ch in m["price_changes"]
+        )
         for tok in assets:
             rest = sim.clob("/book", token_id=tok)
-            assert c.books[tok]["hash"] == rest["hash"], "WS state hash must equal REST /book at the same instant"
+            assert c.books[tok]["hash"] == rest["hash"], (
+                "WS state hash must equal REST /book at the same instant"
+            )
             assert {k: v for k, v in c.books[tok].items() if k != "hash"} == rest_levels(rest)
     finally:
         c.close()
@@ -71,12 +81,18 @@ def test_every_trade_arrives_as_last_trade_price(at_start):
         t0 = sim.control.now()
         sim.control.advance(900)
         c.drain()
-        got = sorted((m["asset_id"], m["price"], m["size"], m["side"], m["timestamp"])
-                     for m in c.messages if m["event_type"] == "last_trade_price")
+        got = sorted(
+            (m["asset_id"], m["price"], m["size"], m["side"], m["timestamp"])
+            for m in c.messages
+            if m["event_type"] == "last_trade_price"
+        )
         conds = [sim.clob("/book", token_id=p[0])["market"] for p in pairs]
         truth = sim.control.truth_trades(conds, start=t0, end=t0 + 900)
-        want = sorted((t["asset_id"], t["price"], t["size"], t["side"], str(t["timestamp_ms"])) for t in truth
-                      if t["timestamp_ms"] > t0 * 1000)
+        want = sorted(
+            (t["asset_id"], t["price"], t["size"], t["side"], str(t["timestamp_ms"]))
+            for t in truth
+            if t["timestamp_ms"] > t0 * 1000
+        )
         assert want and got == want
         for m in c.messages:
             if m["event_type"] == "last_trade_price":
@@ -105,7 +121,11 @@ def test_ping_pong_and_dynamic_subscribe_unsubscribe(at_start):
         new = c.messages[n0:]
         assert new, "still subscribed to b"
         for m in new:
-            ids = {ch["asset_id"] for ch in m["price_changes"]} if m["event_type"] == "price_change" else {m["asset_id"]}
+            ids = (
+                {ch["asset_id"] for ch in m["price_changes"]}
+                if m["event_type"] == "price_change"
+                else {m["asset_id"]}
+            )
             assert ids & {b_yes, b_no}
             assert m["event_type"] == "price_change" or m["asset_id"] == b_yes
     finally:
@@ -129,9 +149,11 @@ def test_custom_features_are_gated(at_start):
         kinds_custom = {m["event_type"] for m in custom.messages}
         assert not kinds_plain & {"best_bid_ask", "new_market", "market_resolved"}
         assert {"best_bid_ask", "new_market", "market_resolved"} <= kinds_custom
-        for name, kind in (("docs_example_ws_best_bid_ask.json", "best_bid_ask"),
-                           ("docs_example_ws_new_market.json", "new_market"),
-                           ("docs_example_ws_market_resolved.json", "market_resolved")):
+        for name, kind in (
+            ("docs_example_ws_best_bid_ask.json", "best_bid_ask"),
+            ("docs_example_ws_new_market.json", "new_market"),
+            ("docs_example_ws_market_resolved.json", "market_resolved"),
+        ):
             got = [m for m in custom.messages if m["event_type"] == kind][:20]
             assert compare("ws_" + kind, got, [load(name)]) == []
     finally:
@@ -152,14 +174,36 @@ def test_ws_message_shapes_match_real_samples(at_start):
         by = {}
         for m in c.messages:
             by.setdefault(m["event_type"], []).append(m)
-        assert compare("ws_book", by["book"][:50], [load("ws_market_book_trump2024_no_token_2024-10.json")]) == []
-        assert compare("ws_price_change", by["price_change"][:50], [load("docs_example_ws_price_change_v2.json")]) == []
+        assert (
+            compare("ws_book", by["book"][:50], [load("ws_market_book_trump2024_no_token_2024-10.json")])
+            == []
+        )
+        assert (
+            compare(
+                "ws_price_change", by["price_change"][:50], [load("docs_example_ws_price_change_v2.json")]
+            )
+            == []
+        )
         sample_entries = load("docs_example_ws_price_change_v2.json")["price_changes"]
-        assert compare("ws_price_change_entry", [e for m in by["price_change"][:50] for e in m["price_changes"]],
-                       sample_entries) == []
-        assert compare("ws_last_trade_price", by["last_trade_price"][:50],
-                       [load("ws_market_last_trade_price_trump2024_2024-08.json"),
-                        load("docs_example_ws_last_trade_price.json")]) == []
+        assert (
+            compare(
+                "ws_price_change_entry",
+                [e for m in by["price_change"][:50] for e in m["price_changes"]],
+                sample_entries,
+            )
+            == []
+        )
+        assert (
+            compare(
+                "ws_last_trade_price",
+                by["last_trade_price"][:50],
+                [
+                    load("ws_market_last_trade_price_trump2024_2024-08.json"),
+                    load("docs_example_ws_last_trade_price.json"),
+                ],
+            )
+            == []
+        )
         for m in c.messages:
             for k, v in m.items():
                 if k not in ("bids", "asks", "price_changes", "assets_ids", "outcomes", "event_message"):
@@ -195,7 +239,10 @@ def test_tick_size_change_when_price_crosses_threshold(at_start):
         tsc = [m for m in c.messages if m["event_type"] == "tick_size_change"]
         assert {m["asset_id"] for m in tsc} == {target["yes_token_id"], target["no_token_id"]}
         assert compare("ws_tick_size_change", tsc, [load("ws_market_tick_size_change_2025-02.json")]) == []
-        assert {(m["old_tick_size"], m["new_tick_size"]) for m in tsc} <= {("0.01", "0.001"), ("0.001", "0.01")}
+        assert {(m["old_tick_size"], m["new_tick_size"]) for m in tsc} <= {
+            ("0.01", "0.001"),
+            ("0.001", "0.01"),
+        }
     finally:
         c.close()
 
@@ -209,7 +256,13 @@ def test_silent_client_is_dropped_and_pinging_client_is_kept():
             pinger.send("PING")
             assert pinger.recv_frame() == "PONG"
             time.sleep(0.3)
-        with pytest.raises((websocket.WebSocketConnectionClosedException, ConnectionError, websocket.WebSocketTimeoutException)):
+        with pytest.raises(
+            (
+                websocket.WebSocketConnectionClosedException,
+                ConnectionError,
+                websocket.WebSocketTimeoutException,
+            )
+        ):
             silent.ws.settimeout(1)
             silent.ws.send("PING")
             got = silent.ws.recv()
@@ -237,7 +290,7 @@ def test_updates_flow_on_their_own_when_the_clock_runs():
                     c.recv_frame(timeout=0.5)
                 except websocket.WebSocketTimeoutException:
                     pass
-            stamps = [int(m["timestamp"]) for m in c.messages[len(assets):]]
+            stamps = [int(m["timestamp"]) for m in c.messages[len(assets) :]]
             assert len(stamps) > 5
             assert stamps == sorted(stamps), "events are emitted in time order"
         finally:
@@ -286,5 +339,9 @@ def test_every_shape_allowance_is_needed(sim):
 
     charged = next(m for m in Catalog(7, 40, START_TS).markets if m.fees_enabled)
     compare("ws_new_market", [ws_messages.new_market(charged, 0)], [load("docs_example_ws_new_market.json")])
-    compare("ws_market_resolved", [ws_messages.market_resolved(charged, 0)], [load("docs_example_ws_market_resolved.json")])
+    compare(
+        "ws_market_resolved",
+        [ws_messages.market_resolved(charged, 0)],
+        [load("docs_example_ws_market_resolved.json")],
+    )
     assert USED_ALLOWANCES == set(ALLOWED_DIFFERENCES)

@@ -77,4 +77,7 @@ class WSClient:
 
 
 def rest_levels(book: dict) -> dict:
-    return {"bids": {x["price"]: x["size"] for x in book["bids"]}, "asks": {x["price"]: x["size"] for x in book["asks"]}}
+    return {
+        "bids": {x["price"]: x["size"] for x in book["bids"]},
+        "asks": {x["price"]: x["size"] for x in book["asks"]},
+    }

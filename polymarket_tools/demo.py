@@ -109,12 +109,17 @@ class Driver:
         cursor, launched = None, 0
         while True:
             context = dg.build_sensor_context(
-                instance=self.instance, cursor=cursor, repository_def=self.repository, resources=dict(self.defs.resources)
+                instance=self.instance,
+                cursor=cursor,
+                repository_def=self.repository,
+                resources=dict(self.defs.resources),
             )
             data = sensor.evaluate_tick(context)
             requests = list(data.run_requests or [])
             for request in requests:
-                outcome = self.pool.submit_request(request.job_name or sensor.job_name, request, self.overrides).result()
+                outcome = self.pool.submit_request(
+                    request.job_name or sensor.job_name, request, self.overrides
+                ).result()
                 self.outcomes.append(outcome)
                 if not outcome.success:
                     log(f"run {outcome.job_name} {outcome.partition_key} failed: {outcome.error}")
@@ -148,7 +153,11 @@ def summarize(data_dir: Path, driver: Driver) -> dict:
     }
     expected = q("SELECT coalesce(sum(expected), 0) FROM coverage")
     captured = q("SELECT coalesce(sum(captured), 0) FROM coverage")
-    quarantined = sum(1 for _ in (data_dir / "quarantine").rglob("*.parquet")) if (data_dir / "quarantine").exists() else 0
+    quarantined = (
+        sum(1 for _ in (data_dir / "quarantine").rglob("*.parquet"))
+        if (data_dir / "quarantine").exists()
+        else 0
+    )
     quarantined_rows = 0
     if quarantined:
         quarantined_rows = duckdb.sql(
@@ -175,15 +184,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", type=float, default=15.0, help="simulated seconds per wall second")
     parser.add_argument("--minutes", type=int, default=60, help="simulated minutes of slot schedules")
     parser.add_argument("--faults", default="light")
-    parser.add_argument("--informed-flow", type=float, default=0.3,
-                        help="share of whale trades that know the outcome: the only signal the mid lacks")
-    parser.add_argument("--market", default="realistic", choices=["realistic", "strong"],
-                        help="realistic: the market maker prices whale orders once six hours old, so the mid is "
-                        "about as hard to beat as Polymarket's; strong: a price deaf to the tape (a pipeline check)")
+    parser.add_argument(
+        "--informed-flow",
+        type=float,
+        default=0.3,
+        help="share of whale trades that know the outcome: the only signal the mid lacks",
+    )
+    parser.add_argument(
+        "--market",
+        default="realistic",
+        choices=["realistic", "strong"],
+        help="realistic: the market maker prices whale orders once six hours old, so the mid is "
+        "about as hard to beat as Polymarket's; strong: a price deaf to the tape (a pipeline check)",
+    )
     # Slot runs live about two simulated minutes (launched one ahead), so ~6 overlap; keep spare workers.
     parser.add_argument("--workers", type=int, default=12)
-    parser.add_argument("--history-hours", type=int, default=int(DEMO_HISTORY.total_seconds() // 3600),
-                        help="simulated hours of resolved history recorded for the model before the live hour (0: none)")
+    parser.add_argument(
+        "--history-hours",
+        type=int,
+        default=int(DEMO_HISTORY.total_seconds() // 3600),
+        help="simulated hours of resolved history recorded for the model before the live hour (0: none)",
+    )
     args = parser.parse_args(argv)
 
     wall_start = time.monotonic()
@@ -199,19 +220,38 @@ def main(argv: list[str] | None = None) -> int:
 
     from polymarket_sim import run_sim
 
-    log(f"starting polymarket_sim: {args.markets} markets, seed {args.seed}, faults={args.faults}, "
+    log(
+        f"starting polymarket_sim: {args.markets} markets, seed {args.seed}, faults={args.faults}, "
         f"informed flow {args.informed_flow}, {args.market} market"
         f"{' (a market as hard to beat as a real one)' if args.market == 'realistic' else ' (a pipeline check, not a market)'}"
-        f", speed x{args.speed}")
+        f", speed x{args.speed}"
+    )
     # The server logs every request a fault cut short into sim.log.
-    with open(data_dir / "sim.log", "w") as sim_log, run_sim(markets=args.markets, seed=args.seed, speed=0.0, faults=args.faults,
-                          informed_flow=args.informed_flow, start=sim_start.isoformat(), stderr=sim_log,
-                          market=args.market) as sim:
+    with (
+        open(data_dir / "sim.log", "w") as sim_log,
+        run_sim(
+            markets=args.markets,
+            seed=args.seed,
+            speed=0.0,
+            faults=args.faults,
+            informed_flow=args.informed_flow,
+            start=sim_start.isoformat(),
+            stderr=sim_log,
+            market=args.market,
+        ) as sim,
+    ):
         # Light faults, plus the occasional record with an impossible value, so quarantine has work to show.
         sim.control.set_faults(profile=args.faults, bad_record_rate=0.01)
         os.environ.update(sim.env)
         # PM_INGEST_BATCH_S=0: the demo ingests everything once the recorder stops, not window by window.
-        os.environ.update({"PM_CLOCK": "sim", "PM_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(home), "PM_INGEST_BATCH_S": "0"})
+        os.environ.update(
+            {
+                "PM_CLOCK": "sim",
+                "PM_DATA_DIR": str(data_dir),
+                "DAGSTER_HOME": str(home),
+                "PM_INGEST_BATCH_S": "0",
+            }
+        )
         # The demo's deployment begins recording when its simulated world does, hours before today's wall clock.
         os.environ.setdefault("PM_COLLECTION_START", sim_start.isoformat())
         import dagster as dg
@@ -239,15 +279,25 @@ def main(argv: list[str] | None = None) -> int:
         model: dict = {}
         if args.history_hours:
             log(f"recording {args.history_hours} simulated hours of history every {DEMO_STEP}, then training")
-            model = run_ml_demo(driver.pool, sim, data_dir, until=hour0 - timedelta(minutes=10),
-                                run_config_overrides=overrides, log=log)
-            log(f"model {model['model_version']}: {model['resolved_markets_used']} resolved markets, "
+            model = run_ml_demo(
+                driver.pool,
+                sim,
+                data_dir,
+                until=hour0 - timedelta(minutes=10),
+                run_config_overrides=overrides,
+                log=log,
+            )
+            log(
+                f"model {model['model_version']}: {model['resolved_markets_used']} resolved markets, "
                 f"Brier {model['brier_model']:.4f} vs market {model['brier_market']:.4f}, "
                 f"ΔBrier 95% CI {model['delta_brier_ci']}; against the best baseline ({model['best_baseline']}) "
-                f"{model['delta_brier_vs_best_ci']}: {model['verdict']}; canaries null: {model['canaries_null']}")
+                f"{model['delta_brier_vs_best_ci']}: {model['verdict']}; canaries null: {model['canaries_null']}"
+            )
             # The history's last step lies up to DEMO_STEP before the live hour: jump to its warm-up.
             sim.control.set_time(max(sim.control.now(), warm_up_from.timestamp()))
-        log(f"simulated clock at {datetime.fromtimestamp(sim.control.now(), UTC).isoformat()}; discovering markets")
+        log(
+            f"simulated clock at {datetime.fromtimestamp(sim.control.now(), UTC).isoformat()}; discovering markets"
+        )
         ok = driver.run_now("markets_schedule", hour0 - timedelta(hours=1))
         log(f"discovery {'succeeded' if ok else 'FAILED'}")
 
@@ -277,10 +327,14 @@ def main(argv: list[str] | None = None) -> int:
                 if _cron_matches(schedule.cron_schedule, tick):
                     launched += driver.submit_tick(name, tick)
             if tick.minute % 10 == 0:
-                log(f"sim {tick:%H:%M} UTC: launched {launched} slot runs ({driver.finished()} finished so far)")
+                log(
+                    f"sim {tick:%H:%M} UTC: launched {launched} slot runs ({driver.finished()} finished so far)"
+                )
             tick += timedelta(minutes=1)
         driver.wait()
-        log(f"slot runs finished: {sum(1 for o in driver.outcomes if o.success)}/{len(driver.outcomes)} succeeded")
+        log(
+            f"slot runs finished: {sum(1 for o in driver.outcomes if o.success)}/{len(driver.outcomes)} succeeded"
+        )
 
         # Stop the recorder (it flushes its last files on SIGTERM) before the clock jumps ahead, then let the
         # sensor take its files into the lake, as the daemon would every 20 s.
@@ -303,25 +357,45 @@ def main(argv: list[str] | None = None) -> int:
             outcome = driver.pool.submit("predictions_job", None, {"loggers": overrides["loggers"]}).result()
             driver.outcomes.append(outcome)
             log(f"predictions {'succeeded' if outcome.success else 'FAILED: ' + str(outcome.error)}")
-        dg.materialize([_asset(defs, "warehouse")], instance=instance, resources=_resources(defs),
-                       run_config={"loggers": overrides["loggers"]})
+        dg.materialize(
+            [_asset(defs, "warehouse")],
+            instance=instance,
+            resources=_resources(defs),
+            run_config={"loggers": overrides["loggers"]},
+        )
 
         driver.pool.shutdown()
         summary = summarize(data_dir, driver)
         sim_stats = sim.control.stats()
-        summary["api_requests"] = sum(n for endpoint, n in sim_stats.get("requests", {}).items() if "control" not in endpoint)
+        summary["api_requests"] = sum(
+            n for endpoint, n in sim_stats.get("requests", {}).items() if "control" not in endpoint
+        )
         summary["faults_injected"] = sum(sim_stats.get("faults", {}).values())
         figures = demo_figures(data_dir, sim.control, start=recorded_from, end=recorded_to)
         figures.pop("capture", None)
         summary.update(figures)
         summary["sim_hour"] = hour0.isoformat()
-        for key in ("resolved_markets_used", "brier_model", "brier_market", "delta_brier_ci", "best_baseline",
-                    "delta_brier_vs_best_ci", "verdict", "canaries_null", "backtest_sharpe",
-                    "backtest_sharpe_per_bet", "backtest_return_per_bet_ci", "backtest_bets", "model_version"):
+        for key in (
+            "resolved_markets_used",
+            "brier_model",
+            "brier_market",
+            "delta_brier_ci",
+            "best_baseline",
+            "delta_brier_vs_best_ci",
+            "verdict",
+            "canaries_null",
+            "backtest_sharpe",
+            "backtest_sharpe_per_bet",
+            "backtest_return_per_bet_ci",
+            "backtest_bets",
+            "model_version",
+        ):
             if key in model:
                 summary[key] = model[key]
         summary["wall_s"] = round(time.monotonic() - wall_start, 1)
-    log(f"coverage {summary['coverage']} over {summary['snapshots']} snapshot rows; warehouse at {data_dir / 'warehouse.duckdb'}")
+    log(
+        f"coverage {summary['coverage']} over {summary['snapshots']} snapshot rows; warehouse at {data_dir / 'warehouse.duckdb'}"
+    )
     print(json.dumps(summary), flush=True)
     return 0
 

@@ -34,8 +34,14 @@ def _definitions():
     return _DEFS
 
 
-def execute_run(job_name: str, partition_key: str | None, run_config: dict | None, tags: dict | None,
-                asset_selection: list[str] | None = None, check_selection: list[tuple[str, str]] | None = None) -> RunOutcome:
+def execute_run(
+    job_name: str,
+    partition_key: str | None,
+    run_config: dict | None,
+    tags: dict | None,
+    asset_selection: list[str] | None = None,
+    check_selection: list[tuple[str, str]] | None = None,
+) -> RunOutcome:
     import dagster as dg
 
     instance = dg.DagsterInstance.get()
@@ -44,10 +50,13 @@ def execute_run(job_name: str, partition_key: str | None, run_config: dict | Non
         if asset_selection is not None or check_selection is not None:
             # A run request's asset and check selection subset the job, as the daemon's launch would.
             job = job.get_subset(
-                asset_selection={dg.AssetKey.from_user_string(k) for k in asset_selection} if asset_selection else None,
+                asset_selection={dg.AssetKey.from_user_string(k) for k in asset_selection}
+                if asset_selection
+                else None,
                 asset_check_selection=(
                     {dg.AssetCheckKey(dg.AssetKey.from_user_string(a), n) for a, n in check_selection}
-                    if check_selection is not None else None
+                    if check_selection is not None
+                    else None
                 ),
             )
         result = job.execute_in_process(
@@ -88,10 +97,18 @@ class LocalRunPool:
         pids = {f.result() for f in [self._pool.submit(_warm, 0.5) for _ in range(self.workers)]}
         return len(pids)
 
-    def submit(self, job_name: str, partition_key: str | None = None, run_config: dict | None = None,
-               tags: dict | None = None, asset_selection: list[str] | None = None,
-               check_selection: list[tuple[str, str]] | None = None) -> Future:
-        return self._pool.submit(execute_run, job_name, partition_key, run_config, tags, asset_selection, check_selection)
+    def submit(
+        self,
+        job_name: str,
+        partition_key: str | None = None,
+        run_config: dict | None = None,
+        tags: dict | None = None,
+        asset_selection: list[str] | None = None,
+        check_selection: list[tuple[str, str]] | None = None,
+    ) -> Future:
+        return self._pool.submit(
+            execute_run, job_name, partition_key, run_config, tags, asset_selection, check_selection
+        )
 
     def submit_request(self, job_name: str, request, overrides: dict | None = None) -> Future:
         """Execute a schedule's or sensor's `RunRequest` (its partition, config, tags and asset selection)."""
@@ -99,9 +116,12 @@ class LocalRunPool:
         selection = [k.to_user_string() for k in request.asset_selection] if request.asset_selection else None
         checks = (
             [(k.asset_key.to_user_string(), k.name) for k in request.asset_check_keys]
-            if request.asset_check_keys is not None else None
+            if request.asset_check_keys is not None
+            else None
         )
-        return self.submit(job_name, request.partition_key, config, dict(request.tags or {}), selection, checks)
+        return self.submit(
+            job_name, request.partition_key, config, dict(request.tags or {}), selection, checks
+        )
 
     def shutdown(self, kill: bool = False) -> None:
         close_pool(self._pool, kill=kill)

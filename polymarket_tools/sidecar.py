@@ -69,7 +69,9 @@ class SidecarProcess:
         self.starts += 1
         self.wait_for(lambda s: s.get("pid") == self.process.pid, timeout_s, what="first status")
 
-    def wait_for(self, predicate, timeout_s: float = 30.0, what: str = "condition", poll_s: float = 0.1) -> dict:
+    def wait_for(
+        self, predicate, timeout_s: float = 30.0, what: str = "condition", poll_s: float = 0.1
+    ) -> dict:
         """Poll the status file until ``predicate(status)`` holds; fail early if the process died."""
         deadline = time.monotonic() + timeout_s
         while True:
@@ -77,9 +79,13 @@ class SidecarProcess:
             if status is not None and predicate(status):
                 return status
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"ws_sidecar exited with {self.process.returncode} waiting for {what}; log:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"ws_sidecar exited with {self.process.returncode} waiting for {what}; log:\n{self.log_tail()}"
+                )
             if time.monotonic() > deadline:
-                raise TimeoutError(f"ws_sidecar: no {what} within {timeout_s} s; status={json.dumps(status)[:1500]}")
+                raise TimeoutError(
+                    f"ws_sidecar: no {what} within {timeout_s} s; status={json.dumps(status)[:1500]}"
+                )
             time.sleep(poll_s)
 
     def kill(self) -> None:
@@ -124,8 +130,14 @@ def sidecar_env(env: dict, data_dir: str | os.PathLike, **settings) -> dict:
 
 
 @contextlib.contextmanager
-def run_sidecar(env: dict, data_dir: str | os.PathLike, *, log_path: str | os.PathLike | None = None,
-                startup_timeout_s: float = 60.0, **settings) -> Iterator[SidecarProcess]:
+def run_sidecar(
+    env: dict,
+    data_dir: str | os.PathLike,
+    *,
+    log_path: str | os.PathLike | None = None,
+    startup_timeout_s: float = 60.0,
+    **settings,
+) -> Iterator[SidecarProcess]:
     data_dir = Path(data_dir)
     handle = SidecarProcess(
         env=sidecar_env(env, data_dir, **settings),

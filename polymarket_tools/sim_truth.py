@@ -22,7 +22,9 @@ from polymarket_assets.lib.schemas import MARKET_CURRENT_SCHEMA
 from polymarket_assets.lib.tiers import assign_tier
 
 
-def seed_markets_from_sim(data_dir: str | os.PathLike, control, condition_ids: Iterable[str] | None = None) -> list[dict]:
+def seed_markets_from_sim(
+    data_dir: str | os.PathLike, control, condition_ids: Iterable[str] | None = None
+) -> list[dict]:
     """Write ``markets_current`` from the simulator's ground truth (for tests and benchmarks that exercise the
     recorder alone; the demo runs the real ``markets`` asset). Markets not yet resolved are ``open``."""
     now = datetime.fromtimestamp(control.now(), tz=UTC)
@@ -54,7 +56,9 @@ def seed_markets_from_sim(data_dir: str | os.PathLike, control, condition_ids: I
                 "discovery_status": "gone" if resolved else "open",
             }
         )
-    Lake(data_dir).replace_partition("markets_current", pa.Table.from_pylist(rows, schema=MARKET_CURRENT_SCHEMA), {})
+    Lake(data_dir).replace_partition(
+        "markets_current", pa.Table.from_pylist(rows, schema=MARKET_CURRENT_SCHEMA), {}
+    )
     return rows
 
 
@@ -82,7 +86,9 @@ def capture_stats(recorded: Iterable[tuple], truth: Iterable[tuple]) -> dict:
     }
 
 
-def compare_with_truth(recorded: Iterable[tuple], control, condition_ids: Iterable[str], start: float, end: float) -> dict:
+def compare_with_truth(
+    recorded: Iterable[tuple], control, condition_ids: Iterable[str], start: float, end: float
+) -> dict:
     """``capture_stats`` of recorded trades against the simulator's ground truth, on whole seconds.
 
     ``recorded``: (asset_id, side, size, price, exchange_ts_ms, condition_id) tuples. Backfilled trades only

@@ -231,11 +231,17 @@ class Backfiller(threading.Thread):
                     pending += [chunk[:half], chunk[half:]]
                     continue
                 self.stats["truncated"] += 1
-                log.warning("Data API paging cap reached for %s: trades before the cap are unrecoverable", chunk[0])
-            recorded = self.index.window(chunk, start_ms - int(tol * 1000) - 2000, end_ms + int(tol * 1000) + 2000)
+                log.warning(
+                    "Data API paging cap reached for %s: trades before the cap are unrecoverable", chunk[0]
+                )
+            recorded = self.index.window(
+                chunk, start_ms - int(tol * 1000) - 2000, end_ms + int(tol * 1000) + 2000
+            )
             received = self.clock.now_us()
             for cid in chunk:
-                for trade, uid in missing_trades(recorded.get(cid, []), fetched[cid], start_ms, end_ms, int(tol * 1000)):
+                for trade, uid in missing_trades(
+                    recorded.get(cid, []), fetched[cid], start_ms, end_ms, int(tol * 1000)
+                ):
                     rows.append(
                         (
                             uid,

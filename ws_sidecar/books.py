@@ -37,7 +37,9 @@ class LocalBook:
         self.checked_us = 0  # receive time of the last update after which the book was verified
         self.synced = False
 
-    def replace(self, bids, asks, hash_: str | None, ts_ms: int, tick_size: float | None, *, rest: bool) -> None:
+    def replace(
+        self, bids, asks, hash_: str | None, ts_ms: int, tick_size: float | None, *, rest: bool
+    ) -> None:
         self.bids = {p: s for p, s in bids if s > 0}
         self.asks = {p: s for p, s in asks if s > 0}
         self.hash = hash_

@@ -44,7 +44,9 @@ class SidecarConfig:
     backoff_cap_s: float = 30.0
     hash_check_interval_s: float = 60.0  # compare a sample of local books with REST this often (wall)
     hash_check_sample: int = 20
-    exchange_probe_interval_s: float = 15.0  # GET /book on one tracked token this often: an HTTP 425 = planned restart
+    exchange_probe_interval_s: float = (
+        15.0  # GET /book on one tracked token this often: an HTTP 425 = planned restart
+    )
     resync_batch_s: float = 0.5  # resync requests are batched this long
 
     # Files.

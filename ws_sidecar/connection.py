@@ -241,7 +241,9 @@ class Connection(threading.Thread):
                 book = parse_book(raw)
             except ParseError as exc:
                 if self.quarantine is not None:
-                    self.quarantine.add(exc.reason, raw, {"connection_id": self.connection_id, "source": "/books"})
+                    self.quarantine.add(
+                        exc.reason, raw, {"connection_id": self.connection_id, "source": "/books"}
+                    )
                 continue
             got.add(book.asset_id)
             self.processor.apply_rest_book(book, received)
@@ -397,7 +399,9 @@ class Connection(threading.Thread):
                 book = parse_book(raw)
             except ParseError as exc:
                 if self.quarantine is not None:
-                    self.quarantine.add(exc.reason, raw, {"connection_id": self.connection_id, "source": "/books"})
+                    self.quarantine.add(
+                        exc.reason, raw, {"connection_id": self.connection_id, "source": "/books"}
+                    )
                 continue
             if book.asset_id in pending:
                 self.processor.apply_rest_book(book, received)

@@ -80,13 +80,34 @@ def remove_temporaries(data_dir: str | os.PathLike, min_day: str | None = None) 
 
 # The compact tuples the processor appends on the hot path; run, connection and sequence columns are constant
 # or positional within a batch and are added here, column-wise.
-BOOK_ROW = ("received_at", "exchange_ts", "asset_id", "condition_id", "kind", "source", "side", "price", "size",
-            "bids", "asks", "hash", "best_bid", "best_ask", "tick_size")
+BOOK_ROW = (
+    "received_at",
+    "exchange_ts",
+    "asset_id",
+    "condition_id",
+    "kind",
+    "source",
+    "side",
+    "price",
+    "size",
+    "bids",
+    "asks",
+    "hash",
+    "best_bid",
+    "best_ask",
+    "tick_size",
+)
 RAW_ROW = ("received_at", "frame")
 
 
-def _with_constants(schema: pa.Schema, layout: tuple[str, ...], rows: list[tuple], run_id: str,
-                    connection_id: str, seq_start: int) -> pa.Table:
+def _with_constants(
+    schema: pa.Schema,
+    layout: tuple[str, ...],
+    rows: list[tuple],
+    run_id: str,
+    connection_id: str,
+    seq_start: int,
+) -> pa.Table:
     n = len(rows)
     columns = list(zip(*rows)) if rows else [()] * len(layout)
     arrays = {name: pa.array(col, type=schema.field(name).type) for name, col in zip(layout, columns)}

@@ -14,10 +14,14 @@ from polymarket_assets.lib.ws_messages import MarketResolvedEvent, NewMarketEven
 WS_NEW_MARKET = "ws_new_market"
 
 
-def market_event_row(event: NewMarketEvent, key: str, received_us: int, connection_id: str, run_id: str) -> tuple:
+def market_event_row(
+    event: NewMarketEvent, key: str, received_us: int, connection_id: str, run_id: str
+) -> tuple:
     outcome = detail = winning_asset = winning_outcome = None
     if isinstance(event, MarketResolvedEvent):
-        label = label_from_ws_resolved(event.outcomes, event.asset_ids, event.winning_outcome, event.winning_asset_id)
+        label = label_from_ws_resolved(
+            event.outcomes, event.asset_ids, event.winning_outcome, event.winning_asset_id
+        )
         outcome, detail = label.outcome, label.detail or None
         winning_asset, winning_outcome = event.winning_asset_id, event.winning_outcome
     fees = schedule_columns(event.fees_enabled, None, event.fee_schedule)

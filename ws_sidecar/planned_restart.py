@@ -25,8 +25,15 @@ FOLLOW_MAX_S = 900.0  # a "restart" that answers 425 longer than this is reporte
 
 
 class RestartWatch(threading.Thread):
-    def __init__(self, clob_url: str, clock, token: Callable[[], str | None],
-                 on_window: Callable[[int, int, str], None], interval_s: float, stop_event: threading.Event):
+    def __init__(
+        self,
+        clob_url: str,
+        clock,
+        token: Callable[[], str | None],
+        on_window: Callable[[int, int, str], None],
+        interval_s: float,
+        stop_event: threading.Event,
+    ):
         super().__init__(name="restart-watch", daemon=True)
         self.clock = clock
         self.token = token
@@ -57,7 +64,9 @@ class RestartWatch(threading.Thread):
         seen_us = self.clock.now_us()
         start_us = self.last_ok_us if self.last_ok_us is not None else seen_us
         self.open_since_us = start_us
-        log.info("planned matching-engine restart: HTTP 425 since at most %.1f s ago", (seen_us - start_us) / 1e6)
+        log.info(
+            "planned matching-engine restart: HTTP 425 since at most %.1f s ago", (seen_us - start_us) / 1e6
+        )
         detail = "HTTP 425 from the CLOB"
         try:
             self.follow.get_book(token)
@@ -68,5 +77,9 @@ class RestartWatch(threading.Thread):
         end_us = back_us + int(POST_ONLY_S * 1e6)  # exchange seconds, as the recorder's clock counts them
         self.open_since_us = None
         self.windows += 1
-        self.on_window(start_us, end_us, f"{detail}; answered again after {(back_us - seen_us) / 1e6:.1f} s, "
-                                         f"+{POST_ONLY_S:.0f} s post-only")
+        self.on_window(
+            start_us,
+            end_us,
+            f"{detail}; answered again after {(back_us - seen_us) / 1e6:.1f} s, "
+            f"+{POST_ONLY_S:.0f} s post-only",
+        )

@@ -103,10 +103,18 @@ class FrameProcessor:
             self._raw_seq += len(raw)
         return (
             trades,
-            self._convert(files.BOOK_ROW, books, lambda rows, i: files.book_updates_table(
-                rows, self.run_id, self.connection_id, book_seq + i), INCOMING_BOOK_UPDATES_SCHEMA),
-            self._convert(files.RAW_ROW, raw, lambda rows, i: files.raw_frames_table(
-                rows, self.run_id, self.connection_id, raw_seq + i), INCOMING_RAW_FRAMES_SCHEMA),
+            self._convert(
+                files.BOOK_ROW,
+                books,
+                lambda rows, i: files.book_updates_table(rows, self.run_id, self.connection_id, book_seq + i),
+                INCOMING_BOOK_UPDATES_SCHEMA,
+            ),
+            self._convert(
+                files.RAW_ROW,
+                raw,
+                lambda rows, i: files.raw_frames_table(rows, self.run_id, self.connection_id, raw_seq + i),
+                INCOMING_RAW_FRAMES_SCHEMA,
+            ),
         )
 
     def _convert(self, layout: tuple[str, ...], rows: list[tuple], build, schema: pa.Schema) -> pa.Table:
@@ -151,8 +159,23 @@ class FrameProcessor:
 
     def _snapshot_row(self, local: LocalBook, book, received_us: int, source: str) -> None:
         self.book_rows.append(
-            (received_us, book.timestamp_ms, book.asset_id, book.market, "snapshot", source, None, None, None,
-             list(book.bids), list(book.asks), book.hash, local.best_bid(), local.best_ask(), book.tick_size)
+            (
+                received_us,
+                book.timestamp_ms,
+                book.asset_id,
+                book.market,
+                "snapshot",
+                source,
+                None,
+                None,
+                None,
+                list(book.bids),
+                list(book.asks),
+                book.hash,
+                local.best_bid(),
+                local.best_ask(),
+                book.tick_size,
+            )
         )
 
     # -- frames -------------------------------------------------------------------------------------------
@@ -198,7 +221,9 @@ class FrameProcessor:
                 elif kind is PongEvent:
                     self.pongs += 1
 
-    def _malformed(self, text: str, reason: str, received_us: int, message: RejectedMessage | None = None) -> None:
+    def _malformed(
+        self, text: str, reason: str, received_us: int, message: RejectedMessage | None = None
+    ) -> None:
         """Quarantine a frame that could not be decoded (``message`` None; its raw text is archived here), or one
         rejected message of a decoded frame (the frame is archived by the caller)."""
         self.malformed += 1
@@ -257,8 +282,25 @@ class FrameProcessor:
         append = self.book_rows.append
         for ch in applied:
             top = tops[ch.asset_id]
-            append((received_us, ts, ch.asset_id, market, "change", "ws", ch.side, ch.price, ch.size, None, None,
-                    ch.hash, top[0], top[1], None))
+            append(
+                (
+                    received_us,
+                    ts,
+                    ch.asset_id,
+                    market,
+                    "change",
+                    "ws",
+                    ch.side,
+                    ch.price,
+                    ch.size,
+                    None,
+                    None,
+                    ch.hash,
+                    top[0],
+                    top[1],
+                    None,
+                )
+            )
         for asset, ch in last_entry.items():
             book = books[asset]
             if not book.synced:
@@ -270,11 +312,15 @@ class FrameProcessor:
             bid, ask = tops[asset]
             bid = 0.0 if bid is None else bid
             ask = 1.0 if ask is None else ask
-            if (ch.best_bid is None or abs(bid - ch.best_bid) <= 1e-9) and (ch.best_ask is None or abs(ask - ch.best_ask) <= 1e-9):
+            if (ch.best_bid is None or abs(bid - ch.best_bid) <= 1e-9) and (
+                ch.best_ask is None or abs(ask - ch.best_ask) <= 1e-9
+            ):
                 book.checked_us = received_us
             else:
                 self.mismatches += 1
-                self.request_resync(asset, "best price mismatch", book.checked_us or previous_us or received_us)
+                self.request_resync(
+                    asset, "best price mismatch", book.checked_us or previous_us or received_us
+                )
 
     def _book(self, event: BookEvent, received_us: int) -> None:
         self.events["book"] += 1
@@ -325,7 +371,9 @@ class FrameProcessor:
             book.checked_us = received_us
         else:
             self.mismatches += 1
-            self.request_resync(event.asset_id, "best price mismatch", book.checked_us or previous_us or received_us)
+            self.request_resync(
+                event.asset_id, "best price mismatch", book.checked_us or previous_us or received_us
+            )
 
     def _tick_size(self, event: TickSizeChangeEvent, received_us: int) -> None:
         self.events["tick_size_change"] += 1
@@ -335,6 +383,21 @@ class FrameProcessor:
         bid = book.best_bid() if book is not None else None
         ask = book.best_ask() if book is not None else None
         self.book_rows.append(
-            (received_us, event.timestamp_ms, event.asset_id, event.market, "tick_size", "ws", None, None, None,
-             None, None, None, bid, ask, event.new_tick_size)
+            (
+                received_us,
+                event.timestamp_ms,
+                event.asset_id,
+                event.market,
+                "tick_size",
+                "ws",
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                bid,
+                ask,
+                event.new_tick_size,
+            )
         )

@@ -68,7 +68,9 @@ def with_uids(trades: Iterable[Trade]) -> list[tuple[Trade, str]]:
     """Each trade with its uid; identical §5 keys are numbered in a canonical order."""
     seen: dict[tuple, int] = defaultdict(int)
     out = []
-    for trade in sorted(trades, key=lambda t: (t.timestamp, t.asset_id, t.side, t.size, t.price, t.transaction_hash or "")):
+    for trade in sorted(
+        trades, key=lambda t: (t.timestamp, t.asset_id, t.side, t.size, t.price, t.transaction_hash or "")
+    ):
         key = trade_dedup_key(trade)
         key = (key[0], key[1], key[2], _r(key[3]), _r(key[4]), key[5])
         out.append((trade, api_uid(trade, seen[key])))
@@ -129,8 +131,17 @@ class TradeIndex:
         self._lock = threading.Lock()
         self._by_market: dict[str, list[tuple]] = defaultdict(list)
 
-    def add(self, condition_id: str, ts_ms: int, asset_id: str, side: str, size: float, price: float, uid: str,
-            source: str = "ws") -> None:
+    def add(
+        self,
+        condition_id: str,
+        ts_ms: int,
+        asset_id: str,
+        side: str,
+        size: float,
+        price: float,
+        uid: str,
+        source: str = "ws",
+    ) -> None:
         entry = (ts_ms, asset_id, side, size, price, uid, source)
         with self._lock:
             entries = self._by_market[condition_id]

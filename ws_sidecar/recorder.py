@@ -52,8 +52,12 @@ from ws_sidecar.writer import Writer
 
 log = logging.getLogger(__name__)
 
-RESTART_GAP_TIMEOUT_S = 60.0  # wall seconds; a connection silent this long after start-up no longer holds it open
-CONNECTION_425_CAP_S = 5.0  # seconds; the longest wait between a connection's retries of a planned restart's 425
+RESTART_GAP_TIMEOUT_S = (
+    60.0  # wall seconds; a connection silent this long after start-up no longer holds it open
+)
+CONNECTION_425_CAP_S = (
+    5.0  # seconds; the longest wait between a connection's retries of a planned restart's 425
+)
 
 
 class AlreadyRunning(RuntimeError):
@@ -133,14 +137,18 @@ class Recorder:
             audited = min(audited, prev["durable_through"])
         self._prev_tracked = list(prev.get("tracked") or [])
         if prev:
-            outage_start = prev.get("stopped_at") if prev.get("clean_shutdown") else prev.get("durable_through")
+            outage_start = (
+                prev.get("stopped_at") if prev.get("clean_shutdown") else prev.get("durable_through")
+            )
             outage_start = outage_start or prev.get("started_at") or now
             if prev.get("silent_since") is not None:
                 # A socket was already down or silent when the last files were closed: the outage began then.
                 outage_start = min(outage_start, prev["silent_since"])
             self.restart_gap = {
                 "start_us": int(min(outage_start, now) * 1e6),
-                "detail": "clean restart" if prev.get("clean_shutdown") else f"previous run {prev.get('run_id')} died",
+                "detail": "clean restart"
+                if prev.get("clean_shutdown")
+                else f"previous run {prev.get('run_id')} died",
                 "opened_mono": time.monotonic(),
             }
         self.state = {
@@ -191,7 +199,11 @@ class Recorder:
         )
         self.backfiller.start()
         self.restart_watch = RestartWatch(
-            cfg.clob_url, self.clock, self._probe_token, self._on_planned_restart, cfg.exchange_probe_interval_s,
+            cfg.clob_url,
+            self.clock,
+            self._probe_token,
+            self._on_planned_restart,
+            cfg.exchange_probe_interval_s,
             self.stop_event,
         )
         self.restart_watch.start()
@@ -205,9 +217,15 @@ class Recorder:
     def _on_planned_restart(self, start_us: int, end_us: int, detail: str) -> None:
         with self._lock:
             self._planned.append((start_us, end_us))
-        self.record_gap(connection_id="exchange", start_us=start_us, end_us=end_us, reason=PLANNED_RESTART,
-                        detail=detail, n_assets=sum(len(c.subscribed) for c in list(self.connections.values())),
-                        condition_ids=sorted(self.plan.assignment))
+        self.record_gap(
+            connection_id="exchange",
+            start_us=start_us,
+            end_us=end_us,
+            reason=PLANNED_RESTART,
+            detail=detail,
+            n_assets=sum(len(c.subscribed) for c in list(self.connections.values())),
+            condition_ids=sorted(self.plan.assignment),
+        )
 
     def _in_planned_restart(self, start_us: int, end_us: int) -> bool:
         """Whether [start, end] overlaps a planned restart the watch has reported or is following now."""
@@ -235,7 +253,11 @@ class Recorder:
         # A file of an hour >= since_hour is named (keyed) after its trades happened; one day of clock slack.
         min_day = incoming.day_of_ms(max(0, int(since_s * 1000) - 86_400_000))
         columns = ["trade_uid", "source", "asset_id", "condition_id", "side", "price", "size", "exchange_ts"]
-        paths = [f.path for f in incoming.list_incoming(self.cfg.data_dir, ("trades",), min_day=min_day) if f.hour >= since_hour]
+        paths = [
+            f.path
+            for f in incoming.list_incoming(self.cfg.data_dir, ("trades",), min_day=min_day)
+            if f.hour >= since_hour
+        ]
         seen: set[str] = set()
         loaded = 0
         for path in paths + self._lake_trade_files(since_hour):
@@ -250,7 +272,16 @@ class Recorder:
                 seen.add(r["trade_uid"])
                 ts = r["exchange_ts"]
                 ts_ms = int(ts.timestamp() * 1000) if hasattr(ts, "timestamp") else int(ts)
-                self.index.add(r["condition_id"], ts_ms, r["asset_id"], r["side"], r["size"], r["price"], r["trade_uid"], r["source"])
+                self.index.add(
+                    r["condition_id"],
+                    ts_ms,
+                    r["asset_id"],
+                    r["side"],
+                    r["size"],
+                    r["price"],
+                    r["trade_uid"],
+                    r["source"],
+                )
                 loaded += 1
         log.info("trade index: %d recorded trades since %s", loaded, _iso(since_s))
 
@@ -267,7 +298,9 @@ class Recorder:
             for hour in sorted(os.listdir(root / date)) if (root / date).is_dir() else []:
                 if not hour.startswith("hour=") or (date[5:] == since_date and hour[5:] < since_hour[9:11]):
                     continue
-                found += sorted(p for p in (root / date / hour).glob("*.parquet") if not p.name.startswith("."))
+                found += sorted(
+                    p for p in (root / date / hour).glob("*.parquet") if not p.name.startswith(".")
+                )
         return found
 
     # -- callbacks from other threads ---------------------------------------------------------------------
@@ -332,13 +365,27 @@ class Recorder:
             if event.event_type == "market_resolved":
                 self._resolved.add(event.market)
             elif len(event.asset_ids) == 2:
-                self._ws_new[event.market] = Market(event.market, event.asset_ids[0], event.asset_ids[1], None, WS_NEW)
+                self._ws_new[event.market] = Market(
+                    event.market, event.asset_ids[0], event.asset_ids[1], None, WS_NEW
+                )
         self._refresh_now.set()
-        self.writer.add_rows("market_events", [market_event_row(event, key, self.clock.now_us(), connection_id, self.run_id)],
-                             urgent=True)
+        self.writer.add_rows(
+            "market_events",
+            [market_event_row(event, key, self.clock.now_us(), connection_id, self.run_id)],
+            urgent=True,
+        )
 
-    def record_gap(self, *, connection_id: str, start_us: int, end_us: int, reason: str, detail: str,
-                   n_assets: int, condition_ids: list[str]) -> None:
+    def record_gap(
+        self,
+        *,
+        connection_id: str,
+        start_us: int,
+        end_us: int,
+        reason: str,
+        detail: str,
+        n_assets: int,
+        condition_ids: list[str],
+    ) -> None:
         if reason in ("disconnect", "freeze") and self._in_planned_restart(start_us, end_us):
             # The exchange was restarting: still a gap (recorded and audited), but not an outage of ours.
             reason, detail = PLANNED_RESTART, f"{reason} during a planned restart: {detail}"
@@ -365,8 +412,15 @@ class Recorder:
             log.exception("gap %s not written yet; it stays queued for the next flush", gap_id)
         self._gaps.append((end_us / 1e6, start_us / 1e6, reason, connection_id))
         self.backfiller.schedule(condition_ids, start_us / 1e6, end_us / 1e6, reason)
-        log.info("gap %s on %s: %s (%s), %.3f s, %d assets", gap_id, connection_id, reason, detail,
-                 (end_us - start_us) / 1e6, n_assets)
+        log.info(
+            "gap %s on %s: %s (%s), %.3f s, %d assets",
+            gap_id,
+            connection_id,
+            reason,
+            detail,
+            (end_us - start_us) / 1e6,
+            n_assets,
+        )
 
     def _tracked_since(self, start_s: float) -> list[str]:
         with self._lock:
@@ -421,7 +475,11 @@ class Recorder:
             dropped = before - set(self.plan.assignment)
             for cid in dropped:
                 self._dropped_at[cid] = now
-            for cid in [c for c, at in self._dropped_at.items() if at < now - 2 * cfg.audit_overlap_s - cfg.audit_interval_s]:
+            for cid in [
+                c
+                for c, at in self._dropped_at.items()
+                if at < now - 2 * cfg.audit_overlap_s - cfg.audit_interval_s
+            ]:
                 del self._dropped_at[cid]
             tracked = sorted(self.plan.assignment)
             changed = tracked != self.state.get("tracked")
@@ -434,9 +492,15 @@ class Recorder:
         still_open = sorted(dropped & known - resolved)
         if still_open:
             now_us = int(now * 1e6)
-            self.record_gap(connection_id="universe", start_us=now_us, end_us=now_us, reason="unsubscribed",
-                            detail=f"{len(still_open)} open markets left the subscribed set", n_assets=2 * len(still_open),
-                            condition_ids=[])
+            self.record_gap(
+                connection_id="universe",
+                start_us=now_us,
+                end_us=now_us,
+                reason="unsubscribed",
+                detail=f"{len(still_open)} open markets left the subscribed set",
+                n_assets=2 * len(still_open),
+                condition_ids=[],
+            )
         for shard, mkts in shards.items():
             conn = self.connections.get(shard)
             if conn is None or (not conn.is_alive() and not self.stop_event.is_set()):
@@ -483,7 +547,9 @@ class Recorder:
         conn.start()
         return conn
 
-    def _on_ws_trade(self, cid: str, ts_ms: int, asset: str, side: str, size: float, price: float, uid: str) -> None:
+    def _on_ws_trade(
+        self, cid: str, ts_ms: int, asset: str, side: str, size: float, price: float, uid: str
+    ) -> None:
         self.index.add(cid, ts_ms, asset, side, size, price, uid, "ws")
 
     def _maybe_close_restart_gap(self) -> None:
@@ -563,7 +629,9 @@ class Recorder:
             self.status_write_errors += 1
             self.last_write_error = f"status.json: {exc}"
             if self.status_write_errors == 1 or self.status_write_errors % 100 == 0:
-                log.warning("cannot write %s (%d times): %s", self.cfg.status_path, self.status_write_errors, exc)
+                log.warning(
+                    "cannot write %s (%d times): %s", self.cfg.status_path, self.status_write_errors, exc
+                )
 
     def write_status(self, final: bool = False) -> dict:
         now = self.clock.now()
@@ -603,9 +671,17 @@ class Recorder:
             "last_message_age_s": min(ages) if ages else None,
             "oldest_connection_message_age_s": max(ages) if ages else None,
             "gaps_last_hour": len(recent),
-            "gaps_last_hour_by_reason": {r: sum(1 for g in recent if g[2] == r) for r in sorted({g[2] for g in recent})},
-            "gap_seconds_last_hour": round(sum(min(g[0], now) - max(g[1], hour_ago) for g in recent
-                                               if g[2] not in (RESYNC, PLANNED_RESTART)), 3),
+            "gaps_last_hour_by_reason": {
+                r: sum(1 for g in recent if g[2] == r) for r in sorted({g[2] for g in recent})
+            },
+            "gap_seconds_last_hour": round(
+                sum(
+                    min(g[0], now) - max(g[1], hour_ago)
+                    for g in recent
+                    if g[2] not in (RESYNC, PLANNED_RESTART)
+                ),
+                3,
+            ),
             "restart_gap_open": self.restart_gap is not None,
             "planned_restart_open": self._planned_restart_open(),
             "planned_restarts_seen": self.restart_watch.windows,

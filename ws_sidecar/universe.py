@@ -69,8 +69,14 @@ def load_markets(data_dir, now: datetime) -> list[Market] | None:
     return out
 
 
-def select(markets: list[Market], *, always_tiers, capacity_markets: int, fill_budget: bool,
-           exclude: set[str] = frozenset()) -> list[Market]:
+def select(
+    markets: list[Market],
+    *,
+    always_tiers,
+    capacity_markets: int,
+    fill_budget: bool,
+    exclude: set[str] = frozenset(),
+) -> list[Market]:
     """The markets to subscribe, always-tiers first, then the fill order, each nearest to closing first."""
     seen: set[str] = set()
     always, others = [], []

@@ -84,7 +84,9 @@ class Writer(threading.Thread):
         self.max_buffered_rows = max_buffered_rows if max_buffered_rows is not None else 5 * max_rows
         self.on_dropped = on_dropped
         self.failing_since: float | None = None  # wall time of the first failed flush of the current streak
-        self.rows_dropped: Counter[str] = Counter()  # rows shed while writes failed, each covered by a gap row
+        self.rows_dropped: Counter[str] = (
+            Counter()
+        )  # rows shed while writes failed, each covered by a gap row
 
     # -- sources ------------------------------------------------------------------------------------------
 
@@ -130,7 +132,9 @@ class Writer(threading.Thread):
             if urgent:
                 self._attempt(urgent)
             # While writes fail, retry on the interval only (not every quarter second because rows piled up).
-            if time.monotonic() >= next_flush or (self.failing_since is None and self.pending_rows() >= self.max_rows):
+            if time.monotonic() >= next_flush or (
+                self.failing_since is None and self.pending_rows() >= self.max_rows
+            ):
                 self._attempt(None)
                 next_flush = time.monotonic() + self.interval_s
 
@@ -148,7 +152,11 @@ class Writer(threading.Thread):
                 # flush() re-queues exactly the parts it did not write, so this count is what is really kept.
                 log.exception("flush failed; %d rows queued for the next attempt", self.pending_rows())
             else:  # one traceback per failure streak; the status file carries the count
-                log.warning("flush failed again (failing for %.0f s): %s", time.time() - self.failing_since, self.last_error)
+                log.warning(
+                    "flush failed again (failing for %.0f s): %s",
+                    time.time() - self.failing_since,
+                    self.last_error,
+                )
             if kinds is None:
                 self._shed()
 
@@ -160,7 +168,11 @@ class Writer(threading.Thread):
         """Beyond ``max_buffered_rows`` waiting rows, drop every buffered data row (not gap rows) and report
         the span they covered, so memory stays bounded and the loss is a recorded gap, never a silent one."""
         with self._lock:
-            queued = sum(len(self._extra[k]) + sum(t.num_rows for t in self._tables[k]) for k in incoming.KINDS if k != "ws_gaps")
+            queued = sum(
+                len(self._extra[k]) + sum(t.num_rows for t in self._tables[k])
+                for k in incoming.KINDS
+                if k != "ws_gaps"
+            )
             if queued <= self.max_buffered_rows:
                 return
             dropped: dict[str, int] = {}
@@ -206,15 +218,20 @@ class Writer(threading.Thread):
             for kind in incoming.KINDS:
                 parts = [t for t in tables[kind] if t.num_rows]
                 if rows[kind]:
-                    converted, rejected = files.convert_each(lambda batch, _, kind=kind: files.table_from_rows(kind, batch),
-                                                             rows[kind])
+                    converted, rejected = files.convert_each(
+                        lambda batch, _, kind=kind: files.table_from_rows(kind, batch), rows[kind]
+                    )
                     parts += converted
                     for row, reason in rejected:
                         self._quarantine(kind, reason, dict(zip(incoming.INCOMING_SCHEMAS[kind].names, row)))
                 parts = [t for t in parts if t.num_rows]
                 if parts:
                     pending[kind] = self._in_window(kind, pa.concat_tables(parts))
-            parts = [(kind, hour, part) for kind, table in pending.items() for hour, part in self._by_hour(kind, table)]
+            parts = [
+                (kind, hour, part)
+                for kind, table in pending.items()
+                for hour, part in self._by_hour(kind, table)
+            ]
             try:
                 while parts:
                     kind, hour, part = parts[0]
@@ -224,10 +241,14 @@ class Writer(threading.Thread):
                         raise  # the disk, not the rows: keep them for the next attempt
                     except files.ROW_ERRORS as exc:  # the rows cannot be written: retrying would fail forever
                         for row in _plain_rows(part):
-                            self._quarantine(kind, f"rows could not be written: {type(exc).__name__}: {exc}"[:300], row)
+                            self._quarantine(
+                                kind, f"rows could not be written: {type(exc).__name__}: {exc}"[:300], row
+                            )
                     parts.pop(0)
             except BaseException:
-                with self._lock:  # nothing is lost or written twice: only unwritten parts go back in the queue
+                with (
+                    self._lock
+                ):  # nothing is lost or written twice: only unwritten parts go back in the queue
                     for kind, _, part in parts:
                         self._tables[kind].insert(0, part)
                 raise
@@ -260,7 +281,9 @@ class Writer(threading.Thread):
         per_ms = incoming.HOUR_UNIT[kind] // 1000
         window = time_window()
         values = pc.cast(table.column(column), pa.int64())
-        ok = pc.and_(pc.greater_equal(values, window.min_ms * per_ms), pc.less_equal(values, window.max_ms() * per_ms))
+        ok = pc.and_(
+            pc.greater_equal(values, window.min_ms * per_ms), pc.less_equal(values, window.max_ms() * per_ms)
+        )
         ok = pc.fill_null(ok, False)
         if pc.all(ok).as_py():
             return table

@@ -48,16 +48,35 @@ class DataApi:
 
 
 def row(ts: int, price: float = 0.5, tx: str = "0xa") -> dict:
-    return {"asset": TOKEN, "conditionId": CID, "side": "BUY", "size": 10, "price": price, "timestamp": ts,
-            "transactionHash": tx, "outcome": "Yes", "outcomeIndex": 0}
+    return {
+        "asset": TOKEN,
+        "conditionId": CID,
+        "side": "BUY",
+        "size": 10,
+        "price": price,
+        "timestamp": ts,
+        "transactionHash": tx,
+        "outcome": "Yes",
+        "outcomeIndex": 0,
+    }
 
 
 def backfiller(tmp_path, api, index=None):
     clock = Clock(T0 + 100)
     writer = Writer(tmp_path, "0a1b2c3d", clock)
     cfg = SidecarConfig(data_dir=tmp_path)
-    return Backfiller(cfg, clock, index or TradeIndex(), writer, api, "0a1b2c3d", audited_through=T0,
-                      tracked=lambda start: [CID], horizon_limit=lambda: None, on_audited=lambda t: None)
+    return Backfiller(
+        cfg,
+        clock,
+        index or TradeIndex(),
+        writer,
+        api,
+        "0a1b2c3d",
+        audited_through=T0,
+        tracked=lambda start: [CID],
+        horizon_limit=lambda: None,
+        on_audited=lambda t: None,
+    )
 
 
 def written(tmp_path) -> list[dict]:

@@ -32,22 +32,49 @@ def test_rest_comparison_verdicts():
     assert compare_with_rest(book, "h", 0, [], []) == "mismatch"  # never synced
     book.replace([(0.4, 1.0)], [(0.6, 1.0)], "h1", 100, None, rest=False)
     assert compare_with_rest(book, "h1", 100, [(0.4, 1.0)], [(0.6, 1.0)]) == "ok"
-    assert compare_with_rest(book, "h1", 90, [(0.4, 2.0)], [(0.6, 1.0)]) == "mismatch"  # same hash, other levels
-    assert compare_with_rest(book, "h2", 100, [(0.4, 1.0)], [(0.6, 1.0)]) == "mismatch"  # not newer, other hash
+    assert (
+        compare_with_rest(book, "h1", 90, [(0.4, 2.0)], [(0.6, 1.0)]) == "mismatch"
+    )  # same hash, other levels
+    assert (
+        compare_with_rest(book, "h2", 100, [(0.4, 1.0)], [(0.6, 1.0)]) == "mismatch"
+    )  # not newer, other hash
     assert compare_with_rest(book, "h2", 101, [(0.41, 1.0)], [(0.6, 1.0)]) == "inconclusive"  # newer state
 
 
 def _pc(ts: int, price: str, size: str, side: str, best_bid: str, best_ask: str) -> str:
-    return json.dumps({"market": MARKET, "event_type": "price_change", "timestamp": str(T0 + ts), "price_changes": [
-        {"asset_id": TOKEN, "price": price, "size": size, "side": side, "hash": "x" * 40,
-         "best_bid": best_bid, "best_ask": best_ask}]})
+    return json.dumps(
+        {
+            "market": MARKET,
+            "event_type": "price_change",
+            "timestamp": str(T0 + ts),
+            "price_changes": [
+                {
+                    "asset_id": TOKEN,
+                    "price": price,
+                    "size": size,
+                    "side": side,
+                    "hash": "x" * 40,
+                    "best_bid": best_bid,
+                    "best_ask": best_ask,
+                }
+            ],
+        }
+    )
 
 
 def test_ws_changes_already_contained_in_a_rest_book_are_skipped():
     p = FrameProcessor("r", "c00")
     p.track(TOKEN, MARKET)
-    rest = parse_book({"market": MARKET, "asset_id": TOKEN, "timestamp": str(T0 + 2000), "hash": "a" * 40,
-                       "bids": [{"price": "0.40", "size": "7"}], "asks": [{"price": "0.60", "size": "3"}]})
+    rest = parse_book(
+        {
+            "market": MARKET,
+            "asset_id": TOKEN,
+            "timestamp": str(T0 + 2000),
+            "hash": "a" * 40,
+            "bids": [{"price": "0.40", "size": "7"}],
+            "asks": [{"price": "0.60", "size": "3"}],
+        }
+    )
     p.apply_rest_book(rest, 50)
     # Queued before the REST book was taken: its size 1 at 0.40 is already superseded by the REST size 7.
     p.process(_pc(1500, "0.40", "1", "BUY", "0.40", "0.60"), 60)
@@ -57,8 +84,20 @@ def test_ws_changes_already_contained_in_a_rest_book_are_skipped():
     kinds = [(r[4], r[5]) for r in p.book_rows]
     assert kinds == [("snapshot", "rest"), ("change", "ws")]
     # A WS book replaces the state and lifts the guard.
-    p.process(json.dumps({"event_type": "book", "market": MARKET, "asset_id": TOKEN, "timestamp": str(T0 + 1000),
-                          "hash": "b" * 40, "bids": [], "asks": [{"price": "0.7", "size": "1"}]}), 80)
+    p.process(
+        json.dumps(
+            {
+                "event_type": "book",
+                "market": MARKET,
+                "asset_id": TOKEN,
+                "timestamp": str(T0 + 1000),
+                "hash": "b" * 40,
+                "bids": [],
+                "asks": [{"price": "0.7", "size": "1"}],
+            }
+        ),
+        80,
+    )
     p.process(_pc(1200, "0.2", "1", "BUY", "0.2", "0.7"), 90)
     assert p.books[TOKEN].bids == {0.2: 1.0} and p.mismatches == 0
 

@@ -18,11 +18,28 @@ def test_every_setting_is_documented_with_its_default():
 
 
 def test_environment_values_are_typed_and_validated():
-    cfg = load_config({"PM_DATA_DIR": "/tmp/x", "WS_ALWAYS_TIERS": "T3, T4", "WS_FILL_BUDGET": "off",
-                       "WS_ASSETS_PER_CONNECTION": "120", "WS_SETTLE_S": "2.5"})
-    assert (cfg.always_tiers, cfg.fill_budget, cfg.assets_per_connection, cfg.settle_s) == (("T3", "T4"), False, 120, 2.5)
+    cfg = load_config(
+        {
+            "PM_DATA_DIR": "/tmp/x",
+            "WS_ALWAYS_TIERS": "T3, T4",
+            "WS_FILL_BUDGET": "off",
+            "WS_ASSETS_PER_CONNECTION": "120",
+            "WS_SETTLE_S": "2.5",
+        }
+    )
+    assert (cfg.always_tiers, cfg.fill_budget, cfg.assets_per_connection, cfg.settle_s) == (
+        ("T3", "T4"),
+        False,
+        120,
+        2.5,
+    )
     assert cfg.status_path == Path("/tmp/x/ws_sidecar/status.json")
-    for bad in ({"WS_ASSETS_PER_CONNECTION": "501"}, {"PM_CLOCK": "sim"}, {"PM_CLOCK": "lunar"},
-                {"WS_FILL_BUDGET": "maybe"}, {"WS_DATA_TIMEOUT_S": "0"}):
+    for bad in (
+        {"WS_ASSETS_PER_CONNECTION": "501"},
+        {"PM_CLOCK": "sim"},
+        {"PM_CLOCK": "lunar"},
+        {"WS_FILL_BUDGET": "maybe"},
+        {"WS_DATA_TIMEOUT_S": "0"},
+    ):
         with pytest.raises(ValueError):
             load_config(bad)

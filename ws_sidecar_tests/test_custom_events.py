@@ -26,7 +26,11 @@ from polymarket_tools.sidecar import run_sidecar
 
 from .conftest import FAST, START, read_kind, seeded_dir, wait
 
-CLAIM = {"YES": "YES", "NO": "NO", "INVALID": "UNKNOWN"}  # the simulator names no winner for an invalid market
+CLAIM = {
+    "YES": "YES",
+    "NO": "NO",
+    "INVALID": "UNKNOWN",
+}  # the simulator names no winner for an invalid market
 
 
 def test_new_market_subscribed_at_once_and_market_resolved_labelled_provisionally_then_confirmed(tmp_path):
@@ -44,9 +48,24 @@ def test_new_market_subscribed_at_once_and_market_resolved_labelled_provisionall
             resolved = [e for e in truth if e["event_type"] == "market_resolved"]
             n_created = sum(e["event_type"] == "new_market" for e in truth)
             assert n_created and len(resolved) >= 2
-            created = wait(lambda: [e for e in sim.control.ws_custom_events() if e["event_type"] == "new_market"
-                                    and e["first_subscribed_wall"] is not None] if n_created else None, 10, "subscribed")
-            wait(lambda: len(read_kind(data_dir, "market_events")) >= n_created + len(resolved), 10, "event rows")
+            created = wait(
+                lambda: (
+                    [
+                        e
+                        for e in sim.control.ws_custom_events()
+                        if e["event_type"] == "new_market" and e["first_subscribed_wall"] is not None
+                    ]
+                    if n_created
+                    else None
+                ),
+                10,
+                "subscribed",
+            )
+            wait(
+                lambda: len(read_kind(data_dir, "market_events")) >= n_created + len(resolved),
+                10,
+                "event rows",
+            )
         assert len(created) == n_created, "every announced market was subscribed"
         # What the recorder wrote, read before ingestion takes the files out of incoming/.
         rows = read_kind(data_dir, "market_events")
@@ -92,25 +111,39 @@ def label_with_dagster(sim, data_dir, resolved: list[dict]) -> dict:
     res = {
         "lake": LakeResource(data_dir=str(data_dir)),
         "clock": ClockResource(source="sim", sim_control_url=env["PM_SIM_CONTROL_URL"]),
-        "polymarket": PolymarketApiResource(gamma_url=env["PM_GAMMA_URL"], clob_url=env["PM_CLOB_URL"],
-                                            data_api_url=env["PM_DATA_API_URL"]),
+        "polymarket": PolymarketApiResource(
+            gamma_url=env["PM_GAMMA_URL"], clob_url=env["PM_CLOB_URL"], data_api_url=env["PM_DATA_API_URL"]
+        ),
     }
     hours = sorted({f.partition_key for f in list_incoming(data_dir, ["market_events"])})
     for key in hours:
         assert dg.materialize([market_events], partition_key=key, resources=res).success
     lake = Lake(data_dir)
-    recorded = {r["condition_id"]: r for r in lake.read("market_events").to_pylist() if r["event_type"] == "market_resolved"}
+    recorded = {
+        r["condition_id"]: r
+        for r in lake.read("market_events").to_pylist()
+        if r["event_type"] == "market_resolved"
+    }
     final = [e for e in resolved if e["outcome"] in ("YES", "NO")]
     assert len(final) >= 2
     liar = final[0]
     false_claim = {"YES": "NO", "NO": "YES"}[liar["outcome"]]
     original = recorded[liar["condition_id"]]
-    forged = {**original, "event_key": "forged", "outcome": false_claim,
-              "exchange_ts": original["exchange_ts"] + timedelta(seconds=1)}
-    lake.write("market_events", pa.Table.from_pylist([forged], schema=MARKET_EVENTS_SCHEMA),
-               {"date": hours[-1][:10], "hour": hours[-1][11:13]}, "forged")
+    forged = {
+        **original,
+        "event_key": "forged",
+        "outcome": false_claim,
+        "exchange_ts": original["exchange_ts"] + timedelta(seconds=1),
+    }
+    lake.write(
+        "market_events",
+        pa.Table.from_pylist([forged], schema=MARKET_EVENTS_SCHEMA),
+        {"date": hours[-1][:10], "hour": hours[-1][11:13]},
+        "forged",
+    )
     now = sim.control.now()
-    assert dg.materialize([resolutions], partition_key=hourly_partitions.get_partition_key_for_timestamp(now),
-                          resources=res).success
+    assert dg.materialize(
+        [resolutions], partition_key=hourly_partitions.get_partition_key_for_timestamp(now), resources=res
+    ).success
     rows = {r["condition_id"]: r for r in lake.read("resolutions").to_pylist()}
     return {"rows": rows, "confirmed": final[1:], "liar": liar, "false_claim": false_claim}

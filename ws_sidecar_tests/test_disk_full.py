@@ -33,7 +33,23 @@ CID = "0x" + "d1" * 32
 
 def trade(uid: str) -> tuple:
     now_ms = time.time_ns() // 1_000_000
-    return (uid, "ws", "1" * 77, CID, "BUY", 0.5, 10.0, 0.0, now_ms, now_ms * 1000, None, None, None, "c00", "r1")
+    return (
+        uid,
+        "ws",
+        "1" * 77,
+        CID,
+        "BUY",
+        0.5,
+        10.0,
+        0.0,
+        now_ms,
+        now_ms * 1000,
+        None,
+        None,
+        None,
+        "c00",
+        "r1",
+    )
 
 
 class TmpfsDisk:
@@ -89,7 +105,14 @@ def disk(tmp_path, monkeypatch):
     root = tmp_path / "disk"
     root.mkdir()
     try:
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(root)], capture_output=True, check=False).returncode == 0
+        mounted = (
+            subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(root)],
+                capture_output=True,
+                check=False,
+            ).returncode
+            == 0
+        )
     except OSError:  # no mount(8) at all
         mounted = False
     try:
@@ -112,8 +135,15 @@ def incoming_rows(data_dir: Path, kind: str) -> list[dict]:
 
 
 def test_a_full_disk_never_stops_the_recorder_and_every_loss_is_a_recorded_gap(disk):
-    cfg = SidecarConfig(data_dir=disk.root / "data", flush_interval_s=0.3, status_interval_s=0.1, refresh_s=3600,
-                        max_buffered_rows=50, data_api_url="http://127.0.0.1:9", clob_url="http://127.0.0.1:9")
+    cfg = SidecarConfig(
+        data_dir=disk.root / "data",
+        flush_interval_s=0.3,
+        status_interval_s=0.1,
+        refresh_s=3600,
+        max_buffered_rows=50,
+        data_api_url="http://127.0.0.1:9",
+        clob_url="http://127.0.0.1:9",
+    )
     rec = Recorder(cfg)
     thread = threading.Thread(target=rec.run, daemon=True)
     thread.start()
@@ -140,17 +170,26 @@ def test_a_full_disk_never_stops_the_recorder_and_every_loss_is_a_recorded_gap(d
 
         def recovered() -> dict | None:
             s = read_status(cfg)  # a status written after the space came back (the last one before is stale)
-            fresh = s.get("updated_at_wall", 0) > freed and not s.get("writes_failing") and s.get("pending_rows") == 0
+            fresh = (
+                s.get("updated_at_wall", 0) > freed
+                and not s.get("writes_failing")
+                and s.get("pending_rows") == 0
+            )
             return s if fresh else None
 
         status = wait(recovered, 15, "recovery after space came back")
-        assert status["state"] == "running" and status["status_write_errors"] > 0 and status["writer_errors"] > 0
+        assert (
+            status["state"] == "running" and status["status_write_errors"] > 0 and status["writer_errors"] > 0
+        )
         assert status["rows_dropped"] == {"trades": 70}
         assert "ENOSPC" in status["writer_last_error"] or "No space left" in status["writer_last_error"]
         uids = sorted(r["trade_uid"] for r in incoming_rows(cfg.data_dir, "trades"))
         assert uids == sorted([f"before-{i}" for i in range(20)] + [f"after-{i}" for i in range(10)])
-        gaps = wait(lambda: [g for g in incoming_rows(cfg.data_dir, "ws_gaps") if g["reason"] == "write_failed"], 10,
-                    "the gap row of the dropped rows")
+        gaps = wait(
+            lambda: [g for g in incoming_rows(cfg.data_dir, "ws_gaps") if g["reason"] == "write_failed"],
+            10,
+            "the gap row of the dropped rows",
+        )
         [gap] = gaps
         assert gap["connection_id"] == "recorder" and "dropped" in gap["detail"]
         assert gap["start_ts"].timestamp() * 1e6 <= first_drop and gap["end_ts"] >= gap["start_ts"]

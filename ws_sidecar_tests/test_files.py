@@ -35,7 +35,23 @@ class FixedClock:
 
 
 def trade_row(ts_ms: int, uid: str) -> tuple:
-    return (uid, "ws", "1" * 77, "0x" + "a" * 64, "BUY", 0.5, 10.0, 0.0, ts_ms, ts_ms * 1000, None, None, None, "c00", "r1")
+    return (
+        uid,
+        "ws",
+        "1" * 77,
+        "0x" + "a" * 64,
+        "BUY",
+        0.5,
+        10.0,
+        0.0,
+        ts_ms,
+        ts_ms * 1000,
+        None,
+        None,
+        None,
+        "c00",
+        "r1",
+    )
 
 
 def test_names_round_trip_and_foreign_names_are_rejected(tmp_path):
@@ -43,8 +59,13 @@ def test_names_round_trip_and_foreign_names_are_rejected(tmp_path):
     assert name == "trades-20261125T06-1795595000123-00000007-0a1b2c3d.parquet"
     m = NAME_RE.fullmatch(name)
     assert (m["kind"], m["hour"], m["key"]) == ("trades", "20261125T06", "1795595000123-00000007-0a1b2c3d")
-    for bad in (".tmp-x-" + name, name + ".partial", "trades-2026112506-1-1-x.parquet", "../" + name,
-                name.replace("trades", "secrets")):
+    for bad in (
+        ".tmp-x-" + name,
+        name + ".partial",
+        "trades-2026112506-1-1-x.parquet",
+        "../" + name,
+        name.replace("trades", "secrets"),
+    ):
         assert NAME_RE.fullmatch(bad) is None
     with pytest.raises(ValueError):
         file_name("trades", "2026-11-25", 1, 1, "0a1b2c3d")
@@ -52,15 +73,27 @@ def test_names_round_trip_and_foreign_names_are_rejected(tmp_path):
 
 def test_writer_splits_by_hour_names_in_rename_order_and_leaves_no_temporaries(tmp_path):
     flushed = []
-    writer = Writer(tmp_path, "0a1b2c3d", FixedClock(HOUR * 10**6), first_key_ms=10**13 - 10**12,
-                    on_flushed=lambda cut, last: flushed.append((cut, last)))
+    writer = Writer(
+        tmp_path,
+        "0a1b2c3d",
+        FixedClock(HOUR * 10**6),
+        first_key_ms=10**13 - 10**12,
+        on_flushed=lambda cut, last: flushed.append((cut, last)),
+    )
     rows = [trade_row(HOUR * 1000 - 1, "a"), trade_row(HOUR * 1000, "b"), trade_row(HOUR * 1000 + 5, "c")]
     writer.add_rows("trades", rows)
-    writer.add_rows("ws_gaps", [("g1", "r", "c00", HOUR * 1000, HOUR * 1000 + 10, "disconnect", "x", 2, None, HOUR * 10**6)])
+    writer.add_rows(
+        "ws_gaps",
+        [("g1", "r", "c00", HOUR * 1000, HOUR * 1000 + 10, "disconnect", "x", 2, None, HOUR * 10**6)],
+    )
     paths = writer.flush()
     listed = sorted(list_incoming(tmp_path), key=lambda f: f.key)
     assert [f.path for f in listed] == paths  # key order == rename order
-    assert [(f.kind, f.hour) for f in listed] == [("trades", "20261125T05"), ("trades", "20261125T06"), ("ws_gaps", "20261125T06")]
+    assert [(f.kind, f.hour) for f in listed] == [
+        ("trades", "20261125T05"),
+        ("trades", "20261125T06"),
+        ("ws_gaps", "20261125T06"),
+    ]
     assert [f.partition_key for f in listed[:2]] == ["2026-11-25-05:00", "2026-11-25-06:00"]
     assert pq.read_table(listed[1].path).column("trade_uid").to_pylist() == ["b", "c"]
     assert pq.read_table(listed[0].path).schema == INCOMING_TRADES_SCHEMA
@@ -83,8 +116,13 @@ def test_listing_ignores_temporaries_symlinks_and_foreign_files(tmp_path):
     assert [f.path for f in list_incoming(tmp_path)] == [good]
     rel = f"trades/{day.name}/{good.name}"
     assert resolve_relpath(tmp_path, rel).path == good
-    for bad in ("trades/../../etc/passwd", f"trades/{day.name}/.tmp-123-{good.name}", f"book_updates/{day.name}/{good.name}",
-                f"trades/{day.name}/" + good.name.replace("-00000001-", "-00000009-"), "x/y"):
+    for bad in (
+        "trades/../../etc/passwd",
+        f"trades/{day.name}/.tmp-123-{good.name}",
+        f"book_updates/{day.name}/{good.name}",
+        f"trades/{day.name}/" + good.name.replace("-00000001-", "-00000009-"),
+        "x/y",
+    ):
         assert resolve_relpath(tmp_path, bad) is None, bad
     assert files.remove_temporaries(tmp_path) == 1
     assert good.exists()
@@ -93,7 +131,13 @@ def test_listing_ignores_temporaries_symlinks_and_foreign_files(tmp_path):
 def test_killed_write_leaves_only_a_hidden_temporary(tmp_path, monkeypatch):
     import pyarrow as pa
 
-    target = tmp_path / "incoming" / "trades" / "day=2026-11-25" / file_name("trades", "20261125T06", 1, 1, "0a1b2c3d")
+    target = (
+        tmp_path
+        / "incoming"
+        / "trades"
+        / "day=2026-11-25"
+        / file_name("trades", "20261125T06", 1, 1, "0a1b2c3d")
+    )
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("killed during rename")
@@ -109,14 +153,27 @@ def m(cid: str, tier: str, end: float | None = None) -> Market:
 
 
 def test_selection_always_takes_fast_tiers_and_fills_the_budget_nearest_to_close_first():
-    markets = [m("a", "T0", 500), m("b", "T3", 100), m("c", "T1", 300), m("d", "T1", 200), m("e", "STALE", 1),
-               m("f", "T4", 50), m("g", "T2", None)]
+    markets = [
+        m("a", "T0", 500),
+        m("b", "T3", 100),
+        m("c", "T1", 300),
+        m("d", "T1", 200),
+        m("e", "STALE", 1),
+        m("f", "T4", 50),
+        m("g", "T2", None),
+    ]
     picked = select(markets, always_tiers=("T2", "T3", "T4"), capacity_markets=5, fill_budget=True)
     assert [x.condition_id for x in picked] == ["f", "b", "g", "d", "c"]
-    assert [x.condition_id for x in select(markets, always_tiers=("T2", "T3", "T4"), capacity_markets=2,
-                                           fill_budget=True)] == ["f", "b", "g"]  # always-tiers exceed the budget
-    assert [x.condition_id for x in select(markets, always_tiers=("T2", "T3", "T4"), capacity_markets=9,
-                                           fill_budget=False, exclude={"b"})] == ["f", "g"]
+    assert [
+        x.condition_id
+        for x in select(markets, always_tiers=("T2", "T3", "T4"), capacity_markets=2, fill_budget=True)
+    ] == ["f", "b", "g"]  # always-tiers exceed the budget
+    assert [
+        x.condition_id
+        for x in select(
+            markets, always_tiers=("T2", "T3", "T4"), capacity_markets=9, fill_budget=False, exclude={"b"}
+        )
+    ] == ["f", "g"]
 
 
 def test_shards_hold_both_tokens_and_markets_never_move():

@@ -26,9 +26,18 @@ from .conftest import FAST, START, capture, seeded_dir
 def test_a_planned_restart_is_one_planned_restart_gap_and_no_health_check_fails(tmp_path):
     with run_sim(markets=30, seed=4, speed=5, faults="none", start=START, rate_limit="off") as sim:
         data_dir, _ = seeded_dir(tmp_path, sim)
-        settings = {**FAST, "data_timeout_s": 1.5, "exchange_probe_interval_s": 1.0, "assets_per_connection": 40}
+        settings = {
+            **FAST,
+            "data_timeout_s": 1.5,
+            "exchange_probe_interval_s": 1.0,
+            "assets_per_connection": 40,
+        }
         with run_sidecar(sim.env, data_dir, **settings) as sc:
-            sc.wait_for(lambda s: s["connections_live"] == s["connections_total"] > 0 and not s["restart_gap_open"], 30, "live")
+            sc.wait_for(
+                lambda s: s["connections_live"] == s["connections_total"] > 0 and not s["restart_gap_open"],
+                30,
+                "live",
+            )
             t0 = sim.control.now()
             window = sim.control.schedule_restart(in_s=70)
             assert sim.control.restarts(start=window["start"] - 1, end=window["start"] + 1) == [window]
@@ -36,10 +45,22 @@ def test_a_planned_restart_is_one_planned_restart_gap_and_no_health_check_fails(
             verdicts = []
             while sim.control.now() < window["halt_end"] + 30:
                 status = sc.status()
-                verdicts.append((status["planned_restart_open"], sidecar_health(status, SidecarHealthConfig(), time.time())))
+                verdicts.append(
+                    (
+                        status["planned_restart_open"],
+                        sidecar_health(status, SidecarHealthConfig(), time.time()),
+                    )
+                )
                 time.sleep(0.5)
-            status = sc.wait_for(lambda s: s["planned_restarts_seen"] == 1 and not s["planned_restart_open"]
-                                 and s["connections_live"] == s["connections_total"], 60, "back after the restart")
+            status = sc.wait_for(
+                lambda s: (
+                    s["planned_restarts_seen"] == 1
+                    and not s["planned_restart_open"]
+                    and s["connections_live"] == s["connections_total"]
+                ),
+                60,
+                "back after the restart",
+            )
             assert any(open_ for open_, _ in verdicts), "the watch saw the restart while it lasted"
             assert all(ok for _, (ok, _problems) in verdicts), [p for _, (ok, p) in verdicts if not ok]
             end = window["post_only_end"] + 30
@@ -64,21 +85,31 @@ def test_a_planned_restart_is_one_planned_restart_gap_and_no_health_check_fails(
     # From the last good probe (1 wall s = 5 simulated s before the halt, plus a little) to recovery + post-only.
     assert window["start"] - 12 <= g["start_ts"].timestamp() <= window["start"] + 1
     assert g["end_ts"].timestamp() >= window["post_only_end"] - 1
-    outages = [x for x in gaps if x["reason"] in ("disconnect", "freeze")
-               and x["start_ts"].timestamp() < window["halt_end"] and x["end_ts"].timestamp() > window["start"]]
+    outages = [
+        x
+        for x in gaps
+        if x["reason"] in ("disconnect", "freeze")
+        and x["start_ts"].timestamp() < window["halt_end"]
+        and x["end_ts"].timestamp() > window["start"]
+    ]
     assert outages == [], "the sockets' silence during the halt is the restart's, not an outage"
     assert len(planned) > 1, "the quiet sockets' own gaps were recorded, as planned_restart"
 
     gap_check = verdicts_after["ws_gap_minutes"]
     assert gap_check.passed, gap_check.metadata
-    assert gap_check.metadata["planned_restart_minutes"].value >= (window["post_only_end"] - window["start"]) / 60 - 0.2
+    assert (
+        gap_check.metadata["planned_restart_minutes"].value
+        >= (window["post_only_end"] - window["start"]) / 60 - 0.2
+    )
     assert gap_check.metadata["worst_hour_gap_minutes"].value < 1.0
 
 
 def health_through_dagster(sim, data_dir) -> dict:
     """Ingest the recorded gaps, then run `ws_gap_minutes` as `ws_health_job` does (the simulator's clock)."""
-    res = {"lake": LakeResource(data_dir=str(data_dir)),
-           "clock": ClockResource(source="sim", sim_control_url=sim.env["PM_SIM_CONTROL_URL"])}
+    res = {
+        "lake": LakeResource(data_dir=str(data_dir)),
+        "clock": ClockResource(source="sim", sim_control_url=sim.env["PM_SIM_CONTROL_URL"]),
+    }
     for key in sorted({f.partition_key for f in list_incoming(data_dir, ["ws_gaps"])}):
         assert dg.materialize([ws_gaps], partition_key=key, resources=res).success
     defs = dg.Definitions(

@@ -12,10 +12,14 @@ from .conftest import FAST, START, capture, read_kind, rebuild_books, seeded_dir
 
 def rest_reseeds(sim, tokens, after_wall: float) -> set[str]:
     served = sim.control.served_books()["entries"]
-    return {e["token_id"] for e in served if e["source"] == "rest" and e["served_at_wall"] >= after_wall} & set(tokens)
+    return {
+        e["token_id"] for e in served if e["source"] == "rest" and e["served_at_wall"] >= after_wall
+    } & set(tokens)
 
 
-def test_subscribes_both_tokens_reseeds_and_recovers_from_disconnect_and_freeze_without_losing_trades(live_sim, tmp_path):
+def test_subscribes_both_tokens_reseeds_and_recovers_from_disconnect_and_freeze_without_losing_trades(
+    live_sim, tmp_path
+):
     sim = live_sim
     live = sorted(m["condition_id"] for m in sim.control.markets() if m["state"] != "resolved")
     held_back, dropped = live[:6], live[6:12]
@@ -24,7 +28,9 @@ def test_subscribes_both_tokens_reseeds_and_recovers_from_disconnect_and_freeze_
     started_wall = time.time()
     with run_sidecar(sim.env, data_dir, assets_per_connection=40, data_timeout_s=1.5, **FAST) as sc:
         n_conns = -(-len(markets) // 20)
-        status = sc.wait_for(lambda s: s["connections_live"] == n_conns and not s["restart_gap_open"], 30, "all live")
+        status = sc.wait_for(
+            lambda s: s["connections_live"] == n_conns and not s["restart_gap_open"], 30, "all live"
+        )
         t0 = sim.control.now()
         # Every market, both tokens, at most 40 assets per socket; every book seeded with POST /books.
         assert status["subscribed_assets"] == len(tokens) and status["subscribed_markets"] == len(markets)
@@ -35,8 +41,12 @@ def test_subscribes_both_tokens_reseeds_and_recovers_from_disconnect_and_freeze_
         cut_wall = time.time()
         assert sim.control.ws_disconnect_all()["disconnected"] == n_conns
         status = sc.wait_for(
-            lambda s: s["gaps_last_hour_by_reason"].get("disconnect", 0) >= n_conns and s["connections_live"] == n_conns,
-            20, "reconnects",
+            lambda s: (
+                s["gaps_last_hour_by_reason"].get("disconnect", 0) >= n_conns
+                and s["connections_live"] == n_conns
+            ),
+            20,
+            "reconnects",
         )
         assert status["subscribed_assets"] == len(tokens)
         assert all(c["disconnects"] >= 1 for c in status["connections"])
@@ -48,25 +58,46 @@ def test_subscribes_both_tokens_reseeds_and_recovers_from_disconnect_and_freeze_
         sim.control.ws_freeze(4)
         sc.wait_for(lambda s: all(c["freezes"] >= 1 for c in s["connections"]), 1.5 + 1.5, "watchdog")
         assert time.time() - freeze_wall <= 1.5 + 1.5
-        sc.wait_for(lambda s: s["gaps_last_hour_by_reason"].get("freeze", 0) >= n_conns and s["connections_live"] == n_conns,
-                    4 + 1.5 + 3, "recovery after the freeze")
+        sc.wait_for(
+            lambda s: (
+                s["gaps_last_hour_by_reason"].get("freeze", 0) >= n_conns and s["connections_live"] == n_conns
+            ),
+            4 + 1.5 + 3,
+            "recovery after the freeze",
+        )
         assert time.time() - freeze_wall <= 4 + 1.5 + 3
 
         # Discovery changes its mind: markets leave and arrive without a reconnect (dynamic operations).
         reconnects = {c["id"]: c["reconnects"] for c in sc.status()["connections"]}
         switch_wall = time.time()
         _, now_tracked = seeded_dir(tmp_path, sim, held_back + live[12:])
-        added = {t for r in now_tracked if r["condition_id"] in held_back for t in (r["yes_token_id"], r["no_token_id"])}
-        gone = {t for r in markets if r["condition_id"] in dropped for t in (r["yes_token_id"], r["no_token_id"])}
-        status = sc.wait_for(lambda s: s["subscribed_markets"] == len(now_tracked) and
-                             s["subscribed_assets"] == 2 * len(now_tracked), 10, "re-subscription")
-        assert {c["id"]: c["reconnects"] for c in status["connections"]} == reconnects, "no reconnect was needed"
+        added = {
+            t
+            for r in now_tracked
+            if r["condition_id"] in held_back
+            for t in (r["yes_token_id"], r["no_token_id"])
+        }
+        gone = {
+            t for r in markets if r["condition_id"] in dropped for t in (r["yes_token_id"], r["no_token_id"])
+        }
+        status = sc.wait_for(
+            lambda s: (
+                s["subscribed_markets"] == len(now_tracked) and s["subscribed_assets"] == 2 * len(now_tracked)
+            ),
+            10,
+            "re-subscription",
+        )
+        assert {c["id"]: c["reconnects"] for c in status["connections"]} == reconnects, (
+            "no reconnect was needed"
+        )
         wait(lambda: rest_reseeds(sim, added, switch_wall) == added, 10, "new books seeded")
         t_switch = sim.control.now()
 
         # Zero loss: once the audit has passed the outages, recorded trades equal the exchange's prints.
         t_out = sim.control.now()
-        sc.wait_for(lambda s: s["backfill"]["audited_through_epoch"] >= t_out + 5, 30, "audit past the outages")
+        sc.wait_for(
+            lambda s: s["backfill"]["audited_through_epoch"] >= t_out + 5, 30, "audit past the outages"
+        )
         state = sc.state()
 
     gaps = read_kind(data_dir, "ws_gaps")
@@ -74,7 +105,9 @@ def test_subscribes_both_tokens_reseeds_and_recovers_from_disconnect_and_freeze_
     for g in gaps:
         by_reason.setdefault(g["reason"], []).append(g)
         assert g["start_ts"] <= g["end_ts"] and g["n_assets"] > 0
-    assert sorted(g["connection_id"] for g in by_reason["disconnect"]) == [f"c{i:02d}" for i in range(n_conns)]
+    assert sorted(g["connection_id"] for g in by_reason["disconnect"]) == [
+        f"c{i:02d}" for i in range(n_conns)
+    ]
     freeze = by_reason["freeze"]
     assert len(freeze) == n_conns, "one freeze gap per connection, however many silent reconnects it took"
     # The freeze lasted 4 wall seconds = 20 simulated seconds; each gap covers it.
@@ -100,7 +133,11 @@ def test_books_rebuilt_from_the_recording_equal_the_exchange_after_updates_and_a
                 sim.control.advance(20)
             before = sim.control.stats()["ws_messages_sent"]
             sim.control.ws_burst(20_000)
-            sent = wait(lambda: (n := sim.control.stats()["ws_messages_sent"]) >= before + 20_000 and n, 30, "burst sent")
+            sent = wait(
+                lambda: (n := sim.control.stats()["ws_messages_sent"]) >= before + 20_000 and n,
+                30,
+                "burst sent",
+            )
             status = sc.wait_for(lambda s: s["messages_total"] >= sent, 30, "every message processed")
             assert status["book_mismatches"] == 0 and status["book_resyncs"] == 0
         # SIGTERM: everything buffered is flushed (the rows below are read after the exit), exit code 0.

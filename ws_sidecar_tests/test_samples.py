@@ -25,7 +25,9 @@ from ws_sidecar.connection import dynamic_message, subscribe_message
 from ws_sidecar.processor import FrameProcessor
 
 SAMPLES = SAMPLES_DIR
-WS_SAMPLES = sorted(p.name for p in SAMPLES.glob("ws_*.json")) + sorted(p.name for p in SAMPLES.glob("docs_example_ws_*.json"))
+WS_SAMPLES = sorted(p.name for p in SAMPLES.glob("ws_*.json")) + sorted(
+    p.name for p in SAMPLES.glob("docs_example_ws_*.json")
+)
 CLIENT_MESSAGES = {
     "docs_example_ws_market_subscribe.json",
     "docs_example_ws_market_subscribe_with_ids.json",
@@ -82,7 +84,9 @@ def test_every_ws_sample_is_covered_here():
     assert set(WS_SAMPLES) == covered
 
 
-@pytest.mark.parametrize("name", ["ws_market_book_trump2024_no_token_2024-10.json", "docs_example_ws_book.json"])
+@pytest.mark.parametrize(
+    "name", ["ws_market_book_trump2024_no_token_2024-10.json", "docs_example_ws_book.json"]
+)
 def test_book_samples_replace_the_local_book_and_give_one_snapshot_row(name, request):
     if name in PLACEHOLDER_TIME_SAMPLES:
         request.getfixturevalue("placeholder_times")
@@ -114,13 +118,26 @@ def test_last_trade_price_samples_become_trade_rows(name):
     p.process(text(name), 5_000_000)
     [row] = as_dicts(p.trades, TRADE_COLUMNS)
     assert row["source"] == "ws" and row["trade_uid"].startswith("ws-abcd1234-")
-    assert (row["asset_id"], row["condition_id"], row["side"]) == (msg["asset_id"], msg["market"], msg["side"])
+    assert (row["asset_id"], row["condition_id"], row["side"]) == (
+        msg["asset_id"],
+        msg["market"],
+        msg["side"],
+    )
     assert row["price"] == float(msg["price"]) and row["size"] == float(msg["size"])
     assert row["fee_rate_bps"] == float(msg["fee_rate_bps"])
     assert row["exchange_ts"] == int(msg["timestamp"]) and row["received_at"] == 5_000_000
     assert row["connection_id"] == "c00" and row["transaction_hash"] is None
-    assert seen == [(msg["market"], int(msg["timestamp"]), msg["asset_id"], msg["side"], float(msg["size"]),
-                     float(msg["price"]), row["trade_uid"])]
+    assert seen == [
+        (
+            msg["market"],
+            int(msg["timestamp"]),
+            msg["asset_id"],
+            msg["side"],
+            float(msg["size"]),
+            float(msg["price"]),
+            row["trade_uid"],
+        )
+    ]
     assert p.watermark_ms == int(msg["timestamp"])
 
 
@@ -167,7 +184,9 @@ def test_price_change_that_disagrees_with_the_local_book_requests_a_resync():
     assert p.mismatches == 1 and p.resync == {first: ("best price mismatch", 7)}
 
 
-@pytest.mark.parametrize("name", ["ws_market_tick_size_change_2025-02.json", "docs_example_ws_tick_size_change.json"])
+@pytest.mark.parametrize(
+    "name", ["ws_market_tick_size_change_2025-02.json", "docs_example_ws_tick_size_change.json"]
+)
 def test_tick_size_change_samples(name, request):
     if name in PLACEHOLDER_TIME_SAMPLES:
         request.getfixturevalue("placeholder_times")
@@ -222,7 +241,9 @@ def test_array_frames_pong_unknown_and_malformed_frames(tmp_path):
     p.track(book["asset_id"], book["market"])
     p.track("123", book["market"])
     # An array frame mixing types, with an unknown event type and unknown fields: all kept, unknowns counted.
-    frame = json.dumps([book, trade | {"new_field": 1}, {"event_type": "future_thing", "x": 1}, {"no_type": True}])
+    frame = json.dumps(
+        [book, trade | {"new_field": 1}, {"event_type": "future_thing", "x": 1}, {"no_type": True}]
+    )
     p.process(frame, 10)
     assert p.messages == 4 and len(p.trades) == 1 and len(p.book_rows) == 1
     assert dict(p.unknown) == {"future_thing": 1, "<none>": 1}
@@ -256,7 +277,9 @@ def test_rows_convert_to_the_incoming_schemas(placeholder_times):
     assert files.table_from_rows("trades", trades).num_rows == 1
     assert table.num_rows == 3 and table.schema == INCOMING_BOOK_UPDATES_SCHEMA
     assert table.column("bids").to_pylist()[2][0] == {"price": 0.48, "size": 30.0}
-    assert table.column("seq").to_pylist() == [0, 1, 2] and set(table.column("connection_id").to_pylist()) == {"c00"}
+    assert table.column("seq").to_pylist() == [0, 1, 2] and set(
+        table.column("connection_id").to_pylist()
+    ) == {"c00"}
     assert raw.num_rows == 3 and raw.schema == INCOMING_RAW_FRAMES_SCHEMA
     trades, table, raw = p.take()
     assert (trades, table.num_rows, raw.num_rows) == ([], 0, 0)

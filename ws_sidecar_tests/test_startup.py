@@ -27,7 +27,23 @@ class FixedClock:
 
 
 def row(uid: str, ts_ms: int) -> tuple:
-    return (uid, "ws", "1" * 77, CID, "BUY", 0.5, 10.0, 0.0, ts_ms, ts_ms * 1000, None, None, None, "c00", "r1")
+    return (
+        uid,
+        "ws",
+        "1" * 77,
+        CID,
+        "BUY",
+        0.5,
+        10.0,
+        0.0,
+        ts_ms,
+        ts_ms * 1000,
+        None,
+        None,
+        None,
+        "c00",
+        "r1",
+    )
 
 
 def test_temporaries_are_removed_from_the_recent_days_only(tmp_path):
@@ -46,13 +62,30 @@ def test_the_trade_index_reads_incoming_and_the_lake_once_per_trade(tmp_path):
     writer = Writer(tmp_path, "0a1b2c3d", FixedClock(now_ms * 1000))
     writer.add_rows("trades", [row("in-incoming", now_ms - 1000), row("both", now_ms - 900)])
     writer.flush()
-    lake_rows = [dict(zip(INCOMING_TRADES_SCHEMA.names, r)) for r in (row("in-lake", now_ms - 800), row("both", now_ms - 900))]
-    table = pa.Table.from_pylist([{**r, "notional_usd": 5.0, "incoming_file": "x", "ingested_at": now_ms * 1000} for r in lake_rows],
-                                 schema=TRADES_SCHEMA)
+    lake_rows = [
+        dict(zip(INCOMING_TRADES_SCHEMA.names, r))
+        for r in (row("in-lake", now_ms - 800), row("both", now_ms - 900))
+    ]
+    table = pa.Table.from_pylist(
+        [{**r, "notional_usd": 5.0, "incoming_file": "x", "ingested_at": now_ms * 1000} for r in lake_rows],
+        schema=TRADES_SCHEMA,
+    )
     hour = hour_of_epoch_s((now_ms - 800) / 1000)
-    Lake(tmp_path).write("trades", table, {"date": f"{hour[:4]}-{hour[4:6]}-{hour[6:8]}", "hour": hour[9:]}, "part-a")
-    old = pa.Table.from_pylist([{**lake_rows[0], "trade_uid": "too-old", "notional_usd": 5.0, "incoming_file": "x",
-                                 "ingested_at": 0}], schema=TRADES_SCHEMA)
+    Lake(tmp_path).write(
+        "trades", table, {"date": f"{hour[:4]}-{hour[4:6]}-{hour[6:8]}", "hour": hour[9:]}, "part-a"
+    )
+    old = pa.Table.from_pylist(
+        [
+            {
+                **lake_rows[0],
+                "trade_uid": "too-old",
+                "notional_usd": 5.0,
+                "incoming_file": "x",
+                "ingested_at": 0,
+            }
+        ],
+        schema=TRADES_SCHEMA,
+    )
     Lake(tmp_path).write("trades", old, {"date": "2026-11-01", "hour": "00"}, "part-a")
     recorder = Recorder(SidecarConfig(data_dir=tmp_path))
     recorder._load_index(now_ms / 1000 - 600)

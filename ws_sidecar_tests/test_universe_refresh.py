@@ -22,7 +22,9 @@ def test_refreshes_during_replaces_and_unreadable_reads_keep_every_subscription(
     table = Lake(data_dir).read("markets_current").select(MARKET_CURRENT_SCHEMA.names)
     settings = {**FAST, "refresh_s": 0.2}
     with run_sidecar(sim.env, data_dir, assets_per_connection=40, **settings) as sc:
-        status = sc.wait_for(lambda s: s["subscribed_markets"] == len(markets) and s["connections_live"] == 1, 30, "all live")
+        status = sc.wait_for(
+            lambda s: s["subscribed_markets"] == len(markets) and s["connections_live"] == 1, 30, "all live"
+        )
         reconnects = status["connections"][0]["reconnects"]
 
         # Discovery replacing the table over and over (the same markets) while the recorder refreshes 5x a second.
@@ -31,7 +33,9 @@ def test_refreshes_during_replaces_and_unreadable_reads_keep_every_subscription(
         def replace_forever() -> None:
             lake = Lake(data_dir)
             while not stop.is_set():
-                lake.replace_partition("markets_current", pa.Table.from_batches(table.to_batches(), table.schema), {})
+                lake.replace_partition(
+                    "markets_current", pa.Table.from_batches(table.to_batches(), table.schema), {}
+                )
 
         writer = threading.Thread(target=replace_forever)
         writer.start()
@@ -48,8 +52,11 @@ def test_refreshes_during_replaces_and_unreadable_reads_keep_every_subscription(
 
         # A file that cannot be read at all: the previous universe stays, and the status says why.
         (data_dir / "lake" / "markets_current" / REPLACED_FILE).write_bytes(b"not a parquet file")
-        status = sc.wait_for(lambda s: s.get("universe_kept", 0) >= 3 or s["subscribed_markets"] == 0, 10,
-                             "refreshes over the unreadable table")
+        status = sc.wait_for(
+            lambda s: s.get("universe_kept", 0) >= 3 or s["subscribed_markets"] == 0,
+            10,
+            "refreshes over the unreadable table",
+        )
         assert status["subscribed_markets"] == len(markets), "an unreadable table closed the subscriptions"
         assert "unreadable" in status["universe_last_problem"]
         time.sleep(0.5)

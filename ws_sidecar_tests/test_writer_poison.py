@@ -26,7 +26,9 @@ def test_poisoned_rows_are_quarantined_alone_and_the_window_lands(tmp_path):
     assert outcome.failures == 0, outcome  # no failed flush, no row left pending (memory does not grow)
     assert outcome.rows_lost == 0, outcome
     assert outcome.bad_quarantined == outcome.bad_injected and outcome.bad_stored == 0, outcome
-    assert fault_scenarios.stored_hours(tmp_path) == ["20261125T06"], "nothing lands in a 1970 (or year-50000) file"
+    assert fault_scenarios.stored_hours(tmp_path) == ["20261125T06"], (
+        "nothing lands in a 1970 (or year-50000) file"
+    )
 
 
 def test_quarantine_rows_carry_the_raw_frame_and_the_unit(tmp_path):
@@ -37,7 +39,10 @@ def test_quarantine_rows_carry_the_raw_frame_and_the_unit(tmp_path):
     frame = json.loads(batched["raw"])
     assert isinstance(frame, list) and len(frame) == 3, "the whole raw frame is kept with the one bad message"
     assert json.loads(batched["context"])["message_index"] == 1
-    assert "last_trade_price: timestamp looks like epoch seconds (10 digits), expected epoch milliseconds" in by_reason
+    assert (
+        "last_trade_price: timestamp looks like epoch seconds (10 digits), expected epoch milliseconds"
+        in by_reason
+    )
     seconds_row = by_reason["exchange_ts looks like epoch seconds (10 digits), expected epoch milliseconds"]
     assert json.loads(seconds_row["raw"])["trade_uid"] == "in-seconds"
     assert any(r.startswith("row does not fit the schema") for r in by_reason)
@@ -54,7 +59,9 @@ def test_a_buffered_row_that_cannot_be_converted_costs_only_itself(tmp_path):
     _, books, _ = p.take()
     assert books.column("received_at").cast("int64").to_pylist() == [10, 12]
     assert books.column("seq").to_pylist() == [0, 2], "each row keeps its own sequence number"
-    assert quarantine.pending == 1 and quarantine.counts_by_reason().popitem()[0].startswith("row does not fit")
+    assert quarantine.pending == 1 and quarantine.counts_by_reason().popitem()[0].startswith(
+        "row does not fit"
+    )
 
 
 class _Clock:
@@ -78,12 +85,20 @@ def test_any_mix_of_good_and_poisoned_rows_lands_exactly_the_good_ones(stamps):
         data_dir = Path(tmp)
         quarantine = Quarantine(data_dir, "ws_market")
         writer = Writer(data_dir, "0a1b2c3d", _Clock(), quarantine=quarantine)
-        rows = [fault_scenarios.trade_row(f"{'g' if good else 'b'}{i}", ok if good else poisoned)
-                for i, (good, ok, poisoned) in enumerate(stamps)]
+        rows = [
+            fault_scenarios.trade_row(f"{'g' if good else 'b'}{i}", ok if good else poisoned)
+            for i, (good, ok, poisoned) in enumerate(stamps)
+        ]
         writer.add_rows("trades", rows)
         writer.flush()
-        landed = [uid for f in list_incoming(data_dir) for uid in pq.read_table(f.path).column("trade_uid").to_pylist()]
+        landed = [
+            uid
+            for f in list_incoming(data_dir)
+            for uid in pq.read_table(f.path).column("trade_uid").to_pylist()
+        ]
         assert sorted(landed) == sorted(r[0] for r in rows if r[0].startswith("g"))
-        assert quarantine.count == sum(1 for good, *_ in stamps if not good) == writer.rows_quarantined["trades"]
+        assert (
+            quarantine.count == sum(1 for good, *_ in stamps if not good) == writer.rows_quarantined["trades"]
+        )
         assert writer.pending_rows() == 0 and writer.errors == 0
         assert all(f.hour >= "20261125T03" for f in list_incoming(data_dir))

@@ -17,7 +17,9 @@ from polymarket_assets.lib.collection_start import collection_start
 
 COLLECTION_START = collection_start()
 
-hourly_partitions = dg.HourlyPartitionsDefinition(start_date=COLLECTION_START.strftime("%Y-%m-%d-%H:00"), end_offset=2)
+hourly_partitions = dg.HourlyPartitionsDefinition(
+    start_date=COLLECTION_START.strftime("%Y-%m-%d-%H:00"), end_offset=2
+)
 
 
 def partition_parts(partition_key: str) -> dict[str, str]:

@@ -5,7 +5,9 @@ from datetime import timedelta
 import dagster as dg
 
 # Clients already retry individual requests; this retries a whole run that still failed (e.g. circuit open).
-API_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+API_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
 API_POOL = "polymarket_api"
 ONE_PARTITION_PER_RUN = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 
@@ -15,7 +17,11 @@ ONE_PARTITION_PER_RUN = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
 # The snapshot tiers have none (a tier may rightly be empty; collection_health's coverage and sweep checks judge
 # them, a sweep being late past its tier's `tolerance_s` in the tier plan, so a tier added to the plan is judged
 # alike), nor `coverage` (collection_health covers it); `collection_health` declares its own.
-FRESHNESS = {"markets": timedelta(hours=2), "resolutions": timedelta(hours=1), "warehouse": timedelta(hours=2)}
+FRESHNESS = {
+    "markets": timedelta(hours=2),
+    "resolutions": timedelta(hours=1),
+    "warehouse": timedelta(hours=2),
+}
 
 
 def freshness(asset: str) -> dg.FreshnessPolicy:

@@ -63,7 +63,12 @@ def _levels_fast(raw: list) -> tuple[Level, ...] | None:
         return None
     price_values = list(map(float, prices))
     size_values = list(map(float, sizes))
-    if min(price_values) < 0.0 or max(price_values) > 1.0 or min(size_values) < 0.0 or max(size_values) == math.inf:
+    if (
+        min(price_values) < 0.0
+        or max(price_values) > 1.0
+        or min(size_values) < 0.0
+        or max(size_values) == math.inf
+    ):
         return None
     return tuple(zip(price_values, size_values))
 

@@ -82,7 +82,9 @@ class SimClock:
             if now >= target:
                 return
             if time.monotonic() > deadline:
-                raise TimeoutError(f"simulated clock did not reach {instant.isoformat()} within {max_wall_s} s")
+                raise TimeoutError(
+                    f"simulated clock did not reach {instant.isoformat()} within {max_wall_s} s"
+                )
             if self._speed > 0:
                 time.sleep(min((target - now) / self._speed, 0.5))
                 self.sync()

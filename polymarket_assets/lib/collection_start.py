@@ -31,7 +31,9 @@ def parse_start(text: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"{SETTING} must be a UTC date or hour such as 2026-11-01 or 2026-11-01T06:00, not {text!r}") from None
+        raise ValueError(
+            f"{SETTING} must be a UTC date or hour such as 2026-11-01 or 2026-11-01T06:00, not {text!r}"
+        ) from None
     parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     return parsed.replace(minute=0, second=0, microsecond=0)
 
@@ -41,7 +43,7 @@ def _child_values(location: DataLocation, directory: str, key: str) -> list[str]
     infos = location.fs.get_file_info(pafs.FileSelector(directory, recursive=False, allow_not_found=True))
     prefix = f"{key}="
     return sorted(
-        info.base_name[len(prefix):]
+        info.base_name[len(prefix) :]
         for info in infos
         if info.type == pafs.FileType.Directory and info.base_name.startswith(prefix)
     )

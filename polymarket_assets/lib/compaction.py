@@ -68,7 +68,9 @@ class CompactionResult:
     atomic: bool
 
 
-def closed_partitions(location: DataLocation, table: str, start: datetime, end: datetime) -> Iterator[PartitionDir]:
+def closed_partitions(
+    location: DataLocation, table: str, start: datetime, end: datetime
+) -> Iterator[PartitionDir]:
     """Leaf `date=/hour=` directories of `table` whose hour starts in [start, end), with any hive levels above
     `date=` (e.g. `tier=T0`); only the date directories of that window are listed."""
     days = {(start + timedelta(days=i)).strftime("%Y-%m-%d") for i in range((end - start).days + 2)}
@@ -77,7 +79,7 @@ def closed_partitions(location: DataLocation, table: str, start: datetime, end: 
         for child in _subdirs(location, directory):
             name = posixpath.basename(child)
             if name.startswith("date="):
-                day = name[len("date="):]
+                day = name[len("date=") :]
                 if day not in days:
                     continue
                 for hour_dir in _subdirs(location, child):
@@ -124,7 +126,9 @@ def _unified_schema(location: DataLocation, files: list[str]) -> pa.Schema:
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     columns = [
-        table.column(field.name).cast(field.type) if field.name in table.column_names else pa.nulls(table.num_rows, field.type)
+        table.column(field.name).cast(field.type)
+        if field.name in table.column_names
+        else pa.nulls(table.num_rows, field.type)
         for field in schema
     ]
     return pa.Table.from_arrays(columns, schema=schema)
@@ -133,7 +137,10 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 def _merge_into(location: DataLocation, members: list[str], target: str) -> int:
     schema = _unified_schema(location, members)
     rows = 0
-    with location.fs.open_output_stream(target) as sink, pq.ParquetWriter(sink, schema, compression=PARQUET_COMPRESSION) as writer:
+    with (
+        location.fs.open_output_stream(target) as sink,
+        pq.ParquetWriter(sink, schema, compression=PARQUET_COMPRESSION) as writer,
+    ):
         for member in members:
             table = location.read_parquet(member)
             writer.write_table(_conform(table, schema))
@@ -169,7 +176,9 @@ def compact_partition(location: DataLocation, directory: str) -> CompactionResul
         rows = _merge_into(location, members, target)
         for member in members:
             location.delete(member)
-        return CompactionResult(len(members), rows, bytes_before, location.fs.get_file_info(target).size or 0, atomic=False)
+        return CompactionResult(
+            len(members), rows, bytes_before, location.fs.get_file_info(target).size or 0, atomic=False
+        )
 
     known = compacted_members(directory) | set(names)
     staging = os.path.join(location.base, STAGING_DIR, uuid.uuid4().hex)

@@ -84,8 +84,14 @@ def first_sweepable_slot(first_sighting: datetime, tier: TierSpec) -> datetime:
     return datetime.fromtimestamp(-(-ready // tier.slot_s) * tier.slot_s, first_sighting.tzinfo)
 
 
-def _add_span(pairs: set, condition_id: str, tier: TierSpec, start: datetime, end: datetime,
-              first_sighting: datetime | None = None) -> None:
+def _add_span(
+    pairs: set,
+    condition_id: str,
+    tier: TierSpec,
+    start: datetime,
+    end: datetime,
+    first_sighting: datetime | None = None,
+) -> None:
     if first_sighting is not None:
         start = max(start, first_sweepable_slot(first_sighting, tier))
     for instant in instants_in_window(tier, start, end):
@@ -104,7 +110,9 @@ def coverage_rows(
         got = pairs & captured.get(tier, set())
         instants = {instant for _, instant in pairs}
         missed = pairs - got
-        excused = {(cid, instant) for cid, instant in missed if any(s <= instant <= e for s, e in planned_restarts)}
+        excused = {
+            (cid, instant) for cid, instant in missed if any(s <= instant <= e for s, e in planned_restarts)
+        }
         counted = len(pairs) - len(excused)
         rows.append(
             {
@@ -136,9 +144,13 @@ def planned_restart_windows(lake: Lake, hour: datetime) -> list[tuple[datetime, 
     touch the hour starting at `hour`: gaps are filed by their start hour, and a restart lasts minutes."""
     windows = []
     for offset in (-1, 0, 1):
-        table = lake.read("ws_gaps", _parts(hour + timedelta(hours=offset)), columns=["reason", "start_ts", "end_ts"])
+        table = lake.read(
+            "ws_gaps", _parts(hour + timedelta(hours=offset)), columns=["reason", "start_ts", "end_ts"]
+        )
         if table is not None:
-            windows += [(r["start_ts"], r["end_ts"]) for r in table.to_pylist() if r["reason"] == PLANNED_RESTART]
+            windows += [
+                (r["start_ts"], r["end_ts"]) for r in table.to_pylist() if r["reason"] == PLANNED_RESTART
+            ]
     return windows
 
 
@@ -151,14 +163,22 @@ def measure_hour(lake: Lake, hour: datetime, now: datetime, plan: TierPlan = DEF
     for back in range(DISCOVERY_LOOKBACK_HOURS):
         table = lake.read("market_states", _parts(hour - timedelta(hours=back)))
         if table is not None:
-            states.extend(table.select(["observed_at", "condition_id", "end_date", "yes_token_id", "no_token_id"]).to_pylist())
+            states.extend(
+                table.select(
+                    ["observed_at", "condition_id", "end_date", "yes_token_id", "no_token_id"]
+                ).to_pylist()
+            )
     states = [s for s in states if s["observed_at"] < until]
     expected = expected_pairs(states, hour, until, plan)
     captured: dict[str, set] = {}
     for tier in plan.tiers:
-        table = lake.read("snapshots", {"tier": tier.name, **_parts(hour)}, columns=["condition_id", "slot_ts"])
+        table = lake.read(
+            "snapshots", {"tier": tier.name, **_parts(hour)}, columns=["condition_id", "slot_ts"]
+        )
         if table is not None:
-            captured[tier.name] = set(zip(table.column("condition_id").to_pylist(), table.column("slot_ts").to_pylist()))
+            captured[tier.name] = set(
+                zip(table.column("condition_id").to_pylist(), table.column("slot_ts").to_pylist())
+            )
     rows = coverage_rows(expected, captured, hour, now, planned_restart_windows(lake, hour))
     in_progress = now < hour + timedelta(hours=1)
     for row in rows:

@@ -166,7 +166,11 @@ def merge_current(
         if before["discovery_status"] == OPEN:
             gone_ids.append(cid)
         last_seen = before["last_seen_open_at"]
-        if cid in final_condition_ids and last_seen is not None and observed_at - last_seen > PRUNE_FINAL_AFTER:
+        if (
+            cid in final_condition_ids
+            and last_seen is not None
+            and observed_at - last_seen > PRUNE_FINAL_AFTER
+        ):
             continue
         current.append({**before, "discovery_status": GONE, "tier": None})
     return current, new_ids, gone_ids
@@ -194,7 +198,9 @@ def tier_transitions(
         if before is None:
             out.append(_transition(cid, "NEW", row["tier"], observed_at, row["hours_to_close"], observed_at))
             continue
-        for instant, old, new, hours in transitions_between(row["end_date"], before["observed_at"], observed_at, plan):
+        for instant, old, new, hours in transitions_between(
+            row["end_date"], before["observed_at"], observed_at, plan
+        ):
             out.append(_transition(cid, old, new, instant, hours, observed_at))
     for cid, before in prev_by_id.items():
         if cid not in seen and cid not in (unparsed_condition_ids or set()):

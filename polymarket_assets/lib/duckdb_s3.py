@@ -38,7 +38,12 @@ def _bundled_extension() -> Path | None:
         import duckdb_extension_httpfs
     except ImportError:
         return None
-    path = Path(duckdb_extension_httpfs.__file__).parent / "extensions" / f"v{duckdb.__version__}" / "httpfs.duckdb_extension"
+    path = (
+        Path(duckdb_extension_httpfs.__file__).parent
+        / "extensions"
+        / f"v{duckdb.__version__}"
+        / "httpfs.duckdb_extension"
+    )
     return path if path.is_file() else None
 
 
@@ -83,6 +88,7 @@ def configure_s3(con: duckdb.DuckDBPyConnection, environ: Mapping[str, str] | No
     load_httpfs(con)
     options = secret_options(environ)
     literals = ", ".join(
-        f"{name} {value}" if name == "USE_SSL" else f"{name} {sql_text(value)}" for name, value in options.items()
+        f"{name} {value}" if name == "USE_SSL" else f"{name} {sql_text(value)}"
+        for name, value in options.items()
     )
     con.execute(f"CREATE OR REPLACE TEMPORARY SECRET {SECRET_NAME} (TYPE s3, {literals})")

@@ -71,8 +71,14 @@ def round_fee(amount: float) -> float:
     return float(Decimal(repr(amount)).quantize(_QUANTUM, rounding=ROUND_HALF_UP))
 
 
-def taker_fee(size: float, price: float, schedule: FeeSchedule | None, fees_enabled: bool | None = True,
-              *, maker: bool = False) -> float:
+def taker_fee(
+    size: float,
+    price: float,
+    schedule: FeeSchedule | None,
+    fees_enabled: bool | None = True,
+    *,
+    maker: bool = False,
+) -> float:
     """USD fee of one fill of `size` shares at `price` under `schedule` (0 for makers and fee-free markets)."""
     if maker or not fees_enabled or schedule is None or schedule.rate == 0 or size <= 0:
         return 0.0

@@ -381,7 +381,9 @@ class GammaClient(ApiClient):
         return out
 
 
-def _run_streams(tasks: list[Callable[[], Iterator[list[dict]]]], workers: int) -> Iterator[list[dict] | BaseException]:
+def _run_streams(
+    tasks: list[Callable[[], Iterator[list[dict]]]], workers: int
+) -> Iterator[list[dict] | BaseException]:
     """Run page iterators on ``workers`` threads; yield their pages as they arrive, or the first exception
     (after which nothing more is yielded). The hand-over queue is bounded, so memory stays bounded when the
     consumer is slower than the streams; closing the generator stops the streams after their current request.
@@ -410,7 +412,9 @@ def _run_streams(tasks: list[Callable[[], Iterator[list[dict]]]], workers: int) 
             put(("error", exc))
 
     pending = len(tasks)
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(tasks))), thread_name_prefix="gamma-stream") as pool:
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(workers, len(tasks))), thread_name_prefix="gamma-stream"
+    ) as pool:
         try:
             for task in tasks:
                 pool.submit(work, task)

@@ -1,4 +1,4 @@
-""""Is collection healthy right now?": the figures, measured from the lake and the recorder's status file.
+""" "Is collection healthy right now?": the figures, measured from the lake and the recorder's status file.
 
 Without Dagster: `measure_health` returns plain numbers (None when a figure cannot be measured, e.g. no
 recorder has ever run), and `verdicts` compares them with `HealthThresholds`. The `collection_health` asset
@@ -130,8 +130,14 @@ class HealthFigures:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in out.items()}
 
 
-def measure_health(lake: Lake, now: datetime, status: dict | None, gap_minutes: dict[str, float], warehouse_path: str,
-                   wall_now: float | None = None) -> HealthFigures:
+def measure_health(
+    lake: Lake,
+    now: datetime,
+    status: dict | None,
+    gap_minutes: dict[str, float],
+    warehouse_path: str,
+    wall_now: float | None = None,
+) -> HealthFigures:
     """Every figure at `now` (the collection clock); ages of files use the wall clock (`wall_now`). `gap_minutes`:
     the recorder's outage minutes by hourly partition key (`defs/trades/checks.gap_minutes_by_hour`)."""
     wall = time.time() if wall_now is None else wall_now
@@ -181,35 +187,68 @@ def verdicts(figures: HealthFigures, limits: HealthThresholds) -> list[Verdict]:
     lost = figures.sweeps_lost_last_hour + figures.sweeps_lost_current_hour
     worst_gap = max(figures.recorder_gap_minutes_last_hour, figures.recorder_gap_minutes_current_hour)
     return [
-        Verdict("coverage_last_hour", not last_below, _min(figures.coverage_last_hour.values()), limits.coverage_min,
-                f"Every tier captured at least {_limit('coverage_min')} of the pairs scheduled in the last "
-                "complete hour.", f"tiers below: {last_below or 'none'}"),
-        Verdict("coverage_current_hour", not current_below, _min(figures.coverage_current_hour.values()),
-                limits.coverage_min,
-                f"Every tier captured at least {_limit('coverage_min')} of the pairs scheduled so far this hour "
-                "(instants that are over only).", f"tiers below: {current_below or 'none'}"),
-        Verdict("sweeps_on_time", lost <= limits.sweeps_missed_max, lost, limits.sweeps_missed_max,
-                f"At most {_limit('sweeps_missed_max')} instants lost (every attempt missed or failed) in the "
-                "last complete hour and this hour so far.",
-                f"{figures.sweeps_lost_last_hour} last hour, {figures.sweeps_lost_current_hour} this hour"),
-        Verdict("recorder_gaps", worst_gap <= limits.recorder_gap_minutes_max, worst_gap,
-                limits.recorder_gap_minutes_max,
-                f"The websocket recorder was down at most {_limit('recorder_gap_minutes_max')} minutes in the "
-                "last complete hour and in this hour so far (ws_gaps, resyncs excluded).",
-                f"{figures.recorder_gap_minutes_last_hour} min last hour, "
-                f"{figures.recorder_gap_minutes_current_hour} min this hour"),
-        Verdict("recorder_lag", at_most(figures.recorder_lag_s, limits.recorder_lag_s_max), figures.recorder_lag_s,
-                limits.recorder_lag_s_max,
-                f"The recorder received a message at most {_limit('recorder_lag_s_max')} seconds ago (its "
-                "status file).", "no recorder status file" if figures.recorder_lag_s is None else "measured"),
-        Verdict("discovery_fresh", at_most(figures.discovery_age_s, limits.discovery_age_s_max),
-                figures.discovery_age_s, limits.discovery_age_s_max,
-                f"The newest discovery is at most {_limit('discovery_age_s_max')} seconds old.",
-                "no discovery in the lake" if figures.discovery_age_s is None else "measured"),
-        Verdict("warehouse_fresh", at_most(figures.warehouse_age_s, limits.warehouse_age_s_max),
-                figures.warehouse_age_s, limits.warehouse_age_s_max,
-                f"warehouse.duckdb was rebuilt at most {_limit('warehouse_age_s_max')} seconds ago.",
-                "no warehouse.duckdb" if figures.warehouse_age_s is None else "measured"),
+        Verdict(
+            "coverage_last_hour",
+            not last_below,
+            _min(figures.coverage_last_hour.values()),
+            limits.coverage_min,
+            f"Every tier captured at least {_limit('coverage_min')} of the pairs scheduled in the last "
+            "complete hour.",
+            f"tiers below: {last_below or 'none'}",
+        ),
+        Verdict(
+            "coverage_current_hour",
+            not current_below,
+            _min(figures.coverage_current_hour.values()),
+            limits.coverage_min,
+            f"Every tier captured at least {_limit('coverage_min')} of the pairs scheduled so far this hour "
+            "(instants that are over only).",
+            f"tiers below: {current_below or 'none'}",
+        ),
+        Verdict(
+            "sweeps_on_time",
+            lost <= limits.sweeps_missed_max,
+            lost,
+            limits.sweeps_missed_max,
+            f"At most {_limit('sweeps_missed_max')} instants lost (every attempt missed or failed) in the "
+            "last complete hour and this hour so far.",
+            f"{figures.sweeps_lost_last_hour} last hour, {figures.sweeps_lost_current_hour} this hour",
+        ),
+        Verdict(
+            "recorder_gaps",
+            worst_gap <= limits.recorder_gap_minutes_max,
+            worst_gap,
+            limits.recorder_gap_minutes_max,
+            f"The websocket recorder was down at most {_limit('recorder_gap_minutes_max')} minutes in the "
+            "last complete hour and in this hour so far (ws_gaps, resyncs excluded).",
+            f"{figures.recorder_gap_minutes_last_hour} min last hour, "
+            f"{figures.recorder_gap_minutes_current_hour} min this hour",
+        ),
+        Verdict(
+            "recorder_lag",
+            at_most(figures.recorder_lag_s, limits.recorder_lag_s_max),
+            figures.recorder_lag_s,
+            limits.recorder_lag_s_max,
+            f"The recorder received a message at most {_limit('recorder_lag_s_max')} seconds ago (its "
+            "status file).",
+            "no recorder status file" if figures.recorder_lag_s is None else "measured",
+        ),
+        Verdict(
+            "discovery_fresh",
+            at_most(figures.discovery_age_s, limits.discovery_age_s_max),
+            figures.discovery_age_s,
+            limits.discovery_age_s_max,
+            f"The newest discovery is at most {_limit('discovery_age_s_max')} seconds old.",
+            "no discovery in the lake" if figures.discovery_age_s is None else "measured",
+        ),
+        Verdict(
+            "warehouse_fresh",
+            at_most(figures.warehouse_age_s, limits.warehouse_age_s_max),
+            figures.warehouse_age_s,
+            limits.warehouse_age_s_max,
+            f"warehouse.duckdb was rebuilt at most {_limit('warehouse_age_s_max')} seconds ago.",
+            "no warehouse.duckdb" if figures.warehouse_age_s is None else "measured",
+        ),
     ]
 
 

@@ -203,7 +203,9 @@ class ApiClient:
                 if fault.planned:
                     # The exchange is up and says so: no breaker strike, no retry of the ordinary budget used.
                     self.breaker.record_success()
-                    delay = backoff_delay(planned_attempt, self.planned_backoff_base_s, self.planned_backoff_cap_s, self._rng)
+                    delay = backoff_delay(
+                        planned_attempt, self.planned_backoff_base_s, self.planned_backoff_cap_s, self._rng
+                    )
                     if planned_waited + delay > self.planned_downtime_wait_s:
                         self.stats.record_failure()
                         raise PlannedDowntimeError(
@@ -320,7 +322,10 @@ class ApiClient:
                         f"response exceeded the {self.max_bytes}-byte cap", status=status, url=url
                     )
                 # The read timeout bounds each socket read; a server that trickles bytes needs a total bound.
-                if self.total_timeout_s is not None and self._time.monotonic() - started > self.total_timeout_s:
+                if (
+                    self.total_timeout_s is not None
+                    and self._time.monotonic() - started > self.total_timeout_s
+                ):
                     self.stats.record_attempt("read_timeout", len(buf))
                     raise _RetryableFault("read_timeout", status=status)
         except requests.exceptions.RequestException as exc:

@@ -66,9 +66,20 @@ INCOMING_SCHEMAS = {
     "market_events": INCOMING_MARKET_EVENTS_SCHEMA,
 }
 # The column whose value decides a row's hour (and so its file and partition).
-HOUR_COLUMN = {"trades": "exchange_ts", "book_updates": "exchange_ts", "raw_frames": "received_at", "ws_gaps": "start_ts",
-               "market_events": "exchange_ts"}
-HOUR_UNIT = {"trades": 1000, "book_updates": 1000, "raw_frames": 1_000_000, "ws_gaps": 1000, "market_events": 1000}
+HOUR_COLUMN = {
+    "trades": "exchange_ts",
+    "book_updates": "exchange_ts",
+    "raw_frames": "received_at",
+    "ws_gaps": "start_ts",
+    "market_events": "exchange_ts",
+}
+HOUR_UNIT = {
+    "trades": 1000,
+    "book_updates": 1000,
+    "raw_frames": 1_000_000,
+    "ws_gaps": 1000,
+    "market_events": 1000,
+}
 
 
 @dataclass(frozen=True)
@@ -201,7 +212,9 @@ def list_incoming(
                     if not entry.is_file(follow_symlinks=False):
                         if odd is not None:
                             what = "symlink" if entry.is_symlink() else "not a regular file"
-                            odd.append((Path(entry.path), f"{what} with an incoming file name (never followed)"))
+                            odd.append(
+                                (Path(entry.path), f"{what} with an incoming file name (never followed)")
+                            )
                         continue
                     try:
                         size = entry.stat().st_size
@@ -236,9 +249,14 @@ def read_incoming(f: IncomingFile) -> tuple[pa.Table | None, str | None]:
         return None, f"wrong schema ({type(exc).__name__}: {str(exc)[:300]})"
     if table.num_rows:
         column = table.column(HOUR_COLUMN[f.kind])
-        hours = pc.divide(pc.cast(column, pa.int64()), HOUR_UNIT[f.kind] * 3600)  # partitions are after 1970: no negatives
+        hours = pc.divide(
+            pc.cast(column, pa.int64()), HOUR_UNIT[f.kind] * 3600
+        )  # partitions are after 1970: no negatives
         expected = int(f.hour_start.timestamp()) // 3600
         outside = table.num_rows - pc.sum(pc.equal(hours, expected).fill_null(False).cast(pa.int64())).as_py()
         if outside:
-            return None, f"{outside} of {table.num_rows} rows have a {HOUR_COLUMN[f.kind]} outside the hour {f.hour}"
+            return (
+                None,
+                f"{outside} of {table.num_rows} rows have a {HOUR_COLUMN[f.kind]} outside the hour {f.hour}",
+            )
     return table, None

@@ -64,7 +64,9 @@ def label_from_clob(closed: bool | None, tokens: list[dict], yes_token_id: str, 
     """Label from a CLOB market's `closed` flag and `tokens[{token_id, winner}]`, matched by token id."""
     if not closed:
         return Label(UNKNOWN, "clob", "not closed")
-    winners = [str(t.get("token_id")) for t in tokens or [] if isinstance(t, dict) and t.get("winner") is True]
+    winners = [
+        str(t.get("token_id")) for t in tokens or [] if isinstance(t, dict) and t.get("winner") is True
+    ]
     if len(winners) != 1:
         return Label(UNKNOWN, "clob", f"{len(winners)} tokens marked winner")
     if winners[0] == yes_token_id:
@@ -76,7 +78,12 @@ def label_from_clob(closed: bool | None, tokens: list[dict], yes_token_id: str, 
 
 def combine(gamma: Label, clob: Label | None) -> Label:
     """Prefer a final Gamma label; fall back to the CLOB winner; a contradiction stays UNKNOWN."""
-    if clob is not None and gamma.outcome in (YES, NO) and clob.outcome in (YES, NO) and gamma.outcome != clob.outcome:
+    if (
+        clob is not None
+        and gamma.outcome in (YES, NO)
+        and clob.outcome in (YES, NO)
+        and gamma.outcome != clob.outcome
+    ):
         return Label(UNKNOWN, "conflict", f"gamma says {gamma.outcome}, clob says {clob.outcome}")
     if gamma.outcome in FINAL_LABELS:
         return gamma
@@ -128,7 +135,15 @@ def check_ws_claim(strict: Label, claim: str | None) -> Label:
     if claim not in (YES, NO):
         return strict
     if strict.outcome in FINAL_LABELS and strict.outcome != claim:
-        return replace(strict, outcome=UNKNOWN, source="conflict",
-                       detail=f"{WS_MARKET_RESOLVED} says {claim}, {strict.source} says {strict.outcome}")
-    note = f"confirms {WS_MARKET_RESOLVED}" if strict.outcome in FINAL_LABELS else f"{WS_MARKET_RESOLVED} says {claim}, awaiting Gamma/CLOB"
+        return replace(
+            strict,
+            outcome=UNKNOWN,
+            source="conflict",
+            detail=f"{WS_MARKET_RESOLVED} says {claim}, {strict.source} says {strict.outcome}",
+        )
+    note = (
+        f"confirms {WS_MARKET_RESOLVED}"
+        if strict.outcome in FINAL_LABELS
+        else f"{WS_MARKET_RESOLVED} says {claim}, awaiting Gamma/CLOB"
+    )
     return replace(strict, detail="; ".join(d for d in (strict.detail, note) if d))

@@ -218,12 +218,16 @@ class Lake:
             raise ValueError(f"{self.data_dir} is an object store: table {table!r} has no local directory")
         return Path(self._root) / table
 
-    def write(self, table_name: str, table: pa.Table, parts: Mapping[str, str], file_stem: str) -> Path | PurePosixPath:
+    def write(
+        self, table_name: str, table: pa.Table, parts: Mapping[str, str], file_stem: str
+    ) -> Path | PurePosixPath:
         """Write one file into a partition; writing the same stem again replaces that file only."""
         path = posixpath.join(partition_relpath(self._root, table_name, parts), f"{file_stem}.parquet")
         return self.location.public(self.location.write_parquet(table, path))
 
-    def replace_partition(self, table_name: str, table: pa.Table, parts: Mapping[str, str]) -> Path | PurePosixPath:
+    def replace_partition(
+        self, table_name: str, table: pa.Table, parts: Mapping[str, str]
+    ) -> Path | PurePosixPath:
         """Make `table` the whole content of one partition, atomically for concurrent writers and readers.
 
         The content of a replaced partition is one file under a fixed name (`REPLACED_FILE`), swapped in by a
@@ -248,7 +252,9 @@ class Lake:
         files = self.location.parquet_files(partition_relpath(self._root, table_name, parts or {}))
         return sum(pq.read_metadata(f, filesystem=self.location.fs).num_rows for f in files)
 
-    def read(self, table_name: str, parts: Mapping[str, str] | None = None, columns: Iterable[str] | None = None) -> pa.Table | None:
+    def read(
+        self, table_name: str, parts: Mapping[str, str] | None = None, columns: Iterable[str] | None = None
+    ) -> pa.Table | None:
         """Read a whole table (or one partition) with its hive columns; None when nothing was written yet.
 
         Each file is read from one open handle (locally) or one GET (on S3), so a file replaced while it is
@@ -262,7 +268,9 @@ class Lake:
             if not files:
                 return None
             try:
-                return _with_hive_columns([(f, self.location.read_parquet(f, wanted)) for f in files], base, wanted)
+                return _with_hive_columns(
+                    [(f, self.location.read_parquet(f, wanted)) for f in files], base, wanted
+                )
             except FileNotFoundError:
                 if attempt == READ_ATTEMPTS - 1:
                     raise

@@ -135,7 +135,9 @@ class TimeWindow:
         if ahead:
             seconds = float(ahead)
             if not math.isfinite(seconds) or seconds < 0:
-                raise ValueError(f"{TS_MAX_AHEAD_ENV} must be a non-negative number of seconds, got {ahead!r}")
+                raise ValueError(
+                    f"{TS_MAX_AHEAD_ENV} must be a non-negative number of seconds, got {ahead!r}"
+                )
             window = replace(window, max_ahead_ms=int(seconds * 1000))
         return window
 
@@ -158,7 +160,12 @@ def set_time_window(window: TimeWindow | None) -> None:
 
 
 # Epoch units a timestamp may have been sent in, as (name, milliseconds per unit as a fraction num/den).
-_UNITS = (("seconds", 1000, 1), ("milliseconds", 1, 1), ("microseconds", 1, 1000), ("nanoseconds", 1, 1_000_000))
+_UNITS = (
+    ("seconds", 1000, 1),
+    ("milliseconds", 1, 1),
+    ("microseconds", 1, 1000),
+    ("nanoseconds", 1, 1_000_000),
+)
 
 
 def _rejection(field: str, value: int, expected: str, window: TimeWindow) -> ParseError:

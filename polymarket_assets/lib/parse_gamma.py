@@ -156,7 +156,9 @@ def _token_ids(obj: dict, version: str, n: int) -> tuple[str, ...]:
     if raw is None or raw == []:
         other = ID_FIELD[V1 if version == V2 else V2]
         if json_list(obj.get(other), other):
-            raise ParseError(f"version {version} market has no {field} (only {other}, which {version} does not use)")
+            raise ParseError(
+                f"version {version} market has no {field} (only {other}, which {version} does not use)"
+            )
         return ()
     if len(raw) != n:
         raise ParseError(f"{field} has {len(raw)} entries but outcomes has {n}")
@@ -297,7 +299,11 @@ def _fees(obj: dict) -> dict[str, Any]:
     enabled = to_bool(obj.get("feesEnabled"), "feesEnabled")
     if enabled is None and schedule is not None:
         enabled = schedule.rate > 0
-    return {"fees_enabled": enabled, "fee_type": to_str(obj.get("feeType"), "feeType"), "fee_schedule": schedule}
+    return {
+        "fees_enabled": enabled,
+        "fee_type": to_str(obj.get("feeType"), "feeType"),
+        "fee_schedule": schedule,
+    }
 
 
 def _observed_at(value: Any, field: str) -> datetime | None:

@@ -110,7 +110,9 @@ class Quarantine:
                 self._entries = entries + self._entries
             raise
 
-    def _write(self, entries: list[tuple[str, str | None, str | None]], now: datetime) -> Path | PurePosixPath:
+    def _write(
+        self, entries: list[tuple[str, str | None, str | None]], now: datetime
+    ) -> Path | PurePosixPath:
         table = pa.table(
             {
                 "quarantined_at": pa.array([now] * len(entries), type=pa.timestamp("us", tz="UTC")),

@@ -76,7 +76,10 @@ class TokenBucket:
 
 
 def bucket_for_window(
-    requests: int, window_s: float, *, burst_fraction: float = DEFAULT_BURST_FRACTION,
+    requests: int,
+    window_s: float,
+    *,
+    burst_fraction: float = DEFAULT_BURST_FRACTION,
     **kwargs: Callable[..., float | None],
 ) -> TokenBucket:
     """A bucket that never lets more than ``requests`` through in any ``window_s``-second window."""
@@ -89,7 +92,9 @@ def bucket_for_window(
 
 
 def buckets_from_limits(
-    limits: Mapping[str, tuple[int, float]], *, burst_fraction: float = DEFAULT_BURST_FRACTION,
+    limits: Mapping[str, tuple[int, float]],
+    *,
+    burst_fraction: float = DEFAULT_BURST_FRACTION,
     **kwargs: Callable[..., float | None],
 ) -> dict[str, TokenBucket]:
     """Build one bucket per endpoint key from ``{"/markets": (300, 10.0), ...}``."""

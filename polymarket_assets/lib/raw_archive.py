@@ -37,7 +37,9 @@ class RawArchive:
             {
                 "fetched_at": fetched_at,
                 "endpoint": endpoint,
-                "request": request if isinstance(request, str) else json.dumps(request, separators=(",", ":")),
+                "request": request
+                if isinstance(request, str)
+                else json.dumps(request, separators=(",", ":")),
                 "body": body if isinstance(body, str) else json.dumps(body, separators=(",", ":")),
             }
         )

@@ -71,9 +71,12 @@ def check_reachable(url: str, timeout_s: float = 5.0) -> None:
 def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m polymarket_assets.lib.settings", description=__doc__)
     parser.add_argument("--export", action="store_true", help="print `export NAME=value` for every setting")
-    parser.add_argument("--check", action="store_true", help="exit 1 with a plain message unless every REST API is reachable")
     parser.add_argument(
-        "--dotenv", metavar="FILE",
+        "--check", action="store_true", help="exit 1 with a plain message unless every REST API is reachable"
+    )
+    parser.add_argument(
+        "--dotenv",
+        metavar="FILE",
         help="apply FILE first, its values overriding the environment as Dagster's CLIs do with ./.env",
     )
     args = parser.parse_args(argv)
@@ -83,7 +86,9 @@ def _main(argv: list[str] | None = None) -> int:
         from dotenv import dotenv_values  # a dependency of dagster
 
         # Only names a shell can export; the values are quoted below.
-        from_file = {k: v for k, v in dotenv_values(args.dotenv).items() if v is not None and k.isidentifier()}
+        from_file = {
+            k: v for k, v in dotenv_values(args.dotenv).items() if v is not None and k.isidentifier()
+        }
         environ.update(from_file)
     values = {**from_file, **resolved(environ)}
     if args.export:

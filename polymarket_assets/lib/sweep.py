@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     from polymarket_assets.lib.quarantine import Quarantine
 
 
-def select_markets(current: list[dict], tier: str, instant: datetime, plan: TierPlan = DEFAULT_PLAN) -> list[dict]:
+def select_markets(
+    current: list[dict], tier: str, instant: datetime, plan: TierPlan = DEFAULT_PLAN
+) -> list[dict]:
     """Open binary markets (both tokens known) whose tier at `instant` is `tier`."""
     return [
         row
@@ -118,7 +120,9 @@ def _fetch_group(clob: ClobClient, tokens: list[str], batch_size: int) -> _Group
     try:
         answer = clob.get_books(wanted, batch_size=batch_size, max_workers=1)
     except ApiError as exc:  # every chunk of the group failed
-        return _GroupAnswer(BooksResult(books=[], failed_token_ids=tuple(wanted), errors=(exc,)), chunks, chunks, {})
+        return _GroupAnswer(
+            BooksResult(books=[], failed_token_ids=tuple(wanted), errors=(exc,)), chunks, chunks, {}
+        )
     return _GroupAnswer(answer, chunks, len(answer.errors), {})
 
 
@@ -130,8 +134,15 @@ def _fetch_book(clob: ClobClient, token: str) -> object:
         return exc
 
 
-def _confirm(token: str, fetched: object, books: dict, no_book: set[str], known: set[str], quarantine: Quarantine,
-             book_errors: list[str]) -> int:
+def _confirm(
+    token: str,
+    fetched: object,
+    books: dict,
+    no_book: set[str],
+    known: set[str],
+    quarantine: Quarantine,
+    book_errors: list[str],
+) -> int:
     """Apply one `GET /book` outcome: a parsed book, a confirmed absence, a quarantined payload or an error.
     Returns how many records it quarantined (0 or 1)."""
     if isinstance(fetched, ApiError):
@@ -157,8 +168,16 @@ def _own_book(book: Book, token: str | None) -> Book:
     return book
 
 
-def _build_group(clob: ClobClient, group: list[dict], fetched: _GroupAnswer, tier: TierSpec, slot_ts: datetime,
-                 captured_at: datetime, quarantine: Quarantine, known: set[str]) -> _GroupOutcome:
+def _build_group(
+    clob: ClobClient,
+    group: list[dict],
+    fetched: _GroupAnswer,
+    tier: TierSpec,
+    slot_ts: datetime,
+    captured_at: datetime,
+    quarantine: Quarantine,
+    known: set[str],
+) -> _GroupOutcome:
     """Parse one group's books and turn them into rows (on the thread that called `sweep_books`)."""
     answer = fetched.answer
     raw_json = json.dumps(answer.books, separators=(",", ":"))[1:-1]
@@ -181,7 +200,9 @@ def _build_group(clob: ClobClient, group: list[dict], fetched: _GroupAnswer, tie
     no_book: set[str] = {t for t in answer.missing_token_ids if t in known and t not in fetched.confirmed}
     for token in answer.missing_token_ids:
         if token in fetched.confirmed and token not in books:
-            quarantined += _confirm(token, fetched.confirmed[token], books, no_book, known, quarantine, book_errors)
+            quarantined += _confirm(
+                token, fetched.confirmed[token], books, no_book, known, quarantine, book_errors
+            )
     for token in bad_records:
         if token in no_book or token in books:
             continue
@@ -212,7 +233,9 @@ def _build_group(clob: ClobClient, group: list[dict], fetched: _GroupAnswer, tie
         row.update((column, metrics[column]) for column in columns if column in metrics)
         row["last_trade_price"] = yes_book.last_trade_price
         row["book_hash"] = yes_book.hash
-        row["book_ts"] = datetime.fromtimestamp(yes_book.timestamp_ms / 1000, tz=UTC) if yes_book.timestamp_ms else None
+        row["book_ts"] = (
+            datetime.fromtimestamp(yes_book.timestamp_ms / 1000, tz=UTC) if yes_book.timestamp_ms else None
+        )
         if no_book_obj is not None:
             row["no_best_bid"], row["no_best_ask"], row["no_mid"] = _top_of_book(no_book_obj)
         row["book_status"] = "ok" if no_book_obj is not None else "partial"
@@ -227,7 +250,9 @@ def _build_group(clob: ClobClient, group: list[dict], fetched: _GroupAnswer, tie
                     "tier": tier.name,
                     "slot_ts": slot_ts,
                     "captured_at": captured_at,
-                    "book_ts": datetime.fromtimestamp(book.timestamp_ms / 1000, tz=UTC) if book.timestamp_ms else None,
+                    "book_ts": datetime.fromtimestamp(book.timestamp_ms / 1000, tz=UTC)
+                    if book.timestamp_ms
+                    else None,
                     "hash": book.hash,
                     # (price, size) pairs, which Arrow takes for the LEVEL struct as readily as dicts, at a
                     # fraction of the memory (a 50k-market sweep holds ~1.7 million levels).
@@ -237,13 +262,30 @@ def _build_group(clob: ClobClient, group: list[dict], fetched: _GroupAnswer, tie
                     "last_trade_price": book.last_trade_price,
                 }
             )
-    return _GroupOutcome(rows, orderbooks, raw_json, failed_ids, book_errors, list(answer.errors), fetched.chunks,
-                         fetched.failed_chunks, quarantined)
+    return _GroupOutcome(
+        rows,
+        orderbooks,
+        raw_json,
+        failed_ids,
+        book_errors,
+        list(answer.errors),
+        fetched.chunks,
+        fetched.failed_chunks,
+        quarantined,
+    )
 
 
-def sweep_books(clob: ClobClient, markets: list[dict], tier: TierSpec, slot_ts: datetime, captured_at: datetime,
-                quarantine: Quarantine,
-                batch_size: int = 100, max_workers: int = 4, known_without_book: set[str] | None = None) -> SweepResult:
+def sweep_books(
+    clob: ClobClient,
+    markets: list[dict],
+    tier: TierSpec,
+    slot_ts: datetime,
+    captured_at: datetime,
+    quarantine: Quarantine,
+    batch_size: int = 100,
+    max_workers: int = 4,
+    known_without_book: set[str] | None = None,
+) -> SweepResult:
     """One books sweep. `known_without_book` (shared by the sweeps of one run) remembers tokens whose book is
     confirmed gone, so each is confirmed with a single `GET /book` per run rather than per sweep.
 
@@ -268,8 +310,9 @@ def sweep_books(clob: ClobClient, markets: list[dict], tier: TierSpec, slot_ts: 
     window = max(1, max_workers) * 2  # requests in flight or answered but not yet used
 
     def build(index: int) -> None:
-        outcomes[index] = _build_group(clob, groups[index], answers.pop(index), tier, slot_ts, captured_at,
-                                       quarantine, known)
+        outcomes[index] = _build_group(
+            clob, groups[index], answers.pop(index), tier, slot_ts, captured_at, quarantine, known
+        )
 
     with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="books") as pool:
         running: dict = {}  # future -> (group index, token or None for the group's POST /books)
@@ -324,7 +367,9 @@ def _price(value: Any, field: str) -> float | None:
     return None if value == "" else to_price(value, field)
 
 
-def _clean_prices(answer: dict, quarantine: Quarantine, slot_ts: datetime) -> dict[str, tuple[float | None, float | None]]:
+def _clean_prices(
+    answer: dict, quarantine: Quarantine, slot_ts: datetime
+) -> dict[str, tuple[float | None, float | None]]:
     """`POST /prices` entries → {token: (best bid, best ask)}. An entry that is not an object, or holds a value that
     is not a price in [0, 1] (NaN, Infinity, negative, above 1, text), is quarantined whole and left out."""
     out: dict[str, tuple[float | None, float | None]] = {}
@@ -334,7 +379,9 @@ def _clean_prices(answer: dict, quarantine: Quarantine, slot_ts: datetime) -> di
                 raise ParseError(f"/prices entry is {type(entry).__name__}, expected an object")
             out[token] = (_price(entry.get("BUY"), "BUY"), _price(entry.get("SELL"), "SELL"))
         except ParseError as exc:
-            quarantine.add(exc.reason, {token: entry}, {"endpoint": "/prices", "slot_ts": slot_ts.isoformat()})
+            quarantine.add(
+                exc.reason, {token: entry}, {"endpoint": "/prices", "slot_ts": slot_ts.isoformat()}
+            )
     return out
 
 
@@ -345,13 +392,21 @@ def _clean_mids(answer: dict, quarantine: Quarantine, slot_ts: datetime) -> dict
         try:
             out[token] = _price(value, "midpoint")
         except ParseError as exc:
-            quarantine.add(exc.reason, {token: value}, {"endpoint": "/midpoints", "slot_ts": slot_ts.isoformat()})
+            quarantine.add(
+                exc.reason, {token: value}, {"endpoint": "/midpoints", "slot_ts": slot_ts.isoformat()}
+            )
     return out
 
 
-def sweep_prices(clob: ClobClient, markets: list[dict], tier: TierSpec, slot_ts: datetime, captured_at: datetime,
-                 quarantine: Quarantine,
-                 batch_size: int = 100) -> SweepResult:
+def sweep_prices(
+    clob: ClobClient,
+    markets: list[dict],
+    tier: TierSpec,
+    slot_ts: datetime,
+    captured_at: datetime,
+    quarantine: Quarantine,
+    batch_size: int = 100,
+) -> SweepResult:
     """One prices sweep. Every entry of the answers is validated on its own: a bad one is quarantined and costs
     only its token (a market whose YES token has neither a valid price nor a valid mid is not captured)."""
     result = SweepResult()

@@ -193,7 +193,9 @@ TRADES = Table(
     ("trades",),
     (View("trades", TRADES_SQL), View("large_trades", LARGE_TRADES_SQL)),
 )
-BOOK_UPDATES = Table("book_updates", schemas.BOOK_UPDATES_SCHEMA, HOURLY, ("book_updates",), (View("book_updates"),))
+BOOK_UPDATES = Table(
+    "book_updates", schemas.BOOK_UPDATES_SCHEMA, HOURLY, ("book_updates",), (View("book_updates"),)
+)
 WS_GAPS = Table(
     "ws_gaps",
     schemas.WS_GAPS_SCHEMA,

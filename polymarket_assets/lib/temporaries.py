@@ -16,7 +16,9 @@ TMP_PREFIX = ".tmp-"
 STALE_AFTER_S = 900.0
 
 
-def remove_stale(directory: str | os.PathLike, older_than_s: float = STALE_AFTER_S, now: float | None = None) -> int:
+def remove_stale(
+    directory: str | os.PathLike, older_than_s: float = STALE_AFTER_S, now: float | None = None
+) -> int:
     """Delete the ``.tmp-*`` files directly in ``directory`` last modified over ``older_than_s`` ago.
 
     Never follows or deletes symlinks and never descends into subdirectories (callers pass the partition

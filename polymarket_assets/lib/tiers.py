@@ -113,8 +113,16 @@ DEFAULT_PLAN = TierPlan(
         TierSpec("T3", 1.0, 4.0, 30, books=True, tolerance_s=7.5, slot_s=60, ws_always=True),
         # T4 also holds markets past endDate (negative hours) until they go stale.
         TierSpec("T4", float("-inf"), 1.0, 15, books=True, tolerance_s=5.0, slot_s=60, ws_always=True),
-        TierSpec("STALE", float("-inf"), float("-inf"), 3600, books=False, tolerance_s=60.0, slot_s=3600,
-                 stale=True),
+        TierSpec(
+            "STALE",
+            float("-inf"),
+            float("-inf"),
+            3600,
+            books=False,
+            tolerance_s=60.0,
+            slot_s=3600,
+            stale=True,
+        ),
     )
 )
 
@@ -134,7 +142,9 @@ def assign_tier(end_date: datetime | None, at: datetime, plan: TierPlan = DEFAUL
     if stale is not None and hours <= -plan.stale_after_hours:
         return stale.name
     for tier in plan.live:
-        if tier.min_hours < hours <= tier.max_hours or (tier.min_hours == float("-inf") and hours <= tier.max_hours):
+        if tier.min_hours < hours <= tier.max_hours or (
+            tier.min_hours == float("-inf") and hours <= tier.max_hours
+        ):
             return tier.name
     return plan.tiers[0].name
 

@@ -109,7 +109,7 @@ def source_relation(location: DataLocation, spec: ViewSpec, only: list[str] | No
     if not spec.hive:
         return f"read_parquet({source}, hive_partitioning=false, union_by_name={union})"
     derived = [
-        f"{_hive_value_sql(key, value)} AS \"{key}\""
+        f'{_hive_value_sql(key, value)} AS "{key}"'
         for key, value in _hive_parts(edges[0], table_dir)
         if key not in first_schema.names
     ]
@@ -118,7 +118,7 @@ def source_relation(location: DataLocation, spec: ViewSpec, only: list[str] | No
 
 
 def _hive_parts(path: str, table_dir: str) -> list[tuple[str, str]]:
-    segments = path[len(table_dir):].strip("/").split("/")[:-1]
+    segments = path[len(table_dir) :].strip("/").split("/")[:-1]
     return [tuple(segment.split("=", 1)) for segment in segments if "=" in segment]
 
 
@@ -173,7 +173,11 @@ class ViewProblem:
     error: str | None = None
 
     def as_metadata(self) -> dict:
-        return {"bad_files": dict(list(self.bad_files.items())[:50]), "bad_file_count": len(self.bad_files), "error": self.error}
+        return {
+            "bad_files": dict(list(self.bad_files.items())[:50]),
+            "bad_file_count": len(self.bad_files),
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -182,18 +186,24 @@ class WarehouseBuild:
     problems: dict[str, ViewProblem]  # view name -> what is missing from it; empty when every view is whole
 
 
-def warehouse_path(data_dir: str | os.PathLike[str], configured: str | os.PathLike[str] | None = None) -> Path:
+def warehouse_path(
+    data_dir: str | os.PathLike[str], configured: str | os.PathLike[str] | None = None
+) -> Path:
     """Where `warehouse.duckdb` lives: `configured` if given, else beside a local lake; an object-store
     lake needs `configured` (a local path)."""
     if configured:
         return Path(configured)
     if DataLocation(data_dir).is_local:
         return Path(data_dir) / "warehouse.duckdb"
-    raise ValueError(f"the lake {data_dir} is on an object store: give warehouse.duckdb a local path (PM_WAREHOUSE_PATH)")
+    raise ValueError(
+        f"the lake {data_dir} is on an object store: give warehouse.duckdb a local path (PM_WAREHOUSE_PATH)"
+    )
 
 
 def build_warehouse(
-    data_dir: str | os.PathLike[str], specs: list[ViewSpec], path: str | os.PathLike[str] | None = None,
+    data_dir: str | os.PathLike[str],
+    specs: list[ViewSpec],
+    path: str | os.PathLike[str] | None = None,
     count_rows: bool = True,
 ) -> dict[str, int]:
     """Create every view in a fresh database file, then rename it over `warehouse.duckdb` (see
@@ -204,7 +214,9 @@ def build_warehouse(
 
 
 def build_warehouse_report(
-    data_dir: str | os.PathLike[str], specs: list[ViewSpec], path: str | os.PathLike[str] | None = None,
+    data_dir: str | os.PathLike[str],
+    specs: list[ViewSpec],
+    path: str | os.PathLike[str] | None = None,
     count_rows: bool = True,
 ) -> WarehouseBuild:
     """`build_warehouse`, returning the row counts and, per view, the bad files it had to leave out.
@@ -268,8 +280,13 @@ def _write_known_bad(path: Path, problems: dict[str, ViewProblem]) -> None:
     os.replace(tmp, path)
 
 
-def _create_view_uncounted(con: duckdb.DuckDBPyConnection, location: DataLocation, spec: ViewSpec,
-                           known_bad: dict[str, dict[str, str]], since: float | None) -> ViewProblem | None:
+def _create_view_uncounted(
+    con: duckdb.DuckDBPyConnection,
+    location: DataLocation,
+    spec: ViewSpec,
+    known_bad: dict[str, dict[str, str]],
+    since: float | None,
+) -> ViewProblem | None:
     """The view bound lazily over the whole table (no row count), unless a bad file is known or found among the
     recently written ones; then over the readable files only. Never raises for bad data."""
     bad = {f: reason for f, reason in known_bad.get(spec.name, {}).items() if _exists(location, f)}
@@ -282,7 +299,9 @@ def _create_view_uncounted(con: duckdb.DuckDBPyConnection, location: DataLocatio
             con.execute(_view_sql(spec, source_relation(location, spec)))
             return None
         table_files = location.parquet_files(location.path("lake", spec.table))
-        con.execute(_view_sql(spec, source_relation(location, spec, only=[f for f in table_files if f not in bad])))
+        con.execute(
+            _view_sql(spec, source_relation(location, spec, only=[f for f in table_files if f not in bad]))
+        )
         return ViewProblem(bad)
     except (duckdb.Error, OSError, pa.ArrowException) as exc:
         con.execute(_view_sql(spec, f"({_empty_select(spec.schema)})"))
@@ -322,7 +341,9 @@ def _try_view(con: duckdb.DuckDBPyConnection, spec: ViewSpec, relation: str) -> 
     return con.execute(f'SELECT count(*) FROM "{spec.name}"').fetchone()[0]
 
 
-def _create_view(con: duckdb.DuckDBPyConnection, location: DataLocation, spec: ViewSpec) -> tuple[int, ViewProblem | None]:
+def _create_view(
+    con: duckdb.DuckDBPyConnection, location: DataLocation, spec: ViewSpec
+) -> tuple[int, ViewProblem | None]:
     """The view over every file of its table; if DuckDB cannot read them all, over the readable ones only
     (each bad file found by reading it alone), or empty with the error. Never raises for bad data."""
     try:
@@ -336,7 +357,9 @@ def _create_view(con: duckdb.DuckDBPyConnection, location: DataLocation, spec: V
         if reason is not None:
             bad[file] = reason
     try:
-        if not bad:  # every file reads alone: a file replaced during the first attempt, or files that disagree
+        if (
+            not bad
+        ):  # every file reads alone: a file replaced during the first attempt, or files that disagree
             return _try_view(con, spec, source_relation(location, spec)), None
         good = [f for f in table_files if f not in bad]
         return _try_view(con, spec, source_relation(location, spec, only=good)), ViewProblem(bad)
@@ -345,7 +368,9 @@ def _create_view(con: duckdb.DuckDBPyConnection, location: DataLocation, spec: V
         return 0, ViewProblem(bad, error=f"{first_error[:500]} / then {type(exc).__name__}: {str(exc)[:500]}")
 
 
-def _unreadable(con: duckdb.DuckDBPyConnection, location: DataLocation, spec: ViewSpec, file: str) -> str | None:
+def _unreadable(
+    con: duckdb.DuckDBPyConnection, location: DataLocation, spec: ViewSpec, file: str
+) -> str | None:
     """Why DuckDB cannot read this one file through the view's query, or None when it can."""
     try:
         _try_view(con, spec, source_relation(location, spec, only=[file]))

@@ -21,7 +21,9 @@ def fake_package(tmp_path, monkeypatch):
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "alpha_bench.py").write_text("def run():\n    return {'alpha_s': 1.5, 'shared': 1}\n")
-    (package / "broken_bench.py").write_text("def run():\n    raise RuntimeError('simulator did not start')\n")
+    (package / "broken_bench.py").write_text(
+        "def run():\n    raise RuntimeError('simulator did not start')\n"
+    )
     (package / "gamma_bench.py").write_text("def run():\n    return {'gamma_markets': 300, 'shared': 2}\n")
     (package / "helpers.py").write_text("raise AssertionError('not a benchmark: never imported')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -49,7 +51,9 @@ def test_runner_only_filter(fake_package, tmp_path):
     output = tmp_path / "latest.json"
     results = run_all.main(["--only", "alpha", "--output", str(output)], package=fake_package)
     assert set(results) == {"alpha_s", "shared", "alpha_bench_wall_s"}
-    results = run_all.main(["--only", "gamma_bench", "--only", "broken", "--output", str(output)], package=fake_package)
+    results = run_all.main(
+        ["--only", "gamma_bench", "--only", "broken", "--output", str(output)], package=fake_package
+    )
     assert "gamma_markets" in results and "broken_bench_error" in results and "alpha_s" not in results
     with pytest.raises(SystemExit):
         run_all.main(["--only", "nonexistent", "--output", str(output)], package=fake_package)
@@ -65,14 +69,29 @@ def _check_metric(results: dict, key: str, kind=(int, float)) -> None:
 
 
 def test_discovery_and_sweep_on_300_markets():
-    results = collection_bench.bench_discovery_and_sweep(markets=300, label="300", sweep_latencies_s=(0.0,),
-                                                         time_first_run=True)
-    for key in ("discovery_300_s", "discovery_300_floor_ratio", "discovery_300_first_run_s", "sweep_300_s",
-                "sweep_300_floor_ratio", "sweep_300_peak_rss_mb", "sweep_300_write_s"):
+    results = collection_bench.bench_discovery_and_sweep(
+        markets=300, label="300", sweep_latencies_s=(0.0,), time_first_run=True
+    )
+    for key in (
+        "discovery_300_s",
+        "discovery_300_floor_ratio",
+        "discovery_300_first_run_s",
+        "sweep_300_s",
+        "sweep_300_floor_ratio",
+        "sweep_300_peak_rss_mb",
+        "sweep_300_write_s",
+    ):
         _check_metric(results, key, float)
         assert results[key] > 0, key
-    for key in ("discovery_300_markets", "discovery_300_requests", "discovery_300_pages_min", "sweep_300_batches",
-                "sweep_300_requests", "sweep_300_markets", "sweep_300_rows"):
+    for key in (
+        "discovery_300_markets",
+        "discovery_300_requests",
+        "discovery_300_pages_min",
+        "sweep_300_batches",
+        "sweep_300_requests",
+        "sweep_300_markets",
+        "sweep_300_rows",
+    ):
         _check_metric(results, key, int)
     assert results["discovery_300_matches_sequential"] is True
     assert results["discovery_300_ranges"] == 1  # three pages: one sequential listing
@@ -82,15 +101,24 @@ def test_discovery_and_sweep_on_300_markets():
 
 
 def test_coverage_over_twenty_simulated_minutes_without_faults():
-    results = collection_bench.bench_coverage(markets=300, hours=1, profile="none", segments=1, label="1h", minutes=20)
+    results = collection_bench.bench_coverage(
+        markets=300, hours=1, profile="none", segments=1, label="1h", minutes=20
+    )
     _check_metric(results, "coverage_1h", float)
     # Without faults every scheduled pair is captured: anything less is a bug, not a performance figure.
     assert results["coverage_1h"] == 1.0
     assert results["coverage_1h_expected_pairs"] == results["coverage_1h_captured_pairs"] > 0
     for tier in ("T0", "T1", "T2", "T3", "T4"):
         assert results[f"coverage_1h_{tier}_expected"] > 0, tier
-    assert results["coverage_1h_minutes_per_hour"] == 20 and results["coverage_1h_discoveries"] == 2  # the warm-up hour and the covered one
-    for key in ("coverage_1h_requests", "coverage_1h_retries", "coverage_1h_faults_injected", "coverage_1h_sweeps"):
+    assert (
+        results["coverage_1h_minutes_per_hour"] == 20 and results["coverage_1h_discoveries"] == 2
+    )  # the warm-up hour and the covered one
+    for key in (
+        "coverage_1h_requests",
+        "coverage_1h_retries",
+        "coverage_1h_faults_injected",
+        "coverage_1h_sweeps",
+    ):
         _check_metric(results, key, int)
     assert results["coverage_1h_faults_injected"] == 0 and results["coverage_1h_sweeps_failed"] == 0
 
@@ -150,17 +178,28 @@ def test_the_soak_benchmark_is_registered_and_reports_its_figures_against_their_
 
     assert "soak_bench" in run_all.discover()
     report = SoakReport(
-        launched=1000.0, ended=8200.0, first_snapshot_s=95.0, discovery_runs=[], markets_discovered=40,
-        coverage_by_tier={"T2": 1.0, "T4": 0.99}, expected_by_tier={"T2": 100, "T4": 400},
-        warehouse_path=tmp_path / "warehouse.duckdb", warehouse_views=12,
-        warehouse_builds=[1060.0, 1660.0, 2560.0, 8000.0], checks=[CheckState("a", "SUCCEEDED"), CheckState("b", "FAILED", "ERROR")],
-        runs_by_status={"SUCCESS": 10}, failed_runs=[], trades={"truth": 5, "missing": 0, "duplicates": 0, "unexplained": 0},
+        launched=1000.0,
+        ended=8200.0,
+        first_snapshot_s=95.0,
+        discovery_runs=[],
+        markets_discovered=40,
+        coverage_by_tier={"T2": 1.0, "T4": 0.99},
+        expected_by_tier={"T2": 100, "T4": 400},
+        warehouse_path=tmp_path / "warehouse.duckdb",
+        warehouse_views=12,
+        warehouse_builds=[1060.0, 1660.0, 2560.0, 8000.0],
+        checks=[CheckState("a", "SUCCEEDED"), CheckState("b", "FAILED", "ERROR")],
+        runs_by_status={"SUCCESS": 10},
+        failed_runs=[],
+        trades={"truth": 5, "missing": 0, "duplicates": 0, "unexplained": 0},
         load_average=(1.5, 1.2, 1.0),
     )
     results = soak_bench.soak_metrics(report)
     assert results["soak_coverage_min_tier"] == 0.99
     assert results["soak_coverage_min_tier_target_ratio"] == round(0.99 / 0.995, 4)
     assert results["soak_warehouse_age_max_s"] == 8000.0 - 2560.0  # the longest stretch without a rebuild
-    assert results["soak_first_snapshot_s"] == 95.0 and results["soak_first_snapshot_s_target_ratio"] == round(95 / 120, 4)
+    assert results["soak_first_snapshot_s"] == 95.0 and results[
+        "soak_first_snapshot_s_target_ratio"
+    ] == round(95 / 120, 4)
     assert results["soak_false_red_checks"] == 1 and results["soak_load_avg_1m"] == 1.5
     assert all(isinstance(v, (int, float, str, bool)) or v is None for v in results.values())

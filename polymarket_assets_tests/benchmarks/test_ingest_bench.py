@@ -18,8 +18,13 @@ def test_ingest_runs_follow_the_batching_window(monkeypatch):
 
 def test_runs_per_day_is_under_the_target_and_adds_up():
     result = ingest_bench.runs_per_day()
-    parts = ("runs_per_day_ingest", "runs_per_day_snapshot_slots", "runs_per_day_other_schedules",
-             "runs_per_day_automation", "runs_per_day_other_sensors")
+    parts = (
+        "runs_per_day_ingest",
+        "runs_per_day_snapshot_slots",
+        "runs_per_day_other_schedules",
+        "runs_per_day_automation",
+        "runs_per_day_other_sensors",
+    )
     assert abs(sum(result[p] for p in parts) - result["runs_per_day_50k"]) <= len(parts)
     assert result["runs_per_day_snapshot_slots"] == 2 * 24 + 288 + 3 * 1440  # T0 and STALE hourly, T1, T2-T4
     assert result["runs_per_day_50k"] <= ingest_bench.TARGET_RUNS_PER_DAY

@@ -29,7 +29,12 @@ def make_markets() -> list[dict]:
     for i in range(100):
         edge = NOW + timedelta(hours=(i * 7919 % 17_000) - 8_000)
         out.append({"id": str(1000 + 3 * i), "endDate": _iso(edge)})
-        out.append({"id": str(1001 + 3 * i), "endDate": (edge + timedelta(milliseconds=400)).isoformat().replace("+00:00", "Z")})
+        out.append(
+            {
+                "id": str(1001 + 3 * i),
+                "endDate": (edge + timedelta(milliseconds=400)).isoformat().replace("+00:00", "Z"),
+            }
+        )
         out.append({"id": str(1002 + 3 * i), "endDate": _iso(edge - timedelta(seconds=1))})
     for k in range(7):
         out.append({"id": str(3000 + k), "endDate": None} if k % 2 else {"id": str(3000 + k)})
@@ -44,7 +49,9 @@ def known(markets) -> list:
 class FakeGamma:
     """`/markets/keyset` with closed, end_date_min/max, order=endDate and ascending, cursor = position."""
 
-    def __init__(self, markets, *, nulls_first=False, honour_order=True, exclusive_edges=False, fail_min=None):
+    def __init__(
+        self, markets, *, nulls_first=False, honour_order=True, exclusive_edges=False, fail_min=None
+    ):
         self.markets = markets
         self.nulls_first = nulls_first
         self.honour_order = honour_order
@@ -68,8 +75,11 @@ class FakeGamma:
             rows.append((end, m))
         if req.param("order") == "endDate" and self.honour_order:
             descending = req.param("ascending") == "false"
-            dated = sorted((r for r in rows if r[0] is not None), key=lambda r: (r[0], int(r[1]["id"])),
-                           reverse=descending)
+            dated = sorted(
+                (r for r in rows if r[0] is not None),
+                key=lambda r: (r[0], int(r[1]["id"])),
+                reverse=descending,
+            )
             undated = [r for r in rows if r[0] is None]
             # Postgres: NULLS LAST when ascending, NULLS FIRST when descending (nulls_first flips both).
             nulls_at_start = descending != self.nulls_first
@@ -164,7 +174,9 @@ def test_against_the_simulator():
         client = GammaClient(sim.urls["PM_GAMMA_URL"], limits={}, default_limit=None, **FAST)
         sequential = [m for page in client.iter_open_markets() for m in page]
         report: dict = {}
-        pages = client.iter_open_markets_partitioned(known_end_dates=known(sequential), page_size=10, report=report)
+        pages = client.iter_open_markets_partitioned(
+            known_end_dates=known(sequential), page_size=10, report=report
+        )
         ids = [m["id"] for page in pages for m in page]
     assert report["ranges"] == 3 and report["fallback"] is None
     assert sorted(ids) == sorted(m["id"] for m in sequential) and len(ids) == len(set(ids))

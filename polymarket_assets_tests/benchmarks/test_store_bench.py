@@ -8,7 +8,10 @@ def test_store_bench_compacts_to_one_file_per_table_hour_and_rebuilds_the_wareho
     results = store_bench.run(days=2, cadence_scale=0.01)
     assert results["year_files_per_table_hour_max"] == 1
     assert results["compaction_files_before"] > results["compaction_partitions"] > 0
-    assert results["year_files_written"] == results["compaction_files_before"] + len(store_bench.files_per_hour()) * 24
+    assert (
+        results["year_files_written"]
+        == results["compaction_files_before"] + len(store_bench.files_per_hour()) * 24
+    )
     assert results["warehouse_rebuild_year_s"] > 0 and results["warehouse_rebuild_day_s"] > 0
     assert results["warehouse_rebuild_year_vs_day"] is not None and "store_bench_loadavg_1m" in results
     assert "store_bench" in run_all.discover()

@@ -53,7 +53,9 @@ def test_every_slot_run_succeeded_and_passed_its_checks(collected):
 def test_discovery_maps_tokens_and_tiers_like_the_ground_truth(collected):
     con, sim = collected["con"], collected["sim"]
     truth = {m["condition_id"]: m for m in sim.control.markets()}
-    rows = con.execute("SELECT condition_id, yes_token_id, no_token_id, end_date, tier, question FROM markets").fetchall()
+    rows = con.execute(
+        "SELECT condition_id, yes_token_id, no_token_id, end_date, tier, question FROM markets"
+    ).fetchall()
     assert len(rows) >= 250
     tiers = set()
     for cid, yes, no, end_date, tier, question in rows:
@@ -90,24 +92,37 @@ def test_each_row_belongs_to_the_tier_of_its_instant(collected):
 
     for cid, tier, slot_ts in con.execute("SELECT condition_id, tier, slot_ts FROM snapshots").fetchall():
         end = truth[cid]["end_date"]
-        end_dt = datetime.fromtimestamp(end, tz=UTC) if isinstance(end, (int, float)) else datetime.fromisoformat(end)
+        end_dt = (
+            datetime.fromtimestamp(end, tz=UTC)
+            if isinstance(end, (int, float))
+            else datetime.fromisoformat(end)
+        )
         assert assign_tier(end_dt, slot_ts) == tier
 
 
 def test_sub_minute_tiers_swept_at_every_instant(collected):
     con = collected["con"]
-    counts = dict(con.execute(
-        "SELECT tier, count(DISTINCT slot_ts) FROM sweeps WHERE status IN ('captured', 'partial') GROUP BY tier").fetchall())
+    counts = dict(
+        con.execute(
+            "SELECT tier, count(DISTINCT slot_ts) FROM sweeps WHERE status IN ('captured', 'partial') GROUP BY tier"
+        ).fetchall()
+    )
     assert counts["T4"] == 12 and counts["T3"] == 6 and counts["T2"] == 3
     assert con.execute("SELECT count(*) FROM sweeps WHERE status = 'missed'").fetchone()[0] == 0
-    dupes = con.execute("SELECT count(*) FROM (SELECT condition_id, slot_ts FROM snapshots GROUP BY ALL HAVING count(*) > 1)").fetchone()[0]
+    dupes = con.execute(
+        "SELECT count(*) FROM (SELECT condition_id, slot_ts FROM snapshots GROUP BY ALL HAVING count(*) > 1)"
+    ).fetchone()[0]
     assert dupes == 0
 
 
 def test_coverage_counts_slots_that_never_ran_as_missed(collected):
     con = collected["con"]
-    rows = {r[0]: r[1:] for r in con.execute(
-        "SELECT tier, expected, captured, coverage FROM coverage WHERE hour = ?", [HOUR0]).fetchall()}
+    rows = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT tier, expected, captured, coverage FROM coverage WHERE hour = ?", [HOUR0]
+        ).fetchall()
+    }
     # Only the first two minutes of hour 0 were swept, so fast tiers are far below target...
     expected, captured, _coverage = rows["T4"]
     assert expected > 0 and 0 < captured < expected
@@ -126,7 +141,9 @@ def test_rerunning_a_slot_adds_no_duplicates(collected):
     env["sim"].control.set_time((HOUR0 + timedelta(hours=1) - timedelta(seconds=5)).timestamp())
     [(_, replay)] = run_slots(env["sim"], env["lake"], HOUR0 + timedelta(hours=1), ["T2"])
     assert replay.success, replay.error
-    table = env["lake"].read("snapshots", {"tier": "T2", "date": HOUR0.strftime("%Y-%m-%d"), "hour": f"{HOUR0.hour + 1:02d}"})
+    table = env["lake"].read(
+        "snapshots", {"tier": "T2", "date": HOUR0.strftime("%Y-%m-%d"), "hour": f"{HOUR0.hour + 1:02d}"}
+    )
     keys = list(zip(table.column("condition_id").to_pylist(), table.column("slot_ts").to_pylist()))
     assert len(keys) == len(set(keys))
     # The warehouse's views read the files as they are now: the same books at the same instant, the same rows.

@@ -11,9 +11,17 @@ from polymarket_assets_tests.collection.conftest import HOUR0
 from polymarket_assets_tests.collection.harness import load_defs, partition_of, run_job, run_slots
 
 FAULTS = {
-    "http429_rate": 0.08, "retry_after_s": 0, "http5xx_rate": 0.08, "hang_rate": 0.04, "hang_s": 2.0,
-    "cloudflare403_rate": 0.04, "error200_rate": 0.05, "malformed_rate": 0.05,
+    "http429_rate": 0.08,
+    "retry_after_s": 0,
+    "http5xx_rate": 0.08,
+    "hang_rate": 0.04,
+    "hang_s": 2.0,
+    "cloudflare403_rate": 0.04,
+    "error200_rate": 0.05,
+    "malformed_rate": 0.05,
 }
+
+
 def client() -> dict:
     """Short timeouts and many retries, bound to the simulator's URLs: built once the module's environment is set
     (the URL bindings are chosen from the environment when the config is built)."""
@@ -26,7 +34,9 @@ def faulty(collection_env):
     sim = env["sim"]
     defs = load_defs()
     lake = Lake(env["data_dir"])
-    assert run_job(defs, env["instance"], "markets_job", partition_of(HOUR0 - timedelta(hours=1)), client()).success
+    assert run_job(
+        defs, env["instance"], "markets_job", partition_of(HOUR0 - timedelta(hours=1)), client()
+    ).success
     sim.control.set_faults(profile="none", **FAULTS)
     outcomes = run_slots(sim, lake, HOUR0, ["T0", "T1", "T2", "T3", "T4"], overrides=client(), timeout_s=120)
     stats = sim.control.stats()
@@ -49,7 +59,12 @@ def test_no_snapshot_lost(faulty):
     assert len(sweeps) == 1 + 1 + 1 + 2 + 4
     assert len(sweeps) == 1 + 1 + 1 + 2 + 4
     for tier, status, expected, captured, *_ in sweeps:
-        assert status == "captured" and captured == expected and expected > 0, (tier, status, expected, captured)
+        assert status == "captured" and captured == expected and expected > 0, (
+            tier,
+            status,
+            expected,
+            captured,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -59,16 +74,27 @@ def bad_records(faulty, collection_env):
     sim, lake = env["sim"], faulty["lake"]
     defs = load_defs()
     sim.control.set_time((HOUR0 + timedelta(minutes=59, seconds=50)).timestamp())
-    before = {r["condition_id"] for r in lake.read("markets_current").to_pylist() if r["discovery_status"] == "open"}
+    before = {
+        r["condition_id"] for r in lake.read("markets_current").to_pylist() if r["discovery_status"] == "open"
+    }
     # Every discovery page carries one bad market; most book responses carry a bad book.
     sim.control.set_faults(profile="none", bad_record_rate=1.0)
     discovery = run_job(defs, env["instance"], "markets_job", partition_of(HOUR0), client())
     sim.control.set_faults(profile="none", bad_record_rate=0.6)
-    outcomes = run_slots(sim, lake, HOUR0 + timedelta(hours=1), ["T2", "T4"], overrides=client(), timeout_s=120)
+    outcomes = run_slots(
+        sim, lake, HOUR0 + timedelta(hours=1), ["T2", "T4"], overrides=client(), timeout_s=120
+    )
     stats = sim.control.stats()
     sim.control.set_faults(profile="none")
-    return {"discovery": discovery, "outcomes": outcomes, "before": before, "stats": stats, "lake": lake,
-            "data_dir": env["data_dir"], "sim_markets": sim.control.markets()}
+    return {
+        "discovery": discovery,
+        "outcomes": outcomes,
+        "before": before,
+        "stats": stats,
+        "lake": lake,
+        "data_dir": env["data_dir"],
+        "sim_markets": sim.control.markets(),
+    }
 
 
 def test_bad_records_are_quarantined_with_a_reason(bad_records):
@@ -104,4 +130,3 @@ def test_bad_book_records_cost_no_snapshot(bad_records):
     assert len(sweeps) == 5
     for tier, status, expected, captured in sweeps:
         assert status == "captured" and captured == expected, (tier, status, expected, captured)
-

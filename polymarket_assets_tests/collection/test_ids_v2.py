@@ -29,15 +29,31 @@ from polymarket_tools.sim_truth import compare_with_truth
 HOUR1 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 LATER = HOUR1 + timedelta(hours=40)
 ALL_TIERS = ["T0", "T1", "T2", "T3", "T4", "STALE"]
-RECORDER = {"flush_interval_s": 1, "status_interval_s": 0.2, "refresh_s": 2, "settle_s": 2, "audit_interval_s": 20,
-            "audit_overlap_s": 60, "hash_check_interval_s": 3}
+RECORDER = {
+    "flush_interval_s": 1,
+    "status_interval_s": 0.2,
+    "refresh_s": 2,
+    "settle_s": 2,
+    "audit_interval_s": 20,
+    "audit_overlap_s": 60,
+    "hash_check_interval_s": 3,
+}
 
 
 @pytest.fixture(scope="module")
 def sim():
     # Every market carries `version` (v2_since long before the start); half are v2, half the Yes/No ones flipped.
-    with run_sim(markets=90, seed=23, speed=0.0, faults="none", start=(HOUR1 - timedelta(minutes=2)).isoformat(),
-                 rate_limit="off", v2_share=0.5, v2_since="2026-01-01", no_yes_share=0.5) as handle:
+    with run_sim(
+        markets=90,
+        seed=23,
+        speed=0.0,
+        faults="none",
+        start=(HOUR1 - timedelta(minutes=2)).isoformat(),
+        rate_limit="off",
+        v2_share=0.5,
+        v2_since="2026-01-01",
+        no_yes_share=0.5,
+    ) as handle:
         yield handle
         assert handle.control.stats()["internal_errors"] == 0
 
@@ -69,7 +85,9 @@ def world(collection_env):
 
     # The recorder, subscribed from the discovered markets, while the market runs at 30x for a few seconds.
     with run_sidecar(sim.env, data_dir, **RECORDER) as sc:
-        status = sc.wait_for(lambda s: s["connections_live"] >= 1 and not s["restart_gap_open"], 30, "recorder live")
+        status = sc.wait_for(
+            lambda s: s["connections_live"] >= 1 and not s["restart_gap_open"], 30, "recorder live"
+        )
         out["status"] = status
         t_start = sim.control.now() + 1
         sim.control.set_speed(30)
@@ -87,8 +105,12 @@ def world(collection_env):
     assert plan.runs and not plan.rejected and not plan.waiting
     ingest = defs.resolve_job_def("ws_ingest_job")
     for run in plan.runs:
-        result = ingest.execute_in_process(run_config=run.run_config(), partition_key=run.partition_key,
-                                           instance=instance, asset_selection=[dg.AssetKey("trades")])
+        result = ingest.execute_in_process(
+            run_config=run.run_config(),
+            partition_key=run.partition_key,
+            instance=instance,
+            asset_selection=[dg.AssetKey("trades")],
+        )
         assert result.success
 
     # Many markets resolve in the next 40 hours: discovery sees them leave, resolutions labels them.
@@ -122,8 +144,10 @@ def test_every_market_is_discovered_with_its_trading_ids_by_outcome_name(world):
     con = world["con"]
     truth = world["truth_at_discovery"]
     listed = {cid for cid, m in truth.items() if m["state"] != "resolved"}
-    rows = con.execute("SELECT condition_id, version, yes_token_id, no_token_id, yes_outcome, no_outcome, "
-                       "outcomes, clob_token_ids, position_ids FROM markets").fetchall()
+    rows = con.execute(
+        "SELECT condition_id, version, yes_token_id, no_token_id, yes_outcome, no_outcome, "
+        "outcomes, clob_token_ids, position_ids FROM markets"
+    ).fetchall()
     seen = {r[0]: r for r in rows}
     assert listed <= set(seen)
     metadata = world["discovery"].asset_materializations_for_node("markets")[0].metadata
@@ -135,8 +159,12 @@ def test_every_market_is_discovered_with_its_trading_ids_by_outcome_name(world):
         assert (version, yes, no) == (t["version"], t["yes_token_id"], t["no_token_id"]), cid
         assert (yes_name, no_name, json.loads(outcomes)) == (t["yes_outcome"], t["no_outcome"], t["outcomes"])
         if version == "v2":
-            assert json.loads(position_ids) == [{t["yes_outcome"]: yes, t["no_outcome"]: no}[o] for o in t["outcomes"]]
-            assert clob_ids is None or not {yes, no} & set(json.loads(clob_ids)), "v2 ids never come from clobTokenIds"
+            assert json.loads(position_ids) == [
+                {t["yes_outcome"]: yes, t["no_outcome"]: no}[o] for o in t["outcomes"]
+            ]
+            assert clob_ids is None or not {yes, no} & set(json.loads(clob_ids)), (
+                "v2 ids never come from clobTokenIds"
+            )
         else:
             assert position_ids is None
 
@@ -164,10 +192,12 @@ def test_v2_markets_are_swept_like_v1_ones(world):
         assert result.success, (tier, result.error)
     con, truth = world["con"], world["truth_at_discovery"]
     # Book tiers ask /books with the ids; the others /prices and /midpoints: either way a price came back.
-    swept = dict(con.execute(
-        "SELECT condition_id, count(*) FROM snapshots WHERE book_status = 'ok' "
-        "OR (book_status = 'not_requested' AND mid IS NOT NULL) GROUP BY 1"
-    ).fetchall())
+    swept = dict(
+        con.execute(
+            "SELECT condition_id, count(*) FROM snapshots WHERE book_status = 'ok' "
+            "OR (book_status = 'not_requested' AND mid IS NOT NULL) GROUP BY 1"
+        ).fetchall()
+    )
     open_ids = [cid for cid, m in truth.items() if m["state"] != "resolved"]
     by_version = {"v1": [], "v2": []}
     for cid in open_ids:
@@ -182,16 +212,31 @@ def test_v2_markets_are_subscribed_and_their_trades_recorded_like_v1_ones(world)
     truth = world["truth_at_discovery"]
     open_ids = {cid for cid, m in truth.items() if m["state"] != "resolved"}
     assert world["status_end"]["subscribed_markets"] == len(open_ids)
-    ws_books = {r["asset_id"] for r in world["book_updates"] if r["source"] == "ws" and r["kind"] == "snapshot"}
+    ws_books = {
+        r["asset_id"] for r in world["book_updates"] if r["source"] == "ws" and r["kind"] == "snapshot"
+    }
     for cid in open_ids:
         t = truth[cid]
         assert {t["yes_token_id"], t["no_token_id"]} <= ws_books, (cid, t["version"])
-    recorded = [(r["asset_id"], r["side"], r["size"], r["price"], int(r["exchange_ts"].timestamp() * 1000),
-                 r["condition_id"]) for r in world["recorded_trades"]]
+    recorded = [
+        (
+            r["asset_id"],
+            r["side"],
+            r["size"],
+            r["price"],
+            int(r["exchange_ts"].timestamp() * 1000),
+            r["condition_id"],
+        )
+        for r in world["recorded_trades"]
+    ]
     start, end = world["recorder_window"]
     sim = world["sim"]
-    stats = {v: compare_with_truth(recorded, sim.control, [c for c in open_ids if truth[c]["version"] == v], start, end)
-             for v in ("v1", "v2")}
+    stats = {
+        v: compare_with_truth(
+            recorded, sim.control, [c for c in open_ids if truth[c]["version"] == v], start, end
+        )
+        for v in ("v1", "v2")
+    }
     assert stats["v2"]["truth"] >= 5, stats
     for version, s in stats.items():
         assert s["missing"] == 0 and s["unexplained"] == 0 and s["capture_ratio"] == 1.0, (version, s)
@@ -203,7 +248,9 @@ def test_ingested_trades_carry_the_outcome_name_and_listed_index(world):
     for m in truth.values():
         side_of[m["yes_token_id"]] = m["yes_outcome"], m["outcomes"].index(m["yes_outcome"])
         side_of[m["no_token_id"]] = m["no_outcome"], m["outcomes"].index(m["no_outcome"])
-    rows = world["con"].execute("SELECT asset_id, outcome, outcome_index, condition_id FROM trades").fetchall()
+    rows = (
+        world["con"].execute("SELECT asset_id, outcome, outcome_index, condition_id FROM trades").fetchall()
+    )
     assert rows
     flipped = 0
     for asset, outcome, index, cid in rows:
@@ -216,8 +263,12 @@ def test_resolutions_label_by_outcome_name_for_every_version(world):
     con, truth = world["con"], world["truth"]
     discovered = {r["condition_id"] for r in world["current"]}
     resolved = [cid for cid in discovered if truth[cid]["state"] == "resolved"]
-    labels = {r[0]: r[1:] for r in con.execute(
-        "SELECT condition_id, outcome, winning_token_id, winning_outcome FROM resolutions").fetchall()}
+    labels = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT condition_id, outcome, winning_token_id, winning_outcome FROM resolutions"
+        ).fetchall()
+    }
     assert {c for c in resolved} <= set(labels)
     kinds = set()
     for cid in resolved:
@@ -225,7 +276,10 @@ def test_resolutions_label_by_outcome_name_for_every_version(world):
         outcome, winning_token, winning_name = labels[cid]
         expected_token = {"YES": t["yes_token_id"], "NO": t["no_token_id"]}.get(t["outcome"])
         expected_name = {"YES": t["yes_outcome"], "NO": t["no_outcome"]}.get(t["outcome"])
-        assert (outcome, winning_token, winning_name) == (t["outcome"], expected_token, expected_name), (cid, t)
+        assert (outcome, winning_token, winning_name) == (t["outcome"], expected_token, expected_name), (
+            cid,
+            t,
+        )
         kinds.add((t["version"], _flipped(t), t["outcome"]))
     # The traps are covered: flipped markets that resolved each way, and v2 markets.
     assert {(True, "YES"), (True, "NO")} <= {(f, o) for _v, f, o in kinds}, kinds

@@ -47,8 +47,12 @@ def test_hourly_schedules_target_their_hours(repo):
     assert coverage.partition_key == "2026-11-25-06:00" and coverage.run_key == "coverage:2026-11-25-06:00"
     _, (markets,) = _evaluate(repo, "markets_schedule", datetime(2026, 11, 25, 7, 0, tzinfo=UTC))
     assert markets.partition_key == "2026-11-25-07:00"
-    _, (reassembly,) = _evaluate(repo, "snapshots_reassembly_schedule", datetime(2026, 11, 25, 7, 15, tzinfo=UTC))
-    assert reassembly.partition_key == "2026-11-25-06:00" and reassembly.run_key == "reassembly:2026-11-25-06:00"
+    _, (reassembly,) = _evaluate(
+        repo, "snapshots_reassembly_schedule", datetime(2026, 11, 25, 7, 15, tzinfo=UTC)
+    )
+    assert (
+        reassembly.partition_key == "2026-11-25-06:00" and reassembly.run_key == "reassembly:2026-11-25-06:00"
+    )
     # No `slot_start` for any tier: a snapshot run without one re-assembles its hour instead of sweeping a slot.
     assert reassembly.run_config == {}
 

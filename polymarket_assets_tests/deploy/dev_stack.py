@@ -30,7 +30,14 @@ from polymarket_assets_tests.deploy.topology import (
 )
 
 # What dev.sh reads from a checkout: itself, the dev instance config, the workspace and the packages.
-CHECKOUT_ENTRIES = ("deploy", "workspace.local.yaml", "pyproject.toml", "polymarket_assets", "polymarket_sim", "ws_sidecar")
+CHECKOUT_ENTRIES = (
+    "deploy",
+    "workspace.local.yaml",
+    "pyproject.toml",
+    "polymarket_assets",
+    "polymarket_sim",
+    "ws_sidecar",
+)
 
 
 def fake_checkout(root: Path) -> Path:

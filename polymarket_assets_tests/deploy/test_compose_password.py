@@ -45,4 +45,7 @@ def test_every_service_waits_for_postgres_directly_or_through_user_code():
             continue
         assert "postgres" in (service.get("depends_on") or {}), f"{name} could start without postgres"
     # The password is the postgres service's own setting: it is the one compose interpolates for Dagster.
-    assert POSTGRES["environment"]["POSTGRES_PASSWORD"] == "${DAGSTER_PG_PASSWORD:?set DAGSTER_PG_PASSWORD in .env}"
+    assert (
+        POSTGRES["environment"]["POSTGRES_PASSWORD"]
+        == "${DAGSTER_PG_PASSWORD:?set DAGSTER_PG_PASSWORD in .env}"
+    )

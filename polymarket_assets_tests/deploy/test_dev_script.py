@@ -52,13 +52,19 @@ def _find(pids: set[int], needle: str) -> int:
     raise AssertionError(f"no process running {needle}")
 
 
-@pytest.mark.parametrize(("stop_signal", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
-def test_dev_script_runs_against_the_simulator_whatever_dotenv_says_and_stops_cleanly(tmp_path, stop_signal, status):
+@pytest.mark.parametrize(
+    ("stop_signal", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+def test_dev_script_runs_against_the_simulator_whatever_dotenv_says_and_stops_cleanly(
+    tmp_path, stop_signal, status
+):
     checkout = fake_checkout(tmp_path / "checkout")
     (checkout / ".env").write_text(HOSTILE_DOTENV)
     with running_dev_stack(tmp_path, {"PM_SIM_ARGS": "--markets 5 --speed 0"}, checkout=checkout) as stack:
         entry = stack.wait_loaded(timeout=150)
-        assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry["locationOrLoadError"]
+        assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry[
+            "locationOrLoadError"
+        ]
 
         started = descendants(stack.script.pid)
         webserver, daemon = _find(started, "dagster-webserver"), _find(started, "dagster-daemon")
@@ -66,26 +72,41 @@ def test_dev_script_runs_against_the_simulator_whatever_dotenv_says_and_stops_cl
         recorder = _find(started, "ws_sidecar")
 
         # The dev instance config, on SQLite files under the chosen home.
-        assert (stack.home / "dagster.yaml").read_bytes() == (REPO_ROOT / "deploy/dagster.dev.yaml").read_bytes()
+        assert (stack.home / "dagster.yaml").read_bytes() == (
+            REPO_ROOT / "deploy/dagster.dev.yaml"
+        ).read_bytes()
         assert (stack.home / "history" / "runs.db").is_file()
 
         # Every process below dev.sh — code servers included, which inherit what the webserver and daemon
         # loaded from .env — sees the simulator's URLs, its clock, the home and the data directory.
-        code_servers = {pid for pid in started if any("grpc" in part or "code-server" in part for part in process_cmdline(pid))}
+        code_servers = {
+            pid
+            for pid in started
+            if any("grpc" in part or "code-server" in part for part in process_cmdline(pid))
+        }
         assert code_servers, [process_cmdline(pid) for pid in started]
         for pid in {webserver, daemon, recorder, *code_servers}:
             environ = process_environ(pid)
             assert environ["DAGSTER_HOME"] == str(stack.home) and environ["PM_DATA_DIR"] == str(stack.data)
             assert environ["PM_CLOCK"] == "sim", (process_cmdline(pid), environ["PM_CLOCK"])
             for key in SIM_KEYS:
-                assert environ[key].split("://", 1)[1].startswith("127.0.0.1:"), (process_cmdline(pid), key, environ[key])
+                assert environ[key].split("://", 1)[1].startswith("127.0.0.1:"), (
+                    process_cmdline(pid),
+                    key,
+                    environ[key],
+                )
         gamma = process_environ(daemon)["PM_GAMMA_URL"]
         response = requests.get(f"{gamma}/markets", params={"limit": 1}, timeout=10)
         assert response.status_code == 200 and isinstance(response.json(), list)
 
         # The banner says what is used.
         banner = stack.log()
-        for line in (f"gamma         {gamma}", f"data dir      {stack.data}", f"DAGSTER_HOME  {stack.home}", "clock         sim"):
+        for line in (
+            f"gamma         {gamma}",
+            f"data dir      {stack.data}",
+            f"DAGSTER_HOME  {stack.home}",
+            "clock         sim",
+        ):
             assert f"[dev] {line}" in banner, banner[-3000:]
         assert ".env ignored" in banner
 
@@ -111,11 +132,16 @@ def test_dev_against_real_polymarket_refuses_to_start_offline_within_seconds(tmp
         ["bash", "scripts/dev.sh"],
         cwd=checkout,
         env=base_env({"PM_SOURCE": "real", "PM_DEV_HOME": str(tmp_path / "home"), "PY": sys.executable}),
-        check=False, capture_output=True, text=True, timeout=120,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     elapsed = time.monotonic() - started
     assert result.returncode == 1, result.stderr[-3000:]
-    assert "cannot reach Polymarket" in result.stderr and "make dev-sim" in result.stderr, result.stderr[-3000:]
+    assert "cannot reach Polymarket" in result.stderr and "make dev-sim" in result.stderr, result.stderr[
+        -3000:
+    ]
     assert "cannot resolve host 'gamma-api.polymarket.com'" in result.stderr
     assert "[dev] started" not in result.stderr, "nothing may start when the APIs cannot be reached"
     assert elapsed < 30, f"took {elapsed:.0f} s"

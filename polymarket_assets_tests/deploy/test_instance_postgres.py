@@ -61,9 +61,9 @@ def test_production_instance_records_runs_and_events_in_postgres(tmp_path, pg_da
         limit = conn.execute(
             "SELECT \"limit\" FROM concurrency_limits WHERE concurrency_key = 'polymarket_api'"
         ).fetchone()
-        default_limit = yaml.safe_load((REPO_ROOT / "deploy" / "dagster.yaml").read_text())["concurrency"]["pools"][
-            "default_limit"
-        ]
+        default_limit = yaml.safe_load((REPO_ROOT / "deploy" / "dagster.yaml").read_text())["concurrency"][
+            "pools"
+        ]["default_limit"]
         assert limit == (default_limit,)
         free_slots = conn.execute(
             "SELECT count(*) FROM concurrency_slots WHERE concurrency_key = 'polymarket_api' AND run_id IS NULL"

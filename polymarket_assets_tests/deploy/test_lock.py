@@ -31,7 +31,9 @@ def parse_lock(text: str) -> dict[str, dict]:
         match = _PIN.match(line)
         if match:
             name = canonicalize_name(match.group(1))
-            current = pins.setdefault(name, {"version": match.group(2), "marker": match.group(3), "hashes": []})
+            current = pins.setdefault(
+                name, {"version": match.group(2), "marker": match.group(3), "hashes": []}
+            )
         elif stripped.startswith("--hash=") and current is not None:
             current["hashes"].append(stripped.removeprefix("--hash=").rstrip(" \\"))
         else:
@@ -82,7 +84,9 @@ def test_the_images_locks_hold_the_versions_setup_and_ci_install():
     full = parse_lock((REPO_ROOT / "requirements.lock").read_text())
     for path in ("deploy/requirements-runtime.lock", "deploy/requirements-dagster.lock"):
         for name, pin in parse_lock((REPO_ROOT / path).read_text()).items():
-            assert full[name]["version"] == pin["version"], f"{path}: {name} {pin['version']} != {full[name]['version']}"
+            assert full[name]["version"] == pin["version"], (
+                f"{path}: {name} {pin['version']} != {full[name]['version']}"
+            )
     runtime = parse_lock((REPO_ROOT / "deploy/requirements-runtime.lock").read_text())
     for test_only in ("pytest", "moto", "hypothesis", "ruff"):
         assert test_only not in runtime, f"the runtime image would install {test_only}"
@@ -105,4 +109,6 @@ def test_setup_and_the_images_install_from_the_locks_with_hashes_required():
     dockerfile = (REPO_ROOT / "deploy/Dockerfile").read_text()
     for lock in ("requirements-dagster.lock", "requirements-runtime.lock"):
         assert f"pip install --require-hashes -r /opt/dagster/build/{lock}" in dockerfile
-    assert not re.search(r"pip install (?!--require-hashes|--no-index|--no-deps)", dockerfile.replace("\\\n", " "))
+    assert not re.search(
+        r"pip install (?!--require-hashes|--no-index|--no-deps)", dockerfile.replace("\\\n", " ")
+    )

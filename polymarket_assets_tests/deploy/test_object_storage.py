@@ -37,7 +37,13 @@ def s3_server(tmp_path_factory):
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     with open(log, "wb") as out:
         server = subprocess.Popen(
-            [os.path.join(os.path.dirname(sys.executable), "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            [
+                os.path.join(os.path.dirname(sys.executable), "moto_server"),
+                "-H",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -78,7 +84,9 @@ def collected(s3_server, tmp_path_factory):
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     warehouse = local / "warehouse" / "warehouse.duckdb"
     data_dir = f"s3://{BUCKET}/{PREFIX}"
-    with run_sim(markets=150, seed=23, speed=0.0, faults="none", start=(HOUR0 - timedelta(minutes=2)).isoformat()) as sim:
+    with run_sim(
+        markets=150, seed=23, speed=0.0, faults="none", start=(HOUR0 - timedelta(minutes=2)).isoformat()
+    ) as sim:
         patch = pytest.MonkeyPatch()
         settings = {
             **env,
@@ -100,7 +108,9 @@ def collected(s3_server, tmp_path_factory):
             discovery = run_job(defs, instance, "markets_job", partition_of(HOUR0 - timedelta(hours=1)))
             sim.control.set_faults(bad_record_rate=0.0)
             results = run_slots(sim, lake, HOUR0, ALL_TIERS)
-            [warehouse_asset] = [a for a in defs.assets if "warehouse" in {k.to_user_string() for k in a.keys}]
+            [warehouse_asset] = [
+                a for a in defs.assets if "warehouse" in {k.to_user_string() for k in a.keys}
+            ]
             built = dg.materialize([warehouse_asset], instance=instance, resources=dict(defs.resources))
             yield {
                 "fs": fs,
@@ -147,7 +157,9 @@ def test_files_are_whole_objects_in_the_bucket_and_nothing_lands_on_local_disk(c
     assert any(k.startswith("raw/clob_books/tier=T4/") for k in relative)
     assert any(k.startswith("quarantine/source=gamma_markets/date=2026-11-24/") for k in relative)
     # The only local file is the DuckDB catalogue; no lake/raw/quarantine directory was made on disk.
-    local_files = sorted(p.relative_to(collected["local"]).as_posix() for p in collected["local"].rglob("*") if p.is_file())
+    local_files = sorted(
+        p.relative_to(collected["local"]).as_posix() for p in collected["local"].rglob("*") if p.is_file()
+    )
     assert [f for f in local_files if not f.startswith("dagster_home/")] == ["warehouse/warehouse.duckdb"]
     assert not os.path.exists(f"s3:/{BUCKET}") and not os.path.exists("s3:")
 
@@ -198,7 +210,10 @@ def test_a_plain_duckdb_with_httpfs_and_the_endpoint_secret_reads_the_warehouse(
         "CREATE SECRET (TYPE s3, KEY_ID 'testing', SECRET 'testing', REGION 'us-east-1', "
         f"ENDPOINT '{host}', URL_STYLE 'path', USE_SSL false)"
     )
-    assert con.execute("SELECT count(*) FROM markets").fetchone()[0] == collected["lake"].read("markets_current").num_rows
+    assert (
+        con.execute("SELECT count(*) FROM markets").fetchone()[0]
+        == collected["lake"].read("markets_current").num_rows
+    )
     con.close()
 
 
@@ -249,7 +264,9 @@ def test_racing_replaces_on_s3_never_leave_a_partition_empty_or_doubled(s3_serve
     try:
         for i in range(60):
             table = lake.read("markets_current")
-            assert table is not None and table.num_rows == rows, f"read {i}: {None if table is None else table.num_rows} rows"
+            assert table is not None and table.num_rows == rows, (
+                f"read {i}: {None if table is None else table.num_rows} rows"
+            )
             assert len(set(table.column("tag").to_pylist())) == 1
     finally:
         stop.set()

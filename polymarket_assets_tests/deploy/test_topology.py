@@ -136,7 +136,12 @@ def stack(tmp_path_factory, chromium_install):
             database,
             # Ingest each closed file at once (no 5-minute batch window) and keep it in incoming/, so the test can
             # follow every file the sensor names from the sidecar to the lake.
-            extra_env={**sim.env, "PM_CLOCK": "sim", "PM_INGEST_BATCH_S": "0", "PM_INCOMING_AFTER_INGEST": "keep"},
+            extra_env={
+                **sim.env,
+                "PM_CLOCK": "sim",
+                "PM_INGEST_BATCH_S": "0",
+                "PM_INCOMING_AFTER_INGEST": "keep",
+            },
             instance_yaml=instance_yaml,
             # Collection schedules and sensors are RUNNING by default: stop them all before the daemon's first
             # iteration, so every tick in this test is one we asked for.
@@ -309,7 +314,9 @@ def test_sensor_picks_up_the_sidecars_files_and_its_runs_ingest_each_once(stack)
         runs = [topology.wait_for_run(run_id, timeout=90) for t in ticks for run_id in t["runIds"]]
         return [r for r in runs if r["jobName"] == "ws_ingest_job"] or None
 
-    runs = wait_until(ingest_runs, timeout=120, interval=1, what=f"a tick of {SENSOR} that launched an ingestion run")
+    runs = wait_until(
+        ingest_runs, timeout=120, interval=1, what=f"a tick of {SENSOR} that launched an ingestion run"
+    )
     assert all(r["status"] == "SUCCESS" for r in runs), topology.logs_tail()
 
     named: list[str] = []

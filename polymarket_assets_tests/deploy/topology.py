@@ -659,7 +659,9 @@ class Topology:
     def schedule_ticks(self, name: str, limit: int = 20) -> list[dict]:
         """The schedule's newest ``limit`` ticks, newest first."""
         selector = {**_REPOSITORY_SELECTOR, "scheduleName": name}
-        found = self.graphql(SCHEDULE_TICKS_QUERY, {"scheduleSelector": selector, "limit": limit})["scheduleOrError"]
+        found = self.graphql(SCHEDULE_TICKS_QUERY, {"scheduleSelector": selector, "limit": limit})[
+            "scheduleOrError"
+        ]
         assert found["__typename"] == "Schedule", found
         return found["scheduleState"]["ticks"]
 

@@ -34,27 +34,60 @@ def build_healthy_lake(data_dir) -> Lake:
     lake = Lake(data_dir)
     observed = PREVIOUS - timedelta(minutes=10)
     states = [
-        {"observed_at": observed, "condition_id": cid, "yes_token_id": f"y{cid}", "no_token_id": f"n{cid}",
-         "question": f"Will {cid}?", "end_date": observed + timedelta(hours=h)}
+        {
+            "observed_at": observed,
+            "condition_id": cid,
+            "yes_token_id": f"y{cid}",
+            "no_token_id": f"n{cid}",
+            "question": f"Will {cid}?",
+            "end_date": observed + timedelta(hours=h),
+        }
         for cid, h in MARKETS.items()
     ]
-    lake.write("market_states", pa.Table.from_pylist(states, schema=MARKET_STATE_SCHEMA), _parts(observed), "d")
+    lake.write(
+        "market_states", pa.Table.from_pylist(states, schema=MARKET_STATE_SCHEMA), _parts(observed), "d"
+    )
     for hour in (PREVIOUS, HOUR):
         end = min(hour + timedelta(hours=1), NOW)
         by_tier = expected_pairs(states, hour, end)
         for tier, pairs in by_tier.items():
             if not pairs:
                 continue
-            rows = [{"condition_id": cid, "tier": tier, "slot_ts": ts, "captured_at": ts, "source": "books"}
-                    for cid, ts in sorted(pairs)]
-            lake.write("snapshots", pa.Table.from_pylist(rows, schema=SNAPSHOT_SCHEMA), {"tier": tier, **_parts(hour)}, "s")
-            sweeps = [{"tier": tier, "slot_ts": ts, "started_at": ts, "lag_s": 0.0, "status": "captured", "expected": 1,
-                       "captured": 1, "duration_s": 0.1, "run_id": "r"} for ts in sorted({ts for _, ts in pairs})]
-            lake.write("sweeps", pa.Table.from_pylist(sweeps, schema=SWEEP_SCHEMA), {"tier": tier, **_parts(hour)}, "w")
+            rows = [
+                {"condition_id": cid, "tier": tier, "slot_ts": ts, "captured_at": ts, "source": "books"}
+                for cid, ts in sorted(pairs)
+            ]
+            lake.write(
+                "snapshots",
+                pa.Table.from_pylist(rows, schema=SNAPSHOT_SCHEMA),
+                {"tier": tier, **_parts(hour)},
+                "s",
+            )
+            sweeps = [
+                {
+                    "tier": tier,
+                    "slot_ts": ts,
+                    "started_at": ts,
+                    "lag_s": 0.0,
+                    "status": "captured",
+                    "expected": 1,
+                    "captured": 1,
+                    "duration_s": 0.1,
+                    "run_id": "r",
+                }
+                for ts in sorted({ts for _, ts in pairs})
+            ]
+            lake.write(
+                "sweeps",
+                pa.Table.from_pylist(sweeps, schema=SWEEP_SCHEMA),
+                {"tier": tier, **_parts(hour)},
+                "w",
+            )
     status_dir = data_dir / "ws_sidecar"
     status_dir.mkdir()
-    (status_dir / "status.json").write_text(json.dumps(
-        {"state": "running", "updated_at_wall": time.time(), "last_message_age_s": 0.5}))
+    (status_dir / "status.json").write_text(
+        json.dumps({"state": "running", "updated_at_wall": time.time(), "last_message_age_s": 0.5})
+    )
     build_warehouse(data_dir, tables.views())
     return lake
 
@@ -70,8 +103,10 @@ def _health(data_dir, clock) -> dict[str, dg.AssetCheckEvaluation]:
 
     result = dg.materialize(
         [collection_health],
-        resources={"lake": LakeResource(data_dir=str(data_dir)),
-                   "clock": ClockResource(source="sim", sim_control_url=clock.env["PM_SIM_CONTROL_URL"])},
+        resources={
+            "lake": LakeResource(data_dir=str(data_dir)),
+            "clock": ClockResource(source="sim", sim_control_url=clock.env["PM_SIM_CONTROL_URL"]),
+        },
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
@@ -94,7 +129,9 @@ def test_a_healthy_lake_is_green(tmp_path, clock):
     assert {n: c.passed for n, c in health["checks"].items()} == dict.fromkeys(health["checks"], True)
     md = health["metadata"]
     assert md["coverage_last_hour_min"] == 1.0 and md["coverage_current_hour_min"] == 1.0
-    assert md["coverage_last_hour_T4"] == 1.0 and md["coverage_current_hour_STALE"] is None  # nothing scheduled
+    assert (
+        md["coverage_last_hour_T4"] == 1.0 and md["coverage_current_hour_STALE"] is None
+    )  # nothing scheduled
     assert md["discovery_age_s"] == pytest.approx(100 * 60)
     assert md["sweeps_lost_last_hour"] == 0 and md["recorder_gap_minutes_last_hour"] == 0.0
     assert 0 <= md["warehouse_age_s"] < 60 and 0.5 <= md["recorder_lag_s"] < 60
@@ -114,8 +151,16 @@ def test_a_lake_with_a_gap_is_red(tmp_path, clock):
         if lost_from <= row["slot_ts"] < lost_to:
             row.update(status="missed", captured=0)
     lake.replace_partition("sweeps", pa.Table.from_pylist(sweeps, schema=SWEEP_SCHEMA), parts)
-    gap = {"gap_id": "g", "run_id": "r", "connection_id": "c", "start_ts": HOUR + timedelta(minutes=5),
-           "end_ts": HOUR + timedelta(minutes=11), "reason": "disconnect", "n_assets": 10, "detected_at": NOW}
+    gap = {
+        "gap_id": "g",
+        "run_id": "r",
+        "connection_id": "c",
+        "start_ts": HOUR + timedelta(minutes=5),
+        "end_ts": HOUR + timedelta(minutes=11),
+        "reason": "disconnect",
+        "n_assets": 10,
+        "detected_at": NOW,
+    }
     lake.write("ws_gaps", pa.Table.from_pylist([gap], schema=WS_GAPS_SCHEMA), _parts(HOUR), "g")
 
     health = _health(tmp_path, clock)
@@ -123,7 +168,9 @@ def test_a_lake_with_a_gap_is_red(tmp_path, clock):
     assert failed == {"coverage_last_hour", "sweeps_on_time", "recorder_gaps"}
     assert all(c.severity == dg.AssetCheckSeverity.ERROR for c in health["checks"].values())
     md = health["metadata"]
-    assert md["coverage_last_hour_T4"] == pytest.approx(50 / 60, abs=1e-6) and md["sweeps_lost_last_hour"] == 40
+    assert (
+        md["coverage_last_hour_T4"] == pytest.approx(50 / 60, abs=1e-6) and md["sweeps_lost_last_hour"] == 40
+    )
     assert md["recorder_gap_minutes_current_hour"] == pytest.approx(6.0)
 
 
@@ -151,8 +198,13 @@ def test_the_code_location_runs_it_with_the_warehouse_every_ten_minutes_by_defau
     schedule = loaded.resolve_schedule_def("collection_health_schedule")
     assert schedule.cron_schedule == "*/10 * * * *"
     assert loaded.resolve_job_def("collection_health_job").asset_layer.selected_asset_keys == {
-        dg.AssetKey("warehouse"), dg.AssetKey("collection_health")}
+        dg.AssetKey("warehouse"),
+        dg.AssetKey("collection_health"),
+    }
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
-    assert loaded.resolve_assets_def("collection_health").group_names_by_key[dg.AssetKey("collection_health")] == "health"
+    assert (
+        loaded.resolve_assets_def("collection_health").group_names_by_key[dg.AssetKey("collection_health")]
+        == "health"
+    )
     sensor = next(s for s in loaded.sensors if s.name == "ml_first_model_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING

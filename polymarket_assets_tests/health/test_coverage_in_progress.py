@@ -26,7 +26,9 @@ def test_an_hour_under_way_is_measured_so_far_and_does_not_fail(env):
 
     result = run_job(defs, instance, "coverage_job", partition_of(HOUR))
     assert result.success
-    [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == "coverage_above_threshold"]
+    [evaluation] = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "coverage_above_threshold"
+    ]
     assert evaluation.passed and evaluation.metadata["in_progress"].value is True
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
     assert metadata["in_progress"].value is True and metadata["coverage"].value == 1.0
@@ -41,12 +43,19 @@ def _lake_with_markets(tmp_path, hours_to_close: list[float]) -> Lake:
     lake = Lake(tmp_path)
     observed = HOUR - timedelta(minutes=10)
     rows = [
-        {"observed_at": observed, "condition_id": f"c{i}", "yes_token_id": f"y{i}", "no_token_id": f"n{i}",
-         "end_date": HOUR + timedelta(hours=h)}
+        {
+            "observed_at": observed,
+            "condition_id": f"c{i}",
+            "yes_token_id": f"y{i}",
+            "no_token_id": f"n{i}",
+            "end_date": HOUR + timedelta(hours=h),
+        }
         for i, h in enumerate(hours_to_close)
     ]
     table = pa.Table.from_pylist(rows, schema=MARKET_STATE_SCHEMA)
-    lake.write("market_states", table, {"date": observed.strftime("%Y-%m-%d"), "hour": observed.strftime("%H")}, "d")
+    lake.write(
+        "market_states", table, {"date": observed.strftime("%Y-%m-%d"), "hour": observed.strftime("%H")}, "d"
+    )
     return lake
 
 

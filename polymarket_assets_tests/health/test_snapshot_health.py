@@ -32,7 +32,9 @@ def _materializations(instance, key: dg.AssetKey, partition: str) -> list:
 
 
 def _check_records(instance, key: dg.AssetKey, name: str) -> list:
-    return instance.event_log_storage.get_asset_check_execution_history(dg.AssetCheckKey(key, name), limit=100)
+    return instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(key, name), limit=100
+    )
 
 
 def _late_t4_slot(sim, lake, slot, late_by_s: float):
@@ -80,7 +82,9 @@ def test_a_slot_run_without_rows_does_not_materialize_its_hour(world):
 def test_each_materialization_reports_the_hours_rows_so_far(world):
     lake, instance = world["lake"], world["instance"]
     assert all(o.success for _, o in world["full"])
-    hour_rows = lake.read("snapshots", {"tier": "T4", "date": HOUR.strftime("%Y-%m-%d"), "hour": HOUR.strftime("%H")}).num_rows
+    hour_rows = lake.read(
+        "snapshots", {"tier": "T4", "date": HOUR.strftime("%Y-%m-%d"), "hour": HOUR.strftime("%H")}
+    ).num_rows
     mats = _materializations(instance, T4, partition_of(HOUR))  # newest first
     counts = [m.metadata["dagster/row_count"].value for m in mats]
     slot_rows = [m.metadata["slot_rows"].value for m in mats]
@@ -120,6 +124,7 @@ def test_no_snapshot_check_is_left_in_progress(world):
         assert pending == [], (spec.name, [(r.run_id, r.partition) for r in pending])
         assert spec.description, spec.name
     # The hourly re-assembly judged the whole hour: one T4 instant missed in one minute, three in another.
-    verdict = {e.check_name: e for e in reassembly.get_asset_check_evaluations()
-               if e.asset_key == T4}["sweeps_on_time"]
+    verdict = {e.check_name: e for e in reassembly.get_asset_check_evaluations() if e.asset_key == T4}[
+        "sweeps_on_time"
+    ]
     assert not verdict.passed and verdict.metadata["sweeps_missed"].value == 4

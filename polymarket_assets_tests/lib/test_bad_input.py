@@ -17,8 +17,12 @@ from polymarket_assets.defs.snapshots.assets import snapshot_checks
 from polymarket_assets.lib.schemas import SNAPSHOT_SCHEMA
 from polymarket_assets_tests import fault_scenarios
 
-API_SCENARIOS = [fault_scenarios.clob_books, fault_scenarios.clob_prices, fault_scenarios.data_api_trades,
-                 fault_scenarios.gamma_markets]
+API_SCENARIOS = [
+    fault_scenarios.clob_books,
+    fault_scenarios.clob_prices,
+    fault_scenarios.data_api_trades,
+    fault_scenarios.gamma_markets,
+]
 
 
 @pytest.mark.parametrize("scenario", API_SCENARIOS, ids=lambda s: s.__name__)
@@ -48,14 +52,23 @@ def test_a_poisoned_trade_time_does_not_end_the_data_api_walk(tmp_path):
 def test_prices_in_unit_interval_rejects_nan():
     row = {name: None for name in SNAPSHOT_SCHEMA.names}
     row.update(condition_id="0x1", slot_ts=None, best_bid=math.nan, best_ask=0.5)
-    verdicts = {c.check_name: c for c in snapshot_checks(pa.Table.from_pylist([row], schema=SNAPSHOT_SCHEMA), 1, [], 0.5)}
+    verdicts = {
+        c.check_name: c
+        for c in snapshot_checks(pa.Table.from_pylist([row], schema=SNAPSHOT_SCHEMA), 1, [], 0.5)
+    }
     assert not verdicts["prices_in_unit_interval"].passed
     assert verdicts["prices_in_unit_interval"].metadata["out_of_range_values"].value == 1
 
 
 def test_no_rows_lost_says_when_rows_are_missing_or_records_were_quarantined():
     row = {name: None for name in SNAPSHOT_SCHEMA.names}
-    table = pa.Table.from_pylist([{**row, "condition_id": "0x1", "best_bid": 0.4, "best_ask": 0.5}], schema=SNAPSHOT_SCHEMA)
+    table = pa.Table.from_pylist(
+        [{**row, "condition_id": "0x1", "best_bid": 0.4, "best_ask": 0.5}], schema=SNAPSHOT_SCHEMA
+    )
     lost = {c.check_name: c for c in snapshot_checks(table, 3, [], 0.5, quarantined=2)}["no_rows_lost"]
-    assert not lost.passed and lost.metadata["rows_lost"].value == 2 and lost.metadata["records_quarantined"].value == 2
+    assert (
+        not lost.passed
+        and lost.metadata["rows_lost"].value == 2
+        and lost.metadata["records_quarantined"].value == 2
+    )
     assert {c.check_name: c for c in snapshot_checks(table, 1, [], 0.5)}["no_rows_lost"].passed

@@ -11,8 +11,13 @@ H = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 
 
 def _state(cid, observed_at, end_in_h):
-    return {"condition_id": cid, "observed_at": observed_at, "end_date": observed_at + timedelta(hours=end_in_h),
-            "yes_token_id": "1" + cid, "no_token_id": "2" + cid}
+    return {
+        "condition_id": cid,
+        "observed_at": observed_at,
+        "end_date": observed_at + timedelta(hours=end_in_h),
+        "yes_token_id": "1" + cid,
+        "no_token_id": "2" + cid,
+    }
 
 
 def test_expected_uses_latest_discovery_before_each_instant():
@@ -60,7 +65,12 @@ def test_measure_hour_reads_the_planned_restarts_the_recorder_filed_in_ws_gaps(t
 
     lake = Lake(tmp_path)
     state = _state("a", H - timedelta(minutes=5), 0.5)  # T4 all hour: 240 instants
-    lake.write("market_states", pa.Table.from_pylist([state], schema=MARKET_STATE_SCHEMA), {"date": "2026-11-25", "hour": "06"}, "d")
+    lake.write(
+        "market_states",
+        pa.Table.from_pylist([state], schema=MARKET_STATE_SCHEMA),
+        {"date": "2026-11-25", "hour": "06"},
+        "d",
+    )
 
     def gap(gap_id, start, end, reason):
         return {"gap_id": gap_id, "start_ts": start, "end_ts": end, "reason": reason, "detected_at": end}
@@ -68,12 +78,24 @@ def test_measure_hour_reads_the_planned_restarts_the_recorder_filed_in_ws_gaps(t
     # A restart filed under 06:00 (its start hour) runs into 07:00; a socket outage of ours is no excuse.
     restart = gap("g1", H - timedelta(minutes=2), H + timedelta(minutes=3), "planned_restart")
     outage = gap("g2", H + timedelta(minutes=30), H + timedelta(minutes=31), "disconnect")
-    lake.write("ws_gaps", pa.Table.from_pylist([restart], schema=WS_GAPS_SCHEMA), {"date": "2026-11-25", "hour": "06"}, "a")
-    lake.write("ws_gaps", pa.Table.from_pylist([outage], schema=WS_GAPS_SCHEMA), {"date": "2026-11-25", "hour": "07"}, "b")
+    lake.write(
+        "ws_gaps",
+        pa.Table.from_pylist([restart], schema=WS_GAPS_SCHEMA),
+        {"date": "2026-11-25", "hour": "06"},
+        "a",
+    )
+    lake.write(
+        "ws_gaps",
+        pa.Table.from_pylist([outage], schema=WS_GAPS_SCHEMA),
+        {"date": "2026-11-25", "hour": "07"},
+        "b",
+    )
     excused = {H + timedelta(seconds=15 * i) for i in range(13)}  # 07:00:00 … 07:03:00
     instants = [H + timedelta(seconds=15 * i) for i in range(240)]
     snapshots = [{"condition_id": "a", "slot_ts": t} for t in instants if t not in excused]
-    lake.write("snapshots", pa.Table.from_pylist(snapshots), {"tier": "T4", "date": "2026-11-25", "hour": "07"}, "s")
+    lake.write(
+        "snapshots", pa.Table.from_pylist(snapshots), {"tier": "T4", "date": "2026-11-25", "hour": "07"}, "s"
+    )
 
     row = {r["tier"]: r for r in measure_hour(lake, H, H + timedelta(hours=2))}["T4"]
     assert row["expected"] == 240 and row["captured"] == 227 and row["missed_planned_restart"] == 13
@@ -112,7 +134,11 @@ def _expected_by_brute_force(states, start, end):
 @settings(max_examples=150, deadline=None)
 @given(
     markets=st.lists(
-        st.tuples(st.integers(0, 5), st.integers(-7200, 3 * 3600), st.one_of(st.none(), st.integers(-26 * 3600, 60 * 3600))),
+        st.tuples(
+            st.integers(0, 5),
+            st.integers(-7200, 3 * 3600),
+            st.one_of(st.none(), st.integers(-26 * 3600, 60 * 3600)),
+        ),
         max_size=8,
     ),
     start_s=st.integers(-1800, 1800),
@@ -120,9 +146,13 @@ def _expected_by_brute_force(states, start, end):
 )
 def test_expected_pairs_equal_the_instant_by_instant_definition(markets, start_s, length_s):
     states = [
-        {"condition_id": f"m{i}", "observed_at": H + timedelta(seconds=observed),
-         "end_date": None if close is None else H + timedelta(seconds=close),
-         "yes_token_id": "y", "no_token_id": "n"}
+        {
+            "condition_id": f"m{i}",
+            "observed_at": H + timedelta(seconds=observed),
+            "end_date": None if close is None else H + timedelta(seconds=close),
+            "yes_token_id": "y",
+            "no_token_id": "n",
+        }
         for i, (_, observed, close) in enumerate(markets)
     ]
     # Several markets share discovery batches (the same observed_at), as one discovery run writes them.

@@ -42,13 +42,18 @@ def market(n: int, **fields) -> dict:
 GOOD = [
     market(1),  # legacy: no version
     market(2, version="v1"),
-    market(3, version="v2", outcomes='["No", "Yes"]', outcomePrices='["0.7", "0.3"]', positionIds=[NO_2, YES_2]),
+    market(
+        3, version="v2", outcomes='["No", "Yes"]', outcomePrices='["0.7", "0.3"]', positionIds=[NO_2, YES_2]
+    ),
     market(4, version="v2", positionIds=json.dumps([YES_2, NO_2]), clobTokenIds=...),
 ]
 BAD = [
     (market(11, positionIds=[YES_2, NO_2]), "version missing but positionIds present"),
     (market(12, version="v3"), "unknown version 'v3'"),
-    (market(13, version=None, positionIds=[YES_2, NO_2], clobTokenIds=...), "version missing but positionIds present"),
+    (
+        market(13, version=None, positionIds=[YES_2, NO_2], clobTokenIds=...),
+        "version missing but positionIds present",
+    ),
     (market(14, version="v2"), "version v2 market has no positionIds"),
     (market(15, version="v2", positionIds=[YES_2, "0xabc"]), "positionIds[] is not a decimal token id"),
     (market(16, version="v2", positionIds=[YES_2]), "positionIds has 1 entries but outcomes has 2"),
@@ -66,9 +71,15 @@ def test_bad_versions_and_ids_are_quarantined_with_the_reason_and_the_rest_lands
     rows = {m.gamma_id: market_state_row(m, NOW) for m in listing.markets.values()}
     assert sorted(rows) == ["1001", "1002", "1003", "1004"]
     assert [(rows[g]["version"], rows[g]["yes_token_id"], rows[g]["no_token_id"]) for g in sorted(rows)] == [
-        (None, YES_1, NO_1), ("v1", YES_1, NO_1), ("v2", YES_2, NO_2), ("v2", YES_2, NO_2)]
+        (None, YES_1, NO_1),
+        ("v1", YES_1, NO_1),
+        ("v2", YES_2, NO_2),
+        ("v2", YES_2, NO_2),
+    ]
     assert rows["1003"]["yes_price"] == 0.3 and rows["1003"]["clob_token_ids"] == json.dumps([YES_1, NO_1])
-    assert json.loads(rows["1004"]["position_ids"]) == [YES_2, NO_2] and rows["1004"]["clob_token_ids"] is None
+    assert (
+        json.loads(rows["1004"]["position_ids"]) == [YES_2, NO_2] and rows["1004"]["clob_token_ids"] is None
+    )
 
     # Each bad record alone, with its reason and its raw bytes; it keeps its previous state (not "closed").
     path = quarantine.flush(NOW)

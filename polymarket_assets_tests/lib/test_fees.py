@@ -66,7 +66,9 @@ def test_a_price_outside_the_unit_interval_is_an_error():
 
 def test_schedules_parse_in_both_spellings_and_reject_nonsense():
     gamma = parse_fee_schedule({"exponent": 1, "rate": 0.04, "takerOnly": True, "rebateRate": 0.25})
-    ws = parse_fee_schedule({"exponent": 1, "rate": "0.04", "taker_only": True, "rebate_rate": "0.25"}, "fee_schedule")
+    ws = parse_fee_schedule(
+        {"exponent": 1, "rate": "0.04", "taker_only": True, "rebate_rate": "0.25"}, "fee_schedule"
+    )
     assert gamma == ws == POLITICS
     assert parse_fee_schedule(None) is None
     for bad in ({"exponent": 1}, {"rate": -0.1}, {"rate": 2}, "0.04", {"rate": 0.04, "takerOnly": "maybe"}):
@@ -75,7 +77,11 @@ def test_schedules_parse_in_both_spellings_and_reject_nonsense():
 
 
 def test_real_gamma_sample_carries_its_schedule():
-    obj = json.loads((SAMPLES / "gamma_market_btc_updown_5m_twap_feeschedule_2026-08-22_TRIMMED_TRANSCRIBED.json").read_text())
+    obj = json.loads(
+        (
+            SAMPLES / "gamma_market_btc_updown_5m_twap_feeschedule_2026-08-22_TRIMMED_TRANSCRIBED.json"
+        ).read_text()
+    )
     market = parse_gamma_market(obj)
     assert market.fee_schedule == CRYPTO
     # No `feesEnabled` in this sample: a non-zero schedule means fees are on.
@@ -106,5 +112,8 @@ def test_fee_properties(size, price, rate, exponent):
     fee = taker_fee(size, price, schedule)
     assert fee >= 0
     assert fee <= size * rate * 0.25**exponent + 0.000005 + 1e-9
-    assert fee == taker_fee(size, 1 - price, schedule) or abs(fee - taker_fee(size, 1 - price, schedule)) <= 0.00001
+    assert (
+        fee == taker_fee(size, 1 - price, schedule)
+        or abs(fee - taker_fee(size, 1 - price, schedule)) <= 0.00001
+    )
     assert fee == round_fee(fee)

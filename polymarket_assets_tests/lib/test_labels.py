@@ -63,7 +63,11 @@ def test_only_strict_one_hot_is_final(closed, prices, expected):
         (["No", "Yes"], ["0", "1"], YES),
         (["no", " YES "], ["0", "1"], YES),
         (["Yes", "No"], ["1", "0"], YES),
-        (["Up", "Down"], ["1", "0"], YES),  # named binaries: the first outcome is the yes side, as in parse_gamma
+        (
+            ["Up", "Down"],
+            ["1", "0"],
+            YES,
+        ),  # named binaries: the first outcome is the yes side, as in parse_gamma
         (["Up", "Down"], ["0", "1"], NO),
         (["No", "Yes"], ["0", "0"], INVALID),
         (["No", "Yes", "Maybe"], ["0", "1"], UNKNOWN),
@@ -78,20 +82,35 @@ def test_a_no_yes_market_agrees_across_gamma_and_clob():
     """A ["No", "Yes"] market resolved YES: outcomePrices ["0","1"], the CLOB winner is the Yes token."""
     yes_token, no_token = "22", "11"
     gamma = label_from_gamma(True, ["0", "1"], ["No", "Yes"])
-    clob = label_from_clob(True, [{"token_id": no_token, "winner": False}, {"token_id": yes_token, "winner": True}],
-                           yes_token, no_token)
+    clob = label_from_clob(
+        True,
+        [{"token_id": no_token, "winner": False}, {"token_id": yes_token, "winner": True}],
+        yes_token,
+        no_token,
+    )
     assert (gamma.outcome, clob.outcome, combine(gamma, clob).outcome) == (YES, YES, YES)
 
 
 def test_clob_needs_exactly_one_winner():
     tokens = [{"token_id": "1", "winner": True}, {"token_id": "2", "winner": True}]
     assert label_from_clob(True, tokens, "1", "2").outcome == UNKNOWN
-    assert label_from_clob(True, [{"token_id": "1", "winner": False}, {"token_id": "2", "winner": False}], "1", "2").outcome == UNKNOWN
+    assert (
+        label_from_clob(
+            True, [{"token_id": "1", "winner": False}, {"token_id": "2", "winner": False}], "1", "2"
+        ).outcome
+        == UNKNOWN
+    )
     assert label_from_clob(False, [{"token_id": "1", "winner": True}], "1", "2").outcome == UNKNOWN
 
 
 def test_contradicting_sources_stay_unknown():
-    assert combine(label_from_gamma(True, ["1", "0"], ["Yes", "No"]), label_from_clob(True, [{"token_id": "2", "winner": True}], "1", "2")).outcome == UNKNOWN
+    assert (
+        combine(
+            label_from_gamma(True, ["1", "0"], ["Yes", "No"]),
+            label_from_clob(True, [{"token_id": "2", "winner": True}], "1", "2"),
+        ).outcome
+        == UNKNOWN
+    )
 
 
 def test_ws_market_resolved_claim_is_read_by_outcome_name():
@@ -126,5 +145,7 @@ def test_the_strict_label_confirms_or_contradicts_a_ws_claim():
     assert contradiction.outcome == "UNKNOWN" and contradiction.source == "conflict"
     assert contradiction.detail == "ws_market_resolved says NO, clob_winner says YES"
     pending = check_ws_claim(label_from_clob(False, [], "1", "2"), "NO")
-    assert pending.outcome == "UNKNOWN" and "ws_market_resolved says NO, awaiting Gamma/CLOB" in pending.detail
+    assert (
+        pending.outcome == "UNKNOWN" and "ws_market_resolved says NO, awaiting Gamma/CLOB" in pending.detail
+    )
     assert check_ws_claim(yes, None) == yes and check_ws_claim(yes, "UNKNOWN") == yes

@@ -73,7 +73,9 @@ def test_kill_during_write_leaves_no_visible_partial_file(tmp_path):
         assert pa.parquet.read_metadata(path).num_rows == 2_000_000
 
 
-def test_code_that_needs_a_local_directory_refuses_an_object_store_lake_before_touching_disk(tmp_path, monkeypatch):
+def test_code_that_needs_a_local_directory_refuses_an_object_store_lake_before_touching_disk(
+    tmp_path, monkeypatch
+):
     from datetime import UTC, date, datetime, timedelta
 
     import pytest
@@ -94,7 +96,9 @@ def test_code_that_needs_a_local_directory_refuses_an_object_store_lake_before_t
         lambda: partition_lock(uri, "trades", "2026-11-24-10:00").__enter__(),
         lambda: whale_events_for_window(uri, start, start + timedelta(hours=1), computed_at=start),
     ):
-        with pytest.raises(ValueError, match="needs a local data directory, but PM_DATA_DIR is s3://bucket/prefix"):
+        with pytest.raises(
+            ValueError, match="needs a local data directory, but PM_DATA_DIR is s3://bucket/prefix"
+        ):
             attempt()
     assert list(tmp_path.iterdir()) == [], "nothing may be written to a local folder named s3:"
 

@@ -165,7 +165,9 @@ P_YES, P_NO = str(3**160), str(5**108)  # position ids of a v2 market (decimal s
 
 @pytest.mark.parametrize("position_ids", [[P_YES, P_NO], json.dumps([P_YES, P_NO])])
 @pytest.mark.parametrize("clob_token_ids", [..., json.dumps(["11", "12"])])
-def test_v2_market_trades_under_its_position_ids_even_when_clob_token_ids_are_present(position_ids, clob_token_ids):
+def test_v2_market_trades_under_its_position_ids_even_when_clob_token_ids_are_present(
+    position_ids, clob_token_ids
+):
     """§9.6: the id field is chosen by `version`, never by presence; positionIds may arrive as a real array."""
     m = parse_gamma_market(with_(version="v2", positionIds=position_ids, clobTokenIds=clob_token_ids))
     assert (m.version, m.token_ids, m.yes_token_id, m.no_token_id) == ("v2", (P_YES, P_NO), P_YES, P_NO)
@@ -193,8 +195,17 @@ def test_market_row_keeps_version_and_both_id_fields_raw():
 
     m = parse_gamma_market(with_(version="v2", outcomes='["No", "Yes"]', positionIds=[P_NO, P_YES]))
     row = market_state_row(m, datetime(2026, 12, 1, tzinfo=UTC))
-    assert (row["version"], row["clob_token_ids"], json.loads(row["position_ids"])) == ("v2", BASE["clobTokenIds"], [P_NO, P_YES])
-    assert (row["yes_token_id"], row["yes_price"], row["no_price"], json.loads(row["outcomes"])) == (P_YES, 0.75, 0.25, ["No", "Yes"])
+    assert (row["version"], row["clob_token_ids"], json.loads(row["position_ids"])) == (
+        "v2",
+        BASE["clobTokenIds"],
+        [P_NO, P_YES],
+    )
+    assert (row["yes_token_id"], row["yes_price"], row["no_price"], json.loads(row["outcomes"])) == (
+        P_YES,
+        0.75,
+        0.25,
+        ["No", "Yes"],
+    )
 
 
 @pytest.mark.parametrize(
@@ -207,7 +218,10 @@ def test_market_row_keeps_version_and_both_id_fields_raw():
         ({"version": "V2", "positionIds": [P_YES, P_NO]}, "unknown version 'V2'"),
         ({"version": "v2"}, "version v2 market has no positionIds"),
         ({"version": "v2", "positionIds": []}, "version v2 market has no positionIds"),
-        ({"version": "v1", "clobTokenIds": ..., "positionIds": [P_YES, P_NO]}, "version v1 market has no clobTokenIds"),
+        (
+            {"version": "v1", "clobTokenIds": ..., "positionIds": [P_YES, P_NO]},
+            "version v1 market has no clobTokenIds",
+        ),
         ({"version": "v2", "positionIds": [P_YES]}, "positionIds has 1 entries but outcomes has 2"),
         ({"version": "v2", "positionIds": [P_YES, "0x12"]}, "decimal token id"),
         ({"version": "v2", "positionIds": [P_YES, 12]}, "string of digits"),
@@ -228,15 +242,20 @@ def test_bad_versions_and_ids_are_refused_with_the_reason(changes, reason):
     flipped=st.booleans(),
     both=st.booleans(),
     as_text=st.booleans(),
-    ids=st.lists(st.integers(min_value=1, max_value=2**256 - 1).map(str), min_size=4, max_size=4, unique=True),
+    ids=st.lists(
+        st.integers(min_value=1, max_value=2**256 - 1).map(str), min_size=4, max_size=4, unique=True
+    ),
 )
 def test_ids_follow_version_and_outcome_names(version, flipped, both, as_text, ids):
     """Whatever the listed order and whichever id fields are present, the yes side gets the id listed beside
     "Yes" in the field its version names."""
     yes_v1, no_v1, yes_v2, no_v2 = ids
     order = (lambda pair: pair[::-1]) if flipped else (lambda pair: pair)
-    obj = with_(outcomes=json.dumps(order(["Yes", "No"])), outcomePrices=json.dumps(order(["0.2", "0.8"])),
-                clobTokenIds=json.dumps(order([yes_v1, no_v1])))
+    obj = with_(
+        outcomes=json.dumps(order(["Yes", "No"])),
+        outcomePrices=json.dumps(order(["0.2", "0.8"])),
+        clobTokenIds=json.dumps(order([yes_v1, no_v1])),
+    )
     if version is not None:
         obj["version"] = version
     if version == "v2" or (both and version == "v1"):
@@ -326,7 +345,9 @@ token_ids = st.integers(min_value=1, max_value=2**256 - 1).map(str)
 prices = st.integers(min_value=0, max_value=10_000).map(lambda n: n / 10_000)
 dates = st.datetimes(min_value=datetime(2001, 1, 1), max_value=datetime(2099, 1, 1), timezones=st.just(UTC))
 # Observation times (createdAt...) obey the time contract's window; schedules (endDate) may lie anywhere.
-observed = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2026, 1, 1), timezones=st.just(UTC))
+observed = st.datetimes(
+    min_value=datetime(2020, 1, 1), max_value=datetime(2026, 1, 1), timezones=st.just(UTC)
+)
 names = st.text(
     alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=12
 ).filter(lambda s: s.strip() and s.strip().lower() not in ("yes", "no"))

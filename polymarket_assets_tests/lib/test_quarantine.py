@@ -73,7 +73,13 @@ def test_bad_arguments(tmp_path):
 
 def test_parse_or_quarantine(tmp_path):
     q = Quarantine(tmp_path, "books")
-    good = {"market": "0x" + "ab" * 32, "asset_id": "1" * 77, "timestamp": "1790000000000", "bids": [], "asks": []}
+    good = {
+        "market": "0x" + "ab" * 32,
+        "asset_id": "1" * 77,
+        "timestamp": "1790000000000",
+        "bids": [],
+        "asks": [],
+    }
     assert parse_or_quarantine(parse_book, good, q).timestamp_ms == 1_790_000_000_000
     assert parse_or_quarantine(parse_book, {**good, "timestamp": "x"}, q, {"slot": "s"}) is None
     assert q.counts_by_reason() == {"timestamp is not an integer: 'x'": 1}

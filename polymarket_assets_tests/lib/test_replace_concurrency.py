@@ -40,8 +40,10 @@ def test_two_processes_racing_replace_never_leave_a_partition_empty_or_doubled(t
     ctx = multiprocessing.get_context("fork")
     for table, parts in (("markets_current", {}), ("whale_events", PARTS)):
         barrier = ctx.Barrier(3)
-        workers = [ctx.Process(target=_replace_in_rounds, args=(str(tmp_path), table, parts, tag, rounds, barrier))
-                   for tag in (1, 2)]
+        workers = [
+            ctx.Process(target=_replace_in_rounds, args=(str(tmp_path), table, parts, tag, rounds, barrier))
+            for tag in (1, 2)
+        ]
         for w in workers:
             w.start()
         lake = Lake(tmp_path)
@@ -83,9 +85,13 @@ def test_readers_during_replaces_see_the_old_or_the_new_partition(tmp_path):
     try:
         for i in range(150):
             _assert_whole(lake.read("whale_events", PARTS), {0, 1, 2}, f"Lake.read {i}")
-            rows = con.execute(f"SELECT count(*), count(DISTINCT tag) FROM read_parquet('{glob}', hive_partitioning=true, union_by_name=true)").fetchone()
+            rows = con.execute(
+                f"SELECT count(*), count(DISTINCT tag) FROM read_parquet('{glob}', hive_partitioning=true, union_by_name=true)"
+            ).fetchone()
             assert rows == (ROWS, 1), f"DuckDB glob read {i}: {rows}"
-            _assert_whole(ds.dataset(str(directory), format="parquet").to_table(), {0, 1, 2}, f"pyarrow dataset {i}")
+            _assert_whole(
+                ds.dataset(str(directory), format="parquet").to_table(), {0, 1, 2}, f"pyarrow dataset {i}"
+            )
     finally:
         stop.set()
         for t in threads:
@@ -111,6 +117,7 @@ def test_read_keeps_hive_columns_and_fills_columns_a_file_lacks(tmp_path):
     lake.write("t", pa.table({"a": [2], "b": ["x"]}), {"date": "2026-11-25", "hour": "08"}, "two")
     table = lake.read("t")
     assert table.column("hour").type == pa.int32() and table.column("date").type == pa.string()
-    assert sorted(zip(table.column("a").to_pylist(), table.column("b").to_pylist(), table.column("hour").to_pylist())) == [
-        (1, None, 7), (2, "x", 8)]
+    assert sorted(
+        zip(table.column("a").to_pylist(), table.column("b").to_pylist(), table.column("hour").to_pylist())
+    ) == [(1, None, 7), (2, "x", 8)]
     assert lake.read("t", columns=["hour", "a"]).column_names == ["hour", "a"]

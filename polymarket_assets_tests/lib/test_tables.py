@@ -52,8 +52,11 @@ def test_one_new_snapshot_column_reaches_the_view_the_ml_sources_and_synthetic_l
     build_warehouse(tmp_path, tables.views())
     con = connect_read_only(tmp_path)
     try:
-        columns = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                                   "WHERE table_name = 'snapshots'").fetchall())
+        columns = dict(
+            con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'snapshots'"
+            ).fetchall()
+        )
     finally:
         con.close()
     assert columns[EXTRA.name] == "DOUBLE" and "date" not in columns and "hour" not in columns

@@ -21,8 +21,22 @@ NOW = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
 
 @pytest.mark.parametrize(
     ("hours", "tier"),
-    [(100, "T0"), (48.01, "T0"), (48, "T1"), (12.5, "T1"), (12, "T2"), (4.5, "T2"), (4, "T3"), (1.5, "T3"),
-     (1, "T4"), (0.1, "T4"), (-3, "T4"), (-23.9, "T4"), (-24, "STALE"), (-200, "STALE")],
+    [
+        (100, "T0"),
+        (48.01, "T0"),
+        (48, "T1"),
+        (12.5, "T1"),
+        (12, "T2"),
+        (4.5, "T2"),
+        (4, "T3"),
+        (1.5, "T3"),
+        (1, "T4"),
+        (0.1, "T4"),
+        (-3, "T4"),
+        (-23.9, "T4"),
+        (-24, "STALE"),
+        (-200, "STALE"),
+    ],
 )
 def test_tier_boundaries_follow_design(hours, tier):
     assert assign_tier(NOW + timedelta(hours=hours), NOW) == tier
@@ -87,7 +101,13 @@ def test_plan_rejects_clashing_names_and_two_stale_tiers():
 
 def test_what_others_read_from_the_default_plan():
     assert DEFAULT_PLAN.asset_names == (
-        "snapshots_t0", "snapshots_t1", "snapshots_t2", "snapshots_t3", "snapshots_t4", "snapshots_stale")
+        "snapshots_t0",
+        "snapshots_t1",
+        "snapshots_t2",
+        "snapshots_t3",
+        "snapshots_t4",
+        "snapshots_stale",
+    )
     assert [t.name for t in DEFAULT_PLAN.live] == ["T0", "T1", "T2", "T3", "T4"]
     assert DEFAULT_PLAN.stale_tier.name == "STALE"
     assert DEFAULT_PLAN.ws_always_tiers == ("T2", "T3", "T4")

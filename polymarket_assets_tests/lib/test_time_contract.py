@@ -38,13 +38,28 @@ good_ms = st.integers(min_value=WINDOW_START_MS, max_value=1_790_000_000_000)
 
 
 def _ws_trade(ts) -> str:
-    return json.dumps({"event_type": "last_trade_price", "market": MARKET, "asset_id": TOKEN, "price": "0.5",
-                       "size": "1", "side": "BUY", "timestamp": ts})
+    return json.dumps(
+        {
+            "event_type": "last_trade_price",
+            "market": MARKET,
+            "asset_id": TOKEN,
+            "price": "0.5",
+            "size": "1",
+            "side": "BUY",
+            "timestamp": ts,
+        }
+    )
 
 
 def _ws_change(ts) -> str:
-    return json.dumps({"event_type": "price_change", "market": MARKET, "timestamp": ts, "price_changes": [
-        {"asset_id": TOKEN, "price": "0.4", "size": "1", "side": "BUY"}]})
+    return json.dumps(
+        {
+            "event_type": "price_change",
+            "market": MARKET,
+            "timestamp": ts,
+            "price_changes": [{"asset_id": TOKEN, "price": "0.4", "size": "1", "side": "BUY"}],
+        }
+    )
 
 
 def _book(ts) -> dict:
@@ -129,7 +144,10 @@ def test_the_window_is_configurable_from_the_environment(monkeypatch):
     set_time_window(None)
     try:
         window = time_window()
-        assert window.min_ms == int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1000) and window.max_ahead_ms == 60_000
+        assert (
+            window.min_ms == int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1000)
+            and window.max_ahead_ms == 60_000
+        )
         with pytest.raises(ParseError, match="before 2024-01-01"):
             to_epoch_ms(1_680_000_000_000)
         with pytest.raises(ParseError, match="more than 60 s in the future"):
@@ -142,11 +160,16 @@ def test_the_window_is_configurable_from_the_environment(monkeypatch):
 
 
 def test_a_bad_message_costs_only_itself_in_an_array_frame():
-    frame = "[" + ",".join([_ws_trade(str(1_790_000_000_000)), _ws_trade("1790000000"), _ws_change("1790000000001")]) + "]"
+    frame = (
+        "["
+        + ",".join([_ws_trade(str(1_790_000_000_000)), _ws_trade("1790000000"), _ws_change("1790000000001")])
+        + "]"
+    )
     events, rejected = parse_ws_frame_each(frame)
     assert [e.timestamp_ms for e in events] == [1_790_000_000_000, 1_790_000_000_001]
     assert [(r.index, r.reason) for r in rejected] == [
-        (1, "last_trade_price: timestamp looks like epoch seconds (10 digits), expected epoch milliseconds")]
+        (1, "last_trade_price: timestamp looks like epoch seconds (10 digits), expected epoch milliseconds")
+    ]
     with pytest.raises(ParseError):
         parse_ws_frame(frame)  # the strict form still refuses the frame
 
@@ -154,24 +177,39 @@ def test_a_bad_message_costs_only_itself_in_an_array_frame():
 # -- no exception but ParseError, whatever arrives -------------------------------------------------------
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(10**30), max_value=10**30)
-    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
     max_leaves=20,
 )
 timestamps = st.one_of(
-    st.integers(min_value=-(10**25), max_value=10**25), st.integers(min_value=0, max_value=10**25).map(str),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=25), st.none(),
+    st.integers(min_value=-(10**25), max_value=10**25),
+    st.integers(min_value=0, max_value=10**25).map(str),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=25),
+    st.none(),
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(ts=timestamps, extra=st.dictionaries(st.sampled_from(["bids", "asks", "hash", "tick_size", "market"]), json_values))
+@given(
+    ts=timestamps,
+    extra=st.dictionaries(st.sampled_from(["bids", "asks", "hash", "tick_size", "market"]), json_values),
+)
 def test_parsers_raise_nothing_but_parse_error_and_keep_only_in_window_times(ts, extra):
     window = time_window()
     for parse, payload, read in (
         (parse_book, {**_book(ts), **extra}, lambda r: r.timestamp_ms),
-        (lambda p: parse_ws_frame(json.dumps(p)), {"event_type": "book", **_book(ts), **extra}, lambda r: r[0].timestamp_ms),
+        (
+            lambda p: parse_ws_frame(json.dumps(p)),
+            {"event_type": "book", **_book(ts), **extra},
+            lambda r: r[0].timestamp_ms,
+        ),
         (parse_data_api_trade, _data_api(ts), lambda r: r.timestamp * 1000),
     ):
         try:

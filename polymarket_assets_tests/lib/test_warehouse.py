@@ -10,10 +10,35 @@ from polymarket_assets.lib.tables import views
 from polymarket_assets.lib.warehouse import build_warehouse, connect_read_only
 
 REQUIRED = {
-    "markets": {"condition_id", "question", "slug", "yes_token_id", "no_token_id", "end_date", "active", "closed",
-                "neg_risk", "volume_24h", "liquidity", "tier"},
-    "snapshots": {"condition_id", "tier", "slot_ts", "captured_at", "best_bid", "best_ask", "mid", "spread",
-                  "last_trade_price", "bid_depth", "ask_depth", "imbalance", "source"},
+    "markets": {
+        "condition_id",
+        "question",
+        "slug",
+        "yes_token_id",
+        "no_token_id",
+        "end_date",
+        "active",
+        "closed",
+        "neg_risk",
+        "volume_24h",
+        "liquidity",
+        "tier",
+    },
+    "snapshots": {
+        "condition_id",
+        "tier",
+        "slot_ts",
+        "captured_at",
+        "best_bid",
+        "best_ask",
+        "mid",
+        "spread",
+        "last_trade_price",
+        "bid_depth",
+        "ask_depth",
+        "imbalance",
+        "source",
+    },
     "orderbooks": {"condition_id", "token_id", "captured_at", "bids", "asks", "hash"},
     "resolutions": {"condition_id", "outcome", "resolved_at", "source"},
     "coverage": {"tier", "hour", "expected", "captured"},
@@ -44,10 +69,22 @@ def test_views_read_the_lake_and_resolutions_keep_final_labels(tmp_path):
     t = lambda h: datetime(2026, 11, 25, h, tzinfo=UTC)
     base = {name: None for name in RESOLUTION_SCHEMA.names}
     rows_07 = [{**base, "condition_id": "0xa", "outcome": "YES", "checked_at": t(7), "resolved_at": t(7)}]
-    rows_08 = [{**base, "condition_id": "0xa", "outcome": "UNKNOWN", "checked_at": t(8)},
-               {**base, "condition_id": "0xb", "outcome": "UNKNOWN", "checked_at": t(8)}]
-    lake.write("resolutions", pa.Table.from_pylist(rows_07, schema=RESOLUTION_SCHEMA), {"date": "2026-11-25", "hour": "07"}, "a")
-    lake.write("resolutions", pa.Table.from_pylist(rows_08, schema=RESOLUTION_SCHEMA), {"date": "2026-11-25", "hour": "08"}, "a")
+    rows_08 = [
+        {**base, "condition_id": "0xa", "outcome": "UNKNOWN", "checked_at": t(8)},
+        {**base, "condition_id": "0xb", "outcome": "UNKNOWN", "checked_at": t(8)},
+    ]
+    lake.write(
+        "resolutions",
+        pa.Table.from_pylist(rows_07, schema=RESOLUTION_SCHEMA),
+        {"date": "2026-11-25", "hour": "07"},
+        "a",
+    )
+    lake.write(
+        "resolutions",
+        pa.Table.from_pylist(rows_08, schema=RESOLUTION_SCHEMA),
+        {"date": "2026-11-25", "hour": "08"},
+        "a",
+    )
     build_warehouse(tmp_path, views())
     con = connect_read_only(tmp_path)
     got = dict(con.execute("SELECT condition_id, outcome FROM resolutions ORDER BY 1").fetchall())

@@ -19,9 +19,32 @@ YES = "1" * 77
 
 
 def book_table(n: int, start_ms: int) -> pa.Table:
-    rows = [(start_ms * 1000 + i, start_ms + i, "r", "c00", i, YES, "0xc", "change", "ws", "BUY", 0.5, 1.0, None, None,
-             "h", 0.5, None, None) for i in range(n)]
-    return pa.Table.from_pylist([dict(zip(BOOK_UPDATES_SCHEMA.names, r)) for r in rows], schema=BOOK_UPDATES_SCHEMA)
+    rows = [
+        (
+            start_ms * 1000 + i,
+            start_ms + i,
+            "r",
+            "c00",
+            i,
+            YES,
+            "0xc",
+            "change",
+            "ws",
+            "BUY",
+            0.5,
+            1.0,
+            None,
+            None,
+            "h",
+            0.5,
+            None,
+            None,
+        )
+        for i in range(n)
+    ]
+    return pa.Table.from_pylist(
+        [dict(zip(BOOK_UPDATES_SCHEMA.names, r)) for r in rows], schema=BOOK_UPDATES_SCHEMA
+    )
 
 
 def seed(data_dir, bad: str) -> str:
@@ -30,15 +53,23 @@ def seed(data_dir, bad: str) -> str:
     lake.write("book_updates", book_table(3, ms), {"date": "2026-11-25", "hour": "07"}, "good-a")
     lake.write("book_updates", book_table(2, ms + 10), {"date": "2026-11-25", "hour": "08"}, "good-b")
     base = {name: None for name in RESOLUTION_SCHEMA.names}
-    lake.write("resolutions", pa.Table.from_pylist([{**base, "condition_id": "0xa", "outcome": "YES", "checked_at": T}],
-                                                   schema=RESOLUTION_SCHEMA), {"date": "2026-11-25", "hour": "07"}, "r")
+    lake.write(
+        "resolutions",
+        pa.Table.from_pylist(
+            [{**base, "condition_id": "0xa", "outcome": "YES", "checked_at": T}], schema=RESOLUTION_SCHEMA
+        ),
+        {"date": "2026-11-25", "hour": "07"},
+        "r",
+    )
     path = data_dir / "lake" / "book_updates" / "date=2026-11-25" / "hour=08" / "bad.parquet"
     if bad == "corrupt":
         path.write_bytes(b"PAR1" + b"\x00" * 40 + b"PAR1")
     elif bad == "empty":
         path.write_bytes(b"")
     elif bad == "truncated":
-        good = (data_dir / "lake" / "book_updates" / "date=2026-11-25" / "hour=07" / "good-a.parquet").read_bytes()
+        good = (
+            data_dir / "lake" / "book_updates" / "date=2026-11-25" / "hour=07" / "good-a.parquet"
+        ).read_bytes()
         path.write_bytes(good[: len(good) // 2])
     return str(path)
 
@@ -54,7 +85,9 @@ def test_one_bad_book_updates_file_costs_nothing_but_itself(tmp_path, bad):
     try:
         assert con.execute("SELECT count(*) FROM book_updates").fetchone() == (5,)
         assert con.execute("SELECT outcome FROM resolutions").fetchall() == [("YES",)]
-        views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+        views = {
+            r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+        }
         assert {v.name for v in tables.views()} <= views, "every view exists"
     finally:
         con.close()
@@ -63,8 +96,12 @@ def test_one_bad_book_updates_file_costs_nothing_but_itself(tmp_path, bad):
 def test_the_asset_fails_only_that_views_check_and_names_the_file(tmp_path):
     bad_path = seed(tmp_path, "corrupt")
     with dg.DagsterInstance.ephemeral() as instance:
-        result = dg.materialize([warehouse], instance=instance, resources={"lake": LakeResource(data_dir=str(tmp_path))},
-                                raise_on_error=False)
+        result = dg.materialize(
+            [warehouse],
+            instance=instance,
+            resources={"lake": LakeResource(data_dir=str(tmp_path))},
+            raise_on_error=False,
+        )
         assert result.success, "the rebuild itself succeeds"
         checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
         assert set(checks) == {view_check_name(v.name) for v in tables.views()}

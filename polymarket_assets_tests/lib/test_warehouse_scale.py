@@ -47,10 +47,14 @@ def test_a_bad_new_file_is_found_without_counting_and_stays_out_until_it_is_gone
     first = build_warehouse_report(tmp_path, [SPEC], count_rows=False)
     assert list(first.problems["t"].bad_files) == [str(bad)]
     con = connect_read_only(tmp_path)
-    assert sorted(con.execute("SELECT x, hour FROM t").fetchall()) == [(0, 0), (1, 1), (2, 2)], "typed as without damage"
+    assert sorted(con.execute("SELECT x, hour FROM t").fetchall()) == [(0, 0), (1, 1), (2, 2)], (
+        "typed as without damage"
+    )
     con.close()
     # The next build keeps it out (remembered in warehouse.duckdb.bad_files.json) until the file is gone.
-    assert list(build_warehouse_report(tmp_path, [SPEC], count_rows=False).problems["t"].bad_files) == [str(bad)]
+    assert list(build_warehouse_report(tmp_path, [SPEC], count_rows=False).problems["t"].bad_files) == [
+        str(bad)
+    ]
     bad.unlink()
     assert build_warehouse_report(tmp_path, [SPEC], count_rows=False).problems == {}
 
@@ -60,10 +64,15 @@ def test_hive_columns_come_from_file_names_and_match_duckdb_hive_typing(tmp_path
     for h in (7, 8):
         lake.write("t", pa.table({"x": [h]}), _hour(h), "f")
     lake.write("s", pa.table({"x": [1]}), {"tier": "T1", **_hour(9)}, "f")
-    counts = build_warehouse(tmp_path, [SPEC, ViewSpec("s", "s", SCHEMA.append(pa.field("tier", pa.string())))])
+    counts = build_warehouse(
+        tmp_path, [SPEC, ViewSpec("s", "s", SCHEMA.append(pa.field("tier", pa.string())))]
+    )
     assert counts == {"t": 2, "s": 1}
     con = connect_read_only(tmp_path)
-    assert sorted(con.execute("SELECT x, date::VARCHAR, hour FROM t").fetchall()) == [(7, "2026-11-25", 7), (8, "2026-11-25", 8)]
+    assert sorted(con.execute("SELECT x, date::VARCHAR, hour FROM t").fetchall()) == [
+        (7, "2026-11-25", 7),
+        (8, "2026-11-25", 8),
+    ]
     assert con.execute("SELECT tier, hour FROM s").fetchall() == [("T1", 9)]
 
 

@@ -24,8 +24,26 @@ LOOKBACK = {"ops": {"compact_closed_hours": {"config": {"lookback_hours": 24 * 4
 
 def book_row(seq: int) -> tuple:
     ms = HOUR * 1000 + seq * 1000
-    return (ms * 1000 + 5, ms, "r", "c00", seq, YES, CID, "change", "ws", "BUY", 0.5, float(seq), None, None, None,
-            0.5, 0.51, 0.01)
+    return (
+        ms * 1000 + 5,
+        ms,
+        "r",
+        "c00",
+        seq,
+        YES,
+        CID,
+        "change",
+        "ws",
+        "BUY",
+        0.5,
+        float(seq),
+        None,
+        None,
+        None,
+        0.5,
+        0.51,
+        0.01,
+    )
 
 
 def frame_row(seq: int) -> tuple:
@@ -41,7 +59,9 @@ def add_incoming(data_dir, n: int, first: int = 0) -> None:
 def ingest(data_dir) -> dict:
     result = dg.materialize([book_updates, ws_raw_frames], partition_key=PK, resources=resources(data_dir))
     assert result.success
-    materializations = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]
+    materializations = [
+        e.event_specific_data.materialization for e in result.get_asset_materialization_events()
+    ]
     return {m.asset_key.path[-1]: m.metadata["files_added"].value for m in materializations}
 
 
@@ -86,7 +106,9 @@ def test_closed_hours_become_one_file_with_the_same_rows_and_open_hours_stay(dat
 
     # The DuckDB views read the compacted file with its hive columns.
     glob = str(data_dir / "lake" / "book_updates" / "**" / "*.parquet")
-    assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{glob}', hive_partitioning=true) WHERE hour = 10").fetchone() == (12,)
+    assert duckdb.sql(
+        f"SELECT count(*) FROM read_parquet('{glob}', hive_partitioning=true) WHERE hour = 10"
+    ).fetchone() == (12,)
 
     # A re-run of the hour with every incoming file links none of the compacted members again.
     assert ingest(data_dir) == {"book_updates": 0, "ws_raw_frames": 0}

@@ -55,13 +55,19 @@ def instance(tmp_path):
 def _backdate(instance: dg.DagsterInstance, run_id: str, days: float) -> None:
     when = (NOW - timedelta(days=days)).replace(tzinfo=None)
     with instance.run_storage.connect() as conn:
-        conn.execute(RunsTable.update().where(RunsTable.c.run_id == run_id).values(create_timestamp=when, update_timestamp=when))
+        conn.execute(
+            RunsTable.update()
+            .where(RunsTable.c.run_id == run_id)
+            .values(create_timestamp=when, update_timestamp=when)
+        )
 
 
 def _run(instance, job, days: float) -> str:
     result = job.execute_in_process(instance=instance, raise_on_error=False)
     _backdate(instance, result.run_id, days)
-    with instance.compute_log_manager.open_log_stream([result.run_id, "compute_logs", "step"], ComputeIOType.STDOUT) as stream:
+    with instance.compute_log_manager.open_log_stream(
+        [result.run_id, "compute_logs", "step"], ComputeIOType.STDOUT
+    ) as stream:
         stream.write("captured output\n")
     return result.run_id
 

@@ -56,7 +56,9 @@ def test_window_sums_from_prefix_sums_are_exact(rows, asks, width):
 
 def test_times_before_the_base_are_clamped_and_times_beyond_the_top_refused():
     space = KeySpace.covering(4, BASE, BASE + 1000)
-    assert space.keys(np.array([1]), np.array([BASE - 50]))[0] == space.keys(np.array([1]), np.array([BASE]))[0]
+    assert (
+        space.keys(np.array([1]), np.array([BASE - 50]))[0] == space.keys(np.array([1]), np.array([BASE]))[0]
+    )
     with pytest.raises(ValueError, match="beyond"):
         space.keys(np.array([1]), np.array([BASE + 5000]))
     with pytest.raises(ValueError, match="do not fit"):

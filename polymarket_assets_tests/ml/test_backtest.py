@@ -34,7 +34,9 @@ def q(ts, bid, ask, bid_size=10_000.0, ask_size=10_000.0, tradable=True, bids=No
 def test_buys_yes_walking_the_ask_book_after_the_latency_and_settles_at_resolution():
     book = ((0.52, 100.0), (0.53, 200.0), (0.60, 1000.0))
     quotes = {"a": [q(T0, 0.48, 0.50), q(T0 + 20 * S, 0.49, 0.51), q(T0 + 40 * S, 0.50, 0.52, asks=book)]}
-    bets = run_backtest({"a": [(T0, 0.62)]}, quotes, {"a": (1, T0 + DAY)}, CONFIG, fee_schedules=FEES).to_pylist()
+    bets = run_backtest(
+        {"a": [(T0, 0.62)]}, quotes, {"a": (1, T0 + DAY)}, CONFIG, fee_schedules=FEES
+    ).to_pylist()
     assert len(bets) == 1
     bet = bets[0]
     assert bet["side"] == "YES" and bet["entry_ts"] == T0 + 40 * S  # the first snapshot at or after t + 30 s
@@ -54,7 +56,9 @@ def test_each_level_filled_pays_its_own_rounded_fee():
     # fill of the whole would round 0.045003 to 0.045
     book = ((0.50, 3.003), (0.51, 6.0))
     quotes = {"a": [q(T0, 0.48, 0.50, asks=book), q(T0 + 30 * S, 0.48, 0.50, asks=book)]}
-    bet = run_backtest({"a": [(T0, 0.70)]}, quotes, {"a": (1, T0 + DAY)}, CONFIG, fee_schedules=FEES).to_pylist()[0]
+    bet = run_backtest(
+        {"a": [(T0, 0.70)]}, quotes, {"a": (1, T0 + DAY)}, CONFIG, fee_schedules=FEES
+    ).to_pylist()[0]
     assert bet["shares"] == pytest.approx(4.5015) and bet["levels_walked"] == 2
     assert bet["fee_usd"] == pytest.approx(0.01502 + 0.02999, abs=1e-12)
 
@@ -63,7 +67,9 @@ def test_the_walk_stops_at_the_first_level_without_edge_after_its_fee():
     # at 0.595 a share costs 0.595 + 0.04 × 0.595 × 0.405 > 0.60: only half of the 0.50 level is bought
     book = ((0.50, 10.0), (0.595, 1000.0))
     quotes = {"a": [q(T0, 0.48, 0.50, asks=book), q(T0 + 30 * S, 0.48, 0.50, asks=book)]}
-    bets = run_backtest({"a": [(T0, 0.60)]}, quotes, {"a": (0, T0 + DAY)}, CONFIG, fee_schedules=FEES).to_pylist()
+    bets = run_backtest(
+        {"a": [(T0, 0.60)]}, quotes, {"a": (0, T0 + DAY)}, CONFIG, fee_schedules=FEES
+    ).to_pylist()
     assert bets[0]["shares"] == pytest.approx(5.0) and bets[0]["levels_walked"] == 1
     assert bets[0]["pnl_usd"] == pytest.approx(-5 * 0.50 - 5 * 0.04 * 0.5 * 0.5)
 
@@ -74,7 +80,9 @@ def test_selling_yes_is_buying_no_walking_the_bids_and_loses_when_yes_wins():
     outcomes = {"a": (1, T0 + 5 * 3600 * S)}
     bets = run_backtest({"a": [(T0, 0.55)]}, quotes, outcomes, CONFIG, fee_schedules=FEES).to_pylist()
     assert len(bets) == 1 and bets[0]["side"] == "NO"
-    assert bets[0]["shares"] == pytest.approx(100.0) and bets[0]["cost_usd"] == pytest.approx(50 * 0.30 + 50 * 0.31)
+    assert bets[0]["shares"] == pytest.approx(100.0) and bets[0]["cost_usd"] == pytest.approx(
+        50 * 0.30 + 50 * 0.31
+    )
     assert bets[0]["fee_usd"] == pytest.approx(50 * 0.04 * 0.30 * 0.70 + 50 * 0.04 * 0.31 * 0.69)
     assert bets[0]["pnl_usd"] == pytest.approx(-bets[0]["capital_usd"])
 
@@ -82,17 +90,25 @@ def test_selling_yes_is_buying_no_walking_the_bids_and_loses_when_yes_wins():
 def test_depth_bands_become_a_conservative_book():
     assert band_levels(0.52, 0.51, 80.0, 250.0, "ask") == ((0.52, 80.0), (0.56, 170.0))
     assert band_levels(0.50, 0.51, 100.0, 300.0, "bid") == ((0.50, 100.0), (0.46, 200.0))
-    assert band_levels(None, 0.51, 100.0, 300.0, "bid") is None and band_levels(0.5, 0.51, None, 1.0, "ask") is None
+    assert (
+        band_levels(None, 0.51, 100.0, 300.0, "bid") is None
+        and band_levels(0.5, 0.51, None, 1.0, "ask") is None
+    )
 
 
 def test_no_bet_below_the_threshold_after_fees():
     # edge before fees 0.035, fee per share 0.04 * 0.5 * 0.5 = 0.01: 0.025 is under 0.03
     quotes = {"a": [q(T0, 0.45, 0.50), q(T0 + 30 * S, 0.45, 0.50)]}
-    assert run_backtest({"a": [(T0, 0.535)]}, quotes, {"a": (1, T0 + DAY)}, CONFIG, fee_schedules=FEES).num_rows == 0
+    assert (
+        run_backtest({"a": [(T0, 0.535)]}, quotes, {"a": (1, T0 + DAY)}, CONFIG, fee_schedules=FEES).num_rows
+        == 0
+    )
     assert fee_per_share(0.5, POLITICS) == pytest.approx(0.01)
     # The same edge on a fee-free (geopolitics) market clears the threshold.
     free = {"a": [(T0 - DAY, FeeSchedule(rate=0.0))]}
-    bets = run_backtest({"a": [(T0, 0.535)]}, quotes, {"a": (1, T0 + DAY)}, CONFIG, fee_schedules=free).to_pylist()
+    bets = run_backtest(
+        {"a": [(T0, 0.535)]}, quotes, {"a": (1, T0 + DAY)}, CONFIG, fee_schedules=free
+    ).to_pylist()
     assert len(bets) == 1 and bets[0]["fee_usd"] == 0.0
 
 
@@ -100,7 +116,9 @@ def test_the_fee_is_the_schedule_in_force_at_the_fill():
     quotes = {"a": [q(T0, 0.48, 0.50), q(T0 + 40 * S, 0.50, 0.52)]}
     # fees were off when the decision was taken and switched on (crypto, 0.07) before the fill
     history = {"a": [(T0 - DAY, None), (T0 + 35 * S, FeeSchedule(rate=0.07))]}
-    bet = run_backtest({"a": [(T0, 0.70)]}, quotes, {"a": (1, T0 + DAY)}, CONFIG, fee_schedules=history).to_pylist()[0]
+    bet = run_backtest(
+        {"a": [(T0, 0.70)]}, quotes, {"a": (1, T0 + DAY)}, CONFIG, fee_schedules=history
+    ).to_pylist()[0]
     # one level: 192.30769 shares × 0.07 × 0.52 × 0.48 = 3.3599999… → 3.36 (5 decimals)
     assert bet["shares"] == pytest.approx(100 / 0.52) and bet["fee_usd"] == 3.36
     assert bet["pnl_usd"] == pytest.approx(bet["shares"] * (1 - 0.52) - 3.36)
@@ -141,10 +159,23 @@ def _bets(rows: list[tuple]) -> pa.Table:
     for i, (cluster, entry, settle, capital, pnl) in enumerate(rows):
         out.append(
             {
-                "condition_id": f"m{i}", "cluster": cluster, "decision_ts": entry, "entry_ts": entry,
-                "settle_ts": settle, "side": "YES", "p_model": 0.6, "decision_price": 0.5, "entry_price": 0.5,
-                "levels_walked": 1, "shares": capital / 0.5, "cost_usd": capital, "fee_usd": 0.0,
-                "capital_usd": capital, "edge_at_entry": 0.1, "outcome": int(pnl > 0), "pnl_usd": pnl,
+                "condition_id": f"m{i}",
+                "cluster": cluster,
+                "decision_ts": entry,
+                "entry_ts": entry,
+                "settle_ts": settle,
+                "side": "YES",
+                "p_model": 0.6,
+                "decision_price": 0.5,
+                "entry_price": 0.5,
+                "levels_walked": 1,
+                "shares": capital / 0.5,
+                "cost_usd": capital,
+                "fee_usd": 0.0,
+                "capital_usd": capital,
+                "edge_at_entry": 0.1,
+                "outcome": int(pnl > 0),
+                "pnl_usd": pnl,
                 "return_on_capital": pnl / capital,
             }
         )
@@ -182,7 +213,9 @@ def test_summary_per_bet_returns_capital_at_risk_and_concurrency():
 def test_annualised_figures_need_thirty_days_and_use_elapsed_time():
     bets = _bets([(f"e{i}", T0 + i * DAY, T0 + (i + 1) * DAY, 100.0, (10.0, -5.0)[i % 2]) for i in range(40)])
     summary = summarize(bets, replicates=200)
-    assert summary["elapsed_days"] == pytest.approx(40.0) and summary["peak_capital_usd"] == pytest.approx(100.0)
+    assert summary["elapsed_days"] == pytest.approx(40.0) and summary["peak_capital_usd"] == pytest.approx(
+        100.0
+    )
     daily = np.zeros(40)
     for i in range(40):
         daily[min(39, i + 1)] += (10.0, -5.0)[i % 2] / 100.0

@@ -140,7 +140,9 @@ def test_no_row_at_or_after_the_resolution_or_the_closed_time(tmp_path):
         lake,
         [resolution("a", "YES", due - H, due - 2 * H), resolution("b", "NO", due + H, due + H)],
     )
-    rows = {(r["condition_id"], r["horizon_h"]) for r in _build(lake, 3, fractions=ALL_TRAIN).table.to_pylist()}
+    rows = {
+        (r["condition_id"], r["horizon_h"]) for r in _build(lake, 3, fractions=ALL_TRAIN).table.to_pylist()
+    }
     assert rows == {("a", 24.0), ("a", 4.0), ("b", 24.0), ("b", 4.0)}
 
 
@@ -156,7 +158,9 @@ def test_labels_are_the_strict_labels_of_the_real_resolved_samples(tmp_path):
     for name, label in samples.items():
         obj = load_sample(name)
         parsed = parse_gamma_market(obj)
-        outcome = combine(label_from_gamma(parsed.closed, obj_outcome_prices(obj), parsed.outcomes), None).outcome
+        outcome = combine(
+            label_from_gamma(parsed.closed, obj_outcome_prices(obj), parsed.outcomes), None
+        ).outcome
         cid = parsed.condition_id
         _market(lake, cid, close)
         checks.append(resolution(cid, outcome, close + 3 * H))
@@ -212,7 +216,9 @@ def test_split_is_by_time_and_keeps_markets_and_events_whole(tmp_path):
         assert split_of_cluster.setdefault(r["cluster"], r["split"]) == r["split"]
     assert {r["cluster"] for r in rows if r["condition_id"] in ("m00", "m01", "m02")} == {"E0"}
     labels = {s: [r["label_ts"] for r in rows if r["split"] == s] for s in ("train", "validation", "test")}
-    assert max(labels["train"]) < min(labels["validation"]) and max(labels["validation"]) < min(labels["test"])
+    assert max(labels["train"]) < min(labels["validation"]) and max(labels["validation"]) < min(
+        labels["test"]
+    )
     assert ts.boundaries["train_last_label"] < ts.boundaries["test_first_row"]
     json.dumps(ts.boundaries)
 
@@ -252,7 +258,14 @@ def test_the_gate_fails_a_training_set_whose_fitted_labels_resolve_after_the_fir
     assert label_leaks(table) == []
     # the old split: clusters cut by close with no purge, so a training label resolves after test begins
     first_test = min(r["ts"] for r in table.to_pylist() if r["split"] == "test")
-    late = [first_test + H if s == "train" else t for s, t in zip(table["split"].to_pylist(), table["label_ts"].to_pylist())]
-    tampered = table.set_column(table.schema.get_field_index("label_ts"), "label_ts", pa.array(late, table.schema.field("label_ts").type))
+    late = [
+        first_test + H if s == "train" else t
+        for s, t in zip(table["split"].to_pylist(), table["label_ts"].to_pylist())
+    ]
+    tampered = table.set_column(
+        table.schema.get_field_index("label_ts"),
+        "label_ts",
+        pa.array(late, table.schema.field("label_ts").type),
+    )
     problems = label_leaks(tampered)
     assert len(problems) == 2 and all(p.startswith("train label resolved at") for p in problems)

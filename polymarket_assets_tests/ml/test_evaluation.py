@@ -20,7 +20,9 @@ from polymarket_assets_tests.ml.lakefixtures import T0
 H = timedelta(hours=1)
 
 
-def world(n_markets: int, seed: int, slope: float = 1.0, twins: bool = False, signal: float = 0.0) -> pa.Table:
+def world(
+    n_markets: int, seed: int, slope: float = 1.0, twins: bool = False, signal: float = 0.0
+) -> pa.Table:
     """A training set of `n_markets` markets (three horizon rows each) resolving an hour apart, split 60/20/20
     by label time. The outcome is YES with probability sigmoid(slope * logit(price) + signal * whale), where
     `whale` is a feature; slope < 1 makes the market overconfident. With `twins`, markets come in pairs with
@@ -92,7 +94,9 @@ def test_baselines_are_fitted_on_training_rows_only_and_correct_an_overconfident
     fitted = Baselines(train)
     preds = fitted.predict(test)
     # flipping every test label changes nothing the baselines predict
-    flipped = test.set_column(test.schema.get_field_index("label"), "label", pa.compute.subtract(1, test["label"]))
+    flipped = test.set_column(
+        test.schema.get_field_index("label"), "label", pa.compute.subtract(1, test["label"])
+    )
     for name, p in fitted.predict(flipped).items():
         np.testing.assert_array_equal(p, preds[name])
     y = np.asarray(test["label"].to_pylist(), dtype=float)
@@ -107,7 +111,9 @@ def test_a_gain_needs_a_ci_below_zero_and_the_minimum_effect():
     assert verdict({"delta": -0.001, "ci_low": -0.0016, "ci_high": -0.0002}) == "none"
     assert verdict({"delta": -0.009, "ci_low": -0.012, "ci_high": -0.004}) == "gain"
     assert verdict({"delta": 0.004, "ci_low": 0.001, "ci_high": 0.007}) == "loss"
-    assert verdict({"delta": 0.00001, "ci_low": 0.000006, "ci_high": 0.000015}) == "none"  # a model on the price
+    assert (
+        verdict({"delta": 0.00001, "ci_low": 0.000006, "ci_high": 0.000015}) == "none"
+    )  # a model on the price
     assert verdict({"delta": -0.009, "ci_low": -0.02, "ci_high": 0.001}) == "none"
 
 
@@ -139,7 +145,10 @@ def test_walk_forward_folds_each_fit_before_their_origin_and_pool_their_clusters
     scored = [f for f in wf["folds"] if "skipped" not in f]
     assert len(scored) == 3
     for fold in scored:
-        assert fold["train_last_label"] < fold["test_start"] and fold["validation_last_label"] < fold["test_start"]
+        assert (
+            fold["train_last_label"] < fold["test_start"]
+            and fold["validation_last_label"] < fold["test_start"]
+        )
         assert fold["test_first_row"] >= fold["test_start"]
     starts = [f["test_start"] for f in scored]
     assert starts == sorted(starts) and scored[0]["rows_train"] < scored[-1]["rows_train"]

@@ -16,7 +16,9 @@ T = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
 
 def _tick(instance, data_dir):
-    context = dg.build_sensor_context(instance=instance, resources={"lake": LakeResource(data_dir=str(data_dir))})
+    context = dg.build_sensor_context(
+        instance=instance, resources={"lake": LakeResource(data_dir=str(data_dir))}
+    )
     return ml_first_model_sensor(context)
 
 

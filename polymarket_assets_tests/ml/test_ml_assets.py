@@ -42,7 +42,9 @@ def test_features_partition_replaces_itself(lake_dir):
     assert len(files) == 1
     metadata = result.asset_materializations_for_node("features")[0].metadata
     assert metadata["dagster/row_count"].value > 1000 and metadata["markets"].value > 10
-    assert [(e.check_name, e.passed) for e in result.get_asset_check_evaluations()] == [("unique_market_instant", True)]
+    assert [(e.check_name, e.passed) for e in result.get_asset_check_evaluations()] == [
+        ("unique_market_instant", True)
+    ]
 
 
 def test_the_gate_blocks_training_and_everything_after_it(lake_dir):
@@ -100,10 +102,21 @@ def test_training_evaluation_and_backtest_report_in_metadata(lake_dir):
     assert bt["bets"].value == 0 and bt["dagster/row_count"].value == 0 and bt["sharpe"].value is None
     assert isinstance(bt["sharpe_warning"].value, bool)
     assert ("leakage" in bt["warning"].value) == bt["sharpe_warning"].value
-    assert evaluation["best_baseline"].value in ("market", "displayed", "isotonic", "platt", "price_bucket", "price_hours")
-    assert evaluation["verdict"].value in ("gain", "none", "loss") and evaluation["canaries_null"].value is True
+    assert evaluation["best_baseline"].value in (
+        "market",
+        "displayed",
+        "isotonic",
+        "platt",
+        "price_bucket",
+        "price_hours",
+    )
+    assert (
+        evaluation["verdict"].value in ("gain", "none", "loss") and evaluation["canaries_null"].value is True
+    )
     assert "shuffled_labels" in evaluation["canaries"].value and "pooled" in evaluation["walk_forward"].value
-    assert "category: " in evaluation["breakdowns"].value and "price_bucket: " in evaluation["breakdowns"].value
+    assert (
+        "category: " in evaluation["breakdowns"].value and "price_bucket: " in evaluation["breakdowns"].value
+    )
     assert ts["purged_rows"].value >= 0 and "test_start" in ts["split_boundaries"].value
     assert "annualised_basis" in bt and "return_per_bet_mean" in bt and "max_concurrent_positions" in bt
 

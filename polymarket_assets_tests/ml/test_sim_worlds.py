@@ -92,12 +92,17 @@ def test_predictions_cover_open_markets_with_the_model_version(signal_world):
     p = np.asarray(predictions.column("p_yes").to_pylist())
     assert np.all((p > 0) & (p < 1))
     # The edge is net of the market's own taker fee (its schedule in markets_current; 0 where fees are off).
-    schedules = {r["condition_id"]: schedule_from_columns(r) for r in Lake(signal_world.data_dir).read("markets_current").to_pylist()}
+    schedules = {
+        r["condition_id"]: schedule_from_columns(r)
+        for r in Lake(signal_world.data_dir).read("markets_current").to_pylist()
+    }
     assert any(s is not None for s in schedules.values()) and any(s is None for s in schedules.values())
     for row in predictions.to_pylist():
         if row["best_ask"] is not None:
             assert row["edge_buy_yes"] == pytest.approx(
-                row["p_yes"] - row["best_ask"] - fee_per_share(row["best_ask"], schedules[row["condition_id"]])
+                row["p_yes"]
+                - row["best_ask"]
+                - fee_per_share(row["best_ask"], schedules[row["condition_id"]])
             )
 
 

@@ -22,7 +22,9 @@ def test_an_automation_sensor_runs_by_default_and_covers_the_warehouse_and_ml_as
     (sensor,) = sensors
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     targeted = sensor.asset_selection.resolve(repo.asset_graph)
-    automated = {key for key in repo.asset_graph.get_all_asset_keys() if repo.asset_graph.get(key).automation_condition}
+    automated = {
+        key for key in repo.asset_graph.get_all_asset_keys() if repo.asset_graph.get(key).automation_condition
+    }
     assert WAREHOUSE in automated and {dg.AssetKey("predictions"), dg.AssetKey("backtest")} <= automated
     assert automated <= targeted
 
@@ -42,5 +44,8 @@ def test_warehouse_builds_at_start_up_without_waiting_for_its_deps_then_every_te
 
         # After start-up the ten-minute rebuild is a schedule's, running by default, in one run with the health.
         schedule = defs.resolve_schedule_def("collection_health_schedule")
-        assert schedule.cron_schedule == "*/10 * * * *" and schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+        assert (
+            schedule.cron_schedule == "*/10 * * * *"
+            and schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+        )
         assert WAREHOUSE in defs.resolve_job_def(schedule.job_name).asset_layer.selected_asset_keys

@@ -33,7 +33,9 @@ def _evaluate(instance, data_dir, cursor=None) -> dg.SensorResult:
 
 
 def _discovered_at(data_dir, observed_at: datetime) -> None:
-    table = pa.Table.from_pylist([{"observed_at": observed_at, "condition_id": "0x1"}], schema=MARKET_CURRENT_SCHEMA)
+    table = pa.Table.from_pylist(
+        [{"observed_at": observed_at, "condition_id": "0x1"}], schema=MARKET_CURRENT_SCHEMA
+    )
     Lake(str(data_dir)).replace_partition("markets_current", table, {})
 
 
@@ -72,12 +74,18 @@ minutes = st.integers(min_value=0, max_value=600).map(lambda m: timedelta(minute
 
 
 @given(age=st.none() | minutes, since_request=st.none() | minutes)
-def test_discovery_is_due_exactly_when_the_list_is_missing_or_stale_and_no_recent_request_is_pending(age, since_request):
+def test_discovery_is_due_exactly_when_the_list_is_missing_or_stale_and_no_recent_request_is_pending(
+    age, since_request
+):
     last = None if age is None else NOW - age
     last_request = None if since_request is None else NOW - since_request
     due = discovery_due(last, NOW, last_request) is not None
     stale = last is None or NOW - last > STALE_AFTER
-    pending = last_request is not None and NOW - last_request < RETRY_AFTER and (last is None or last < last_request)
+    pending = (
+        last_request is not None
+        and NOW - last_request < RETRY_AFTER
+        and (last is None or last < last_request)
+    )
     assert due == (stale and not pending)
 
 
@@ -86,7 +94,13 @@ def test_a_slot_swept_before_any_discovery_warns_instead_of_passing():
     from polymarket_assets.lib.schemas import SNAPSHOT_SCHEMA
 
     empty = SNAPSHOT_SCHEMA.empty_table()
-    (before,) = [c for c in snapshot_checks(empty, 0, [], 0.5, discovered=False) if c.check_name == "non_empty"]
-    assert not before.passed and before.severity == dg.AssetCheckSeverity.WARN and before.description == NO_DISCOVERY
+    (before,) = [
+        c for c in snapshot_checks(empty, 0, [], 0.5, discovered=False) if c.check_name == "non_empty"
+    ]
+    assert (
+        not before.passed
+        and before.severity == dg.AssetCheckSeverity.WARN
+        and before.description == NO_DISCOVERY
+    )
     (after,) = [c for c in snapshot_checks(empty, 0, [], 0.5) if c.check_name == "non_empty"]
     assert after.passed, "a discovered hour with nothing scheduled is healthy"

@@ -24,8 +24,13 @@ from polymarket_assets.lib.schemas import WS_GAPS_SCHEMA
 from ws_sidecar.state import write_json_atomic
 
 HEALTHY = {
-    "state": "running", "updated_at_wall": 0.0, "markets_source": "lake", "connections_total": 2,
-    "connections_live": 2, "oldest_connection_message_age_s": 0.4, "restart_gap_open": False,
+    "state": "running",
+    "updated_at_wall": 0.0,
+    "markets_source": "lake",
+    "connections_total": 2,
+    "connections_live": 2,
+    "oldest_connection_message_age_s": 0.4,
+    "restart_gap_open": False,
     "backfill": {"last_error": None},
 }
 
@@ -53,14 +58,23 @@ def test_gap_minutes_are_a_union_per_hour_without_resyncs(tmp_path):
     h = datetime(2026, 11, 24, 11, tzinfo=UTC)
 
     def gap(gid, start, minutes, reason="disconnect", conn="c00"):
-        return {"gap_id": gid, "connection_id": conn, "start_ts": start, "end_ts": start + timedelta(minutes=minutes),
-                "reason": reason}
+        return {
+            "gap_id": gid,
+            "connection_id": conn,
+            "start_ts": start,
+            "end_ts": start + timedelta(minutes=minutes),
+            "reason": reason,
+        }
 
-    rows = [gap("a", h + timedelta(minutes=50), 20),  # 10 min in 11:00, 10 in 12:00
-            gap("b", h + timedelta(minutes=55), 3, conn="c01"),  # overlaps a: adds nothing
-            gap("c", h + timedelta(minutes=5), 30, reason="resync")]  # not an outage
+    rows = [
+        gap("a", h + timedelta(minutes=50), 20),  # 10 min in 11:00, 10 in 12:00
+        gap("b", h + timedelta(minutes=55), 3, conn="c01"),  # overlaps a: adds nothing
+        gap("c", h + timedelta(minutes=5), 30, reason="resync"),
+    ]  # not an outage
     lake = Lake(tmp_path)
-    lake.replace_partition("ws_gaps", pa.Table.from_pylist(rows, schema=WS_GAPS_SCHEMA), {"date": "2026-11-24", "hour": "11"})
+    lake.replace_partition(
+        "ws_gaps", pa.Table.from_pylist(rows, schema=WS_GAPS_SCHEMA), {"date": "2026-11-24", "hour": "11"}
+    )
     by_hour = gap_minutes_by_hour(LakeResource(data_dir=str(tmp_path)), now, 3)
     assert by_hour == {"2026-11-24-12:00": 10.0, "2026-11-24-11:00": 10.0, "2026-11-24-10:00": 0.0}
 
@@ -69,16 +83,24 @@ def test_health_checks_through_a_job_on_an_empty_and_a_live_directory(tmp_path):
     defs = dg.Definitions(
         assets=[trades, ws_gaps],
         asset_checks=[trades_fresh, ws_gap_minutes, ws_sidecar_health],
-        jobs=[dg.define_asset_job("health", selection=dg.AssetSelection.checks(trades_fresh, ws_gap_minutes, ws_sidecar_health))],
-        resources={"lake": LakeResource(data_dir=str(tmp_path)),
-                   "clock": ClockResource()},
+        jobs=[
+            dg.define_asset_job(
+                "health", selection=dg.AssetSelection.checks(trades_fresh, ws_gap_minutes, ws_sidecar_health)
+            )
+        ],
+        resources={"lake": LakeResource(data_dir=str(tmp_path)), "clock": ClockResource()},
     )
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def("health").execute_in_process(instance=instance)
         verdicts = {e.check_name: e for e in result.get_asset_check_evaluations()}
-        assert not verdicts["ws_sidecar_health"].passed and verdicts["ws_sidecar_health"].severity == dg.AssetCheckSeverity.ERROR
+        assert (
+            not verdicts["ws_sidecar_health"].passed
+            and verdicts["ws_sidecar_health"].severity == dg.AssetCheckSeverity.ERROR
+        )
         assert not verdicts["trades_fresh"].passed and verdicts["ws_gap_minutes"].passed
-        write_json_atomic(tmp_path / "ws_sidecar" / "status.json", {**HEALTHY, "updated_at_wall": time.time()})
+        write_json_atomic(
+            tmp_path / "ws_sidecar" / "status.json", {**HEALTHY, "updated_at_wall": time.time()}
+        )
         result = defs.resolve_job_def("health").execute_in_process(instance=instance)
         verdict = {e.check_name: e for e in result.get_asset_check_evaluations()}["ws_sidecar_health"]
         assert verdict.passed and verdict.metadata["connections_live"].value == 2
@@ -92,12 +114,22 @@ def test_whale_schedule_targets_the_hour_that_just_ended():
 
 def test_writer_failures_backlog_and_stalled_flushes_fail_the_health_check():
     cfg = SidecarHealthConfig()
-    healthy = {**HEALTHY, "updated_at_wall": 95.0, "writer_errors": 3, "writer_consecutive_errors": 0,
-               "pending_rows": 1_200, "last_flush_age_s": 4.0}
-    assert sidecar_health(healthy, cfg, 100.0) == (True, []), "errors that later flushes recovered from are history"
+    healthy = {
+        **HEALTHY,
+        "updated_at_wall": 95.0,
+        "writer_errors": 3,
+        "writer_consecutive_errors": 0,
+        "pending_rows": 1_200,
+        "last_flush_age_s": 4.0,
+    }
+    assert sidecar_health(healthy, cfg, 100.0) == (True, []), (
+        "errors that later flushes recovered from are history"
+    )
     cases = {
-        "last 2 flushes failed: OSError: [Errno 28]": {"writer_consecutive_errors": 2,
-                                                       "writer_last_error": "OSError: [Errno 28] No space left"},
+        "last 2 flushes failed: OSError: [Errno 28]": {
+            "writer_consecutive_errors": 2,
+            "writer_last_error": "OSError: [Errno 28] No space left",
+        },
         "5000000 rows waiting for the writer": {"pending_rows": 5_000_000},
         "no flush completed for 300 s": {"last_flush_age_s": 300.0},
     }

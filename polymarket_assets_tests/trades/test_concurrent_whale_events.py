@@ -21,7 +21,9 @@ def _materialize_in_rounds(data_dir: str, rounds: int, barrier, results) -> None
     ok = True
     for _ in range(rounds):
         barrier.wait(timeout=120)
-        ok &= dg.materialize([whale_events], partition_key=PK, resources=resources(data_dir), raise_on_error=False).success
+        ok &= dg.materialize(
+            [whale_events], partition_key=PK, resources=resources(data_dir), raise_on_error=False
+        ).success
     results.put(ok)
 
 
@@ -29,8 +31,12 @@ def test_racing_whale_events_materializations_never_leave_the_partition_empty_or
     seed_market(data_dir)
     rows = [ws_trade(f"w{i}", HOUR * 1000 + 1000 * i, price=0.5, size=40_000.0) for i in range(30)]
     [f] = write(data_dir, "trades", rows)
-    assert dg.materialize([trades], partition_key=PK, resources=resources(data_dir),
-                          run_config={"ops": {"trades": {"config": {"files": [rel(f)]}}}}).success
+    assert dg.materialize(
+        [trades],
+        partition_key=PK,
+        resources=resources(data_dir),
+        run_config={"ops": {"trades": {"config": {"files": [rel(f)]}}}},
+    ).success
     assert dg.materialize([whale_events], partition_key=PK, resources=resources(data_dir)).success
     lake = Lake(data_dir)
     expected = lake.read("whale_events", PARTS).num_rows
@@ -38,7 +44,10 @@ def test_racing_whale_events_materializations_never_leave_the_partition_empty_or
 
     ctx = multiprocessing.get_context("fork")
     barrier, results = ctx.Barrier(2), ctx.Queue()
-    workers = [ctx.Process(target=_materialize_in_rounds, args=(str(data_dir), ROUNDS, barrier, results)) for _ in range(2)]
+    workers = [
+        ctx.Process(target=_materialize_in_rounds, args=(str(data_dir), ROUNDS, barrier, results))
+        for _ in range(2)
+    ]
     for w in workers:
         w.start()
     polls = 0

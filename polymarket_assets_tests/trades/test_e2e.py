@@ -32,7 +32,12 @@ def env(tmp_path):
         home.mkdir()
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         data_dir, _markets = seeded_dir(tmp_path, sim)
-        for key, value in {**sim.env, "PM_CLOCK": "sim", "PM_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(home)}.items():
+        for key, value in {
+            **sim.env,
+            "PM_CLOCK": "sim",
+            "PM_DATA_DIR": str(data_dir),
+            "DAGSTER_HOME": str(home),
+        }.items():
             patch.setenv(key, value)
         instance = dg.DagsterInstance.get()
         yield sim, data_dir, instance
@@ -47,7 +52,9 @@ def defs():
 
 
 def tick(data_dir, instance, cursor):
-    context = dg.build_sensor_context(cursor=cursor, instance=instance, resources={"lake": LakeResource(data_dir=str(data_dir))})
+    context = dg.build_sensor_context(
+        cursor=cursor, instance=instance, resources={"lake": LakeResource(data_dir=str(data_dir))}
+    )
     return incoming_files_sensor(context)
 
 
@@ -57,11 +64,14 @@ def execute(definitions, instance, requests, only: str | None = None) -> None:
         selection = [k for k in request.asset_selection or [] if only is None or k.to_user_string() == only]
         if not selection:
             continue
-        config = {"ops": {k.to_user_string(): request.run_config["ops"][k.to_user_string()] for k in selection}}
+        config = {
+            "ops": {k.to_user_string(): request.run_config["ops"][k.to_user_string()] for k in selection}
+        }
         checks = {c for c in request.asset_check_keys if c.asset_key in selection}
         subset = job.get_subset(asset_selection=set(selection), asset_check_selection=checks)
-        result = subset.execute_in_process(run_config=config, partition_key=request.partition_key, instance=instance,
-                                           tags=request.tags)
+        result = subset.execute_in_process(
+            run_config=config, partition_key=request.partition_key, instance=instance, tags=request.tags
+        )
         assert result.success
         assert {e.check_name for e in result.get_asset_check_evaluations()} == {c.name for c in checks}
 
@@ -70,8 +80,12 @@ def view_rows(data_dir):
     build_warehouse(data_dir, tables.views())
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
     try:
-        trades = con.execute("SELECT asset_id, side, size, price, epoch_ms(exchange_ts), condition_id, trade_uid FROM trades").fetchall()
-        gaps = con.execute("SELECT reason, connection_id, epoch(start_ts), epoch(end_ts), detail FROM ws_gaps").fetchall()
+        trades = con.execute(
+            "SELECT asset_id, side, size, price, epoch_ms(exchange_ts), condition_id, trade_uid FROM trades"
+        ).fetchall()
+        gaps = con.execute(
+            "SELECT reason, connection_id, epoch(start_ts), epoch(end_ts), detail FROM ws_gaps"
+        ).fetchall()
     finally:
         con.close()
     return trades, gaps
@@ -93,7 +107,9 @@ def test_recorded_trades_reach_the_view_once_each_through_a_kill_mid_write(env):
         assert killed["clean_shutdown"] is False
 
         first = tick(data_dir, instance, None)
-        named = [f for r in first.run_requests for v in r.run_config["ops"].values() for f in v["config"]["files"]]
+        named = [
+            f for r in first.run_requests for v in r.run_config["ops"].values() for f in v["config"]["files"]
+        ]
         assert named and not [f for f in named if f.rsplit("/", 1)[1] in partial or ".tmp" in f]
         for f in named:
             assert pq.read_metadata(data_dir / "incoming" / f).num_rows > 0
@@ -103,9 +119,12 @@ def test_recorded_trades_reach_the_view_once_each_through_a_kill_mid_write(env):
         sc.restart()
         t_restart = sim.control.now()
         sc.wait_for(lambda s: not s["restart_gap_open"], 30, "restart gap closed")
-        assert not [p for p in incoming.rglob(TMP_PREFIX + "*") if killed["run_id"] in p.name], \
+        assert not [p for p in incoming.rglob(TMP_PREFIX + "*") if killed["run_id"] in p.name], (
             "the restart removed the dead writer's temporaries"
-        sc.wait_for(lambda s: s["backfill"]["audited_through_epoch"] >= t_restart + 5, 40, "audit past the restart")
+        )
+        sc.wait_for(
+            lambda s: s["backfill"]["audited_through_epoch"] >= t_restart + 5, 40, "audit past the restart"
+        )
         second = tick(data_dir, instance, first.cursor)
         execute(definitions, instance, second.run_requests)
         requested += second.run_requests
@@ -115,7 +134,9 @@ def test_recorded_trades_reach_the_view_once_each_through_a_kill_mid_write(env):
         health = definitions.resolve_job_def("ws_health_job").execute_in_process(instance=instance)
         verdicts = {e.check_name: e for e in health.get_asset_check_evaluations()}
         assert set(verdicts) == {"trades_fresh", "ws_gap_minutes", "ws_sidecar_health"}
-        assert all(e.passed for e in verdicts.values()), {k: e.metadata for k, e in verdicts.items() if not e.passed}
+        assert all(e.passed for e in verdicts.values()), {
+            k: e.metadata for k, e in verdicts.items() if not e.passed
+        }
         state = sc.state()
 
     last = tick(data_dir, instance, second.cursor)  # the files of the clean shutdown
@@ -133,11 +154,15 @@ def test_recorded_trades_reach_the_view_once_each_through_a_kill_mid_write(env):
     again, _ = view_rows(data_dir)
     assert sorted(again) == sorted(trades) and len({t[6] for t in trades}) == len(trades)
 
-    stats = compare_with_truth([t[:6] for t in trades], sim.control, state["tracked"], t0, state["audited_through"])
+    stats = compare_with_truth(
+        [t[:6] for t in trades], sim.control, state["tracked"], t0, state["audited_through"]
+    )
     # A handful of trades at least (the realistic simulated market prints fewer than the old strong one did).
     assert stats["truth"] >= 5 and stats["capture_ratio"] == 1.0 and stats["duplicates"] == 0, stats
 
     # The demo's figures come from the same lake.
     figures = demo_figures(data_dir, sim.control, start=t0, end=state["audited_through"])
     assert figures["trades"] == len(trades) and figures["trade_capture_ratio"] == 1.0
-    assert figures["ws_gap_minutes"] > 0 and figures["whale_events"] == 0  # whale_events runs hourly, not here
+    assert (
+        figures["ws_gap_minutes"] > 0 and figures["whale_events"] == 0
+    )  # whale_events runs hourly, not here

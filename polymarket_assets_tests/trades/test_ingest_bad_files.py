@@ -24,7 +24,26 @@ def rel(path) -> str:
 
 
 def book_row(ms: int, seq: int = 1) -> tuple:
-    return (ms * 1000, ms, "r", "c00", seq, YES, CID, "change", "ws", "BUY", 0.5, 1.0, None, None, "h", 0.5, None, None)
+    return (
+        ms * 1000,
+        ms,
+        "r",
+        "c00",
+        seq,
+        YES,
+        CID,
+        "change",
+        "ws",
+        "BUY",
+        0.5,
+        1.0,
+        None,
+        None,
+        "h",
+        0.5,
+        None,
+        None,
+    )
 
 
 def spoil(path, how: str) -> None:
@@ -42,11 +61,16 @@ def spoil(path, how: str) -> None:
     elif how == "wrong_types":
         table = pq.read_table(path)
         column = table.schema.get_field_index("price") if "price" in table.schema.names else 0
-        pq.write_table(table.set_column(column, table.schema.names[column], pa.array(["x"] * table.num_rows)), path)
+        pq.write_table(
+            table.set_column(column, table.schema.names[column], pa.array(["x"] * table.num_rows)), path
+        )
     elif how == "rows_outside_hour":
         table = pq.read_table(path)
         name = HOUR_COLUMN[NAME_RE.fullmatch(path.name)["kind"]]
-        moved = pa.array([v.as_py().replace(year=2030) if v.is_valid else None for v in table.column(name)], table.schema.field(name).type)
+        moved = pa.array(
+            [v.as_py().replace(year=2030) if v.is_valid else None for v in table.column(name)],
+            table.schema.field(name).type,
+        )
         pq.write_table(table.set_column(table.schema.get_field_index(name), name, moved), path)
     else:
         raise AssertionError(how)
@@ -54,12 +78,21 @@ def spoil(path, how: str) -> None:
 
 def materialize(asset, data_dir, files_list):
     op = asset.op.name
-    return dg.materialize([asset], partition_key=PK, resources=resources(data_dir),
-                          run_config={"ops": {op: {"config": {"files": files_list}}}}, raise_on_error=True)
+    return dg.materialize(
+        [asset],
+        partition_key=PK,
+        resources=resources(data_dir),
+        run_config={"ops": {op: {"config": {"files": files_list}}}},
+        raise_on_error=True,
+    )
 
 
 def quarantine_rows(data_dir) -> list[dict]:
-    return [r for p in sorted(data_dir.glob("quarantine/source=ws_ingest/*/*.parquet")) for r in pq.read_table(p).to_pylist()]
+    return [
+        r
+        for p in sorted(data_dir.glob("quarantine/source=ws_ingest/*/*.parquet"))
+        for r in pq.read_table(p).to_pylist()
+    ]
 
 
 BAD = ["corrupt", "truncated", "empty", "wrong_schema", "wrong_types", "rows_outside_hour"]
@@ -107,7 +140,18 @@ def test_a_bad_book_or_raw_file_is_never_linked_into_the_lake(data_dir, how):
 
 
 def test_a_bad_gaps_file_is_quarantined_and_the_good_gaps_land(data_dir):
-    gap = ("g1", "r", "c00", HOUR * 1000 + 5, HOUR * 1000 + 65_000, "disconnect", "reset", 40, None, HOUR * 10**6)
+    gap = (
+        "g1",
+        "r",
+        "c00",
+        HOUR * 1000 + 5,
+        HOUR * 1000 + 65_000,
+        "disconnect",
+        "reset",
+        40,
+        None,
+        HOUR * 10**6,
+    )
     [good] = write(data_dir, "ws_gaps", [gap])
     [bad] = write(data_dir, "ws_gaps", [("g2",) + gap[1:]])
     spoil(bad, "wrong_schema")

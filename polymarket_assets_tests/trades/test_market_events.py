@@ -18,9 +18,17 @@ T = datetime.fromtimestamp(HOUR, tz=UTC)
 
 
 def event(kind: str, cid: str, at: datetime, **extra) -> dict:
-    return {"event_key": f"{kind}:{cid}:{int(at.timestamp() * 1000)}", "event_type": kind,
-            "source": f"ws_{kind}", "condition_id": cid, "asset_ids": ["1", "2"], "outcomes": ["Yes", "No"],
-            "exchange_ts": at, "received_at": at + timedelta(milliseconds=40), **extra}
+    return {
+        "event_key": f"{kind}:{cid}:{int(at.timestamp() * 1000)}",
+        "event_type": kind,
+        "source": f"ws_{kind}",
+        "condition_id": cid,
+        "asset_ids": ["1", "2"],
+        "outcomes": ["Yes", "No"],
+        "exchange_ts": at,
+        "received_at": at + timedelta(milliseconds=40),
+        **extra,
+    }
 
 
 def as_tuple(row: dict) -> tuple:
@@ -35,13 +43,20 @@ def test_each_event_is_one_row_whatever_the_sockets_and_reruns(data_dir):
     for _ in range(2):
         run([market_events], data_dir, {"market_events": {"config": {"files": [rel(f1), rel(f2)]}}})
     rows = Lake(data_dir).read("market_events").to_pylist()
-    assert sorted((x["event_type"], x["condition_id"]) for x in rows) == [("market_resolved", "0xb"), ("new_market", "0xa")]
+    assert sorted((x["event_type"], x["condition_id"]) for x in rows) == [
+        ("market_resolved", "0xb"),
+        ("new_market", "0xa"),
+    ]
 
 
 def test_discovery_flags_an_announced_market_it_never_listed():
-    lake_rows = [event("new_market", "0xlisted", T), event("new_market", "0xmissing", T),
-                 event("new_market", "0xresolved", T), event("market_resolved", "0xresolved", T + timedelta(minutes=1)),
-                 event("new_market", "0xjust_now", T + timedelta(minutes=59))]
+    lake_rows = [
+        event("new_market", "0xlisted", T),
+        event("new_market", "0xmissing", T),
+        event("new_market", "0xresolved", T),
+        event("market_resolved", "0xresolved", T + timedelta(minutes=1)),
+        event("new_market", "0xjust_now", T + timedelta(minutes=59)),
+    ]
 
     class FakeLake:
         def read(self, table, columns=None):
@@ -51,7 +66,9 @@ def test_discovery_flags_an_announced_market_it_never_listed():
     assert seen["0xlisted"] == T and resolved == {"0xresolved"}
     current = [{"condition_id": "0xlisted"}]
     # Discovery listed at T + 1 h: the market announced a minute ago may simply not be listed yet.
-    assert undiscovered_ws_markets(current, seen, resolved, T + timedelta(hours=1) - timedelta(minutes=2)) == ["0xmissing"]
+    assert undiscovered_ws_markets(
+        current, seen, resolved, T + timedelta(hours=1) - timedelta(minutes=2)
+    ) == ["0xmissing"]
 
 
 def test_a_bad_events_file_is_quarantined_alone_and_ingested_files_leave_incoming(data_dir):
@@ -64,7 +81,11 @@ def test_a_bad_events_file_is_quarantined_alone_and_ingested_files_leave_incomin
     spoil(bad, "corrupt")
     result = run([market_events], data_dir, {"market_events": {"config": {"files": [rel(good), rel(bad)]}}})
     meta = result.asset_materializations_for_node("market_events")[0].metadata
-    assert meta["files"].value == 1 and meta["files_quarantined"].value == 1 and meta["incoming_files_removed"].value == 1
+    assert (
+        meta["files"].value == 1
+        and meta["files_quarantined"].value == 1
+        and meta["incoming_files_removed"].value == 1
+    )
     assert [r["condition_id"] for r in Lake(data_dir).read("market_events").to_pylist()] == ["0xa"]
     [row] = quarantine_rows(data_dir)
     assert rel(bad) in row["context"]
@@ -72,7 +93,6 @@ def test_a_bad_events_file_is_quarantined_alone_and_ingested_files_leave_incomin
     # A re-run by hand (no files, incoming/ now empty) keeps what the partition holds.
     run([market_events], data_dir)
     assert [r["condition_id"] for r in Lake(data_dir).read("market_events").to_pylist()] == ["0xa"]
-
 
 
 def test_lake_compaction_waits_for_the_market_events_writer_lock(data_dir):

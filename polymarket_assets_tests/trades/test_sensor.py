@@ -21,20 +21,50 @@ def test_nothing_to_do_on_an_empty_directory(data_dir):
 
 def test_one_run_per_hour_naming_its_files_then_nothing_twice(data_dir):
     written = write(data_dir, "trades", [ws_trade("a", HOUR * 1000 + 5), ws_trade("b", HOUR * 1000 - 5)])
-    written += write(data_dir, "book_updates", [(HOUR * 10**6, HOUR * 1000 + 1, "r", "c00", 1, "1", "0x", "change", "ws",
-                                                 "BUY", 0.5, 1.0, None, None, "h", 0.5, None, None)])
-    written += write(data_dir, "ws_gaps", [("g", "r", "c00", HOUR * 1000, HOUR * 1000 + 5, "disconnect", "x", 2, None, 0)])
+    written += write(
+        data_dir,
+        "book_updates",
+        [
+            (
+                HOUR * 10**6,
+                HOUR * 1000 + 1,
+                "r",
+                "c00",
+                1,
+                "1",
+                "0x",
+                "change",
+                "ws",
+                "BUY",
+                0.5,
+                1.0,
+                None,
+                None,
+                "h",
+                0.5,
+                None,
+                None,
+            )
+        ],
+    )
+    written += write(
+        data_dir, "ws_gaps", [("g", "r", "c00", HOUR * 1000, HOUR * 1000 + 5, "disconnect", "x", 2, None, 0)]
+    )
     first = evaluate(data_dir)
     by_partition = {r.partition_key: r for r in first.run_requests}
     assert sorted(by_partition) == ["2026-11-24-09:00", "2026-11-24-10:00"]
     late = by_partition["2026-11-24-10:00"]
     assert sorted(k.to_user_string() for k in late.asset_selection) == ["book_updates", "trades", "ws_gaps"]
-    assert [k.name for k in late.asset_check_keys] == ["trades_unique_and_priced"], "health checks run on their own"
-    ops = late.run_config["ops"]
-    assert len(ops["trades"]["config"]["files"]) == 1 and ops["trades"]["config"]["files"][0].startswith("trades/day=")
-    assert sorted(f for r in first.run_requests for v in r.run_config["ops"].values() for f in v["config"]["files"]) == sorted(
-        f"{p.parent.parent.name}/{p.parent.name}/{p.name}" for p in written
+    assert [k.name for k in late.asset_check_keys] == ["trades_unique_and_priced"], (
+        "health checks run on their own"
     )
+    ops = late.run_config["ops"]
+    assert len(ops["trades"]["config"]["files"]) == 1 and ops["trades"]["config"]["files"][0].startswith(
+        "trades/day="
+    )
+    assert sorted(
+        f for r in first.run_requests for v in r.run_config["ops"].values() for f in v["config"]["files"]
+    ) == sorted(f"{p.parent.parent.name}/{p.parent.name}/{p.name}" for p in written)
     # Same files, same cursor → the same deterministic run keys (the daemon would drop the duplicates).
     assert [r.run_key for r in evaluate(data_dir).run_requests] == [r.run_key for r in first.run_requests]
     # With the cursor: nothing new, nothing requested.
@@ -44,7 +74,9 @@ def test_one_run_per_hour_naming_its_files_then_nothing_twice(data_dir):
     [extra] = write(data_dir, "trades", [api_trade("c", HOUR + 30)])
     third = evaluate(data_dir, second.cursor or first.cursor)
     [run] = third.run_requests
-    assert run.run_config["ops"] == {"trades": {"config": {"files": [f"trades/{extra.parent.name}/{extra.name}"]}}}
+    assert run.run_config["ops"] == {
+        "trades": {"config": {"files": [f"trades/{extra.parent.name}/{extra.name}"]}}
+    }
     assert run.partition_key == "2026-11-24-10:00"
 
 
@@ -57,7 +89,9 @@ def test_temporaries_foreign_names_symlinks_and_unknown_hours_are_never_requeste
     outside.write_bytes(b"x")
     os.symlink(outside, day / good.name.replace("00000001", "00000003"))
     (incoming_root(data_dir) / "trades" / "elsewhere").mkdir()
-    (incoming_root(data_dir) / "trades" / "elsewhere" / good.name.replace("00000001", "00000004")).write_bytes(b"x")
+    (
+        incoming_root(data_dir) / "trades" / "elsewhere" / good.name.replace("00000001", "00000004")
+    ).write_bytes(b"x")
     write(data_dir, "trades", [ws_trade("old", 946_684_800_000)])  # year 2000: no such partition
     result = evaluate(data_dir)
     [run] = result.run_requests
@@ -76,14 +110,22 @@ def test_the_sensor_only_lists_and_stats(data_dir):
 def test_cursor_keeps_only_recent_keys_above_a_floor():
     def fake(ms: int, seq: int) -> IncomingFile:
         name = file_name("trades", "20261124T10", ms, seq, "0a1b2c3d")
-        return IncomingFile("trades", "20261124T10", name[len("trades-20261124T10-"):-8], incoming_root("/x") / "trades" / "day=2026-11-24" / name, 1)
+        return IncomingFile(
+            "trades",
+            "20261124T10",
+            name[len("trades-20261124T10-") : -8],
+            incoming_root("/x") / "trades" / "day=2026-11-24" / name,
+            1,
+        )
 
     start = HOUR * 1000
     listed = [fake(start + i * 10_000, i) for i in range(200)]  # 200 files, one every 10 s
     plan = plan_runs(listed, SensorCursor(), lambda pk: True)
     runs, cursor = plan.runs, plan.cursor
     assert sum(len(r.files) for r in runs) == 200 and not plan.rejected and not plan.waiting
-    assert len(cursor.done) == CURSOR_WINDOW_MS // 10_000 + 1  # 5 minutes of keys (both ends), the rest under the floor
+    assert (
+        len(cursor.done) == CURSOR_WINDOW_MS // 10_000 + 1
+    )  # 5 minutes of keys (both ends), the rest under the floor
     assert all(not cursor.is_new(f.key) for f in listed)
     # A file named earlier but renamed later, still inside the window, is picked up; one below the floor is not.
     late_inside = fake(start + 199 * 10_000 - 60_000, 1000)

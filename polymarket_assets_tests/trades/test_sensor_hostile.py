@@ -30,7 +30,9 @@ from .conftest import HOUR, write, ws_trade
 GOOD_HOUR = "20261124T10"  # HOUR's tag: a past hour whose partition exists
 RUN = "0a1b2c3d"
 
-IMPOSSIBLE_HOURS = st.sampled_from(["20261399T99", "20261124T24", "20260230T10", "00000000T00", "20261301T00"])
+IMPOSSIBLE_HOURS = st.sampled_from(
+    ["20261399T99", "20261124T24", "20260230T10", "00000000T00", "20261301T00"]
+)
 FAR_FUTURE_KEYS = st.integers(min_value=4_102_444_800_000, max_value=9_999_999_999_999)  # 2100 onwards
 OUT_OF_RANGE_HOURS = st.sampled_from(["20190101T00", "19700101T00", "20990101T00", "99991231T23"])
 BODIES = st.binary(max_size=64)
@@ -39,7 +41,9 @@ BODIES = st.binary(max_size=64)
 @st.composite
 def hostile_entries(draw):
     """(how, name fields) of one entry a broken or hostile writer left."""
-    how = draw(st.sampled_from(["impossible_hour", "future_key", "out_of_range_hour", "symlink", "weird_body"]))
+    how = draw(
+        st.sampled_from(["impossible_hour", "future_key", "out_of_range_hour", "symlink", "weird_body"])
+    )
     kind = draw(st.sampled_from(KINDS))
     seq = draw(st.integers(min_value=0, max_value=99_999_999))
     ms = -draw(st.integers(min_value=1, max_value=3_600_000))  # relative to now, resolved when placed
@@ -53,7 +57,9 @@ def hostile_entries(draw):
     return how, kind, hour, ms, seq, draw(BODIES)
 
 
-def place(data_dir: Path, how: str, kind: str, hour: str, ms: int, seq: int, body: bytes, outside: Path) -> Path:
+def place(
+    data_dir: Path, how: str, kind: str, hour: str, ms: int, seq: int, body: bytes, outside: Path
+) -> Path:
     if ms < 0:
         ms += time.time_ns() // 1_000_000
     name = f"{kind}-{hour}-{ms:013d}-{seq:08d}-{RUN}.parquet"
@@ -70,12 +76,19 @@ def place(data_dir: Path, how: str, kind: str, hour: str, ms: int, seq: int, bod
 
 
 def tick(data_dir: Path, instance, cursor: str | None) -> dg.SensorResult:
-    context = dg.build_sensor_context(cursor=cursor, instance=instance, resources={"lake": LakeResource(data_dir=str(data_dir))})
+    context = dg.build_sensor_context(
+        cursor=cursor, instance=instance, resources={"lake": LakeResource(data_dir=str(data_dir))}
+    )
     return incoming_files_sensor(context)
 
 
 def handed(result: dg.SensorResult) -> list[str]:
-    return [f for r in result.run_requests or [] for op in r.run_config.get("ops", {}).values() for f in op["config"]["files"]]
+    return [
+        f
+        for r in result.run_requests or []
+        for op in r.run_config.get("ops", {}).values()
+        for f in op["config"]["files"]
+    ]
 
 
 def ingest_runs(result: dg.SensorResult) -> list[dg.RunRequest]:
@@ -119,8 +132,10 @@ def test_hostile_entries_never_raise_never_wedge_and_are_quarantined_visibly(ent
         assert sorted(seen) == sorted(expected), "every real file once, no hostile one"
         for rel in set(hostile):
             assert not os.path.lexists(incoming_root(data_dir) / rel), f"{rel} left in incoming/"
-        moved = {str(p.relative_to(data_dir.joinpath(*QUARANTINED_FILES_DIR)))
-                 for p in data_dir.joinpath(*QUARANTINED_FILES_DIR).rglob("*" + QUARANTINED_SUFFIX)}
+        moved = {
+            str(p.relative_to(data_dir.joinpath(*QUARANTINED_FILES_DIR)))
+            for p in data_dir.joinpath(*QUARANTINED_FILES_DIR).rglob("*" + QUARANTINED_SUFFIX)
+        }
         assert {rel + QUARANTINED_SUFFIX for rel in hostile} <= moved
         rows = quarantine_rows(data_dir)
         assert len(rows) >= len(set(hostile)) and all(r["reason"] for r in rows)
@@ -149,7 +164,12 @@ class FakeTime:
 
 def copy_with_key(body: bytes, data_dir: Path, ms: int, seq: int) -> Path:
     """A trades file of ``body`` under a name carrying key ``ms`` (as if it had been written then)."""
-    target = incoming_root(data_dir) / "trades" / f"day={day_of_ms(ms)}" / file_name("trades", GOOD_HOUR, ms, seq, RUN)
+    target = (
+        incoming_root(data_dir)
+        / "trades"
+        / f"day={day_of_ms(ms)}"
+        / file_name("trades", GOOD_HOUR, ms, seq, RUN)
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(body)
     return target
@@ -162,8 +182,12 @@ def test_files_wait_for_their_batch_window_and_the_cursor_never_passes_them(data
     start = (time.time_ns() // 1_000_000 // window - 2) * window  # two windows ago
     body = template.read_bytes()
     template.unlink()
-    early = [copy_with_key(body, data_dir, start + i * 10_000, i) for i in range(30)]  # the whole window [start, start+300 s)
-    late = [copy_with_key(body, data_dir, start + window + i * 10_000, 100 + i) for i in range(5)]  # the next one
+    early = [
+        copy_with_key(body, data_dir, start + i * 10_000, i) for i in range(30)
+    ]  # the whole window [start, start+300 s)
+    late = [
+        copy_with_key(body, data_dir, start + window + i * 10_000, 100 + i) for i in range(5)
+    ]  # the next one
     clock = FakeTime(start + window + 60_000)  # one minute into the second window
     monkeypatch.setattr(sensors, "time", clock)
     with dg.DagsterInstance.ephemeral() as instance:

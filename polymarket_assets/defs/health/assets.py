@@ -25,18 +25,25 @@ CADENCE_MINUTES = 10
 @dg.asset(
     group_name="health",
     kinds={"python"},
-    check_specs=[dg.AssetCheckSpec(name, asset="collection_health", description=text) for name, text in HEALTH_CHECKS.items()],
+    check_specs=[
+        dg.AssetCheckSpec(name, asset="collection_health", description=text)
+        for name, text in HEALTH_CHECKS.items()
+    ],
     freshness_policy=dg.FreshnessPolicy.time_window(
         fail_window=timedelta(minutes=3 * CADENCE_MINUTES), warn_window=timedelta(minutes=2 * CADENCE_MINUTES)
     ),
 )
-def collection_health(context: dg.AssetExecutionContext, lake: LakeResource, clock: ClockResource) -> dg.MaterializeResult:
+def collection_health(
+    context: dg.AssetExecutionContext, lake: LakeResource, clock: ClockResource
+) -> dg.MaterializeResult:
     """Is collection healthy right now? Coverage per tier (last complete hour, this hour so far), lost sweeps,
     recorder gaps and lag, discovery and warehouse age: plotted from this asset's metadata, judged by its checks."""
     now = clock.clock().now()
     store = lake.lake()
     status = read_json(status_path(store.data_dir)) if store.location.is_local else None
-    figures = measure_health(store, now, status, gap_minutes_by_hour(lake, now, 2), lake.warehouse_path(), time.time())
+    figures = measure_health(
+        store, now, status, gap_minutes_by_hour(lake, now, 2), lake.warehouse_path(), time.time()
+    )
     limits = HealthThresholds.from_env()
     results = verdicts(figures, limits)
     failing = [v.name for v in results if not v.passed]

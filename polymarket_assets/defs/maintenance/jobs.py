@@ -26,11 +26,18 @@ class RunRetentionConfig(dg.Config):
 
 
 @dg.op
-def prune_dagster_runs(context: dg.OpExecutionContext, config: RunRetentionConfig, clock: ClockResource) -> dg.Output[int]:
+def prune_dagster_runs(
+    context: dg.OpExecutionContext, config: RunRetentionConfig, clock: ClockResource
+) -> dg.Output[int]:
     """Delete finished runs older than the retention, with their event logs and compute logs."""
     now = clock.clock().now()
-    report = prune_runs(context.instance, now, keep_days=config.keep_days, keep_failed_days=config.keep_failed_days,
-                        max_runs=config.max_runs)
+    report = prune_runs(
+        context.instance,
+        now,
+        keep_days=config.keep_days,
+        keep_failed_days=config.keep_failed_days,
+        max_runs=config.max_runs,
+    )
     orphans = prune_orphan_compute_logs(context.instance, now, keep_days=config.keep_days)
     if report.capped:
         context.log.warning(f"stopped after {config.max_runs} runs; the next execution deletes the rest")
@@ -56,8 +63,13 @@ def dagster_retention_job() -> None:
 
 
 # Writers that link files into these directories take this partition lock (see the ingestion assets).
-WRITER_LOCKS = {"lake/book_updates": "book_updates", "raw/ws_market": "ws_raw_frames", "lake/trades": "trades",
-                "lake/ws_gaps": "ws_gaps", "lake/market_events": "market_events"}
+WRITER_LOCKS = {
+    "lake/book_updates": "book_updates",
+    "raw/ws_market": "ws_raw_frames",
+    "lake/trades": "trades",
+    "lake/ws_gaps": "ws_gaps",
+    "lake/market_events": "market_events",
+}
 COMPACTED_ROOTS = ("lake", "raw")
 
 
@@ -77,26 +89,42 @@ def _tables(location: DataLocation, configured: list[str]) -> list[str]:
     found = []
     for root in COMPACTED_ROOTS:
         infos = location.fs.get_file_info(pafs.FileSelector(location.path(root), allow_not_found=True))
-        found += [f"{root}/{i.base_name}" for i in infos if i.type == pafs.FileType.Directory and not i.base_name.startswith(".")]
+        found += [
+            f"{root}/{i.base_name}"
+            for i in infos
+            if i.type == pafs.FileType.Directory and not i.base_name.startswith(".")
+        ]
     return sorted(found)
 
 
 @dg.op
-def compact_closed_hours(context: dg.OpExecutionContext, config: LakeCompactionConfig, lake: LakeResource,
-                         clock: ClockResource) -> dg.Output[int]:
+def compact_closed_hours(
+    context: dg.OpExecutionContext, config: LakeCompactionConfig, lake: LakeResource, clock: ClockResource
+) -> dg.Output[int]:
     """Merge the files of every closed hourly partition of the lake and the raw archive into one file."""
     now = clock.clock().now()
-    end = (now - timedelta(hours=config.min_age_hours)).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    end = (now - timedelta(hours=config.min_age_hours)).replace(
+        minute=0, second=0, microsecond=0
+    ) - timedelta(hours=1)
     start = end - timedelta(hours=config.lookback_hours)
     location = DataLocation(lake.data_dir)
-    totals = {"partitions_compacted": 0, "files_before": 0, "rows": 0, "bytes_before": 0, "bytes_after": 0,
-              "swaps_not_atomic": 0}
+    totals = {
+        "partitions_compacted": 0,
+        "files_before": 0,
+        "rows": 0,
+        "bytes_before": 0,
+        "bytes_after": 0,
+        "swaps_not_atomic": 0,
+    }
     max_after = 0
     for table in _tables(location, config.tables):
         for partition in closed_partitions(location, table, start, end + timedelta(hours=1)):
             lock_name = WRITER_LOCKS.get(table)
-            guard = partition_lock(lake.data_dir, lock_name, partition.partition_key) if lock_name and location.is_local \
+            guard = (
+                partition_lock(lake.data_dir, lock_name, partition.partition_key)
+                if lock_name and location.is_local
                 else contextlib.nullcontext()
+            )
             with guard:
                 result = compact_partition(location, partition.path)
                 remaining = len(visible_files(location, partition.path))
@@ -109,11 +137,17 @@ def compact_closed_hours(context: dg.OpExecutionContext, config: LakeCompactionC
             totals["bytes_before"] += result.bytes_before
             totals["bytes_after"] += result.bytes_after
             totals["swaps_not_atomic"] += 0 if result.atomic else 1
-    context.log.info(f"compacted {totals['partitions_compacted']} partitions of hours {start.isoformat()} .. {end.isoformat()}")
+    context.log.info(
+        f"compacted {totals['partitions_compacted']} partitions of hours {start.isoformat()} .. {end.isoformat()}"
+    )
     return dg.Output(
         totals["partitions_compacted"],
-        metadata={**totals, "max_files_per_partition_after": max_after, "window_start": start.isoformat(),
-                  "window_end": end.isoformat()},
+        metadata={
+            **totals,
+            "max_files_per_partition_after": max_after,
+            "window_start": start.isoformat(),
+            "window_end": end.isoformat(),
+        },
     )
 
 

@@ -53,12 +53,18 @@ def prune_runs(
     split over several ticks; `capped` says so)."""
     report = RetentionReport()
     protected = _protected_run_ids(instance)
-    for statuses, days, failed in ((FINISHED_OK, keep_days, False), (FINISHED_FAILED, keep_failed_days, True)):
+    for statuses, days, failed in (
+        (FINISHED_OK, keep_days, False),
+        (FINISHED_FAILED, keep_failed_days, True),
+    ):
         cutoff = (now - timedelta(days=days)).astimezone(UTC)
         cursor = None
         while True:
             records = instance.get_run_records(
-                dg.RunsFilter(statuses=statuses, updated_before=cutoff), limit=BATCH, cursor=cursor, ascending=True
+                dg.RunsFilter(statuses=statuses, updated_before=cutoff),
+                limit=BATCH,
+                cursor=cursor,
+                ascending=True,
             )
             if not records:
                 break
@@ -94,7 +100,11 @@ def prune_orphan_compute_logs(instance: dg.DagsterInstance, now: datetime, *, ke
     cutoff = (now - timedelta(days=keep_days)).timestamp()
     deleted = 0
     with os.scandir(base) as entries:
-        candidates = [e for e in entries if e.is_dir(follow_symlinks=False) and e.stat(follow_symlinks=False).st_mtime < cutoff]
+        candidates = [
+            e
+            for e in entries
+            if e.is_dir(follow_symlinks=False) and e.stat(follow_symlinks=False).st_mtime < cutoff
+        ]
     for entry in candidates:
         if instance.get_run_record_by_id(entry.name) is not None:
             continue

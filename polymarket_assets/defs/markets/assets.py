@@ -1,6 +1,5 @@
 """`markets`: discovery of every open market through Gamma, with its history, current state and tiers."""
 
-
 import time
 from datetime import timedelta
 
@@ -53,7 +52,9 @@ def ws_sightings(lake) -> tuple[dict, set[str]]:
 def undiscovered_ws_markets(current: list[dict], seen: dict, resolved: set[str], listed_from) -> list[str]:
     """Markets the websocket announced before this listing began that discovery has never listed (nor resolved)."""
     known = {row["condition_id"] for row in current}
-    return sorted(cid for cid, at in seen.items() if at < listed_from and cid not in known and cid not in resolved)
+    return sorted(
+        cid for cid, at in seen.items() if at < listed_from and cid not in known and cid not in resolved
+    )
 
 
 def final_condition_ids(lake) -> set[str]:
@@ -125,12 +126,20 @@ def markets(
         if row["condition_id"] in new and row["condition_id"] in seen:
             row["first_seen_at"] = min(row["first_seen_at"], seen[row["condition_id"]])
     missing = undiscovered_ws_markets(current, seen, ws_resolved, now - WS_SIGHTING_GRACE)
-    transitions = tier_transitions(previous, observed_rows, observed_at, unparsed_condition_ids=listing.unparsed)
+    transitions = tier_transitions(
+        previous, observed_rows, observed_at, unparsed_condition_ids=listing.unparsed
+    )
 
     parts = partition_parts(context.partition_key)
-    store.replace_partition("market_states", pa.Table.from_pylist(observed_rows, schema=MARKET_STATE_SCHEMA), parts)
-    store.replace_partition("tier_transitions", pa.Table.from_pylist(transitions, schema=TIER_TRANSITION_SCHEMA), parts)
-    store.replace_partition(tables.MARKETS_CURRENT.name, pa.Table.from_pylist(current, schema=MARKET_CURRENT_SCHEMA), {})
+    store.replace_partition(
+        "market_states", pa.Table.from_pylist(observed_rows, schema=MARKET_STATE_SCHEMA), parts
+    )
+    store.replace_partition(
+        "tier_transitions", pa.Table.from_pylist(transitions, schema=TIER_TRANSITION_SCHEMA), parts
+    )
+    store.replace_partition(
+        tables.MARKETS_CURRENT.name, pa.Table.from_pylist(current, schema=MARKET_CURRENT_SCHEMA), {}
+    )
     raw.flush(parts, f"pages-{int(now.timestamp())}")
     quarantine.flush(observed_at)
 

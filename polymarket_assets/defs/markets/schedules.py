@@ -4,9 +4,7 @@ import dagster as dg
 
 from polymarket_assets.defs.partitions import hourly_partitions
 
-markets_job = dg.define_asset_job(
-    "markets_job", selection=["markets"], executor_def=dg.in_process_executor
-)
+markets_job = dg.define_asset_job("markets_job", selection=["markets"], executor_def=dg.in_process_executor)
 
 
 @dg.schedule(

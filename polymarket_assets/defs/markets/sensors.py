@@ -37,7 +37,11 @@ def discovery_due(last: datetime | None, now: datetime, last_request: datetime |
     """Why a discovery run is due now, or None when it is not."""
     if last is not None and now - last <= STALE_AFTER:
         return None
-    if last_request is not None and now - last_request < RETRY_AFTER and (last is None or last < last_request):
+    if (
+        last_request is not None
+        and now - last_request < RETRY_AFTER
+        and (last is None or last < last_request)
+    ):
         return None
     if last is None:
         return "no discovery yet: markets_current is empty"
@@ -79,7 +83,11 @@ def markets_discovery_sensor(
     last_request = datetime.fromisoformat(cursor["requested_at"]) if cursor.get("requested_at") else None
     reason = discovery_due(last, now, last_request)
     if reason is None:
-        return dg.SensorResult(skip_reason=f"markets_current is fresh (last discovery {last.isoformat()})" if last else "discovery requested recently")
+        return dg.SensorResult(
+            skip_reason=f"markets_current is fresh (last discovery {last.isoformat()})"
+            if last
+            else "discovery requested recently"
+        )
     if _discovery_in_flight(context.instance):
         return dg.SensorResult(skip_reason=f"{reason}; a markets run is already queued or running")
     key = hourly_partitions.get_partition_key_for_timestamp(now.timestamp())

@@ -45,7 +45,10 @@ class FeaturesConfig(dg.Config):
     tags={"domain": "ml"},
     check_specs=[
         partition_check_spec(
-            "unique_market_instant", "features", "One row per (market, instant) in the day's features.", daily_partitions
+            "unique_market_instant",
+            "features",
+            "One row per (market, instant) in the day's features.",
+            daily_partitions,
         )
     ],
 )
@@ -252,7 +255,9 @@ def _walk_forward_table(wf: dict) -> str:
     lines = ["| fold | test start | rows | clusters | ΔBrier vs market [95% CI] |", "|---|---|---|---|---|"]
     for fold in wf["folds"]:
         if "skipped" in fold:
-            lines.append(f"| {fold['fold']} | {fold.get('test_start', '')} | skipped: {fold['skipped']} | | |")
+            lines.append(
+                f"| {fold['fold']} | {fold.get('test_start', '')} | skipped: {fold['skipped']} | | |"
+            )
         else:
             lines.append(
                 f"| {fold['fold']} | {fold['test_start']} | {fold['rows_test']} | {fold['clusters_test']} | "
@@ -294,8 +299,9 @@ def model_evaluation(
     curves[f"{best} (best baseline)"] = (preds[best], y)
     png = reliability_png(curves)
     if config.walk_forward_folds > 0:
-        result["walk_forward"] = pipeline.walk_forward_of(model, table, config.walk_forward_folds,
-                                                          config.bootstrap_replicates)
+        result["walk_forward"] = pipeline.walk_forward_of(
+            model, table, config.walk_forward_folds, config.bootstrap_replicates
+        )
     directory = model_lib.models_dir(lake.data_dir) / model.version
     (directory / "reliability.png").write_bytes(png)
     importances = model.importances()
@@ -303,8 +309,12 @@ def model_evaluation(
     model_lib.update_meta(
         lake.data_dir,
         model.version,
-        {"evaluation": result["overall"], "verdict": result["verdict"], "best_baseline": best,
-         "canaries_null": result["canaries_null"]},
+        {
+            "evaluation": result["overall"],
+            "verdict": result["verdict"],
+            "best_baseline": best,
+            "canaries_null": result["canaries_null"],
+        },
     )
     overall = result["overall"]
     vs_market, vs_best = overall["delta_brier_vs_market"], result["vs_best"]
@@ -387,9 +397,7 @@ def predictions(config: PredictionsConfig, lake: LakeResource, clock: ClockResou
     version and the edge over the current executable price (ask to buy YES, 1 − bid to buy NO) after fees."""
     model = model_lib.load(lake.data_dir)
     now = clock.clock().now()
-    table = pipeline.predict_open_markets(
-        lake.data_dir, model, now, config.lookback_h, config.whale_usd
-    )
+    table = pipeline.predict_open_markets(lake.data_dir, model, now, config.lookback_h, config.whale_usd)
     edges = [e for e in table.column("best_edge").to_pylist() if e is not None]
     return dg.MaterializeResult(
         metadata={

@@ -9,4 +9,6 @@ import dagster as dg
 
 from polymarket_assets.defs.partitions import COLLECTION_START
 
-daily_partitions = dg.DailyPartitionsDefinition(start_date=COLLECTION_START.strftime("%Y-%m-%d"), end_offset=1)
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=COLLECTION_START.strftime("%Y-%m-%d"), end_offset=1
+)

@@ -20,9 +20,7 @@ RETRAIN_AFTER_RESOLUTIONS = 200
 FIRST_MODEL_SETTING = "PM_ML_FIRST_MODEL_MIN_RESOLVED"
 FIRST_MODEL_MIN_RESOLVED = 60
 
-features_job = dg.define_asset_job(
-    "features_job", selection=["features"], tags={"domain": "ml"}
-)
+features_job = dg.define_asset_job("features_job", selection=["features"], tags={"domain": "ml"})
 
 # The blocking check on training_set runs inside this job, so a failing gate skips the model and what follows.
 ml_training_job = dg.define_asset_job(
@@ -68,7 +66,9 @@ def predictions_schedule(context: dg.ScheduleEvaluationContext, lake: LakeResour
     """Fresh predictions every hour from the current model; skipped, with the reason, until a model exists (a
     run that could only fail would turn a healthy new deployment red)."""
     if latest_version(lake.data_dir) is None:
-        return dg.SkipReason("no model yet: ml_first_model_sensor trains the first one once enough markets resolved")
+        return dg.SkipReason(
+            "no model yet: ml_first_model_sensor trains the first one once enough markets resolved"
+        )
     return dg.RunRequest(run_key=f"predictions:{context.scheduled_execution_time:%Y-%m-%dT%H}")
 
 
@@ -117,8 +117,11 @@ def first_model_min_resolved() -> int:
         raise ValueError(f"{FIRST_MODEL_SETTING} must be a whole number, not {text!r}") from None
 
 
-@dg.sensor(jobs=[features_job, ml_training_job], minimum_interval_seconds=300,
-           default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(
+    jobs=[features_job, ml_training_job],
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
 def ml_first_model_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
     """Trains the first model without anyone's help: once enough markets have resolved it builds every missing
     `features` day, then launches `ml_training_job`. Until then each tick says how many have resolved and how
@@ -136,7 +139,12 @@ def ml_first_model_sensor(context: dg.SensorEvaluationContext, lake: LakeResourc
     missing = [key for key in daily_partitions.get_partition_keys() if key not in built]
     if missing:
         context.log.info(f"{resolved} markets resolved: building features for {len(missing)} days first")
-        return [dg.RunRequest(job_name="features_job", partition_key=key, run_key=f"first-model:features:{key}")
-                for key in missing]
-    return dg.RunRequest(job_name="ml_training_job", run_key=f"first-model:{resolved}",
-                         tags={"resolved_markets": str(resolved), "purpose": "first model"})
+        return [
+            dg.RunRequest(job_name="features_job", partition_key=key, run_key=f"first-model:features:{key}")
+            for key in missing
+        ]
+    return dg.RunRequest(
+        job_name="ml_training_job",
+        run_key=f"first-model:{resolved}",
+        tags={"resolved_markets": str(resolved), "purpose": "first model"},
+    )

@@ -5,7 +5,6 @@ say `in_progress`, and its check reports without failing; the hour is judged onc
 planned restart of the exchange are counted apart (`missed_planned_restart`) and left out of the ratio.
 """
 
-
 import dagster as dg
 import pyarrow as pa
 
@@ -37,7 +36,9 @@ class CoverageConfig(dg.Config):
         )
     ],
 )
-def coverage(context: dg.AssetExecutionContext, config: CoverageConfig, lake: LakeResource, clock: ClockResource) -> dg.MaterializeResult:
+def coverage(
+    context: dg.AssetExecutionContext, config: CoverageConfig, lake: LakeResource, clock: ClockResource
+) -> dg.MaterializeResult:
     """Per tier for this hour: pairs the tier plan scheduled (from discovery's record) and pairs with a snapshot row,
     counting only instants that are over."""
     window = context.partition_time_window
@@ -45,14 +46,23 @@ def coverage(context: dg.AssetExecutionContext, config: CoverageConfig, lake: La
     now = clock.clock().now()
     rows = measure_hour(store, window.start, now)
     in_progress = now < window.end
-    store.replace_partition("coverage", pa.Table.from_pylist(rows, schema=COVERAGE_SCHEMA), partition_parts(context.partition_key))
+    store.replace_partition(
+        "coverage", pa.Table.from_pylist(rows, schema=COVERAGE_SCHEMA), partition_parts(context.partition_key)
+    )
 
     total_expected = sum(r["expected"] for r in rows)
     total_captured = sum(r["captured"] for r in rows)
     excused = sum(r["missed_planned_restart"] for r in rows)
     overall = total_captured / (total_expected - excused) if total_expected > excused else None
-    below = {r["tier"]: r["coverage"] for r in rows if r["coverage"] is not None and r["coverage"] < config.threshold}
-    per_tier = {f"coverage_{r['tier']}": (round(r["coverage"], 6) if r["coverage"] is not None else None) for r in rows}
+    below = {
+        r["tier"]: r["coverage"]
+        for r in rows
+        if r["coverage"] is not None and r["coverage"] < config.threshold
+    }
+    per_tier = {
+        f"coverage_{r['tier']}": (round(r["coverage"], 6) if r["coverage"] is not None else None)
+        for r in rows
+    }
     until = rows[0]["measured_until"] if rows else window.end
     return dg.MaterializeResult(
         metadata={
@@ -70,10 +80,17 @@ def coverage(context: dg.AssetExecutionContext, config: CoverageConfig, lake: La
                 check_name="coverage_above_threshold",
                 passed=in_progress or not below,
                 severity=dg.AssetCheckSeverity.ERROR,
-                description=(f"hour in progress: measured until {until.isoformat()}, judged once it is over"
-                             if in_progress else None),
-                metadata={"threshold": config.threshold, "tiers_below": str(below), "coverage": overall,
-                          "in_progress": in_progress},
+                description=(
+                    f"hour in progress: measured until {until.isoformat()}, judged once it is over"
+                    if in_progress
+                    else None
+                ),
+                metadata={
+                    "threshold": config.threshold,
+                    "tiers_below": str(below),
+                    "coverage": overall,
+                    "in_progress": in_progress,
+                },
             )
         ],
     )

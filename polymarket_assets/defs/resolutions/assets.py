@@ -4,7 +4,6 @@ A websocket `market_resolved` (the provisional row in `market_events`) makes its
 strict label then confirms it, or contradicts it and is UNKNOWN with the reason.
 """
 
-
 import json
 import time
 
@@ -31,15 +30,20 @@ from polymarket_assets.lib.raw_archive import RawArchive
 from polymarket_assets.lib.schemas import RESOLUTION_SCHEMA
 
 
-def resolution_candidates(current: list[dict], final_ids: set[str], now, claimed: frozenset[str] = frozenset()) -> list[dict]:
+def resolution_candidates(
+    current: list[dict], final_ids: set[str], now, claimed: frozenset[str] = frozenset()
+) -> list[dict]:
     """Markets without a final label that are past their end date, have left the open listing, or were announced
     resolved on the websocket (`claimed`)."""
     return [
         row
         for row in current
         if row["condition_id"] not in final_ids
-        and (row.get("discovery_status") == "gone" or (row.get("end_date") is not None and row["end_date"] <= now)
-             or row["condition_id"] in claimed)
+        and (
+            row.get("discovery_status") == "gone"
+            or (row.get("end_date") is not None and row["end_date"] <= now)
+            or row["condition_id"] in claimed
+        )
     ]
 
 
@@ -48,7 +52,9 @@ def ws_claims(store) -> dict[str, str]:
     table = store.read("market_events", columns=["condition_id", "event_type", "outcome", "exchange_ts"])
     claims: dict[str, tuple] = {}
     for row in table.to_pylist() if table is not None else []:
-        if row["event_type"] == "market_resolved" and (row["condition_id"] not in claims or row["exchange_ts"] > claims[row["condition_id"]][0]):
+        if row["event_type"] == "market_resolved" and (
+            row["condition_id"] not in claims or row["exchange_ts"] > claims[row["condition_id"]][0]
+        ):
             claims[row["condition_id"]] = (row["exchange_ts"], row["outcome"])
     return {cid: outcome for cid, (_, outcome) in claims.items()}
 
@@ -78,7 +84,11 @@ def resolutions(
     current = store.read(tables.MARKETS_CURRENT.name)
     current_rows = current.to_pylist() if current is not None else []
     previous = store.read("resolutions", columns=["condition_id", "outcome"])
-    final_ids = {r["condition_id"] for r in (previous.to_pylist() if previous is not None else []) if r["outcome"] in FINAL_LABELS}
+    final_ids = {
+        r["condition_id"]
+        for r in (previous.to_pylist() if previous is not None else [])
+        if r["outcome"] in FINAL_LABELS
+    }
     claims = ws_claims(store)
     candidates = resolution_candidates(current_rows, final_ids, now, frozenset(claims))
     by_id = {row["condition_id"]: row for row in candidates}
@@ -108,16 +118,23 @@ def resolutions(
                 quarantine.add(str(exc), obj, {"condition_id": cid})
         # The sides by outcome name, from this answer when it parsed (ids never change), else from discovery.
         side = parsed if parsed is not None and parsed.yes_token_id else None
-        yes_token, no_token = (side.yes_token_id, side.no_token_id) if side else (market["yes_token_id"], market["no_token_id"])
-        yes_name, no_name = (side.yes_outcome, side.no_outcome) if side else (market.get("yes_outcome"), market.get("no_outcome"))
+        yes_token, no_token = (
+            (side.yes_token_id, side.no_token_id) if side else (market["yes_token_id"], market["no_token_id"])
+        )
+        yes_name, no_name = (
+            (side.yes_outcome, side.no_outcome)
+            if side
+            else (market.get("yes_outcome"), market.get("no_outcome"))
+        )
         clob_label = None
         if gamma_label.outcome not in FINAL_LABELS and (parsed is None or parsed.closed):
             try:
                 clob_checks += 1
                 clob_market = polymarket.clob.get_market(cid)
                 raw.add(now, f"/markets/{cid}", {}, clob_market)
-                clob_label = label_from_clob(clob_market.get("closed"), clob_market.get("tokens") or [],
-                                             yes_token, no_token)
+                clob_label = label_from_clob(
+                    clob_market.get("closed"), clob_market.get("tokens") or [], yes_token, no_token
+                )
             except ApiError as exc:
                 context.log.info(f"CLOB market {cid} not available: {exc}")
         label = check_ws_claim(combine(gamma_label, clob_label), claims.get(cid))
@@ -140,7 +157,12 @@ def resolutions(
         )
 
     parts = partition_parts(context.partition_key)
-    store.write("resolutions", pa.Table.from_pylist(rows, schema=RESOLUTION_SCHEMA), parts, f"checked-{now:%Y%m%dT%H%M%S}")
+    store.write(
+        "resolutions",
+        pa.Table.from_pylist(rows, schema=RESOLUTION_SCHEMA),
+        parts,
+        f"checked-{now:%Y%m%dT%H%M%S}",
+    )
     raw.flush(parts, f"checked-{now:%Y%m%dT%H%M%S}")
     quarantine.flush(now)
     outcomes_count: dict[str, int] = {}
@@ -156,8 +178,12 @@ def resolutions(
             **{f"outcome_{k}": v for k, v in sorted(outcomes_count.items())},
             "clob_checks": clob_checks,
             "ws_claims_checked": sum(1 for r in rows if r["ws_outcome"] is not None),
-            "ws_claims_confirmed": sum(1 for r in rows if r["ws_outcome"] is not None and r["outcome"] == r["ws_outcome"]),
-            "ws_claims_contradicted": sum(1 for r in rows if r["source"] == "conflict" and r["ws_outcome"] is not None),
+            "ws_claims_confirmed": sum(
+                1 for r in rows if r["ws_outcome"] is not None and r["outcome"] == r["ws_outcome"]
+            ),
+            "ws_claims_contradicted": sum(
+                1 for r in rows if r["source"] == "conflict" and r["ws_outcome"] is not None
+            ),
             "quarantined": quarantine.count,
             "api_requests": int(api.get("requests", 0)),
             "duration_s": round(time.monotonic() - started, 3),

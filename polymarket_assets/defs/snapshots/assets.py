@@ -14,7 +14,6 @@ select them, so overlapping runs never leave a check "In Progress": a slot run r
 its own evaluations. The hourly re-assembly run selects and evaluates them over the whole hour.
 """
 
-
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -69,8 +68,14 @@ def _parse_slot(value: str) -> datetime:
 NO_DISCOVERY = "no discovery yet: markets_current is empty, so no market was scheduled"
 
 
-def snapshot_checks(table: pa.Table, expected: int, sweeps: list[dict], error_share: float,
-                    quarantined: int = 0, discovered: bool = True) -> list[dg.AssetCheckResult]:
+def snapshot_checks(
+    table: pa.Table,
+    expected: int,
+    sweeps: list[dict],
+    error_share: float,
+    quarantined: int = 0,
+    discovered: bool = True,
+) -> list[dg.AssetCheckResult]:
     """The checks of CHECK_NAMES over the rows and sweep-log entries a run wrote (or its hour holds). `quarantined`:
     records of the run's answers kept in the quarantine instead of the rows. Before the first discovery a slot has
     nothing to sweep (`discovered` False): `non_empty` then warns instead of passing, so the run does not look healthy."""
@@ -90,9 +95,13 @@ def snapshot_checks(table: pa.Table, expected: int, sweeps: list[dict], error_sh
             passed=len(keys) == rows,
             metadata={"rows": rows, "distinct_keys": len(keys)},
         ),
-        dg.AssetCheckResult(check_name="bid_not_above_ask", passed=crossed == 0, metadata={"crossed_rows": crossed}),
         dg.AssetCheckResult(
-            check_name="prices_in_unit_interval", passed=out_of_range == 0, metadata={"out_of_range_values": out_of_range}
+            check_name="bid_not_above_ask", passed=crossed == 0, metadata={"crossed_rows": crossed}
+        ),
+        dg.AssetCheckResult(
+            check_name="prices_in_unit_interval",
+            passed=out_of_range == 0,
+            metadata={"out_of_range_values": out_of_range},
         ),
         dg.AssetCheckResult(
             check_name="non_empty",
@@ -107,8 +116,12 @@ def snapshot_checks(table: pa.Table, expected: int, sweeps: list[dict], error_sh
             check_name="no_rows_lost",
             passed=rows >= expected,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={"rows": rows, "expected": expected, "rows_lost": max(0, expected - rows),
-                      "records_quarantined": quarantined},
+            metadata={
+                "rows": rows,
+                "expected": expected,
+                "rows_lost": max(0, expected - rows),
+                "records_quarantined": quarantined,
+            },
         ),
         sweeps_on_time(sweeps, error_share),
     ]
@@ -124,8 +137,11 @@ def sweeps_on_time(sweeps: list[dict], error_share: float) -> dg.AssetCheckResul
         check_name="sweeps_on_time",
         passed=bad == 0,
         severity=dg.AssetCheckSeverity.ERROR if share > error_share else dg.AssetCheckSeverity.WARN,
-        description=(f"{len(missed)} missed and {len(failed)} failed of {len(sweeps)} sweeps" if bad else
-                     f"all {len(sweeps)} sweeps on time"),
+        description=(
+            f"{len(missed)} missed and {len(failed)} failed of {len(sweeps)} sweeps"
+            if bad
+            else f"all {len(sweeps)} sweeps on time"
+        ),
         metadata={
             "sweeps": len(sweeps),
             "sweeps_missed": len(missed),
@@ -138,7 +154,9 @@ def sweeps_on_time(sweeps: list[dict], error_share: float) -> dg.AssetCheckResul
     )
 
 
-def report_checks(context: dg.AssetExecutionContext, asset_key: dg.AssetKey, results: list[dg.AssetCheckResult]):
+def report_checks(
+    context: dg.AssetExecutionContext, asset_key: dg.AssetKey, results: list[dg.AssetCheckResult]
+):
     """Yield the results of the checks this run selected; record the others as this run's own evaluations
     (a slot run selects none, so it never marks a check as in progress)."""
     selected = context.selected_asset_check_keys
@@ -194,7 +212,9 @@ def build_snapshot_asset(tier: TierSpec) -> dg.AssetsDefinition:
         clock: ClockResource,
     ):
         if config.slot_start:
-            outcome = capture_slot(context, tier, _parse_slot(config.slot_start), config, polymarket, lake, clock)
+            outcome = capture_slot(
+                context, tier, _parse_slot(config.slot_start), config, polymarket, lake, clock
+            )
         else:
             outcome = reassemble_hour(context, tier, lake, clock)
         materialization, checks = outcome
@@ -202,7 +222,9 @@ def build_snapshot_asset(tier: TierSpec) -> dg.AssetsDefinition:
         if materialization is not None:
             yield dg.MaterializeResult(asset_key=key, metadata=materialization)
         else:
-            context.log.info(f"{name} {context.partition_key}: the hour holds no rows yet, so it is not materialized")
+            context.log.info(
+                f"{name} {context.partition_key}: the hour holds no rows yet, so it is not materialized"
+            )
         yield from report_checks(context, key, checks)
 
     return _snapshots
@@ -212,7 +234,9 @@ def build_snapshot_asset(tier: TierSpec) -> dg.AssetsDefinition:
 RunOutcome = tuple[dict | None, list[dg.AssetCheckResult]]
 
 
-def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunConfig, polymarket, lake, clock) -> RunOutcome:
+def capture_slot(
+    context, tier: TierSpec, slot: datetime, config: SnapshotRunConfig, polymarket, lake, clock
+) -> RunOutcome:
     window = context.partition_time_window
     if not (window.start <= slot < window.end):
         raise dg.Failure(f"slot {slot.isoformat()} is outside partition {context.partition_key}")
@@ -233,24 +257,51 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
     def sweep_at(instant: datetime, started: datetime) -> tuple[dict, pa.Table | None]:
         lag = (started - instant).total_seconds()
         markets = select_markets(current_rows, tier.name, instant, DEFAULT_PLAN)
-        sweep = {"tier": tier.name, "slot_ts": instant, "started_at": started, "lag_s": lag, "expected": len(markets),
-                 "captured": 0, "duration_s": 0.0, "run_id": context.run.run_id, "error": None, "status": "captured"}
+        sweep = {
+            "tier": tier.name,
+            "slot_ts": instant,
+            "started_at": started,
+            "lag_s": lag,
+            "expected": len(markets),
+            "captured": 0,
+            "duration_s": 0.0,
+            "run_id": context.run.run_id,
+            "error": None,
+            "status": "captured",
+        }
         stem = f"slot-{instant:%Y%m%dT%H%M%S}"
         table = None
         if lag > tier.tolerance_s:
             # Never backdate: a late sweep would claim prices from an instant it did not see.
             sweep["status"] = "missed"
-            context.log.warning(f"{tier.name} sweep for {instant.isoformat()} is {lag:.1f} s late; recorded as missed")
+            context.log.warning(
+                f"{tier.name} sweep for {instant.isoformat()} is {lag:.1f} s late; recorded as missed"
+            )
         elif markets:
             t0 = time.monotonic()
             try:
                 if use_books:
-                    result = sweep_books(polymarket.clob, markets, tier, instant, started, quarantine,
-                                         batch_size=polymarket.books_batch_size, max_workers=polymarket.max_workers,
-                                         known_without_book=no_book_tokens)
+                    result = sweep_books(
+                        polymarket.clob,
+                        markets,
+                        tier,
+                        instant,
+                        started,
+                        quarantine,
+                        batch_size=polymarket.books_batch_size,
+                        max_workers=polymarket.max_workers,
+                        known_without_book=no_book_tokens,
+                    )
                 else:
-                    result = sweep_prices(polymarket.clob, markets, tier, instant, started, quarantine,
-                                          batch_size=polymarket.books_batch_size)
+                    result = sweep_prices(
+                        polymarket.clob,
+                        markets,
+                        tier,
+                        instant,
+                        started,
+                        quarantine,
+                        batch_size=polymarket.books_batch_size,
+                    )
             except ApiError as exc:
                 sweep.update(status="failed", error=str(exc)[:500], duration_s=time.monotonic() - t0)
                 context.log.error(f"{tier.name} sweep for {instant.isoformat()} failed: {exc}")
@@ -258,12 +309,19 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
                 table = pa.Table.from_pylist(result.rows, schema=SNAPSHOT_SCHEMA)
                 store.write("snapshots", table, parts, stem)
                 if result.orderbooks:
-                    store.write("orderbooks", pa.Table.from_pylist(result.orderbooks, schema=ORDERBOOK_SCHEMA), parts, stem)
+                    store.write(
+                        "orderbooks",
+                        pa.Table.from_pylist(result.orderbooks, schema=ORDERBOOK_SCHEMA),
+                        parts,
+                        stem,
+                    )
                 raw = RawArchive(store.data_dir, "clob_books" if use_books else "clob_prices")
                 for endpoint, request, body in result.raw:
                     raw.add(started, endpoint, request, body)
                 raw.flush(parts, stem)
-                notes = ([f"{result.quarantined} records quarantined"] if result.quarantined else []) + result.errors
+                notes = (
+                    [f"{result.quarantined} records quarantined"] if result.quarantined else []
+                ) + result.errors
                 sweep.update(
                     status="captured" if not result.failed_condition_ids else "partial",
                     captured=table.num_rows,
@@ -276,7 +334,12 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
                         f"captured, {result.quarantined} records quarantined"
                     )
         # One sweep-log file per attempt: a retry that misses an instant must not hide the earlier capture.
-        store.write("sweeps", pa.Table.from_pylist([sweep], schema=SWEEP_SCHEMA), parts, f"{stem}-{context.run.run_id[:8]}")
+        store.write(
+            "sweeps",
+            pa.Table.from_pylist([sweep], schema=SWEEP_SCHEMA),
+            parts,
+            f"{stem}-{context.run.run_id[:8]}",
+        )
         return sweep, table
 
     # Each sweep starts at its own instant on its own thread, so a slow sweep never makes the next one late.
@@ -294,8 +357,14 @@ def capture_slot(context, tier: TierSpec, slot: datetime, config: SnapshotRunCon
     table = pa.concat_tables(written) if written else SNAPSHOT_SCHEMA.empty_table()
     expected = sum(s["expected"] for s in sweeps)
     captured = sum(s["captured"] for s in sweeps)
-    checks = snapshot_checks(table, expected, sweeps, HealthThresholds.from_env().missed_sweeps_error_share,
-                             quarantine.count, discovered=current is not None)
+    checks = snapshot_checks(
+        table,
+        expected,
+        sweeps,
+        HealthThresholds.from_env().missed_sweeps_error_share,
+        quarantine.count,
+        discovered=current is not None,
+    )
     if table.num_rows == 0:
         return None, checks
     api = polymarket.stats()
@@ -363,7 +432,9 @@ def reassemble_hour(context, tier: TierSpec, lake, clock) -> RunOutcome:
     sweeps = sweeps_table.select(SWEEP_SCHEMA.names).to_pylist() if sweeps_table is not None else []
     expected = sum(s["expected"] for s in sweeps)
     captured = snapshots.num_rows
-    checks = snapshot_checks(snapshots, expected, sweeps, HealthThresholds.from_env().missed_sweeps_error_share)
+    checks = snapshot_checks(
+        snapshots, expected, sweeps, HealthThresholds.from_env().missed_sweeps_error_share
+    )
     if captured == 0:
         return None, checks
     metadata = {
@@ -380,7 +451,9 @@ def reassemble_hour(context, tier: TierSpec, lake, clock) -> RunOutcome:
 def _dedupe_sweeps(table: pa.Table) -> pa.Table:
     """Per instant keep the best attempt: a captured sweep beats a failed or missed one."""
     rank = {"captured": 0, "partial": 1, "failed": 2, "missed": 3}
-    rows = sorted(table.to_pylist(), key=lambda r: (r["slot_ts"], rank.get(r["status"], 9), -(r["captured"] or 0)))
+    rows = sorted(
+        table.to_pylist(), key=lambda r: (r["slot_ts"], rank.get(r["status"], 9), -(r["captured"] or 0))
+    )
     best: dict = {}
     for row in rows:
         best.setdefault(row["slot_ts"], row)

@@ -4,7 +4,6 @@ Each tick launches the run for the *next* slot, one minute ahead, so launch late
 instant late: the run waits on the clock for each of its instants.
 """
 
-
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -13,6 +12,7 @@ from polymarket_assets.defs.partitions import hourly_partitions
 from polymarket_assets.lib.tiers import DEFAULT_PLAN, TierSpec
 
 LEAD = timedelta(minutes=1)
+
 
 def tier_cron(tier: TierSpec) -> str:
     """A cron that ticks one minute before each of the tier's slots starts (slots are whole minutes that
@@ -89,7 +89,8 @@ snapshots_reassembly_job = dg.define_asset_job(
 )
 def snapshots_reassembly_schedule(context: dg.ScheduleEvaluationContext):
     """Merges the previous hour's per-instant files of every tier into one file per partition."""
-    previous_hour = context.scheduled_execution_time.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    previous_hour = context.scheduled_execution_time.astimezone(UTC).replace(
+        minute=0, second=0, microsecond=0
+    ) - timedelta(hours=1)
     key = hourly_partitions.get_partition_key_for_timestamp(previous_hour.timestamp())
     return dg.RunRequest(run_key=f"reassembly:{key}", partition_key=key)
-

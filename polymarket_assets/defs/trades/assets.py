@@ -66,10 +66,14 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 def _rejected(context: dg.AssetExecutionContext, rejected: list[str]) -> None:
     if rejected:
-        context.log.warning(f"ignored {len(rejected)} file identities that are not this asset's incoming files: {rejected[:5]}")
+        context.log.warning(
+            f"ignored {len(rejected)} file identities that are not this asset's incoming files: {rejected[:5]}"
+        )
 
 
-def _load(context: dg.AssetExecutionContext, lake: LakeResource, kind: str, config: "IncomingFilesConfig") -> tuple[LoadedFiles, int]:
+def _load(
+    context: dg.AssetExecutionContext, lake: LakeResource, kind: str, config: "IncomingFilesConfig"
+) -> tuple[LoadedFiles, int]:
     """The run's files, read and validated one by one (bad ones quarantined), and the count of refused identities."""
     chosen, rejected = files_for_partition(lake.data_dir, kind, context.partition_key, config.files)
     _rejected(context, rejected)
@@ -84,7 +88,9 @@ def _file_metadata(loaded: LoadedFiles, rejected: int, removed: int) -> dict:
         "files": len(loaded.good),
         "files_rejected": rejected,
         "files_quarantined": len(loaded.quarantined),
-        "quarantined": dg.MetadataValue.json([{"file": f.relpath, "reason": r} for f, r in loaded.quarantined[:50]]),
+        "quarantined": dg.MetadataValue.json(
+            [{"file": f.relpath, "reason": r} for f, r in loaded.quarantined[:50]]
+        ),
         "incoming_files_removed": removed,
     }
 
@@ -102,10 +108,15 @@ def _partition_dir(root, partition_key: str):
     kinds={"python", "parquet", "duckdb"},
     backfill_policy=ONE_PARTITION_PER_RUN,
     retry_policy=INGEST_RETRY_POLICY,
-    check_specs=[partition_check_spec("trades_unique_and_priced", "trades",
-                                   "One row per trade_uid, and no negative notional.")],
+    check_specs=[
+        partition_check_spec(
+            "trades_unique_and_priced", "trades", "One row per trade_uid, and no negative notional."
+        )
+    ],
 )
-def trades(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource) -> dg.MaterializeResult:
+def trades(
+    context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource
+) -> dg.MaterializeResult:
     """Every trade Polymarket printed in the hour: the WS `last_trade_price` feed plus the Data API fills of
     its outages, one row per trade (`trade_uid`), with `notional_usd = size × price` and the outcome name."""
     store = lake.lake()
@@ -119,13 +130,19 @@ def trades(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake:
         existing = store.read("trades", parts)
         if existing is not None:
             existing = existing.select(TRADES_SCHEMA.names)
-        table, counts = merge_trades(existing, incoming, store.read(tables.MARKETS_CURRENT.name), time.time_ns() // 1000)
+        table, counts = merge_trades(
+            existing, incoming, store.read(tables.MARKETS_CURRENT.name), time.time_ns() // 1000
+        )
         store.replace_partition("trades", table, parts)
     removed = remove_ingested(loaded.good, retention_mode())
     uids = table.column("trade_uid")
     unique = pc.count_distinct(uids).as_py() == table.num_rows
     priced = table.num_rows == 0 or pc.min(table.column("notional_usd")).as_py() >= 0
-    ws_rows = [r for r in incoming.select(["source", "exchange_ts", "received_at"]).to_pylist() if r["source"] == "ws"]
+    ws_rows = [
+        r
+        for r in incoming.select(["source", "exchange_ts", "received_at"]).to_pylist()
+        if r["source"] == "ws"
+    ]
     lags = [(r["received_at"] - r["exchange_ts"]).total_seconds() for r in ws_rows]
     sources = pc.value_counts(table.column("source")).to_pylist() if table.num_rows else []
     newest = pc.max(table.column("exchange_ts")).as_py() if table.num_rows else None
@@ -144,14 +161,20 @@ def trades(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake:
             dg.AssetCheckResult(
                 check_name="trades_unique_and_priced",
                 passed=bool(unique and priced),
-                metadata={"rows": table.num_rows, "unique_uids": unique, "notional_non_negative": bool(priced)},
+                metadata={
+                    "rows": table.num_rows,
+                    "unique_uids": unique,
+                    "notional_non_negative": bool(priced),
+                },
             )
         ],
     )
 
 
 @dg.asset(**INGEST_ASSET)
-def book_updates(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource) -> dg.MaterializeResult:
+def book_updates(
+    context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource
+) -> dg.MaterializeResult:
     """Every book snapshot (WS and REST reseeds) and level change the recorder applied, by exchange hour.
 
     Incoming files already have the lake layout and never change, so each validated file is hard-linked into
@@ -164,7 +187,9 @@ def book_updates(context: dg.AssetExecutionContext, config: IncomingFilesConfig,
 LOCK_NAMES = {"book_updates": "book_updates", "raw_frames": "ws_raw_frames"}
 
 
-def _take_in_files(context, lake: LakeResource, kind: str, config: "IncomingFilesConfig", directory) -> dg.MaterializeResult:
+def _take_in_files(
+    context, lake: LakeResource, kind: str, config: "IncomingFilesConfig", directory
+) -> dg.MaterializeResult:
     """Validate the run's files, then link each good one into ``directory`` (or write its cast rows, when its
     layout differs from the contract's but converts cleanly); bad ones are quarantined, never linked. Files go in
     under the partition's lock, so never during a compaction swap, and a file already merged into the partition's
@@ -183,13 +208,19 @@ def _take_in_files(context, lake: LakeResource, kind: str, config: "IncomingFile
     removed = remove_ingested(loaded.good, retention_mode())
     rows = sum(pq.read_metadata(p).num_rows for p in directory.glob("*.parquet"))
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": rows, "files_added": added, **_file_metadata(loaded, rejected, removed),
-                  "path": dg.MetadataValue.path(str(directory))}
+        metadata={
+            "dagster/row_count": rows,
+            "files_added": added,
+            **_file_metadata(loaded, rejected, removed),
+            "path": dg.MetadataValue.path(str(directory)),
+        }
     )
 
 
 @dg.asset(**INGEST_ASSET)
-def ws_raw_frames(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource) -> dg.MaterializeResult:
+def ws_raw_frames(
+    context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource
+) -> dg.MaterializeResult:
     """The raw archive of every websocket frame received (zstd Parquet), by receive hour, under
     `raw/ws_market/`: what every derived WS row can be recomputed from. Hard links, like `book_updates`."""
     directory = _partition_dir(lake.lake().data_dir / "raw" / "ws_market", context.partition_key)
@@ -197,7 +228,9 @@ def ws_raw_frames(context: dg.AssetExecutionContext, config: IncomingFilesConfig
 
 
 @dg.asset(**INGEST_ASSET)
-def ws_gaps(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource) -> dg.MaterializeResult:
+def ws_gaps(
+    context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource
+) -> dg.MaterializeResult:
     """Every interruption of the recording, by start hour: connection, start, end and reason (`disconnect`,
     `freeze`, `resync` of some books, or the recorder's own `restart`)."""
     store = lake.lake()
@@ -218,13 +251,18 @@ def ws_gaps(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake
             "outages": len(outages),
             "resyncs": len(rows) - len(outages),
             "outage_seconds": round(sum((r["end_ts"] - r["start_ts"]).total_seconds() for r in outages), 3),
-            **{f"gaps_{reason}": sum(1 for r in rows if r["reason"] == reason) for reason in sorted({r["reason"] for r in rows})},
+            **{
+                f"gaps_{reason}": sum(1 for r in rows if r["reason"] == reason)
+                for reason in sorted({r["reason"] for r in rows})
+            },
         }
     )
 
 
 @dg.asset(**INGEST_ASSET)
-def market_events(context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource) -> dg.MaterializeResult:
+def market_events(
+    context: dg.AssetExecutionContext, config: IncomingFilesConfig, lake: LakeResource
+) -> dg.MaterializeResult:
     """The websocket's custom events by exchange hour, one row per event: `new_market` (a market's first
     sighting, before discovery lists it) and `market_resolved` (the provisional resolution, `source =
     ws_market_resolved`, which `resolutions` confirms or contradicts)."""
@@ -237,7 +275,10 @@ def market_events(context: dg.AssetExecutionContext, config: IncomingFilesConfig
         store.replace_partition("market_events", table, parts)
     removed = remove_ingested(loaded.good, retention_mode())
     types = table.column("event_type").to_pylist()
-    lags = [(r - e).total_seconds() for r, e in zip(table.column("received_at").to_pylist(), table.column("exchange_ts").to_pylist())]
+    lags = [
+        (r - e).total_seconds()
+        for r, e in zip(table.column("received_at").to_pylist(), table.column("exchange_ts").to_pylist())
+    ]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": table.num_rows,
@@ -265,7 +306,9 @@ class WhaleConfig(dg.Config):
     backfill_policy=ONE_PARTITION_PER_RUN,
     deps=["trades", "book_updates"],
 )
-def whale_events(context: dg.AssetExecutionContext, config: WhaleConfig, lake: LakeResource, clock: ClockResource) -> dg.MaterializeResult:
+def whale_events(
+    context: dg.AssetExecutionContext, config: WhaleConfig, lake: LakeResource, clock: ClockResource
+) -> dg.MaterializeResult:
     """Trades of the hour whose USD notional (size × price, never the share count) reaches a whale tier, with a
     per-market percentile flag and the price impact 1 and 5 minutes later from the recorded books and trades."""
     window = context.partition_time_window
@@ -282,7 +325,9 @@ def whale_events(context: dg.AssetExecutionContext, config: WhaleConfig, lake: L
     lake.lake().replace_partition("whale_events", table, partition_parts(context.partition_key))
     incomplete = stats.get("impact_5m_missing", 0)
     if window.end + timedelta(minutes=5) > now:
-        context.log.info("the hour ended less than 5 minutes ago: 5-minute impacts of its last trades are not known yet")
+        context.log.info(
+            "the hour ended less than 5 minutes ago: 5-minute impacts of its last trades are not known yet"
+        )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": table.num_rows,

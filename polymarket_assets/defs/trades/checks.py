@@ -31,7 +31,9 @@ def newest_trade(lake: LakeResource, now: datetime, hours: int = 3) -> datetime 
     store = lake.lake()
     newest = None
     for h in range(hours + 1):
-        table = store.read("trades", partition_parts(_hour_key(now - timedelta(hours=h))), columns=["exchange_ts"])
+        table = store.read(
+            "trades", partition_parts(_hour_key(now - timedelta(hours=h))), columns=["exchange_ts"]
+        )
         if table is not None and table.num_rows:
             value = pc.max(table.column("exchange_ts")).as_py()
             newest = value if newest is None or value > newest else newest
@@ -41,7 +43,10 @@ def newest_trade(lake: LakeResource, now: datetime, hours: int = 3) -> datetime 
 def newest_incoming_file_age_s(data_dir: str) -> float | None:
     """Wall seconds since the newest incoming file was named (file keys carry that wall-clock millisecond)."""
     today = datetime.now(UTC)
-    keys = [f.key for f in incoming.list_incoming(data_dir, min_day=(today - timedelta(days=1)).strftime("%Y-%m-%d"))]
+    keys = [
+        f.key
+        for f in incoming.list_incoming(data_dir, min_day=(today - timedelta(days=1)).strftime("%Y-%m-%d"))
+    ]
     if not keys:
         return None
     return max(0.0, time.time() - incoming.key_ms(max(keys)) / 1000)
@@ -52,7 +57,9 @@ class TradesFreshConfig(dg.Config):
     max_file_age_seconds: float = 120.0
 
 
-@dg.asset_check(asset="trades", name="trades_fresh", description="Newest trade and newest incoming file are recent.")
+@dg.asset_check(
+    asset="trades", name="trades_fresh", description="Newest trade and newest incoming file are recent."
+)
 def trades_fresh(config: TradesFreshConfig, lake: LakeResource, clock: ClockResource) -> dg.AssetCheckResult:
     now = clock.clock().now()
     newest = newest_trade(lake, now)
@@ -82,9 +89,13 @@ class GapMinutesConfig(dg.Config):
     hours: int = 3
 
 
-def gap_minutes_by_hour(lake: LakeResource, now: datetime, hours: int,
-                        reasons_excluded: tuple[str, ...] = (RESYNC, PLANNED_RESTART),
-                        only_reason: str | None = None) -> dict[str, float]:
+def gap_minutes_by_hour(
+    lake: LakeResource,
+    now: datetime,
+    hours: int,
+    reasons_excluded: tuple[str, ...] = (RESYNC, PLANNED_RESTART),
+    only_reason: str | None = None,
+) -> dict[str, float]:
     """Outage minutes (union over connections and the recorder) for each of the last hours: every reason but
     `reasons_excluded`, or only `only_reason`."""
     store = lake.lake()
@@ -104,7 +115,9 @@ def gap_minutes_by_hour(lake: LakeResource, now: datetime, hours: int,
     return out
 
 
-@dg.asset_check(asset="ws_gaps", name="ws_gap_minutes", description="Minutes per hour without a working websocket.")
+@dg.asset_check(
+    asset="ws_gaps", name="ws_gap_minutes", description="Minutes per hour without a working websocket."
+)
 def ws_gap_minutes(config: GapMinutesConfig, lake: LakeResource, clock: ClockResource) -> dg.AssetCheckResult:
     now = clock.clock().now()
     by_hour = gap_minutes_by_hour(lake, now, config.hours)
@@ -131,7 +144,9 @@ class SidecarHealthConfig(dg.Config):
     """Rows received but not yet on disk; far above one flush's worth means the writer is failing or behind."""
 
 
-def sidecar_health(status: dict | None, config: SidecarHealthConfig, wall_now: float) -> tuple[bool, list[str]]:
+def sidecar_health(
+    status: dict | None, config: SidecarHealthConfig, wall_now: float
+) -> tuple[bool, list[str]]:
     """(healthy, problems) from the recorder's status file."""
     if status is None:
         return False, ["no status file: ws_sidecar has never run against this data directory"]
@@ -146,7 +161,9 @@ def sidecar_health(status: dict | None, config: SidecarHealthConfig, wall_now: f
     # During the exchange's planned restart quiet, reconnecting sockets are expected (and recorded as its gap).
     if not status.get("planned_restart_open"):
         if status.get("connections_live", 0) < status.get("connections_total", 0):
-            problems.append(f"{status['connections_total'] - status['connections_live']} connections not live")
+            problems.append(
+                f"{status['connections_total'] - status['connections_live']} connections not live"
+            )
         msg_age = status.get("oldest_connection_message_age_s")
         if status.get("connections_total", 0) and (msg_age is None or msg_age > config.max_message_age_s):
             problems.append(f"a connection has received no message for {msg_age} s")
@@ -164,7 +181,9 @@ def _writer_problems(status: dict, config: SidecarHealthConfig) -> list[str]:
     # Recorders that predate `writer_consecutive_errors` only report the total: any error then counts.
     failing = status.get("writer_consecutive_errors", status.get("writer_errors", 0)) or 0
     if failing:
-        problems.append(f"the writer's last {failing} flushes failed: {status.get('writer_last_error') or 'see its log'}")
+        problems.append(
+            f"the writer's last {failing} flushes failed: {status.get('writer_last_error') or 'see its log'}"
+        )
     flush_age = status.get("last_flush_age_s")
     if flush_age is not None and flush_age > config.max_flush_age_s:
         problems.append(f"no flush completed for {flush_age:.0f} s")
@@ -174,7 +193,9 @@ def _writer_problems(status: dict, config: SidecarHealthConfig) -> list[str]:
     return problems
 
 
-@dg.asset_check(asset="trades", name="ws_sidecar_health", description="The websocket recorder is alive and connected.")
+@dg.asset_check(
+    asset="trades", name="ws_sidecar_health", description="The websocket recorder is alive and connected."
+)
 def ws_sidecar_health(config: SidecarHealthConfig, lake: LakeResource) -> dg.AssetCheckResult:
     status = read_json(status_path(lake.lake().data_dir))
     healthy, problems = sidecar_health(status, config, time.time())

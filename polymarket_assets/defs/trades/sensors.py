@@ -70,29 +70,39 @@ def incoming_files_sensor(context: dg.SensorEvaluationContext, lake: LakeResourc
         cursor = SensorCursor()
     odd: list = []
     listed = list(incoming.list_incoming(lake.data_dir, min_day=cursor.min_day(), odd=odd))
-    plan = plan_runs(listed, cursor, hourly_partitions.has_partition_key, now_ms=now_ms, batch_ms=batch_window_s() * 1000)
+    plan = plan_runs(
+        listed, cursor, hourly_partitions.has_partition_key, now_ms=now_ms, batch_ms=batch_window_s() * 1000
+    )
     root = incoming.incoming_root(lake.data_dir)
-    _quarantine_hostile(context, lake, [(f.path, f.relpath, reason) for f, reason in plan.rejected] + [
-        (path, path.relative_to(root).as_posix(), reason) for path, reason in odd
-    ])
+    _quarantine_hostile(
+        context,
+        lake,
+        [(f.path, f.relpath, reason) for f, reason in plan.rejected]
+        + [(path, path.relative_to(root).as_posix(), reason) for path, reason in odd],
+    )
     health_window = now_ms - now_ms % (HEALTH_WINDOW_S * 1000)
     health_due = plan.cursor.health_ms < health_window
     requests = []
     for i, run in enumerate(plan.runs):
         with_health = health_due and i == len(plan.runs) - 1  # the newest partition's run
-        requests.append(dg.RunRequest(
-            job_name=ws_ingest_job.name,
-            run_key=run.run_key,
-            partition_key=run.partition_key,
-            asset_selection=[dg.AssetKey(a) for a in run.assets],
-            asset_check_keys=[key for a in run.assets for key in INGEST_CHECKS.get(a, [])]
-            + (health_check_keys() if with_health else []),
-            run_config=run.run_config(),
-            tags={"ws/files": str(len(run.files)), **({"ws/health": "true"} if with_health else {})},
-        ))
+        requests.append(
+            dg.RunRequest(
+                job_name=ws_ingest_job.name,
+                run_key=run.run_key,
+                partition_key=run.partition_key,
+                asset_selection=[dg.AssetKey(a) for a in run.assets],
+                asset_check_keys=[key for a in run.assets for key in INGEST_CHECKS.get(a, [])]
+                + (health_check_keys() if with_health else []),
+                run_config=run.run_config(),
+                tags={"ws/files": str(len(run.files)), **({"ws/health": "true"} if with_health else {})},
+            )
+        )
     if health_due and not requests:
-        requests.append(dg.RunRequest(job_name=ws_health_job.name, run_key=f"ws_health:{health_window}",
-                                      tags={"ws/health": "true"}))
+        requests.append(
+            dg.RunRequest(
+                job_name=ws_health_job.name, run_key=f"ws_health:{health_window}", tags={"ws/health": "true"}
+            )
+        )
     if health_due:
         plan.cursor.health_ms = health_window
     next_cursor = plan.cursor.dumps()
@@ -114,8 +124,10 @@ def _quarantine_hostile(context: dg.SensorEvaluationContext, lake: LakeResource,
         except OSError as exc:
             moved = None
             context.log.error(f"could not quarantine {relpath}: {exc}")
-        context.log.error(f"incoming file {relpath} is not ingestible ({reason}); "
-                          + (f"moved to {moved}" if moved else "left in place"))
+        context.log.error(
+            f"incoming file {relpath} is not ingestible ({reason}); "
+            + (f"moved to {moved}" if moved else "left in place")
+        )
     try:
         quarantine.flush(datetime.now(UTC))
     except OSError as exc:

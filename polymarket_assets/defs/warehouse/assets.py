@@ -20,18 +20,16 @@ VIEWS = tables.views()
 def view_check_name(view: str) -> str:
     return f"view_{view}_complete"
 
+
 # Views read whatever files exist when queried, so a rebuild only has to pick up new tables and view
 # definitions: at start-up (never built, or a new automation cursor), here, and then every ten minutes in
 # collection_health_job's run (defs/health/schedules.py), which shares its launch with the health measurement.
 # Not `on_cron`, which also waits for every one of the dependencies to update inside the same window and so
 # never fired. A failed first build waits for the next ten-minute run instead of retrying every evaluation.
 WAREHOUSE_CONDITION = (
-    (
-        (dg.AutomationCondition.missing() & ~dg.AutomationCondition.execution_failed()).with_label("never built")
-        | dg.AutomationCondition.initial_evaluation().with_label("start-up")
-    )
-    & ~dg.AutomationCondition.in_progress()
-)
+    (dg.AutomationCondition.missing() & ~dg.AutomationCondition.execution_failed()).with_label("never built")
+    | dg.AutomationCondition.initial_evaluation().with_label("start-up")
+) & ~dg.AutomationCondition.in_progress()
 
 
 @dg.asset(
@@ -42,7 +40,11 @@ WAREHOUSE_CONDITION = (
     deps=tables.producers(),
     automation_condition=WAREHOUSE_CONDITION,
     check_specs=[
-        dg.AssetCheckSpec(view_check_name(v.name), asset="warehouse", description=f"Every file of `{v.table}` is in view `{v.name}`.")
+        dg.AssetCheckSpec(
+            view_check_name(v.name),
+            asset="warehouse",
+            description=f"Every file of `{v.table}` is in view `{v.name}`.",
+        )
         for v in VIEWS
     ],
 )
@@ -56,8 +58,11 @@ def warehouse(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mater
     started = time.monotonic()
     build = build_warehouse_report(lake.data_dir, VIEWS, path, count_rows=False)
     for view, problem in build.problems.items():
-        context.log.error(f"view {view} is incomplete: {len(problem.bad_files)} bad files left out"
-                          + (f", {problem.error}" if problem.error else "") + f": {list(problem.bad_files.items())[:3]}")
+        context.log.error(
+            f"view {view} is incomplete: {len(problem.bad_files)} bad files left out"
+            + (f", {problem.error}" if problem.error else "")
+            + f": {list(problem.bad_files.items())[:3]}"
+        )
     return dg.MaterializeResult(
         metadata={
             "views": len(VIEWS),
@@ -70,7 +75,13 @@ def warehouse(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mater
                 check_name=view_check_name(v.name),
                 passed=v.name not in build.problems,
                 severity=dg.AssetCheckSeverity.ERROR,
-                metadata={**({"problem": dg.MetadataValue.json(build.problems[v.name].as_metadata())} if v.name in build.problems else {})},
+                metadata={
+                    **(
+                        {"problem": dg.MetadataValue.json(build.problems[v.name].as_metadata())}
+                        if v.name in build.problems
+                        else {}
+                    )
+                },
             )
             for v in VIEWS
         ],

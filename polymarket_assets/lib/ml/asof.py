@@ -38,8 +38,9 @@ class KeySpace:
         return (np.asarray(market, dtype=np.int64) << self.bits) | offset
 
 
-def last_at_or_before(sorted_keys: np.ndarray, sorted_market: np.ndarray, query_keys: np.ndarray,
-                      query_market: np.ndarray) -> np.ndarray:
+def last_at_or_before(
+    sorted_keys: np.ndarray, sorted_market: np.ndarray, query_keys: np.ndarray, query_market: np.ndarray
+) -> np.ndarray:
     """Index of the last record with key <= the query's key and the query's market, or MISSING."""
     index = np.searchsorted(sorted_keys, query_keys, side="right") - 1
     found = index >= 0
@@ -60,7 +61,9 @@ def take(values: np.ndarray, index: np.ndarray, fill: float = np.nan) -> np.ndar
     return out
 
 
-def expand(groups: np.ndarray, member_group: np.ndarray, member_value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def expand(
+    groups: np.ndarray, member_group: np.ndarray, member_value: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Every (row, member) pair where the member belongs to the row's group. `groups` holds each row's group
     (0..G-1, or MISSING for none); members come as parallel arrays of group and value. Returns the row index
     and the member value of each pair, rows in order and members in their given order within a row."""

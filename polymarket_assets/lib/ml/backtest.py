@@ -78,7 +78,10 @@ def band_levels(
         return None
     sign = 1.0 if side == "ask" else -1.0
     worst = max if side == "ask" else min
-    levels = [(worst(best, mid + sign * 0.01), float(depth_1c)), (worst(best, mid + sign * 0.05), float(depth_5c) - float(depth_1c))]
+    levels = [
+        (worst(best, mid + sign * 0.01), float(depth_1c)),
+        (worst(best, mid + sign * 0.05), float(depth_5c) - float(depth_1c)),
+    ]
     return tuple((round(price, 6), size) for price, size in levels if size > 0)
 
 
@@ -153,7 +156,12 @@ def run_backtest(
             if side is None:
                 continue
             entry = _quote_at_or_after(book, times, ts + latency)
-            if entry is None or entry.ts - (ts + latency) > max_wait or entry.ts >= cutoff or not entry.tradable:
+            if (
+                entry is None
+                or entry.ts - (ts + latency) > max_wait
+                or entry.ts >= cutoff
+                or not entry.tradable
+            ):
                 continue
             schedule = schedule_at(history, entry.ts)
             if side == "YES":
@@ -225,7 +233,9 @@ def concurrency(bets: pa.Table) -> tuple[float, int]:
     settlement; at equal instants settlements free capital before entries take it."""
     events = []
     for entry, settle, capital in zip(
-        bets.column("entry_ts").to_pylist(), bets.column("settle_ts").to_pylist(), bets.column("capital_usd").to_pylist()
+        bets.column("entry_ts").to_pylist(),
+        bets.column("settle_ts").to_pylist(),
+        bets.column("capital_usd").to_pylist(),
     ):
         events += [(entry, 1, capital), (settle, 0, -capital)]
     capital = peak = 0.0
@@ -244,12 +254,26 @@ def summarize(bets: pa.Table, replicates: int = 2000, seed: int = 0) -> dict:
     n = bets.num_rows
     if n == 0:
         return {
-            "bets": 0, "clusters": 0, "pnl_usd": 0.0, "hit_rate": None, "capital_usd": 0.0,
-            "return_per_bet_mean": None, "return_per_bet_std": None, "return_per_bet_ci": None,
-            "sharpe_per_bet": None, "return_on_capital": None, "peak_capital_usd": 0.0,
-            "return_on_peak_capital": None, "max_concurrent": 0, "elapsed_days": 0.0,
-            "annualised_return_on_peak_capital": None, "sharpe": None, "annualised_basis": "no bets",
-            "max_drawdown_usd": 0.0, "cost_usd": 0.0, "fees_usd": 0.0,
+            "bets": 0,
+            "clusters": 0,
+            "pnl_usd": 0.0,
+            "hit_rate": None,
+            "capital_usd": 0.0,
+            "return_per_bet_mean": None,
+            "return_per_bet_std": None,
+            "return_per_bet_ci": None,
+            "sharpe_per_bet": None,
+            "return_on_capital": None,
+            "peak_capital_usd": 0.0,
+            "return_on_peak_capital": None,
+            "max_concurrent": 0,
+            "elapsed_days": 0.0,
+            "annualised_return_on_peak_capital": None,
+            "sharpe": None,
+            "annualised_basis": "no bets",
+            "max_drawdown_usd": 0.0,
+            "cost_usd": 0.0,
+            "fees_usd": 0.0,
         }
     pnl = np.asarray(bets.column("pnl_usd").to_pylist(), dtype=float)
     capital = np.asarray(bets.column("capital_usd").to_pylist(), dtype=float)

@@ -95,8 +95,12 @@ class Baselines:
             "displayed": displayed_price(rows),
             "isotonic": self.isotonic.predict(price),
             "platt": fitted(self.platt, _logit(price)[:, None]),
-            "price_bucket": self.bucket[np.clip(np.digitize(price, BUCKET_EDGES) - 1, 0, self.bucket.size - 1)],
+            "price_bucket": self.bucket[
+                np.clip(np.digitize(price, BUCKET_EDGES) - 1, 0, self.bucket.size - 1)
+            ],
             "price_hours": fitted(self.price_hours, _price_hours_x(rows)),
         }
-        return {name: np.clip(p, CLIP, 1 - CLIP) if name not in ("market", "displayed") else p
-                for name, p in out.items()}
+        return {
+            name: np.clip(p, CLIP, 1 - CLIP) if name not in ("market", "displayed") else p
+            for name, p in out.items()
+        }

@@ -82,12 +82,18 @@ def run_canaries(
     train, validation, test = (_split(training_set, s) for s in ("train", "validation", split))
     variants = {
         "shuffled_labels": (
-            _shuffled_labels(train, rng), _shuffled_labels(validation, rng), test, list(FEATURE_COLUMNS)
+            _shuffled_labels(train, rng),
+            _shuffled_labels(validation, rng),
+            test,
+            list(FEATURE_COLUMNS),
         ),
-        "noise_feature": (_with_noise(train, rng), _with_noise(validation, rng), _with_noise(test, rng), [NOISE]),
-        "placebo_outcome": (
-            _with_placebo(train), _with_placebo(validation), _with_placebo(test), [PLACEBO]
+        "noise_feature": (
+            _with_noise(train, rng),
+            _with_noise(validation, rng),
+            _with_noise(test, rng),
+            [NOISE],
         ),
+        "placebo_outcome": (_with_placebo(train), _with_placebo(validation), _with_placebo(test), [PLACEBO]),
     }
     y = column_array(test, "label")
     clusters = np.asarray(test.column("cluster").to_pylist(), dtype=object)

@@ -108,7 +108,9 @@ def horizon_rows_sql(features: str, market_states: str, horizons: dict[float, fl
 
 @dataclass
 class TrainingSet:
-    table: pa.Table  # one row per (market, horizon), with `label`, `label_ts`, `cluster` and `split` (or PURGED)
+    table: (
+        pa.Table
+    )  # one row per (market, horizon), with `label`, `label_ts`, `cluster` and `split` (or PURGED)
     excluded: dict[str, int]  # markets with horizon rows but no usable label, by reason
     boundaries: dict[str, str] = field(default_factory=dict)
     purged: dict[str, int] = field(default_factory=dict)  # rows and clusters removed by the purge/embargo

@@ -69,7 +69,9 @@ def compare(
     for base in baselines:
         args = (preds["model"][mask], preds[base][mask], y[mask], clusters[mask])
         out[f"delta_brier_vs_{base}"] = paired_delta_brier(*args, replicates=replicates, seed=seed).as_dict()
-        out[f"delta_log_loss_vs_{base}"] = paired_delta_log_loss(*args, replicates=replicates, seed=seed).as_dict()
+        out[f"delta_log_loss_vs_{base}"] = paired_delta_log_loss(
+            *args, replicates=replicates, seed=seed
+        ).as_dict()
     return out
 
 
@@ -104,7 +106,9 @@ def evaluate(
     focus = tuple(dict.fromkeys(("market", best)))
     horizons = column_array(rows, "horizon_h")
     for h in sorted(set(horizons.tolist()), reverse=True):
-        result["by_horizon"][f"{h:g}h"] = compare(preds, y, clusters, horizons == h, BASELINES, replicates, seed)
+        result["by_horizon"][f"{h:g}h"] = compare(
+            preds, y, clusters, horizons == h, BASELINES, replicates, seed
+        )
     categories = np.asarray([c or "(none)" for c in rows.column("category").to_pylist()], dtype=object)
     for category in sorted(set(categories.tolist())):
         block = compare(preds, y, clusters, categories == category, focus, replicates, seed)
@@ -162,4 +166,3 @@ def evaluation_rows(result: dict, version: str, evaluated_at: datetime) -> list[
                 }
             )
     return rows
-

@@ -134,7 +134,11 @@ def _min_iso(table: pa.Table, column: str) -> str | None:
 
 
 def evaluate_and_save(
-    data_dir: str | os.PathLike[str], model: model_lib.Model, table: pa.Table, now: datetime, replicates: int = 2000
+    data_dir: str | os.PathLike[str],
+    model: model_lib.Model,
+    table: pa.Table,
+    now: datetime,
+    replicates: int = 2000,
 ) -> dict:
     from polymarket_assets.lib.ml.evaluation import evaluation_rows
 
@@ -184,7 +188,9 @@ def predict_open_markets(
         }
         schedules = {
             row["condition_id"]: schedule_from_columns(row)
-            for row in con.sql(f"SELECT * FROM {relation_sql(root, CURRENT_FEES)}").to_arrow_table().to_pylist()
+            for row in con.sql(f"SELECT * FROM {relation_sql(root, CURRENT_FEES)}")
+            .to_arrow_table()
+            .to_pylist()
         }
     finally:
         con.close()
@@ -246,7 +252,11 @@ def _levels(raw: list[dict] | None, reverse: bool) -> Levels | None:
 
 
 def backtest_and_save(
-    data_dir: str | os.PathLike[str], model: model_lib.Model, table: pa.Table, config: BacktestConfig, split_name: str = "test"
+    data_dir: str | os.PathLike[str],
+    model: model_lib.Model,
+    table: pa.Table,
+    config: BacktestConfig,
+    split_name: str = "test",
 ) -> tuple[pa.Table, dict]:
     """Replay every feature row of the split's markets through the model and the backtest: decisions while
     the market is open (before its end date as then known), fills walked along the recorded YES book at the
@@ -260,7 +270,10 @@ def backtest_and_save(
     root = lake_root(data_dir)
     con = connect()
     try:
-        con.register("split_markets", pa.table({"condition_id": list(labels)}, schema=pa.schema([("condition_id", pa.string())])))
+        con.register(
+            "split_markets",
+            pa.table({"condition_id": list(labels)}, schema=pa.schema([("condition_id", pa.string())])),
+        )
         rows = con.sql(
             f"""SELECT f.*, b.bids AS book_bids, b.asks AS book_asks
                 FROM {relation_sql(root, FEATURES)} f JOIN split_markets USING (condition_id)
@@ -283,8 +296,20 @@ def backtest_and_save(
     p = model.predict(rows) if rows.num_rows else np.empty(0)
     decisions: dict[str, list] = defaultdict(list)
     quotes: dict[str, list] = defaultdict(list)
-    names = ["condition_id", "ts", "best_bid", "best_ask", "mid", "hours_to_close", "book_bids", "book_asks",
-             "bid_depth_1c", "bid_depth_5c", "ask_depth_1c", "ask_depth_5c"]
+    names = [
+        "condition_id",
+        "ts",
+        "best_bid",
+        "best_ask",
+        "mid",
+        "hours_to_close",
+        "book_bids",
+        "book_asks",
+        "bid_depth_1c",
+        "bid_depth_5c",
+        "ask_depth_1c",
+        "ask_depth_5c",
+    ]
     for row, prob in zip(rows.select(names).to_pylist(), p.tolist()):
         cid = row["condition_id"]
         tradable = row["hours_to_close"] is not None and row["hours_to_close"] > 0

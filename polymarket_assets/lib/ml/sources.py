@@ -92,7 +92,15 @@ CURRENT_FEES = Source(tables.MARKETS_CURRENT.name, ("condition_id", *_FEE_COLUMN
 
 MARKETS_CURRENT = Source(
     tables.MARKETS_CURRENT.name,
-    ("condition_id", "end_date", "neg_risk", "neg_risk_market_id", "event_id", "discovery_status", "question"),
+    (
+        "condition_id",
+        "end_date",
+        "neg_risk",
+        "neg_risk_market_id",
+        "event_id",
+        "discovery_status",
+        "question",
+    ),
 )
 
 TRADES = Source(
@@ -174,4 +182,3 @@ def connect(
     if temp_directory:
         con.execute(f"SET temp_directory = {sql_text(temp_directory)}")
     return con
-

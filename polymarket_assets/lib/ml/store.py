@@ -39,7 +39,12 @@ def write_features_partition(
     try:
         start, end = day_window(day)
         written = copy_features(
-            con, lake_root, start, end, lambda i: str(directory / f".tmp-{build}-{i:03d}.parquet.partial"), whale_usd
+            con,
+            lake_root,
+            start,
+            end,
+            lambda i: str(directory / f".tmp-{build}-{i:03d}.parquet.partial"),
+            whale_usd,
         )
         for path, _ in written:
             with open(path, "rb") as handle:

@@ -103,7 +103,9 @@ def walk_forward(
     preds = {name: np.concatenate(pooled[name]) for name in ("model", *BASELINES)}
     best = min(BASELINES, key=lambda name: (brier(preds[name], y), name))
     vs = {
-        base: paired_delta_brier(preds["model"], preds[base], y, pooled["clusters"], replicates, seed).as_dict()
+        base: paired_delta_brier(
+            preds["model"], preds[base], y, pooled["clusters"], replicates, seed
+        ).as_dict()
         for base in dict.fromkeys(("market", best))
     }
     return {

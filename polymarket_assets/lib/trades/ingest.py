@@ -65,7 +65,9 @@ def partition_hour(partition_key: str) -> str:
     return partition_key[:4] + partition_key[5:7] + partition_key[8:10] + "T" + partition_key[11:13]
 
 
-def files_for_partition(data_dir: str | os.PathLike[str], kind: str, partition_key: str, relpaths: list[str]) -> tuple[list[IncomingFile], list[str]]:
+def files_for_partition(
+    data_dir: str | os.PathLike[str], kind: str, partition_key: str, relpaths: list[str]
+) -> tuple[list[IncomingFile], list[str]]:
     """The files a run ingests: the given identities (validated), or every file of the partition's hour.
 
     Returns (files, rejected identities). A rejected identity is not one of ours or not of this kind or hour;
@@ -92,8 +94,11 @@ def _ours_but_gone(data_dir: str | os.PathLike[str], relpath: str, kind: str, ho
     if len(parts) != 3 or parts[0] != kind or not DAY_RE.fullmatch(parts[1]):
         return False
     match = NAME_RE.fullmatch(parts[2])
-    return match is not None and match["kind"] == kind and match["hour"] == hour and not os.path.lexists(
-        incoming_root(data_dir) / kind / parts[1] / parts[2]
+    return (
+        match is not None
+        and match["kind"] == kind
+        and match["hour"] == hour
+        and not os.path.lexists(incoming_root(data_dir) / kind / parts[1] / parts[2])
     )
 
 
@@ -118,7 +123,9 @@ class LoadedFiles:
     quarantined: list[tuple[IncomingFile, str]]
 
 
-def quarantine_file(data_dir: str | os.PathLike[str], path: Path, relpath: str, reason: str, quarantine: Quarantine) -> Path | None:
+def quarantine_file(
+    data_dir: str | os.PathLike[str], path: Path, relpath: str, reason: str, quarantine: Quarantine
+) -> Path | None:
     """Move one incoming entry out of ``incoming/`` into ``quarantine/incoming_files/`` and record why.
 
     The quarantine row carries the reason and the raw bytes (up to ``RAW_BYTES_IN_ROW``; the moved file keeps
@@ -146,13 +153,22 @@ def quarantine_file(data_dir: str | os.PathLike[str], path: Path, relpath: str, 
     quarantine.add(
         reason,
         raw[:RAW_BYTES_IN_ROW] if truncated else raw,
-        {"incoming_file": relpath, "size": size, "raw_truncated": truncated, "moved_to": str(moved) if moved else None},
+        {
+            "incoming_file": relpath,
+            "size": size,
+            "raw_truncated": truncated,
+            "moved_to": str(moved) if moved else None,
+        },
     )
     return moved
 
 
 def load_incoming(
-    data_dir: str | os.PathLike[str], kind: str, chosen: Iterable[IncomingFile], quarantine: Quarantine, now: datetime | None = None
+    data_dir: str | os.PathLike[str],
+    kind: str,
+    chosen: Iterable[IncomingFile],
+    quarantine: Quarantine,
+    now: datetime | None = None,
 ) -> LoadedFiles:
     """Read and validate each file on its own; bad ones are quarantined (and moved away), good ones returned.
 
@@ -173,7 +189,10 @@ def load_incoming(
     if bad:
         quarantine.flush(now or datetime.now(UTC))
     schema = INCOMING_SCHEMAS[kind].append(pa.field("incoming_file", pa.string()))
-    parts = [t.append_column("incoming_file", pa.repeat(pa.scalar(rel, pa.string()), t.num_rows)) for rel, t in tables.items()]
+    parts = [
+        t.append_column("incoming_file", pa.repeat(pa.scalar(rel, pa.string()), t.num_rows))
+        for rel, t in tables.items()
+    ]
     table = pa.concat_tables(parts) if parts else schema.empty_table()
     return LoadedFiles(table, good, tables, bad)
 

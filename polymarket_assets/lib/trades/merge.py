@@ -14,7 +14,9 @@ from polymarket_assets.lib.fees import FEE_FIELDS, schedule_from_columns, taker_
 from polymarket_assets.lib.schemas import MARKET_EVENTS_SCHEMA, TRADES_SCHEMA, WS_GAPS_SCHEMA
 
 _MARKET_COLUMNS = ["condition_id", "yes_token_id", "no_token_id", "yes_outcome", "no_outcome"]
-_MARKETS_SCHEMA = pa.schema([(c, pa.string()) for c in _MARKET_COLUMNS] + [("yes_index", pa.int64()), ("no_index", pa.int64())])
+_MARKETS_SCHEMA = pa.schema(
+    [(c, pa.string()) for c in _MARKET_COLUMNS] + [("yes_index", pa.int64()), ("no_index", pa.int64())]
+)
 
 
 def _listed_index(outcomes_json: str | None, name: str | None) -> int | None:
@@ -34,7 +36,9 @@ def _markets_table(markets: pa.Table | None) -> pa.Table:
     if markets is None:
         return _MARKETS_SCHEMA.empty_table()
     rows = markets.select(_MARKET_COLUMNS).to_pylist()
-    outcomes = markets.column("outcomes").to_pylist() if "outcomes" in markets.column_names else [None] * len(rows)
+    outcomes = (
+        markets.column("outcomes").to_pylist() if "outcomes" in markets.column_names else [None] * len(rows)
+    )
     for row, listed in zip(rows, outcomes, strict=True):
         row["yes_index"] = _listed_index(listed, row["yes_outcome"])
         row["no_index"] = _listed_index(listed, row["no_outcome"])
@@ -51,8 +55,12 @@ def _fee_usd(table: pa.Table, markets: pa.Table | None) -> pa.Array:
                 schedules[row["condition_id"]] = row
     kept = table.column("fee_usd").to_pylist()
     out = []
-    for fee, cid, size, price in zip(kept, table.column("condition_id").to_pylist(), table.column("size").to_pylist(),
-                                     table.column("price").to_pylist()):
+    for fee, cid, size, price in zip(
+        kept,
+        table.column("condition_id").to_pylist(),
+        table.column("size").to_pylist(),
+        table.column("price").to_pylist(),
+    ):
         market = schedules.get(cid)
         if fee is None and market is not None:
             fee = taker_fee(size, price, schedule_from_columns(market), market["fees_enabled"])
@@ -60,7 +68,9 @@ def _fee_usd(table: pa.Table, markets: pa.Table | None) -> pa.Array:
     return pa.array(out, pa.float64())
 
 
-def merge_trades(existing: pa.Table | None, incoming: pa.Table, markets: pa.Table | None, ingested_at_us: int) -> tuple[pa.Table, dict]:
+def merge_trades(
+    existing: pa.Table | None, incoming: pa.Table, markets: pa.Table | None, ingested_at_us: int
+) -> tuple[pa.Table, dict]:
     """Existing partition rows ∪ incoming rows, one row per ``trade_uid`` (the earliest received), enriched.
 
     ``outcome`` comes from the row (Data API) or from ``markets_current`` by token (WS rows carry none);
@@ -118,7 +128,9 @@ def merge_trades(existing: pa.Table | None, incoming: pa.Table, markets: pa.Tabl
     return table, counts
 
 
-def _merge_unique(existing: pa.Table | None, incoming: pa.Table, schema: pa.Schema, key: str, time_column: str) -> pa.Table:
+def _merge_unique(
+    existing: pa.Table | None, incoming: pa.Table, schema: pa.Schema, key: str, time_column: str
+) -> pa.Table:
     """Existing ∪ incoming rows, the first row of each ``key`` kept, ordered by ``time_column`` then ``key``."""
     tables = [t.select(schema.names).cast(schema) for t in (existing, incoming) if t is not None]
     merged = pa.concat_tables(tables) if tables else schema.empty_table()

@@ -22,8 +22,13 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 # kind of incoming file -> the asset that ingests it
-ASSET_FOR_KIND = {"trades": "trades", "book_updates": "book_updates", "raw_frames": "ws_raw_frames", "ws_gaps": "ws_gaps",
-                  "market_events": "market_events"}
+ASSET_FOR_KIND = {
+    "trades": "trades",
+    "book_updates": "book_updates",
+    "raw_frames": "ws_raw_frames",
+    "ws_gaps": "ws_gaps",
+    "market_events": "market_events",
+}
 # Files named within this many (wall) milliseconds of the newest key seen stay listed in the cursor one by one;
 # older ones are covered by the floor. A write takes well under a second, so 5 minutes leaves a wide margin
 # for a file that is renamed into place after a later-named one was already listed.
@@ -82,8 +87,10 @@ class SensorCursor:
         return cls(floor=floor, done={k for k in done if k > floor and k[:13].isdigit()}, health_ms=health_ms)
 
     def dumps(self) -> str:
-        return json.dumps({"v": 1, "floor": self.floor, "done": sorted(self.done), "health": self.health_ms},
-                          separators=(",", ":"))
+        return json.dumps(
+            {"v": 1, "floor": self.floor, "done": sorted(self.done), "health": self.health_ms},
+            separators=(",", ":"),
+        )
 
     def is_new(self, key: str) -> bool:
         return key > self.floor and key not in self.done
@@ -98,7 +105,9 @@ class SensorCursor:
         """A floor beyond the clock (left by an older sensor that trusted a far-future key) hides every real file."""
         return bool(self.floor) and key_ms(self.floor) > now_ms + FUTURE_SLACK_MS
 
-    def advanced(self, handed: Iterable[str], waiting: Iterable[str] = (), now_ms: int | None = None) -> SensorCursor:
+    def advanced(
+        self, handed: Iterable[str], waiting: Iterable[str] = (), now_ms: int | None = None
+    ) -> SensorCursor:
         """The cursor after ``handed`` keys went to runs; the floor stays below every ``waiting`` key and never
         passes the clock, so no file is covered by the floor before it was handed to a run."""
         done = self.done | set(handed)
@@ -133,7 +142,9 @@ class PlannedRun:
     def run_config(self) -> dict:
         ops: dict[str, dict] = {}
         for f in sorted(self.files, key=lambda f: f.key):
-            ops.setdefault(ASSET_FOR_KIND[f.kind], {"config": {"files": []}})["config"]["files"].append(f.relpath)
+            ops.setdefault(ASSET_FOR_KIND[f.kind], {"config": {"files": []}})["config"]["files"].append(
+                f.relpath
+            )
         return {"ops": ops}
 
 

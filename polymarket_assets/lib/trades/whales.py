@@ -28,13 +28,17 @@ if TYPE_CHECKING:
     import os
 
 
-def classify(notional_usd: float, thresholds: Sequence[float] = DEFAULT_THRESHOLDS) -> tuple[str, float] | None:
+def classify(
+    notional_usd: float, thresholds: Sequence[float] = DEFAULT_THRESHOLDS
+) -> tuple[str, float] | None:
     """(label, threshold) of the highest tier ``notional_usd`` reaches, or None below the lowest."""
     reached = [t for t in sorted(thresholds) if notional_usd >= t]
     return (tier_label(reached[-1]), reached[-1]) if reached else None
 
 
-def classify_trade(size: float, price: float, thresholds: Sequence[float] = DEFAULT_THRESHOLDS) -> tuple[str, float] | None:
+def classify_trade(
+    size: float, price: float, thresholds: Sequence[float] = DEFAULT_THRESHOLDS
+) -> tuple[str, float] | None:
     return classify(size * price, thresholds)
 
 
@@ -71,18 +75,31 @@ def whale_events_for_window(
     horizon = end + timedelta(minutes=6)
     trade_files = _hour_files(data_dir, "trades", min(start, end - lookback), horizon)
     book_files = _hour_files(data_dir, "book_updates", start - timedelta(hours=1), horizon)
-    empty_trades = ("NULL::VARCHAR AS trade_uid, NULL::VARCHAR AS asset_id, NULL::VARCHAR AS condition_id, "
-                    "NULL::VARCHAR AS outcome, NULL::VARCHAR AS side, NULL::DOUBLE AS price, NULL::DOUBLE AS size, "
-                    "NULL::DOUBLE AS notional_usd, NULL::TIMESTAMPTZ AS exchange_ts, NULL::VARCHAR AS source")
-    empty_books = ("NULL::VARCHAR AS asset_id, NULL::TIMESTAMPTZ AS exchange_ts, NULL::TIMESTAMPTZ AS received_at, "
-                   "NULL::BIGINT AS seq, NULL::DOUBLE AS best_bid, NULL::DOUBLE AS best_ask")
-    tiers_sql = " ".join(f"WHEN notional_usd >= {float(t)!r}::DOUBLE THEN {float(t)!r}::DOUBLE" for t in reversed(thresholds))
+    empty_trades = (
+        "NULL::VARCHAR AS trade_uid, NULL::VARCHAR AS asset_id, NULL::VARCHAR AS condition_id, "
+        "NULL::VARCHAR AS outcome, NULL::VARCHAR AS side, NULL::DOUBLE AS price, NULL::DOUBLE AS size, "
+        "NULL::DOUBLE AS notional_usd, NULL::TIMESTAMPTZ AS exchange_ts, NULL::VARCHAR AS source"
+    )
+    empty_books = (
+        "NULL::VARCHAR AS asset_id, NULL::TIMESTAMPTZ AS exchange_ts, NULL::TIMESTAMPTZ AS received_at, "
+        "NULL::BIGINT AS seq, NULL::DOUBLE AS best_bid, NULL::DOUBLE AS best_ask"
+    )
+    tiers_sql = " ".join(
+        f"WHEN notional_usd >= {float(t)!r}::DOUBLE THEN {float(t)!r}::DOUBLE" for t in reversed(thresholds)
+    )
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
-        params = {"start": start, "end": end, "lookback_start": end - lookback, "horizon": horizon,
-                  "books_start": start - timedelta(hours=1), "min_usd": thresholds[0], "pct": market_percentile,
-                  "computed_at": computed_at}
+        params = {
+            "start": start,
+            "end": end,
+            "lookback_start": end - lookback,
+            "horizon": horizon,
+            "books_start": start - timedelta(hours=1),
+            "min_usd": thresholds[0],
+            "pct": market_percentile,
+            "computed_at": computed_at,
+        }
         rows = con.execute(
             f"""
             WITH t AS (
@@ -137,7 +154,9 @@ def whale_events_for_window(
     finally:
         con.close()
     labels = [tier_label(t) if t is not None else None for t in rows.column("threshold_usd").to_pylist()]
-    rows = rows.add_column(rows.schema.get_field_index("threshold_usd"), "whale_tier", pa.array(labels, pa.string()))
+    rows = rows.add_column(
+        rows.schema.get_field_index("threshold_usd"), "whale_tier", pa.array(labels, pa.string())
+    )
     table = rows.select(WHALE_EVENTS_SCHEMA.names).cast(WHALE_EVENTS_SCHEMA)
     events = table.to_pylist()
     stats = {
