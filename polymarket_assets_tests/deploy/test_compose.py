@@ -333,7 +333,6 @@ def _yaml_literal_passwords(node, path=()) -> list[str]:
     return found
 
 
-@pytest.mark.xdist_group("checkout")  # not beside test_repo_root.py's temporary files in the checkout
 def test_no_literal_password_in_repository_files():
     placeholder = df.read_env_file()["DAGSTER_PG_PASSWORD"]
     offenders = []

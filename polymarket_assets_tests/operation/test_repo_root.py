@@ -26,9 +26,6 @@ from polymarket_assets_tests.deploy.topology import (
 )
 
 INSTANCE_QUERY = "query { instance { info } }"
-# Dagster's CLIs leave a `.tmp_dagster_home_*` in the checkout while they run: under `pytest -n` these tests
-# share one worker with the test that reads every file of the checkout (test_compose.py).
-pytestmark = pytest.mark.xdist_group("checkout")
 
 
 @pytest.fixture
