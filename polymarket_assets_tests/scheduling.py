@@ -11,6 +11,11 @@ import pytest
 from xdist.scheduler import LoadScopeScheduling
 
 GROUPS = {
+    # The soak leads its unit and the quick operation tests follow it: a worker starts a test only once it holds
+    # the next one, so a unit of the soak alone would hold another unit back behind the soak's many minutes.
+    "polymarket_assets_tests/operation/test_soak.py": "operation",
+    "polymarket_assets_tests/operation/test_automation.py": "operation",
+    "polymarket_assets_tests/operation/test_discovery_sensor.py": "operation",
     # The ML worlds are session fixtures that take minutes to build (ml/conftest.py): one worker builds them.
     "polymarket_assets_tests/ml/test_leakage.py": "ml_worlds",
     "polymarket_assets_tests/ml/test_notebook.py": "ml_worlds",
@@ -20,11 +25,12 @@ GROUPS = {
     "polymarket_assets_tests/operation/test_repo_root.py": "checkout",
     "polymarket_assets_tests/deploy/test_compose.py": "checkout",
 }
-# Handed out first, in this order. The soak waits out its 300 wall seconds and fails on an overloaded machine,
-# so it starts at once beside a single other worker; each of the other two takes minutes.
+# Modules whose units are handed out first, in this order, each module leading its unit. The soak waits out its
+# 300 wall seconds and ingestion's batching window, and fails on an overloaded machine, so it starts at once beside
+# a single other worker; each of the other two units takes minutes.
 FIRST = (
     "polymarket_assets_tests/operation/test_soak.py",
-    "ml_worlds",
+    "polymarket_assets_tests/ml/test_leakage.py",
     "polymarket_assets_tests/deploy/test_topology.py",
 )
 
@@ -47,9 +53,14 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log) -> LoadScopeScheduli
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On a worker, FIRST's units lead the collection; with `--no-loadscope-reorder` the controller then hands
-    units out in collection order. A serial run keeps pytest's order."""
+    """On a worker, FIRST's units lead the collection, each led by its FIRST module; with `--no-loadscope-reorder`
+    the controller then hands units out in collection order. A serial run keeps pytest's order."""
     if not hasattr(config, "workerinput"):
         return
-    rank = {unit: index for index, unit in enumerate(FIRST)}
-    items.sort(key=lambda item: rank.get(unit_of(item.nodeid), len(rank)))
+    rank = {unit_of(module): index for index, module in enumerate(FIRST)}
+
+    def order(item: pytest.Item) -> tuple[int, bool]:
+        module = item.nodeid.split("::", 1)[0]
+        return rank.get(unit_of(module), len(rank)), module not in FIRST
+
+    items.sort(key=order)
