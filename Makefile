@@ -27,8 +27,9 @@ lock: setup
 
 setup: $(STAMP)
 
+# Two workers (pytest-xdist): the soak starts at once on one of them. PYTEST_ARGS="-n 0" runs serially.
 test: setup
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
 
 demo: setup
 	$(PY) -m polymarket_tools.demo

@@ -72,14 +72,15 @@ def run_slots(sim, lake: Lake, slot: datetime, tiers: list[str], overrides: dict
         for tier in tiers:
             request = snapshot_run_request(DEFAULT_PLAN.by_name(tier), slot - timedelta(minutes=1))
             futures.append((tier, pool.submit_request(f"snapshots_{tier.lower()}_job", request, overrides)))
+        runs = dict(futures)
         for instant in sorted({i for values in plan.values() for i in values}):
             sim.control.set_time(instant.timestamp())
             due = [t for t, values in plan.items() if instant in values]
             deadline = time.monotonic() + timeout_s
-            while not all(sweep_logged(lake, t, instant) for t in due):
+            # Each due run either logs its sweep or ends (failed: its result says why); one tier's run that
+            # is done already does not let the clock move on before a slower tier has swept.
+            while not all(sweep_logged(lake, t, instant) or runs[t].done() for t in due):
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"sweeps {due} for {instant} did not finish")
-                if any(f.done() for t, f in futures if t in due):
-                    break  # a run that ended before logging its sweep failed; its result says why
                 time.sleep(0.02)
         return [(tier, f.result()) for tier, f in futures]

@@ -27,6 +27,8 @@ from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from polymarket_assets.definitions import defs as load_defs
+from polymarket_assets.defs.trades.ingest import DEFAULT_BATCH_S
+from polymarket_assets.defs.trades.sensors import SENSOR_INTERVAL_S
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.recorder_state import read_json
 from polymarket_assets_tests.deploy.dev_stack import DevStack, running_dev_stack
@@ -47,8 +49,9 @@ query PartitionStats($key: AssetKeyInput!) {
   }
 }
 """
-# Trades arrive in the lake through 10 s recorder files, a 20 s sensor and an ingestion run.
-INGEST_SETTLE_S = 240
+# Trades arrive in the lake through 10 s recorder files that wait for their 5-minute batching window to close,
+# then the sensor's next tick and an ingestion run: the last file of the soak may wait a whole window.
+INGEST_SETTLE_S = DEFAULT_BATCH_S + SENSOR_INTERVAL_S + 120
 TERMINAL_RUN_STATUSES = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
 
