@@ -28,7 +28,10 @@ lock: setup
 setup: $(STAMP)
 
 # Two workers (pytest-xdist): the soak starts at once on one of them. PYTEST_ARGS="-n 0" runs serially.
+# Lint and formatting first (seconds), then the suite on two workers (polymarket_assets_tests/scheduling.py).
 test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
 
 demo: setup

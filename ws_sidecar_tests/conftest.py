@@ -19,8 +19,15 @@ START = "2026-11-25T06:00:00Z"
 
 # Fast settings so a test sees flushes, audits and the watchdog within seconds (the audit interval and overlap
 # are simulated seconds; settle is wall seconds).
-FAST = {"flush_interval_s": 1, "status_interval_s": 0.2, "refresh_s": 2, "settle_s": 2, "audit_interval_s": 20,
-        "audit_overlap_s": 60, "hash_check_interval_s": 3}
+FAST = {
+    "flush_interval_s": 1,
+    "status_interval_s": 0.2,
+    "refresh_s": 2,
+    "settle_s": 2,
+    "audit_interval_s": 20,
+    "audit_overlap_s": 60,
+    "hash_check_interval_s": 3,
+}
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +63,14 @@ def wait(predicate, timeout_s: float, what: str, poll_s: float = 0.1):
 def capture(data_dir: Path, sim, cids, start: float, end: float) -> dict:
     """Recorded trades (incoming files) against the simulator's ground truth over [start, end]."""
     recorded = [
-        (r["asset_id"], r["side"], r["size"], r["price"], int(r["exchange_ts"].timestamp() * 1000), r["condition_id"])
+        (
+            r["asset_id"],
+            r["side"],
+            r["size"],
+            r["price"],
+            int(r["exchange_ts"].timestamp() * 1000),
+            r["condition_id"],
+        )
         for r in read_kind(data_dir, "trades")
     ]
     return compare_with_truth(recorded, sim.control, cids, start, end)

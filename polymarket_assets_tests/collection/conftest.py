@@ -13,7 +13,9 @@ HOUR0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def sim():
-    with run_sim(markets=300, seed=11, speed=0.0, faults="none", start=(HOUR0 - timedelta(minutes=2)).isoformat()) as handle:
+    with run_sim(
+        markets=300, seed=11, speed=0.0, faults="none", start=(HOUR0 - timedelta(minutes=2)).isoformat()
+    ) as handle:
         yield handle
 
 

@@ -29,7 +29,12 @@ def sim_dagster_env(sim, tmp_path_factory) -> Iterator[dict]:
     data_dir = tmp_path_factory.mktemp("data")
     home = tmp_path_factory.mktemp("dagster_home")
     patch = pytest.MonkeyPatch()
-    for key, value in {**sim.env, "PM_CLOCK": "sim", "PM_DATA_DIR": str(data_dir), "DAGSTER_HOME": str(home)}.items():
+    for key, value in {
+        **sim.env,
+        "PM_CLOCK": "sim",
+        "PM_DATA_DIR": str(data_dir),
+        "DAGSTER_HOME": str(home),
+    }.items():
         patch.setenv(key, value)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     instance = dg.DagsterInstance.get()
@@ -49,7 +54,11 @@ def load_defs() -> dg.Definitions:
 def run_job(defs, instance, job_name: str, partition_key: str, run_config: dict | None = None, tags=None):
     job = defs.resolve_job_def(job_name)
     return job.execute_in_process(
-        run_config=run_config or {}, partition_key=partition_key, instance=instance, tags=tags or {}, raise_on_error=False
+        run_config=run_config or {},
+        partition_key=partition_key,
+        instance=instance,
+        tags=tags or {},
+        raise_on_error=False,
     )
 
 
@@ -63,8 +72,9 @@ def sweep_logged(lake: Lake, tier: str, instant: datetime) -> bool:
     return any(p.name.startswith(stem) for p in lake.files("sweeps", parts))
 
 
-def run_slots(sim, lake: Lake, slot: datetime, tiers: list[str], overrides: dict | None = None,
-              timeout_s: float = 60.0) -> list:
+def run_slots(
+    sim, lake: Lake, slot: datetime, tiers: list[str], overrides: dict | None = None, timeout_s: float = 60.0
+) -> list:
     """Launch one slot run per tier for `slot` (in forked workers) and step the paused clock through their instants."""
     plan = {t: slot_instants(DEFAULT_PLAN.by_name(t), slot) for t in tiers}
     with LocalRunPool(workers=len(tiers)) as pool:

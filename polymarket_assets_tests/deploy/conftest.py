@@ -32,7 +32,9 @@ def _install_chromium(lock_path: Path) -> str:
         for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
             result = subprocess.run(argv, env=env, check=False, capture_output=True, text=True, timeout=900)
             if result.returncode != 0:
-                raise RuntimeError(f"{' '.join(argv)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+                raise RuntimeError(
+                    f"{' '.join(argv)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+                )
     found = shutil.which("chromium")
     if not found:
         raise RuntimeError("apt-get installed chromium but no `chromium` is on PATH")

@@ -13,7 +13,9 @@ HOUR = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def sim():
-    with run_sim(markets=120, seed=5, speed=0.0, faults="none", start=(HOUR - timedelta(minutes=2)).isoformat()) as handle:
+    with run_sim(
+        markets=120, seed=5, speed=0.0, faults="none", start=(HOUR - timedelta(minutes=2)).isoformat()
+    ) as handle:
         yield handle
 
 

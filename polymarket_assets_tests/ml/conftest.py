@@ -47,7 +47,9 @@ def ml_config_for(step: timedelta, hours: int) -> dict:
 
     # The simulator's events are independent (no news spills from one cluster to another), so these short
     # worlds skip the embargo; the purge alone still keeps every fitted label before the first test row.
-    return coarse_run_config(step, hours, min_rows=60, min_markets_per_split=10, replicates=1000, embargo_h=0.0)
+    return coarse_run_config(
+        step, hours, min_rows=60, min_markets_per_split=10, replicates=1000, embargo_h=0.0
+    )
 
 
 def build_world(

@@ -52,7 +52,11 @@ query PartitionStats($key: AssetKeyInput!) {
 # Trades arrive in the lake through 10 s recorder files that wait for their 5-minute batching window to close,
 # then the sensor's next tick and an ingestion run: the last file of the soak may wait a whole window.
 INGEST_SETTLE_S = DEFAULT_BATCH_S + SENSOR_INTERVAL_S + 120
-TERMINAL_RUN_STATUSES = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+TERMINAL_RUN_STATUSES = {
+    dg.DagsterRunStatus.SUCCESS,
+    dg.DagsterRunStatus.FAILURE,
+    dg.DagsterRunStatus.CANCELED,
+}
 
 
 @dataclass
@@ -119,7 +123,11 @@ class SoakReport:
 
 def first_snapshot_file_time(data: Path) -> float | None:
     """Modification time of the oldest snapshot file in the lake, or None before the first one."""
-    files = list((data / "lake" / "snapshots").rglob("*.parquet")) if (data / "lake" / "snapshots").exists() else []
+    files = (
+        list((data / "lake" / "snapshots").rglob("*.parquet"))
+        if (data / "lake" / "snapshots").exists()
+        else []
+    )
     return min((f.stat().st_mtime for f in files), default=None)
 
 
@@ -147,7 +155,9 @@ def tier_coverage(data: Path, start: datetime, end: datetime) -> tuple[dict[str,
 
 def check_states(instance: dg.DagsterInstance) -> list[CheckState]:
     """The latest execution of every asset check in the code location, as the UI shows it."""
-    keys = sorted(load_defs().get_repository_def().asset_graph.asset_check_keys, key=lambda k: k.to_user_string())
+    keys = sorted(
+        load_defs().get_repository_def().asset_graph.asset_check_keys, key=lambda k: k.to_user_string()
+    )
     latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
     states = []
     for key in keys:
@@ -183,13 +193,22 @@ def warehouse_builds(instance: dg.DagsterInstance) -> list[float]:
 
 
 def lake_trades(data: Path) -> list[tuple]:
-    table = Lake(str(data)).read("trades", columns=["asset_id", "side", "size", "price", "exchange_ts", "condition_id"])
+    table = Lake(str(data)).read(
+        "trades", columns=["asset_id", "side", "size", "price", "exchange_ts", "condition_id"]
+    )
     if table is None:
         return []
     ms = table.column("exchange_ts").cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64()).to_pylist()
-    return list(zip(table.column("asset_id").to_pylist(), table.column("side").to_pylist(),
-                    table.column("size").to_pylist(), table.column("price").to_pylist(), ms,
-                    table.column("condition_id").to_pylist()))
+    return list(
+        zip(
+            table.column("asset_id").to_pylist(),
+            table.column("side").to_pylist(),
+            table.column("size").to_pylist(),
+            table.column("price").to_pylist(),
+            ms,
+            table.column("condition_id").to_pylist(),
+        )
+    )
 
 
 def recorder_markets(data: Path) -> tuple[set[str], float | None]:
@@ -210,7 +229,10 @@ def screenshot(chromium: str, url: str, out: Path, profile: Path) -> int:
 
     result = subprocess.run(
         [chromium, *SOAK_CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={out}", url],
-        check=False, capture_output=True, text=True, timeout=600,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if result.returncode != 0 or not out.is_file():
         raise RuntimeError(f"chromium failed on {url}: {result.stderr[-2000:]}")
@@ -229,7 +251,10 @@ def run_soak(
     progress: Callable[[str], None] = lambda _: None,
 ) -> SoakReport:
     """Start the dev stack, touch nothing for `seconds`, then measure. Nothing is asserted here."""
-    overrides = {"PM_SIM_ARGS": f"--markets {markets} --seed 7 --faults light --speed 1", "PM_WS_SIDECAR": "1"}
+    overrides = {
+        "PM_SIM_ARGS": f"--markets {markets} --seed 7 --faults light --speed 1",
+        "PM_WS_SIDECAR": "1",
+    }
     launched = time.time()
     with running_dev_stack(tmp, overrides) as stack:
         stack.wait_loaded()
@@ -260,7 +285,9 @@ def run_soak(
     return report
 
 
-def inspect(stack: DevStack, launched: float, end: datetime, first_snapshot: float | None, progress) -> SoakReport:
+def inspect(
+    stack: DevStack, launched: float, end: datetime, first_snapshot: float | None, progress
+) -> SoakReport:
     data = stack.data
     sim_url = _sim_control_url(stack)
     control = SimControl(sim_url)
@@ -280,10 +307,19 @@ def inspect(stack: DevStack, launched: float, end: datetime, first_snapshot: flo
         by_status: dict[str, int] = {}
         for run in runs:
             by_status[run.status.value] = by_status.get(run.status.value, 0) + 1
-        failed = [f"{r.job_name} {r.run_id[:8]} {r.tags.get('dagster/partition', '')}" for r in runs if r.status == dg.DagsterRunStatus.FAILURE]
+        failed = [
+            f"{r.job_name} {r.run_id[:8]} {r.tags.get('dagster/partition', '')}"
+            for r in runs
+            if r.status == dg.DagsterRunStatus.FAILURE
+        ]
         discovery = [
-            {"status": r.status.value, "reason": r.tags.get("discovery/reason"), "sensor": r.tags.get("dagster/sensor_name")}
-            for r in runs if r.job_name == "markets_job"
+            {
+                "status": r.status.value,
+                "reason": r.tags.get("discovery/reason"),
+                "sensor": r.tags.get("dagster/sensor_name"),
+            }
+            for r in runs
+            if r.job_name == "markets_job"
         ]
         builds = warehouse_builds(instance)
         checks = check_states(instance)
@@ -320,7 +356,9 @@ def missing_partitions(stack: DevStack) -> dict[str, int]:
     """Partitions the UI shows as "missing" for each snapshot asset."""
     out = {}
     for tier in ("t0", "t1", "t2", "t3", "t4", "stale"):
-        node = stack.graphql(PARTITION_STATS_QUERY, {"key": {"path": [f"snapshots_{tier}"]}})["assetNodeOrError"]
+        node = stack.graphql(PARTITION_STATS_QUERY, {"key": {"path": [f"snapshots_{tier}"]}})[
+            "assetNodeOrError"
+        ]
         stats = node["partitionStats"]
         out[f"snapshots_{tier}"] = (
             stats["numPartitions"] - stats["numMaterialized"] - stats["numMaterializing"] - stats["numFailed"]

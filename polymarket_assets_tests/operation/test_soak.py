@@ -34,7 +34,9 @@ def test_make_dev_sim_left_alone_records_everything_and_the_ui_shows_no_red(tmp_
     print(report)
 
     # Discovery without help: the sensor asked for it at start-up, and it succeeded.
-    assert any(r["sensor"] == "markets_discovery_sensor" and r["status"] == "SUCCESS" for r in report.discovery_runs), report.discovery_runs
+    assert any(
+        r["sensor"] == "markets_discovery_sensor" and r["status"] == "SUCCESS" for r in report.discovery_runs
+    ), report.discovery_runs
     assert report.markets_discovered > 0
     assert report.first_snapshot_s is not None and report.first_snapshot_s <= MAX_FIRST_SNAPSHOT_S
 

@@ -25,12 +25,48 @@ class FixedClock:
         return self.us
 
 
-def ws_trade(uid: str, ts_ms: int, price: float = 0.5, size: float = 10.0, side: str = "BUY", asset: str = YES) -> tuple:
-    return (uid, "ws", asset, CID, side, price, size, 0.0, ts_ms, ts_ms * 1000 + 150_000, None, None, None, "c00", "r1")
+def ws_trade(
+    uid: str, ts_ms: int, price: float = 0.5, size: float = 10.0, side: str = "BUY", asset: str = YES
+) -> tuple:
+    return (
+        uid,
+        "ws",
+        asset,
+        CID,
+        side,
+        price,
+        size,
+        0.0,
+        ts_ms,
+        ts_ms * 1000 + 150_000,
+        None,
+        None,
+        None,
+        "c00",
+        "r1",
+    )
 
 
-def api_trade(uid: str, ts_s: int, price: float = 0.5, size: float = 10.0, side: str = "SELL", asset: str = NO) -> tuple:
-    return (uid, "data_api", asset, CID, side, price, size, None, ts_s * 1000, (ts_s + 40) * 10**6, "No", 1, "0xtx", None, "r1")
+def api_trade(
+    uid: str, ts_s: int, price: float = 0.5, size: float = 10.0, side: str = "SELL", asset: str = NO
+) -> tuple:
+    return (
+        uid,
+        "data_api",
+        asset,
+        CID,
+        side,
+        price,
+        size,
+        None,
+        ts_s * 1000,
+        (ts_s + 40) * 10**6,
+        "No",
+        1,
+        "0xtx",
+        None,
+        "r1",
+    )
 
 
 def write(data_dir, kind: str, rows: list[tuple], run_id: str = "0a1b2c3d") -> list:
@@ -47,7 +83,9 @@ def evaluate(data_dir, cursor: str | None = None, instance=None) -> dg.SensorRes
     are kept out by a cursor that says this window's were already requested (test_sensor_hostile covers them)."""
     state = json.loads(cursor) if cursor else {"v": 1, "floor": "", "done": []}
     cursor = json.dumps({**state, "health": NO_HEALTH_MS}, separators=(",", ":"))
-    context = dg.build_sensor_context(cursor=cursor, resources={"lake": LakeResource(data_dir=str(data_dir))}, instance=instance)
+    context = dg.build_sensor_context(
+        cursor=cursor, resources={"lake": LakeResource(data_dir=str(data_dir))}, instance=instance
+    )
     return incoming_files_sensor(context)
 
 
