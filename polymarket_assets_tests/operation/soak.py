@@ -25,9 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from polymarket_assets.defs.trades.ingest import DEFAULT_BATCH_S
 
 from polymarket_assets.definitions import defs as load_defs
-from polymarket_assets.defs.trades.ingest import DEFAULT_BATCH_S
 from polymarket_assets.defs.trades.sensors import SENSOR_INTERVAL_S
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.recorder_state import read_json
