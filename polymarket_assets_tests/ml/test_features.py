@@ -120,16 +120,19 @@ def test_whales_are_classified_on_usd_notional_and_signed_towards_yes(lake):
         [
             trade("a", t - 2 * H, "yes", "BUY", 0.5, 1500.0),
             trade("a", t - 3 * H, "no", "SELL", 0.3, 5000.0),  # selling NO: towards YES
+            trade("a", t - 8 * H, "yes", "SELL", 0.5, 1200.0),  # towards NO, outside 6 h, inside 24 h
             trade("a", t - 30 * H, "no", "BUY", 0.3, 2000.0),  # towards NO, outside 24 h, inside 7 days
             trade("a", t - 4 * H, "yes", "BUY", 0.02, 40.0),  # 2,000 shares but $40: not a whale
             trade("a", t - 5 * H, "yes", "SELL", 0.5, 999.0),  # just under the threshold
         ],
     )
     row = _rows(lake)[("a", t)]
-    assert row["whale_count_24h"] == 2 and row["whale_net_usd_24h"] == pytest.approx(6500.0)
-    assert row["whale_net_count_24h"] == 2
-    assert row["whale_count_7d"] == 3 and row["whale_net_usd_7d"] == pytest.approx(4500.0)
-    assert row["whale_net_count_7d"] == 1
+    assert row["whale_count_6h"] == 2 and row["whale_net_usd_6h"] == pytest.approx(6500.0)
+    assert row["whale_net_count_6h"] == 2
+    assert row["whale_count_24h"] == 3 and row["whale_net_usd_24h"] == pytest.approx(5300.0)
+    assert row["whale_net_count_24h"] == 1
+    assert row["whale_count_7d"] == 4 and row["whale_net_usd_7d"] == pytest.approx(3300.0)
+    assert row["whale_net_count_7d"] == 0
     assert row["hours_since_whale"] == pytest.approx(2.0)
 
 

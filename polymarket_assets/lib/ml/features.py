@@ -130,6 +130,7 @@ def _trades_sql(market_states: str, trades: str, whale_usd: float) -> str:
 LOOKUP_COLUMNS = [  # what the as-of pass hands to the output query, besides the state columns
     "momentum_1h", "momentum_6h", "momentum_24h",
     "trade_count_1h", "buy_usd_1h", "sell_usd_1h", "vwap_1h",
+    "whale_count_6h", "whale_net_usd_6h", "whale_net_count_6h",
     "whale_count_24h", "whale_net_usd_24h", "whale_net_count_24h",
     "whale_count_7d", "whale_net_usd_7d", "whale_net_count_7d",
     "hours_since_whale", "event_yes_sum", "event_n_markets",
@@ -227,7 +228,7 @@ class _AsOf:
 
         at = {
             window: np.searchsorted(self.r_key, space.keys(p_market, p_ts - hours * HOUR_US), side="right")
-            for window, hours in (("now", 0), ("1h", 1), ("24h", 24), ("7d", 168))
+            for window, hours in (("now", 0), ("1h", 1), ("6h", 6), ("24h", 24), ("7d", 168))
         }
 
         def flow(prefix: np.ndarray, window: str) -> np.ndarray:
@@ -240,7 +241,7 @@ class _AsOf:
         size_1h = flow(sums["size"], "1h")
         with np.errstate(invalid="ignore", divide="ignore"):
             put("vwap_1h", np.where(size_1h > 0, flow(sums["pxs"], "1h") / size_1h, p_price))
-        for window in ("24h", "7d"):
+        for window in ("6h", "24h", "7d"):
             put(f"whale_count_{window}", flow(sums["whales"], window))
             put(f"whale_net_usd_{window}", flow(sums["whale_net"], window) / MICRO)
             put(f"whale_net_count_{window}", flow(sums["whale_dir"], window))
@@ -297,6 +298,7 @@ SELECT
     f.momentum_1h, f.momentum_6h, f.momentum_24h,
     r.volume_24h, r.liquidity, r.one_day_price_change, r.one_week_price_change,
     f.trade_count_1h, f.buy_usd_1h, f.sell_usd_1h, f.buy_usd_1h - f.sell_usd_1h AS net_flow_usd_1h, f.vwap_1h,
+    f.whale_count_6h, f.whale_net_usd_6h, f.whale_net_count_6h,
     f.whale_count_24h, f.whale_net_usd_24h, f.whale_net_count_24h,
     f.whale_count_7d, f.whale_net_usd_7d, f.whale_net_count_7d,
     f.hours_since_whale,
