@@ -128,7 +128,9 @@ def bench_training(work: Path, features_file: str) -> dict:
     }
 
 
-def bench_sim_market(seeds=SIM_SEEDS, markets: int = WORLD_MARKETS, informed_flow: float = REALISTIC_INFORMED) -> dict:
+def bench_sim_market(
+    seeds=SIM_SEEDS, markets: int = WORLD_MARKETS, informed_flow: float = REALISTIC_INFORMED
+) -> dict:
     """The realistic market's Brier 24 h before close, and the best possible gain on it, pooled over seeds."""
     from polymarket_sim.world import World, market_brier
 
@@ -151,8 +153,12 @@ def false_gain_rates(worlds: list[dict]) -> dict:
     return {
         "null_world_seeds": n,
         "null_world_false_gain_rate": round(sum(w["vs_best"][2] < 0 for w in worlds) / n, 4) if n else None,
-        "null_world_verdict_gain_rate": round(sum(w["verdict"] == "gain" for w in worlds) / n, 4) if n else None,
-        "null_world_ci_below_zero_vs_market_rate": round(sum(w["ci"][1] < 0 for w in worlds) / n, 4) if n else None,
+        "null_world_verdict_gain_rate": round(sum(w["verdict"] == "gain" for w in worlds) / n, 4)
+        if n
+        else None,
+        "null_world_ci_below_zero_vs_market_rate": round(sum(w["ci"][1] < 0 for w in worlds) / n, 4)
+        if n
+        else None,
     }
 
 
@@ -226,8 +232,9 @@ def bench_world(
     }
 
 
-def bench_realistic_worlds(work: Path, null_seeds=NULL_SEEDS, markets: int = REALISTIC_MARKETS,
-                           hours: int = WORLD_HOURS) -> dict:
+def bench_realistic_worlds(
+    work: Path, null_seeds=NULL_SEEDS, markets: int = REALISTIC_MARKETS, hours: int = WORLD_HOURS
+) -> dict:
     """The realistic market with informed flow, and null worlds over many seeds."""
     informed = bench_world(work / "realistic", REALISTIC_INFORMED, 21, "realistic", markets, hours)
     shutil.rmtree(work / "realistic", ignore_errors=True)

@@ -478,7 +478,10 @@ INCOMING_WS_GAPS_SCHEMA = pa.schema(
         ("connection_id", pa.string()),
         ("start_ts", TS_MS),
         ("end_ts", TS_MS),
-        ("reason", pa.string()),  # "disconnect", "freeze", "resync", "restart", "write_failed" or "planned_restart"
+        (
+            "reason",
+            pa.string(),
+        ),  # "disconnect", "freeze", "resync", "restart", "write_failed" or "planned_restart"
         ("detail", pa.string()),
         ("n_assets", pa.int64()),
         ("condition_id", pa.string()),  # set when a resync concerns one market
@@ -490,7 +493,10 @@ INCOMING_WS_GAPS_SCHEMA = pa.schema(
 # the provisional resolution (`outcome` is its claim as a label, confirmed or contradicted by `resolutions`).
 INCOMING_MARKET_EVENTS_SCHEMA = pa.schema(
     [
-        ("event_key", pa.string()),  # <event_type>:<condition_id>:<exchange ms>; one row per event whatever the sockets
+        (
+            "event_key",
+            pa.string(),
+        ),  # <event_type>:<condition_id>:<exchange ms>; one row per event whatever the sockets
         ("event_type", pa.string()),  # "new_market" or "market_resolved"
         ("source", pa.string()),  # "ws_new_market" or "ws_market_resolved"
         ("condition_id", pa.string()),

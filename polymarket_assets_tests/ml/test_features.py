@@ -233,10 +233,15 @@ def _many_files_lake(lake):
     write_states(lake, [market_state(c, T0, end, neg_risk=c != "z", neg_risk_market_id="E") for c in "abz"])
     write_snapshots(
         lake,
-        [snapshot(c, T0 + timedelta(minutes=20 * i), 0.2 + 0.001 * i + 0.1 * j) for j, c in enumerate("abz")
-         for i in range(150)],
+        [
+            snapshot(c, T0 + timedelta(minutes=20 * i), 0.2 + 0.001 * i + 0.1 * j)
+            for j, c in enumerate("abz")
+            for i in range(150)
+        ],
     )
-    write_trades(lake, [trade("a", T0 + timedelta(minutes=33 * i), "yes", "BUY", 0.4, 900.0 + i) for i in range(80)])
+    write_trades(
+        lake, [trade("a", T0 + timedelta(minutes=33 * i), "yes", "BUY", 0.4, 900.0 + i) for i in range(80)]
+    )
 
 
 def test_rows_do_not_depend_on_how_the_snapshot_files_are_chunked(lake, monkeypatch):
@@ -265,7 +270,12 @@ def test_a_lake_changed_between_the_two_scans_fails_the_build_instead_of_misalig
         table = pq.read_table(path)
         pq.write_table(table.slice(1), path)
         with pytest.raises(duckdb.Error, match="misaligned"):
-            _run_passes(con, asof, passes, lambda cursor, sql, _: cursor.execute(sql, {"start": start, "end": end}).fetchall())
+            _run_passes(
+                con,
+                asof,
+                passes,
+                lambda cursor, sql, _: cursor.execute(sql, {"start": start, "end": end}).fetchall(),
+            )
 
 
 def test_snapshot_files_are_pruned_by_their_date_partition(lake):
@@ -273,7 +283,9 @@ def test_snapshot_files_are_pruned_by_their_date_partition(lake):
 
     _many_files_lake(lake)
     every = table_files(lake.root, "snapshots")
-    some = table_files(lake.root, "snapshots", dates=(T0 + timedelta(days=1), T0 + timedelta(days=1, hours=5)))
+    some = table_files(
+        lake.root, "snapshots", dates=(T0 + timedelta(days=1), T0 + timedelta(days=1, hours=5))
+    )
     assert set(some) < set(every) and some
     assert all("date=2026-11-21" in f for f in some)
     (lake.root / "snapshots" / "tier=T1" / "date=2026-11-21" / "hour=00" / ".tmp-x.parquet").write_bytes(b"")

@@ -46,7 +46,9 @@ from polymarket_assets.lib.ml.sources import MARKET_STATES, SNAPSHOTS, TRADES, r
 from polymarket_assets.lib.sql import sql_text
 from polymarket_assets.lib.whale_tiers import DEFAULT_THRESHOLDS
 
-WHALE_USD = min(DEFAULT_THRESHOLDS)  # the lowest whale tier: a whale is classified on USD notional, never shares
+WHALE_USD = min(
+    DEFAULT_THRESHOLDS
+)  # the lowest whale tier: a whale is classified on USD notional, never shares
 SNAPSHOT_LOOKBACK = timedelta(hours=49)  # 24 h momentum may look back to ts - 48 h
 TRADE_LOOKBACK = timedelta(days=7, hours=1)
 EVENT_STALENESS_H = 6
@@ -128,12 +130,25 @@ def _trades_sql(market_states: str, trades: str, whale_usd: float) -> str:
 
 
 LOOKUP_COLUMNS = [  # what the as-of pass hands to the output query, besides the state columns
-    "momentum_1h", "momentum_6h", "momentum_24h",
-    "trade_count_1h", "buy_usd_1h", "sell_usd_1h", "vwap_1h",
-    "whale_count_6h", "whale_net_usd_6h", "whale_net_count_6h",
-    "whale_count_24h", "whale_net_usd_24h", "whale_net_count_24h",
-    "whale_count_7d", "whale_net_usd_7d", "whale_net_count_7d",
-    "hours_since_whale", "event_yes_sum", "event_n_markets",
+    "momentum_1h",
+    "momentum_6h",
+    "momentum_24h",
+    "trade_count_1h",
+    "buy_usd_1h",
+    "sell_usd_1h",
+    "vwap_1h",
+    "whale_count_6h",
+    "whale_net_usd_6h",
+    "whale_net_count_6h",
+    "whale_count_24h",
+    "whale_net_usd_24h",
+    "whale_net_count_24h",
+    "whale_count_7d",
+    "whale_net_usd_7d",
+    "whale_net_count_7d",
+    "hours_since_whale",
+    "event_yes_sum",
+    "event_n_markets",
 ]
 STATE_COLUMNS = ["end_date", "created_at", "neg_risk", "event_key", "category"]
 MOMENTUM = ((1, 2), (6, 12), (24, 48))  # (lag h, the lagged price may be at most this old, h)
@@ -249,8 +264,10 @@ class _AsOf:
         last = self.last_whale[at["now"]]
         mine = (last >= 0) & ((last >> space.bits) == p_market)
         whale_us = (last & ((1 << space.bits) - 1)) + space.base
-        put("hours_since_whale",
-            np.where(mine, np.minimum(WHALE_CAP_H, (p_ts - whale_us) / HOUR_US), WHALE_CAP_H))
+        put(
+            "hours_since_whale",
+            np.where(mine, np.minimum(WHALE_CAP_H, (p_ts - whale_us) / HOUR_US), WHALE_CAP_H),
+        )
 
         # negRisk: every market seen in the event, looked up as of ts; it counts if, as of its own latest
         # snapshot, it was in the same event and that snapshot is recent enough
@@ -317,7 +334,9 @@ WHERE CASE WHEN f.k IS DISTINCT FROM hash(r.condition_id) OR f.ts_us IS DISTINCT
 """
 
 
-def check_market_keys(con: duckdb.DuckDBPyConnection, market_states: str, snapshots: str, params: dict) -> None:
+def check_market_keys(
+    con: duckdb.DuckDBPyConnection, market_states: str, snapshots: str, params: dict
+) -> None:
     """Markets are keyed by a 64-bit hash of their id; refuse to run if two ids share one."""
     ids, hashes = con.execute(
         f"""
@@ -359,8 +378,13 @@ class _Pass:
     rows: np.ndarray
 
 
-def _plan(con: duckdb.DuckDBPyConnection, lake_root: str | os.PathLike, start: datetime, end: datetime,
-          whale_usd: float) -> tuple[_AsOf, list[_Pass]]:
+def _plan(
+    con: duckdb.DuckDBPyConnection,
+    lake_root: str | os.PathLike,
+    start: datetime,
+    end: datetime,
+    whale_usd: float,
+) -> tuple[_AsOf, list[_Pass]]:
     """Run the input scans and the as-of pass; return it with the output passes (at least one, so an empty
     window still gives a typed, empty result)."""
     params = window_params(start, end)
@@ -396,7 +420,7 @@ def _plan(con: duckdb.DuckDBPyConnection, lake_root: str | os.PathLike, start: d
     del timeline, trades, states
     start_us, offset, selected = _epoch_us(start), 0, []
     for chunk, size in zip(chunks, sizes):
-        rows = offset + np.flatnonzero(asof.ts[offset:offset + size] >= start_us)
+        rows = offset + np.flatnonzero(asof.ts[offset : offset + size] >= start_us)
         if rows.size:
             selected.append((chunk, rows))
         offset += size
@@ -406,8 +430,12 @@ def _plan(con: duckdb.DuckDBPyConnection, lake_root: str | os.PathLike, start: d
     ]
 
 
-def _run_passes(con: duckdb.DuckDBPyConnection, asof: _AsOf, passes: list[_Pass],
-                run: Callable[[duckdb.DuckDBPyConnection, str, int], T]) -> list[T]:
+def _run_passes(
+    con: duckdb.DuckDBPyConnection,
+    asof: _AsOf,
+    passes: list[_Pass],
+    run: Callable[[duckdb.DuckDBPyConnection, str, int], T],
+) -> list[T]:
     """`run(cursor, sql, i)` for every pass, PASSES_IN_FLIGHT at a time, each on its own cursor with its
     lookups registered as `lookups`; results in pass order. A writing pass keeps about one core busy, so
     two in flight use both cores of a small machine while bounding memory to two chunks' lookups. The
@@ -453,7 +481,9 @@ def build_features(
     with _insertion_order(con):
         asof, passes = _plan(con, lake_root, start, end, whale_usd)
         # No ORDER BY in the query: a sorted result lets DuckDB drop the scan order the join needs.
-        parts = _run_passes(con, asof, passes, lambda cursor, sql, _: cursor.execute(sql, params).to_arrow_table())
+        parts = _run_passes(
+            con, asof, passes, lambda cursor, sql, _: cursor.execute(sql, params).to_arrow_table()
+        )
     table = pa.concat_tables(parts)
     return table.sort_by([("condition_id", "ascending"), ("ts", "ascending")])
 
@@ -472,7 +502,10 @@ def copy_features(
 
     def write(cursor: duckdb.DuckDBPyConnection, sql: str, i: int) -> tuple[str, int]:
         path = path_for(i)
-        cursor.execute(f"COPY ({sql}) TO {sql_text(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)", params)
+        cursor.execute(
+            f"COPY ({sql}) TO {sql_text(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
+            params,
+        )
         return path, cursor.execute(f"SELECT count(*) FROM read_parquet({sql_text(path)})").fetchall()[0][0]
 
     with _insertion_order(con):
