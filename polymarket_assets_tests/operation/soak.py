@@ -25,12 +25,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from polymarket_assets.defs.trades.ingest import DEFAULT_BATCH_S
 
 from polymarket_assets.definitions import defs as load_defs
 from polymarket_assets.defs.trades.sensors import SENSOR_INTERVAL_S
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.recorder_state import read_json
+from polymarket_assets.lib.trades.plan import DEFAULT_BATCH_S
 from polymarket_assets_tests.deploy.dev_stack import DevStack, running_dev_stack
 from polymarket_assets_tests.deploy.topology import CHROMIUM_FLAGS
 from polymarket_sim.runner import SimControl
