@@ -488,5 +488,6 @@ class Connection(threading.Thread):
             "hash_checks": dict(self.hash_checks),
             "last_message_age_s": round((now - p.last_data_us) / 1e6, 3) if p.last_data_us else None,
             "in_outage": self.outage is not None,
+            "outage_s": round((now - self.outage["start_us"]) / 1e6, 3) if self.outage is not None else None,
             "watermark_ms": p.watermark_ms,
         }

@@ -53,6 +53,21 @@ def test_status_file_verdicts():
         assert not ok and any(needle in p for p in problems), (needle, problems)
 
 
+def test_a_connection_reconnecting_within_the_grace_is_not_down():
+    cfg = SidecarHealthConfig(reconnect_grace_s=15.0)
+    live = {"in_outage": False, "outage_s": None}
+
+    def verdict(outage_s):
+        conns = [live, {"in_outage": True, "outage_s": outage_s}]
+        return sidecar_health(
+            {**HEALTHY, "updated_at_wall": 95.0, "connections_live": 1, "connections": conns}, cfg, 100.0
+        )
+
+    assert verdict(2.0) == (True, [])
+    ok, problems = verdict(60.0)
+    assert not ok and problems == ["1 connections not live"]
+
+
 def test_gap_minutes_are_a_union_per_hour_without_resyncs(tmp_path):
     now = datetime(2026, 11, 24, 12, 30, tzinfo=UTC)
     h = datetime(2026, 11, 24, 11, tzinfo=UTC)

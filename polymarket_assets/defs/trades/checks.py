@@ -142,6 +142,9 @@ class SidecarHealthConfig(dg.Config):
     """The writer completes a flush every few seconds; longer without one means rows are only in memory."""
     max_pending_rows: int = 1_000_000
     """Rows received but not yet on disk; far above one flush's worth means the writer is failing or behind."""
+    reconnect_grace_s: float = 15.0
+    """A connection in an outage for less than this (recorder clock) is reconnecting, not down: a socket that goes
+    quiet at the start of a planned exchange restart drops a moment before the restart watch sees HTTP 425."""
 
 
 def sidecar_health(
@@ -160,10 +163,16 @@ def sidecar_health(
         problems.append("no markets_current table to read markets from")
     # During the exchange's planned restart quiet, reconnecting sockets are expected (and recorded as its gap).
     if not status.get("planned_restart_open"):
-        if status.get("connections_live", 0) < status.get("connections_total", 0):
-            problems.append(
-                f"{status['connections_total'] - status['connections_live']} connections not live"
-            )
+        reconnecting = sum(
+            1
+            for c in status.get("connections") or []
+            if c.get("in_outage")
+            and c.get("outage_s") is not None
+            and c["outage_s"] <= config.reconnect_grace_s
+        )
+        down = status.get("connections_total", 0) - status.get("connections_live", 0) - reconnecting
+        if down > 0:
+            problems.append(f"{down} connections not live")
         msg_age = status.get("oldest_connection_message_age_s")
         if status.get("connections_total", 0) and (msg_age is None or msg_age > config.max_message_age_s):
             problems.append(f"a connection has received no message for {msg_age} s")
