@@ -34,7 +34,7 @@ FIRST = (
     "polymarket_assets_tests/operation/test_soak.py",
     "polymarket_assets_tests/ml/test_leakage.py",
     "polymarket_assets_tests/deploy/test_topology.py",
-    "polymarket_assets_tests/ws_sidecar/test_planned_restart.py",
+    "ws_sidecar_tests/test_planned_restart.py",
 )
 
 
