@@ -25,13 +25,16 @@ GROUPS = {
     "polymarket_assets_tests/operation/test_repo_root.py": "checkout",
     "polymarket_assets_tests/deploy/test_compose.py": "checkout",
 }
-# Modules whose units are handed out first, in this order, each module leading its unit. The soak waits out its
-# 300 wall seconds and ingestion's batching window, and fails on an overloaded machine, so it starts at once beside
-# a single other worker; each of the other two units takes minutes.
+# Modules whose units are handed out first, in this order, each module leading its unit; the rest follow in
+# collection order. The soak waits out its 300 wall seconds and ingestion's batching window, and fails on an
+# overloaded machine, so it starts at once beside a single other worker. The others take a minute or more each
+# (the planned restart mostly waits on the simulator's clock): started late, one would leave a worker idle at
+# the end.
 FIRST = (
     "polymarket_assets_tests/operation/test_soak.py",
     "polymarket_assets_tests/ml/test_leakage.py",
     "polymarket_assets_tests/deploy/test_topology.py",
+    "ws_sidecar_tests/test_planned_restart.py",
 )
 
 
