@@ -23,6 +23,7 @@ timings, since the machine is shared.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -112,13 +113,28 @@ def generate(
             directory = _hour_dir(data_dir, table, tier, hour)
             directory.mkdir(parents=True, exist_ok=True)
             if not fresh:
-                os.link(templates[table], directory / "compacted-000000000000.parquet")
+                _link(templates, table, directory / "compacted-000000000000.parquet")
                 written += 1
                 continue
             for i in range(n):
-                os.link(templates[table], directory / f"part-{i:05d}.parquet")
+                _link(templates, table, directory / f"part-{i:05d}.parquet")
             written += n
     return written
+
+
+def _link(templates: dict[str, Path], table: str, target: Path) -> None:
+    """A hard link to the table's template; past the file system's link limit (65,000 on ext4), to a fresh copy."""
+    try:
+        os.link(templates[table], target)
+    except OSError as exc:
+        if exc.errno != errno.EMLINK:
+            raise
+        copy = templates[table].with_name(
+            f"{templates[table].stem}-{target.parent.name}-{target.stem}.parquet"
+        )
+        shutil.copyfile(templates[table], copy)
+        templates[table] = copy
+        os.link(copy, target)
 
 
 def max_files_per_table_hour(
