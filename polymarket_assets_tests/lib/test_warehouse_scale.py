@@ -98,8 +98,8 @@ def test_new_files_are_probed_together_so_a_first_build_does_not_grow_with_them(
                 lake.write("t", pa.table({"x": [h]}), _hour(h, day), part)
     lake.write("t", pa.table({"x": [99], "y": ["added"]}), _hour(23), "c")  # a valid newer schema
     queries = []
-    real = warehouse._try_view
-    monkeypatch.setattr(warehouse, "_try_view", lambda *a: queries.append(a) or real(*a))
+    real = warehouse._probe
+    monkeypatch.setattr(warehouse, "_probe", lambda *a: queries.append(a) or real(*a))
 
     assert build_warehouse_report(tmp_path, [SPEC], count_rows=False).problems == {}
     healthy = len(queries)

@@ -15,7 +15,7 @@ from polymarket_assets.defs.maintenance.jobs import lake_compaction_job
 from polymarket_assets.defs.trades.assets import book_updates, ws_raw_frames
 from polymarket_assets.lib.compaction import MEMBERS_FILE, compact_partition
 from polymarket_assets.lib.parquet_store import DataLocation, Lake
-from polymarket_assets_tests.trades.conftest import CID, HOUR, YES, resources, write
+from polymarket_assets_tests.trades.conftest import HOUR, book_update, resources, write
 
 PK = "2026-11-24-10:00"
 PARTS = {"date": "2026-11-24", "hour": "10"}
@@ -24,25 +24,8 @@ LOOKBACK = {"ops": {"compact_closed_hours": {"config": {"lookback_hours": 24 * 4
 
 def book_row(seq: int) -> tuple:
     ms = HOUR * 1000 + seq * 1000
-    return (
-        ms * 1000 + 5,
-        ms,
-        "r",
-        "c00",
-        seq,
-        YES,
-        CID,
-        "change",
-        "ws",
-        "BUY",
-        0.5,
-        float(seq),
-        None,
-        None,
-        None,
-        0.5,
-        0.51,
-        0.01,
+    return book_update(
+        ms, seq, received_us=ms * 1000 + 5, size=float(seq), book_hash=None, best_ask=0.51, tick_size=0.01
     )
 
 
@@ -155,3 +138,22 @@ def test_a_reader_during_compactions_never_sees_rows_twice(data_dir):
     assert seqs(data_dir) == list(range(119)) and seen
     assert len(lake.files("book_updates", PARTS)) == 1
     assert not any((data_dir / ".staging").iterdir()), "no staging directory is left behind"
+
+
+def test_small_members_are_gathered_into_few_row_groups_in_member_order(data_dir, monkeypatch):
+    """One row group per member made a day's compacted snapshot files cost every reader a footer entry per sweep;
+    members are gathered into row groups of up to `ROW_GROUP_ROWS` rows instead, without reordering a row."""
+    import pyarrow.parquet as pq
+
+    from polymarket_assets.lib import compaction
+
+    lake = Lake(data_dir)
+    parts = {"tier": "T1", **PARTS}
+    for i in range(30):
+        lake.write("snapshots", pa.table({"x": [2 * i, 2 * i + 1]}), parts, f"slot-{i:03d}")
+    directory = str(data_dir / "lake" / "snapshots" / "tier=T1" / "date=2026-11-24" / "hour=10")
+    monkeypatch.setattr(compaction, "ROW_GROUP_ROWS", 20)
+    assert compact_partition(DataLocation(data_dir), directory).atomic
+    [compacted] = lake.files("snapshots", parts)
+    assert pq.ParquetFile(compacted).metadata.num_row_groups == 3, "60 rows in groups of 20, not 30 groups"
+    assert lake.read("snapshots", parts).column("x").to_pylist() == list(range(60))
