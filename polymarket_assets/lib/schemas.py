@@ -277,6 +277,13 @@ FEATURE_ID_SCHEMA = pa.schema(
 )
 ID_COLUMNS = FEATURE_ID_SCHEMA.names
 
+# Whale flow over (ts - window, ts], per window (`lib/ml/features.FLOW_WINDOWS_H` gives their lengths): how many
+# whale trades, their net USD towards YES and their net count (trades towards YES minus towards NO).
+WHALE_WINDOWS = ("6h", "24h", "7d")
+WHALE_FLOW_COLUMNS = [
+    f"whale_{measure}_{window}" for window in WHALE_WINDOWS for measure in ("count", "net_usd", "net_count")
+]
+
 # The model's inputs, in a fixed order (the artifact stores this list). `category_code` is added at training.
 FEATURE_COLUMNS = [
     "price",
@@ -308,15 +315,7 @@ FEATURE_COLUMNS = [
     "sell_usd_1h",
     "net_flow_usd_1h",
     "vwap_1h",
-    "whale_count_6h",
-    "whale_net_usd_6h",
-    "whale_net_count_6h",
-    "whale_count_24h",
-    "whale_net_usd_24h",
-    "whale_net_count_24h",
-    "whale_count_7d",
-    "whale_net_usd_7d",
-    "whale_net_count_7d",
+    *WHALE_FLOW_COLUMNS,
     "hours_since_whale",
     "hours_to_close",
     "hour_of_day",

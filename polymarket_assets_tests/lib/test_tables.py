@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from polymarket_assets.lib import tables
-from polymarket_assets.lib.ml.features import build_features
-from polymarket_assets.lib.ml.sources import SNAPSHOTS, Source, connect, relation_sql
+from polymarket_assets.lib.ml.features import SNAPSHOTS, build_features
+from polymarket_assets.lib.ml.sources import Source, connect, relation_sql
 from polymarket_assets.lib.ml.synthetic import generate_lake
 from polymarket_assets.lib.warehouse import build_warehouse, connect_read_only
 

@@ -290,3 +290,18 @@ def test_snapshot_files_are_pruned_by_their_date_partition(lake):
     assert all("date=2026-11-21" in f for f in some)
     (lake.root / "snapshots" / "tier=T1" / "date=2026-11-21" / "hour=00" / ".tmp-x.parquet").write_bytes(b"")
     assert table_files(lake.root, "snapshots") == every
+
+
+def test_every_feature_has_exactly_one_source_and_every_lookup_is_a_feature():
+    """The output query is derived from `FEATURE_SCHEMA`: a feature is computed, looked up, or the snapshot's
+    column, and a lookup that is not a feature would be computed and then silently dropped."""
+    from polymarket_assets.lib.ml import features
+    from polymarket_assets.lib.schemas import SNAPSHOT_SCHEMA, WHALE_FLOW_COLUMNS
+
+    assert set(features.LOOKUP_COLUMNS) <= set(FEATURE_COLUMNS)
+    assert set(WHALE_FLOW_COLUMNS) <= set(features.LOOKUP_COLUMNS)
+    assert not set(features._COMPUTED) & set(features.LOOKUP_COLUMNS)
+    assert set(features.SNAPSHOT_FEATURES) <= set(SNAPSHOT_SCHEMA.names)
+    assert "hours_to_close" not in features.SNAPSHOT_FEATURES, (
+        "computed from the state as of ts, not the row's"
+    )

@@ -41,8 +41,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from polymarket_assets.lib import tables
 from polymarket_assets.lib.ml.asof import MISSING, KeySpace, expand, last_at_or_before, prefix_sums, take
-from polymarket_assets.lib.ml.sources import MARKET_STATES, SNAPSHOTS, TRADES, relation_sql, table_files
+from polymarket_assets.lib.ml.sources import MARKET_STATES, TRADES, Source, relation_sql, table_files
+from polymarket_assets.lib.schemas import FEATURE_COLUMNS, FEATURE_SCHEMA, WHALE_FLOW_COLUMNS, WHALE_WINDOWS
 from polymarket_assets.lib.sql import sql_text
 from polymarket_assets.lib.whale_tiers import DEFAULT_THRESHOLDS
 
@@ -129,29 +131,21 @@ def _trades_sql(market_states: str, trades: str, whale_usd: float) -> str:
     """
 
 
+MOMENTUM = ((1, 2), (6, 12), (24, 48))  # (lag h, the lagged price may be at most this old, h)
+FLOW_WINDOWS_H = {"1h": 1, "6h": 6, "24h": 24, "7d": 168}  # trade-flow windows (ts - window, ts]
+assert set(WHALE_WINDOWS) <= set(FLOW_WINDOWS_H)
 LOOKUP_COLUMNS = [  # what the as-of pass hands to the output query, besides the state columns
-    "momentum_1h",
-    "momentum_6h",
-    "momentum_24h",
+    *(f"momentum_{lag_h}h" for lag_h, _ in MOMENTUM),
     "trade_count_1h",
     "buy_usd_1h",
     "sell_usd_1h",
     "vwap_1h",
-    "whale_count_6h",
-    "whale_net_usd_6h",
-    "whale_net_count_6h",
-    "whale_count_24h",
-    "whale_net_usd_24h",
-    "whale_net_count_24h",
-    "whale_count_7d",
-    "whale_net_usd_7d",
-    "whale_net_count_7d",
+    *WHALE_FLOW_COLUMNS,
     "hours_since_whale",
     "event_yes_sum",
     "event_n_markets",
 ]
 STATE_COLUMNS = ["end_date", "created_at", "neg_risk", "event_key", "category"]
-MOMENTUM = ((1, 2), (6, 12), (24, 48))  # (lag h, the lagged price may be at most this old, h)
 # Snapshot files per output pass, and passes run at once: bound the memory of the output queries (10 M rows:
 # 64 MB x 2 gives 48 s and 3.4 GB peak on 2 cores; 192 MB x 1 gave 78 s, 192 MB x 2 went past 4.5 GB).
 CHUNK_BYTES = 64 * 2**20
@@ -243,7 +237,7 @@ class _AsOf:
 
         at = {
             window: np.searchsorted(self.r_key, space.keys(p_market, p_ts - hours * HOUR_US), side="right")
-            for window, hours in (("now", 0), ("1h", 1), ("6h", 6), ("24h", 24), ("7d", 168))
+            for window, hours in {"now": 0, **FLOW_WINDOWS_H}.items()
         }
 
         def flow(prefix: np.ndarray, window: str) -> np.ndarray:
@@ -256,7 +250,7 @@ class _AsOf:
         size_1h = flow(sums["size"], "1h")
         with np.errstate(invalid="ignore", divide="ignore"):
             put("vwap_1h", np.where(size_1h > 0, flow(sums["pxs"], "1h") / size_1h, p_price))
-        for window in ("6h", "24h", "7d"):
+        for window in WHALE_WINDOWS:
             put(f"whale_count_{window}", flow(sums["whales"], window))
             put(f"whale_net_usd_{window}", flow(sums["whale_net"], window) / MICRO)
             put(f"whale_net_count_{window}", flow(sums["whale_dir"], window))
@@ -303,29 +297,47 @@ def _encoded(column: pa.ChunkedArray) -> pa.Array:
     return pc.dictionary_encode(column) if pa.types.is_string(column.type) else column
 
 
+# How the output query computes each column of `FEATURE_SCHEMA` from the snapshot scan `r` and the lookups `f`.
+# A feature named here is computed; one in `LOOKUP_COLUMNS` is looked up; any other is the snapshot's column.
+_COMPUTED = {
+    "condition_id": "r.condition_id",
+    "ts": "r.captured_at",
+    "slot_ts": "r.slot_ts",
+    "tier": "r.tier",
+    "end_date": "f.end_date",
+    "event_key": "CAST(f.event_key AS VARCHAR)",
+    "category": "CAST(f.category AS VARCHAR)",
+    "yes_token_id": "r.yes_token_id",
+    "price": "coalesce(r.mid, r.last_trade_price)",
+    "net_flow_usd_1h": "f.buy_usd_1h - f.sell_usd_1h",
+    "hours_to_close": "(epoch(f.end_date) - epoch(r.captured_at)) / 3600.0",
+    # from the epoch (UTC by definition): calendar functions on TIMESTAMPTZ go through ICU and cost far more
+    "hour_of_day": "CAST(floor(epoch(r.captured_at) / 3600) % 24 AS DOUBLE)",
+    "day_of_week": "CAST((floor(epoch(r.captured_at) / 86400) + 3) % 7 + 1 AS DOUBLE)",
+    "market_age_h": "(epoch(r.captured_at) - epoch(f.created_at)) / 3600.0",
+    "neg_risk": "CAST(CASE WHEN coalesce(f.neg_risk, false) THEN 1 ELSE 0 END AS DOUBLE)",
+}
+SNAPSHOT_FEATURES = [name for name in FEATURE_COLUMNS if name not in _COMPUTED and name not in LOOKUP_COLUMNS]
+# The snapshot columns the features read: the row's identity and the features taken as they are (which include
+# the inputs of the computed ones).
+SNAPSHOTS = Source(
+    tables.SNAPSHOTS.name,
+    ("condition_id", "tier", "slot_ts", "captured_at", "yes_token_id", *SNAPSHOT_FEATURES),
+)
+
+
+def _column_sql(name: str) -> str:
+    if name in _COMPUTED:
+        return _COMPUTED[name]
+    return f"f.{name}" if name in LOOKUP_COLUMNS else f"r.{name}"
+
+
 def _output_sql(scan: str) -> str:
     """The feature rows: the snapshot scan joined by position to the registered `lookups` table."""
+    columns = ",\n    ".join(f'{_column_sql(name)} AS "{name}"' for name in FEATURE_SCHEMA.names)
     return f"""
 SELECT
-    r.condition_id, r.captured_at AS ts, r.slot_ts, r.tier, f.end_date, CAST(f.event_key AS VARCHAR) AS event_key,
-    CAST(f.category AS VARCHAR) AS category, r.yes_token_id,
-    coalesce(r.mid, r.last_trade_price) AS price, r.mid, r.best_bid, r.best_ask, r.spread, r.last_trade_price,
-    r.bid_depth, r.ask_depth, r.bid_depth_1c, r.ask_depth_1c, r.bid_depth_5c, r.ask_depth_5c, r.imbalance,
-    r.bid_wall_size, r.bid_wall_distance, r.ask_wall_size, r.ask_wall_distance,
-    f.momentum_1h, f.momentum_6h, f.momentum_24h,
-    r.volume_24h, r.liquidity, r.one_day_price_change, r.one_week_price_change,
-    f.trade_count_1h, f.buy_usd_1h, f.sell_usd_1h, f.buy_usd_1h - f.sell_usd_1h AS net_flow_usd_1h, f.vwap_1h,
-    f.whale_count_6h, f.whale_net_usd_6h, f.whale_net_count_6h,
-    f.whale_count_24h, f.whale_net_usd_24h, f.whale_net_count_24h,
-    f.whale_count_7d, f.whale_net_usd_7d, f.whale_net_count_7d,
-    f.hours_since_whale,
-    (epoch(f.end_date) - epoch(r.captured_at)) / 3600.0 AS hours_to_close,
-    -- from the epoch (UTC by definition): calendar functions on TIMESTAMPTZ go through ICU and cost far more
-    CAST(floor(epoch(r.captured_at) / 3600) % 24 AS DOUBLE) AS hour_of_day,
-    CAST((floor(epoch(r.captured_at) / 86400) + 3) % 7 + 1 AS DOUBLE) AS day_of_week,
-    (epoch(r.captured_at) - epoch(f.created_at)) / 3600.0 AS market_age_h,
-    CAST(CASE WHEN coalesce(f.neg_risk, false) THEN 1 ELSE 0 END AS DOUBLE) AS neg_risk,
-    f.event_yes_sum, f.event_n_markets
+    {columns}
 FROM {scan} r POSITIONAL JOIN lookups f
 -- both sides are the same files in the same order; if they ever disagree, fail rather than misalign
 WHERE CASE WHEN f.k IS DISTINCT FROM hash(r.condition_id) OR f.ts_us IS DISTINCT FROM epoch_us(r.captured_at)

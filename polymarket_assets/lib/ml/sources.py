@@ -37,37 +37,6 @@ class Source:
         return bool(tables.table(self.table).partitioning)
 
 
-SNAPSHOTS = Source(
-    tables.SNAPSHOTS.name,
-    (
-        "condition_id",
-        "tier",
-        "slot_ts",
-        "captured_at",
-        "yes_token_id",
-        "best_bid",
-        "best_ask",
-        "mid",
-        "spread",
-        "last_trade_price",
-        "bid_depth",
-        "ask_depth",
-        "bid_depth_1c",
-        "ask_depth_1c",
-        "bid_depth_5c",
-        "ask_depth_5c",
-        "imbalance",
-        "bid_wall_size",
-        "bid_wall_distance",
-        "ask_wall_size",
-        "ask_wall_distance",
-        "volume_24h",
-        "liquidity",
-        "one_day_price_change",
-        "one_week_price_change",
-    ),
-)
-
 MARKET_STATES = Source(
     tables.MARKET_STATES.name,
     (
