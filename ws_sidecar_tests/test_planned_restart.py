@@ -14,9 +14,10 @@ import dagster as dg
 
 from polymarket_assets.defs.resources import ClockResource, LakeResource
 from polymarket_assets.defs.trades.assets import ws_gaps
-from polymarket_assets.defs.trades.checks import SidecarHealthConfig, sidecar_health, ws_gap_minutes
+from polymarket_assets.defs.trades.checks import ws_gap_minutes
 from polymarket_assets.lib.incoming import list_incoming
 from polymarket_assets.lib.parquet_store import Lake
+from polymarket_assets.lib.recorder_health import RecorderLimits, recorder_problems
 from polymarket_sim import run_sim
 from polymarket_tools.sidecar import run_sidecar
 
@@ -48,7 +49,7 @@ def test_a_planned_restart_is_one_planned_restart_gap_and_no_health_check_fails(
                 verdicts.append(
                     (
                         status["planned_restart_open"],
-                        sidecar_health(status, SidecarHealthConfig(), time.time()),
+                        recorder_problems(status, RecorderLimits(), time.time()),
                     )
                 )
                 time.sleep(0.5)
@@ -62,7 +63,7 @@ def test_a_planned_restart_is_one_planned_restart_gap_and_no_health_check_fails(
                 "back after the restart",
             )
             assert any(open_ for open_, _ in verdicts), "the watch saw the restart while it lasted"
-            assert all(ok for _, (ok, _problems) in verdicts), [p for _, (ok, p) in verdicts if not ok]
+            assert not any(problems for _, problems in verdicts), [p for _, p in verdicts if p]
             end = window["post_only_end"] + 30
             while sim.control.now() < end:
                 time.sleep(0.5)

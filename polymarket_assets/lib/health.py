@@ -139,7 +139,7 @@ def measure_health(
     wall_now: float | None = None,
 ) -> HealthFigures:
     """Every figure at `now` (the collection clock); ages of files use the wall clock (`wall_now`). `gap_minutes`:
-    the recorder's outage minutes by hourly partition key (`defs/trades/checks.gap_minutes_by_hour`)."""
+    the recorder's outage minutes by hourly partition key (`recorder_health.gap_minutes_by_hour`)."""
     wall = time.time() if wall_now is None else wall_now
     current = now.replace(minute=0, second=0, microsecond=0)
     previous = current - HOUR

@@ -12,9 +12,9 @@ from datetime import timedelta
 import dagster as dg
 
 from polymarket_assets.defs.resources import ClockResource, LakeResource
-from polymarket_assets.defs.trades.checks import gap_minutes_by_hour
 from polymarket_assets.lib.health import HEALTH_CHECKS, measure_health, verdicts
 from polymarket_assets.lib.health_thresholds import HealthThresholds
+from polymarket_assets.lib.recorder_health import gap_minutes_by_hour
 from polymarket_assets.lib.recorder_state import read_json, status_path
 
 # How often collection_health_schedule materializes it (with a warehouse rebuild); the freshness policy allows
@@ -42,7 +42,7 @@ def collection_health(
     store = lake.lake()
     status = read_json(status_path(store.data_dir)) if store.location.is_local else None
     figures = measure_health(
-        store, now, status, gap_minutes_by_hour(lake, now, 2), lake.warehouse_path(), time.time()
+        store, now, status, gap_minutes_by_hour(store, now, 2), lake.warehouse_path(), time.time()
     )
     limits = HealthThresholds.from_env()
     results = verdicts(figures, limits)
