@@ -13,35 +13,13 @@ from polymarket_assets.lib import tables
 from polymarket_assets.lib.parquet_store import Lake
 from polymarket_assets.lib.schemas import BOOK_UPDATES_SCHEMA, RESOLUTION_SCHEMA
 from polymarket_assets.lib.warehouse import build_warehouse_report, connect_read_only
+from polymarket_assets_tests.trades.conftest import book_update
 
 T = datetime(2026, 11, 25, 7, tzinfo=UTC)
-YES = "1" * 77
 
 
 def book_table(n: int, start_ms: int) -> pa.Table:
-    rows = [
-        (
-            start_ms * 1000 + i,
-            start_ms + i,
-            "r",
-            "c00",
-            i,
-            YES,
-            "0xc",
-            "change",
-            "ws",
-            "BUY",
-            0.5,
-            1.0,
-            None,
-            None,
-            "h",
-            0.5,
-            None,
-            None,
-        )
-        for i in range(n)
-    ]
+    rows = [book_update(start_ms + i, i, condition_id="0xc") for i in range(n)]
     return pa.Table.from_pylist(
         [dict(zip(BOOK_UPDATES_SCHEMA.names, r)) for r in rows], schema=BOOK_UPDATES_SCHEMA
     )

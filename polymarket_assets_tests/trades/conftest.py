@@ -69,6 +69,44 @@ def api_trade(
     )
 
 
+def book_update(
+    ts_ms: int,
+    seq: int = 1,
+    *,
+    received_us: int | None = None,
+    asset: str = YES,
+    condition_id: str = CID,
+    price: float = 0.5,
+    size: float = 1.0,
+    book_hash: str | None = "h",
+    best_bid: float | None = 0.5,
+    best_ask: float | None = None,
+    tick_size: float | None = None,
+) -> tuple:
+    """One incoming `book_updates` row (a price change), in `INCOMING_BOOK_UPDATES_SCHEMA`'s column order."""
+    received = ts_ms * 1000 if received_us is None else received_us
+    return (
+        received,
+        ts_ms,
+        "r",
+        "c00",
+        seq,
+        asset,
+        condition_id,
+        "change",
+        "ws",
+        "BUY",
+        price,
+        size,
+        None,
+        None,
+        book_hash,
+        best_bid,
+        best_ask,
+        tick_size,
+    )
+
+
 def write(data_dir, kind: str, rows: list[tuple], run_id: str = "0a1b2c3d") -> list:
     writer = Writer(data_dir, run_id, FixedClock())
     writer.add_rows(kind, rows)

@@ -16,7 +16,7 @@ from polymarket_assets.lib.schemas import MARKET_CURRENT_SCHEMA
 from polymarket_assets.lib.trades.whales import classify, classify_trade
 from polymarket_assets.lib.warehouse import build_warehouse
 
-from .conftest import CID, HOUR, NO, YES, api_trade, resources, write, ws_trade
+from .conftest import CID, HOUR, NO, YES, api_trade, book_update, resources, write, ws_trade
 
 PK = "2026-11-24-10:00"
 
@@ -255,26 +255,7 @@ def test_whale_events_with_tiers_market_percentile_and_price_impact(data_dir):
     run([trades], data_dir, {"trades": {"config": {"files": [rel(f)]}}})
 
     def book(ts_ms, bid, ask, seq):
-        return (
-            ts_ms * 1000,
-            ts_ms,
-            "r",
-            "c00",
-            seq,
-            YES,
-            CID,
-            "change",
-            "ws",
-            "BUY",
-            bid,
-            1.0,
-            None,
-            None,
-            "h",
-            bid,
-            ask,
-            None,
-        )
+        return book_update(ts_ms, seq, price=bid, best_bid=bid, best_ask=ask)
 
     books = [
         book(t0 - 5000, 0.48, 0.52, 1),

@@ -14,36 +14,13 @@ from polymarket_assets.defs.trades.assets import book_updates, trades, ws_gaps, 
 from polymarket_assets.lib.incoming import HOUR_COLUMN, INCOMING_BOOK_UPDATES_SCHEMA, NAME_RE
 from polymarket_assets.lib.parquet_store import Lake
 
-from .conftest import CID, HOUR, YES, resources, write, ws_trade
+from .conftest import HOUR, book_update, resources, write, ws_trade
 
 PK = "2026-11-24-10:00"
 
 
 def rel(path) -> str:
     return f"{path.parent.parent.name}/{path.parent.name}/{path.name}"
-
-
-def book_row(ms: int, seq: int = 1) -> tuple:
-    return (
-        ms * 1000,
-        ms,
-        "r",
-        "c00",
-        seq,
-        YES,
-        CID,
-        "change",
-        "ws",
-        "BUY",
-        0.5,
-        1.0,
-        None,
-        None,
-        "h",
-        0.5,
-        None,
-        None,
-    )
 
 
 def spoil(path, how: str) -> None:
@@ -125,8 +102,8 @@ def test_a_bad_trades_file_is_quarantined_alone_and_the_good_ones_land(data_dir,
 
 @pytest.mark.parametrize("how", ["corrupt", "empty", "wrong_schema", "rows_outside_hour"])
 def test_a_bad_book_or_raw_file_is_never_linked_into_the_lake(data_dir, how):
-    [good] = write(data_dir, "book_updates", [book_row(HOUR * 1000 + 1)])
-    [bad] = write(data_dir, "book_updates", [book_row(HOUR * 1000 + 2, 2)])
+    [good] = write(data_dir, "book_updates", [book_update(HOUR * 1000 + 1)])
+    [bad] = write(data_dir, "book_updates", [book_update(HOUR * 1000 + 2, 2)])
     spoil(bad, how)
     materialize(book_updates, data_dir, [rel(good), rel(bad)])
     linked = sorted(p.name for p in (data_dir / "lake" / "book_updates").rglob("*.parquet"))
@@ -160,7 +137,7 @@ def test_a_bad_gaps_file_is_quarantined_and_the_good_gaps_land(data_dir):
 
 
 def test_a_castable_layout_is_written_converted_not_linked(data_dir):
-    [f] = write(data_dir, "book_updates", [book_row(HOUR * 1000 + 1)])
+    [f] = write(data_dir, "book_updates", [book_update(HOUR * 1000 + 1)])
     table = pq.read_table(f)
     pq.write_table(table.select(list(reversed(table.schema.names))), f)  # same columns, another order
     materialize(book_updates, data_dir, [rel(f)])

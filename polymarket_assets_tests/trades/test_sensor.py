@@ -9,7 +9,7 @@ import dagster as dg
 from polymarket_assets.lib.incoming import TMP_PREFIX, IncomingFile, file_name, incoming_root
 from polymarket_assets.lib.trades.plan import CURSOR_WINDOW_MS, SensorCursor, plan_runs
 
-from .conftest import HOUR, api_trade, cursor_size, evaluate, write, ws_trade
+from .conftest import HOUR, api_trade, book_update, cursor_size, evaluate, write, ws_trade
 
 
 def test_nothing_to_do_on_an_empty_directory(data_dir):
@@ -24,28 +24,7 @@ def test_one_run_per_hour_naming_its_files_then_nothing_twice(data_dir):
     written += write(
         data_dir,
         "book_updates",
-        [
-            (
-                HOUR * 10**6,
-                HOUR * 1000 + 1,
-                "r",
-                "c00",
-                1,
-                "1",
-                "0x",
-                "change",
-                "ws",
-                "BUY",
-                0.5,
-                1.0,
-                None,
-                None,
-                "h",
-                0.5,
-                None,
-                None,
-            )
-        ],
+        [book_update(HOUR * 1000 + 1, received_us=HOUR * 10**6, asset="1", condition_id="0x")],
     )
     written += write(
         data_dir, "ws_gaps", [("g", "r", "c00", HOUR * 1000, HOUR * 1000 + 5, "disconnect", "x", 2, None, 0)]
