@@ -145,26 +145,24 @@ def _merge_into(location: DataLocation, members: list[str], target: str) -> int:
     schema = _unified_schema(location, members)
     rows = 0
     pending: list[pa.Table] = []
+    pending_rows = pending_bytes = 0
     with (
         location.fs.open_output_stream(target) as sink,
         pq.ParquetWriter(sink, schema, compression=PARQUET_COMPRESSION) as writer,
     ):
-
-        def write_pending() -> None:
-            if pending:
-                group = pa.concat_tables(pending)
-                writer.write_table(group, row_group_size=max(1, group.num_rows))
-                pending.clear()
-
         for member in members:
             table = _conform(location.read_parquet(member), schema)
             pending.append(table)
+            pending_rows += table.num_rows
+            pending_bytes += table.get_total_buffer_size()
             rows += table.num_rows
-            if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS or sum(t.nbytes for t in pending) >= (
-                ROW_GROUP_BYTES
-            ):
-                write_pending()
-        write_pending()
+            if pending_rows >= ROW_GROUP_ROWS or pending_bytes >= ROW_GROUP_BYTES:
+                writer.write_table(pa.concat_tables(pending).combine_chunks(), row_group_size=pending_rows)
+                pending, pending_rows, pending_bytes = [], 0, 0
+        if pending:
+            writer.write_table(
+                pa.concat_tables(pending).combine_chunks(), row_group_size=max(1, pending_rows)
+            )
     return rows
 
 
