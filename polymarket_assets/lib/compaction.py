@@ -157,13 +157,17 @@ def _merge_into(location: DataLocation, members: list[str], target: str) -> int:
             pending_bytes += table.get_total_buffer_size()
             rows += table.num_rows
             if pending_rows >= ROW_GROUP_ROWS or pending_bytes >= ROW_GROUP_BYTES:
-                writer.write_table(pa.concat_tables(pending).combine_chunks(), row_group_size=pending_rows)
+                _write_row_group(writer, pending)
                 pending, pending_rows, pending_bytes = [], 0, 0
-        if pending:
-            writer.write_table(
-                pa.concat_tables(pending).combine_chunks(), row_group_size=max(1, pending_rows)
-            )
+        _write_row_group(writer, pending)
     return rows
+
+
+def _write_row_group(writer: pq.ParquetWriter, tables: list[pa.Table]) -> None:
+    """The gathered members as one row group (nothing when none were gathered)."""
+    if tables:
+        group = pa.concat_tables(tables).combine_chunks()
+        writer.write_table(group, row_group_size=max(1, group.num_rows))
 
 
 def _exchange(a: str, b: str) -> bool:
