@@ -25,19 +25,11 @@ from polymarket_assets_tests.collection.harness import load_defs, partition_of, 
 from polymarket_sim import run_sim
 from polymarket_tools.sidecar import run_sidecar
 from polymarket_tools.sim_truth import compare_with_truth
+from ws_sidecar_tests.conftest import FAST
 
 HOUR1 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 LATER = HOUR1 + timedelta(hours=40)
 ALL_TIERS = ["T0", "T1", "T2", "T3", "T4", "STALE"]
-RECORDER = {
-    "flush_interval_s": 1,
-    "status_interval_s": 0.2,
-    "refresh_s": 2,
-    "settle_s": 2,
-    "audit_interval_s": 20,
-    "audit_overlap_s": 60,
-    "hash_check_interval_s": 3,
-}
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +76,7 @@ def world(collection_env):
     out["slot_results"] = run_slots(sim, lake, HOUR1, ALL_TIERS)
 
     # The recorder, subscribed from the discovered markets, while the market runs at 30x for a few seconds.
-    with run_sidecar(sim.env, data_dir, **RECORDER) as sc:
+    with run_sidecar(sim.env, data_dir, **FAST) as sc:
         status = sc.wait_for(
             lambda s: s["connections_live"] >= 1 and not s["restart_gap_open"], 30, "recorder live"
         )
