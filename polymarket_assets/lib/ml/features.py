@@ -48,9 +48,8 @@ from polymarket_assets.lib.schemas import FEATURE_COLUMNS, FEATURE_SCHEMA, WHALE
 from polymarket_assets.lib.sql import sql_text
 from polymarket_assets.lib.whale_tiers import DEFAULT_THRESHOLDS
 
-WHALE_USD = min(
-    DEFAULT_THRESHOLDS
-)  # the lowest whale tier: a whale is classified on USD notional, never shares
+# The lowest whale tier: a whale is classified on USD notional, never shares.
+WHALE_USD = min(DEFAULT_THRESHOLDS)
 SNAPSHOT_LOOKBACK = timedelta(hours=49)  # 24 h momentum may look back to ts - 48 h
 TRADE_LOOKBACK = timedelta(days=7, hours=1)
 EVENT_STALENESS_H = 6
