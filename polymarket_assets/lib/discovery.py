@@ -49,13 +49,14 @@ def list_open_markets(
     gamma: GammaClient, now: datetime, previous: list[dict], quarantine: Quarantine, raw: RawArchive
 ) -> Listing:
     """Every open market through `gamma.iter_open_markets_partitioned`, with its endDate ranges sized from
-    the previous discovery's open markets. Each page goes to the raw archive; a record that does not parse,
-    or has no conditionId, goes to quarantine with the reason."""
+    the previous discovery's open markets. Each answer goes to the raw archive as received (its request and
+    body, whole even where the listing kept only some of its markets); a record that does not parse, or has
+    no conditionId, goes to quarantine with the reason."""
     listing = Listing()
     known_end_dates = [row["end_date"] for row in previous if row.get("discovery_status") == OPEN]
     for page in gamma.iter_open_markets_partitioned(known_end_dates=known_end_dates, report=listing.report):
         listing.pages += 1
-        raw.add(now, "/markets/keyset", {"page": listing.pages}, page)
+        raw.add(now, page.path, page.request, page.body)
         for obj in page:
             try:
                 market = parse_gamma_market(obj)

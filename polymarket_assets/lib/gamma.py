@@ -47,6 +47,21 @@ MIN_PAGES_PER_RANGE = 8  # each range ends on a partial page; smaller ranges was
 RANGE_OVERLAP = timedelta(seconds=1)
 
 
+class Page(list):
+    """The markets of one answer, in order, with the request and the body as received: the raw archive keeps
+    the body itself, so a page cut down (to unseen or undated markets) still archives the whole answer."""
+
+    def __init__(self, items: Iterable[dict], path: str, request: Mapping[str, Any], body: str) -> None:
+        super().__init__(items)
+        self.path = path
+        self.request = dict(request)
+        self.body = body
+
+    def keep(self, items: Iterable[dict]) -> Page:
+        """Some of this page's markets, with the same request and body."""
+        return Page(items, self.path, self.request, self.body)
+
+
 class PartitionedListingError(ApiError):
     """The server did not behave as partitioned discovery assumes (e.g. it ignored ``order=endDate``)."""
 
@@ -126,7 +141,7 @@ class GammaClient(ApiClient):
 
     def _iter_keyset(
         self, path: str, items_key: str, params: Mapping[str, Any] | None, page_size: int, endpoint: str
-    ) -> Iterator[list[dict]]:
+    ) -> Iterator[Page]:
         query = dict(params or {})
         query.pop("offset", None)  # keyset endpoints reject offset with a 422
         query["limit"] = page_size
@@ -135,14 +150,15 @@ class GammaClient(ApiClient):
         while True:
             if cursor is not None:
                 query["after_cursor"] = cursor
-            payload = self.get_json(path, query, endpoint=endpoint)
+            answer = self.get_json_answer(path, query, endpoint=endpoint)
+            payload = answer.payload
             if not isinstance(payload, dict) or not isinstance(payload.get(items_key), list):
                 raise ApiError(
                     f"unexpected keyset response from {path}: expected an object with a '{items_key}' list",
-                    body=str(payload)[:500],
+                    body=answer.text[:500],
                     url=self.url_for(path),
                 )
-            yield payload[items_key]
+            yield Page(payload[items_key], path, query, answer.text)
             cursor = payload.get("next_cursor")
             if not cursor:
                 return
@@ -153,7 +169,7 @@ class GammaClient(ApiClient):
 
     def iter_markets_keyset(
         self, params: Mapping[str, Any] | None = None, page_size: int = MAX_MARKETS_PAGE
-    ) -> Iterator[list[dict]]:
+    ) -> Iterator[Page]:
         """Pages of ``GET /markets/keyset``. Note Gamma's implicit ``closed=false`` when ``closed`` is not sent."""
         return self._iter_keyset(
             "/markets/keyset", "markets", params, min(page_size, MAX_MARKETS_PAGE), endpoint="/markets"
@@ -161,7 +177,7 @@ class GammaClient(ApiClient):
 
     def iter_events_keyset(
         self, params: Mapping[str, Any] | None = None, page_size: int = MAX_MARKETS_PAGE
-    ) -> Iterator[list[dict]]:
+    ) -> Iterator[Page]:
         """Pages of ``GET /events/keyset`` (events embed their ``markets[]``)."""
         return self._iter_keyset(
             "/events/keyset", "events", params, min(page_size, MAX_EVENTS_KEYSET_PAGE), endpoint="/events"
@@ -175,7 +191,7 @@ class GammaClient(ApiClient):
         page_size: int = MAX_MARKETS_PAGE,
         *,
         max_offset: int = MAX_OFFSET,
-    ) -> Iterator[list[dict]]:
+    ) -> Iterator[Page]:
         """Pages of ``GET /markets?offset=``. Raises ``PaginationLimitError`` once it has yielded everything up
         to the offset cap if more may remain (or when the server refuses an offset with a 422), so a caller
         never mistakes a truncated listing for a complete one.
@@ -190,7 +206,7 @@ class GammaClient(ApiClient):
         while True:
             query.update(limit=limit, offset=offset)
             try:
-                page = self.get_json("/markets", query, endpoint="/markets")
+                answer = self.get_json_answer("/markets", query, endpoint="/markets")
             except ClientResponseError as exc:
                 if exc.status == 422:
                     raise PaginationLimitError(
@@ -201,8 +217,9 @@ class GammaClient(ApiClient):
                         url=exc.url,
                     ) from exc
                 raise
-            if not isinstance(page, list):
-                raise ApiError("unexpected /markets response: expected a JSON array", body=str(page)[:500])
+            if not isinstance(answer.payload, list):
+                raise ApiError("unexpected /markets response: expected a JSON array", body=answer.text[:500])
+            page = Page(answer.payload, "/markets", query, answer.text)
             if not page:
                 return
             yield page
@@ -219,7 +236,7 @@ class GammaClient(ApiClient):
 
     # -- combined listing --------------------------------------------------------------------------------
 
-    def _iter_markets_with_fallback(self, params: Mapping[str, Any], page_size: int) -> Iterator[list[dict]]:
+    def _iter_markets_with_fallback(self, params: Mapping[str, Any], page_size: int) -> Iterator[Page]:
         """Keyset paging; if keyset is missing or fails, offset paging, skipping markets already yielded."""
         seen: set[str] = set()
         try:
@@ -238,15 +255,15 @@ class GammaClient(ApiClient):
             fresh = [m for m in page if not (isinstance(m, dict) and str(m.get("id")) in seen)]
             seen.update(str(m.get("id")) for m in fresh if isinstance(m, dict))
             if fresh:
-                yield fresh
+                yield page.keep(fresh)
 
-    def iter_open_markets(self, page_size: int = MAX_MARKETS_PAGE) -> Iterator[list[dict]]:
+    def iter_open_markets(self, page_size: int = MAX_MARKETS_PAGE) -> Iterator[Page]:
         """Every open market, in pages: keyset with ``closed=false``, offset paging as the fallback."""
         return self._iter_markets_with_fallback({"closed": False}, page_size)
 
     # -- partitioned listing (several keyset streams at once) -----------------------------------------
 
-    def _null_end_date_probe(self, ascending: bool, page_size: int) -> Iterator[list[dict]]:
+    def _null_end_date_probe(self, ascending: bool, page_size: int) -> Iterator[Page]:
         """Open markets without an endDate, which no ``end_date_min/max`` range can return.
 
         Sorted by endDate, markets without one sit together at one end of the order (SQL puts NULLs first
@@ -275,7 +292,7 @@ class GammaClient(ApiClient):
                         raise PartitionedListingError("order=endDate was not honoured by /markets/keyset")
                     previous = end
             if undated:
-                yield undated
+                yield page.keep(undated)
             if dated_seen:
                 return
 
@@ -286,7 +303,7 @@ class GammaClient(ApiClient):
         streams: int = DISCOVERY_STREAMS,
         page_size: int = MAX_MARKETS_PAGE,
         report: dict | None = None,
-    ) -> Iterator[list[dict]]:
+    ) -> Iterator[Page]:
         """Every open market, in pages (no market twice), from ``streams`` concurrent keyset listings.
 
         The listings cover disjoint endDate ranges ``(-inf, c1), [c1, c2), ..., [cn, +inf)`` (see
@@ -307,7 +324,7 @@ class GammaClient(ApiClient):
             yield from self.iter_open_markets(page_size)
             return
 
-        def ranged(low: datetime | None, high: datetime | None) -> Callable[[], Iterator[list[dict]]]:
+        def ranged(low: datetime | None, high: datetime | None) -> Callable[[], Iterator[Page]]:
             params: dict[str, Any] = {"closed": False}
             if low is not None:
                 params["end_date_min"] = _iso(low - RANGE_OVERLAP)
@@ -316,7 +333,7 @@ class GammaClient(ApiClient):
             return lambda: self.iter_markets_keyset(params, page_size)
 
         edges: list[datetime | None] = [None, *cuts, None]
-        tasks: list[Callable[[], Iterator[list[dict]]]] = [
+        tasks: list[Callable[[], Iterator[Page]]] = [
             lambda: self._null_end_date_probe(True, page_size),
             lambda: self._null_end_date_probe(False, page_size),
         ] + [ranged(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
@@ -334,7 +351,7 @@ class GammaClient(ApiClient):
                     seen.add(key)
                     fresh.append(market)
             if fresh:
-                yield fresh
+                yield page.keep(fresh)
         if failure is None:
             return
         if not isinstance(failure, ApiError):
@@ -346,7 +363,7 @@ class GammaClient(ApiClient):
             fresh = [m for m in page if _market_key(m) not in seen]
             seen.update(_market_key(m) for m in fresh)
             if fresh:
-                yield fresh
+                yield page.keep(fresh)
 
     # -- single lookups --------------------------------------------------------------------------------
 
@@ -381,9 +398,7 @@ class GammaClient(ApiClient):
         return out
 
 
-def _run_streams(
-    tasks: list[Callable[[], Iterator[list[dict]]]], workers: int
-) -> Iterator[list[dict] | BaseException]:
+def _run_streams(tasks: list[Callable[[], Iterator[Page]]], workers: int) -> Iterator[Page | BaseException]:
     """Run page iterators on ``workers`` threads; yield their pages as they arrive, or the first exception
     (after which nothing more is yielded). The hand-over queue is bounded, so memory stays bounded when the
     consumer is slower than the streams; closing the generator stops the streams after their current request.
@@ -391,7 +406,7 @@ def _run_streams(
     out: queue.Queue = queue.Queue(maxsize=workers * 4)
     stop = threading.Event()
 
-    def put(item: tuple[str, list[dict] | BaseException | None]) -> bool:
+    def put(item: tuple[str, Page | BaseException | None]) -> bool:
         while not stop.is_set():
             try:
                 out.put(item, timeout=0.1)
@@ -400,7 +415,7 @@ def _run_streams(
                 continue
         return False
 
-    def work(task: Callable[[], Iterator[list[dict]]]) -> None:
+    def work(task: Callable[[], Iterator[Page]]) -> None:
         try:
             if stop.is_set():
                 return

@@ -12,7 +12,7 @@ import random
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 from urllib.parse import urlsplit
 
 import requests
@@ -43,6 +43,13 @@ log = logging.getLogger(__name__)
 
 _CHUNK_BYTES = 64 * 1024
 USER_AGENT = "polymarket-assets/0.1 (+data recorder)"
+
+
+class JsonAnswer(NamedTuple):
+    """A decoded JSON answer and its body as received, which the raw archive keeps instead of re-encoding."""
+
+    payload: Any
+    text: str
 
 
 @dataclass(eq=False)  # exceptions must stay hashable
@@ -171,16 +178,22 @@ class ApiClient:
     def get_json(
         self, path: str, params: Mapping[str, Any] | None = None, *, endpoint: str | None = None
     ) -> Any:
+        return self.get_json_answer(path, params, endpoint=endpoint).payload
+
+    def get_json_answer(
+        self, path: str, params: Mapping[str, Any] | None = None, *, endpoint: str | None = None
+    ) -> JsonAnswer:
+        """``get_json`` that also returns the body as received."""
         return self._request("GET", path, params=params, body=None, endpoint=endpoint)
 
     def post_json(self, path: str, body: Any, *, endpoint: str | None = None) -> Any:
-        return self._request("POST", path, params=None, body=body, endpoint=endpoint)
+        return self._request("POST", path, params=None, body=body, endpoint=endpoint).payload
 
     # -- request loop ---------------------------------------------------------------------------------
 
     def _request(
         self, method: str, path: str, *, params: Mapping[str, Any] | None, body: Any, endpoint: str | None
-    ) -> Any:
+    ) -> JsonAnswer:
         url = self.url_for(path)
         key = endpoint or path
         query = _normalize_params(params)
@@ -198,7 +211,7 @@ class ApiClient:
                 )
             self._throttle(key)
             try:
-                payload = self._attempt(method, url, query, body)
+                answer = self._attempt(method, url, query, body)
             except _RetryableFault as fault:
                 if fault.planned:
                     # The exchange is up and says so: no breaker strike, no retry of the ordinary budget used.
@@ -254,7 +267,7 @@ class ApiClient:
                 raise
             else:
                 self.breaker.record_success()
-                return payload
+                return answer
         assert last is not None
         self.stats.record_failure()
         raise RetryExhaustedError(
@@ -282,7 +295,7 @@ class ApiClient:
             waited += bucket.acquire()
         self.stats.record_throttle(waited)
 
-    def _attempt(self, method: str, url: str, params: dict | None, body: Any) -> Any:
+    def _attempt(self, method: str, url: str, params: dict | None, body: Any) -> JsonAnswer:
         try:
             resp = self.session.request(
                 method, url, params=params, json=body, timeout=self.timeout, stream=True
@@ -336,7 +349,7 @@ class ApiClient:
         self.stats.record_attempt(str(status), len(buf))
         return bytes(buf)
 
-    def _decode(self, resp: requests.Response, raw: bytes, url: str) -> Any:
+    def _decode(self, resp: requests.Response, raw: bytes, url: str) -> JsonAnswer:
         status = resp.status_code
         text = raw.decode("utf-8", errors="replace")
         if status == 429:
@@ -365,4 +378,4 @@ class ApiClient:
             raise ClientResponseError(
                 f"error body with HTTP {status}: {message}", status=status, body=text, url=url
             )
-        return payload
+        return JsonAnswer(payload, text)
