@@ -194,6 +194,15 @@ def tick_start(m, k: int) -> int:
     return m.phase_ms + k * m.tick_ms
 
 
+# A tick's trades and best prices (`tick_trades`) are small next to a full book, so more of them are kept: every
+# endpoint that quotes a market within a tick (Gamma's best bid/ask, /price, /midpoint, a sweep) reuses it, and
+# at 50,000 markets the current ticks and the last-trade scans no longer push each other out.
+LAZY_TICKS_PER_BOOK = 4
+# The maker's price by (market, instant): the current tick's and the four Gamma price-change instants of
+# 50,000 markets fit.
+PRICES_PER_BOOK = 6
+
+
 class MicroModel:
     """Computes and caches per-tick states. One instance per world."""
 
@@ -214,6 +223,7 @@ class MicroModel:
         self.restarts = restarts  # planned restarts: no trade prints inside their windows
         self._cache: OrderedDict = OrderedDict()
         self._lazy: OrderedDict = OrderedDict()
+        self._prices: dict[tuple[int, int], float] = {}
         self._blocks: dict = {}
         self._cache_size = cache_size
         self._last_trade: dict[int, tuple[int, Trade | None]] = {}
@@ -434,7 +444,17 @@ class MicroModel:
 
     def market_yes(self, m, t_ms: int) -> float:
         """The YES price the market maker quotes at t_ms: the fair price, moved by the whale orders of the
-        ticks before the current one (see `pricing.market_yes`)."""
+        ticks before the current one (see `pricing.market_yes`). Memoised: a quote and Gamma's price changes
+        ask for the same instants again (every request within a tick, every listing of a paused world)."""
+        ck = (m.gid, t_ms)
+        hit = self._prices.get(ck)
+        if hit is None:
+            if len(self._prices) > PRICES_PER_BOOK * self._cache_size:
+                self._prices.clear()
+            hit = self._prices[ck] = self._market_yes(m, t_ms)
+        return hit
+
+    def _market_yes(self, m, t_ms: int) -> float:
         fair = fair_yes(self.seed, m, t_ms / 1000.0)
         cal = self.calibration
         if not cal.mm_learns or not self.evidence:
@@ -452,6 +472,7 @@ class MicroModel:
         self._cache.clear()
         self._flow.clear()
         self._lazy.clear()
+        self._prices.clear()
         self._last_trade.clear()
 
     def tick_state(self, m, k: int) -> TickState:
@@ -506,7 +527,7 @@ class MicroModel:
                 m, k, t0, bids, asks, lambda: tt.bests.append(best_pair())
             )
         self._lazy[ck] = tt
-        if len(self._lazy) > self._cache_size:
+        if len(self._lazy) > LAZY_TICKS_PER_BOOK * self._cache_size:
             self._lazy.popitem(last=False)
         return tt
 

@@ -62,18 +62,10 @@ DEPTH = 22  # midpoint levels: below 2**-22 of the variance clock the path is in
 _HALF_SD = [math.sqrt(PATH_VAR * 2.0**-level / 4.0) for level in range(DEPTH)]
 _SQRT2 = math.sqrt(2.0)
 
-_NODES: dict = {}
-
-
-def _node(seed: int, key: int, level: int, index: int) -> float:
-    # Nearby instants (a book tick, the price a day ago) share their upper levels.
-    k = (seed, key, level, index)
-    v = _NODES.get(k)
-    if v is None:
-        if len(_NODES) > 400_000:
-            _NODES.clear()
-        v = _NODES[k] = gauss(seed, T_NOISE, key, level, index)
-    return v
+# The path's standard normals by (seed, market key, level, index) packed into one int: nearby instants (a book
+# tick, the price a day ago) share their upper levels.
+_NODES: dict[int, float] = {}
+_NODES_MAX = 1_000_000
 
 
 def endpoints_given_outcome(g1: float, g2: float, sign: float, prior_var: float) -> tuple[float, float]:
@@ -115,9 +107,17 @@ def latent(seed: int, m, s: float) -> float:
         return m.z1
     lo, hi, z_lo, z_hi, index = 0.0, 1.0, m.x0, m.z1, 0
     key = m.key
-    for level in range(DEPTH):
+    nodes = _NODES
+    path = ((seed << 64) | key) << 5  # market keys are 64-bit hashes; 22 levels fit in 5 bits
+    for level, half_sd in enumerate(_HALF_SD):
         mid = 0.5 * (lo + hi)
-        z_mid = 0.5 * (z_lo + z_hi) + _HALF_SD[level] * _node(seed, key, level, index)
+        node = ((path | level) << DEPTH) | index
+        g = nodes.get(node)
+        if g is None:
+            if len(nodes) > _NODES_MAX:
+                nodes.clear()
+            g = nodes[node] = gauss(seed, T_NOISE, key, level, index)
+        z_mid = 0.5 * (z_lo + z_hi) + half_sd * g
         if s < mid:
             hi, z_hi, index = mid, z_mid, 2 * index
         else:

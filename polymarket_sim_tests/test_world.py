@@ -342,3 +342,28 @@ def test_the_market_maker_learns_nothing_from_whale_orders_a_restart_rejected():
     halted.schedule_restart(start)
     assert learned_inside(open_, start) > 0  # without the restart, whales did order in that window
     assert learned_inside(halted, start) == 0
+
+
+def test_a_render_does_not_depend_on_what_was_asked_before(monkeypatch):
+    """The price caches (path nodes, the maker's price by instant, ticks) are pure memos: a world that served
+    other instants first, with caches small enough to be cleared and evicted on the way, renders every market
+    exactly as a fresh world does."""
+    from polymarket_sim import orderbook, pricing
+    from polymarket_sim.gamma_render import market_object
+
+    def render(world, t):
+        world.catalog.ensure(t)
+        return [
+            json.dumps(market_object(world, m, t)) for m in world.catalog.markets[: world.catalog.visible(t)]
+        ]
+
+    t = START_TS + 5 * 3600
+    fresh = render(World(3, 150, START_TS, 0, 0.4), t)
+    monkeypatch.setattr(pricing, "_NODES", {})
+    monkeypatch.setattr(pricing, "_NODES_MAX", 500)
+    busy = World(3, 150, START_TS, 0, 0.4)
+    busy.micro._cache_size = 40
+    for earlier in (START_TS + 3600, t + 86400, t - 1800, t):
+        served = render(busy, earlier)
+    assert len(pricing._NODES) <= 501 and len(busy.micro._prices) <= orderbook.PRICES_PER_BOOK * 40 + 1
+    assert served == fresh and len(fresh) > 100
