@@ -9,12 +9,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 
-def fmt_milli(p: int) -> str:
-    """Thousandths -> shortest decimal string: 450 -> "0.45", 999 -> "0.999", 1000 -> "1"."""
+def _milli_text(p: int) -> str:
     whole, frac = divmod(p, 1000)
     if frac == 0:
         return str(whole)
     return f"{whole}.{frac:03d}".rstrip("0")
+
+
+# Every price a book can hold (0 to 1 in thousandths), formatted once: books format about 36 per token.
+_MILLI_TEXT = [_milli_text(p) for p in range(1001)]
+
+
+def fmt_milli(p: int) -> str:
+    """Thousandths -> shortest decimal string: 450 -> "0.45", 999 -> "0.999", 1000 -> "1"."""
+    return _MILLI_TEXT[p] if 0 <= p <= 1000 else _milli_text(p)
 
 
 def fmt_micro(s: int) -> str:
