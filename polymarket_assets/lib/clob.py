@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from polymarket_assets.lib.errors import ApiError
-from polymarket_assets.lib.http_client import ApiClient
+from polymarket_assets.lib.http_client import ApiClient, JsonAnswer
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,12 +44,14 @@ class BooksResult:
 
     ``missing_token_ids``: requested, answered, but no book for them in the answer (closed or unknown tokens).
     ``failed_token_ids``: their chunk's request failed outright; ``errors`` holds those failures.
+    ``bodies``: each answered chunk's body as received (for the raw archive).
     """
 
     books: list[dict]
     missing_token_ids: tuple[str, ...] = ()
     failed_token_ids: tuple[str, ...] = ()
     errors: tuple[ApiError, ...] = field(default=())
+    bodies: tuple[str, ...] = ()
 
     def __iter__(self):
         # Allows ``books, missing = client.get_books(...)``.
@@ -88,11 +90,11 @@ class ClobClient(ApiClient):
             raise ApiError("unexpected /book response: expected an object", body=str(book)[:500])
         return book
 
-    def _post_books(self, chunk: list[str]) -> list[dict]:
-        books = self.post_json("/books", [{"token_id": t} for t in chunk], endpoint="/books")
-        if not isinstance(books, list):
-            raise ApiError("unexpected /books response: expected a JSON array", body=str(books)[:500])
-        return books
+    def _post_books(self, chunk: list[str]) -> JsonAnswer:
+        answer = self.post_json_answer("/books", [{"token_id": t} for t in chunk], endpoint="/books")
+        if not isinstance(answer.payload, list):
+            raise ApiError("unexpected /books response: expected a JSON array", body=answer.text[:500])
+        return answer
 
     def get_books(
         self, token_ids: Iterable[str], batch_size: int = DEFAULT_BATCH, max_workers: int = 4
@@ -107,12 +109,15 @@ class ClobClient(ApiClient):
             return BooksResult(books=[])
         chunks = _chunks(wanted, batch_size)
         books: list[dict] = []
+        bodies: list[str] = []
         failed: list[str] = []
         errors: list[ApiError] = []
 
-        def collect(chunk: list[str], fetch: Callable[[], list[dict]]) -> None:
+        def collect(chunk: list[str], fetch: Callable[[], JsonAnswer]) -> None:
             try:
-                books.extend(fetch())
+                answer = fetch()
+                books.extend(answer.payload)
+                bodies.append(answer.text)
             except ApiError as exc:
                 log.warning("POST /books failed for %d tokens: %s", len(chunk), exc)
                 failed.extend(chunk)
@@ -133,7 +138,11 @@ class ClobClient(ApiClient):
         failed_set = set(failed)
         missing = tuple(t for t in wanted if t not in returned and t not in failed_set)
         return BooksResult(
-            books=books, missing_token_ids=missing, failed_token_ids=tuple(failed), errors=tuple(errors)
+            books=books,
+            missing_token_ids=missing,
+            failed_token_ids=tuple(failed),
+            errors=tuple(errors),
+            bodies=tuple(bodies),
         )
 
     # -- prices -----------------------------------------------------------------------------------------

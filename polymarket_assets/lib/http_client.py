@@ -187,7 +187,11 @@ class ApiClient:
         return self._request("GET", path, params=params, body=None, endpoint=endpoint)
 
     def post_json(self, path: str, body: Any, *, endpoint: str | None = None) -> Any:
-        return self._request("POST", path, params=None, body=body, endpoint=endpoint).payload
+        return self.post_json_answer(path, body, endpoint=endpoint).payload
+
+    def post_json_answer(self, path: str, body: Any, *, endpoint: str | None = None) -> JsonAnswer:
+        """``post_json`` that also returns the body as received."""
+        return self._request("POST", path, params=None, body=body, endpoint=endpoint)
 
     # -- request loop ---------------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ with its reason and costs only its token, and `SweepResult.quarantined` says how
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -104,7 +103,7 @@ class _GroupAnswer:
 class _GroupOutcome:
     rows: list[dict]
     orderbooks: list[dict]
-    raw_json: str  # this group's /books answer as compact JSON list items, without the brackets
+    raw_json: str  # the items of this group's /books answers as received, without the brackets
     failed_condition_ids: list[str]
     book_errors: list[str]
     chunk_errors: list[ApiError]
@@ -160,6 +159,11 @@ def _confirm(
     return 0
 
 
+def _array_items(body: str) -> str:
+    """The text between the brackets of a JSON array answer, as received ("" for an empty array)."""
+    return body.strip()[1:-1].strip()
+
+
 def _own_book(book: Book, token: str | None) -> Book:
     """A book answered for `token` must be that token's book: a mislabelled one would be stored under another
     market's name."""
@@ -180,7 +184,7 @@ def _build_group(
 ) -> _GroupOutcome:
     """Parse one group's books and turn them into rows (on the thread that called `sweep_books`)."""
     answer = fetched.answer
-    raw_json = json.dumps(answer.books, separators=(",", ":"))[1:-1]
+    raw_json = ",".join(items for items in map(_array_items, answer.bodies) if items)
     books: dict[str, object] = {}
     bad_records: list[str] = []
     quarantined = 0
