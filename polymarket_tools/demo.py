@@ -27,7 +27,6 @@ from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from polymarket_assets.defs.snapshots.schedules import tier_schedules
 from polymarket_tools.local_runner import LocalRunPool, RunOutcome
 from polymarket_tools.ml_demo import DEMO_HISTORY, DEMO_STEP, run_ml_demo
 
@@ -253,11 +252,14 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
         # The demo's deployment begins recording when its simulated world does, hours before today's wall clock.
+        # The code location reads it when first imported (`defs/partitions.py`), so nothing under
+        # `polymarket_assets.defs` may be imported before this line (polymarket_tools_tests/test_demo_imports.py).
         os.environ.setdefault("PM_COLLECTION_START", sim_start.isoformat())
         import dagster as dg
 
         from polymarket_assets.definitions import defs as lazy_defs
         from polymarket_assets.defs.resources import polymarket_run_config
+        from polymarket_assets.defs.snapshots.schedules import tier_schedules
 
         defs = lazy_defs() if callable(lazy_defs) else lazy_defs
         instance = dg.DagsterInstance.get()
