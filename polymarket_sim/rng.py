@@ -24,11 +24,8 @@ def mix64(z: int) -> int:
 
 
 def h(*keys: int) -> int:
-    """A 64-bit hash of integer keys: ``mix64(hash(keys) & MASK)``, written out (it is the hottest call)."""
-    z = (hash(keys) + _GOLDEN) & MASK
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-    return z ^ (z >> 31)
+    """A 64-bit hash of integer keys."""
+    return mix64(hash(keys) & MASK)
 
 
 def u01(*keys: int) -> float:
@@ -38,10 +35,7 @@ def u01(*keys: int) -> float:
 
 def gauss(*keys: int) -> float:
     """A standard normal variate from integer keys (Box-Muller on two derived uniforms)."""
-    z = (hash(keys) + _GOLDEN) & MASK  # h(*keys), written out
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-    z ^= z >> 31
+    z = h(*keys)
     # Two 32-bit uniforms from one 64-bit hash are plenty for smooth price noise.
     u1 = ((z >> 32) + 1) * _INV32
     u2 = (z & 0xFFFFFFFF) * _INV32
